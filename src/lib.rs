@@ -1,0 +1,10 @@
+//! Tessera: a multi-tenant time-series database that speaks the Prometheus APIs.
+//!
+//! The crate is organised by layer; see `ARCHITECTURE.md` for the code map and
+//! the invariants each layer keeps.
+#![warn(missing_docs)]
+
+pub mod model;
+pub mod storage;
+pub mod synth;
+pub mod tenant;

@@ -1,0 +1,198 @@
+//! The data model shared by every layer: labels, samples, timestamps.
+
+use std::fmt;
+
+/// Milliseconds since the Unix epoch, as Prometheus counts time.
+pub type Timestamp = i64;
+
+/// The bit pattern Prometheus uses to mark a series as stale
+/// (`value.StaleNaN` in `model/value/value.go`).
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// The stale marker as an `f64`. Compare with [`is_stale_nan`], never with `==`.
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+/// Whether `v` is the stale marker, compared bit for bit.
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// The label that holds the metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// One sample: a timestamp and a float value. Values are compared bit for bit
+/// wherever equality matters (NaN payloads and stale markers survive storage).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the epoch.
+    pub t: Timestamp,
+    /// The value.
+    pub v: f64,
+}
+
+impl Sample {
+    /// A sample at `t` with value `v`.
+    pub fn new(t: Timestamp, v: f64) -> Sample {
+        Sample { t, v }
+    }
+
+    /// Equality that treats values as bit patterns.
+    pub fn bit_eq(&self, other: &Sample) -> bool {
+        self.t == other.t && self.v.to_bits() == other.v.to_bits()
+    }
+}
+
+/// An owned label pair.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Label {
+    /// Label name.
+    pub name: String,
+    /// Label value (never empty inside a stored [`Labels`]).
+    pub value: String,
+}
+
+/// A label set sorted by name, with unique names and no empty values.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Labels(Vec<Label>);
+
+impl Labels {
+    /// Builds a label set from pairs, sorting by name and dropping empty values.
+    /// Duplicate names are kept; use storage validation to reject them.
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Labels {
+        let mut v: Vec<Label> = pairs
+            .into_iter()
+            .map(|(n, v)| Label { name: n.into(), value: v.into() })
+            .filter(|l| !l.value.is_empty())
+            .collect();
+        v.sort();
+        Labels(v)
+    }
+
+    /// Wraps labels that the caller guarantees are sorted, unique and non-empty.
+    pub(crate) fn from_sorted_unchecked(v: Vec<Label>) -> Labels {
+        debug_assert!(v.windows(2).all(|w| w[0].name < w[1].name));
+        Labels(v)
+    }
+
+    /// The value of label `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|l| l.name.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0[i].value.as_str())
+    }
+
+    /// The metric name, if present.
+    pub fn metric_name(&self) -> Option<&str> {
+        self.get(METRIC_NAME)
+    }
+
+    /// The labels in name order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Label> {
+        self.0.iter()
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The underlying sorted pairs.
+    pub fn as_slice(&self) -> &[Label] {
+        &self.0
+    }
+
+    /// Consumes the set into its sorted pairs.
+    pub fn into_vec(self) -> Vec<Label> {
+        self.0
+    }
+}
+
+impl fmt::Display for Labels {
+    /// Prometheus' notation: `name{a="b", c="d"}`, with the name outside the braces.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(n) = self.metric_name() {
+            f.write_str(n)?;
+        }
+        f.write_str("{")?;
+        let mut first = true;
+        for l in self.0.iter().filter(|l| l.name != METRIC_NAME) {
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            write!(f, "{}={:?}", l.name, l.value)?;
+        }
+        f.write_str("}")
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A label pair borrowed from an input buffer, not yet validated.
+///
+/// Ingest decoders hand the engine bytes straight from the request so that
+/// nothing is allocated for series the engine already knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelRef<'a> {
+    /// Label name bytes (must be non-empty UTF-8 to be accepted).
+    pub name: &'a [u8],
+    /// Label value bytes (must be UTF-8; empty means "absent").
+    pub value: &'a [u8],
+}
+
+impl<'a> LabelRef<'a> {
+    /// A borrowed pair from two strings.
+    pub fn new(name: &'a str, value: &'a str) -> LabelRef<'a> {
+        LabelRef { name: name.as_bytes(), value: value.as_bytes() }
+    }
+}
+
+/// Renders unvalidated label bytes for an error message, lossily.
+pub fn describe_label_refs(labels: &[LabelRef<'_>]) -> String {
+    let mut s = String::from("{");
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&String::from_utf8_lossy(l.name));
+        s.push('=');
+        s.push_str(&format!("{:?}", String::from_utf8_lossy(l.value)));
+    }
+    s.push('}');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_sort_and_drop_empty() {
+        let l = Labels::from_pairs([("b", "2"), ("a", "1"), ("c", ""), ("__name__", "up")]);
+        let names: Vec<_> = l.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["__name__", "a", "b"]);
+        assert_eq!(l.get("a"), Some("1"));
+        assert_eq!(l.get("c"), None);
+        assert_eq!(l.to_string(), "up{a=\"1\", b=\"2\"}");
+    }
+
+    #[test]
+    fn stale_marker_is_bit_exact() {
+        assert!(is_stale_nan(stale_nan()));
+        assert!(!is_stale_nan(f64::NAN));
+        assert!(Sample::new(1, stale_nan()).bit_eq(&Sample::new(1, stale_nan())));
+        assert!(!Sample::new(1, stale_nan()).bit_eq(&Sample::new(1, f64::NAN)));
+    }
+}

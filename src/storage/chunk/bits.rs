@@ -1,0 +1,1 @@
+//! Bit-level writer and reader for the XOR chunk.

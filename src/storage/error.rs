@@ -1,0 +1,64 @@
+//! The storage layer's single error type.
+
+use std::path::PathBuf;
+
+use crate::tenant::TenantIdError;
+
+/// Everything that can go wrong inside the storage engine.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// An operating-system I/O failure, with the file it concerned.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bytes on disk (or handed to a decoder) are not what the format allows.
+    #[error("data corruption in {file} at offset {offset}: {reason}")]
+    DataCorruption {
+        /// The file holding the bad bytes (or a description of the buffer).
+        file: String,
+        /// Byte offset of the first bad byte.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The tenant id was refused.
+    #[error("invalid tenant id: {0}")]
+    InvalidTenant(#[from] TenantIdError),
+    /// A label matcher could not be built (bad regex, for example).
+    #[error("invalid matcher: {0}")]
+    InvalidMatcher(String),
+    /// Every matcher of a selector matches the empty string, so it would select everything.
+    #[error("vector selector must contain at least one non-empty matcher")]
+    EmptyMatchers,
+    /// A configuration value was out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The storage was closed, or poisoned by an earlier I/O failure.
+    #[error("storage is closed")]
+    Closed,
+}
+
+impl StorageError {
+    /// Wraps an I/O error with the path it concerned.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> StorageError {
+        StorageError::Io { path: path.into(), source }
+    }
+
+    /// A corruption error for `file` at `offset`.
+    pub fn corruption(file: impl Into<String>, offset: u64, reason: impl Into<String>) -> StorageError {
+        StorageError::DataCorruption { file: file.into(), offset, reason: reason.into() }
+    }
+
+    /// Whether this error means the disk is full (writes may succeed later).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StorageError::Io { source, .. } if source.raw_os_error() == Some(28))
+    }
+}
+
+/// Result alias for the storage layer.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

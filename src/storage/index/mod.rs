@@ -1,0 +1,22 @@
+//! The inverted label index: label name → value → roaring bitmap of series ids.
+//!
+//! * [`Matcher`]: Prometheus label matchers, with regexes analysed so that
+//!   literals, alternations of literals and literal prefixes are answered
+//!   from the index without running the regex per series.
+//! * [`MemPostings`]: the head's mutable index.
+//! * [`IndexWriter`] / [`IndexReader`]: a block's immutable on-disk index
+//!   (symbols, series with chunk metas, postings as serialized roaring
+//!   bitmaps), read through `mmap`.
+//! * [`PostingsSource`] and [`select`]: matcher resolution shared by both.
+//!
+//! STUB: to be implemented. The API below is fixed; the head and blocks depend on it.
+
+mod block_index;
+mod matcher;
+mod postings;
+mod select;
+
+pub use matcher::{MatchOp, Matcher};
+pub(crate) use block_index::{ChunkMeta, IndexReader, IndexWriter};
+pub(crate) use postings::MemPostings;
+pub(crate) use select::{label_names, label_values, select, PostingsSource};

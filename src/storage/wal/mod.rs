@@ -1,0 +1,216 @@
+//! Write-ahead log: segmented files of CRC32C-checked records, replayed on
+//! start, with checkpoints so the log can shrink once the head is persisted.
+//!
+//! STUB: to be implemented. The API below is fixed; the tenant partition
+//! depends on it.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::model::Labels;
+use crate::storage::error::Result;
+
+mod record;
+mod segment;
+
+/// When the WAL calls `fsync`.
+///
+/// Every policy hands each append batch to the operating system with one
+/// `write` before the batch is acknowledged, so an acknowledged batch
+/// survives the process being killed. They differ in what survives the
+/// machine losing power:
+/// * `None`: nothing is promised until a segment is closed or the WAL shut down.
+/// * `Batch(d)`: at most the last `d` of acknowledged writes can be lost.
+/// * `Always`: nothing acknowledged is lost; concurrent appenders share an fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// Never fsync on the write path.
+    None,
+    /// fsync dirty WALs every given interval (group commit).
+    Batch(Duration),
+    /// fsync before acknowledging each batch.
+    Always,
+}
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        SyncPolicy::Batch(Duration::from_millis(1000))
+    }
+}
+
+impl FromStr for SyncPolicy {
+    type Err = String;
+    /// Parses `none`, `always`, `batch` (1s) or `batch:<millis>ms`.
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let _ = s;
+        todo!()
+    }
+}
+
+/// WAL settings.
+#[derive(Debug, Clone)]
+pub struct WalOptions {
+    /// A segment is closed and a new one started past this many bytes.
+    pub segment_size: u64,
+    /// fsync policy.
+    pub sync: SyncPolicy,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions { segment_size: 64 << 20, sync: SyncPolicy::default() }
+    }
+}
+
+/// A series definition: the head's id for a label set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesEntry {
+    /// Head-local series id.
+    pub series: u32,
+    /// Its labels.
+    pub labels: Labels,
+}
+
+/// One sample for a series defined earlier in the log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleEntry {
+    /// Head-local series id.
+    pub series: u32,
+    /// Timestamp (ms).
+    pub t: i64,
+    /// Value, kept bit-exact.
+    pub v: f64,
+}
+
+/// A decoded WAL record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WalRecord {
+    /// New series.
+    Series(Vec<SeriesEntry>),
+    /// Samples.
+    Samples(Vec<SampleEntry>),
+}
+
+/// A position in the log: segment index and byte offset after a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WalPos {
+    /// Segment index.
+    pub segment: u32,
+    /// Byte offset just past the record.
+    pub offset: u64,
+}
+
+/// Where a torn or corrupt log was cut during replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repair {
+    /// The segment file that was truncated.
+    pub segment: PathBuf,
+    /// Its new length: the end of the last good record.
+    pub offset: u64,
+    /// What was wrong at that offset.
+    pub reason: String,
+    /// Later segments deleted because they followed the damage.
+    pub dropped_segments: usize,
+}
+
+/// What replay read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReplayStats {
+    /// Checkpoint index replayed first, if any.
+    pub checkpoint: Option<u32>,
+    /// Segments read (checkpoint segments included).
+    pub segments: usize,
+    /// Records decoded.
+    pub records: u64,
+    /// Series entries decoded.
+    pub series: u64,
+    /// Sample entries decoded.
+    pub samples: u64,
+    /// The repair made, if the log was torn or corrupt.
+    pub repaired: Option<Repair>,
+}
+
+/// What a checkpoint kept.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckpointStats {
+    /// Index of the checkpoint written (the last segment it covers).
+    pub index: u32,
+    /// Series entries kept.
+    pub series: u64,
+    /// Sample entries kept.
+    pub samples: u64,
+    /// Segment files deleted.
+    pub segments_deleted: usize,
+}
+
+/// Replays the log in `dir`: the newest checkpoint, then every later segment
+/// in order, calling `f` for each record. A torn or corrupt tail is truncated
+/// at the end of the last good record (and later segments deleted), recorded
+/// in [`ReplayStats::repaired`] and logged; it is never an error. Errors are
+/// only I/O failures. A missing directory replays nothing.
+pub fn replay(dir: &Path, f: impl FnMut(WalRecord)) -> Result<ReplayStats> {
+    let _ = (dir, f);
+    todo!()
+}
+
+/// An open write-ahead log. All methods take `&self`; it is safe to share.
+pub struct Wal {
+    _todo: (),
+}
+
+impl Wal {
+    /// Opens the log in `dir` (creating it) for appending. Call after
+    /// [`replay`]: writing starts in a new segment after the highest one.
+    pub fn open(dir: &Path, opts: WalOptions) -> Result<Wal> {
+        let _ = (dir, opts);
+        todo!()
+    }
+
+    /// Writes the given series and samples as (at most) two records with one
+    /// `write` call. Empty slices write no record. Returns the position after
+    /// the last record. Cuts a new segment first if the current one is full.
+    pub fn log(&self, series: &[SeriesEntry], samples: &[SampleEntry]) -> Result<WalPos> {
+        let _ = (series, samples);
+        todo!()
+    }
+
+    /// Under [`SyncPolicy::Always`], returns once an fsync covering `pos` has
+    /// completed (sharing one fsync among concurrent callers). Under the other
+    /// policies it returns at once.
+    pub fn sync_to(&self, pos: WalPos) -> Result<()> {
+        let _ = pos;
+        todo!()
+    }
+
+    /// fsyncs the current segment if anything was written since the last fsync.
+    pub fn sync(&self) -> Result<()> {
+        todo!()
+    }
+
+    /// Closes (and fsyncs) the current segment and starts the next one.
+    /// Returns the index of the segment that was closed.
+    pub fn cut_segment(&self) -> Result<u32> {
+        todo!()
+    }
+
+    /// Writes checkpoint `upto`: the previous checkpoint plus every segment
+    /// with index `<= upto`, keeping series for which `keep_series` is true
+    /// and samples of kept series with `t >= min_t`. Published atomically
+    /// (temporary directory, fsync, rename); afterwards the covered segments
+    /// and older checkpoints are deleted.
+    pub fn checkpoint(&self, upto: u32, keep_series: &dyn Fn(u32) -> bool, min_t: i64) -> Result<CheckpointStats> {
+        let _ = (upto, keep_series, min_t);
+        todo!()
+    }
+
+    /// Number of fsyncs done and their total duration, for self-metrics.
+    pub fn fsync_stats(&self) -> (u64, Duration) {
+        todo!()
+    }
+
+    /// Flushes and fsyncs; further writes fail with `StorageError::Closed`.
+    pub fn close(&self) -> Result<()> {
+        todo!()
+    }
+}

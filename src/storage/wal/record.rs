@@ -1,0 +1,1 @@
+//! Record framing and payload codecs.

@@ -1,0 +1,1 @@
+//! Segment files: naming, creation, reading.

@@ -1,0 +1,3 @@
+//! Synthetic data shapes for benchmarks and tests.
+//!
+//! STUB: to be implemented.
