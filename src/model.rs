@@ -60,10 +60,15 @@ pub struct Labels(Vec<Label>);
 impl Labels {
     /// Builds a label set from pairs, sorting by name and dropping empty values.
     /// Duplicate names are kept; use storage validation to reject them.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Labels {
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Labels {
         let mut v: Vec<Label> = pairs
             .into_iter()
-            .map(|(n, v)| Label { name: n.into(), value: v.into() })
+            .map(|(n, v)| Label {
+                name: n.into(),
+                value: v.into(),
+            })
             .filter(|l| !l.value.is_empty())
             .collect();
         v.sort();
@@ -155,7 +160,10 @@ pub struct LabelRef<'a> {
 impl<'a> LabelRef<'a> {
     /// A borrowed pair from two strings.
     pub fn new(name: &'a str, value: &'a str) -> LabelRef<'a> {
-        LabelRef { name: name.as_bytes(), value: value.as_bytes() }
+        LabelRef {
+            name: name.as_bytes(),
+            value: value.as_bytes(),
+        }
     }
 }
 

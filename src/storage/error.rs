@@ -46,12 +46,23 @@ pub enum StorageError {
 impl StorageError {
     /// Wraps an I/O error with the path it concerned.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> StorageError {
-        StorageError::Io { path: path.into(), source }
+        StorageError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// A corruption error for `file` at `offset`.
-    pub fn corruption(file: impl Into<String>, offset: u64, reason: impl Into<String>) -> StorageError {
-        StorageError::DataCorruption { file: file.into(), offset, reason: reason.into() }
+    pub fn corruption(
+        file: impl Into<String>,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> StorageError {
+        StorageError::DataCorruption {
+            file: file.into(),
+            offset,
+            reason: reason.into(),
+        }
     }
 
     /// Whether this error means the disk is full (writes may succeed later).

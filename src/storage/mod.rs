@@ -1,10 +1,404 @@
 //! The embedded storage engine: tenant-partitioned heads, WAL, chunks,
 //! label index and persistent blocks.
+//!
+//! [`Storage`] is the public face. Every method takes a [`TenantId`]; there
+//! is no way to read or write without one, and no iterator over all
+//! tenants' series. Each tenant has its own directory under
+//! `<data-dir>/tenants/<tenant>/` holding its `wal/`, `blocks/` and
+//! `flushed_until` file.
 
+pub(crate) mod block;
 pub mod chunk;
+pub(crate) mod compact;
 pub mod error;
+pub(crate) mod head;
 pub mod index;
+mod outcome;
+pub(crate) mod partition;
+mod querier;
 pub(crate) mod varint;
 pub mod wal;
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+pub use block::{BlockMeta, BlockStats, Compaction};
 pub use error::{Result, StorageError};
+pub use index::{MatchOp, Matcher};
+pub use outcome::{AppendOutcome, LabelError, RejectReason, Rejection, SampleReject, SeriesInput};
+pub use querier::{Querier, Series};
+pub use wal::{SyncPolicy, WalOptions};
+
+use crate::tenant::TenantId;
+use partition::Partition;
+
+/// Two hours, Prometheus' default block range.
+pub const DEFAULT_BLOCK_RANGE_MS: i64 = 2 * 3600 * 1000;
+
+/// Per-tenant storage settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantConfig {
+    /// Out-of-order window in ms. 0 (the default) behaves like Prometheus:
+    /// any sample older than its series' newest is refused.
+    pub ooo_window_ms: i64,
+    /// Blocks whose samples are all older than this (relative to the
+    /// tenant's newest sample) are deleted. `None` keeps data forever.
+    pub retention_ms: Option<i64>,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Root data directory.
+    pub data_dir: PathBuf,
+    /// WAL settings, for every tenant.
+    pub wal: WalOptions,
+    /// Block range in ms (head chunks never straddle a multiple of it).
+    pub block_range_ms: i64,
+    /// Settings for tenants without an override.
+    pub tenant_defaults: TenantConfig,
+    /// Per-tenant overrides.
+    pub tenant_overrides: HashMap<TenantId, TenantConfig>,
+    /// How often the background task flushes, compacts and applies
+    /// retention. `None` disables it (tests drive those steps by hand).
+    pub maintenance_interval: Option<Duration>,
+}
+
+impl StorageConfig {
+    /// Defaults for a data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> StorageConfig {
+        StorageConfig {
+            data_dir: data_dir.into(),
+            wal: WalOptions::default(),
+            block_range_ms: DEFAULT_BLOCK_RANGE_MS,
+            tenant_defaults: TenantConfig::default(),
+            tenant_overrides: HashMap::new(),
+            maintenance_interval: Some(Duration::from_secs(60)),
+        }
+    }
+
+    fn tenant(&self, t: &TenantId) -> TenantConfig {
+        self.tenant_overrides
+            .get(t)
+            .cloned()
+            .unwrap_or_else(|| self.tenant_defaults.clone())
+    }
+}
+
+/// What [`Storage::open`] replayed, per tenant.
+#[derive(Debug, Clone, Default)]
+pub struct OpenStats {
+    /// Tenants opened.
+    pub tenants: usize,
+    /// WAL segments read.
+    pub segments: usize,
+    /// Series records replayed.
+    pub series: u64,
+    /// Samples replayed.
+    pub samples: u64,
+    /// Torn or corrupt WAL tails repaired.
+    pub repairs: Vec<wal::Repair>,
+    /// Blocks opened.
+    pub blocks: usize,
+}
+
+/// The storage engine.
+pub struct Storage {
+    inner: Arc<Inner>,
+    background: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+struct Inner {
+    cfg: StorageConfig,
+    tenants: RwLock<HashMap<TenantId, Arc<Partition>>>,
+    /// Serialises partition creation so two appenders don't open one twice.
+    creating: Mutex<()>,
+    closed: AtomicBool,
+    stop: (Mutex<bool>, Condvar),
+}
+
+impl Storage {
+    /// Opens the data directory, replaying every tenant's WAL.
+    pub fn open(cfg: StorageConfig) -> Result<(Storage, OpenStats)> {
+        if cfg.block_range_ms <= 0 {
+            return Err(StorageError::Config(format!(
+                "block range must be positive, got {}ms",
+                cfg.block_range_ms
+            )));
+        }
+        let root = cfg.data_dir.join("tenants");
+        std::fs::create_dir_all(&root).map_err(|e| StorageError::io(&root, e))?;
+        let mut tenants = HashMap::new();
+        let mut stats = OpenStats::default();
+        let rd = std::fs::read_dir(&root).map_err(|e| StorageError::io(&root, e))?;
+        for entry in rd {
+            let path = entry.map_err(|e| StorageError::io(&root, e))?.path();
+            let Some(tenant) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| TenantId::new(n).ok())
+            else {
+                tracing::warn!(dir = %path.display(), "ignoring a directory that is not a valid tenant id");
+                continue;
+            };
+            let (p, report) = Partition::open(
+                tenant.clone(),
+                &path,
+                cfg.tenant(&tenant),
+                cfg.block_range_ms,
+                cfg.wal.clone(),
+            )?;
+            tracing::info!(
+                tenant = %tenant,
+                segments = report.replay.segments,
+                series = report.replay.series,
+                samples = report.replay.samples,
+                blocks = report.blocks,
+                elapsed_ms = report.elapsed.as_millis() as u64,
+                "tenant replayed"
+            );
+            stats.tenants += 1;
+            stats.segments += report.replay.segments;
+            stats.series += report.replay.series;
+            stats.samples += report.replay.samples;
+            stats.blocks += report.blocks;
+            stats.repairs.extend(report.replay.repaired.clone());
+            tenants.insert(tenant, Arc::new(p));
+        }
+        let inner = Arc::new(Inner {
+            cfg,
+            tenants: RwLock::new(tenants),
+            creating: Mutex::new(()),
+            closed: AtomicBool::new(false),
+            stop: (Mutex::new(false), Condvar::new()),
+        });
+        let storage = Storage {
+            background: Mutex::new(spawn_background(&inner)),
+            inner,
+        };
+        Ok((storage, stats))
+    }
+
+    fn partition(&self, tenant: &TenantId) -> Option<Arc<Partition>> {
+        self.inner.tenants.read().get(tenant).cloned()
+    }
+
+    fn partition_or_create(&self, tenant: &TenantId) -> Result<Arc<Partition>> {
+        if let Some(p) = self.partition(tenant) {
+            return Ok(p);
+        }
+        let _c = self.inner.creating.lock();
+        if let Some(p) = self.partition(tenant) {
+            return Ok(p);
+        }
+        let cfg = &self.inner.cfg;
+        let dir = cfg.data_dir.join("tenants").join(tenant.as_str());
+        let (p, _) = Partition::open(
+            tenant.clone(),
+            &dir,
+            cfg.tenant(tenant),
+            cfg.block_range_ms,
+            cfg.wal.clone(),
+        )?;
+        let p = Arc::new(p);
+        self.inner.tenants.write().insert(tenant.clone(), p.clone());
+        Ok(p)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(StorageError::Closed);
+        }
+        Ok(())
+    }
+
+    /// Appends a batch for one tenant. Invalid series and refused samples
+    /// are reported in the outcome and do not affect the rest of the batch;
+    /// an `Err` (I/O failure) means nothing of the batch was stored.
+    pub fn append(&self, tenant: &TenantId, batch: &[SeriesInput<'_>]) -> Result<AppendOutcome> {
+        self.check_open()?;
+        self.partition_or_create(tenant)?.append(batch)
+    }
+
+    /// A querier over `[mint, maxt]` (inclusive, ms) bound to `tenant`.
+    pub fn querier(&self, tenant: &TenantId, mint: i64, maxt: i64) -> Querier {
+        Querier::new(self.partition(tenant), mint, maxt)
+    }
+
+    /// Writes the tenant's whole head into a block now (the admin flush).
+    pub fn flush(&self, tenant: &TenantId) -> Result<Option<BlockMeta>> {
+        self.check_open()?;
+        match self.partition(tenant) {
+            Some(p) => p.flush(None),
+            None => Ok(None),
+        }
+    }
+
+    /// Flushes every tenant's head. Returns the blocks written.
+    pub fn flush_all(&self) -> Result<Vec<BlockMeta>> {
+        let mut out = Vec::new();
+        for t in self.tenant_ids() {
+            out.extend(self.flush(&t)?);
+        }
+        Ok(out)
+    }
+
+    /// Compacts the tenant's blocks as far as the level plan allows.
+    pub fn compact(&self, tenant: &TenantId) -> Result<Vec<BlockMeta>> {
+        self.check_open()?;
+        match self.partition(tenant) {
+            Some(p) => compact::compact(&p),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Deletes the tenant's blocks whose samples are all older than `cutoff`.
+    pub fn apply_retention(&self, tenant: &TenantId, cutoff: i64) -> Result<Vec<(i64, i64)>> {
+        self.check_open()?;
+        match self.partition(tenant) {
+            Some(p) => p.apply_retention(cutoff),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Metas of the tenant's blocks, oldest first.
+    pub fn blocks(&self, tenant: &TenantId) -> Vec<BlockMeta> {
+        self.partition(tenant)
+            .map(|p| p.blocks().iter().map(|b| b.meta().clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Number of series in the tenant's head.
+    pub fn head_series(&self, tenant: &TenantId) -> usize {
+        self.partition(tenant).map_or(0, |p| p.head.num_series())
+    }
+
+    /// Number of chunks in the tenant's head.
+    pub fn head_chunks(&self, tenant: &TenantId) -> usize {
+        self.partition(tenant).map_or(0, |p| p.head.num_chunks())
+    }
+
+    /// Tenants with a partition. For operators (self-metrics, admin), never
+    /// for answering a tenant's query.
+    pub fn tenant_ids(&self) -> Vec<TenantId> {
+        let mut v: Vec<TenantId> = self.inner.tenants.read().keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// WAL fsync count and total time, summed over tenants.
+    pub fn wal_fsync_stats(&self) -> (u64, Duration) {
+        let parts: Vec<Arc<Partition>> = self.inner.tenants.read().values().cloned().collect();
+        parts
+            .iter()
+            .map(|p| p.wal.fsync_stats())
+            .fold((0, Duration::ZERO), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+
+    /// One round of background maintenance for every tenant: flush head
+    /// ranges that are due, compact, and apply retention.
+    pub fn maintain(&self) -> Result<()> {
+        maintain(&self.inner)
+    }
+
+    /// Stops background work, fsyncs and closes every WAL.
+    pub fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        {
+            let (lock, cv) = &self.inner.stop;
+            *lock.lock() = true;
+            cv.notify_all();
+        }
+        if let Some(h) = self.background.lock().take() {
+            let _ = h.join();
+        }
+        let parts: Vec<Arc<Partition>> = self.inner.tenants.read().values().cloned().collect();
+        for p in parts {
+            p.wal.close()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::error!(error = %e, "closing storage failed");
+        }
+    }
+}
+
+fn maintain(inner: &Inner) -> Result<()> {
+    let parts: Vec<Arc<Partition>> = inner.tenants.read().values().cloned().collect();
+    for p in parts {
+        while let Some(boundary) = p.due_flush_boundary() {
+            p.flush(Some(boundary))?;
+        }
+        compact::compact(&p)?;
+        if let (Some(ret), Some(max)) = (p.cfg.retention_ms, p.max_time()) {
+            p.apply_retention(max.saturating_sub(ret))?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts the thread that fsyncs WALs under the batch policy and runs maintenance.
+fn spawn_background(inner: &Arc<Inner>) -> Option<std::thread::JoinHandle<()>> {
+    let sync_every = match inner.cfg.wal.sync {
+        SyncPolicy::Batch(d) => Some(d),
+        _ => None,
+    };
+    let maintain_every = inner.cfg.maintenance_interval;
+    let tick = match (sync_every, maintain_every) {
+        (None, None) => return None,
+        (a, b) => a.into_iter().chain(b).min()?,
+    };
+    let inner = inner.clone();
+    let handle = std::thread::Builder::new()
+        .name("tessera-storage-bg".into())
+        .spawn(move || {
+            let mut since_maintenance = Duration::ZERO;
+            loop {
+                {
+                    let (lock, cv) = &inner.stop;
+                    let mut stopped = lock.lock();
+                    if !*stopped {
+                        cv.wait_for(&mut stopped, tick);
+                    }
+                    if *stopped {
+                        return;
+                    }
+                }
+                if sync_every.is_some() {
+                    let parts: Vec<Arc<Partition>> =
+                        inner.tenants.read().values().cloned().collect();
+                    for p in parts {
+                        if let Err(e) = p.wal.sync() {
+                            tracing::error!(tenant = %p.tenant, error = %e, "WAL fsync failed");
+                        }
+                    }
+                }
+                since_maintenance += tick;
+                if maintain_every.is_some_and(|m| since_maintenance >= m) {
+                    since_maintenance = Duration::ZERO;
+                    if let Err(e) = maintain(&inner) {
+                        tracing::error!(error = %e, "storage maintenance failed");
+                    }
+                }
+            }
+        });
+    match handle {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the storage background thread");
+            None
+        }
+    }
+}

@@ -88,7 +88,13 @@ mod tests {
 
     #[test]
     fn accepts_mimir_charset() {
-        for ok in ["a", "anonymous", "A-b_c.d*e'f(g)!", "..a", "x".repeat(150).as_str()] {
+        for ok in [
+            "a",
+            "anonymous",
+            "A-b_c.d*e'f(g)!",
+            "..a",
+            "x".repeat(150).as_str(),
+        ] {
             assert_eq!(TenantId::new(ok).unwrap().as_str(), ok);
         }
     }
@@ -107,6 +113,9 @@ mod tests {
         for (s, want) in cases {
             assert_eq!(&TenantId::new(s).unwrap_err(), want, "input {s:?}");
         }
-        assert_eq!(TenantId::new(&"x".repeat(151)).unwrap_err(), TenantIdError::TooLong(151));
+        assert_eq!(
+            TenantId::new(&"x".repeat(151)).unwrap_err(),
+            TenantIdError::TooLong(151)
+        );
     }
 }

@@ -15,7 +15,10 @@ pub(crate) fn encode_block_chunk(samples: &[Sample], out: &mut Vec<u8>) {
 
 /// Decodes one chunk written by [`encode_block_chunk`] from the start of
 /// `bytes`, appending its samples to `out`. Returns the number of bytes read.
-pub(crate) fn decode_block_chunk(bytes: &[u8], out: &mut Vec<Sample>) -> Result<usize, ChunkDecodeError> {
+pub(crate) fn decode_block_chunk(
+    bytes: &[u8],
+    out: &mut Vec<Sample>,
+) -> Result<usize, ChunkDecodeError> {
     let _ = (bytes, out);
     todo!()
 }

@@ -59,7 +59,10 @@ pub struct WalOptions {
 
 impl Default for WalOptions {
     fn default() -> Self {
-        WalOptions { segment_size: 64 << 20, sync: SyncPolicy::default() }
+        WalOptions {
+            segment_size: 64 << 20,
+            sync: SyncPolicy::default(),
+        }
     }
 }
 
@@ -199,7 +202,12 @@ impl Wal {
     /// and samples of kept series with `t >= min_t`. Published atomically
     /// (temporary directory, fsync, rename); afterwards the covered segments
     /// and older checkpoints are deleted.
-    pub fn checkpoint(&self, upto: u32, keep_series: &dyn Fn(u32) -> bool, min_t: i64) -> Result<CheckpointStats> {
+    pub fn checkpoint(
+        &self,
+        upto: u32,
+        keep_series: &dyn Fn(u32) -> bool,
+        min_t: i64,
+    ) -> Result<CheckpointStats> {
         let _ = (upto, keep_series, min_t);
         todo!()
     }

@@ -1,0 +1,218 @@
+//! The block chunk file: block-encoded chunks packed into zstd frames.
+//!
+//! ```text
+//! ┌──────────────────────────────┬─────────────┬─────────────┐
+//! │ magic u32 BE = 0x5453434B    │ version u8  │ pad 3 bytes │
+//! ├──────────────────────────────┴─────────────┴─────────────┤
+//! │ frame 1 … frame n                                        │
+//! └──────────────────────────────────────────────────────────┘
+//! frame:
+//! ┌────────────────────┬──────────────────┬──────────────────┬───────────────────┐
+//! │ comp_len u32 LE    │ raw_len u32 LE   │ crc32c u32 LE    │ zstd bytes        │
+//! └────────────────────┴──────────────────┴──────────────────┴───────────────────┘
+//! ```
+//! The CRC covers the compressed bytes. A chunk reference is
+//! `frame_offset << 24 | offset_in_decompressed_frame`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use crate::model::Sample;
+use crate::storage::chunk::{decode_block_chunk, encode_block_chunk};
+use crate::storage::error::{Result, StorageError};
+
+/// Magic number opening a chunk file ("TSCK").
+pub(crate) const CHUNKS_MAGIC: u32 = 0x5453_434B;
+/// Chunk file format version.
+pub(crate) const CHUNKS_VERSION: u8 = 1;
+const HEADER_LEN: usize = 8;
+const FRAME_HEADER_LEN: usize = 12;
+/// A frame is closed once its uncompressed size passes this.
+pub(crate) const FRAME_TARGET: usize = 128 << 10;
+/// Largest decompressed frame a reader accepts (the in-frame offset has 24 bits).
+const MAX_RAW_FRAME: usize = 1 << 24;
+/// zstd level used for frames.
+const ZSTD_LEVEL: i32 = 3;
+/// Name of the chunk file inside a block directory.
+pub(crate) const CHUNKS_FILE: &str = "chunks";
+
+/// The checksum of every frame; the one place the CRC choice lives.
+fn frame_crc(bytes: &[u8]) -> u32 {
+    crc32c::crc32c(bytes)
+}
+
+/// Writes a chunk file.
+pub(crate) struct ChunkFileWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    pos: u64,
+    raw: Vec<u8>,
+}
+
+impl ChunkFileWriter {
+    /// Creates the file and writes its header.
+    pub fn create(path: &Path) -> Result<ChunkFileWriter> {
+        let f = File::create(path).map_err(|e| StorageError::io(path, e))?;
+        let mut w = ChunkFileWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::new(f),
+            pos: 0,
+            raw: Vec::new(),
+        };
+        let mut header = [0u8; HEADER_LEN];
+        header[..4].copy_from_slice(&CHUNKS_MAGIC.to_be_bytes());
+        header[4] = CHUNKS_VERSION;
+        w.write(&header)?;
+        Ok(w)
+    }
+
+    fn write(&mut self, b: &[u8]) -> Result<()> {
+        self.out
+            .write_all(b)
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.pos += b.len() as u64;
+        Ok(())
+    }
+
+    /// Encodes one chunk and returns its reference.
+    pub fn add_chunk(&mut self, samples: &[Sample]) -> Result<u64> {
+        if self.raw.len() >= FRAME_TARGET {
+            self.flush_frame()?;
+        }
+        let r = (self.pos << 24) | self.raw.len() as u64;
+        encode_block_chunk(samples, &mut self.raw);
+        if self.raw.len() > MAX_RAW_FRAME {
+            return Err(StorageError::Config(format!(
+                "chunk of {} samples too large for a frame",
+                samples.len()
+            )));
+        }
+        Ok(r)
+    }
+
+    fn flush_frame(&mut self) -> Result<()> {
+        if self.raw.is_empty() {
+            return Ok(());
+        }
+        let comp = zstd::bulk::compress(&self.raw, ZSTD_LEVEL)
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        let mut h = [0u8; FRAME_HEADER_LEN];
+        h[..4].copy_from_slice(&(comp.len() as u32).to_le_bytes());
+        h[4..8].copy_from_slice(&(self.raw.len() as u32).to_le_bytes());
+        h[8..].copy_from_slice(&frame_crc(&comp).to_le_bytes());
+        self.write(&h)?;
+        self.write(&comp)?;
+        self.raw.clear();
+        Ok(())
+    }
+
+    /// Writes the last frame and fsyncs the file. Returns its size.
+    pub fn finish(mut self) -> Result<u64> {
+        self.flush_frame()?;
+        let f = self
+            .out
+            .into_inner()
+            .map_err(|e| StorageError::io(&self.path, e.into_error()))?;
+        f.sync_all().map_err(|e| StorageError::io(&self.path, e))?;
+        Ok(self.pos)
+    }
+}
+
+/// The decompressed frame a reader used last, so walking series in order
+/// decompresses each frame once.
+#[derive(Default)]
+pub(crate) struct FrameCache {
+    key: Option<(usize, u64)>,
+    raw: Vec<u8>,
+}
+
+/// A memory-mapped chunk file.
+pub(crate) struct ChunkFileReader {
+    path: String,
+    map: Mmap,
+}
+
+impl ChunkFileReader {
+    /// Maps the file and checks its header.
+    pub fn open(path: &Path) -> Result<ChunkFileReader> {
+        let f = File::open(path).map_err(|e| StorageError::io(path, e))?;
+        // SAFETY: block files are immutable once published; nothing writes them while mapped.
+        let map = unsafe { Mmap::map(&f) }.map_err(|e| StorageError::io(path, e))?;
+        let name = path.display().to_string();
+        if map.len() < HEADER_LEN || map[..4] != CHUNKS_MAGIC.to_be_bytes() {
+            return Err(StorageError::corruption(name, 0, "bad chunk file magic"));
+        }
+        if map[4] != CHUNKS_VERSION {
+            return Err(StorageError::corruption(
+                name,
+                4,
+                format!("unsupported chunk file version {}", map[4]),
+            ));
+        }
+        Ok(ChunkFileReader { path: name, map })
+    }
+
+    fn corrupt(&self, offset: u64, reason: impl Into<String>) -> StorageError {
+        StorageError::corruption(&self.path, offset, reason)
+    }
+
+    /// Decodes the chunk at `chunk_ref`, appending its samples to `out`.
+    pub fn read(
+        &self,
+        chunk_ref: u64,
+        cache: &mut FrameCache,
+        out: &mut Vec<Sample>,
+    ) -> Result<()> {
+        let frame_off = chunk_ref >> 24;
+        let in_frame = (chunk_ref & 0xff_ffff) as usize;
+        let key = (self.map.as_ptr() as usize, frame_off);
+        if cache.key != Some(key) {
+            cache.key = None;
+            self.load_frame(frame_off, &mut cache.raw)?;
+            cache.key = Some(key);
+        }
+        let bytes = cache
+            .raw
+            .get(in_frame..)
+            .ok_or_else(|| self.corrupt(frame_off, "chunk offset past frame end"))?;
+        decode_block_chunk(bytes, out).map_err(|e| {
+            self.corrupt(
+                frame_off,
+                format!("frame byte {}: {}", in_frame + e.offset, e.reason),
+            )
+        })?;
+        Ok(())
+    }
+
+    fn load_frame(&self, off: u64, raw: &mut Vec<u8>) -> Result<()> {
+        let start =
+            usize::try_from(off).map_err(|_| self.corrupt(off, "frame offset out of range"))?;
+        let header = start
+            .checked_add(FRAME_HEADER_LEN)
+            .and_then(|end| self.map.get(start..end))
+            .ok_or_else(|| self.corrupt(off, "frame header past end of file"))?;
+        let word =
+            |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+        let (comp_len, raw_len, crc) = (word(0) as usize, word(4) as usize, word(8));
+        if raw_len > MAX_RAW_FRAME + FRAME_TARGET {
+            return Err(self.corrupt(off, format!("frame claims {raw_len} uncompressed bytes")));
+        }
+        let body_start = start + FRAME_HEADER_LEN;
+        let comp = body_start
+            .checked_add(comp_len)
+            .and_then(|end| self.map.get(body_start..end))
+            .ok_or_else(|| self.corrupt(off, "frame body past end of file"))?;
+        if frame_crc(comp) != crc {
+            return Err(self.corrupt(off, "frame checksum mismatch"));
+        }
+        *raw = zstd::bulk::decompress(comp, raw_len)
+            .map_err(|e| self.corrupt(off, format!("zstd: {e}")))?;
+        if raw.len() != raw_len {
+            return Err(self.corrupt(off, "frame decompressed to the wrong size"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,222 @@
+//! Persistent, immutable blocks: one directory per block holding
+//! `chunks` (zstd frames of block-encoded chunks), `index` (symbols, series,
+//! postings) and `meta.json`. Files are opened with `mmap`.
+//!
+//! A block is published by renaming a fully written and fsynced temporary
+//! directory, so a crash leaves either the old state or the complete block.
+
+pub(crate) mod chunks;
+pub(crate) mod meta;
+pub(crate) mod writer;
+
+use std::path::{Path, PathBuf};
+
+pub(crate) use chunks::FrameCache;
+use chunks::{ChunkFileReader, CHUNKS_FILE};
+pub use meta::{BlockMeta, BlockStats, Compaction};
+use roaring::RoaringBitmap;
+
+use crate::model::{Labels, Sample};
+use crate::storage::error::{Result, StorageError};
+use crate::storage::index::{self, ChunkMeta, IndexReader, Matcher};
+
+/// Name of the index file inside a block directory.
+pub(crate) const INDEX_FILE: &str = "index";
+/// Suffix of a block directory still being written.
+pub(crate) const TMP_SUFFIX: &str = ".tmp";
+/// Suffix of a block directory being deleted.
+pub(crate) const DELETED_SUFFIX: &str = ".deleted";
+
+/// An open block.
+pub(crate) struct Block {
+    dir: PathBuf,
+    meta: BlockMeta,
+    index: IndexReader,
+    chunks: ChunkFileReader,
+}
+
+impl Block {
+    /// Opens and verifies the block in `dir`.
+    pub fn open(dir: &Path) -> Result<Block> {
+        let meta = BlockMeta::read(dir)?;
+        Ok(Block {
+            index: IndexReader::open(&dir.join(INDEX_FILE))?,
+            chunks: ChunkFileReader::open(&dir.join(CHUNKS_FILE))?,
+            dir: dir.to_path_buf(),
+            meta,
+        })
+    }
+
+    /// The block's meta.
+    pub fn meta(&self) -> &BlockMeta {
+        &self.meta
+    }
+
+    /// The block's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether the block's range `[min_time, max_time)` meets `[mint, maxt]`.
+    pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.meta.min_time <= maxt && self.meta.max_time > mint
+    }
+
+    fn ids(&self, matchers: &[Matcher]) -> Result<RoaringBitmap> {
+        index::select(&self.index, matchers)
+    }
+
+    /// Series `id`'s labels and its chunk metas that meet `[mint, maxt]`.
+    fn series_in(&self, id: u32, mint: i64, maxt: i64) -> Result<(Labels, Vec<ChunkMeta>)> {
+        let (labels, mut metas) = self.index.series(id)?;
+        metas.retain(|m| m.maxt >= mint && m.mint <= maxt);
+        Ok((labels, metas))
+    }
+
+    /// Appends the samples in `[mint, maxt]` of the given chunks to `out`.
+    fn read_chunks(
+        &self,
+        metas: &[ChunkMeta],
+        mint: i64,
+        maxt: i64,
+        cache: &mut FrameCache,
+        out: &mut Vec<Sample>,
+    ) -> Result<()> {
+        let start = out.len();
+        for m in metas {
+            self.chunks.read(m.chunk_ref, cache, out)?;
+        }
+        let mut w = start;
+        for r in start..out.len() {
+            if out[r].t >= mint && out[r].t <= maxt {
+                out[w] = out[r];
+                w += 1;
+            }
+        }
+        out.truncate(w);
+        Ok(())
+    }
+
+    /// Series matching `matchers` with their samples in `[mint, maxt]`, in label order.
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<Sample>)>> {
+        let mut cache = FrameCache::default();
+        let mut out = Vec::new();
+        for id in &self.ids(matchers)? {
+            let (labels, metas) = self.series_in(id, mint, maxt)?;
+            let mut samples = Vec::new();
+            self.read_chunks(&metas, mint, maxt, &mut cache, &mut samples)?;
+            if !samples.is_empty() {
+                out.push((labels, samples));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Label sets of matching series with a chunk meeting `[mint, maxt]`.
+    pub fn select_labels(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>> {
+        let mut out = Vec::new();
+        for id in &self.ids(matchers)? {
+            let (labels, metas) = self.series_in(id, mint, maxt)?;
+            if !metas.is_empty() {
+                out.push(labels);
+            }
+        }
+        Ok(out)
+    }
+
+    fn candidates(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Option<RoaringBitmap>> {
+        if matchers.is_empty() {
+            return Ok(None);
+        }
+        let mut c = RoaringBitmap::new();
+        for id in &self.ids(matchers)? {
+            if !self.series_in(id, mint, maxt)?.1.is_empty() {
+                c.insert(id);
+            }
+        }
+        Ok(Some(c))
+    }
+
+    /// Label names of matching series (all series without matchers).
+    pub fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>> {
+        let c = self.candidates(matchers, mint, maxt)?;
+        index::label_names(&self.index, c.as_ref(), None)
+    }
+
+    /// Values of `name` on matching series (all series without matchers).
+    pub fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>> {
+        let c = self.candidates(matchers, mint, maxt)?;
+        index::label_values(&self.index, name, c.as_ref(), None)
+    }
+
+    /// Calls `f` for every series with all its samples, in label order.
+    pub fn for_each_series(
+        &self,
+        f: &mut dyn FnMut(Labels, Vec<Sample>) -> Result<()>,
+    ) -> Result<()> {
+        let mut cache = FrameCache::default();
+        for id in 0..self.index.num_series() {
+            let (labels, metas) = self.index.series(id)?;
+            let mut samples = Vec::new();
+            self.read_chunks(&metas, i64::MIN, i64::MAX, &mut cache, &mut samples)?;
+            f(labels, samples)?;
+        }
+        Ok(())
+    }
+
+    /// Labels and all samples of series `id` (ids are in label order).
+    pub fn series_samples(&self, id: u32, cache: &mut FrameCache) -> Result<(Labels, Vec<Sample>)> {
+        let (labels, metas) = self.index.series(id)?;
+        let mut samples = Vec::new();
+        self.read_chunks(&metas, i64::MIN, i64::MAX, cache, &mut samples)?;
+        Ok((labels, samples))
+    }
+
+    /// Number of series in the block.
+    pub fn num_series(&self) -> u32 {
+        self.index.num_series()
+    }
+}
+
+/// Writes `bytes` to `path` and fsyncs the file.
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).map_err(|e| StorageError::io(path, e))?;
+    f.write_all(bytes).map_err(|e| StorageError::io(path, e))?;
+    f.sync_all().map_err(|e| StorageError::io(path, e))
+}
+
+/// fsyncs a directory so renames and creations inside it are durable.
+pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| StorageError::io(dir, e))
+}
+
+/// Deletes a block directory: rename to `.deleted` (atomic), then remove.
+pub(crate) fn delete_block_dir(dir: &Path) -> Result<()> {
+    let mut gone = dir.as_os_str().to_owned();
+    gone.push(DELETED_SUFFIX);
+    let gone = PathBuf::from(gone);
+    std::fs::rename(dir, &gone).map_err(|e| StorageError::io(dir, e))?;
+    if let Some(parent) = dir.parent() {
+        fsync_dir(parent)?;
+    }
+    std::fs::remove_dir_all(&gone).map_err(|e| StorageError::io(&gone, e))
+}

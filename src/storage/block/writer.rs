@@ -1,0 +1,101 @@
+//! Writing a block: chunks, index and meta into a temporary directory,
+//! published by one rename.
+
+use std::path::{Path, PathBuf};
+
+use super::chunks::{ChunkFileWriter, CHUNKS_FILE};
+use super::meta::{BlockMeta, BlockStats, Compaction, BLOCK_VERSION};
+use super::{fsync_dir, INDEX_FILE, TMP_SUFFIX};
+use crate::model::{Labels, Sample};
+use crate::storage::error::{Result, StorageError};
+use crate::storage::index::{ChunkMeta, IndexWriter};
+
+/// Samples per chunk inside a block.
+pub(crate) const MAX_BLOCK_CHUNK_SAMPLES: usize = 1024;
+
+/// Builds one block. Series must be added in label order.
+pub(crate) struct BlockWriter {
+    blocks_dir: PathBuf,
+    ulid: String,
+    tmp: PathBuf,
+    chunks: ChunkFileWriter,
+    index: IndexWriter,
+    stats: BlockStats,
+    mint: i64,
+    maxt: i64,
+    metas: Vec<ChunkMeta>,
+}
+
+impl BlockWriter {
+    /// Starts a block under `blocks_dir` in `<ulid>.tmp`.
+    pub fn new(blocks_dir: &Path) -> Result<BlockWriter> {
+        let ulid = ulid::Ulid::new().to_string();
+        let tmp = blocks_dir.join(format!("{ulid}{TMP_SUFFIX}"));
+        std::fs::create_dir_all(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
+        Ok(BlockWriter {
+            blocks_dir: blocks_dir.to_path_buf(),
+            chunks: ChunkFileWriter::create(&tmp.join(CHUNKS_FILE))?,
+            index: IndexWriter::create(&tmp.join(INDEX_FILE))?,
+            ulid,
+            tmp,
+            stats: BlockStats::default(),
+            mint: i64::MAX,
+            maxt: i64::MIN,
+            metas: Vec::new(),
+        })
+    }
+
+    /// Adds a series and its samples (time-ordered, non-empty).
+    pub fn add_series(&mut self, labels: &Labels, samples: &[Sample]) -> Result<()> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        self.metas.clear();
+        for part in samples.chunks(MAX_BLOCK_CHUNK_SAMPLES) {
+            let chunk_ref = self.chunks.add_chunk(part)?;
+            self.metas.push(ChunkMeta {
+                mint: part[0].t,
+                maxt: part[part.len() - 1].t,
+                chunk_ref,
+            });
+        }
+        self.index.add_series(labels, &self.metas)?;
+        self.stats.num_series += 1;
+        self.stats.num_chunks += self.metas.len() as u64;
+        self.stats.num_samples += samples.len() as u64;
+        self.mint = self.mint.min(samples[0].t);
+        self.maxt = self.maxt.max(samples[samples.len() - 1].t);
+        Ok(())
+    }
+
+    /// Number of series added so far.
+    pub fn num_series(&self) -> u64 {
+        self.stats.num_series
+    }
+
+    /// Finishes the files, fsyncs them, and renames the directory into
+    /// place. Returns `None` (and removes the directory) if no series was added.
+    pub fn finish(self, level: u32, sources: Vec<String>) -> Result<Option<(PathBuf, BlockMeta)>> {
+        self.chunks.finish()?;
+        if self.stats.num_series == 0 {
+            drop(self.index);
+            let _ = std::fs::remove_dir_all(&self.tmp);
+            return Ok(None);
+        }
+        self.index.finish()?;
+        let meta = BlockMeta {
+            ulid: self.ulid.clone(),
+            min_time: self.mint,
+            max_time: self.maxt.saturating_add(1),
+            stats: self.stats,
+            compaction: Compaction { level, sources },
+            version: BLOCK_VERSION,
+        };
+        meta.write(&self.tmp)?;
+        fsync_dir(&self.tmp)?;
+        let dst = self.blocks_dir.join(&self.ulid);
+        std::fs::rename(&self.tmp, &dst).map_err(|e| StorageError::io(&dst, e))?;
+        fsync_dir(&self.blocks_dir)?;
+        Ok(Some((dst, meta)))
+    }
+}

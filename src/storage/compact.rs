@@ -1,0 +1,156 @@
+//! Compaction: merging blocks that fall inside one aligned window of the
+//! next level into a single bigger block.
+//!
+//! Levels are the block range times 1, 3, 9 and 27 (2h, 6h, 18h, 54h by
+//! default), as Prometheus' exponential ranges. A window is compacted once
+//! it holds at least two blocks and lies wholly before the flush boundary,
+//! so the head can add nothing more to it.
+
+use std::sync::Arc;
+
+use crate::model::{Labels, Sample};
+use crate::storage::block::{self, writer::BlockWriter, Block, BlockMeta};
+use crate::storage::error::Result;
+use crate::storage::partition::Partition;
+
+/// Multipliers of the block range giving each compaction level's window.
+pub(crate) const LEVEL_FACTORS: [i64; 4] = [1, 3, 9, 27];
+
+/// Picks the next group of blocks to merge, if any.
+pub(crate) fn plan(
+    blocks: &[Arc<Block>],
+    block_range: i64,
+    flushed_until: i64,
+) -> Option<Vec<Arc<Block>>> {
+    // Overlapping blocks should never exist; if they do, merge them first.
+    for w in blocks.windows(2) {
+        if w[1].meta().min_time < w[0].meta().max_time {
+            return Some(vec![w[0].clone(), w[1].clone()]);
+        }
+    }
+    for factor in &LEVEL_FACTORS[1..] {
+        let window = block_range.saturating_mul(*factor);
+        let mut i = 0;
+        while i < blocks.len() {
+            let k = blocks[i].meta().min_time.div_euclid(window);
+            let group: Vec<Arc<Block>> = blocks[i..]
+                .iter()
+                .take_while(|b| b.meta().min_time.div_euclid(window) == k)
+                .cloned()
+                .collect();
+            i += group.len();
+            let contained: Vec<Arc<Block>> = group
+                .into_iter()
+                .filter(|b| (b.meta().max_time - 1).div_euclid(window) == k)
+                .collect();
+            let window_end = k.saturating_add(1).saturating_mul(window);
+            if contained.len() >= 2 && window_end <= flushed_until {
+                return Some(contained);
+            }
+        }
+    }
+    None
+}
+
+/// Merges `sources` into one block, publishes it, swaps it into the
+/// partition and deletes the sources.
+pub(crate) fn compact_group(p: &Partition, sources: &[Arc<Block>]) -> Result<Option<BlockMeta>> {
+    let blocks_dir = p.dir().join("blocks");
+    let mut w = BlockWriter::new(&blocks_dir)?;
+    let mut iters: Vec<SeriesCursor> = sources
+        .iter()
+        .map(|b| SeriesCursor::new(b.clone()))
+        .collect::<Result<_>>()?;
+    loop {
+        let Some(min) = iters
+            .iter()
+            .filter_map(|c| c.current.as_ref().map(|x| &x.0))
+            .min()
+            .cloned()
+        else {
+            break;
+        };
+        let mut merged: Vec<Sample> = Vec::new();
+        let mut parts = 0;
+        for c in iters.iter_mut() {
+            if c.current.as_ref().is_some_and(|x| x.0 == min) {
+                if let Some((_, s)) = c.current.take() {
+                    merged.extend(s);
+                    parts += 1;
+                }
+                c.advance()?;
+            }
+        }
+        if parts > 1 {
+            merged.sort_by_key(|s| s.t);
+            merged.dedup_by_key(|s| s.t);
+        }
+        w.add_series(&min, &merged)?;
+    }
+    let level = sources
+        .iter()
+        .map(|b| b.meta().compaction.level)
+        .max()
+        .unwrap_or(1)
+        + 1;
+    let ids = sources.iter().map(|b| b.meta().ulid.clone()).collect();
+    let Some((dir, meta)) = w.finish(level, ids)? else {
+        return Ok(None);
+    };
+    let new_block = Arc::new(Block::open(&dir)?);
+    {
+        let mut blocks = p.blocks.write();
+        blocks.retain(|b| !sources.iter().any(|s| Arc::ptr_eq(s, b)));
+        blocks.push(new_block);
+        blocks.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+    }
+    for s in sources {
+        block::delete_block_dir(s.dir())?;
+    }
+    Ok(Some(meta))
+}
+
+/// Walks a block's series in label order.
+struct SeriesCursor {
+    block: Arc<Block>,
+    next: u32,
+    cache: block::FrameCache,
+    current: Option<(Labels, Vec<Sample>)>,
+}
+
+impl SeriesCursor {
+    fn new(block: Arc<Block>) -> Result<SeriesCursor> {
+        let mut c = SeriesCursor {
+            block,
+            next: 0,
+            cache: block::FrameCache::default(),
+            current: None,
+        };
+        c.advance()?;
+        Ok(c)
+    }
+
+    fn advance(&mut self) -> Result<()> {
+        self.current = if self.next < self.block.num_series() {
+            let s = self.block.series_samples(self.next, &mut self.cache)?;
+            self.next += 1;
+            Some(s)
+        } else {
+            None
+        };
+        Ok(())
+    }
+}
+
+/// Runs compaction on `p` until nothing is left to merge. Returns the new blocks.
+pub(crate) fn compact(p: &Partition) -> Result<Vec<BlockMeta>> {
+    let _m = p.maintenance.lock();
+    let mut done = Vec::new();
+    while let Some(group) = plan(&p.blocks(), p.head.block_range, p.flushed_until()) {
+        match compact_group(p, &group)? {
+            Some(meta) => done.push(meta),
+            None => break,
+        }
+    }
+    Ok(done)
+}

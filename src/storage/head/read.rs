@@ -1,0 +1,144 @@
+//! Reading the head: series selection, label names and values, and the
+//! label-ordered walk that flushing uses.
+
+use std::cmp::Ordering;
+
+use roaring::RoaringBitmap;
+
+use super::{resolve_labels, Head, SeriesHandle};
+use crate::model::{Labels, Sample};
+use crate::storage::error::Result;
+use crate::storage::index::{self, Matcher};
+
+impl Head {
+    /// Ids of series matching `matchers` (Prometheus semantics).
+    pub(crate) fn select_ids(&self, matchers: &[Matcher]) -> Result<RoaringBitmap> {
+        index::select(&*self.postings.read(), matchers)
+    }
+
+    /// Handles of the given ids that have a sample in `[mint, maxt]`.
+    fn handles_in(&self, ids: &RoaringBitmap, mint: i64, maxt: i64) -> Vec<(u32, SeriesHandle)> {
+        let table = self.table.read();
+        ids.iter()
+            .filter_map(|id| table.by_id.get(&id).map(|h| (id, h.clone())))
+            .filter(|(_, h)| h.data.lock().overlaps(mint, maxt))
+            .collect()
+    }
+
+    /// Series matching `matchers` with their samples in `[mint, maxt]`,
+    /// sorted by labels; series with no sample in range are left out.
+    pub(crate) fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<Sample>)>> {
+        let ids = self.select_ids(matchers)?;
+        let mut out = Vec::new();
+        for (_, h) in self.handles_in(&ids, mint, maxt) {
+            let mut samples = Vec::new();
+            h.data.lock().samples_in(mint, maxt, &mut samples)?;
+            if !samples.is_empty() {
+                out.push((self.labels_of(&h), samples));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Label sets of series matching `matchers` with a sample in `[mint, maxt]`.
+    pub(crate) fn select_labels(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>> {
+        let ids = self.select_ids(matchers)?;
+        let mut out: Vec<Labels> = self
+            .handles_in(&ids, mint, maxt)
+            .iter()
+            .map(|(_, h)| self.labels_of(h))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Label names, restricted to series matching `matchers` in `[mint, maxt]`
+    /// when matchers are given.
+    pub(crate) fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>> {
+        let cands = self.candidates(matchers, mint, maxt)?;
+        index::label_names(&*self.postings.read(), cands.as_ref(), None)
+    }
+
+    /// Values of label `name`, restricted like [`Head::label_names`].
+    pub(crate) fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>> {
+        let cands = self.candidates(matchers, mint, maxt)?;
+        index::label_values(&*self.postings.read(), name, cands.as_ref(), None)
+    }
+
+    fn candidates(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Option<RoaringBitmap>> {
+        if matchers.is_empty() {
+            return Ok(None);
+        }
+        let ids = self.select_ids(matchers)?;
+        Ok(Some(
+            self.handles_in(&ids, mint, maxt)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect(),
+        ))
+    }
+
+    /// Calls `f(labels, samples)` for every series with samples older than
+    /// `before`, in label order, one series in memory at a time.
+    pub(crate) fn for_each_series_before(
+        &self,
+        before: i64,
+        f: &mut dyn FnMut(&Labels, &[Sample]) -> Result<()>,
+    ) -> Result<()> {
+        let mut handles: Vec<SeriesHandle> = self.table.read().by_id.values().cloned().collect();
+        {
+            let sy = self.symbols.read();
+            handles.sort_by(|a, b| {
+                for (&(an, av), &(bn, bv)) in a.labels.iter().zip(b.labels.iter()) {
+                    let o = sy
+                        .resolve(an)
+                        .cmp(sy.resolve(bn))
+                        .then_with(|| sy.resolve(av).cmp(sy.resolve(bv)));
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                a.labels.len().cmp(&b.labels.len())
+            });
+        }
+        let mut samples = Vec::new();
+        for h in handles {
+            samples.clear();
+            h.data
+                .lock()
+                .samples_in(i64::MIN, before.saturating_sub(1), &mut samples)?;
+            if !samples.is_empty() {
+                let labels = resolve_labels(&self.symbols.read(), &h.labels);
+                f(&labels, &samples)?;
+            }
+        }
+        Ok(())
+    }
+}

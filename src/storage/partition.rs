@@ -1,0 +1,449 @@
+//! One tenant's partition: its head, WAL and blocks, and the operations
+//! that move data between them (append, replay, flush, compaction, retention).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::model::{describe_label_refs, Labels};
+use crate::storage::block::{self, writer::BlockWriter, Block, DELETED_SUFFIX, TMP_SUFFIX};
+use crate::storage::error::{Result, StorageError};
+use crate::storage::head::append::{apply, decide, validate_labels, DecideCtx, Decision};
+use crate::storage::head::series::Placement;
+use crate::storage::head::{Head, SeriesHandle};
+use crate::storage::outcome::{AppendOutcome, RejectReason, SeriesInput};
+use crate::storage::wal::{self, SampleEntry, SeriesEntry, Wal, WalOptions, WalRecord};
+use crate::storage::TenantConfig;
+use crate::tenant::TenantId;
+
+const FLUSHED_UNTIL_FILE: &str = "flushed_until";
+
+/// Scratch buffers reused across appends so steady-state appends do not allocate.
+#[derive(Default)]
+struct AppendScratch {
+    new_series: Vec<SeriesEntry>,
+    created: Vec<u32>,
+    samples: Vec<SampleEntry>,
+    placements: Vec<Placement>,
+    plan: Vec<(SeriesHandle, usize, usize)>,
+    batch_maxt: HashMap<u32, i64>,
+}
+
+/// A tenant's partition.
+pub(crate) struct Partition {
+    pub tenant: TenantId,
+    dir: PathBuf,
+    pub(crate) cfg: TenantConfig,
+    pub(crate) head: Head,
+    pub(crate) wal: Wal,
+    pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
+    append_lock: Mutex<AppendScratch>,
+    pub(crate) maintenance: Mutex<()>,
+    flushed_until: AtomicI64,
+}
+
+/// What opening a partition found.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OpenReport {
+    pub replay: wal::ReplayStats,
+    pub samples_skipped: u64,
+    pub unknown_series_samples: u64,
+    pub blocks: usize,
+    pub elapsed: std::time::Duration,
+}
+
+impl Partition {
+    fn blocks_dir(&self) -> PathBuf {
+        self.dir.join("blocks")
+    }
+
+    /// Opens (or creates) the partition in `dir`, replaying its WAL.
+    pub fn open(
+        tenant: TenantId,
+        dir: &Path,
+        cfg: TenantConfig,
+        block_range: i64,
+        wal_opts: WalOptions,
+    ) -> Result<(Partition, OpenReport)> {
+        let started = Instant::now();
+        let blocks_dir = dir.join("blocks");
+        std::fs::create_dir_all(&blocks_dir).map_err(|e| StorageError::io(&blocks_dir, e))?;
+        let blocks = open_blocks(&blocks_dir)?;
+        let flushed_until = read_flushed_until(dir)?.max(
+            blocks
+                .iter()
+                .map(|b| b.meta().max_time)
+                .max()
+                .unwrap_or(i64::MIN),
+        );
+        let head = Head::new(block_range);
+        head.set_min_valid_time(flushed_until);
+        let mut report = OpenReport {
+            blocks: blocks.len(),
+            ..Default::default()
+        };
+        let wal_dir = dir.join("wal");
+        report.replay = wal::replay(&wal_dir, |rec| replay_record(&head, rec, &mut report))?;
+        head.truncate_before(flushed_until)?;
+        let wal = Wal::open(&wal_dir, wal_opts)?;
+        report.elapsed = started.elapsed();
+        let p = Partition {
+            tenant,
+            dir: dir.to_path_buf(),
+            cfg,
+            head,
+            wal,
+            blocks: RwLock::new(blocks),
+            append_lock: Mutex::new(AppendScratch::default()),
+            maintenance: Mutex::new(()),
+            flushed_until: AtomicI64::new(flushed_until),
+        };
+        Ok((p, report))
+    }
+
+    /// Everything before this time is in blocks.
+    pub fn flushed_until(&self) -> i64 {
+        self.flushed_until.load(Ordering::Acquire)
+    }
+
+    /// Validates, decides, logs to the WAL, then applies a batch. Samples
+    /// refused for their own reasons never disturb the rest of the batch.
+    pub fn append(&self, batch: &[SeriesInput<'_>]) -> Result<AppendOutcome> {
+        let mut out = AppendOutcome::default();
+        let mut guard = self.append_lock.lock();
+        let sc = &mut *guard;
+        sc.new_series.clear();
+        sc.created.clear();
+        sc.samples.clear();
+        sc.placements.clear();
+        sc.plan.clear();
+        sc.batch_maxt.clear();
+        let mut labels = Vec::new();
+        for input in batch {
+            if let Err(e) = validate_labels(input.labels, &mut labels) {
+                let n = input.samples.len() as u64;
+                out.reject(
+                    RejectReason::Labels(e),
+                    n,
+                    || describe_label_refs(input.labels),
+                    None,
+                );
+                continue;
+            }
+            let (id, h, created) = self.head.get_or_create(&labels);
+            if let Some(l) = created {
+                sc.new_series.push(SeriesEntry {
+                    series: id,
+                    labels: l,
+                });
+                sc.created.push(id);
+            }
+            self.decide_series(sc, &mut out, id, h, input)?;
+        }
+        if sc.new_series.is_empty() && sc.samples.is_empty() {
+            return Ok(out);
+        }
+        let pos = match self.wal.log(&sc.new_series, &sc.samples) {
+            Ok(p) => p,
+            Err(e) => {
+                for id in &sc.created {
+                    self.head.remove_series(*id);
+                }
+                return Err(e);
+            }
+        };
+        for (h, start, end) in sc.plan.drain(..) {
+            let mut s = h.data.lock();
+            for k in start..end {
+                let e = sc.samples[k];
+                apply(&mut s, sc.placements[k], e.t, e.v, self.head.block_range);
+            }
+        }
+        out.accepted = sc.samples.len() as u64;
+        out.series_created = sc.created.len() as u64;
+        drop(guard);
+        self.wal.sync_to(pos)?;
+        Ok(out)
+    }
+
+    fn decide_series(
+        &self,
+        sc: &mut AppendScratch,
+        out: &mut AppendOutcome,
+        id: u32,
+        h: SeriesHandle,
+        input: &SeriesInput<'_>,
+    ) -> Result<()> {
+        let start = sc.samples.len();
+        {
+            let s = h.data.lock();
+            let mut maxt = sc
+                .batch_maxt
+                .get(&id)
+                .copied()
+                .unwrap_or(i64::MIN)
+                .max(s.maxt);
+            let min_valid_t = self.head.min_valid_time();
+            for smp in input.samples {
+                let ctx = DecideCtx {
+                    maxt,
+                    min_valid_t,
+                    ooo_window: self.cfg.ooo_window_ms,
+                    series: id,
+                    pending: &sc.samples,
+                };
+                match decide(&s, &ctx, smp.t, smp.v)? {
+                    Decision::Accept(p) => {
+                        if p == Placement::InOrder {
+                            maxt = smp.t;
+                        }
+                        sc.samples.push(SampleEntry {
+                            series: id,
+                            t: smp.t,
+                            v: smp.v,
+                        });
+                        sc.placements.push(p);
+                    }
+                    Decision::IgnoreDuplicate => out.duplicates_ignored += 1,
+                    Decision::Reject(r) => {
+                        out.reject(
+                            RejectReason::Sample(r),
+                            1,
+                            || self.head.labels_of(&h).to_string(),
+                            Some(smp.t),
+                        );
+                    }
+                }
+            }
+            if maxt != s.maxt {
+                sc.batch_maxt.insert(id, maxt);
+            }
+        }
+        if sc.samples.len() > start {
+            sc.plan.push((h, start, sc.samples.len()));
+        }
+        Ok(())
+    }
+
+    /// Writes every head sample older than `before` (all of them when
+    /// `None`) into a new block, then truncates the head and checkpoints the
+    /// WAL. Returns the block written, if any.
+    pub fn flush(&self, before: Option<i64>) -> Result<Option<block::BlockMeta>> {
+        let _m = self.maintenance.lock();
+        let Some((_, head_max)) = self.head.time_bounds() else {
+            return Ok(None);
+        };
+        let before = before.unwrap_or(head_max.saturating_add(1));
+        let segment = {
+            let _a = self.append_lock.lock();
+            self.head.set_min_valid_time(before);
+            self.wal.cut_segment()?
+        };
+        let blocks_dir = self.blocks_dir();
+        let mut w = BlockWriter::new(&blocks_dir)?;
+        self.head
+            .for_each_series_before(before, &mut |l, s| w.add_series(l, s))?;
+        let written = w.finish(1, Vec::new())?;
+        let meta = match written {
+            Some((dir, meta)) => {
+                let b = Arc::new(Block::open(&dir)?);
+                self.add_block(b);
+                Some(meta)
+            }
+            None => None,
+        };
+        write_flushed_until(&self.dir, before)?;
+        self.flushed_until.fetch_max(before, Ordering::AcqRel);
+        {
+            let _a = self.append_lock.lock();
+            self.head.truncate_before(before)?;
+        }
+        self.wal
+            .checkpoint(segment, &|id| self.head.contains(id), before)?;
+        Ok(meta)
+    }
+
+    pub(crate) fn add_block(&self, b: Arc<Block>) {
+        let mut blocks = self.blocks.write();
+        blocks.push(b);
+        blocks.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+    }
+
+    /// The flush boundary the periodic maintenance would use now, if the
+    /// head spans more than 1.5 block ranges (Prometheus' `compactable`)
+    /// and the boundary is outside the out-of-order window.
+    pub fn due_flush_boundary(&self) -> Option<i64> {
+        let (min, max) = self.head.time_bounds()?;
+        let r = self.head.block_range;
+        if max.saturating_sub(min) <= r / 2 * 3 {
+            return None;
+        }
+        let boundary = min.div_euclid(r).saturating_add(1).saturating_mul(r);
+        (boundary <= max.saturating_sub(self.cfg.ooo_window_ms)).then_some(boundary)
+    }
+
+    /// Deletes blocks whose every sample is older than `cutoff`. Returns
+    /// the `[min_time, max_time)` ranges deleted.
+    pub fn apply_retention(&self, cutoff: i64) -> Result<Vec<(i64, i64)>> {
+        let _m = self.maintenance.lock();
+        let doomed: Vec<Arc<Block>> = self
+            .blocks
+            .read()
+            .iter()
+            .filter(|b| b.meta().max_time <= cutoff)
+            .cloned()
+            .collect();
+        let mut ranges = Vec::new();
+        for b in doomed {
+            self.blocks.write().retain(|x| !Arc::ptr_eq(x, &b));
+            block::delete_block_dir(b.dir())?;
+            ranges.push((b.meta().min_time, b.meta().max_time));
+        }
+        Ok(ranges)
+    }
+
+    /// A snapshot of the open blocks.
+    pub fn blocks(&self) -> Vec<Arc<Block>> {
+        self.blocks.read().clone()
+    }
+
+    /// The partition's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Newest time held anywhere in the partition.
+    pub fn max_time(&self) -> Option<i64> {
+        let head = self.head.time_bounds().map(|b| b.1);
+        let blocks = self
+            .blocks
+            .read()
+            .iter()
+            .map(|b| b.meta().max_time - 1)
+            .max();
+        head.max(blocks)
+    }
+}
+
+fn replay_record(head: &Head, rec: WalRecord, report: &mut OpenReport) {
+    match rec {
+        WalRecord::Series(entries) => {
+            for e in entries {
+                head.create_with_id(e.series, &e.labels);
+            }
+        }
+        WalRecord::Samples(entries) => {
+            let min_valid_t = head.min_valid_time();
+            for e in entries {
+                if e.t < min_valid_t {
+                    report.samples_skipped += 1;
+                    continue;
+                }
+                let Some(h) = head.series(e.series) else {
+                    report.unknown_series_samples += 1;
+                    continue;
+                };
+                let mut s = h.data.lock();
+                let ctx = DecideCtx {
+                    maxt: s.maxt,
+                    min_valid_t,
+                    ooo_window: i64::MAX,
+                    series: e.series,
+                    pending: &[],
+                };
+                match decide(&s, &ctx, e.t, e.v) {
+                    Ok(Decision::Accept(p)) => apply(&mut s, p, e.t, e.v, head.block_range),
+                    _ => report.samples_skipped += 1,
+                }
+            }
+        }
+    }
+}
+
+/// Opens every published block, removing leftovers of interrupted writes,
+/// deletions and compactions.
+fn open_blocks(dir: &Path) -> Result<Vec<Arc<Block>>> {
+    let mut blocks = Vec::new();
+    let rd = std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))?;
+    for entry in rd {
+        let path = entry.map_err(|e| StorageError::io(dir, e))?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if name.ends_with(TMP_SUFFIX) || name.ends_with(DELETED_SUFFIX) {
+            tracing::info!(dir = %path.display(), "removing leftover of an interrupted block write or deletion");
+            std::fs::remove_dir_all(&path).map_err(|e| StorageError::io(&path, e))?;
+            continue;
+        }
+        if path.is_dir() {
+            blocks.push(Arc::new(Block::open(&path)?));
+        }
+    }
+    let replaced: std::collections::HashSet<String> = blocks
+        .iter()
+        .flat_map(|b| b.meta().compaction.sources.iter().cloned())
+        .collect();
+    let (gone, kept): (Vec<_>, Vec<_>) = blocks
+        .into_iter()
+        .partition(|b| replaced.contains(&b.meta().ulid));
+    for b in gone {
+        tracing::info!(block = %b.meta().ulid, "removing block already replaced by a compaction");
+        block::delete_block_dir(b.dir())?;
+    }
+    let mut kept = kept;
+    kept.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+    Ok(kept)
+}
+
+fn read_flushed_until(dir: &Path) -> Result<i64> {
+    let path = dir.join(FLUSHED_UNTIL_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(i64::MIN),
+        Err(e) => return Err(StorageError::io(&path, e)),
+    };
+    let name = path.display().to_string();
+    let (v, crc) = match bytes.as_slice() {
+        [v @ .., c0, c1, c2, c3] if v.len() == 8 => (
+            i64::from_le_bytes(v.try_into().unwrap_or_default()),
+            u32::from_le_bytes([*c0, *c1, *c2, *c3]),
+        ),
+        _ => {
+            return Err(StorageError::corruption(
+                name,
+                0,
+                "flushed_until must be 12 bytes",
+            ))
+        }
+    };
+    if crc32c::crc32c(&bytes[..8]) != crc {
+        return Err(StorageError::corruption(
+            name,
+            8,
+            "flushed_until checksum mismatch",
+        ));
+    }
+    Ok(v)
+}
+
+fn write_flushed_until(dir: &Path, t: i64) -> Result<()> {
+    let mut bytes = t.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&crc32c::crc32c(&t.to_le_bytes()).to_le_bytes());
+    let tmp = dir.join(format!("{FLUSHED_UNTIL_FILE}.tmp"));
+    block::write_synced(&tmp, &bytes)?;
+    let dst = dir.join(FLUSHED_UNTIL_FILE);
+    std::fs::rename(&tmp, &dst).map_err(|e| StorageError::io(&dst, e))?;
+    block::fsync_dir(dir)
+}
+
+/// Labels of a series for error messages.
+#[allow(dead_code)]
+fn describe(l: &Labels) -> String {
+    l.to_string()
+}

@@ -1,0 +1,151 @@
+//! Read access to one tenant's data over a time range, merging blocks and head.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::model::{Labels, Sample};
+use crate::storage::block::Block;
+use crate::storage::error::Result;
+use crate::storage::index::Matcher;
+use crate::storage::partition::Partition;
+
+/// One series and its samples in the queried range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Its labels.
+    pub labels: Labels,
+    /// Samples in time order, bit-exact.
+    pub samples: Vec<Sample>,
+}
+
+/// A querier bound to one tenant and one time range `[mint, maxt]`
+/// (inclusive, ms). It cannot reach any other tenant's data: it holds only
+/// that tenant's partition.
+pub struct Querier {
+    partition: Option<Arc<Partition>>,
+    blocks: Vec<Arc<Block>>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Querier {
+    pub(crate) fn new(partition: Option<Arc<Partition>>, mint: i64, maxt: i64) -> Querier {
+        let blocks = partition
+            .as_ref()
+            .map(|p| {
+                p.blocks()
+                    .into_iter()
+                    .filter(|b| b.overlaps(mint, maxt))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Querier {
+            partition,
+            blocks,
+            mint,
+            maxt,
+        }
+    }
+
+    /// The queried range.
+    pub fn range(&self) -> (i64, i64) {
+        (self.mint, self.maxt)
+    }
+
+    /// Series matching all `matchers` that have samples in range, sorted by labels.
+    pub fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
+        let Some(p) = &self.partition else {
+            check_not_empty(matchers)?;
+            return Ok(Vec::new());
+        };
+        let mut merged: BTreeMap<Labels, Vec<Vec<Sample>>> = BTreeMap::new();
+        for b in &self.blocks {
+            for (l, s) in b.select(matchers, self.mint, self.maxt)? {
+                merged.entry(l).or_default().push(s);
+            }
+        }
+        for (l, s) in p.head.select(matchers, self.mint, self.maxt)? {
+            merged.entry(l).or_default().push(s);
+        }
+        Ok(merged
+            .into_iter()
+            .map(|(labels, parts)| Series {
+                labels,
+                samples: merge_parts(parts),
+            })
+            .collect())
+    }
+
+    /// Label sets of matching series with samples in range, sorted.
+    pub fn select_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>> {
+        let Some(p) = &self.partition else {
+            check_not_empty(matchers)?;
+            return Ok(Vec::new());
+        };
+        let mut all = p.head.select_labels(matchers, self.mint, self.maxt)?;
+        for b in &self.blocks {
+            all.extend(b.select_labels(matchers, self.mint, self.maxt)?);
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
+    /// Label names in range; with matchers, only of matching series. At most `limit`.
+    pub fn label_names(&self, matchers: &[Matcher], limit: Option<usize>) -> Result<Vec<String>> {
+        let Some(p) = &self.partition else {
+            return Ok(Vec::new());
+        };
+        let mut all = p.head.label_names(matchers, self.mint, self.maxt)?;
+        for b in &self.blocks {
+            all.extend(b.label_names(matchers, self.mint, self.maxt)?);
+        }
+        Ok(sorted_limited(all, limit))
+    }
+
+    /// Values of label `name` in range; with matchers, only of matching series.
+    pub fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        limit: Option<usize>,
+    ) -> Result<Vec<String>> {
+        let Some(p) = &self.partition else {
+            return Ok(Vec::new());
+        };
+        let mut all = p.head.label_values(name, matchers, self.mint, self.maxt)?;
+        for b in &self.blocks {
+            all.extend(b.label_values(name, matchers, self.mint, self.maxt)?);
+        }
+        Ok(sorted_limited(all, limit))
+    }
+}
+
+fn check_not_empty(matchers: &[Matcher]) -> Result<()> {
+    if matchers.iter().all(|m| m.matches_empty()) {
+        return Err(crate::storage::StorageError::EmptyMatchers);
+    }
+    Ok(())
+}
+
+fn sorted_limited(mut v: Vec<String>, limit: Option<usize>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    if let Some(n) = limit {
+        v.truncate(n);
+    }
+    v
+}
+
+/// Merges per-source sample runs into one time-ordered run. A timestamp
+/// present in several sources is kept once (they hold the same sample:
+/// sources only overlap while a flush is being published).
+fn merge_parts(mut parts: Vec<Vec<Sample>>) -> Vec<Sample> {
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let mut all: Vec<Sample> = parts.into_iter().flatten().collect();
+    all.sort_by_key(|s| s.t);
+    all.dedup_by_key(|s| s.t);
+    all
+}
