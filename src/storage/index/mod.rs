@@ -20,4 +20,3 @@ pub(crate) use block_index::{ChunkMeta, IndexReader, IndexWriter};
 pub use matcher::{MatchOp, Matcher};
 pub(crate) use postings::MemPostings;
 pub(crate) use select::{label_names, label_values, select, PostingsSource};
-mod tmp_impls;

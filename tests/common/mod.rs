@@ -1,0 +1,43 @@
+//! Helpers shared by the storage integration tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use tessera::model::{LabelRef, Labels, Sample};
+use tessera::storage::{AppendOutcome, Result, SeriesInput, Storage, StorageConfig, SyncPolicy};
+use tessera::tenant::TenantId;
+
+/// A test storage config: no background thread, no fsync on the write path.
+pub fn config(dir: &Path, block_range_ms: i64) -> StorageConfig {
+    let mut cfg = StorageConfig::new(dir);
+    cfg.block_range_ms = block_range_ms;
+    cfg.maintenance_interval = None;
+    cfg.wal.sync = SyncPolicy::None;
+    cfg
+}
+
+/// Opens storage, panicking with the error on failure.
+pub fn open(cfg: &StorageConfig) -> Storage {
+    Storage::open(cfg.clone()).expect("open storage").0
+}
+
+/// A tenant id.
+pub fn tenant(s: &str) -> TenantId {
+    TenantId::new(s).unwrap()
+}
+
+/// Appends one series' samples given owned labels.
+pub fn append(storage: &Storage, t: &TenantId, labels: &Labels, samples: &[Sample]) -> Result<AppendOutcome> {
+    let refs: Vec<LabelRef> = labels.iter().map(|l| LabelRef::new(&l.name, &l.value)).collect();
+    storage.append(t, &[SeriesInput { labels: &refs, samples }])
+}
+
+/// Label set from pairs.
+pub fn labels(pairs: &[(&str, &str)]) -> Labels {
+    Labels::from_pairs(pairs.iter().copied())
+}
+
+/// Samples as (t, value bits) for bit-exact comparison.
+pub fn bits(samples: &[Sample]) -> Vec<(i64, u64)> {
+    samples.iter().map(|s| (s.t, s.v.to_bits())).collect()
+}
