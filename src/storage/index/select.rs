@@ -181,8 +181,9 @@ fn union_of<P: PostingsSource + ?Sized>(p: &P, step: &Step<'_>) -> Result<Roarin
 /// Label names that occur on at least one series in `candidates`
 /// (all series when `None`), ascending, at most `limit` of them.
 ///
-/// Matches `LabelNamesFor` in `tsdb/index/postings.go` in spirit: each name is
-/// kept as soon as one of its values' postings meets the candidates.
+/// Plays the role of upstream's `LabelNamesFor` (tsdb index reader and
+/// head): a name is kept as soon as one of its values' postings meets the
+/// candidates.
 pub(crate) fn label_names<P: PostingsSource + ?Sized>(
     p: &P,
     candidates: Option<&RoaringBitmap>,
@@ -208,6 +209,10 @@ pub(crate) fn label_names<P: PostingsSource + ?Sized>(
 
 /// Values of `name` that occur on at least one series in `candidates`
 /// (all series when `None`), ascending, at most `limit` of them.
+///
+/// Plays the role of upstream's `labelValuesWithMatchers` (`tsdb/querier.go`),
+/// testing each value's postings against the candidates instead of reading
+/// every candidate series' labels.
 pub(crate) fn label_values<P: PostingsSource + ?Sized>(
     p: &P,
     name: &str,
