@@ -8,13 +8,17 @@
 //!   (symbols, series with chunk metas, postings as serialized roaring
 //!   bitmaps), read through `mmap`.
 //! * [`PostingsSource`] and [`select`]: matcher resolution shared by both.
-//!
-//! STUB: to be implemented. The API below is fixed; the head and blocks depend on it.
 
 mod block_index;
 mod matcher;
 mod postings;
+mod regex_analysis;
 mod select;
+
+#[cfg(test)]
+mod matcher_tests;
+#[cfg(test)]
+mod select_tests;
 
 pub(crate) use block_index::{ChunkMeta, IndexReader, IndexWriter};
 pub use matcher::{MatchOp, Matcher};
