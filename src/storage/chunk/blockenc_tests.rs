@@ -40,7 +40,13 @@ fn series(n: usize, step: i64, f: impl Fn(usize) -> f64) -> Vec<Sample> {
 #[test]
 fn modes_by_shape() {
     let quad = |i: usize| (i * i) as f64 * 0.5;
-    let nan_mix = |i: usize| if i % 2 == 0 { f64::NAN } else { i as f64 };
+    let nan_mix = |i: usize| {
+        if i.is_multiple_of(2) {
+            f64::NAN
+        } else {
+            i as f64
+        }
+    };
     let mut jitter = series(120, 15_000, |i| i as f64);
     jitter[5].t += 2;
     let cases: Vec<(&str, Vec<Sample>, u8)> = vec![

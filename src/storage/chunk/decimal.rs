@@ -43,8 +43,7 @@ pub(super) fn mantissa(v: f64, k: i32) -> Option<i64> {
         v / pow10(k.unsigned_abs())
     };
     let r = scaled.round();
-    // Also rejects NaN and infinities.
-    if !(r.abs() < MANTISSA_LIMIT as f64) {
+    if r.is_nan() || r.abs() >= MANTISSA_LIMIT as f64 {
         return None;
     }
     let m = r as i64;

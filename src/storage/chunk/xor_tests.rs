@@ -174,7 +174,8 @@ fn second_sample_with(bits: &[(u64, u32)]) -> Vec<u8> {
 
 #[test]
 fn corrupt_value_fields_are_errors() {
-    let cases: [(&str, &[(u64, u32)], &str); 3] = [
+    type Case<'a> = (&'a str, &'a [(u64, u32)], &'a str);
+    let cases: [Case; 3] = [
         (
             "reuse before any window",
             &[(0b10, 2), (0xff, 8)],
@@ -350,7 +351,7 @@ proptest! {
             n += 1;
             match r {
                 Ok(s) => {
-                    prop_assert!(prev.map_or(true, |p| s.t > p));
+                    prop_assert!(prev.is_none_or(|p| s.t > p));
                     prev = Some(s.t);
                 }
                 Err(e) => prop_assert!(e.offset <= bytes.len()),
