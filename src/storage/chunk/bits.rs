@@ -1,1 +1,152 @@
 //! Bit-level writer and reader for the XOR chunk.
+//!
+//! Bits are packed most-significant first: the first bit written is bit 7 of
+//! byte 0. The writer keeps every bit in its buffer as soon as it is written
+//! (no pending accumulator), so the bytes are a complete, decodable prefix
+//! after every call; unused low bits of the last byte are zero.
+
+/// Appends bits to a byte buffer whose capacity is chosen up front.
+#[derive(Debug, Clone)]
+pub(super) struct BitWriter {
+    buf: Vec<u8>,
+    /// Unused low bits in the last byte of `buf` (0 when `buf` is empty).
+    free: u32,
+}
+
+impl BitWriter {
+    /// An empty writer whose buffer is allocated once with `capacity` bytes.
+    pub(super) fn with_capacity(capacity: usize) -> BitWriter {
+        BitWriter {
+            buf: Vec::with_capacity(capacity),
+            free: 0,
+        }
+    }
+
+    /// Writes the low `n` bits of `v` (`n <= 64`), highest first.
+    pub(super) fn write_bits(&mut self, v: u64, n: u32) {
+        debug_assert!(n <= 64);
+        let mut n = n;
+        while n > 0 {
+            if self.free == 0 {
+                self.buf.push(0);
+                self.free = 8;
+            }
+            let k = n.min(self.free);
+            let chunk = ((v >> (n - k)) & low_mask(k)) as u8;
+            if let Some(last) = self.buf.last_mut() {
+                *last |= chunk << (self.free - k);
+            }
+            self.free -= k;
+            n -= k;
+        }
+    }
+
+    /// Writes a single bit.
+    pub(super) fn write_bit(&mut self, bit: bool) {
+        self.write_bits(u64::from(bit), 1);
+    }
+
+    /// The bytes written so far.
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The underlying buffer, for tests that check it never reallocates.
+    #[cfg(test)]
+    pub(super) fn raw(&self) -> &Vec<u8> {
+        &self.buf
+    }
+}
+
+/// Reads bits written by [`BitWriter`] from a borrowed slice.
+#[derive(Debug, Clone)]
+pub(super) struct BitReader<'a> {
+    buf: &'a [u8],
+    /// Position in bits from the start of `buf`.
+    pos: usize,
+}
+
+impl<'a> BitReader<'a> {
+    /// A reader positioned at the first bit of `buf`.
+    pub(super) fn new(buf: &'a [u8]) -> BitReader<'a> {
+        BitReader { buf, pos: 0 }
+    }
+
+    /// The byte holding the next unread bit (for error offsets).
+    pub(super) fn byte_offset(&self) -> usize {
+        self.pos / 8
+    }
+
+    /// Reads one bit, or `None` at the end of the buffer.
+    pub(super) fn read_bit(&mut self) -> Option<bool> {
+        self.read_bits(1).map(|b| b == 1)
+    }
+
+    /// Reads `n` bits (`n <= 64`) as the low bits of the result, or `None`
+    /// if fewer than `n` bits remain (the position is then unspecified).
+    pub(super) fn read_bits(&mut self, n: u32) -> Option<u64> {
+        debug_assert!(n <= 64);
+        let mut n = n;
+        let mut out = 0u64;
+        while n > 0 {
+            let byte = *self.buf.get(self.pos / 8)?;
+            let avail = 8 - (self.pos % 8) as u32;
+            let k = n.min(avail);
+            let bits = (u64::from(byte) >> (avail - k)) & low_mask(k);
+            out = (out << k) | bits;
+            self.pos += k as usize;
+            n -= k;
+        }
+        Some(out)
+    }
+}
+
+/// A mask of the low `k` bits, for `k <= 8` as used by the byte loops.
+#[inline]
+fn low_mask(k: u32) -> u64 {
+    (1u64 << k) - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn msb_first_packing() {
+        let mut w = BitWriter::with_capacity(4);
+        w.write_bit(true);
+        w.write_bits(0b011, 3);
+        assert_eq!(w.bytes(), &[0b1011_0000]);
+        w.write_bits(0xABC, 12);
+        assert_eq!(w.bytes(), &[0b1011_1010, 0b1011_1100]);
+        w.write_bits(0, 0);
+        assert_eq!(w.bytes().len(), 2);
+    }
+
+    #[test]
+    fn reader_stops_at_end() {
+        let mut r = BitReader::new(&[0xff]);
+        assert_eq!(r.read_bits(7), Some(0x7f));
+        assert_eq!(r.read_bit(), Some(true));
+        assert_eq!(r.read_bit(), None);
+        assert_eq!(BitReader::new(&[]).read_bits(1), None);
+        assert_eq!(BitReader::new(&[]).read_bits(0), Some(0));
+        assert_eq!(BitReader::new(&[1; 7]).read_bits(64), None);
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(fields in proptest::collection::vec((any::<u64>(), 0u32..=64), 0..50)) {
+            let mut w = BitWriter::with_capacity(0);
+            for &(v, n) in &fields {
+                w.write_bits(v, n);
+            }
+            let mut r = BitReader::new(w.bytes());
+            for &(v, n) in &fields {
+                let want = if n == 64 { v } else { v & ((1u64 << n) - 1) };
+                prop_assert_eq!(r.read_bits(n), Some(want));
+            }
+        }
+    }
+}

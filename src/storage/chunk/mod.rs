@@ -13,10 +13,13 @@
 
 mod bits;
 mod blockenc;
+mod decimal;
 mod xor;
 
 pub(crate) use blockenc::{decode_block_chunk, encode_block_chunk};
 pub(crate) use xor::{XorAppender, XorIter};
+
+use crate::model::Sample;
 
 /// A chunk buffer did not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,4 +29,46 @@ pub struct ChunkDecodeError {
     pub offset: usize,
     /// What was wrong.
     pub reason: &'static str,
+}
+
+/// Encodes `samples` (strictly increasing timestamps) as one XOR chunk.
+///
+/// Benchmarks only: the codecs are crate-private and `benches/` sees just the
+/// public API. Not a stable interface.
+#[doc(hidden)]
+pub fn xor_encode_for_bench(samples: &[Sample]) -> Vec<u8> {
+    let mut a = XorAppender::with_capacity(samples.len() * XorAppender::MAX_SAMPLE_BYTES);
+    for s in samples {
+        a.append(s.t, s.v);
+    }
+    a.bytes().to_vec()
+}
+
+/// Decodes `count` samples of an XOR chunk into `out`. Benchmarks only.
+#[doc(hidden)]
+pub fn xor_decode_for_bench(
+    bytes: &[u8],
+    count: usize,
+    out: &mut Vec<Sample>,
+) -> Result<(), ChunkDecodeError> {
+    for s in XorIter::new(bytes, count) {
+        out.push(s?);
+    }
+    Ok(())
+}
+
+/// Appends the block encoding of `samples` to `out`. Benchmarks only.
+#[doc(hidden)]
+pub fn block_encode_for_bench(samples: &[Sample], out: &mut Vec<u8>) {
+    encode_block_chunk(samples, out);
+}
+
+/// Decodes one block chunk from the start of `bytes` into `out`, returning
+/// the bytes read. Benchmarks only.
+#[doc(hidden)]
+pub fn block_decode_for_bench(
+    bytes: &[u8],
+    out: &mut Vec<Sample>,
+) -> Result<usize, ChunkDecodeError> {
+    decode_block_chunk(bytes, out)
 }
