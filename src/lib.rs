@@ -4,6 +4,7 @@
 //! the invariants each layer keeps.
 #![warn(missing_docs)]
 
+pub mod ingest;
 pub mod model;
 pub mod storage;
 pub mod synth;

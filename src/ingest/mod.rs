@@ -1,0 +1,11 @@
+//! Ingest: decoding what senders write (remote_write 1.0 and 2.0, the text
+//! exposition formats, Pushgateway paths) into batches the storage engine
+//! takes. Nothing here knows about HTTP or about storage internals.
+
+pub mod proto;
+pub mod push;
+pub mod remote_write;
+pub mod text;
+
+mod error;
+pub use error::IngestError;
