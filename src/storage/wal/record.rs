@@ -280,3 +280,194 @@ fn base_id_of(out: &[SampleEntry]) -> u32 {
 fn base_t_of(out: &[SampleEntry]) -> i64 {
     out.first().map_or(0, |s| s.t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::stale_nan;
+    use proptest::prelude::*;
+
+    /// Splits one framed record into (type, payload), checking the frame.
+    fn unframe(buf: &[u8]) -> (u8, &[u8]) {
+        let len = u32::from_le_bytes(buf[0..4].try_into().unwrap()) as usize;
+        let crc = u32::from_le_bytes(buf[4..8].try_into().unwrap());
+        assert_eq!(buf.len(), RECORD_HEADER_LEN + len, "frame length");
+        assert_eq!(checksum(&[&buf[8..]]), crc, "frame crc");
+        (buf[8], &buf[RECORD_HEADER_LEN..])
+    }
+
+    fn sample_bits(s: &[SampleEntry]) -> Vec<(u32, i64, u64)> {
+        s.iter().map(|s| (s.series, s.t, s.v.to_bits())).collect()
+    }
+
+    fn series(id: u32, pairs: &[(&str, &str)]) -> SeriesEntry {
+        SeriesEntry {
+            series: id,
+            labels: Labels::from_pairs(pairs.iter().copied()),
+        }
+    }
+
+    #[test]
+    fn empty_slices_write_nothing() {
+        let mut b = Vec::new();
+        append_series(&mut b, &[]).unwrap();
+        append_samples(&mut b, &[]).unwrap();
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn series_table() {
+        let cases = vec![
+            vec![series(0, &[])],
+            vec![series(7, &[("__name__", "up"), ("job", "a\nb")])],
+            vec![
+                series(u32::MAX, &[("ü", "∑")]),
+                series(0, &[("a", "1")]),
+                series(3, &[("a", "1")]),
+            ],
+        ];
+        for case in cases {
+            let mut b = Vec::new();
+            append_series(&mut b, &case).unwrap();
+            let (t, p) = unframe(&b);
+            assert_eq!(t, TYPE_SERIES);
+            assert_eq!(decode(t, p).unwrap(), WalRecord::Series(case));
+        }
+    }
+
+    #[test]
+    fn samples_table_bit_exact() {
+        let nan_payload = f64::from_bits(0x7ff8_0000_dead_beef);
+        let cases = vec![
+            vec![SampleEntry {
+                series: 1,
+                t: 0,
+                v: 1.5,
+            }],
+            vec![
+                SampleEntry {
+                    series: u32::MAX,
+                    t: i64::MAX,
+                    v: stale_nan(),
+                },
+                SampleEntry {
+                    series: 0,
+                    t: i64::MIN,
+                    v: nan_payload,
+                },
+                SampleEntry {
+                    series: 5,
+                    t: -1,
+                    v: -0.0,
+                },
+            ],
+        ];
+        for case in cases {
+            let mut b = Vec::new();
+            append_samples(&mut b, &case).unwrap();
+            let (t, p) = unframe(&b);
+            let WalRecord::Samples(got) = decode(t, p).unwrap() else {
+                panic!("wrong type")
+            };
+            assert_eq!(sample_bits(&got), sample_bits(&case));
+        }
+    }
+
+    #[test]
+    fn bad_payloads_are_refused() {
+        let cases: Vec<(u8, Vec<u8>, &str)> = vec![
+            (9, vec![], "unknown record type"),
+            (TYPE_SERIES, vec![], "bad varint"),
+            (TYPE_SERIES, vec![5], "exceeds the payload"),
+            (TYPE_SERIES, vec![1, 0, 0, 0], "trailing bytes"),
+            (
+                TYPE_SERIES,
+                vec![1, 0xff, 0xff, 0xff, 0xff, 0x7f, 0],
+                "out of range",
+            ),
+            (TYPE_SERIES, vec![1, 0, 1, 1, 0xff, 0], "not UTF-8"),
+            (TYPE_SERIES, vec![1, 0, 1, 9, b'a', 0], "runs past"),
+            (
+                TYPE_SAMPLES,
+                vec![0xff, 0xff, 0xff, 0xff, 0x0f],
+                "exceeds the payload",
+            ),
+            (
+                TYPE_SAMPLES,
+                vec![1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                "trailing bytes",
+            ),
+        ];
+        for (typ, payload, want) in cases {
+            let err = decode(typ, &payload).unwrap_err();
+            assert!(err.reason.contains(want), "{payload:?}: {err:?}");
+        }
+        // A delta that leaves u32 is corruption, not a wrap.
+        let mut p = vec![2, 0, 0];
+        p.extend_from_slice(&[0; 8]);
+        p.push(1); // zigzag(-1)
+        p.push(0);
+        p.extend_from_slice(&[0; 8]);
+        assert!(decode(TYPE_SAMPLES, &p)
+            .unwrap_err()
+            .reason
+            .contains("out of range"));
+    }
+
+    fn arb_series() -> impl Strategy<Value = SeriesEntry> {
+        let pair = ("\\PC{1,8}|[a-z\n]{1,4}", "\\PC{0,8}|\n");
+        (any::<u32>(), proptest::collection::vec(pair, 0..5)).prop_map(|(id, pairs)| SeriesEntry {
+            series: id,
+            labels: Labels::from_pairs(pairs),
+        })
+    }
+
+    fn arb_sample() -> impl Strategy<Value = SampleEntry> {
+        (any::<u32>(), any::<i64>(), any::<u64>()).prop_map(|(series, t, v)| SampleEntry {
+            series,
+            t,
+            v: f64::from_bits(v),
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn series_round_trip(s in proptest::collection::vec(arb_series(), 0..8)) {
+            let mut b = Vec::new();
+            append_series(&mut b, &s).unwrap();
+            if s.is_empty() {
+                prop_assert!(b.is_empty());
+            } else {
+                let (t, p) = unframe(&b);
+                prop_assert_eq!(decode(t, p).unwrap(), WalRecord::Series(s));
+            }
+        }
+
+        #[test]
+        fn samples_round_trip(s in proptest::collection::vec(arb_sample(), 1..16)) {
+            let mut b = Vec::new();
+            append_samples(&mut b, &s).unwrap();
+            let (t, p) = unframe(&b);
+            let WalRecord::Samples(got) = decode(t, p).unwrap() else { panic!("wrong type") };
+            prop_assert_eq!(sample_bits(&got), sample_bits(&s));
+        }
+
+        #[test]
+        fn random_payloads_never_panic(typ in 0u8..4, p in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode(typ, &p);
+        }
+
+        #[test]
+        fn mutated_payloads_never_panic(
+            s in proptest::collection::vec(arb_sample(), 1..4),
+            at in any::<prop::sample::Index>(),
+            x in 1u8..,
+        ) {
+            let mut b = Vec::new();
+            append_samples(&mut b, &s).unwrap();
+            let i = at.index(b.len() - RECORD_HEADER_LEN) + RECORD_HEADER_LEN;
+            b[i] ^= x;
+            let _ = decode(b[8], &b[RECORD_HEADER_LEN..]);
+        }
+    }
+}
