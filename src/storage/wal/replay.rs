@@ -11,6 +11,10 @@ use super::segment::{
 use super::{Repair, ReplayStats, WalRecord};
 use crate::storage::error::{Result, StorageError};
 
+/// Receives each good record's type and payload; an error marks the record
+/// undecodable.
+pub(crate) type Visit<'a> = dyn FnMut(u8, &[u8]) -> Result<(), DecodeError> + 'a;
+
 /// How reading a segment ended.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Outcome {
@@ -23,10 +27,7 @@ pub(crate) enum Outcome {
 /// Calls `visit(type, payload)` for each record of the segment at `path`
 /// until its end or its first bad record. A visitor error (an undecodable
 /// payload) is damage at that record's start, like a bad CRC.
-pub(crate) fn scan_segment(
-    path: &Path,
-    visit: &mut dyn FnMut(u8, &[u8]) -> Result<(), DecodeError>,
-) -> Result<Outcome> {
+pub(crate) fn scan_segment(path: &Path, visit: &mut Visit<'_>) -> Result<Outcome> {
     let io_err = |e: io::Error| StorageError::io(path, e);
     let mut r = SegmentReader::open(path).map_err(io_err)?;
     loop {

@@ -355,7 +355,7 @@ fn failed_write_is_undone_and_recoverable() {
 }
 
 fn even(id: u32) -> bool {
-    id % 2 == 0
+    id.is_multiple_of(2)
 }
 
 /// What replay of a checkpoint made from `recs` holds: kept series (last
@@ -380,7 +380,7 @@ fn checkpoint_filters_and_replays() {
         series: 4,
         labels: Labels::from_pairs([("__name__", "renamed")]),
     };
-    wal.log(&[relabel.clone()], &[]).unwrap();
+    wal.log(std::slice::from_ref(&relabel), &[]).unwrap();
     assert!(
         wal.checkpoint(wal.current_segment(), &even, 0).is_err(),
         "checkpointed the open segment"

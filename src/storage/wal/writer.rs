@@ -224,7 +224,7 @@ impl Wal {
         w.ready()?;
         self.group.stats.sync_file(&w.file, &w.path)?;
         let old = w.index;
-        let next = old.checked_add(1).unwrap_or(u32::MAX);
+        let next = old.saturating_add(1);
         let (file, path) = new_segment(&self.dir, next, &self.group.stats)?;
         w.index = next;
         w.path = path.clone();
