@@ -27,11 +27,17 @@ struct Data {
 }
 
 fn data() -> Data {
-    let shape = NodeExporterShape { hosts: HOSTS, interval_ms: 15_000, seed: 7 };
+    let shape = NodeExporterShape {
+        hosts: HOSTS,
+        interval_ms: 15_000,
+        seed: 7,
+    };
     let n = shape.series_count();
     Data {
         labels: (0..n).map(|s| shape.labels(s)).collect(),
-        samples: (0..n).map(|s| shape.samples(s, 1_700_000_000_000, SAMPLES)).collect(),
+        samples: (0..n)
+            .map(|s| shape.samples(s, 1_700_000_000_000, SAMPLES))
+            .collect(),
     }
 }
 
@@ -45,7 +51,10 @@ fn open() -> (tempfile::TempDir, Storage) {
 }
 
 fn refs(d: &Data) -> Vec<Vec<LabelRef<'_>>> {
-    d.labels.iter().map(|l| l.iter().map(|l| LabelRef::new(&l.name, &l.value)).collect()).collect()
+    d.labels
+        .iter()
+        .map(|l| l.iter().map(|l| LabelRef::new(&l.name, &l.value)).collect())
+        .collect()
 }
 
 fn scrape_batches(d: &Data, st: &Storage, t: &TenantId) {
@@ -54,7 +63,10 @@ fn scrape_batches(d: &Data, st: &Storage, t: &TenantId) {
         for chunk in (0..refs.len()).collect::<Vec<_>>().chunks(BATCH) {
             let batch: Vec<SeriesInput> = chunk
                 .iter()
-                .map(|&s| SeriesInput { labels: &refs[s], samples: std::slice::from_ref(&d.samples[s][round]) })
+                .map(|&s| SeriesInput {
+                    labels: &refs[s],
+                    samples: std::slice::from_ref(&d.samples[s][round]),
+                })
                 .collect();
             let out = st.append(t, &batch).unwrap();
             assert_eq!(out.rejected, 0);
@@ -65,8 +77,13 @@ fn scrape_batches(d: &Data, st: &Storage, t: &TenantId) {
 fn series_batches(d: &Data, st: &Storage, t: &TenantId) {
     let refs = refs(d);
     for chunk in (0..refs.len()).collect::<Vec<_>>().chunks(BATCH / 10) {
-        let batch: Vec<SeriesInput> =
-            chunk.iter().map(|&s| SeriesInput { labels: &refs[s], samples: &d.samples[s] }).collect();
+        let batch: Vec<SeriesInput> = chunk
+            .iter()
+            .map(|&s| SeriesInput {
+                labels: &refs[s],
+                samples: &d.samples[s],
+            })
+            .collect();
         st.append(t, &batch).unwrap();
     }
 }
@@ -76,8 +93,16 @@ fn bench(c: &mut Criterion) {
     let total = (d.labels.len() * SAMPLES) as u64;
     let t = TenantId::new("bench").unwrap();
     let mut g = c.benchmark_group("head_append_100k_series_x_120");
-    g.sample_size(10).measurement_time(Duration::from_secs(30)).throughput(Throughput::Elements(total));
-    for (name, f) in [("scrape_batches", scrape_batches as fn(&Data, &Storage, &TenantId)), ("series_batches", series_batches)] {
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(30))
+        .throughput(Throughput::Elements(total));
+    for (name, f) in [
+        (
+            "scrape_batches",
+            scrape_batches as fn(&Data, &Storage, &TenantId),
+        ),
+        ("series_batches", series_batches),
+    ] {
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;

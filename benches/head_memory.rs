@@ -17,12 +17,19 @@ use tessera::tenant::TenantId;
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -31,10 +38,17 @@ fn main() {
     }
     let hosts = env("HEAD_MEMORY_HOSTS", 5000);
     let samples = env("HEAD_MEMORY_SAMPLES", 240);
-    let shape = NodeExporterShape { hosts, interval_ms: 15_000, seed: 3 };
+    let shape = NodeExporterShape {
+        hosts,
+        interval_ms: 15_000,
+        seed: 3,
+    };
     let n = shape.series_count();
     let labels: Vec<_> = (0..n).map(|s| shape.labels(s)).collect();
-    let refs: Vec<Vec<LabelRef>> = labels.iter().map(|l| l.iter().map(|l| LabelRef::new(&l.name, &l.value)).collect()).collect();
+    let refs: Vec<Vec<LabelRef>> = labels
+        .iter()
+        .map(|l| l.iter().map(|l| LabelRef::new(&l.name, &l.value)).collect())
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = StorageConfig::new(dir.path());
     cfg.wal.sync = SyncPolicy::None;
@@ -45,10 +59,17 @@ fn main() {
     let started = Instant::now();
     let start_ms = 1_700_000_000_000i64;
     for round in 0..samples {
-        let vals: Vec<Sample> = (0..n).map(|s| shape.samples(s, start_ms + round as i64 * 15_000, 1)[0]).collect();
+        let vals: Vec<Sample> = (0..n)
+            .map(|s| shape.samples(s, start_ms + round as i64 * 15_000, 1)[0])
+            .collect();
         for part in (0..n).collect::<Vec<_>>().chunks(2000) {
-            let batch: Vec<SeriesInput> =
-                part.iter().map(|&s| SeriesInput { labels: &refs[s], samples: std::slice::from_ref(&vals[s]) }).collect();
+            let batch: Vec<SeriesInput> = part
+                .iter()
+                .map(|&s| SeriesInput {
+                    labels: &refs[s],
+                    samples: std::slice::from_ref(&vals[s]),
+                })
+                .collect();
             st.append(&t, &batch).unwrap();
         }
     }

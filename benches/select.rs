@@ -13,7 +13,11 @@ use tessera::synth::NodeExporterShape;
 use tessera::tenant::TenantId;
 
 fn bench(c: &mut Criterion) {
-    let shape = NodeExporterShape { hosts: 10_000, interval_ms: 15_000, seed: 5 };
+    let shape = NodeExporterShape {
+        hosts: 10_000,
+        interval_ms: 15_000,
+        seed: 5,
+    };
     let n = shape.series_count();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = StorageConfig::new(dir.path());
@@ -24,8 +28,17 @@ fn bench(c: &mut Criterion) {
     let labels: Vec<_> = (0..n).map(|s| shape.labels(s)).collect();
     let sample = [Sample::new(1_700_000_000_000, 1.0)];
     for part in labels.chunks(5000) {
-        let refs: Vec<Vec<LabelRef>> = part.iter().map(|l| l.iter().map(|l| LabelRef::new(&l.name, &l.value)).collect()).collect();
-        let batch: Vec<SeriesInput> = refs.iter().map(|r| SeriesInput { labels: r, samples: &sample }).collect();
+        let refs: Vec<Vec<LabelRef>> = part
+            .iter()
+            .map(|l| l.iter().map(|l| LabelRef::new(&l.name, &l.value)).collect())
+            .collect();
+        let batch: Vec<SeriesInput> = refs
+            .iter()
+            .map(|r| SeriesInput {
+                labels: r,
+                samples: &sample,
+            })
+            .collect();
         st.append(&t, &batch).unwrap();
     }
     drop(labels);
@@ -38,7 +51,9 @@ fn bench(c: &mut Criterion) {
     let found = q.select_labels(&matchers).unwrap().len();
     assert!(found > 1000, "selector matched {found} series");
     let mut g = c.benchmark_group("select_1M_series");
-    g.bench_function("name_job_instance_prefix_regex", |b| b.iter(|| q.select_labels(&matchers).unwrap().len()));
+    g.bench_function("name_job_instance_prefix_regex", |b| {
+        b.iter(|| q.select_labels(&matchers).unwrap().len())
+    });
     g.finish();
 }
 

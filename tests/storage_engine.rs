@@ -4,7 +4,10 @@
 mod common;
 
 use tessera::model::{is_stale_nan, stale_nan, LabelRef, Sample};
-use tessera::storage::{LabelError, MatchOp, Matcher, RejectReason, SampleReject, SeriesInput, StorageError, TenantConfig};
+use tessera::storage::{
+    LabelError, MatchOp, Matcher, RejectReason, SampleReject, SeriesInput, StorageError,
+    TenantConfig,
+};
 use tessera::tenant::TenantId;
 
 fn name_is(n: &str) -> Matcher {
@@ -23,15 +26,33 @@ fn two_tenants_with_identical_series_are_never_mixed() {
     let (a, b) = (common::tenant("a"), common::tenant("b"));
     let l = common::labels(&[("__name__", "up"), ("job", "x")]);
     common::append(&st, &a, &l, &[Sample::new(1000, 1.0)]).unwrap();
-    common::append(&st, &b, &l, &[Sample::new(1000, 2.0), Sample::new(2000, 3.0)]).unwrap();
+    common::append(
+        &st,
+        &b,
+        &l,
+        &[Sample::new(1000, 2.0), Sample::new(2000, 3.0)],
+    )
+    .unwrap();
     let check = |st: &tessera::storage::Storage| {
         let ga = st.querier(&a, 0, 10_000).select(&[all()]).unwrap();
         let gb = st.querier(&b, 0, 10_000).select(&[all()]).unwrap();
-        assert_eq!(common::bits(&ga[0].samples), common::bits(&[Sample::new(1000, 1.0)]));
+        assert_eq!(
+            common::bits(&ga[0].samples),
+            common::bits(&[Sample::new(1000, 1.0)])
+        );
         assert_eq!(gb[0].samples.len(), 2);
         assert_eq!(gb[0].samples[0].v, 2.0);
-        assert_eq!(st.querier(&a, 0, 10_000).label_values("job", &[], None).unwrap(), ["x"]);
-        assert!(st.querier(&common::tenant("c"), 0, 10_000).select(&[all()]).unwrap().is_empty());
+        assert_eq!(
+            st.querier(&a, 0, 10_000)
+                .label_values("job", &[], None)
+                .unwrap(),
+            ["x"]
+        );
+        assert!(st
+            .querier(&common::tenant("c"), 0, 10_000)
+            .select(&[all()])
+            .unwrap()
+            .is_empty());
     };
     check(&st);
     st.flush(&a).unwrap();
@@ -40,7 +61,11 @@ fn two_tenants_with_identical_series_are_never_mixed() {
     let st = common::open(&cfg);
     check(&st);
     assert_eq!(st.blocks(&a).len(), 1);
-    assert_eq!(st.blocks(&b).len(), 0, "flushing tenant a must not touch tenant b");
+    assert_eq!(
+        st.blocks(&b).len(),
+        0,
+        "flushing tenant a must not touch tenant b"
+    );
 }
 
 #[test]
@@ -49,7 +74,10 @@ fn invalid_tenant_ids_are_refused_before_storage() {
         assert!(TenantId::new(bad).is_err(), "{bad:?}");
     }
     let e: StorageError = TenantId::new("a/b").unwrap_err().into();
-    assert_eq!(e.to_string(), "invalid tenant id: tenant id contains the unsupported character '/'");
+    assert_eq!(
+        e.to_string(),
+        "invalid tenant id: tenant id contains the unsupported character '/'"
+    );
 }
 
 #[test]
@@ -60,35 +88,94 @@ fn bad_series_are_reported_by_name_and_do_not_disturb_the_batch() {
     let good = [LabelRef::new("__name__", "ok"), LabelRef::new("i", "1")];
     let good2 = [LabelRef::new("__name__", "ok"), LabelRef::new("i", "2")];
     let empty: [LabelRef; 0] = [];
-    let dup = [LabelRef::new("__name__", "d"), LabelRef::new("a", "1"), LabelRef::new("a", "2")];
+    let dup = [
+        LabelRef::new("__name__", "d"),
+        LabelRef::new("a", "1"),
+        LabelRef::new("a", "2"),
+    ];
     let empty_name = [LabelRef::new("__name__", "e"), LabelRef::new("", "1")];
-    let bad_name = [LabelRef::new("__name__", "u"), LabelRef { name: b"a\xff", value: b"1" }];
-    let bad_value = [LabelRef::new("__name__", "v"), LabelRef { name: b"a", value: b"\xc3\x28" }];
+    let bad_name = [
+        LabelRef::new("__name__", "u"),
+        LabelRef {
+            name: b"a\xff",
+            value: b"1",
+        },
+    ];
+    let bad_value = [
+        LabelRef::new("__name__", "v"),
+        LabelRef {
+            name: b"a",
+            value: b"\xc3\x28",
+        },
+    ];
     let s = [Sample::new(10, 1.0), Sample::new(20, 2.0)];
     let batch = [
-        SeriesInput { labels: &good, samples: &s },
-        SeriesInput { labels: &empty, samples: &s },
-        SeriesInput { labels: &dup, samples: &s },
-        SeriesInput { labels: &empty_name, samples: &s },
-        SeriesInput { labels: &bad_name, samples: &s },
-        SeriesInput { labels: &bad_value, samples: &s },
-        SeriesInput { labels: &good2, samples: &s },
+        SeriesInput {
+            labels: &good,
+            samples: &s,
+        },
+        SeriesInput {
+            labels: &empty,
+            samples: &s,
+        },
+        SeriesInput {
+            labels: &dup,
+            samples: &s,
+        },
+        SeriesInput {
+            labels: &empty_name,
+            samples: &s,
+        },
+        SeriesInput {
+            labels: &bad_name,
+            samples: &s,
+        },
+        SeriesInput {
+            labels: &bad_value,
+            samples: &s,
+        },
+        SeriesInput {
+            labels: &good2,
+            samples: &s,
+        },
     ];
     let out = st.append(&t, &batch).unwrap();
     assert_eq!(out.accepted, 4);
     assert_eq!(out.rejected, 10);
-    let reasons: Vec<(String, RejectReason)> = out.rejections.iter().map(|r| (r.series.clone(), r.reason.clone())).collect();
+    let reasons: Vec<(String, RejectReason)> = out
+        .rejections
+        .iter()
+        .map(|r| (r.series.clone(), r.reason.clone()))
+        .collect();
     assert_eq!(
         reasons,
         vec![
-            ("{}".to_string(), RejectReason::Labels(LabelError::EmptyLabelSet)),
-            ("{__name__=\"d\", a=\"1\", a=\"2\"}".to_string(), RejectReason::Labels(LabelError::DuplicateLabelName("a".into()))),
-            ("{__name__=\"e\", =\"1\"}".to_string(), RejectReason::Labels(LabelError::EmptyLabelName)),
-            ("{__name__=\"u\", a\u{fffd}=\"1\"}".to_string(), RejectReason::Labels(LabelError::InvalidUtf8Name("a\u{fffd}".into()))),
-            ("{__name__=\"v\", a=\"\u{fffd}(\"}".to_string(), RejectReason::Labels(LabelError::InvalidUtf8Value("a".into()))),
+            (
+                "{}".to_string(),
+                RejectReason::Labels(LabelError::EmptyLabelSet)
+            ),
+            (
+                "{__name__=\"d\", a=\"1\", a=\"2\"}".to_string(),
+                RejectReason::Labels(LabelError::DuplicateLabelName("a".into()))
+            ),
+            (
+                "{__name__=\"e\", =\"1\"}".to_string(),
+                RejectReason::Labels(LabelError::EmptyLabelName)
+            ),
+            (
+                "{__name__=\"u\", a\u{fffd}=\"1\"}".to_string(),
+                RejectReason::Labels(LabelError::InvalidUtf8Name("a\u{fffd}".into()))
+            ),
+            (
+                "{__name__=\"v\", a=\"\u{fffd}(\"}".to_string(),
+                RejectReason::Labels(LabelError::InvalidUtf8Value("a".into()))
+            ),
         ]
     );
-    assert_eq!(out.rejections[1].to_string(), "invalid labels: duplicate label name \"a\" for series {__name__=\"d\", a=\"1\", a=\"2\"}");
+    assert_eq!(
+        out.rejections[1].to_string(),
+        "invalid labels: duplicate label name \"a\" for series {__name__=\"d\", a=\"1\", a=\"2\"}"
+    );
     let got = st.querier(&t, 0, 100).select(&[name_is("ok")]).unwrap();
     assert_eq!(got.len(), 2, "both valid series stored");
     assert!(got.iter().all(|s| s.samples.len() == 2));
@@ -99,7 +186,13 @@ fn out_of_order_window_and_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::config(dir.path(), 7_200_000);
     let (strict, lax) = (common::tenant("strict"), common::tenant("lax"));
-    cfg.tenant_overrides.insert(lax.clone(), TenantConfig { ooo_window_ms: 30 * 60_000, retention_ms: None });
+    cfg.tenant_overrides.insert(
+        lax.clone(),
+        TenantConfig {
+            ooo_window_ms: 30 * 60_000,
+            retention_ms: None,
+        },
+    );
     let st = common::open(&cfg);
     let l = common::labels(&[("__name__", "m")]);
     let base = 10 * 3_600_000;
@@ -108,19 +201,30 @@ fn out_of_order_window_and_duplicates() {
         assert_eq!(common::append(&st, t, &l, &first).unwrap().accepted, 2);
     }
     let late = [
-        Sample::new(base + 30_000, 1.5),          // inside the window
+        Sample::new(base + 30_000, 1.5),               // inside the window
         Sample::new(base + 60_000 - 31 * 60_000, 0.5), // older than the window
-        Sample::new(base + 60_000, 2.0),          // duplicate, same value
-        Sample::new(base, 9.0),                   // duplicate, other value
+        Sample::new(base + 60_000, 2.0),               // duplicate, same value
+        Sample::new(base, 9.0),                        // duplicate, other value
     ];
-    let reasons = |o: &tessera::storage::AppendOutcome| o.rejections.iter().map(|r| (r.timestamp.unwrap(), r.reason.clone())).collect::<Vec<_>>();
+    let reasons = |o: &tessera::storage::AppendOutcome| {
+        o.rejections
+            .iter()
+            .map(|r| (r.timestamp.unwrap(), r.reason.clone()))
+            .collect::<Vec<_>>()
+    };
     let s = common::append(&st, &strict, &l, &late).unwrap();
     assert_eq!((s.accepted, s.duplicates_ignored), (0, 1));
     assert_eq!(
         reasons(&s),
         vec![
-            (base + 30_000, RejectReason::Sample(SampleReject::OutOfOrder)),
-            (base + 60_000 - 31 * 60_000, RejectReason::Sample(SampleReject::OutOfOrder)),
+            (
+                base + 30_000,
+                RejectReason::Sample(SampleReject::OutOfOrder)
+            ),
+            (
+                base + 60_000 - 31 * 60_000,
+                RejectReason::Sample(SampleReject::OutOfOrder)
+            ),
             (base, RejectReason::Sample(SampleReject::DuplicateTimestamp)),
         ]
     );
@@ -130,20 +234,39 @@ fn out_of_order_window_and_duplicates() {
     assert_eq!(
         reasons(&x),
         vec![
-            (base + 60_000 - 31 * 60_000, RejectReason::Sample(SampleReject::TooOld)),
+            (
+                base + 60_000 - 31 * 60_000,
+                RejectReason::Sample(SampleReject::TooOld)
+            ),
             (base, RejectReason::Sample(SampleReject::DuplicateTimestamp)),
         ]
     );
-    assert_eq!(x.rejections[1].reason.to_string(), "duplicate sample for timestamp");
-    let got = st.querier(&lax, 0, i64::MAX).select(&[name_is("m")]).unwrap();
+    assert_eq!(
+        x.rejections[1].reason.to_string(),
+        "duplicate sample for timestamp"
+    );
+    let got = st
+        .querier(&lax, 0, i64::MAX)
+        .select(&[name_is("m")])
+        .unwrap();
     let ts: Vec<i64> = got[0].samples.iter().map(|s| s.t).collect();
-    assert_eq!(ts, [base, base + 30_000, base + 60_000], "merged in time order");
+    assert_eq!(
+        ts,
+        [base, base + 30_000, base + 60_000],
+        "merged in time order"
+    );
     // The merge survives flush and restart.
     st.flush(&lax).unwrap();
     st.close().unwrap();
     let st = common::open(&cfg);
-    let got = st.querier(&lax, 0, i64::MAX).select(&[name_is("m")]).unwrap();
-    assert_eq!(got[0].samples.iter().map(|s| s.t).collect::<Vec<_>>(), [base, base + 30_000, base + 60_000]);
+    let got = st
+        .querier(&lax, 0, i64::MAX)
+        .select(&[name_is("m")])
+        .unwrap();
+    assert_eq!(
+        got[0].samples.iter().map(|s| s.t).collect::<Vec<_>>(),
+        [base, base + 30_000, base + 60_000]
+    );
 }
 
 #[test]
@@ -152,19 +275,41 @@ fn special_values_are_bit_exact_through_head_wal_and_blocks() {
     let cfg = common::config(dir.path(), 7_200_000);
     let t = common::tenant("t");
     let l = common::labels(&[("__name__", "special")]);
-    let vals = [stale_nan(), f64::NAN, f64::from_bits(0x7ff8_0000_0000_0001), f64::INFINITY, f64::NEG_INFINITY, -0.0, 1.5];
-    let samples: Vec<Sample> = vals.iter().enumerate().map(|(i, v)| Sample::new(i as i64 * 1000, *v)).collect();
+    let vals = [
+        stale_nan(),
+        f64::NAN,
+        f64::from_bits(0x7ff8_0000_0000_0001),
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -0.0,
+        1.5,
+    ];
+    let samples: Vec<Sample> = vals
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Sample::new(i as i64 * 1000, *v))
+        .collect();
     let want = common::bits(&samples);
     let st = common::open(&cfg);
     common::append(&st, &t, &l, &samples).unwrap();
-    let read = |st: &tessera::storage::Storage| common::bits(&st.querier(&t, 0, i64::MAX).select(&[name_is("special")]).unwrap()[0].samples);
+    let read = |st: &tessera::storage::Storage| {
+        common::bits(
+            &st.querier(&t, 0, i64::MAX)
+                .select(&[name_is("special")])
+                .unwrap()[0]
+                .samples,
+        )
+    };
     assert_eq!(read(&st), want, "head");
     drop(st);
     let st = common::open(&cfg);
     assert_eq!(read(&st), want, "after WAL replay");
     st.flush(&t).unwrap();
     assert_eq!(read(&st), want, "from a block");
-    let got = st.querier(&t, 0, i64::MAX).select(&[name_is("special")]).unwrap();
+    let got = st
+        .querier(&t, 0, i64::MAX)
+        .select(&[name_is("special")])
+        .unwrap();
     assert!(is_stale_nan(got[0].samples[0].v));
 }
 
@@ -204,20 +349,44 @@ fn wal_tail_damage_keeps_every_complete_batch() {
             bytes[cut as usize] ^= 0x5a;
             std::fs::write(&seg_copy, bytes).unwrap();
         } else {
-            std::fs::OpenOptions::new().write(true).open(&seg_copy).unwrap().set_len(cut).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&seg_copy)
+                .unwrap()
+                .set_len(cut)
+                .unwrap();
         }
-        let (st, stats) = tessera::storage::Storage::open(common::config(dir.path(), 7_200_000)).unwrap();
+        let (st, stats) =
+            tessera::storage::Storage::open(common::config(dir.path(), 7_200_000)).unwrap();
         let complete = ends.iter().filter(|e| **e <= cut).count();
-        let got: usize = st.querier(&t, i64::MIN, i64::MAX).select(&[all()]).unwrap().iter().map(|s| s.samples.len()).sum();
-        assert_eq!(got, complete, "cut={cut} corrupt={corrupt}: every batch that ended before the damage, and no other");
+        let got: usize = st
+            .querier(&t, i64::MIN, i64::MAX)
+            .select(&[all()])
+            .unwrap()
+            .iter()
+            .map(|s| s.samples.len())
+            .sum();
+        assert_eq!(
+            got, complete,
+            "cut={cut} corrupt={corrupt}: every batch that ended before the damage, and no other"
+        );
         if complete < batches {
-            assert!(!stats.repairs.is_empty(), "damage at {cut} must be repaired and reported");
+            assert!(
+                !stats.repairs.is_empty(),
+                "damage at {cut} must be repaired and reported"
+            );
         }
         // The repaired log accepts new writes and replays them.
         common::append(&st, &t, &l(7), &[Sample::new(1_000_000, 1.0)]).unwrap();
         drop(st);
         let st = common::open(&common::config(dir.path(), 7_200_000));
-        let after: usize = st.querier(&t, i64::MIN, i64::MAX).select(&[all()]).unwrap().iter().map(|s| s.samples.len()).sum();
+        let after: usize = st
+            .querier(&t, i64::MIN, i64::MAX)
+            .select(&[all()])
+            .unwrap()
+            .iter()
+            .map(|s| s.samples.len())
+            .sum();
         assert_eq!(after, complete + 1);
     }
 }
@@ -227,7 +396,15 @@ fn newest_segment(root: &std::path::Path) -> (std::path::PathBuf, u64) {
     let mut segs: Vec<_> = std::fs::read_dir(&wal)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && p.file_name().unwrap().to_str().unwrap().chars().all(|c| c.is_ascii_digit()))
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+        })
         .collect();
     segs.sort();
     let p = segs.pop().expect("a WAL segment");
@@ -253,7 +430,13 @@ fn selector_matching_everything_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let st = common::open(&common::config(dir.path(), 7_200_000));
     let t = common::tenant("t");
-    common::append(&st, &t, &common::labels(&[("__name__", "x")]), &[Sample::new(1, 1.0)]).unwrap();
+    common::append(
+        &st,
+        &t,
+        &common::labels(&[("__name__", "x")]),
+        &[Sample::new(1, 1.0)],
+    )
+    .unwrap();
     let empty = Matcher::new(MatchOp::Regex, "job", ".*").unwrap();
     let err = st.querier(&t, 0, 10).select(&[empty]).unwrap_err();
     assert!(matches!(err, StorageError::EmptyMatchers), "{err}");
@@ -266,21 +449,60 @@ fn label_names_and_values_follow_matchers_time_and_limit() {
     let dir = tempfile::tempdir().unwrap();
     let st = common::open(&common::config(dir.path(), 1000));
     let t = common::tenant("t");
-    common::append(&st, &t, &common::labels(&[("__name__", "a"), ("x", "1")]), &[Sample::new(100, 1.0)]).unwrap();
-    common::append(&st, &t, &common::labels(&[("__name__", "b"), ("y", "2")]), &[Sample::new(5000, 1.0)]).unwrap();
-    common::append(&st, &t, &common::labels(&[("__name__", "c"), ("y", "3")]), &[Sample::new(5000, 1.0)]).unwrap();
+    common::append(
+        &st,
+        &t,
+        &common::labels(&[("__name__", "a"), ("x", "1")]),
+        &[Sample::new(100, 1.0)],
+    )
+    .unwrap();
+    common::append(
+        &st,
+        &t,
+        &common::labels(&[("__name__", "b"), ("y", "2")]),
+        &[Sample::new(5000, 1.0)],
+    )
+    .unwrap();
+    common::append(
+        &st,
+        &t,
+        &common::labels(&[("__name__", "c"), ("y", "3")]),
+        &[Sample::new(5000, 1.0)],
+    )
+    .unwrap();
     st.flush(&t).unwrap();
-    common::append(&st, &t, &common::labels(&[("__name__", "d"), ("z", "4")]), &[Sample::new(9000, 1.0)]).unwrap();
+    common::append(
+        &st,
+        &t,
+        &common::labels(&[("__name__", "d"), ("z", "4")]),
+        &[Sample::new(9000, 1.0)],
+    )
+    .unwrap();
     let q = st.querier(&t, i64::MIN, i64::MAX);
-    assert_eq!(q.label_names(&[], None).unwrap(), ["__name__", "x", "y", "z"]);
+    assert_eq!(
+        q.label_names(&[], None).unwrap(),
+        ["__name__", "x", "y", "z"]
+    );
     assert_eq!(q.label_names(&[], Some(2)).unwrap(), ["__name__", "x"]);
-    assert_eq!(q.label_names(&[name_is("b")], None).unwrap(), ["__name__", "y"]);
-    assert_eq!(q.label_values("__name__", &[], None).unwrap(), ["a", "b", "c", "d"]);
+    assert_eq!(
+        q.label_names(&[name_is("b")], None).unwrap(),
+        ["__name__", "y"]
+    );
+    assert_eq!(
+        q.label_values("__name__", &[], None).unwrap(),
+        ["a", "b", "c", "d"]
+    );
     assert_eq!(q.label_values("y", &[], Some(1)).unwrap(), ["2"]);
     let sel = Matcher::new(MatchOp::Regex, "__name__", "c|d").unwrap();
-    assert_eq!(q.label_values("__name__", &[sel], None).unwrap(), ["c", "d"]);
+    assert_eq!(
+        q.label_values("__name__", &[sel], None).unwrap(),
+        ["c", "d"]
+    );
     let late = st.querier(&t, 4000, 6000);
     let m = Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap();
-    assert_eq!(late.label_values("__name__", &[m.clone()], None).unwrap(), ["b", "c"]);
+    assert_eq!(
+        late.label_values("__name__", &[m.clone()], None).unwrap(),
+        ["b", "c"]
+    );
     assert_eq!(late.select_labels(&[m]).unwrap().len(), 2);
 }

@@ -31,23 +31,48 @@ fn matcher_sets() -> Vec<Vec<Matcher>> {
     vec![
         vec![m(MatchOp::Regex, "__name__", ".+")],
         vec![m(MatchOp::Equal, "__name__", "up")],
-        vec![m(MatchOp::Equal, "__name__", "up"), m(MatchOp::NotEqual, "instance", "x")],
-        vec![m(MatchOp::Regex, "job", "a|b"), m(MatchOp::Equal, "instance", "")],
-        vec![m(MatchOp::NotRegex, "__name__", "up|cpu")],
+        vec![
+            m(MatchOp::Equal, "__name__", "up"),
+            m(MatchOp::NotEqual, "instance", "x"),
+        ],
+        vec![
+            m(MatchOp::Regex, "job", "a|b"),
+            m(MatchOp::Equal, "instance", ""),
+        ],
+        vec![
+            m(MatchOp::Regex, "__name__", ".+"),
+            m(MatchOp::NotRegex, "__name__", "up|cpu"),
+        ],
         vec![m(MatchOp::Regex, "mode", "idle.*")],
     ]
 }
 
 #[derive(Debug, Clone)]
 enum Op {
-    Append { tenant: usize, series: usize, samples: Vec<(i64, u64)> },
-    Query { tenant: usize, matchers: usize, mint: i64, maxt: i64 },
+    Append {
+        tenant: usize,
+        series: usize,
+        samples: Vec<(i64, u64)>,
+    },
+    Query {
+        tenant: usize,
+        matchers: usize,
+        mint: i64,
+        maxt: i64,
+    },
     Restart,
     Crash,
-    Flush { tenant: usize },
+    Flush {
+        tenant: usize,
+    },
     Maintain,
-    Compact { tenant: usize },
-    Retention { tenant: usize, cutoff: i64 },
+    Compact {
+        tenant: usize,
+    },
+    Retention {
+        tenant: usize,
+        cutoff: i64,
+    },
 }
 
 fn value_bits() -> impl Strategy<Value = u64> {
@@ -79,7 +104,7 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct SeriesModel {
     samples: BTreeMap<i64, u64>,
     maxt: Option<i64>,
@@ -93,7 +118,13 @@ struct Model {
 }
 
 impl Model {
-    fn decide(&self, tenant: usize, s: &SeriesModel, t: i64, bits: u64) -> Result<bool, SampleReject> {
+    fn decide(
+        &self,
+        tenant: usize,
+        s: &SeriesModel,
+        t: i64,
+        bits: u64,
+    ) -> Result<bool, SampleReject> {
         if t < self.min_valid[tenant] {
             return Err(SampleReject::TooOld);
         }
@@ -102,7 +133,11 @@ impl Model {
             return Ok(true);
         }
         if let Some(&b) = s.samples.get(&t) {
-            return if b == bits { Ok(false) } else { Err(SampleReject::DuplicateTimestamp) };
+            return if b == bits {
+                Ok(false)
+            } else {
+                Err(SampleReject::DuplicateTimestamp)
+            };
         }
         let w = self.ooo_window[tenant];
         if w == 0 {
@@ -115,7 +150,12 @@ impl Model {
     }
 
     /// Applies an append; returns (accepted, ignored, rejected).
-    fn append(&mut self, tenant: usize, labels: &Labels, samples: &[(i64, u64)]) -> (u64, u64, u64) {
+    fn append(
+        &mut self,
+        tenant: usize,
+        labels: &Labels,
+        samples: &[(i64, u64)],
+    ) -> (u64, u64, u64) {
         let mut s = self.series[tenant].remove(labels).unwrap_or_default();
         let mut counts = (0, 0, 0);
         for &(t, bits) in samples {
@@ -135,7 +175,10 @@ impl Model {
 
     fn head_bounds(&self, tenant: usize) -> Option<(i64, i64)> {
         let mv = self.min_valid[tenant];
-        let head: Vec<i64> = self.series[tenant].values().flat_map(|s| s.samples.range(mv..).map(|(t, _)| *t)).collect();
+        let head: Vec<i64> = self.series[tenant]
+            .values()
+            .flat_map(|s| s.samples.range(mv..).map(|(t, _)| *t))
+            .collect();
         Some((*head.iter().min()?, *head.iter().max()?))
     }
 
@@ -158,11 +201,29 @@ impl Model {
         }
     }
 
-    fn query(&self, tenant: usize, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, Vec<(i64, u64)>)> {
+    fn query(
+        &self,
+        tenant: usize,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<(Labels, Vec<(i64, u64)>)> {
         self.series[tenant]
             .iter()
-            .filter(|(l, _)| matchers.iter().all(|m| m.matches(l.get(&m.name).unwrap_or(""))))
-            .map(|(l, s)| (l.clone(), s.samples.range(mint..=maxt).map(|(t, b)| (*t, *b)).collect::<Vec<_>>()))
+            .filter(|(l, _)| {
+                matchers
+                    .iter()
+                    .all(|m| m.matches(l.get(&m.name).unwrap_or("")))
+            })
+            .map(|(l, s)| {
+                (
+                    l.clone(),
+                    s.samples
+                        .range(mint..=maxt)
+                        .map(|(t, b)| (*t, *b))
+                        .collect::<Vec<_>>(),
+                )
+            })
             .filter(|(_, v)| !v.is_empty())
             .collect()
     }
@@ -175,7 +236,13 @@ fn tenants() -> Vec<TenantId> {
 fn config(dir: &std::path::Path, windows: &[i64]) -> StorageConfig {
     let mut cfg = common::config(dir, BLOCK_RANGE);
     for (t, w) in tenants().into_iter().zip(windows) {
-        cfg.tenant_overrides.insert(t, tessera::storage::TenantConfig { ooo_window_ms: *w, retention_ms: None });
+        cfg.tenant_overrides.insert(
+            t,
+            tessera::storage::TenantConfig {
+                ooo_window_ms: *w,
+                retention_ms: None,
+            },
+        );
     }
     cfg
 }
@@ -187,17 +254,39 @@ fn run(ops: &[Op], windows: [i64; 2]) -> Result<(), TestCaseError> {
     let pool = series_pool();
     let sets = matcher_sets();
     let ts = tenants();
-    let mut model = Model { series: vec![BTreeMap::new(); 2], min_valid: vec![i64::MIN; 2], ooo_window: windows.to_vec() };
+    let mut model = Model {
+        series: vec![BTreeMap::new(); 2],
+        min_valid: vec![i64::MIN; 2],
+        ooo_window: windows.to_vec(),
+    };
     for (i, op) in ops.iter().enumerate() {
         let st = storage.as_ref().unwrap();
         match op {
-            Op::Append { tenant, series, samples } => {
-                let smp: Vec<Sample> = samples.iter().map(|(t, b)| Sample::new(*t, f64::from_bits(*b))).collect();
+            Op::Append {
+                tenant,
+                series,
+                samples,
+            } => {
+                let smp: Vec<Sample> = samples
+                    .iter()
+                    .map(|(t, b)| Sample::new(*t, f64::from_bits(*b)))
+                    .collect();
                 let got = common::append(st, &ts[*tenant], &pool[*series], &smp).unwrap();
                 let want = model.append(*tenant, &pool[*series], samples);
-                prop_assert_eq!((got.accepted, got.duplicates_ignored, got.rejected), want, "op {}: {:?}", i, op);
+                prop_assert_eq!(
+                    (got.accepted, got.duplicates_ignored, got.rejected),
+                    want,
+                    "op {}: {:?}",
+                    i,
+                    op
+                );
             }
-            Op::Query { tenant, matchers, mint, maxt } => {
+            Op::Query {
+                tenant,
+                matchers,
+                mint,
+                maxt,
+            } => {
                 let got: Vec<(Labels, Vec<(i64, u64)>)> = st
                     .querier(&ts[*tenant], *mint, *maxt)
                     .select(&sets[*matchers])
@@ -205,7 +294,13 @@ fn run(ops: &[Op], windows: [i64; 2]) -> Result<(), TestCaseError> {
                     .into_iter()
                     .map(|s| (s.labels, common::bits(&s.samples)))
                     .collect();
-                prop_assert_eq!(got, model.query(*tenant, &sets[*matchers], *mint, *maxt), "op {}: {:?}", i, op);
+                prop_assert_eq!(
+                    got,
+                    model.query(*tenant, &sets[*matchers], *mint, *maxt),
+                    "op {}: {:?}",
+                    i,
+                    op
+                );
             }
             Op::Restart => {
                 storage.take().unwrap().close().unwrap();
@@ -233,7 +328,13 @@ fn run(ops: &[Op], windows: [i64; 2]) -> Result<(), TestCaseError> {
             Op::Retention { tenant, cutoff } => {
                 let deleted = st.apply_retention(&ts[*tenant], *cutoff).unwrap();
                 for (min, max) in deleted {
-                    prop_assert!(max <= *cutoff, "deleted block [{}, {}) reaches past cutoff {}", min, max, cutoff);
+                    prop_assert!(
+                        max <= *cutoff,
+                        "deleted block [{}, {}) reaches past cutoff {}",
+                        min,
+                        max,
+                        cutoff
+                    );
                     for s in model.series[*tenant].values_mut() {
                         s.samples.retain(|t, _| !(*t >= min && *t < max));
                     }
@@ -253,7 +354,12 @@ fn run(ops: &[Op], windows: [i64; 2]) -> Result<(), TestCaseError> {
             .into_iter()
             .map(|s| (s.labels, common::bits(&s.samples)))
             .collect();
-        prop_assert_eq!(got, model.query(ti, all, i64::MIN, i64::MAX), "final state of tenant {}", t);
+        prop_assert_eq!(
+            got,
+            model.query(ti, all, i64::MIN, i64::MAX),
+            "final state of tenant {}",
+            t
+        );
     }
     Ok(())
 }
@@ -268,13 +374,25 @@ proptest! {
 }
 
 fn app(tenant: usize, series: usize, samples: &[(i64, f64)]) -> Op {
-    Op::Append { tenant, series, samples: samples.iter().map(|(t, v)| (*t, v.to_bits())).collect() }
+    Op::Append {
+        tenant,
+        series,
+        samples: samples.iter().map(|(t, v)| (*t, v.to_bits())).collect(),
+    }
 }
 
 #[test]
 fn flush_then_late_sample_is_too_old_regression() {
-    run(&[app(0, 0, &[(10, 1.0), (20, 2.0)]), Op::Flush { tenant: 0 }, app(0, 0, &[(15, 1.5), (21, 3.0)]), Op::Restart], [50, 0])
-        .unwrap();
+    run(
+        &[
+            app(0, 0, &[(10, 1.0), (20, 2.0)]),
+            Op::Flush { tenant: 0 },
+            app(0, 0, &[(15, 1.5), (21, 3.0)]),
+            Op::Restart,
+        ],
+        [50, 0],
+    )
+    .unwrap();
 }
 
 #[test]
@@ -285,7 +403,12 @@ fn crash_after_flush_replays_only_unflushed_regression() {
             Op::Maintain,
             app(0, 1, &[(330, 4.0)]),
             Op::Crash,
-            Op::Query { tenant: 0, matchers: 0, mint: 0, maxt: 1000 },
+            Op::Query {
+                tenant: 0,
+                matchers: 0,
+                mint: 0,
+                maxt: 1000,
+            },
         ],
         [0, 0],
     )
@@ -300,9 +423,17 @@ fn compaction_and_retention_keep_the_rest_regression() {
         ops.push(Op::Flush { tenant: 1 });
     }
     ops.push(Op::Compact { tenant: 1 });
-    ops.push(Op::Retention { tenant: 1, cutoff: 310 });
+    ops.push(Op::Retention {
+        tenant: 1,
+        cutoff: 310,
+    });
     ops.push(Op::Restart);
-    ops.push(Op::Query { tenant: 1, matchers: 0, mint: 0, maxt: 2000 });
+    ops.push(Op::Query {
+        tenant: 1,
+        matchers: 0,
+        mint: 0,
+        maxt: 2000,
+    });
     run(&ops, [0, 0]).unwrap();
 }
 
@@ -311,5 +442,9 @@ fn nonexistent_tenant_reads_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let st: Storage = common::open(&config(dir.path(), &[0, 0]));
     let m = Matcher::new(MatchOp::Equal, "__name__", "up").unwrap();
-    assert!(st.querier(&common::tenant("nobody"), 0, 10).select(&[m]).unwrap().is_empty());
+    assert!(st
+        .querier(&common::tenant("nobody"), 0, 10)
+        .select(&[m])
+        .unwrap()
+        .is_empty());
 }

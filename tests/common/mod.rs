@@ -27,9 +27,23 @@ pub fn tenant(s: &str) -> TenantId {
 }
 
 /// Appends one series' samples given owned labels.
-pub fn append(storage: &Storage, t: &TenantId, labels: &Labels, samples: &[Sample]) -> Result<AppendOutcome> {
-    let refs: Vec<LabelRef> = labels.iter().map(|l| LabelRef::new(&l.name, &l.value)).collect();
-    storage.append(t, &[SeriesInput { labels: &refs, samples }])
+pub fn append(
+    storage: &Storage,
+    t: &TenantId,
+    labels: &Labels,
+    samples: &[Sample],
+) -> Result<AppendOutcome> {
+    let refs: Vec<LabelRef> = labels
+        .iter()
+        .map(|l| LabelRef::new(&l.name, &l.value))
+        .collect();
+    storage.append(
+        t,
+        &[SeriesInput {
+            labels: &refs,
+            samples,
+        }],
+    )
 }
 
 /// Label set from pairs.
