@@ -78,7 +78,7 @@ fn main() {
     println!(
         "head_memory: {n} series x {samples} samples: RSS grew {:.1} MiB, {per_series:.0} bytes per series ({} head chunks, {:?})",
         (after - before) as f64 / (1 << 20) as f64,
-        st.head_chunks(&t),
+        st.head_stats(&t).num_chunks,
         started.elapsed()
     );
     drop(labels);

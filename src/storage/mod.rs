@@ -90,6 +90,21 @@ impl StorageConfig {
     }
 }
 
+/// A tenant head's size and time range.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeadStats {
+    /// Series held.
+    pub num_series: usize,
+    /// Chunks held (closed and open).
+    pub num_chunks: usize,
+    /// Distinct interned label strings.
+    pub num_symbols: usize,
+    /// Oldest sample time, if any.
+    pub min_time: Option<i64>,
+    /// Newest sample time, if any.
+    pub max_time: Option<i64>,
+}
+
 /// What [`Storage::open`] replayed, per tenant.
 #[derive(Debug, Clone, Default)]
 pub struct OpenStats {
@@ -273,14 +288,17 @@ impl Storage {
             .unwrap_or_default()
     }
 
-    /// Number of series in the tenant's head.
-    pub fn head_series(&self, tenant: &TenantId) -> usize {
-        self.partition(tenant).map_or(0, |p| p.head.num_series())
-    }
-
-    /// Number of chunks in the tenant's head.
-    pub fn head_chunks(&self, tenant: &TenantId) -> usize {
-        self.partition(tenant).map_or(0, |p| p.head.num_chunks())
+    /// Counts and time bounds of the tenant's head (zeroes for an unknown tenant).
+    pub fn head_stats(&self, tenant: &TenantId) -> HeadStats {
+        let Some(p) = self.partition(tenant) else { return HeadStats::default() };
+        let bounds = p.head.time_bounds();
+        HeadStats {
+            num_series: p.head.num_series(),
+            num_chunks: p.head.num_chunks(),
+            num_symbols: p.head.num_symbols(),
+            min_time: bounds.map(|b| b.0),
+            max_time: bounds.map(|b| b.1),
+        }
     }
 
     /// Tenants with a partition. For operators (self-metrics, admin), never

@@ -1,11 +1,11 @@
 //! The block chunk file: block-encoded chunks packed into zstd frames.
 //!
 //! ```text
-//! ┌──────────────────────────────┬─────────────┬─────────────┐
-//! │ magic u32 BE = 0x5453434B    │ version u8  │ pad 3 bytes │
-//! ├──────────────────────────────┴─────────────┴─────────────┤
-//! │ frame 1 … frame n                                        │
-//! └──────────────────────────────────────────────────────────┘
+//! ┌──────────────────────────────┬─────────────┬─────────────┬──────────────────────────┐
+//! │ magic u32 BE = 0x5453434B    │ version u8  │ pad 3 bytes │ crc32c u32 LE of 0..8    │
+//! ├──────────────────────────────┴─────────────┴─────────────┴──────────────────────────┤
+//! │ frame 1 … frame n                                                                   │
+//! └─────────────────────────────────────────────────────────────────────────────────────┘
 //! frame:
 //! ┌────────────────────┬──────────────────┬──────────────────┬───────────────────┐
 //! │ comp_len u32 LE    │ raw_len u32 LE   │ crc32c u32 LE    │ zstd bytes        │
@@ -28,7 +28,7 @@ use crate::storage::error::{Result, StorageError};
 pub(crate) const CHUNKS_MAGIC: u32 = 0x5453_434B;
 /// Chunk file format version.
 pub(crate) const CHUNKS_VERSION: u8 = 1;
-const HEADER_LEN: usize = 8;
+const HEADER_LEN: usize = 12;
 const FRAME_HEADER_LEN: usize = 12;
 /// A frame is closed once its uncompressed size passes this.
 pub(crate) const FRAME_TARGET: usize = 128 << 10;
@@ -39,7 +39,7 @@ const ZSTD_LEVEL: i32 = 3;
 /// Name of the chunk file inside a block directory.
 pub(crate) const CHUNKS_FILE: &str = "chunks";
 
-/// The checksum of every frame; the one place the CRC choice lives.
+/// The checksum of the header and of every frame; the one place the CRC choice lives.
 fn frame_crc(bytes: &[u8]) -> u32 {
     crc32c::crc32c(bytes)
 }
@@ -65,6 +65,8 @@ impl ChunkFileWriter {
         let mut header = [0u8; HEADER_LEN];
         header[..4].copy_from_slice(&CHUNKS_MAGIC.to_be_bytes());
         header[4] = CHUNKS_VERSION;
+        let crc = frame_crc(&header[..8]);
+        header[8..].copy_from_slice(&crc.to_le_bytes());
         w.write(&header)?;
         Ok(w)
     }
@@ -144,6 +146,9 @@ impl ChunkFileReader {
         let name = path.display().to_string();
         if map.len() < HEADER_LEN || map[..4] != CHUNKS_MAGIC.to_be_bytes() {
             return Err(StorageError::corruption(name, 0, "bad chunk file magic"));
+        }
+        if frame_crc(&map[..8]).to_le_bytes() != map[8..HEADER_LEN] {
+            return Err(StorageError::corruption(name, 8, "chunk file header checksum mismatch"));
         }
         if map[4] != CHUNKS_VERSION {
             return Err(StorageError::corruption(

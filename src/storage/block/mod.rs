@@ -165,21 +165,6 @@ impl Block {
         index::label_values(&self.index, name, c.as_ref(), None)
     }
 
-    /// Calls `f` for every series with all its samples, in label order.
-    pub fn for_each_series(
-        &self,
-        f: &mut dyn FnMut(Labels, Vec<Sample>) -> Result<()>,
-    ) -> Result<()> {
-        let mut cache = FrameCache::default();
-        for id in 0..self.index.num_series() {
-            let (labels, metas) = self.index.series(id)?;
-            let mut samples = Vec::new();
-            self.read_chunks(&metas, i64::MIN, i64::MAX, &mut cache, &mut samples)?;
-            f(labels, samples)?;
-        }
-        Ok(())
-    }
-
     /// Labels and all samples of series `id` (ids are in label order).
     pub fn series_samples(&self, id: u32, cache: &mut FrameCache) -> Result<(Labels, Vec<Sample>)> {
         let (labels, metas) = self.index.series(id)?;

@@ -68,11 +68,6 @@ impl BlockWriter {
         Ok(())
     }
 
-    /// Number of series added so far.
-    pub fn num_series(&self) -> u64 {
-        self.stats.num_series
-    }
-
     /// Finishes the files, fsyncs them, and renames the directory into
     /// place. Returns `None` (and removes the directory) if no series was added.
     pub fn finish(self, level: u32, sources: Vec<String>) -> Result<Option<(PathBuf, BlockMeta)>> {

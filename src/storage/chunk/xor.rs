@@ -190,6 +190,7 @@ impl XorAppender {
         (self.n > 0).then(|| Sample::new(self.t, f64::from_bits(self.v)))
     }
 
+    #[cfg(test)]
     /// Capacity of the buffer in bytes.
     pub fn capacity(&self) -> usize {
         self.capacity

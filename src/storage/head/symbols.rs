@@ -29,6 +29,7 @@ impl Symbols {
     }
 
     /// The id of `s` if it is interned.
+    #[cfg(test)]
     pub fn get(&self, s: &str) -> Option<Sym> {
         self.ids.get(s).copied()
     }

@@ -56,6 +56,7 @@ impl MemPostings {
         self.all.remove(id);
     }
 
+    #[cfg(test)]
     /// Number of distinct series ids.
     pub fn num_series(&self) -> u64 {
         self.all.len()

@@ -176,6 +176,7 @@ impl IndexReader {
         Ok(t.data.start + start..t.data.start + end)
     }
 
+    #[cfg(test)]
     /// Number of symbols (distinct label names and values).
     pub(crate) fn num_symbols(&self) -> u32 {
         self.symbols.count
@@ -279,6 +280,7 @@ impl IndexReader {
         Ok(out)
     }
 
+    #[cfg(test)]
     /// Finds the id of the series with exactly these labels.
     pub(crate) fn find_series(&self, labels: &Labels) -> Result<Option<u32>> {
         let (mut lo, mut hi) = (0u32, self.series.count);
