@@ -54,7 +54,7 @@ pub fn parse_grouping_path(rest: &str) -> Result<Vec<(String, String)>, IngestEr
     if segments.len() == 3 && segments.last() == Some(&"") {
         segments.pop();
     }
-    if segments.len() % 2 != 0 {
+    if !segments.len().is_multiple_of(2) {
         let last = segments.last().copied().unwrap_or("");
         return Err(fail(format!(
             "odd number of path segments ({}): label {last:?} has no value",

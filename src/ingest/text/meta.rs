@@ -97,7 +97,9 @@ fn om_keyword(c: &mut Cursor<'_>) -> Result<MetaField, String> {
     ))
 }
 
-/// The family name after the keyword: legacy or quoted UTF-8.
+/// The family name after the keyword: legacy or quoted UTF-8. Upstream
+/// strips the quotes of a quoted family name but leaves escapes in place;
+/// we unescape it like a quoted series name so the two always match.
 fn family_name(c: &mut Cursor<'_>, field: MetaField) -> Result<String, String> {
     let name = if let Some(n) = c.metric_name() {
         n.to_string()

@@ -269,7 +269,8 @@ fn openmetrics_metadata() {
 fn eof_marker() {
     let missing = "data does not end with \"# EOF\"";
     let after = "unexpected data after \"# EOF\"";
-    let cases: &[(&str, usize, &[(usize, &str)])] = &[
+    type Case<'a> = (&'a str, usize, &'a [(usize, &'a str)]);
+    let cases: &[Case] = &[
         ("", 0, &[(1, missing)]),
         ("\n", 0, &[(1, missing)]),
         (
