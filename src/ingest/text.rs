@@ -1,9 +1,26 @@
 //! Parsers for the Prometheus text exposition format (0.0.4) and
 //! OpenMetrics text (1.0.0).
 //!
-//! STUB: to be implemented. The API below is fixed; the HTTP layer depends on it.
+//! Behaviour follows upstream Prometheus's `model/textparse/promparse.go`
+//! (`PromParser`) and `openmetricsparse.go` (`OpenMetricsParser`), lexers
+//! included, with one structural difference: upstream stops at the first
+//! error, while here each line stands alone, so a bad line is reported
+//! and skipped and the lines after it still count. A consequence is that
+//! a raw newline can never sit inside a quoted label value (writers
+//! escape it as `\n` anyway). Deliberate deviations are listed on the
+//! functions that make them (OpenMetrics timestamp rounding in
+//! `number::parse_om_timestamp`).
+
+use std::collections::HashMap;
 
 use super::IngestError;
+
+mod cursor;
+mod meta;
+mod number;
+mod sample;
+
+use meta::{Comment, MetaField};
 
 /// Which text format a body is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,8 +34,15 @@ pub enum TextFormat {
 impl TextFormat {
     /// Picks the format from a Content-Type header value (Prometheus text when absent or unknown).
     pub fn from_content_type(ct: Option<&str>) -> TextFormat {
-        let _ = ct;
-        todo!()
+        let media_type = ct
+            .and_then(|ct| ct.split(';').next())
+            .map(str::trim)
+            .unwrap_or("");
+        if media_type.eq_ignore_ascii_case("application/openmetrics-text") {
+            TextFormat::OpenMetrics
+        } else {
+            TextFormat::Prometheus
+        }
     }
 }
 
@@ -60,6 +84,120 @@ pub struct ParsedText {
 /// Parses a whole body. Never panics; bad lines are reported in
 /// [`ParsedText::errors`] and skipped.
 pub fn parse(body: &str, format: TextFormat) -> ParsedText {
-    let _ = (body, format);
-    todo!()
+    let mut builder = Builder::default();
+    // A final `\n` ends the last line rather than starting an empty one.
+    let body = body.strip_suffix('\n').unwrap_or(body);
+    let mut lines = body.split('\n').enumerate().map(|(i, l)| (i + 1, l));
+    if body.is_empty() {
+        // `split` yields one empty piece for an empty body; it is no line.
+        lines.next();
+    }
+    let mut last_line = 0;
+    let mut saw_eof = false;
+    while let Some((n, line)) = lines.next() {
+        last_line = n;
+        if format == TextFormat::OpenMetrics && line.starts_with(EOF_LINE) {
+            saw_eof = true;
+            after_eof(&mut builder, n, line, lines.next());
+            break;
+        }
+        builder.line(n, line, format);
+    }
+    if format == TextFormat::OpenMetrics && !saw_eof {
+        // Reported where the marker was due: just past the last line.
+        builder.error(
+            last_line + 1,
+            "data does not end with \"# EOF\"".to_string(),
+        );
+    }
+    builder.out
 }
+
+/// The OpenMetrics end marker (`<sComment>"EOF"\n?` in `openmetricslex.l`).
+const EOF_LINE: &str = "# EOF";
+
+/// Upstream refuses any byte after `# EOF\n`; one error covers it all.
+fn after_eof(b: &mut Builder, n: usize, line: &str, next: Option<(usize, &str)>) {
+    if line.len() > EOF_LINE.len() {
+        b.error(n, "unexpected data after \"# EOF\"".to_string());
+    } else if let Some((next_n, _)) = next {
+        b.error(next_n, "unexpected data after \"# EOF\"".to_string());
+    }
+}
+
+/// Accumulates the result, keeping an index from family name to its
+/// metadata entry so later lines for a family update the first entry.
+#[derive(Default)]
+struct Builder {
+    out: ParsedText,
+    families: HashMap<String, usize>,
+}
+
+impl Builder {
+    fn error(&mut self, line: usize, reason: String) {
+        self.out.errors.push(IngestError::Text { line, reason });
+    }
+
+    fn line(&mut self, n: usize, line: &str, format: TextFormat) {
+        let content = match format {
+            TextFormat::Prometheus => line.trim_start_matches([' ', '\t']),
+            TextFormat::OpenMetrics => line,
+        };
+        let result = if content.starts_with('#') {
+            meta::parse_comment(line, format).map(|c| self.comment(c))
+        } else if content.is_empty() {
+            match format {
+                TextFormat::Prometheus => Ok(()),
+                TextFormat::OpenMetrics => {
+                    Err("blank lines are not allowed in OpenMetrics".to_string())
+                }
+            }
+        } else {
+            sample::parse_sample(line, format).map(|s| self.out.samples.push(s))
+        };
+        if let Err(reason) = result {
+            self.error(n, reason);
+        }
+    }
+
+    /// Later HELP/TYPE/UNIT lines for a family overwrite earlier ones, as
+    /// Prometheus's metadata cache keeps the last value it saw.
+    fn comment(&mut self, c: Comment) {
+        let Comment::Meta {
+            family,
+            field,
+            text,
+        } = c
+        else {
+            return;
+        };
+        let idx = match self.families.get(&family) {
+            Some(&i) => i,
+            None => {
+                self.out.metadata.push(TextMetadata {
+                    metric: family.clone(),
+                    ..TextMetadata::default()
+                });
+                let i = self.out.metadata.len() - 1;
+                self.families.insert(family, i);
+                i
+            }
+        };
+        if let Some(m) = self.out.metadata.get_mut(idx) {
+            match field {
+                MetaField::Help => m.help = text,
+                MetaField::Type => m.kind = text,
+                MetaField::Unit => m.unit = text,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_fixtures;
+#[cfg(test)]
+mod tests_om;
+#[cfg(test)]
+mod tests_prop;
