@@ -290,7 +290,9 @@ impl Storage {
 
     /// Counts and time bounds of the tenant's head (zeroes for an unknown tenant).
     pub fn head_stats(&self, tenant: &TenantId) -> HeadStats {
-        let Some(p) = self.partition(tenant) else { return HeadStats::default() };
+        let Some(p) = self.partition(tenant) else {
+            return HeadStats::default();
+        };
         let bounds = p.head.time_bounds();
         HeadStats {
             num_series: p.head.num_series(),

@@ -12,9 +12,9 @@ use parking_lot::{Mutex, RwLock};
 use crate::model::{describe_label_refs, Labels};
 use crate::storage::block::{self, writer::BlockWriter, Block, DELETED_SUFFIX, TMP_SUFFIX};
 use crate::storage::error::{Result, StorageError};
-use crate::storage::head::append::{apply, decide, validate_labels, DecideCtx, Decision};
+use crate::storage::head::append::{apply, decide, normalize_labels, DecideCtx, Decision};
 use crate::storage::head::series::Placement;
-use crate::storage::head::{Head, SeriesHandle};
+use crate::storage::head::{Head, MixHasher, SeriesHandle};
 use crate::storage::outcome::{AppendOutcome, RejectReason, SeriesInput};
 use crate::storage::wal::{self, SampleEntry, SeriesEntry, Wal, WalOptions, WalRecord};
 use crate::storage::TenantConfig;
@@ -30,7 +30,7 @@ struct AppendScratch {
     samples: Vec<SampleEntry>,
     placements: Vec<Placement>,
     plan: Vec<(SeriesHandle, usize, usize)>,
-    batch_maxt: HashMap<u32, i64>,
+    batch_maxt: HashMap<u32, i64, std::hash::BuildHasherDefault<MixHasher>>,
 }
 
 /// A tenant's partition.
@@ -124,17 +124,22 @@ impl Partition {
         sc.batch_maxt.clear();
         let mut labels = Vec::new();
         for input in batch {
-            if let Err(e) = validate_labels(input.labels, &mut labels) {
-                let n = input.samples.len() as u64;
-                out.reject(
-                    RejectReason::Labels(e),
-                    n,
-                    || describe_label_refs(input.labels),
-                    None,
-                );
-                continue;
-            }
-            let (id, h, created) = self.head.get_or_create(&labels);
+            let found = normalize_labels(input.labels, &mut labels)
+                .and_then(|()| self.head.get_or_create(&labels));
+            let (h, created) = match found {
+                Ok(x) => x,
+                Err(e) => {
+                    let n = input.samples.len() as u64;
+                    out.reject(
+                        RejectReason::Labels(e),
+                        n,
+                        || describe_label_refs(input.labels),
+                        None,
+                    );
+                    continue;
+                }
+            };
+            let id = h.id;
             if let Some(l) = created {
                 sc.new_series.push(SeriesEntry {
                     series: id,

@@ -148,7 +148,11 @@ impl ChunkFileReader {
             return Err(StorageError::corruption(name, 0, "bad chunk file magic"));
         }
         if frame_crc(&map[..8]).to_le_bytes() != map[8..HEADER_LEN] {
-            return Err(StorageError::corruption(name, 8, "chunk file header checksum mismatch"));
+            return Err(StorageError::corruption(
+                name,
+                8,
+                "chunk file header checksum mismatch",
+            ));
         }
         if map[4] != CHUNKS_VERSION {
             return Err(StorageError::corruption(

@@ -40,23 +40,21 @@ impl fmt::Display for LabelError {
 }
 
 /// Checks and sorts borrowed labels into `out`, dropping empty values
-/// (Prometheus treats an empty value as an absent label).
-pub(crate) fn validate_labels<'a>(
+/// (Prometheus treats an empty value as an absent label). UTF-8 is not
+/// checked here: a label set that matches a stored series was checked when
+/// that series was created, so only [`check_utf8`] before creation is needed.
+/// Byte order equals string order for UTF-8, so sorting bytes is sorting names.
+pub(crate) fn normalize_labels<'a>(
     labels: &[LabelRef<'a>],
-    out: &mut Vec<(&'a str, &'a str)>,
+    out: &mut Vec<(&'a [u8], &'a [u8])>,
 ) -> Result<(), LabelError> {
     out.clear();
     for l in labels {
-        let name = std::str::from_utf8(l.name).map_err(|_| {
-            LabelError::InvalidUtf8Name(String::from_utf8_lossy(l.name).into_owned())
-        })?;
-        if name.is_empty() {
+        if l.name.is_empty() {
             return Err(LabelError::EmptyLabelName);
         }
-        let value = std::str::from_utf8(l.value)
-            .map_err(|_| LabelError::InvalidUtf8Value(name.to_string()))?;
-        if !value.is_empty() {
-            out.push((name, value));
+        if !l.value.is_empty() {
+            out.push((l.name, l.value));
         }
     }
     if out.is_empty() {
@@ -64,9 +62,38 @@ pub(crate) fn validate_labels<'a>(
     }
     out.sort_unstable_by(|a, b| a.0.cmp(b.0));
     if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(LabelError::DuplicateLabelName(w[0].0.to_string()));
+        return Err(LabelError::DuplicateLabelName(
+            String::from_utf8_lossy(w[0].0).into_owned(),
+        ));
     }
     Ok(())
+}
+
+/// Checks that every name and value of normalized labels is UTF-8.
+pub(crate) fn check_utf8<'a>(
+    labels: &[(&'a [u8], &'a [u8])],
+) -> Result<Vec<(&'a str, &'a str)>, LabelError> {
+    labels
+        .iter()
+        .map(|&(n, v)| {
+            let name = std::str::from_utf8(n).map_err(|_| {
+                LabelError::InvalidUtf8Name(String::from_utf8_lossy(n).into_owned())
+            })?;
+            let value = std::str::from_utf8(v)
+                .map_err(|_| LabelError::InvalidUtf8Value(name.to_string()))?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// Normalizes and fully validates labels (used where a series is always new).
+#[cfg(test)]
+pub(crate) fn validate_labels<'a>(
+    labels: &[LabelRef<'a>],
+) -> Result<Vec<(&'a str, &'a str)>, LabelError> {
+    let mut out = Vec::new();
+    normalize_labels(labels, &mut out)?;
+    check_utf8(&out)
 }
 
 /// Outcome of deciding one sample against a series.
@@ -164,23 +191,55 @@ pub(crate) fn apply(s: &mut MemSeries, p: Placement, t: i64, v: f64, block_range
 }
 
 impl Head {
-    /// Finds the series with these (validated, sorted) labels, or creates
-    /// it. Returns its id, handle, and its owned labels when it was created
-    /// (for the WAL). Only creation allocates.
+    /// Finds the series with these normalized labels, or validates and
+    /// creates it. Returns its id, its handle, and its owned labels when it
+    /// was created (for the WAL). A lookup allocates nothing.
     pub(crate) fn get_or_create(
         &self,
-        labels: &[(&str, &str)],
-    ) -> (u32, SeriesHandle, Option<Labels>) {
-        let hash = self.hash_labels(labels.iter().copied());
-        if let Some((id, h)) = self.lookup(hash, labels) {
-            return (id, h, None);
+        labels: &[(&[u8], &[u8])],
+    ) -> Result<(SeriesHandle, Option<Labels>), LabelError> {
+        let key = self.keys.key(labels.iter().copied());
+        if let Some(h) = self.table.read().by_key.get(&key) {
+            return Ok((h.clone(), None));
         }
+        let strs = check_utf8(labels)?;
         let mut table = self.table.write();
         // Another appender may have created it between the two locks.
-        if let Some(id) = self.find_in(&table, hash, labels) {
-            let h = table.by_id[&id].clone();
-            return (id, h, None);
+        if let Some(h) = table.by_key.get(&key) {
+            return Ok((h.clone(), None));
         }
+        let id = table.next_id;
+        table.next_id = table.next_id.wrapping_add(1);
+        let h = self.insert_series(&mut table, key, id, &strs);
+        let owned = Labels::from_pairs(strs.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        Ok((h, Some(owned)))
+    }
+
+    /// Creates a series with a given id (WAL replay). An id already present
+    /// is left as it is.
+    pub(crate) fn create_with_id(&self, id: u32, labels: &Labels) {
+        let strs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
+        let key = self
+            .keys
+            .key(strs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
+        let mut table = self.table.write();
+        if table.by_id.contains_key(&id) || table.by_key.contains_key(&key) {
+            return;
+        }
+        table.next_id = table.next_id.max(id.wrapping_add(1));
+        self.insert_series(&mut table, key, id, &strs);
+    }
+
+    fn insert_series(
+        &self,
+        table: &mut super::SeriesTable,
+        key: u128,
+        id: u32,
+        labels: &[(&str, &str)],
+    ) -> SeriesHandle {
         let (pairs, arcs) = {
             let mut sy = self.symbols.write();
             let pairs: Box<[(u32, u32)]> = labels
@@ -193,96 +252,20 @@ impl Head {
                 .collect();
             (pairs, arcs)
         };
-        let id = table.next_id;
-        table.next_id = table.next_id.wrapping_add(1);
-        self.insert_series(&mut table, hash, id, pairs, &arcs);
-        let owned = Labels::from_pairs(labels.iter().map(|(n, v)| (n.to_string(), v.to_string())));
-        (id, table.by_id[&id].clone(), Some(owned))
-    }
-
-    /// Creates a series with a given id (WAL replay). Replaces nothing: an
-    /// id already present is left as it is.
-    pub(crate) fn create_with_id(&self, id: u32, labels: &Labels) {
-        let pairs_str: Vec<(&str, &str)> = labels
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect();
-        let hash = self.hash_labels(pairs_str.iter().copied());
-        let mut table = self.table.write();
-        if table.by_id.contains_key(&id) {
-            return;
-        }
-        let (pairs, arcs) = {
-            let mut sy = self.symbols.write();
-            let pairs: Box<[(u32, u32)]> = pairs_str
-                .iter()
-                .map(|(n, v)| (sy.intern(n), sy.intern(v)))
-                .collect();
-            let arcs: Vec<_> = pairs
-                .iter()
-                .map(|&(n, v)| (sy.resolve(n).clone(), sy.resolve(v).clone()))
-                .collect();
-            (pairs, arcs)
-        };
-        table.next_id = table.next_id.max(id.wrapping_add(1));
-        self.insert_series(&mut table, hash, id, pairs, &arcs);
-    }
-
-    fn insert_series(
-        &self,
-        table: &mut super::SeriesTable,
-        hash: u64,
-        id: u32,
-        pairs: Box<[(u32, u32)]>,
-        arcs: &[(Arc<str>, Arc<str>)],
-    ) {
-        table.by_id.insert(
+        let h = Arc::new(SeriesEntry {
             id,
-            Arc::new(SeriesEntry {
-                labels: pairs,
-                data: Mutex::new(MemSeries::new()),
-            }),
-        );
-        if table.by_hash.contains_key(&hash) {
-            table.collisions.entry(hash).or_default().push(id);
-        } else {
-            table.by_hash.insert(hash, id);
-        }
-        self.postings.write().add(id, arcs);
+            labels: pairs,
+            data: Mutex::new(MemSeries::new()),
+        });
+        table.by_id.insert(id, h.clone());
+        table.by_key.insert(key, h.clone());
+        self.postings.write().add(id, &arcs);
+        h
     }
 
     /// The handle of series `id`.
     pub(crate) fn series(&self, id: u32) -> Option<SeriesHandle> {
         self.table.read().by_id.get(&id).cloned()
-    }
-
-    fn lookup(&self, hash: u64, labels: &[(&str, &str)]) -> Option<(u32, SeriesHandle)> {
-        let table = self.table.read();
-        let id = self.find_in(&table, hash, labels)?;
-        Some((id, table.by_id.get(&id)?.clone()))
-    }
-
-    fn find_in(
-        &self,
-        table: &super::SeriesTable,
-        hash: u64,
-        labels: &[(&str, &str)],
-    ) -> Option<u32> {
-        let first = table.by_hash.get(&hash)?;
-        let others = table
-            .collisions
-            .get(&hash)
-            .map(|v| v.as_slice())
-            .unwrap_or(&[]);
-        let sy = self.symbols.read();
-        std::iter::once(first).chain(others).copied().find(|id| {
-            table.by_id.get(id).is_some_and(|s| {
-                s.labels.len() == labels.len()
-                    && s.labels.iter().zip(labels).all(|(&(n, v), &(ln, lv))| {
-                        &**sy.resolve(n) == ln && &**sy.resolve(v) == lv
-                    })
-            })
-        })
     }
 
     /// Removes a series created by an append whose WAL write then failed.
@@ -295,33 +278,15 @@ impl Head {
         let Some(h) = table.by_id.remove(&id) else {
             return;
         };
-        let pairs = &h.labels;
         let sy = self.symbols.read();
-        let hash = self.hash_labels(
-            pairs
-                .iter()
-                .map(|&(n, v)| (&**sy.resolve(n), &**sy.resolve(v))),
-        );
-        let arcs: Vec<_> = pairs
+        let key = self.key_of_pairs(&h.labels, &sy);
+        let arcs: Vec<_> = h
+            .labels
             .iter()
             .map(|&(n, v)| (sy.resolve(n).clone(), sy.resolve(v).clone()))
             .collect();
         drop(sy);
-        if table.by_hash.get(&hash) == Some(&id) {
-            table.by_hash.remove(&hash);
-            if let Some(mut rest) = table.collisions.remove(&hash) {
-                let promoted = rest.remove(0);
-                table.by_hash.insert(hash, promoted);
-                if !rest.is_empty() {
-                    table.collisions.insert(hash, rest);
-                }
-            }
-        } else if let Some(rest) = table.collisions.get_mut(&hash) {
-            rest.retain(|x| *x != id);
-            if rest.is_empty() {
-                table.collisions.remove(&hash);
-            }
-        }
+        table.by_key.remove(&key);
         self.postings.write().remove(id, &arcs);
     }
 
@@ -372,9 +337,7 @@ mod tests {
         ];
         for (input, want) in cases {
             let refs = lr(&input);
-            let mut out = Vec::new();
-            let got = validate_labels(&refs, &mut out).map(|_| out.clone());
-            assert_eq!(got, want, "input {input:?}");
+            assert_eq!(validate_labels(&refs), want, "input {input:?}");
         }
     }
 
@@ -452,18 +415,25 @@ mod tests {
     #[test]
     fn get_or_create_is_keyed_by_label_set() {
         let h = Head::new(7_200_000);
-        let (a, _, created) = h.get_or_create(&[("__name__", "up"), ("job", "x")]);
+        let x: &[(&[u8], &[u8])] = &[(b"__name__", b"up"), (b"job", b"x")];
+        let y: &[(&[u8], &[u8])] = &[(b"__name__", b"up"), (b"job", b"y")];
+        let (a, created) = h.get_or_create(x).unwrap();
         assert!(created.is_some());
-        let (b, _, created) = h.get_or_create(&[("__name__", "up"), ("job", "x")]);
+        let (b, created) = h.get_or_create(x).unwrap();
         assert!(created.is_none());
-        assert_eq!(a, b);
-        let (c, _, _) = h.get_or_create(&[("__name__", "up"), ("job", "y")]);
-        assert_ne!(a, c);
+        assert_eq!(a.id, b.id);
+        let (c, _) = h.get_or_create(y).unwrap();
+        assert_ne!(a.id, c.id);
         assert_eq!(h.num_series(), 2);
-        h.remove_series(a);
+        h.remove_series(a.id);
         assert_eq!(h.num_series(), 1);
-        let (d, _, created) = h.get_or_create(&[("__name__", "up"), ("job", "x")]);
+        let (d, created) = h.get_or_create(x).unwrap();
         assert!(created.is_some());
-        assert_ne!(d, a, "ids are not reused");
+        assert_ne!(d.id, a.id, "ids are not reused");
+        let bad: &[(&[u8], &[u8])] = &[(b"__name__", b"ok"), (b"a", b"\xc3")];
+        assert_eq!(
+            h.get_or_create(bad).err(),
+            Some(LabelError::InvalidUtf8Value("a".into()))
+        );
     }
 }

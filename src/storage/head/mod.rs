@@ -14,7 +14,7 @@ pub(crate) mod series;
 pub(crate) mod symbols;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -24,8 +24,10 @@ use crate::storage::index::MemPostings;
 use series::MemSeries;
 use symbols::{Sym, Symbols};
 
-/// A series: its labels (immutable) and its samples (behind a lock).
+/// A series: its id and labels (immutable) and its samples (behind a lock).
 pub(crate) struct SeriesEntry {
+    /// Head-local id.
+    pub id: u32,
     /// Label (name, value) symbol pairs, sorted by name string.
     pub labels: Box<[(Sym, Sym)]>,
     /// Samples.
@@ -45,34 +47,74 @@ pub(crate) struct Head {
     /// Samples older than this are refused ("too old sample"): everything
     /// before it has been persisted into blocks.
     min_valid_t: AtomicI64,
-    hasher: ahash::RandomState,
+    keys: LabelKeyer,
 }
 
-/// Series by id, and ids by label-set hash.
+/// Series by id, and by label-set key.
 #[derive(Default)]
 struct SeriesTable {
-    by_id: HashMap<u32, SeriesHandle>,
-    by_hash: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
-    /// Ids whose hash collided with another series' hash.
-    collisions: HashMap<u64, Vec<u32>, BuildHasherDefault<IdentityHasher>>,
+    by_id: HashMap<u32, SeriesHandle, BuildHasherDefault<MixHasher>>,
+    by_key: HashMap<u128, SeriesHandle, BuildHasherDefault<MixHasher>>,
     next_id: u32,
 }
 
-/// The keys of `by_hash` are already hashes; hashing them again is waste.
-#[derive(Default)]
-struct IdentityHasher(u64);
+/// Computes a series' key: a 128-bit hash of its sorted label bytes, from
+/// two independently and randomly keyed hashers.
+///
+/// The key stands for the label set: two label sets are taken to be the
+/// same series when their keys are equal, so a lookup never has to compare
+/// label strings (which costs several cache misses per series). This is
+/// sound because (a) by chance, among even 10^9 series the probability of
+/// any two keys colliding is below 10^-20, and (b) the hashers' keys are
+/// random per process and never leave it, so a sender cannot construct
+/// colliding label sets.
+struct LabelKeyer {
+    a: ahash::RandomState,
+    b: ahash::RandomState,
+}
 
-impl Hasher for IdentityHasher {
+impl LabelKeyer {
+    fn new() -> LabelKeyer {
+        LabelKeyer {
+            a: ahash::RandomState::new(),
+            b: ahash::RandomState::new(),
+        }
+    }
+
+    fn key<'a>(&self, labels: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> u128 {
+        let one = |rs: &ahash::RandomState| {
+            let mut h = rs.build_hasher();
+            for (n, v) in labels.clone() {
+                h.write_usize(n.len());
+                h.write(n);
+                h.write_usize(v.len());
+                h.write(v);
+            }
+            h.finish()
+        };
+        (u128::from(one(&self.a)) << 64) | u128::from(one(&self.b))
+    }
+}
+
+/// A cheap multiplicative hasher for keys that are already ids or hashes.
+#[derive(Default)]
+pub(crate) struct MixHasher(u64);
+
+impl Hasher for MixHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
     }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
+    fn write_u32(&mut self, v: u32) {
+        self.0 = u64::from(v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_u128(&mut self, v: u128) {
+        // Already a keyed hash: its bits are uniformly spread.
+        self.0 = v as u64;
     }
 }
 
@@ -85,7 +127,7 @@ impl Head {
             postings: RwLock::new(MemPostings::default()),
             table: RwLock::new(SeriesTable::default()),
             min_valid_t: AtomicI64::new(i64::MIN),
-            hasher: ahash::RandomState::new(),
+            keys: LabelKeyer::new(),
         }
     }
 
@@ -130,19 +172,14 @@ impl Head {
         self.symbols.read().len()
     }
 
-    fn hash_labels<'a>(&self, labels: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        for (n, v) in labels {
-            h.write(n.as_bytes());
-            h.write_u8(0xff);
-            h.write(v.as_bytes());
-            h.write_u8(0xff);
-        }
-        h.finish()
+    fn key_of_pairs(&self, pairs: &[(Sym, Sym)], sy: &Symbols) -> u128 {
+        self.keys.key(
+            pairs
+                .iter()
+                .map(|&(n, v)| (sy.resolve(n).as_bytes(), sy.resolve(v).as_bytes())),
+        )
     }
 }
-
-use std::hash::BuildHasher;
 
 /// Resolves symbol pairs into owned labels.
 fn resolve_labels(symbols: &Symbols, pairs: &[(Sym, Sym)]) -> crate::model::Labels {

@@ -23,6 +23,6 @@ mod select_tests;
 pub(crate) use block_index::{ChunkMeta, IndexReader, IndexWriter};
 pub use matcher::{MatchOp, Matcher};
 pub(crate) use postings::MemPostings;
-pub(crate) use select::{label_names, label_values, select};
 #[cfg(test)]
 pub(crate) use select::PostingsSource;
+pub(crate) use select::{label_names, label_values, select};
