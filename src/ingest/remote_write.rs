@@ -27,6 +27,8 @@ mod wire;
 mod tests;
 #[cfg(test)]
 mod tests_reject;
+#[cfg(test)]
+mod tests_snappy;
 
 /// Largest decompressed body accepted (bytes).
 pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 << 20;
@@ -226,8 +228,10 @@ impl PendingSeries {
             Some(v) if v.is_empty() => Some("empty metric name (__name__ label)"),
             Some(_) => None,
         };
+        // A problem found while reading (bad refs, a bad histogram) is
+        // reported first: a broken ref also hides the name.
         if let Some(p) = name_problem {
-            self.problem = Some(p.to_string());
+            self.reject(|| p.to_string());
         } else if samples > 0 && self.histograms > 0 {
             self.reject(|| "series carries both float samples and native histograms".into());
         }

@@ -350,11 +350,15 @@ mod tests {
             (&[0x11], Some((2, WireType::Fixed64))),
             (&[0x2a], Some((5, WireType::Len))),
             (&[0x0d], Some((1, WireType::Fixed32))),
-            (&[0x00], None),                         // field 0
-            (&[0x0b], None),                         // start group
-            (&[0x0c], None),                         // end group
-            (&[0x0e], None),                         // wire type 6
-            (&[0xf8, 0xff, 0xff, 0xff, 0x0f], None), // field 2^29 is too large
+            (&[0x00], None), // field 0
+            (&[0x0b], None), // start group
+            (&[0x0c], None), // end group
+            (&[0x0e], None), // wire type 6
+            (
+                &[0xf8, 0xff, 0xff, 0xff, 0x0f],
+                Some(((1 << 29) - 1, WireType::Varint)),
+            ),
+            (&[0x80, 0x80, 0x80, 0x80, 0x10], None), // field 2^29 is too large
         ];
         for &(bytes, want) in cases {
             let got = Reader::new(bytes).field().ok().map(|f| (f.number, f.wire));
