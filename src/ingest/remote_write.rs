@@ -152,7 +152,7 @@ pub struct DecodedBatch<'a> {
 
 /// Decodes a remote_write 1.0 `WriteRequest`.
 pub fn decode_v1(buf: &[u8]) -> Result<DecodedBatch<'_>, IngestError> {
-    v1::decode(buf)
+    v1::decode(buf).map_err(|e| *e)
 }
 
 /// Decodes a remote_write 2.0 `Request`.
@@ -161,7 +161,7 @@ pub fn decode_v1(buf: &[u8]) -> Result<DecodedBatch<'_>, IngestError> {
 /// otherwise the whole request is refused. The deprecated
 /// `TimeSeries.created_timestamp` (field 6) is skipped like any unknown field.
 pub fn decode_v2(buf: &[u8]) -> Result<DecodedBatch<'_>, IngestError> {
-    v2::decode(buf)
+    v2::decode(buf).map_err(|e| *e)
 }
 
 /// Arena capacities counted before decoding.

@@ -9,11 +9,10 @@
 use super::histogram::HistogramCheck;
 use super::wire::{Reader, WireResult};
 use super::{Capacity, DecodedBatch, MetadataRef, MetricType, PendingSeries};
-use crate::ingest::IngestError;
 use crate::model::{LabelRef, Sample};
 
 /// Decodes a whole `WriteRequest`; see [`super::decode_v1`].
-pub(super) fn decode(buf: &[u8]) -> Result<DecodedBatch<'_>, IngestError> {
+pub(super) fn decode(buf: &[u8]) -> WireResult<DecodedBatch<'_>> {
     let mut batch = DecodedBatch::with_capacity(capacity(buf));
     let mut r = Reader::new(buf);
     while r.has_more() {

@@ -15,11 +15,10 @@ use super::histogram::HistogramCheck;
 use super::v1::sample;
 use super::wire::{corrupt, Reader, WireResult, WireType};
 use super::{Capacity, DecodedBatch, MetadataRef, MetricType, PendingSeries};
-use crate::ingest::IngestError;
 use crate::model::LabelRef;
 
 /// Decodes a whole `Request`; see [`super::decode_v2`].
-pub(super) fn decode(buf: &[u8]) -> Result<DecodedBatch<'_>, IngestError> {
+pub(super) fn decode(buf: &[u8]) -> WireResult<DecodedBatch<'_>> {
     let (symbols, cap) = symbols_and_capacity(buf)?;
     let mut batch = DecodedBatch::with_capacity(cap);
     let mut r = Reader::new(buf);

@@ -47,14 +47,27 @@ pub(crate) struct Reader<'a> {
     end: usize,
 }
 
-pub(crate) type WireResult<T> = Result<T, IngestError>;
+pub(crate) type WireResult<T> = Result<T, Box<IngestError>>;
 
-/// The corruption error every decoder returns.
-pub(crate) fn corrupt(offset: usize, reason: impl Into<String>) -> IngestError {
-    IngestError::Protobuf {
+/// The corruption error every decoder returns (boxed so that the hot
+/// `Result`s stay two words wide).
+#[cold]
+#[inline(never)]
+pub(crate) fn corrupt(offset: usize, reason: impl Into<String>) -> Box<IngestError> {
+    Box::new(IngestError::Protobuf {
         offset,
         reason: reason.into(),
-    }
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn overrun(start: usize, n: usize, end: usize, what: &str) -> Box<IngestError> {
+    let left = end.saturating_sub(start);
+    corrupt(
+        start,
+        format!("{what} of {n} bytes overruns the {left} bytes left"),
+    )
 }
 
 impl<'a> Reader<'a> {
@@ -74,11 +87,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Whether unread bytes remain in this (sub-)message.
+    #[inline(always)]
     pub(crate) fn has_more(&self) -> bool {
         self.pos < self.end
     }
 
     /// Reads a base-128 varint of at most 10 bytes.
+    #[inline(always)]
     pub(crate) fn varint(&mut self) -> WireResult<u64> {
         // Fast path: most keys, lengths and refs fit in one byte.
         if self.pos < self.end {
@@ -92,6 +107,7 @@ impl<'a> Reader<'a> {
         self.varint_slow()
     }
 
+    #[cold]
     fn varint_slow(&mut self) -> WireResult<u64> {
         let start = self.pos;
         let mut value: u64 = 0;
@@ -115,6 +131,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a field key.
+    #[inline(always)]
     pub(crate) fn field(&mut self) -> WireResult<Field> {
         let at = self.pos;
         let key = self.varint()?;
@@ -147,26 +164,23 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn take(&mut self, n: usize, what: &str) -> WireResult<&'a [u8]> {
+    #[inline(always)]
+    fn take(&mut self, n: usize, what: &'static str) -> WireResult<&'a [u8]> {
         let start = self.pos;
-        let stop = start
+        let bytes = start
             .checked_add(n)
-            .filter(|&s| s <= self.end)
-            .ok_or_else(|| {
-                let left = self.end.saturating_sub(start);
-                corrupt(
-                    start,
-                    format!("{what} of {n} bytes overruns the {left} bytes left"),
-                )
-            })?;
-        let bytes = self
-            .buf
-            .get(start..stop)
-            .ok_or_else(|| corrupt(start, format!("{what} out of bounds")))?;
-        self.pos = stop;
-        Ok(bytes)
+            .filter(|&stop| stop <= self.end)
+            .and_then(|stop| self.buf.get(start..stop));
+        match bytes {
+            Some(b) => {
+                self.pos = start + b.len();
+                Ok(b)
+            }
+            None => Err(overrun(start, n, self.end, what)),
+        }
     }
 
+    #[inline]
     fn fixed64(&mut self) -> WireResult<u64> {
         let b = self.take(8, "fixed64")?;
         let mut a = [0u8; 8];
@@ -175,6 +189,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the payload of a length-delimited field.
+    #[inline(always)]
     fn len_delimited(&mut self) -> WireResult<&'a [u8]> {
         let at = self.pos;
         let n = self.varint()?;
@@ -183,6 +198,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Checks that `f` has wire type `want`.
+    #[inline(always)]
     pub(crate) fn expect(&self, f: Field, want: WireType) -> WireResult<()> {
         if f.wire == want {
             Ok(())
@@ -200,24 +216,28 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a varint-typed scalar field.
+    #[inline]
     pub(crate) fn read_varint(&mut self, f: Field) -> WireResult<u64> {
         self.expect(f, WireType::Varint)?;
         self.varint()
     }
 
     /// Reads a `double` field, bit-exact.
+    #[inline]
     pub(crate) fn read_double(&mut self, f: Field) -> WireResult<f64> {
         self.expect(f, WireType::Fixed64)?;
         Ok(f64::from_bits(self.fixed64()?))
     }
 
     /// Reads a `string` or `bytes` field, borrowing the buffer.
+    #[inline(always)]
     pub(crate) fn read_bytes(&mut self, f: Field) -> WireResult<&'a [u8]> {
         self.expect(f, WireType::Len)?;
         self.len_delimited()
     }
 
     /// Reads an embedded message field as a sub-reader.
+    #[inline(always)]
     pub(crate) fn read_message(&mut self, f: Field) -> WireResult<Reader<'a>> {
         self.expect(f, WireType::Len)?;
         let bytes = self.len_delimited()?;
@@ -231,6 +251,7 @@ impl<'a> Reader<'a> {
 
     /// Reads one element (unpacked) or a packed run of a repeated varint
     /// field, calling `each` with the value and its offset.
+    #[inline]
     pub(crate) fn read_packed_varints(
         &mut self,
         f: Field,
@@ -256,6 +277,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Like [`Self::read_packed_varints`] for a repeated `double` field.
+    #[inline]
     pub(crate) fn read_packed_doubles(
         &mut self,
         f: Field,
@@ -279,6 +301,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips a field this decoder does not need.
+    #[inline]
     pub(crate) fn skip(&mut self, f: Field) -> WireResult<()> {
         match f.wire {
             WireType::Varint => self.varint().map(drop),
@@ -337,7 +360,7 @@ mod tests {
         ];
         for &bytes in bad {
             assert!(matches!(
-                varint_of(bytes),
+                varint_of(bytes).map_err(|e| *e),
                 Err(IngestError::Protobuf { offset: 0, .. })
             ));
         }
@@ -390,7 +413,7 @@ mod tests {
         let f = r.field().unwrap();
         let err = r.read_bytes(f).unwrap_err();
         assert!(
-            matches!(err, IngestError::Protobuf { offset: 2, .. }),
+            matches!(*err, IngestError::Protobuf { offset: 2, .. }),
             "{err}"
         );
         let mut r = Reader::new(&[0x09, 1, 2, 3]);
