@@ -11,7 +11,8 @@
 //! well-formed but unacceptable (no metric name, bad symbol refs, an
 //! inconsistent histogram, ...) is listed in [`DecodedBatch::rejected`] and
 //! the rest of the request still goes through, as Prometheus' remote write
-//! handler does for partial writes.
+//! handler does for partial writes (`writeHandler.write` and
+//! `writeHandler.writeV2` in `storage/remote/write_handler.go`).
 
 use std::ops::Range;
 
@@ -225,7 +226,7 @@ impl PendingSeries {
         let name_problem = match name {
             _ if labels.is_empty() => Some("empty label set"),
             None => Some("missing metric name (__name__ label)"),
-            Some(v) if v.is_empty() => Some("empty metric name (__name__ label)"),
+            Some([]) => Some("empty metric name (__name__ label)"),
             Some(_) => None,
         };
         // A problem found while reading (bad refs, a bad histogram) is

@@ -130,11 +130,11 @@ impl HistogramCheck {
                 7 => h.zero = Some(Count::Float(r.read_double(f)?)),
                 8 => read_span(&mut r, f, &mut h.negative, "negative")?,
                 11 => read_span(&mut r, f, &mut h.positive, "positive")?,
-                9 => r.read_packed_varints(f, |v, _| Ok(h.negative.delta(zigzag64(v))))?,
-                12 => r.read_packed_varints(f, |v, _| Ok(h.positive.delta(zigzag64(v))))?,
-                10 => r.read_packed_doubles(f, |c| Ok(h.negative.count(c)))?,
-                13 => r.read_packed_doubles(f, |c| Ok(h.positive.count(c)))?,
-                16 => r.read_packed_doubles(f, |v| Ok(h.custom_value(v)))?,
+                9 => r.read_packed_varints(f, |v| h.negative.delta(zigzag64(v)))?,
+                12 => r.read_packed_varints(f, |v| h.positive.delta(zigzag64(v)))?,
+                10 => r.read_packed_doubles(f, |c| h.negative.count(c))?,
+                13 => r.read_packed_doubles(f, |c| h.positive.count(c))?,
+                16 => r.read_packed_doubles(f, |v| h.custom_value(v))?,
                 // zero_threshold, reset_hint, timestamp, start_timestamp
                 // and anything newer are not needed to validate.
                 _ => r.skip(f)?,
@@ -144,9 +144,9 @@ impl HistogramCheck {
     }
 
     fn custom_value(&mut self, v: f64) {
-        // `!(v > last)` also catches NaN bounds.
+        // Anything but "greater" (equal, smaller, NaN) breaks the order.
         if let Some(last) = self.custom_last {
-            if !(v > last) {
+            if v.partial_cmp(&last) != Some(std::cmp::Ordering::Greater) {
                 self.custom_unsorted = true;
             }
         } else if v.is_nan() {

@@ -176,6 +176,9 @@ fn sspec() -> impl Strategy<Value = SSpec> {
         )
 }
 
+/// Metadata as (metric, kind, help, unit) bytes.
+type OwnedMeta = (Vec<u8>, MetricType, Vec<u8>, Vec<u8>);
+
 #[derive(Debug, PartialEq)]
 enum Outcome {
     Stored,
@@ -394,7 +397,7 @@ proptest! {
         let buf = to_v2(&specs).encode_to_vec();
         let batch = decode_v2(&buf).unwrap();
         check(&specs, &batch);
-        let want: Vec<(Vec<u8>, MetricType, Vec<u8>, Vec<u8>)> = specs.iter()
+        let want: Vec<OwnedMeta> = specs.iter()
             .filter(|s| outcome(s) != Outcome::Rejected)
             .filter_map(|s| {
                 let (t, h, u) = s.meta.clone()?;

@@ -103,10 +103,7 @@ fn series<'a>(
     while r.has_more() {
         let f = r.field()?;
         match f.number {
-            1 => r.read_packed_varints(f, |v, _| {
-                refs.push(v, symbols, &mut batch.labels, &mut p);
-                Ok(())
-            })?,
+            1 => r.read_packed_varints(f, |v| refs.push(v, symbols, &mut batch.labels, &mut p))?,
             2 => batch.samples.push(sample(r.read_message(f)?)?),
             3 => {
                 let h = HistogramCheck::read(r.read_message(f)?)?;
@@ -193,14 +190,13 @@ fn exemplar(mut r: Reader<'_>, symbols: usize) -> WireResult<Result<(), String>>
     while r.has_more() {
         let f = r.field()?;
         match f.number {
-            1 => r.read_packed_varints(f, |v, _| {
+            1 => r.read_packed_varints(f, |v| {
                 if verdict.is_ok() && v >= symbols as u64 {
                     verdict = Err(format!(
                         "labels_refs[{seen}] = {v} out of range ({symbols} symbols)"
                     ));
                 }
                 seen = seen.saturating_add(1);
-                Ok(())
             })?,
             2 => drop(r.read_double(f)?),
             3 => drop(r.read_varint(f)?),

@@ -250,25 +250,22 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads one element (unpacked) or a packed run of a repeated varint
-    /// field, calling `each` with the value and its offset.
+    /// field, calling `each` with every value.
     #[inline]
     pub(crate) fn read_packed_varints(
         &mut self,
         f: Field,
-        mut each: impl FnMut(u64, usize) -> WireResult<()>,
+        mut each: impl FnMut(u64),
     ) -> WireResult<()> {
         match f.wire {
             WireType::Varint => {
-                let at = self.pos;
-                let v = self.varint()?;
-                each(v, at)
+                each(self.varint()?);
+                Ok(())
             }
             WireType::Len => {
                 let mut sub = self.read_message(f)?;
                 while sub.has_more() {
-                    let at = sub.pos;
-                    let v = sub.varint()?;
-                    each(v, at)?;
+                    each(sub.varint()?);
                 }
                 Ok(())
             }
@@ -281,10 +278,13 @@ impl<'a> Reader<'a> {
     pub(crate) fn read_packed_doubles(
         &mut self,
         f: Field,
-        mut each: impl FnMut(f64) -> WireResult<()>,
+        mut each: impl FnMut(f64),
     ) -> WireResult<()> {
         match f.wire {
-            WireType::Fixed64 => each(f64::from_bits(self.fixed64()?)),
+            WireType::Fixed64 => {
+                each(f64::from_bits(self.fixed64()?));
+                Ok(())
+            }
             WireType::Len => {
                 let at = self.pos;
                 let mut sub = self.read_message(f)?;
@@ -292,7 +292,7 @@ impl<'a> Reader<'a> {
                     return Err(corrupt(at, "packed doubles not a multiple of 8 bytes"));
                 }
                 while sub.has_more() {
-                    each(f64::from_bits(sub.fixed64()?))?;
+                    each(f64::from_bits(sub.fixed64()?));
                 }
                 Ok(())
             }
@@ -368,7 +368,8 @@ mod tests {
 
     #[test]
     fn field_keys() {
-        let cases: &[(&[u8], Option<(u32, WireType)>)] = &[
+        type Case = (&'static [u8], Option<(u32, WireType)>);
+        let cases: &[Case] = &[
             (&[0x08], Some((1, WireType::Varint))),
             (&[0x11], Some((2, WireType::Fixed64))),
             (&[0x2a], Some((5, WireType::Len))),
@@ -445,16 +446,12 @@ mod tests {
         let mut r = Reader::new(&buf);
         while r.has_more() {
             let f = r.field().unwrap();
-            r.read_packed_varints(f, |v, _| {
-                got.push(v);
-                Ok(())
-            })
-            .unwrap();
+            r.read_packed_varints(f, |v| got.push(v)).unwrap();
         }
         assert_eq!(got, [1, 300, 5]);
         let mut r = Reader::new(&[0x0a, 3, 0, 0, 0]);
         let f = r.field().unwrap();
-        assert!(r.read_packed_doubles(f, |_| Ok(())).is_err());
+        assert!(r.read_packed_doubles(f, |_| ()).is_err());
     }
 
     #[test]
