@@ -1,20 +1,56 @@
 //! Zero-copy decoding of remote_write 1.0 (`prometheus.WriteRequest`) and
 //! 2.0 (`io.prometheus.write.v2.Request`) bodies.
 //!
-//! STUB: to be implemented. The API below is fixed; the HTTP layer depends on it.
+//! The decoders read the protobuf wire format directly: label names and
+//! values are slices of the decompressed body, and labels and samples of
+//! every series go into two arenas sized before decoding starts, so a
+//! request costs a handful of allocations however many series it carries.
+//!
+//! A body that is not valid protobuf fails as a whole
+//! ([`IngestError::Protobuf`], naming the byte offset). A series that is
+//! well-formed but unacceptable (no metric name, bad symbol refs, an
+//! inconsistent histogram, ...) is listed in [`DecodedBatch::rejected`] and
+//! the rest of the request still goes through, as Prometheus' remote write
+//! handler does for partial writes (`writeHandler.write` and
+//! `writeHandler.writeV2` in `storage/remote/write_handler.go`).
 
 use std::ops::Range;
 
 use super::IngestError;
-use crate::model::{LabelRef, Sample};
+use crate::model::{describe_label_refs, LabelRef, Sample, METRIC_NAME};
+
+mod histogram;
+mod v1;
+mod v2;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_reject;
+#[cfg(test)]
+mod tests_snappy;
 
 /// Largest decompressed body accepted (bytes).
 pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 << 20;
 
 /// Decompresses a snappy *block* format body, refusing outputs over `limit`.
+///
+/// The declared length is read from the block header and checked against
+/// `limit` before the output buffer is allocated, so a tiny body claiming a
+/// huge output costs nothing.
 pub fn snappy_decompress(body: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
-    let _ = (body, limit);
-    todo!()
+    let snappy_err = |e: snap::Error| IngestError::Snappy(e.to_string());
+    let size = snap::raw::decompress_len(body).map_err(snappy_err)?;
+    if size > limit {
+        return Err(IngestError::TooLarge { size, limit });
+    }
+    let mut out = vec![0u8; size];
+    let n = snap::raw::Decoder::new()
+        .decompress(body, &mut out)
+        .map_err(snappy_err)?;
+    out.truncate(n);
+    Ok(out)
 }
 
 /// A metric type from remote_write metadata.
@@ -51,7 +87,28 @@ pub struct MetadataRef<'a> {
     pub unit: &'a [u8],
 }
 
+impl MetricType {
+    /// Maps the wire enum (the same numbers in 1.0 and 2.0); values this
+    /// build does not know are treated as unspecified, as proto3 open enums
+    /// allow.
+    pub(crate) fn from_wire(v: u64) -> MetricType {
+        match v as i32 {
+            1 => MetricType::Counter,
+            2 => MetricType::Gauge,
+            3 => MetricType::Histogram,
+            4 => MetricType::GaugeHistogram,
+            5 => MetricType::Summary,
+            6 => MetricType::Info,
+            7 => MetricType::StateSet,
+            _ => MetricType::Unspecified,
+        }
+    }
+}
+
 /// One decoded series: ranges into the batch's label and sample arenas.
+///
+/// A series that carries only histograms or only exemplars has an empty
+/// `samples` range; one that carries nothing but metadata is not listed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedSeries {
     /// Range in [`DecodedBatch::labels`].
@@ -96,12 +153,113 @@ pub struct DecodedBatch<'a> {
 
 /// Decodes a remote_write 1.0 `WriteRequest`.
 pub fn decode_v1(buf: &[u8]) -> Result<DecodedBatch<'_>, IngestError> {
-    let _ = buf;
-    todo!()
+    v1::decode(buf).map_err(|e| *e)
 }
 
 /// Decodes a remote_write 2.0 `Request`.
+///
+/// `symbols[0]` must be the empty string (when there are symbols at all),
+/// otherwise the whole request is refused. The deprecated
+/// `TimeSeries.created_timestamp` (field 6) is skipped like any unknown field.
 pub fn decode_v2(buf: &[u8]) -> Result<DecodedBatch<'_>, IngestError> {
-    let _ = buf;
-    todo!()
+    v2::decode(buf).map_err(|e| *e)
+}
+
+/// Arena capacities counted before decoding.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Capacity {
+    pub(crate) series: usize,
+    pub(crate) labels: usize,
+    pub(crate) samples: usize,
+}
+
+impl<'a> DecodedBatch<'a> {
+    pub(crate) fn with_capacity(c: Capacity) -> DecodedBatch<'a> {
+        DecodedBatch {
+            labels: Vec::with_capacity(c.labels),
+            samples: Vec::with_capacity(c.samples),
+            series: Vec::with_capacity(c.series),
+            metadata: Vec::new(),
+            rejected: Vec::new(),
+        }
+    }
+}
+
+/// A series being decoded: where its labels and samples start in the
+/// arenas, what else it carried, and the first problem found in it.
+#[derive(Debug)]
+pub(crate) struct PendingSeries {
+    labels: usize,
+    samples: usize,
+    pub(crate) histograms: u32,
+    pub(crate) exemplars: u32,
+    problem: Option<String>,
+}
+
+impl PendingSeries {
+    pub(crate) fn start(batch: &DecodedBatch<'_>) -> PendingSeries {
+        PendingSeries {
+            labels: batch.labels.len(),
+            samples: batch.samples.len(),
+            histograms: 0,
+            exemplars: 0,
+            problem: None,
+        }
+    }
+
+    /// Records a reason to refuse the series; the first one wins.
+    pub(crate) fn reject(&mut self, reason: impl FnOnce() -> String) {
+        if self.problem.is_none() {
+            self.problem = Some(reason());
+        }
+    }
+
+    /// Accepts or refuses the series. On acceptance returns its metric
+    /// name; on refusal rolls the arenas back and records the rejection.
+    pub(crate) fn finish<'a>(mut self, batch: &mut DecodedBatch<'a>) -> Option<&'a [u8]> {
+        let labels = batch.labels.get(self.labels..).unwrap_or_default();
+        let samples = batch.samples.len().saturating_sub(self.samples);
+        let name: Option<&'a [u8]> = labels
+            .iter()
+            .find(|l| l.name == METRIC_NAME.as_bytes())
+            .map(|l| l.value);
+        let name_problem = match name {
+            _ if labels.is_empty() => Some("empty label set"),
+            None => Some("missing metric name (__name__ label)"),
+            Some([]) => Some("empty metric name (__name__ label)"),
+            Some(_) => None,
+        };
+        // A problem found while reading (bad refs, a bad histogram) is
+        // reported first: a broken ref also hides the name.
+        if let Some(p) = name_problem {
+            self.reject(|| p.to_string());
+        } else if samples > 0 && self.histograms > 0 {
+            self.reject(|| "series carries both float samples and native histograms".into());
+        }
+        if let Some(reason) = self.problem {
+            let series = describe_label_refs(labels);
+            batch.rejected.push(DecodeRejection {
+                series,
+                reason,
+                samples: samples as u64,
+                histograms: u64::from(self.histograms),
+                exemplars: u64::from(self.exemplars),
+            });
+            batch.labels.truncate(self.labels);
+            batch.samples.truncate(self.samples);
+            return None;
+        }
+        if samples > 0 || self.histograms > 0 || self.exemplars > 0 {
+            batch.series.push(DecodedSeries {
+                labels: self.labels..batch.labels.len(),
+                samples: self.samples..batch.samples.len(),
+                histograms: self.histograms,
+                exemplars: self.exemplars,
+            });
+        } else {
+            // Nothing to store: keep only what the metadata needs.
+            batch.labels.truncate(self.labels);
+        }
+        name
+    }
 }

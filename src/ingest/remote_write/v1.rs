@@ -1,0 +1,150 @@
+//! remote_write 1.0: `prometheus.WriteRequest` (`prompb/remote.proto`).
+//!
+//! Field numbers: WriteRequest{timeseries=1, metadata=3};
+//! TimeSeries{labels=1, samples=2, exemplars=3, histograms=4};
+//! Label{name=1, value=2}; Sample{value=1 double, timestamp=2 int64};
+//! Exemplar{labels=1, value=2, timestamp=3};
+//! MetricMetadata{type=1, metric_family_name=2, help=4, unit=5}.
+
+use super::histogram::HistogramCheck;
+use super::wire::{Reader, WireResult};
+use super::{Capacity, DecodedBatch, MetadataRef, MetricType, PendingSeries};
+use crate::model::{LabelRef, Sample};
+
+/// Decodes a whole `WriteRequest`; see [`super::decode_v1`].
+pub(super) fn decode(buf: &[u8]) -> WireResult<DecodedBatch<'_>> {
+    let mut batch = DecodedBatch::with_capacity(capacity(buf));
+    let mut r = Reader::new(buf);
+    while r.has_more() {
+        let f = r.field()?;
+        match f.number {
+            1 => series(r.read_message(f)?, &mut batch)?,
+            3 => metadata(r.read_message(f)?, &mut batch)?,
+            _ => r.skip(f)?,
+        }
+    }
+    Ok(batch)
+}
+
+/// Counts series, labels and samples by walking keys only. A malformed body
+/// stops the count early; the decoding pass then reports the error.
+fn capacity(buf: &[u8]) -> Capacity {
+    let mut c = Capacity::default();
+    let _ = count_into(buf, &mut c);
+    c
+}
+
+fn count_into(buf: &[u8], c: &mut Capacity) -> WireResult<()> {
+    let mut r = Reader::new(buf);
+    while r.has_more() {
+        let f = r.field()?;
+        if f.number != 1 {
+            r.skip(f)?;
+            continue;
+        }
+        c.series += 1;
+        let mut ts = r.read_message(f)?;
+        while ts.has_more() {
+            let f = ts.field()?;
+            match f.number {
+                1 => c.labels += 1,
+                2 => c.samples += 1,
+                _ => {}
+            }
+            ts.skip(f)?;
+        }
+    }
+    Ok(())
+}
+
+fn series<'a>(mut r: Reader<'a>, batch: &mut DecodedBatch<'a>) -> WireResult<()> {
+    let mut p = PendingSeries::start(batch);
+    while r.has_more() {
+        let f = r.field()?;
+        match f.number {
+            1 => batch.labels.push(label(r.read_message(f)?)?),
+            2 => batch.samples.push(sample(r.read_message(f)?)?),
+            3 => {
+                exemplar(r.read_message(f)?)?;
+                p.exemplars = p.exemplars.saturating_add(1);
+            }
+            4 => {
+                let h = HistogramCheck::read(r.read_message(f)?)?;
+                let i = p.histograms;
+                p.histograms = p.histograms.saturating_add(1);
+                if let Err(e) = h.verdict() {
+                    p.reject(|| format!("histogram {i}: {e}"));
+                }
+            }
+            _ => r.skip(f)?,
+        }
+    }
+    p.finish(batch);
+    Ok(())
+}
+
+fn label(mut r: Reader<'_>) -> WireResult<LabelRef<'_>> {
+    let mut l = LabelRef {
+        name: &[],
+        value: &[],
+    };
+    while r.has_more() {
+        let f = r.field()?;
+        match f.number {
+            1 => l.name = r.read_bytes(f)?,
+            2 => l.value = r.read_bytes(f)?,
+            _ => r.skip(f)?,
+        }
+    }
+    Ok(l)
+}
+
+/// Shared by 1.0 and 2.0 (2.0 adds `start_timestamp = 3`, skipped here).
+pub(super) fn sample(mut r: Reader<'_>) -> WireResult<Sample> {
+    let mut s = Sample::new(0, 0.0);
+    while r.has_more() {
+        let f = r.field()?;
+        match f.number {
+            1 => s.v = r.read_double(f)?,
+            2 => s.t = r.read_varint(f)? as i64,
+            _ => r.skip(f)?,
+        }
+    }
+    Ok(s)
+}
+
+/// Exemplars are only counted, but are read in full so that a corrupt one
+/// fails the request like any other corrupt field.
+fn exemplar(mut r: Reader<'_>) -> WireResult<()> {
+    while r.has_more() {
+        let f = r.field()?;
+        match f.number {
+            1 => drop(label(r.read_message(f)?)?),
+            2 => drop(r.read_double(f)?),
+            3 => drop(r.read_varint(f)?),
+            _ => r.skip(f)?,
+        }
+    }
+    Ok(())
+}
+
+fn metadata<'a>(mut r: Reader<'a>, batch: &mut DecodedBatch<'a>) -> WireResult<()> {
+    let mut m = MetadataRef {
+        metric: &[],
+        kind: MetricType::Unspecified,
+        help: &[],
+        unit: &[],
+    };
+    while r.has_more() {
+        let f = r.field()?;
+        match f.number {
+            1 => m.kind = MetricType::from_wire(r.read_varint(f)?),
+            2 => m.metric = r.read_bytes(f)?,
+            4 => m.help = r.read_bytes(f)?,
+            5 => m.unit = r.read_bytes(f)?,
+            _ => r.skip(f)?,
+        }
+    }
+    batch.metadata.push(m);
+    Ok(())
+}

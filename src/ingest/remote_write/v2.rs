@@ -1,0 +1,245 @@
+//! remote_write 2.0: `io.prometheus.write.v2.Request`
+//! (`prompb/io/prometheus/write/v2/types.proto`).
+//!
+//! Field numbers: Request{symbols=4, timeseries=5};
+//! TimeSeries{labels_refs=1, samples=2, histograms=3, exemplars=4,
+//! metadata=5} (6 was `created_timestamp`, now reserved, and is skipped);
+//! Exemplar{labels_refs=1, value=2, timestamp=3};
+//! Metadata{type=1, help_ref=3, unit_ref=4}.
+//!
+//! The body is walked twice at the top level: once to collect the symbol
+//! table and size the arenas (fields may come in any order), once to decode
+//! the series against it.
+
+use super::histogram::HistogramCheck;
+use super::v1::sample;
+use super::wire::{corrupt, Reader, WireResult, WireType};
+use super::{Capacity, DecodedBatch, MetadataRef, MetricType, PendingSeries};
+use crate::model::LabelRef;
+
+/// Decodes a whole `Request`; see [`super::decode_v2`].
+pub(super) fn decode(buf: &[u8]) -> WireResult<DecodedBatch<'_>> {
+    let (symbols, cap) = symbols_and_capacity(buf)?;
+    let mut batch = DecodedBatch::with_capacity(cap);
+    let mut r = Reader::new(buf);
+    while r.has_more() {
+        let f = r.field()?;
+        match f.number {
+            5 => series(r.read_message(f)?, &symbols, &mut batch)?,
+            _ => r.skip(f)?,
+        }
+    }
+    Ok(batch)
+}
+
+/// First pass: the symbol table (checked to start with "") and arena sizes.
+fn symbols_and_capacity(buf: &[u8]) -> WireResult<(Vec<&[u8]>, Capacity)> {
+    let mut symbols = Vec::new();
+    let mut first_at = 0;
+    let mut cap = Capacity::default();
+    let mut r = Reader::new(buf);
+    while r.has_more() {
+        let f = r.field()?;
+        match f.number {
+            4 => {
+                if symbols.is_empty() {
+                    first_at = f.at;
+                }
+                symbols.push(r.read_bytes(f)?);
+            }
+            5 => count_series(r.read_message(f)?, &mut cap)?,
+            _ => r.skip(f)?,
+        }
+    }
+    if let Some(first) = symbols.first().filter(|s| !s.is_empty()) {
+        return Err(corrupt(
+            first_at,
+            format!(
+                "symbols[0] must be the empty string, got {:?}",
+                String::from_utf8_lossy(first)
+            ),
+        ));
+    }
+    Ok((symbols, cap))
+}
+
+fn count_series(mut ts: Reader<'_>, cap: &mut Capacity) -> WireResult<()> {
+    cap.series += 1;
+    while ts.has_more() {
+        let f = ts.field()?;
+        match (f.number, f.wire) {
+            // Packed refs take at least one byte each, two per label.
+            (1, WireType::Len) => cap.labels += ts.read_bytes(f)?.len() / 2,
+            (1, _) => {
+                cap.labels += 1;
+                ts.skip(f)?;
+            }
+            (2, _) => {
+                cap.samples += 1;
+                ts.skip(f)?;
+            }
+            _ => ts.skip(f)?,
+        }
+    }
+    Ok(())
+}
+
+/// Metadata fields as sent, resolved once the series is complete.
+#[derive(Debug, Default, Clone, Copy)]
+struct RawMetadata {
+    kind: u64,
+    help_ref: u64,
+    unit_ref: u64,
+}
+
+fn series<'a>(
+    mut r: Reader<'a>,
+    symbols: &[&'a [u8]],
+    batch: &mut DecodedBatch<'a>,
+) -> WireResult<()> {
+    let mut p = PendingSeries::start(batch);
+    let mut refs = RefPairs::default();
+    let mut meta: Option<RawMetadata> = None;
+    while r.has_more() {
+        let f = r.field()?;
+        match f.number {
+            1 => r.read_packed_varints(f, |v| refs.push(v, symbols, &mut batch.labels, &mut p))?,
+            2 => batch.samples.push(sample(r.read_message(f)?)?),
+            3 => {
+                let h = HistogramCheck::read(r.read_message(f)?)?;
+                let i = p.histograms;
+                p.histograms = p.histograms.saturating_add(1);
+                if let Err(e) = h.verdict() {
+                    p.reject(|| format!("histogram {i}: {e}"));
+                }
+            }
+            4 => {
+                let i = p.exemplars;
+                p.exemplars = p.exemplars.saturating_add(1);
+                if let Err(e) = exemplar(r.read_message(f)?, symbols.len())? {
+                    p.reject(|| format!("exemplar {i}: {e}"));
+                }
+            }
+            5 => metadata(
+                r.read_message(f)?,
+                meta.get_or_insert_with(Default::default),
+            )?,
+            _ => r.skip(f)?,
+        }
+    }
+    if refs.odd() {
+        p.reject(|| format!("labels_refs has odd length {}", refs.seen));
+    }
+    let resolved = meta.map(|m| resolve_metadata(m, symbols));
+    if let Some(Err(e)) = &resolved {
+        p.reject(|| e.clone());
+    }
+    if let Some(metric) = p.finish(batch) {
+        if let Some(Ok(m)) = resolved {
+            if m.kind != MetricType::Unspecified || !m.help.is_empty() || !m.unit.is_empty() {
+                batch.metadata.push(MetadataRef { metric, ..m });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `labels_refs` into label pairs as the refs stream in (they may
+/// arrive in several packed runs).
+#[derive(Debug, Default)]
+struct RefPairs<'a> {
+    name: Option<&'a [u8]>,
+    seen: u64,
+    broken: bool,
+}
+
+impl<'a> RefPairs<'a> {
+    fn push(
+        &mut self,
+        v: u64,
+        symbols: &[&'a [u8]],
+        labels: &mut Vec<LabelRef<'a>>,
+        p: &mut PendingSeries,
+    ) {
+        let i = self.seen;
+        self.seen = self.seen.saturating_add(1);
+        if self.broken {
+            return;
+        }
+        let Some(&sym) = usize::try_from(v).ok().and_then(|v| symbols.get(v)) else {
+            self.broken = true;
+            let n = symbols.len();
+            p.reject(|| format!("labels_refs[{i}] = {v} out of range ({n} symbols)"));
+            return;
+        };
+        match self.name.take() {
+            None => self.name = Some(sym),
+            Some(name) => labels.push(LabelRef { name, value: sym }),
+        }
+    }
+
+    fn odd(&self) -> bool {
+        self.seen % 2 == 1
+    }
+}
+
+/// Reads an exemplar; the inner result says whether its refs are valid.
+fn exemplar(mut r: Reader<'_>, symbols: usize) -> WireResult<Result<(), String>> {
+    let mut verdict = Ok(());
+    let mut seen: u64 = 0;
+    while r.has_more() {
+        let f = r.field()?;
+        match f.number {
+            1 => r.read_packed_varints(f, |v| {
+                if verdict.is_ok() && v >= symbols as u64 {
+                    verdict = Err(format!(
+                        "labels_refs[{seen}] = {v} out of range ({symbols} symbols)"
+                    ));
+                }
+                seen = seen.saturating_add(1);
+            })?,
+            2 => drop(r.read_double(f)?),
+            3 => drop(r.read_varint(f)?),
+            _ => r.skip(f)?,
+        }
+    }
+    if verdict.is_ok() && seen % 2 == 1 {
+        verdict = Err(format!("labels_refs has odd length {seen}"));
+    }
+    Ok(verdict)
+}
+
+/// Merges one metadata message into `m` (a repeated singular message field
+/// merges, later scalars winning, as protobuf specifies).
+fn metadata(mut r: Reader<'_>, m: &mut RawMetadata) -> WireResult<()> {
+    while r.has_more() {
+        let f = r.field()?;
+        match f.number {
+            1 => m.kind = r.read_varint(f)?,
+            3 => m.help_ref = r.read_varint(f)?,
+            4 => m.unit_ref = r.read_varint(f)?,
+            _ => r.skip(f)?,
+        }
+    }
+    Ok(())
+}
+
+fn resolve_metadata<'a>(m: RawMetadata, symbols: &[&'a [u8]]) -> Result<MetadataRef<'a>, String> {
+    let get = |what: &str, v: u64| {
+        usize::try_from(v)
+            .ok()
+            .and_then(|i| symbols.get(i).copied())
+            .ok_or_else(|| {
+                format!(
+                    "metadata {what} {v} out of range ({} symbols)",
+                    symbols.len()
+                )
+            })
+    };
+    Ok(MetadataRef {
+        metric: &[],
+        kind: MetricType::from_wire(m.kind),
+        help: get("help_ref", m.help_ref)?,
+        unit: get("unit_ref", m.unit_ref)?,
+    })
+}
