@@ -365,7 +365,7 @@ fn run(ops: &[Op], windows: [i64; 2]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, max_shrink_iters: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, max_shrink_iters: 2000, ..ProptestConfig::default() })]
 
     #[test]
     fn engine_matches_oracle(ops in prop::collection::vec(op(), 1..60), w0 in prop_oneof![Just(0i64), Just(50), Just(300)], w1 in prop_oneof![Just(0i64), Just(120)]) {
@@ -447,4 +447,20 @@ fn nonexistent_tenant_reads_nothing() {
         .select(&[m])
         .unwrap()
         .is_empty());
+}
+
+#[test]
+fn series_recreated_after_gc_survives_two_restarts_regression() {
+    run(
+        &[
+            app(0, 0, &[(1359, 0.0)]),
+            app(0, 1, &[(1000, 0.0)]),
+            Op::Flush { tenant: 0 },
+            app(0, 3, &[(0, 0.0)]),
+            Op::Restart,
+            app(0, 3, &[(1360, 0.0)]),
+        ],
+        [0, 0],
+    )
+    .unwrap();
 }

@@ -216,7 +216,10 @@ impl Head {
     }
 
     /// Creates a series with a given id (WAL replay). An id already present
-    /// is left as it is.
+    /// is left as it is. If the label set is present under another id, that
+    /// older series was garbage-collected in the run that wrote the log (so
+    /// it is empty here) and is replaced; should it hold samples after all,
+    /// the new id becomes an alias of it so no sample is lost.
     pub(crate) fn create_with_id(&self, id: u32, labels: &Labels) {
         let strs: Vec<(&str, &str)> = labels
             .iter()
@@ -226,10 +229,23 @@ impl Head {
             .keys
             .key(strs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
         let mut table = self.table.write();
-        if table.by_id.contains_key(&id) || table.by_key.contains_key(&key) {
+        if table.by_id.contains_key(&id) {
             return;
         }
         table.next_id = table.next_id.max(id.wrapping_add(1));
+        if let Some(old) = table.by_key.get(&key).cloned() {
+            if old.data.lock().is_empty() {
+                self.remove_locked(&mut table, old.id);
+            } else {
+                tracing::warn!(
+                    old = old.id,
+                    new = id,
+                    "WAL redefines a live series; keeping both ids for it"
+                );
+                table.by_id.insert(id, old);
+                return;
+            }
+        }
         self.insert_series(&mut table, key, id, &strs);
     }
 
