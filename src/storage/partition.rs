@@ -12,7 +12,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::model::{describe_label_refs, Labels};
 use crate::storage::block::{self, writer::BlockWriter, Block, DELETED_SUFFIX, TMP_SUFFIX};
 use crate::storage::error::{Result, StorageError};
-use crate::storage::head::append::{apply, decide, normalize_labels, DecideCtx, Decision};
+use crate::storage::head::append::{apply, decide, normalize_label_order, DecideCtx, Decision};
 use crate::storage::head::series::Placement;
 use crate::storage::head::{Head, MixHasher, SeriesHandle};
 use crate::storage::outcome::{AppendOutcome, RejectReason, SeriesInput};
@@ -31,6 +31,29 @@ struct AppendScratch {
     placements: Vec<Placement>,
     plan: Vec<(SeriesHandle, usize, usize)>,
     batch_maxt: HashMap<u32, i64, std::hash::BuildHasherDefault<MixHasher>>,
+    /// Sorted label order of every input series, concatenated.
+    order: Vec<u32>,
+    /// Per input: its range in `order`, or why its labels were refused.
+    spans: Vec<Result<(u32, u32), crate::storage::LabelError>>,
+    keys: Vec<u128>,
+    found: Vec<Option<SeriesHandle>>,
+    /// One series' label order, before it is copied into `order`.
+    one: Vec<u32>,
+}
+
+impl AppendScratch {
+    fn clear(&mut self) {
+        self.new_series.clear();
+        self.created.clear();
+        self.samples.clear();
+        self.placements.clear();
+        self.plan.clear();
+        self.batch_maxt.clear();
+        self.order.clear();
+        self.spans.clear();
+        self.keys.clear();
+        self.found.clear();
+    }
 }
 
 /// A tenant's partition.
@@ -116,20 +139,12 @@ impl Partition {
         let mut out = AppendOutcome::default();
         let mut guard = self.append_lock.lock();
         let sc = &mut *guard;
-        sc.new_series.clear();
-        sc.created.clear();
-        sc.samples.clear();
-        sc.placements.clear();
-        sc.plan.clear();
-        sc.batch_maxt.clear();
-        let mut labels = Vec::new();
-        for input in batch {
-            let found = normalize_labels(input.labels, &mut labels)
-                .and_then(|()| self.head.get_or_create(&labels));
-            let (h, created) = match found {
-                Ok(x) => x,
-                Err(e) => {
-                    let n = input.samples.len() as u64;
+        sc.clear();
+        self.resolve_series(sc, batch);
+        for (i, input) in batch.iter().enumerate() {
+            let h = match (&sc.spans[i], sc.found[i].take()) {
+                (Err(e), _) => {
+                    let (e, n) = (e.clone(), input.samples.len() as u64);
                     out.reject(
                         RejectReason::Labels(e),
                         n,
@@ -138,15 +153,39 @@ impl Partition {
                     );
                     continue;
                 }
+                (Ok(_), Some(h)) => h,
+                (Ok((a, b)), None) => {
+                    let (a, b) = (*a, *b);
+                    let key = sc.keys[i];
+                    match self.head.create_series(
+                        input.labels,
+                        &sc.order[a as usize..b as usize],
+                        key,
+                    ) {
+                        Ok((h, created)) => {
+                            if let Some(l) = created {
+                                sc.new_series.push(SeriesEntry {
+                                    series: h.id,
+                                    labels: l,
+                                });
+                                sc.created.push(h.id);
+                            }
+                            h
+                        }
+                        Err(e) => {
+                            let n = input.samples.len() as u64;
+                            out.reject(
+                                RejectReason::Labels(e),
+                                n,
+                                || describe_label_refs(input.labels),
+                                None,
+                            );
+                            continue;
+                        }
+                    }
+                }
             };
             let id = h.id;
-            if let Some(l) = created {
-                sc.new_series.push(SeriesEntry {
-                    series: id,
-                    labels: l,
-                });
-                sc.created.push(id);
-            }
             self.decide_series(sc, &mut out, id, h, input)?;
         }
         if sc.new_series.is_empty() && sc.samples.is_empty() {
@@ -173,6 +212,30 @@ impl Partition {
         drop(guard);
         self.wal.sync_to(pos)?;
         Ok(out)
+    }
+
+    /// Normalizes every input's labels, computes their keys and looks all
+    /// of them up at once (a miss leaves `found[i]` empty).
+    fn resolve_series(&self, sc: &mut AppendScratch, batch: &[SeriesInput<'_>]) {
+        let mut order = std::mem::take(&mut sc.order);
+        let mut one = std::mem::take(&mut sc.one);
+        for input in batch {
+            match normalize_label_order(input.labels, &mut one) {
+                Ok(()) => {
+                    let start = order.len() as u32;
+                    order.extend_from_slice(&one);
+                    sc.keys.push(self.head.series_key(input.labels, &one));
+                    sc.spans.push(Ok((start, order.len() as u32)));
+                }
+                Err(e) => {
+                    sc.keys.push(0);
+                    sc.spans.push(Err(e));
+                }
+            }
+        }
+        sc.order = order;
+        sc.one = one;
+        self.head.lookup_keys(&sc.keys, &mut sc.found);
     }
 
     fn decide_series(

@@ -39,31 +39,36 @@ impl fmt::Display for LabelError {
     }
 }
 
-/// Checks and sorts borrowed labels into `out`, dropping empty values
-/// (Prometheus treats an empty value as an absent label). UTF-8 is not
+/// Checks borrowed labels and writes their name order, as indexes into
+/// `labels`, into `order`, leaving out empty values (Prometheus treats an
+/// empty value as an absent label). Indexes rather than slices let the
+/// caller keep `order` in a buffer that outlives the input. UTF-8 is not
 /// checked here: a label set that matches a stored series was checked when
-/// that series was created, so only [`check_utf8`] before creation is needed.
-/// Byte order equals string order for UTF-8, so sorting bytes is sorting names.
-pub(crate) fn normalize_labels<'a>(
-    labels: &[LabelRef<'a>],
-    out: &mut Vec<(&'a [u8], &'a [u8])>,
+/// that series was created, so [`check_utf8`] runs only before creation.
+/// Byte order equals string order for UTF-8, so sorting bytes sorts names.
+pub(crate) fn normalize_label_order(
+    labels: &[LabelRef<'_>],
+    order: &mut Vec<u32>,
 ) -> Result<(), LabelError> {
-    out.clear();
-    for l in labels {
+    order.clear();
+    for (i, l) in labels.iter().enumerate() {
         if l.name.is_empty() {
             return Err(LabelError::EmptyLabelName);
         }
         if !l.value.is_empty() {
-            out.push((l.name, l.value));
+            order.push(i as u32);
         }
     }
-    if out.is_empty() {
+    if order.is_empty() {
         return Err(LabelError::EmptyLabelSet);
     }
-    out.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+    order.sort_unstable_by(|&a, &b| labels[a as usize].name.cmp(labels[b as usize].name));
+    if let Some(w) = order
+        .windows(2)
+        .find(|w| labels[w[0] as usize].name == labels[w[1] as usize].name)
+    {
         return Err(LabelError::DuplicateLabelName(
-            String::from_utf8_lossy(w[0].0).into_owned(),
+            String::from_utf8_lossy(labels[w[0] as usize].name).into_owned(),
         ));
     }
     Ok(())
@@ -91,9 +96,13 @@ pub(crate) fn check_utf8<'a>(
 pub(crate) fn validate_labels<'a>(
     labels: &[LabelRef<'a>],
 ) -> Result<Vec<(&'a str, &'a str)>, LabelError> {
-    let mut out = Vec::new();
-    normalize_labels(labels, &mut out)?;
-    check_utf8(&out)
+    let mut order = Vec::new();
+    normalize_label_order(labels, &mut order)?;
+    let pairs: Vec<(&[u8], &[u8])> = order
+        .iter()
+        .map(|&i| (labels[i as usize].name, labels[i as usize].value))
+        .collect();
+    check_utf8(&pairs)
 }
 
 /// Outcome of deciding one sample against a series.
@@ -191,20 +200,59 @@ pub(crate) fn apply(s: &mut MemSeries, p: Placement, t: i64, v: f64, block_range
 }
 
 impl Head {
-    /// Finds the series with these normalized labels, or validates and
-    /// creates it. Returns its id, its handle, and its owned labels when it
-    /// was created (for the WAL). A lookup allocates nothing.
+    /// Finds or creates the series for `labels` (test convenience over
+    /// the batch path's [`Head::series_key`], [`Head::lookup_keys`] and
+    /// [`Head::create_series`]).
+    #[cfg(test)]
     pub(crate) fn get_or_create(
         &self,
         labels: &[(&[u8], &[u8])],
     ) -> Result<(SeriesHandle, Option<Labels>), LabelError> {
-        let key = self.keys.key(labels.iter().copied());
-        if let Some(h) = self.table.read().by_key.get(&key) {
-            return Ok((h.clone(), None));
+        let refs: Vec<LabelRef> = labels
+            .iter()
+            .map(|&(name, value)| LabelRef { name, value })
+            .collect();
+        let mut order = Vec::new();
+        normalize_label_order(&refs, &mut order)?;
+        let key = self.series_key(&refs, &order);
+        let mut found = Vec::new();
+        self.lookup_keys(&[key], &mut found);
+        match found.pop().flatten() {
+            Some(h) => Ok((h, None)),
+            None => self.create_series(&refs, &order, key),
         }
-        let strs = check_utf8(labels)?;
+    }
+
+    /// The key of labels given in sorted `order` (see [`normalize_label_order`]).
+    pub(crate) fn series_key(&self, labels: &[LabelRef<'_>], order: &[u32]) -> u128 {
+        self.keys.key(
+            order
+                .iter()
+                .map(|&i| (labels[i as usize].name, labels[i as usize].value)),
+        )
+    }
+
+    /// Looks up many keys under one lock; `out[i]` is the series for `keys[i]`.
+    /// The lookups are independent, so their cache misses overlap.
+    pub(crate) fn lookup_keys(&self, keys: &[u128], out: &mut Vec<Option<SeriesHandle>>) {
+        let table = self.table.read();
+        out.extend(keys.iter().map(|k| table.by_key.get(k).cloned()));
+    }
+
+    /// Validates (UTF-8) and creates the series for labels in sorted
+    /// `order`, unless another appender created it meanwhile.
+    pub(crate) fn create_series(
+        &self,
+        labels: &[LabelRef<'_>],
+        order: &[u32],
+        key: u128,
+    ) -> Result<(SeriesHandle, Option<Labels>), LabelError> {
+        let pairs: Vec<(&[u8], &[u8])> = order
+            .iter()
+            .map(|&i| (labels[i as usize].name, labels[i as usize].value))
+            .collect();
+        let strs = check_utf8(&pairs)?;
         let mut table = self.table.write();
-        // Another appender may have created it between the two locks.
         if let Some(h) = table.by_key.get(&key) {
             return Ok((h.clone(), None));
         }
