@@ -14,7 +14,7 @@ use crate::storage::block::{self, writer::BlockWriter, Block, DELETED_SUFFIX, TM
 use crate::storage::error::{Result, StorageError};
 use crate::storage::head::append::{apply, decide, normalize_label_order, DecideCtx, Decision};
 use crate::storage::head::series::Placement;
-use crate::storage::head::{Head, MixHasher, SeriesHandle};
+use crate::storage::head::{Head, MixHasher, SeriesHandle, SeriesKey};
 use crate::storage::outcome::{AppendOutcome, RejectReason, SeriesInput};
 use crate::storage::wal::{self, SampleEntry, SeriesEntry, Wal, WalOptions, WalRecord};
 use crate::storage::TenantConfig;
@@ -35,7 +35,7 @@ struct AppendScratch {
     order: Vec<u32>,
     /// Per input: its range in `order`, or why its labels were refused.
     spans: Vec<Result<(u32, u32), crate::storage::LabelError>>,
-    keys: Vec<u128>,
+    keys: Vec<SeriesKey>,
     found: Vec<Option<SeriesHandle>>,
     /// One series' label order, before it is copied into `order`.
     one: Vec<u32>,
@@ -228,7 +228,7 @@ impl Partition {
                     sc.spans.push(Ok((start, order.len() as u32)));
                 }
                 Err(e) => {
-                    sc.keys.push(0);
+                    sc.keys.push(SeriesKey::default());
                     sc.spans.push(Err(e));
                 }
             }

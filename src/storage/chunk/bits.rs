@@ -15,6 +15,11 @@ pub(super) struct BitWriter {
 
 impl BitWriter {
     /// An empty writer whose buffer is allocated once with `capacity` bytes.
+    /// Bytes the buffer holds without growing.
+    pub(super) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     pub(super) fn with_capacity(capacity: usize) -> BitWriter {
         BitWriter {
             buf: Vec::with_capacity(capacity),

@@ -50,8 +50,8 @@ const fn max_usize(a: usize, b: usize) -> usize {
 #[derive(Debug, Clone)]
 pub(crate) struct XorAppender {
     w: BitWriter,
-    capacity: usize,
-    n: usize,
+    /// Samples appended (at most `u16::MAX` in practice: the head cuts at 120).
+    n: u32,
     t: i64,
     /// Previous timestamp delta, as a wrapping 64-bit quantity.
     delta: u64,
@@ -85,7 +85,6 @@ impl XorAppender {
     pub fn with_capacity(capacity: usize) -> XorAppender {
         XorAppender {
             w: BitWriter::with_capacity(capacity),
-            capacity,
             n: 0,
             t: 0,
             delta: 0,
@@ -110,7 +109,7 @@ impl XorAppender {
         }
         self.t = t;
         self.v = bits;
-        self.n += 1;
+        self.n = self.n.saturating_add(1);
     }
 
     fn write_first(&mut self, t: i64, bits: u64) {
@@ -172,12 +171,12 @@ impl XorAppender {
 
     /// Whether one more sample surely fits without growing the buffer.
     pub fn has_room(&self) -> bool {
-        self.w.bytes().len() + Self::MAX_SAMPLE_BYTES <= self.capacity
+        self.w.bytes().len() + Self::MAX_SAMPLE_BYTES <= self.w.capacity()
     }
 
     /// Number of samples appended.
     pub fn num_samples(&self) -> usize {
-        self.n
+        self.n as usize
     }
 
     /// The encoded bytes so far (a valid chunk for [`XorIter`]).
@@ -193,7 +192,7 @@ impl XorAppender {
     #[cfg(test)]
     /// Capacity of the buffer in bytes.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.w.capacity()
     }
 
     /// The buffer itself, so tests can prove it never reallocated.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::series::{MemSeries, Placement};
-use super::{resolve_labels, Head, SeriesEntry, SeriesHandle};
+use super::{resolve_labels, Head, SeriesEntry, SeriesHandle, SeriesKey};
 use crate::model::{LabelRef, Labels};
 use crate::storage::error::Result;
 use crate::storage::wal::SampleEntry;
@@ -227,7 +227,7 @@ impl Head {
     }
 
     /// The key of labels given in sorted `order` (see [`normalize_label_order`]).
-    pub(crate) fn series_key(&self, labels: &[LabelRef<'_>], order: &[u32]) -> u128 {
+    pub(crate) fn series_key(&self, labels: &[LabelRef<'_>], order: &[u32]) -> SeriesKey {
         self.keys.key(
             order
                 .iter()
@@ -237,7 +237,7 @@ impl Head {
 
     /// Looks up many keys under one lock; `out[i]` is the series for `keys[i]`.
     /// The lookups are independent, so their cache misses overlap.
-    pub(crate) fn lookup_keys(&self, keys: &[u128], out: &mut Vec<Option<SeriesHandle>>) {
+    pub(crate) fn lookup_keys(&self, keys: &[SeriesKey], out: &mut Vec<Option<SeriesHandle>>) {
         let table = self.table.read();
         out.extend(keys.iter().map(|k| table.by_key.get(k).cloned()));
         drop(table);
@@ -254,7 +254,7 @@ impl Head {
         &self,
         labels: &[LabelRef<'_>],
         order: &[u32],
-        key: u128,
+        key: SeriesKey,
     ) -> Result<(SeriesHandle, Option<Labels>), LabelError> {
         let pairs: Vec<(&[u8], &[u8])> = order
             .iter()
@@ -309,7 +309,7 @@ impl Head {
     fn insert_series(
         &self,
         table: &mut super::SeriesTable,
-        key: u128,
+        key: SeriesKey,
         id: u32,
         labels: &[(&str, &str)],
     ) -> SeriesHandle {

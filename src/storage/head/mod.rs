@@ -54,8 +54,20 @@ pub(crate) struct Head {
 #[derive(Default)]
 struct SeriesTable {
     by_id: HashMap<u32, SeriesHandle, BuildHasherDefault<MixHasher>>,
-    by_key: HashMap<u128, SeriesHandle, BuildHasherDefault<MixHasher>>,
+    by_key: HashMap<SeriesKey, SeriesHandle, BuildHasherDefault<MixHasher>>,
     next_id: u32,
+}
+
+/// A series' key as two words (a `u128` would be 16-byte aligned and pad
+/// every table slot to 32 bytes). Both words are keyed hashes, so hashing
+/// the first is enough to place it in a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct SeriesKey(u64, u64);
+
+impl std::hash::Hash for SeriesKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
+    }
 }
 
 /// Computes a series' key: a 128-bit hash of its sorted label bytes, from
@@ -81,7 +93,7 @@ impl LabelKeyer {
         }
     }
 
-    fn key<'a>(&self, labels: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> u128 {
+    fn key<'a>(&self, labels: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> SeriesKey {
         let one = |rs: &ahash::RandomState| {
             let mut h = rs.build_hasher();
             for (n, v) in labels.clone() {
@@ -92,7 +104,7 @@ impl LabelKeyer {
             }
             h.finish()
         };
-        (u128::from(one(&self.a)) << 64) | u128::from(one(&self.b))
+        SeriesKey(one(&self.a), one(&self.b))
     }
 }
 
@@ -112,9 +124,9 @@ impl Hasher for MixHasher {
     fn write_u32(&mut self, v: u32) {
         self.0 = u64::from(v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
-    fn write_u128(&mut self, v: u128) {
-        // Already a keyed hash: its bits are uniformly spread.
-        self.0 = v as u64;
+    fn write_u64(&mut self, v: u64) {
+        // Only series keys hash as a u64: already keyed, uniformly spread.
+        self.0 = v;
     }
 }
 
@@ -172,7 +184,7 @@ impl Head {
         self.symbols.read().len()
     }
 
-    fn key_of_pairs(&self, pairs: &[(Sym, Sym)], sy: &Symbols) -> u128 {
+    fn key_of_pairs(&self, pairs: &[(Sym, Sym)], sy: &Symbols) -> SeriesKey {
         self.keys.key(
             pairs
                 .iter()
