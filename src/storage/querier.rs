@@ -76,6 +76,19 @@ impl Querier {
             .collect())
     }
 
+    /// Number of distinct matching series with samples in range, without
+    /// building their label sets (for limits and cardinality checks).
+    pub fn series_count(&self, matchers: &[Matcher]) -> Result<usize> {
+        let Some(p) = &self.partition else {
+            check_not_empty(matchers)?;
+            return Ok(0);
+        };
+        if self.blocks.is_empty() {
+            return p.head.count_in(matchers, self.mint, self.maxt);
+        }
+        Ok(self.select_labels(matchers)?.len())
+    }
+
     /// Label sets of matching series with samples in range, sorted.
     pub fn select_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>> {
         let Some(p) = &self.partition else {

@@ -46,6 +46,17 @@ impl Head {
         Ok(out)
     }
 
+    /// Number of series matching `matchers` with a sample in `[mint, maxt]`.
+    /// When the range covers everything the head holds, this is the size of
+    /// the postings intersection and touches no series.
+    pub(crate) fn count_in(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<usize> {
+        let ids = self.select_ids(matchers)?;
+        if mint == i64::MIN && maxt == i64::MAX {
+            return Ok(ids.len() as usize);
+        }
+        Ok(self.handles_in(&ids, mint, maxt).len())
+    }
+
     /// Label sets of series matching `matchers` with a sample in `[mint, maxt]`.
     pub(crate) fn select_labels(
         &self,
