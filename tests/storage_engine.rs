@@ -506,3 +506,57 @@ fn label_names_and_values_follow_matchers_time_and_limit() {
     );
     assert_eq!(late.select_labels(&[m]).unwrap().len(), 2);
 }
+
+#[test]
+fn retention_deletes_whole_expired_blocks_per_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let hour = 3_600_000i64;
+    let mut cfg = common::config(dir.path(), 2 * hour);
+    let (short, long) = (common::tenant("short"), common::tenant("long"));
+    cfg.tenant_overrides.insert(
+        short.clone(),
+        TenantConfig {
+            ooo_window_ms: 0,
+            retention_ms: Some(3 * hour),
+        },
+    );
+    let st = common::open(&cfg);
+    let l = common::labels(&[("__name__", "m")]);
+    // Ten hours of one sample a minute; maintenance flushes 2 h blocks as the head grows.
+    for i in 0..600i64 {
+        for t in [&short, &long] {
+            common::append(&st, t, &l, &[Sample::new(i * 60_000, i as f64)]).unwrap();
+        }
+        if i % 60 == 0 {
+            st.maintain().unwrap();
+        }
+    }
+    st.maintain().unwrap();
+    let newest = 599 * 60_000;
+    let kept = st.blocks(&short);
+    assert!(!kept.is_empty());
+    assert!(
+        kept.iter().all(|b| b.max_time > newest - 3 * hour),
+        "expired blocks deleted: {kept:?}"
+    );
+    let first_short = st
+        .querier(&short, 0, i64::MAX)
+        .select(&[name_is("m")])
+        .unwrap()[0]
+        .samples[0]
+        .t;
+    assert!(
+        first_short > 0,
+        "the oldest samples of tenant short are gone"
+    );
+    let first_long = st
+        .querier(&long, 0, i64::MAX)
+        .select(&[name_is("m")])
+        .unwrap()[0]
+        .samples[0]
+        .t;
+    assert_eq!(
+        first_long, 0,
+        "tenant long has no retention and keeps everything"
+    );
+}
