@@ -8,12 +8,17 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::api::{app, AppState};
 use crate::storage::{Storage, StorageConfig, StorageError};
+
+/// How long in-flight requests may run after a shutdown signal before the
+/// server stops waiting for them and closes the storage anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -55,7 +60,10 @@ pub async fn serve(cfg: ServerConfig) -> Result<(), ServerError> {
             addr: cfg.listen,
             source,
         })?;
-    tracing::info!(addr = %cfg.listen, "listening");
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(%addr, "listening"),
+        Err(_) => tracing::info!(addr = %cfg.listen, "listening"),
+    }
     run(listener, cfg.storage, AppState::new(), shutdown_signal()).await
 }
 
@@ -71,6 +79,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let (fail_tx, fail_rx) = oneshot::channel::<()>();
+    let (drain_tx, drain_rx) = oneshot::channel::<()>();
     let router = app(state.clone());
     let server = tokio::spawn(async move {
         let stop = async move {
@@ -78,6 +87,7 @@ pub async fn run(
                 _ = shutdown => {}
                 _ = fail_rx => {}
             }
+            let _ = drain_tx.send(());
         };
         axum::serve(listener, router)
             .with_graceful_shutdown(stop)
@@ -102,13 +112,35 @@ pub async fn run(
     if opened.is_err() {
         let _ = fail_tx.send(());
     }
-    let served = server.await;
+    let served = drain(server, drain_rx).await;
     let closed = close(&state).await;
     opened?;
-    served
-        .map_err(|e| ServerError::Task(e.to_string()))?
-        .map_err(ServerError::Serve)?;
+    served?;
     closed
+}
+
+type ServeTask = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// Waits for the server to finish, but no longer than [`SHUTDOWN_GRACE`]
+/// after the shutdown began; stragglers are then cut off.
+async fn drain(mut server: ServeTask, began: oneshot::Receiver<()>) -> Result<(), ServerError> {
+    let deadline = async {
+        match began.await {
+            Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+            // The server ended without a shutdown; its result decides.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        joined = &mut server => joined
+            .map_err(|e| ServerError::Task(e.to_string()))?
+            .map_err(ServerError::Serve),
+        _ = deadline => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at shutdown; cutting them off");
+            server.abort();
+            Ok(())
+        }
+    }
 }
 
 async fn close(state: &AppState) -> Result<(), ServerError> {
