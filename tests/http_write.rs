@@ -219,3 +219,16 @@ async fn tenants_with_identical_series_are_kept_apart() {
     assert!(resp.text().await.unwrap().contains("X-Scope-OrgID"));
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn body_over_the_limit_gives_413() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let huge = vec![0u8; tessera::api::MAX_REQUEST_BODY + 1];
+    let resp = srv.write(V1_TYPE, None, huge).await;
+    assert_eq!(resp.status(), 413);
+    let ok = vec![0u8; 16];
+    // Not valid snappy, but under the limit: refused as data, not size.
+    assert_eq!(srv.write(V1_TYPE, None, ok).await.status(), 400);
+    srv.stop().await;
+}

@@ -55,7 +55,9 @@ mod tests {
     #[test]
     fn header_decides_the_tenant() {
         let long = "a".repeat(TenantId::MAX_LEN + 1);
-        let cases: &[(&[&[u8]], Result<&str, &str>)] = &[
+        // (header values, tenant or a fragment of the error)
+        type Case<'a> = (&'a [&'a [u8]], Result<&'a str, &'a str>);
+        let cases: &[Case] = &[
             (&[], Ok("anonymous")),
             (&[b"team-a"], Ok("team-a")),
             (&[b"x"], Ok("x")),

@@ -222,7 +222,9 @@ mod tests {
     fn headers_pick_the_version_or_refuse_with_415() {
         use Version::*;
         let pb = "application/x-protobuf";
-        let cases: &[(&[(&str, &str)], Result<Version, &str>)] = &[
+        // (headers, version or a fragment of the 415 message)
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<Version, &'a str>);
+        let cases: &[Case] = &[
             (&[], Ok(V1)),
             (&[("content-type", pb)], Ok(V1)),
             (&[("content-type", "Application/X-Protobuf")], Ok(V1)),
