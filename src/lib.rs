@@ -4,8 +4,10 @@
 //! the invariants each layer keeps.
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod ingest;
 pub mod model;
+pub mod server;
 pub mod storage;
 pub mod synth;
 pub mod tenant;

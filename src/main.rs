@@ -1,5 +1,6 @@
 //! The `tessera` binary: wiring only.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -23,6 +24,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Runs the server: the remote-write receiver, health and admin endpoints.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0:9201")]
+        listen: SocketAddr,
+        /// Data directory.
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+        /// WAL sync policy: none, batch, batch:<N>ms, always.
+        #[arg(long = "wal.sync", default_value = "batch")]
+        wal_sync: SyncPolicy,
+    },
     /// Opens the storage engine on a data dir, writes synthetic node-exporter
     /// data for a tenant, flushes it into a block, reads it back and prints
     /// what it did.
@@ -52,6 +65,11 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
+        Command::Serve {
+            listen,
+            data_dir,
+            wal_sync,
+        } => serve(listen, data_dir, wal_sync),
         Command::Smoke {
             data_dir,
             tenant,
@@ -60,6 +78,18 @@ fn main() -> anyhow::Result<()> {
             wal_sync,
         } => smoke(data_dir, &tenant, hosts, samples, wal_sync),
     }
+}
+
+fn serve(listen: SocketAddr, data_dir: PathBuf, sync: SyncPolicy) -> anyhow::Result<()> {
+    let mut storage = StorageConfig::new(data_dir);
+    storage.wal.sync = sync;
+    let cfg = tessera::server::ServerConfig { listen, storage };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(tessera::server::serve(cfg))?;
+    Ok(())
 }
 
 fn smoke(

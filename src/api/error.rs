@@ -1,0 +1,138 @@
+//! The API layer's error type and its mapping to HTTP statuses.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::storage::StorageError;
+
+/// Everything a handler can refuse a request with.
+///
+/// The status of each variant is fixed here and nowhere else. Bodies follow
+/// the Prometheus HTTP API (`{"status":"error","errorType":...,"error":...}`,
+/// `api.respondError` in `web/api/v1/api.go`); the remote-write endpoint
+/// sends the same message as one line of plain text instead, as
+/// Prometheus' `writeHandler` does with `http.Error`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed or its data was refused (400).
+    #[error("{0}")]
+    BadData(String),
+    /// A `Content-Type` or `Content-Encoding` this endpoint does not speak (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The body is over the size limit (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Storage is not open yet or already closed; retry later (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A failure on our side, e.g. a disk error; retryable (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadData(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The Prometheus `errorType` for the JSON body.
+    fn error_type(&self) -> &'static str {
+        match self {
+            ApiError::BadData(_)
+            | ApiError::UnsupportedMediaType(_)
+            | ApiError::PayloadTooLarge(_) => "bad_data",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The error as a plain-text body (message plus newline), for the
+    /// remote-write endpoint.
+    pub fn into_text_response(self) -> Response {
+        self.log();
+        let status = self.status();
+        let mut body = self.to_string();
+        body.push('\n');
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body,
+        )
+            .into_response()
+    }
+
+    fn log(&self) {
+        if self.status().is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
+        let body = serde_json::json!({
+            "status": "error",
+            "errorType": self.error_type(),
+            "error": self.to_string(),
+        });
+        (self.status(), axum::Json(body)).into_response()
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> ApiError {
+        match e {
+            StorageError::Closed => ApiError::Unavailable(e.to_string()),
+            StorageError::InvalidTenant(_)
+            | StorageError::InvalidMatcher(_)
+            | StorageError::EmptyMatchers => ApiError::BadData(e.to_string()),
+            _ => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_variant_has_its_status_and_type() {
+        let cases = [
+            (ApiError::BadData("x".into()), 400, "bad_data"),
+            (ApiError::UnsupportedMediaType("x".into()), 415, "bad_data"),
+            (ApiError::PayloadTooLarge("x".into()), 413, "bad_data"),
+            (ApiError::Unavailable("x".into()), 503, "unavailable"),
+            (ApiError::Internal("x".into()), 500, "internal"),
+        ];
+        for (e, status, kind) in cases {
+            assert_eq!(e.status().as_u16(), status, "{e:?}");
+            assert_eq!(e.error_type(), kind, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn storage_errors_map_to_retryable_or_client_statuses() {
+        let io = StorageError::io("wal/00000001", std::io::Error::other("disk on fire"));
+        assert_eq!(
+            ApiError::from(io).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            ApiError::from(StorageError::Closed).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            ApiError::from(StorageError::EmptyMatchers).status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! Liveness and readiness, with Prometheus' exact bodies
+//! (`web.Handler` routes `/-/healthy` and `/-/ready` in `web/web.go`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::AppState;
+
+/// `GET /-/healthy`: the process is up and serving HTTP.
+pub(crate) async fn healthy() -> (StatusCode, &'static str) {
+    (StatusCode::OK, "Tessera is Healthy.\n")
+}
+
+/// `GET /-/ready`: 200 once the storage is open (WAL replayed), 503 before.
+pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.storage() {
+        Some(_) => (StatusCode::OK, "Tessera is Ready.\n"),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n"),
+    }
+}

@@ -1,0 +1,330 @@
+//! `POST /api/v1/write`: the Prometheus remote-write receiver, 1.0 and 2.0.
+//!
+//! Follows Prometheus' `writeHandler.ServeHTTP` (`storage/remote/write_handler.go`):
+//! the headers are checked before the body is read, a body that cannot be
+//! decoded is refused whole with 400, and a body with some bad series is a
+//! partial write: the good series are stored and the response is 400 naming
+//! the first few problems.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::{blocking, ApiError, AppState, Tenant};
+use crate::ingest::remote_write::{
+    decode_v1, decode_v2, snappy_decompress, DEFAULT_MAX_DECOMPRESSED,
+};
+use crate::storage::{SeriesInput, Storage};
+use crate::tenant::TenantId;
+
+/// The 2.0 response headers counting what was written.
+const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
+const HISTOGRAMS_WRITTEN: &str = "x-prometheus-remote-write-histograms-written";
+const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
+
+/// How many rejection reasons a 400 body lists.
+const MAX_REASONS: usize = 10;
+
+/// The remote-write protocol version, from the `Content-Type`'s `proto` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Version {
+    /// `prometheus.WriteRequest`.
+    V1,
+    /// `io.prometheus.write.v2.Request`.
+    V2,
+}
+
+/// What one request did: counts for the 2.0 headers and the problems to report.
+#[derive(Debug, Default)]
+struct WriteReport {
+    samples_written: u64,
+    histograms_written: u64,
+    exemplars_written: u64,
+    samples_rejected: u64,
+    series_refused: usize,
+    reasons: Vec<String>,
+}
+
+/// Handles a remote-write request for the caller's tenant.
+pub(crate) async fn remote_write(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    req: Request,
+) -> Response {
+    match write(state, tenant, req).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_text_response(),
+    }
+}
+
+async fn write(state: AppState, tenant: TenantId, req: Request) -> Result<Response, ApiError> {
+    let version = check_headers(req.headers())?;
+    let storage = state.require_storage()?;
+    let body = Bytes::from_request(req, &()).await.map_err(|r| {
+        let msg = r.body_text();
+        match r.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(msg),
+            _ => ApiError::BadData(format!("reading body: {msg}")),
+        }
+    })?;
+    let report = blocking(move || ingest(&storage, &tenant, &body, version)).await?;
+    Ok(respond(version, report))
+}
+
+/// Checks `Content-Encoding` and `Content-Type` and picks the protocol
+/// version, without looking at the body.
+pub(crate) fn check_headers(headers: &HeaderMap) -> Result<Version, ApiError> {
+    if let Some(enc) = headers.get(header::CONTENT_ENCODING) {
+        let ok = enc
+            .to_str()
+            .is_ok_and(|e| e.trim().eq_ignore_ascii_case("snappy"));
+        if !ok {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "unsupported Content-Encoding {:?}: only snappy is accepted",
+                String::from_utf8_lossy(enc.as_bytes())
+            )));
+        }
+    }
+    match headers.get(header::CONTENT_TYPE) {
+        // Prometheus senders always set it; be lenient with others.
+        None => Ok(Version::V1),
+        Some(ct) => parse_content_type(ct.as_bytes()),
+    }
+}
+
+/// Parses `application/x-protobuf[;proto=<message>]`.
+fn parse_content_type(raw: &[u8]) -> Result<Version, ApiError> {
+    let bad = |why: &str| {
+        ApiError::UnsupportedMediaType(format!(
+            "unsupported Content-Type {:?}: {why}",
+            String::from_utf8_lossy(raw)
+        ))
+    };
+    let text = std::str::from_utf8(raw).map_err(|_| bad("not UTF-8"))?;
+    let mut parts = text.split(';');
+    let media = parts.next().unwrap_or_default().trim();
+    if !media.eq_ignore_ascii_case("application/x-protobuf") {
+        return Err(bad("expected application/x-protobuf"));
+    }
+    let mut version = Version::V1;
+    for param in parts {
+        let Some((key, value)) = param.split_once('=') else {
+            continue;
+        };
+        if !key.trim().eq_ignore_ascii_case("proto") {
+            continue;
+        }
+        version = match value.trim().trim_matches('"') {
+            "prometheus.WriteRequest" => Version::V1,
+            "io.prometheus.write.v2.Request" => Version::V2,
+            _ => return Err(bad("unknown proto message")),
+        };
+    }
+    Ok(version)
+}
+
+/// Decompresses, decodes and appends one body (blocking). Decoding happens
+/// here because the decoded batch borrows the decompressed bytes.
+fn ingest(
+    storage: &Storage,
+    tenant: &TenantId,
+    body: &[u8],
+    version: Version,
+) -> Result<WriteReport, ApiError> {
+    let bad = |e: crate::ingest::IngestError| ApiError::BadData(e.to_string());
+    let raw = snappy_decompress(body, DEFAULT_MAX_DECOMPRESSED).map_err(bad)?;
+    let batch = match version {
+        Version::V1 => decode_v1(&raw),
+        Version::V2 => decode_v2(&raw),
+    }
+    .map_err(bad)?;
+    let inputs: Vec<SeriesInput<'_>> = batch
+        .series
+        .iter()
+        .filter(|s| !s.samples.is_empty())
+        .filter_map(|s| {
+            Some(SeriesInput {
+                labels: batch.labels.get(s.labels.clone())?,
+                samples: batch.samples.get(s.samples.clone())?,
+            })
+        })
+        .collect();
+    let outcome = storage.append(tenant, &inputs)?;
+    let mut report = WriteReport {
+        samples_written: outcome.accepted + outcome.duplicates_ignored,
+        // Approximation: histograms and exemplars are counted for every series
+        // the decoder accepted, even if storage refused the series' labels.
+        histograms_written: batch.series.iter().map(|s| u64::from(s.histograms)).sum(),
+        exemplars_written: batch.series.iter().map(|s| u64::from(s.exemplars)).sum(),
+        samples_rejected: outcome.rejected,
+        series_refused: batch.rejected.len(),
+        reasons: Vec::new(),
+    };
+    for r in &batch.rejected {
+        report.samples_rejected += r.samples;
+        report
+            .reasons
+            .push(format!("{} for series {}", r.reason, r.series));
+    }
+    report
+        .reasons
+        .extend(outcome.rejections.iter().map(|r| r.to_string()));
+    report.reasons.truncate(MAX_REASONS);
+    Ok(report)
+}
+
+/// 204 when everything was stored, 400 listing the problems otherwise;
+/// 2.0 responses carry the written counts either way.
+fn respond(version: Version, report: WriteReport) -> Response {
+    let mut resp = if report.samples_rejected == 0 && report.series_refused == 0 {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        let mut summary = format!("{} samples rejected", report.samples_rejected);
+        if report.series_refused > 0 {
+            summary.push_str(&format!(" ({} series refused)", report.series_refused));
+        }
+        let body = std::iter::once(summary)
+            .chain(report.reasons.iter().map(|r| r.replace('\n', "\\n")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        ApiError::BadData(body).into_text_response()
+    };
+    if version == Version::V2 {
+        let headers = resp.headers_mut();
+        for (name, n) in [
+            (SAMPLES_WRITTEN, report.samples_written),
+            (HISTOGRAMS_WRITTEN, report.histograms_written),
+            (EXEMPLARS_WRITTEN, report.exemplars_written),
+        ] {
+            headers.insert(HeaderName::from_static(name), HeaderValue::from(n));
+        }
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn headers_pick_the_version_or_refuse_with_415() {
+        use Version::*;
+        let pb = "application/x-protobuf";
+        // (headers, version or a fragment of the 415 message)
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<Version, &'a str>);
+        let cases: &[Case] = &[
+            (&[], Ok(V1)),
+            (&[("content-type", pb)], Ok(V1)),
+            (&[("content-type", "Application/X-Protobuf")], Ok(V1)),
+            (
+                &[(
+                    "content-type",
+                    "application/x-protobuf;proto=prometheus.WriteRequest",
+                )],
+                Ok(V1),
+            ),
+            (
+                &[(
+                    "content-type",
+                    "application/x-protobuf; proto=io.prometheus.write.v2.Request",
+                )],
+                Ok(V2),
+            ),
+            (
+                &[(
+                    "content-type",
+                    "application/x-protobuf;proto=\"io.prometheus.write.v2.Request\"",
+                )],
+                Ok(V2),
+            ),
+            (
+                &[("content-type", "application/x-protobuf;charset=utf-8")],
+                Ok(V1),
+            ),
+            (
+                &[("content-type", pb), ("content-encoding", "snappy")],
+                Ok(V1),
+            ),
+            (
+                &[("content-type", pb), ("content-encoding", "SNAPPY")],
+                Ok(V1),
+            ),
+            (
+                &[("content-type", "application/json")],
+                Err("\"application/json\""),
+            ),
+            (
+                &[("content-type", "image/png")],
+                Err("Content-Type \"image/png\""),
+            ),
+            (&[("content-type", "")], Err("Content-Type \"\"")),
+            (
+                &[("content-type", "application/x-protobuf;proto=foo.Bar")],
+                Err("unknown proto"),
+            ),
+            (
+                &[("content-type", pb), ("content-encoding", "gzip")],
+                Err("Content-Encoding \"gzip\""),
+            ),
+            (
+                &[("content-type", pb), ("content-encoding", "")],
+                Err("Content-Encoding"),
+            ),
+            // The encoding is checked first, whatever the type says.
+            (
+                &[
+                    ("content-type", "application/json"),
+                    ("content-encoding", "deflate"),
+                ],
+                Err("\"deflate\""),
+            ),
+        ];
+        for (input, want) in cases {
+            match (check_headers(&headers(input)), want) {
+                (Ok(v), Ok(w)) => assert_eq!(v, *w, "{input:?}"),
+                (Err(e), Err(w)) => {
+                    assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{input:?}");
+                    assert!(e.to_string().contains(w), "{input:?}: {e}");
+                }
+                (got, want) => panic!("{input:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn written_headers_only_for_v2() {
+        let report = || WriteReport {
+            samples_written: 3,
+            histograms_written: 2,
+            exemplars_written: 1,
+            ..WriteReport::default()
+        };
+        let v2 = respond(Version::V2, report());
+        assert_eq!(v2.status(), StatusCode::NO_CONTENT);
+        assert_eq!(v2.headers()[SAMPLES_WRITTEN], "3");
+        assert_eq!(v2.headers()[HISTOGRAMS_WRITTEN], "2");
+        assert_eq!(v2.headers()[EXEMPLARS_WRITTEN], "1");
+        let v1 = respond(Version::V1, report());
+        assert_eq!(v1.status(), StatusCode::NO_CONTENT);
+        assert!(v1.headers().get(SAMPLES_WRITTEN).is_none());
+        let rejected = WriteReport {
+            samples_rejected: 1,
+            ..report()
+        };
+        let bad = respond(Version::V2, rejected);
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(bad.headers()[SAMPLES_WRITTEN], "3");
+    }
+}

@@ -1,0 +1,184 @@
+//! Process lifecycle: bind, serve, open storage, shut down.
+//!
+//! The listener is bound before anything slow happens, so health checks
+//! answer during a long WAL replay; `/-/ready` flips to 200 once the storage
+//! is open. On SIGTERM or SIGINT the server stops accepting, lets in-flight
+//! requests finish, then closes the storage (fsyncing every WAL).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::api::{app, AppState};
+use crate::storage::{Storage, StorageConfig, StorageError};
+
+/// How long in-flight requests may run after a shutdown signal before the
+/// server stops waiting for them and closes the storage anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Storage engine settings.
+    pub storage: StorageConfig,
+}
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listen address could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serving HTTP failed.
+    #[error("serving HTTP: {0}")]
+    Serve(#[source] std::io::Error),
+    /// Opening or closing the storage failed.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// A blocking storage task panicked or was cancelled.
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+/// Binds `cfg.listen` and serves until SIGTERM or SIGINT.
+pub async fn serve(cfg: ServerConfig) -> Result<(), ServerError> {
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(%addr, "listening"),
+        Err(_) => tracing::info!(addr = %cfg.listen, "listening"),
+    }
+    run(listener, cfg.storage, AppState::new(), shutdown_signal()).await
+}
+
+/// Serves on an already bound listener until `shutdown` resolves.
+///
+/// `state` should be fresh ([`AppState::new`]); the storage is opened here
+/// and installed into it, so a caller holding a clone of `state` (a test)
+/// can reach the storage once the server is ready.
+pub async fn run(
+    listener: TcpListener,
+    storage: StorageConfig,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let (fail_tx, fail_rx) = oneshot::channel::<()>();
+    let (drain_tx, drain_rx) = oneshot::channel::<()>();
+    let router = app(state.clone());
+    let server = tokio::spawn(async move {
+        let stop = async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = fail_rx => {}
+            }
+            let _ = drain_tx.send(());
+        };
+        axum::serve(listener, router)
+            .with_graceful_shutdown(stop)
+            .await
+    });
+    let opened = tokio::task::spawn_blocking(move || Storage::open(storage))
+        .await
+        .map_err(|e| ServerError::Task(e.to_string()));
+    let opened = match opened {
+        Ok(Ok((st, stats))) => {
+            tracing::info!(
+                tenants = stats.tenants,
+                samples = stats.samples,
+                "storage ready"
+            );
+            state.set_storage(Arc::new(st));
+            Ok(())
+        }
+        Ok(Err(e)) => Err(ServerError::Storage(e)),
+        Err(e) => Err(e),
+    };
+    if opened.is_err() {
+        let _ = fail_tx.send(());
+    }
+    let served = drain(server, drain_rx).await;
+    let closed = close(&state).await;
+    opened?;
+    served?;
+    closed
+}
+
+type ServeTask = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// Waits for the server to finish, but no longer than [`SHUTDOWN_GRACE`]
+/// after the shutdown began; stragglers are then cut off.
+async fn drain(mut server: ServeTask, began: oneshot::Receiver<()>) -> Result<(), ServerError> {
+    let deadline = async {
+        match began.await {
+            Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+            // The server ended without a shutdown; its result decides.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        joined = &mut server => joined
+            .map_err(|e| ServerError::Task(e.to_string()))?
+            .map_err(ServerError::Serve),
+        _ = deadline => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at shutdown; cutting them off");
+            server.abort();
+            Ok(())
+        }
+    }
+}
+
+async fn close(state: &AppState) -> Result<(), ServerError> {
+    let Some(storage) = state.storage() else {
+        return Ok(());
+    };
+    tokio::task::spawn_blocking(move || storage.close())
+        .await
+        .map_err(|e| ServerError::Task(e.to_string()))??;
+    tracing::info!("storage closed");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown signal received");
+}
