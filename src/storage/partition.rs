@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::model::{describe_label_refs, Labels};
+use crate::model::describe_label_refs;
 use crate::storage::block::{self, writer::BlockWriter, Block, DELETED_SUFFIX, TMP_SUFFIX};
 use crate::storage::error::{Result, StorageError};
 use crate::storage::head::append::{apply, decide, normalize_label_order, DecideCtx, Decision};
@@ -508,10 +508,4 @@ fn write_flushed_until(dir: &Path, t: i64) -> Result<()> {
     let dst = dir.join(FLUSHED_UNTIL_FILE);
     std::fs::rename(&tmp, &dst).map_err(|e| StorageError::io(&dst, e))?;
     block::fsync_dir(dir)
-}
-
-/// Labels of a series for error messages.
-#[allow(dead_code)]
-fn describe(l: &Labels) -> String {
-    l.to_string()
 }
