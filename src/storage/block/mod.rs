@@ -86,14 +86,7 @@ impl Block {
         for m in metas {
             self.chunks.read(m.chunk_ref, cache, out)?;
         }
-        let mut w = start;
-        for r in start..out.len() {
-            if out[r].t >= mint && out[r].t <= maxt {
-                out[w] = out[r];
-                w += 1;
-            }
-        }
-        out.truncate(w);
+        crate::storage::head::series::retain_range(out, start, mint, maxt);
         Ok(())
     }
 

@@ -362,7 +362,8 @@ impl MemSeries {
     }
 }
 
-fn retain_range(out: &mut Vec<Sample>, start: usize, mint: i64, maxt: i64) {
+/// Keeps, in `out[start..]`, only samples with `mint <= t <= maxt`.
+pub(crate) fn retain_range(out: &mut Vec<Sample>, start: usize, mint: i64, maxt: i64) {
     let mut w = start;
     for r in start..out.len() {
         let s = out[r];
