@@ -238,3 +238,42 @@ async fn push_groups_are_per_tenant() {
     assert_eq!(srv.get("/metrics/job/j").await.status(), 405);
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_write_metadata_is_recorded() {
+    use tessera::ingest::proto::{encode_snappy, v1};
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let meta = |name: &str, kind: i32, help: &str| v1::MetricMetadata {
+        r#type: kind,
+        metric_family_name: name.to_string(),
+        help: help.to_string(),
+        unit: String::new(),
+    };
+    let body = encode_snappy(&v1::WriteRequest {
+        timeseries: Vec::new(),
+        // 1 = counter, 4 = gaugehistogram; an empty entry is ignored.
+        metadata: vec![
+            meta("rw_total", 1, "From RW."),
+            meta("h", 4, ""),
+            meta("none", 0, ""),
+        ],
+    });
+    let resp = srv.write(http::V1_TYPE, Some("rw"), body).await;
+    assert_eq!(resp.status(), 204);
+    let md = srv
+        .storage()
+        .metadata(&TenantId::new("rw").unwrap(), None, None);
+    let got: Vec<(&str, &str, &str)> = md
+        .iter()
+        .map(|m| (m.metric.as_str(), m.kind.as_str(), m.help.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("h", "gaugehistogram", ""),
+            ("rw_total", "counter", "From RW.")
+        ]
+    );
+    srv.stop().await;
+}
