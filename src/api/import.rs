@@ -20,7 +20,7 @@ use axum::Router;
 use super::{blocking, ApiError, AppState, Tenant};
 use crate::ingest::text::{parse, ParsedText, TextFormat, TextMetadata};
 use crate::model::{LabelRef, Sample};
-use crate::storage::{MetricMetadata, SeriesInput, Storage};
+use crate::storage::{AppendOutcome, MetricMetadata, SeriesInput, Storage};
 use crate::tenant::TenantId;
 
 /// At most this many reasons are listed in a 400 body.
@@ -185,6 +185,30 @@ pub(super) fn with_labels(
     out
 }
 
+/// One sample with its owned labels.
+pub(super) type Row = (Vec<(String, String)>, Sample);
+
+/// Appends single-sample rows in order, each as its own series input.
+pub(super) fn append_rows(
+    storage: &Storage,
+    tenant: &TenantId,
+    rows: &[Row],
+) -> Result<AppendOutcome, ApiError> {
+    let refs: Vec<Vec<LabelRef<'_>>> = rows
+        .iter()
+        .map(|(l, _)| l.iter().map(|(n, v)| LabelRef::new(n, v)).collect())
+        .collect();
+    let inputs: Vec<SeriesInput<'_>> = refs
+        .iter()
+        .zip(rows)
+        .map(|(labels, (_, sample))| SeriesInput {
+            labels,
+            samples: std::slice::from_ref(sample),
+        })
+        .collect();
+    Ok(storage.append(tenant, &inputs)?)
+}
+
 /// Parses and stores one body (blocking); returns the 400 body lines, or
 /// nothing when every line was stored.
 fn ingest(
@@ -200,23 +224,14 @@ fn ingest(
         errors,
     } = parse(body_text(body)?, format);
     let now = now_ms();
-    let owned: Vec<(Vec<(String, String)>, [Sample; 1])> = samples
+    let rows: Vec<Row> = samples
         .iter()
         .map(|s| {
             let t = s.timestamp_ms.unwrap_or(now);
-            (with_labels(&s.labels, extra), [Sample::new(t, s.value)])
+            (with_labels(&s.labels, extra), Sample::new(t, s.value))
         })
         .collect();
-    let refs: Vec<Vec<LabelRef<'_>>> = owned
-        .iter()
-        .map(|(l, _)| l.iter().map(|(n, v)| LabelRef::new(n, v)).collect())
-        .collect();
-    let inputs: Vec<SeriesInput<'_>> = refs
-        .iter()
-        .zip(&owned)
-        .map(|(labels, (_, samples))| SeriesInput { labels, samples })
-        .collect();
-    let outcome = storage.append(tenant, &inputs)?;
+    let outcome = append_rows(storage, tenant, &rows)?;
     storage.record_metadata(tenant, &text_metadata(&metadata))?;
     if errors.is_empty() && outcome.rejected == 0 {
         return Ok(Vec::new());

@@ -22,12 +22,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::Router;
 
-use super::import::{body_text, now_ms, text_format, text_metadata, with_labels};
+use super::import::{append_rows, body_text, now_ms, text_format, text_metadata, with_labels, Row};
 use super::{blocking, ApiError, AppState, Tenant};
 use crate::ingest::push::parse_grouping_path;
 use crate::ingest::text::{parse, ParsedText, TextFormat, TextSample};
-use crate::model::{stale_nan, LabelRef, Sample};
-use crate::storage::{SeriesInput, Storage};
+use crate::model::{stale_nan, Sample};
+use crate::storage::Storage;
 use crate::tenant::TenantId;
 use groups::LabelPairs;
 pub(crate) use groups::PushGroups;
@@ -128,10 +128,10 @@ async fn delete(
             let registry = groups.tenant(&tenant, &dir);
             let mut registry = registry.lock();
             let t = registry.write_time(&key, now_ms());
-            let vanished = registry.delete(&key);
-            if vanished.is_empty() {
+            // An unknown group is still a 202, as in the Pushgateway.
+            let Some(vanished) = registry.delete(&key) else {
                 return Ok(());
-            }
+            };
             let result = store(&storage, &tenant, &[], &vanished, t);
             registry.save(&dir)?;
             result
@@ -255,21 +255,16 @@ fn store(
     vanished: &[LabelPairs],
     t: i64,
 ) -> Result<(), ApiError> {
-    let owned: Vec<(&LabelPairs, [Sample; 1])> = pushed
+    let rows: Vec<Row> = pushed
         .iter()
-        .map(|(l, v)| (l, [Sample::new(t, *v)]))
-        .chain(vanished.iter().map(|l| (l, [Sample::new(t, stale_nan())])))
+        .map(|(l, v)| (l.clone(), Sample::new(t, *v)))
+        .chain(
+            vanished
+                .iter()
+                .map(|l| (l.clone(), Sample::new(t, stale_nan()))),
+        )
         .collect();
-    let refs: Vec<Vec<LabelRef<'_>>> = owned
-        .iter()
-        .map(|(l, _)| l.iter().map(|(n, v)| LabelRef::new(n, v)).collect())
-        .collect();
-    let inputs: Vec<SeriesInput<'_>> = refs
-        .iter()
-        .zip(&owned)
-        .map(|(labels, (_, samples))| SeriesInput { labels, samples })
-        .collect();
-    let outcome = storage.append(tenant, &inputs)?;
+    let outcome = append_rows(storage, tenant, &rows)?;
     if outcome.rejected == 0 {
         return Ok(());
     }

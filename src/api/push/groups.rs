@@ -174,12 +174,11 @@ impl TenantGroups {
         vanished
     }
 
-    /// Forgets the group, returning its series (none if it is unknown).
-    pub(crate) fn delete(&mut self, key: &LabelPairs) -> Vec<LabelPairs> {
+    /// Forgets the group, returning its series, or `None` if it is unknown.
+    pub(crate) fn delete(&mut self, key: &LabelPairs) -> Option<Vec<LabelPairs>> {
         self.groups
             .remove(key)
             .map(|g| g.series.into_keys().collect())
-            .unwrap_or_default()
     }
 }
 
@@ -227,8 +226,8 @@ mod tests {
         g.save(dir.path()).unwrap();
         let mut back = TenantGroups::load(&dir.path().join(PUSH_GROUPS_FILE));
         assert_eq!(back, g);
-        assert_eq!(back.delete(&key), vec![l(&[("__name__", "a")])]);
-        assert!(back.delete(&key).is_empty());
+        assert_eq!(back.delete(&key), Some(vec![l(&[("__name__", "a")])]));
+        assert_eq!(back.delete(&key), None);
     }
 
     #[test]
