@@ -8,6 +8,8 @@
 mod admin;
 mod error;
 mod health;
+mod import;
+mod push;
 mod tenant;
 mod write;
 
@@ -32,6 +34,8 @@ pub const MAX_REQUEST_BODY: usize = 32 << 20;
 #[derive(Clone, Default)]
 pub struct AppState {
     storage: Arc<OnceLock<Arc<Storage>>>,
+    /// Pushgateway-style groups, per tenant (see `push`).
+    push_groups: Arc<push::PushGroups>,
 }
 
 impl AppState {
@@ -59,6 +63,11 @@ impl AppState {
         self.storage.get().cloned()
     }
 
+    /// The registry of pushed groups.
+    pub(crate) fn push_groups(&self) -> Arc<push::PushGroups> {
+        self.push_groups.clone()
+    }
+
     /// The storage, or 503 while it is still being opened.
     pub(crate) fn require_storage(&self) -> Result<Arc<Storage>, ApiError> {
         self.storage()
@@ -73,6 +82,8 @@ pub fn app(state: AppState) -> Router {
         .route("/-/ready", get(health::ready))
         .route("/api/v1/write", post(write::remote_write))
         .route("/api/v1/admin/tsdb/flush", post(admin::flush))
+        .merge(import::routes())
+        .merge(push::routes())
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(state)
 }

@@ -15,7 +15,8 @@ use super::{blocking, ApiError, AppState, Tenant};
 use crate::ingest::remote_write::{
     decode_v1, decode_v2, snappy_decompress, DEFAULT_MAX_DECOMPRESSED,
 };
-use crate::storage::{SeriesInput, Storage};
+use crate::ingest::remote_write::{MetadataRef, MetricType};
+use crate::storage::{MetricMetadata, SeriesInput, Storage};
 use crate::tenant::TenantId;
 
 /// The 2.0 response headers counting what was written.
@@ -151,6 +152,7 @@ fn ingest(
         })
         .collect();
     let outcome = storage.append(tenant, &inputs)?;
+    storage.record_metadata(tenant, &batch_metadata(&batch.metadata))?;
     let mut report = WriteReport {
         samples_written: outcome.accepted + outcome.duplicates_ignored,
         // Approximation: histograms and exemplars are counted for every series
@@ -172,6 +174,38 @@ fn ingest(
         .extend(outcome.rejections.iter().map(|r| r.to_string()));
     report.reasons.truncate(MAX_REASONS);
     Ok(report)
+}
+
+/// The batch's metadata in storage's form. Entries that say nothing (no
+/// name, or no type, help or unit, as 2.0 senders emit per series) are
+/// dropped so they cannot overwrite what a scrape recorded.
+fn batch_metadata(entries: &[MetadataRef<'_>]) -> Vec<MetricMetadata> {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    entries
+        .iter()
+        .filter(|m| !m.metric.is_empty())
+        .filter(|m| m.kind != MetricType::Unspecified || !m.help.is_empty() || !m.unit.is_empty())
+        .map(|m| MetricMetadata {
+            metric: text(m.metric),
+            kind: kind_name(m.kind).to_string(),
+            help: text(m.help),
+            unit: text(m.unit),
+        })
+        .collect()
+}
+
+/// The Prometheus HTTP API spelling of a type (`model.MetricType`).
+fn kind_name(kind: MetricType) -> &'static str {
+    match kind {
+        MetricType::Unspecified => "unknown",
+        MetricType::Counter => "counter",
+        MetricType::Gauge => "gauge",
+        MetricType::Histogram => "histogram",
+        MetricType::GaugeHistogram => "gaugehistogram",
+        MetricType::Summary => "summary",
+        MetricType::Info => "info",
+        MetricType::StateSet => "stateset",
+    }
 }
 
 /// 204 when everything was stored, 400 listing the problems otherwise;

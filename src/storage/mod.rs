@@ -13,6 +13,7 @@ pub(crate) mod compact;
 pub mod error;
 pub(crate) mod head;
 pub mod index;
+pub(crate) mod metadata;
 mod outcome;
 pub(crate) mod partition;
 mod querier;
@@ -30,6 +31,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 pub use block::{BlockMeta, BlockStats, Compaction};
 pub use error::{Result, StorageError};
 pub use index::{MatchOp, Matcher};
+pub use metadata::MetricMetadata;
 pub use outcome::{AppendOutcome, LabelError, RejectReason, Rejection, SampleReject, SeriesInput};
 pub use querier::{Querier, Series};
 pub use wal::{SyncPolicy, WalOptions};
@@ -135,6 +137,7 @@ struct Inner {
     creating: Mutex<()>,
     closed: AtomicBool,
     stop: (Mutex<bool>, Condvar),
+    metadata: metadata::MetadataStore,
 }
 
 impl Storage {
@@ -191,6 +194,7 @@ impl Storage {
             creating: Mutex::new(()),
             closed: AtomicBool::new(false),
             stop: (Mutex::new(false), Condvar::new()),
+            metadata: metadata::MetadataStore::default(),
         });
         let storage = Storage {
             background: Mutex::new(spawn_background(&inner)),
