@@ -13,6 +13,7 @@ pub(crate) mod compact;
 pub mod error;
 pub(crate) mod head;
 pub mod index;
+mod limits;
 mod outcome;
 pub(crate) mod partition;
 mod querier;
@@ -30,6 +31,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 pub use block::{BlockMeta, BlockStats, Compaction};
 pub use error::{Result, StorageError};
 pub use index::{MatchOp, Matcher};
+pub use limits::SeriesLimits;
 pub use outcome::{AppendOutcome, LabelError, RejectReason, Rejection, SampleReject, SeriesInput};
 pub use querier::{Querier, Series};
 pub use wal::{SyncPolicy, WalOptions};
@@ -49,6 +51,8 @@ pub struct TenantConfig {
     /// Blocks whose samples are all older than this (relative to the
     /// tenant's newest sample) are deleted. `None` keeps data forever.
     pub retention_ms: Option<i64>,
+    /// Series and label limits, enforced on every ingest path.
+    pub limits: SeriesLimits,
 }
 
 /// Engine settings.
