@@ -8,6 +8,7 @@
 mod admin;
 mod error;
 mod health;
+mod metrics;
 mod tenant;
 mod write;
 
@@ -18,8 +19,10 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::storage::Storage;
+use crate::tenant::limits::RateLimiter;
 
 pub use error::ApiError;
+pub use metrics::Metrics;
 pub use tenant::{Tenant, TENANT_HEADER};
 
 /// Largest request body accepted, before decompression (bytes).
@@ -32,6 +35,8 @@ pub const MAX_REQUEST_BODY: usize = 32 << 20;
 #[derive(Clone, Default)]
 pub struct AppState {
     storage: Arc<OnceLock<Arc<Storage>>>,
+    limiter: Arc<RateLimiter>,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -54,6 +59,22 @@ impl AppState {
         self.storage.set(storage).is_ok()
     }
 
+    /// Sets the per-tenant ingestion rate limits (none by default).
+    pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> AppState {
+        self.limiter = Arc::new(limiter);
+        self
+    }
+
+    /// The ingestion rate limiter.
+    pub(crate) fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
+    /// The server's own metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// The storage, if it is open.
     pub fn storage(&self) -> Option<Arc<Storage>> {
         self.storage.get().cloned()
@@ -73,6 +94,11 @@ pub fn app(state: AppState) -> Router {
         .route("/-/ready", get(health::ready))
         .route("/api/v1/write", post(write::remote_write))
         .route("/api/v1/admin/tsdb/flush", post(admin::flush))
+        .route("/metrics", get(metrics::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(state)
 }

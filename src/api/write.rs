@@ -15,7 +15,7 @@ use super::{blocking, ApiError, AppState, Tenant};
 use crate::ingest::remote_write::{
     decode_v1, decode_v2, snappy_decompress, DEFAULT_MAX_DECOMPRESSED,
 };
-use crate::storage::{SeriesInput, Storage};
+use crate::storage::{RejectReason, SeriesInput, Storage};
 use crate::tenant::TenantId;
 
 /// The 2.0 response headers counting what was written.
@@ -68,7 +68,7 @@ async fn write(state: AppState, tenant: TenantId, req: Request) -> Result<Respon
             _ => ApiError::BadData(format!("reading body: {msg}")),
         }
     })?;
-    let report = blocking(move || ingest(&storage, &tenant, &body, version)).await?;
+    let report = blocking(move || ingest(&state, &storage, &tenant, &body, version)).await?;
     Ok(respond(version, report))
 }
 
@@ -127,6 +127,7 @@ fn parse_content_type(raw: &[u8]) -> Result<Version, ApiError> {
 /// Decompresses, decodes and appends one body (blocking). Decoding happens
 /// here because the decoded batch borrows the decompressed bytes.
 fn ingest(
+    state: &AppState,
     storage: &Storage,
     tenant: &TenantId,
     body: &[u8],
@@ -150,7 +151,21 @@ fn ingest(
             })
         })
         .collect();
+    let metrics = state.metrics();
+    let decoded: u64 = inputs.iter().map(|s| s.samples.len() as u64).sum();
+    let refused: u64 = batch.rejected.iter().map(|r| r.samples).sum();
+    metrics.add_received(tenant, decoded + refused);
+    metrics.add_rejected(tenant, "invalid_series", refused);
+    // After decoding (the sample count is needed), before anything is stored.
+    if let Err(limit) = state.limiter().try_take(tenant, decoded) {
+        let reason = RejectReason::RateLimited(limit.rate as u64);
+        metrics.add_rejected(tenant, reason.metric_name(), decoded);
+        return Err(ApiError::TooManyRequests(reason.to_string()));
+    }
     let outcome = storage.append(tenant, &inputs)?;
+    for (reason, n) in &outcome.rejected_by_reason {
+        metrics.add_rejected(tenant, reason, *n);
+    }
     let mut report = WriteReport {
         samples_written: outcome.accepted + outcome.duplicates_ignored,
         // Approximation: histograms and exemplars are counted for every series
