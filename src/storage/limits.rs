@@ -100,7 +100,8 @@ mod tests {
             max_label_value_length: 3,
             ..Default::default()
         };
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+        let cases: &[Case] = &[
             (&[("a", "x")], None),
             (&[("a", "xyz"), ("abcd", "1")], None),
             (
