@@ -10,7 +10,7 @@ use tessera::api::AppState;
 use tessera::config::Config;
 use tessera::ingest::proto::{encode_snappy, v1};
 use tessera::ingest::text::{parse, TextFormat};
-use tessera::storage::{SeriesLimits, StorageConfig, TenantConfig};
+use tessera::storage::{SeriesLimits, StorageConfig, SyncPolicy, TenantConfig};
 use tessera::tenant::limits::{RateLimit, RateLimiter};
 use tessera::tenant::TenantId;
 
@@ -48,6 +48,8 @@ fn tid(s: &str) -> TenantId {
 async fn server(dir: &std::path::Path, limits: SeriesLimits, rate: RateLimit) -> Server {
     let mut cfg = StorageConfig::new(dir);
     cfg.maintenance_interval = None;
+    // Every append fsyncs, so the fsync metrics have something to show.
+    cfg.wal.sync = SyncPolicy::Always;
     cfg.tenant_overrides.insert(
         tid("small"),
         TenantConfig {
@@ -95,6 +97,17 @@ async fn series_limit_per_tenant_refuses_new_series_only_for_that_tenant() {
     let (code, _) = write(&srv, "big", batch()).await;
     assert_eq!(code, 204);
     assert_eq!(read(&srv.storage(), "big", "up").len(), 3);
+    srv.stop().await;
+    // WAL replay rebuilds the counts: the limit still holds after a restart.
+    let srv = server(dir.path(), limits, RateLimit::default()).await;
+    let fourth = vec![series(&[("__name__", "up"), ("i", "9")], 1)];
+    let (code, text) = write(&srv, "small", fourth).await;
+    assert_eq!(code, 400);
+    assert!(
+        text.contains("per-tenant series limit of 2 exceeded"),
+        "{text}"
+    );
+    assert_eq!(read(&srv.storage(), "small", "up").len(), 2);
     srv.stop().await;
 }
 
@@ -279,7 +292,9 @@ async fn metrics_count_samples_rejections_series_and_requests() {
         )),
         1.0
     );
-    assert!(v("tessera_wal_fsync_duration_seconds_count") >= 0.0);
+    // One fsync per storing append at least (three appends stored data).
+    assert!(v("tessera_wal_fsync_duration_seconds_count") >= 3.0);
+    assert!(v("tessera_wal_fsync_duration_seconds_sum") > 0.0);
     let h = "tessera_http_request_duration_seconds";
     assert_eq!(
         v(&format!(r#"{h}_count{{route="/api/v1/write",code="400"}}"#)),
