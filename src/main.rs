@@ -1,11 +1,11 @@
 //! The `tessera` binary: wiring only.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use tessera::config::{Config, ServeFlags};
 use tessera::model::{LabelRef, Sample};
 use tessera::storage::{MatchOp, Matcher, SeriesInput, Storage, StorageConfig, SyncPolicy};
 use tessera::synth::NodeExporterShape;
@@ -25,17 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs the server: the remote-write receiver, health and admin endpoints.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "0.0.0.0:9201")]
-        listen: SocketAddr,
-        /// Data directory.
-        #[arg(long, default_value = "./data")]
-        data_dir: PathBuf,
-        /// WAL sync policy: none, batch, batch:<N>ms, always.
-        #[arg(long = "wal.sync", default_value = "batch")]
-        wal_sync: SyncPolicy,
-    },
+    Serve(ServeFlags),
     /// Opens the storage engine on a data dir, writes synthetic node-exporter
     /// data for a tenant, flushes it into a block, reads it back and prints
     /// what it did.
@@ -65,11 +55,7 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Serve {
-            listen,
-            data_dir,
-            wal_sync,
-        } => serve(listen, data_dir, wal_sync),
+        Command::Serve(flags) => serve(&flags),
         Command::Smoke {
             data_dir,
             tenant,
@@ -80,10 +66,8 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn serve(listen: SocketAddr, data_dir: PathBuf, sync: SyncPolicy) -> anyhow::Result<()> {
-    let mut storage = StorageConfig::new(data_dir);
-    storage.wal.sync = sync;
-    let cfg = tessera::server::ServerConfig { listen, storage };
+fn serve(flags: &ServeFlags) -> anyhow::Result<()> {
+    let cfg = Config::from_flags(flags)?.server_config()?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -5,6 +5,7 @@
 //! is open. On SIGTERM or SIGINT the server stops accepting, lets in-flight
 //! requests finish, then closes the storage (fsyncing every WAL).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ use tokio::sync::oneshot;
 
 use crate::api::{app, AppState};
 use crate::storage::{Storage, StorageConfig, StorageError};
+use crate::tenant::limits::{RateLimit, RateLimiter};
+use crate::tenant::TenantId;
 
 /// How long in-flight requests may run after a shutdown signal before the
 /// server stops waiting for them and closes the storage anyway.
@@ -27,6 +30,26 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Storage engine settings.
     pub storage: StorageConfig,
+    /// How long in-flight requests may run after a shutdown signal.
+    pub shutdown_timeout: Duration,
+    /// Ingestion rate limit for tenants without an override.
+    pub rate_defaults: RateLimit,
+    /// Per-tenant ingestion rate limits.
+    pub rate_overrides: HashMap<TenantId, RateLimit>,
+}
+
+impl ServerConfig {
+    /// Defaults (no rate limits, [`SHUTDOWN_GRACE`]) around the given
+    /// address and storage settings.
+    pub fn new(listen: SocketAddr, storage: StorageConfig) -> ServerConfig {
+        ServerConfig {
+            listen,
+            storage,
+            shutdown_timeout: SHUTDOWN_GRACE,
+            rate_defaults: RateLimit::default(),
+            rate_overrides: HashMap::new(),
+        }
+    }
 }
 
 /// Why the server stopped with an error.
@@ -64,7 +87,16 @@ pub async fn serve(cfg: ServerConfig) -> Result<(), ServerError> {
         Ok(addr) => tracing::info!(%addr, "listening"),
         Err(_) => tracing::info!(addr = %cfg.listen, "listening"),
     }
-    run(listener, cfg.storage, AppState::new(), shutdown_signal()).await
+    let limiter = RateLimiter::new(cfg.rate_defaults, cfg.rate_overrides);
+    let state = AppState::new().with_rate_limiter(limiter);
+    run_with_grace(
+        listener,
+        cfg.storage,
+        state,
+        shutdown_signal(),
+        cfg.shutdown_timeout,
+    )
+    .await
 }
 
 /// Serves on an already bound listener until `shutdown` resolves.
@@ -77,6 +109,17 @@ pub async fn run(
     storage: StorageConfig,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    run_with_grace(listener, storage, state, shutdown, SHUTDOWN_GRACE).await
+}
+
+/// [`run`] with a chosen shutdown grace period for in-flight requests.
+pub async fn run_with_grace(
+    listener: TcpListener,
+    storage: StorageConfig,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
 ) -> Result<(), ServerError> {
     let (fail_tx, fail_rx) = oneshot::channel::<()>();
     let (drain_tx, drain_rx) = oneshot::channel::<()>();
@@ -112,7 +155,7 @@ pub async fn run(
     if opened.is_err() {
         let _ = fail_tx.send(());
     }
-    let served = drain(server, drain_rx).await;
+    let served = drain(server, drain_rx, grace).await;
     let closed = close(&state).await;
     opened?;
     served?;
@@ -121,12 +164,16 @@ pub async fn run(
 
 type ServeTask = tokio::task::JoinHandle<std::io::Result<()>>;
 
-/// Waits for the server to finish, but no longer than [`SHUTDOWN_GRACE`]
-/// after the shutdown began; stragglers are then cut off.
-async fn drain(mut server: ServeTask, began: oneshot::Receiver<()>) -> Result<(), ServerError> {
+/// Waits for the server to finish, but no longer than `grace` after the
+/// shutdown began; stragglers are then cut off.
+async fn drain(
+    mut server: ServeTask,
+    began: oneshot::Receiver<()>,
+    grace: Duration,
+) -> Result<(), ServerError> {
     let deadline = async {
         match began.await {
-            Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+            Ok(()) => tokio::time::sleep(grace).await,
             // The server ended without a shutdown; its result decides.
             Err(_) => std::future::pending().await,
         }
@@ -136,7 +183,7 @@ async fn drain(mut server: ServeTask, began: oneshot::Receiver<()>) -> Result<()
             .map_err(|e| ServerError::Task(e.to_string()))?
             .map_err(ServerError::Serve),
         _ = deadline => {
-            tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at shutdown; cutting them off");
+            tracing::warn!(?grace, "requests still running at shutdown; cutting them off");
             server.abort();
             Ok(())
         }

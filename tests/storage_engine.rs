@@ -191,6 +191,7 @@ fn out_of_order_window_and_duplicates() {
         TenantConfig {
             ooo_window_ms: 30 * 60_000,
             retention_ms: None,
+            ..Default::default()
         },
     );
     let st = common::open(&cfg);
@@ -518,6 +519,7 @@ fn retention_deletes_whole_expired_blocks_per_tenant() {
         TenantConfig {
             ooo_window_ms: 0,
             retention_ms: Some(3 * hour),
+            ..Default::default()
         },
     );
     let st = common::open(&cfg);

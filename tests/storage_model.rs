@@ -241,6 +241,7 @@ fn config(dir: &std::path::Path, windows: &[i64]) -> StorageConfig {
             tessera::storage::TenantConfig {
                 ooo_window_ms: *w,
                 retention_ms: None,
+                ..Default::default()
             },
         );
     }

@@ -29,6 +29,9 @@ pub enum ApiError {
     /// A failure on our side, e.g. a disk error; retryable (500).
     #[error("{0}")]
     Internal(String),
+    /// The tenant is over its ingestion rate; retry later (429).
+    #[error("{0}")]
+    TooManyRequests(String),
 }
 
 impl ApiError {
@@ -40,6 +43,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -51,6 +55,7 @@ impl ApiError {
             | ApiError::PayloadTooLarge(_) => "bad_data",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
+            ApiError::TooManyRequests(_) => "unavailable",
         }
     }
 

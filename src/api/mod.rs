@@ -9,6 +9,7 @@ mod admin;
 mod error;
 mod health;
 mod import;
+mod metrics;
 mod push;
 mod tenant;
 mod write;
@@ -20,8 +21,10 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::storage::Storage;
+use crate::tenant::limits::RateLimiter;
 
 pub use error::ApiError;
+pub use metrics::Metrics;
 pub use tenant::{Tenant, TENANT_HEADER};
 
 /// Largest request body accepted, before decompression (bytes).
@@ -36,6 +39,8 @@ pub struct AppState {
     storage: Arc<OnceLock<Arc<Storage>>>,
     /// Pushgateway-style groups, per tenant (see `push`).
     push_groups: Arc<push::PushGroups>,
+    limiter: Arc<RateLimiter>,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -56,6 +61,22 @@ impl AppState {
     /// (and changes nothing) if storage was already set.
     pub fn set_storage(&self, storage: Arc<Storage>) -> bool {
         self.storage.set(storage).is_ok()
+    }
+
+    /// Sets the per-tenant ingestion rate limits (none by default).
+    pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> AppState {
+        self.limiter = Arc::new(limiter);
+        self
+    }
+
+    /// The ingestion rate limiter.
+    pub(crate) fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
+    /// The server's own metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The storage, if it is open.
@@ -84,6 +105,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/admin/tsdb/flush", post(admin::flush))
         .merge(import::routes())
         .merge(push::routes())
+        .route("/metrics", get(metrics::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(state)
 }

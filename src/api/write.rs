@@ -16,6 +16,7 @@ use crate::ingest::remote_write::{
     decode_v1, decode_v2, snappy_decompress, DEFAULT_MAX_DECOMPRESSED,
 };
 use crate::ingest::remote_write::{MetadataRef, MetricType};
+use crate::storage::RejectReason;
 use crate::storage::{MetricMetadata, SeriesInput, Storage};
 use crate::tenant::TenantId;
 
@@ -69,7 +70,7 @@ async fn write(state: AppState, tenant: TenantId, req: Request) -> Result<Respon
             _ => ApiError::BadData(format!("reading body: {msg}")),
         }
     })?;
-    let report = blocking(move || ingest(&storage, &tenant, &body, version)).await?;
+    let report = blocking(move || ingest(&state, &storage, &tenant, &body, version)).await?;
     Ok(respond(version, report))
 }
 
@@ -128,6 +129,7 @@ fn parse_content_type(raw: &[u8]) -> Result<Version, ApiError> {
 /// Decompresses, decodes and appends one body (blocking). Decoding happens
 /// here because the decoded batch borrows the decompressed bytes.
 fn ingest(
+    state: &AppState,
     storage: &Storage,
     tenant: &TenantId,
     body: &[u8],
@@ -151,8 +153,22 @@ fn ingest(
             })
         })
         .collect();
+    let metrics = state.metrics();
+    let decoded: u64 = inputs.iter().map(|s| s.samples.len() as u64).sum();
+    let refused: u64 = batch.rejected.iter().map(|r| r.samples).sum();
+    metrics.add_received(tenant, decoded + refused);
+    metrics.add_rejected(tenant, "invalid_series", refused);
+    // After decoding (the sample count is needed), before anything is stored.
+    if let Err(limit) = state.limiter().try_take(tenant, decoded) {
+        let reason = RejectReason::RateLimited(limit.rate as u64);
+        metrics.add_rejected(tenant, reason.metric_name(), decoded);
+        return Err(ApiError::TooManyRequests(reason.to_string()));
+    }
     let outcome = storage.append(tenant, &inputs)?;
     storage.record_metadata(tenant, &batch_metadata(&batch.metadata))?;
+    for (reason, n) in &outcome.rejected_by_reason {
+        metrics.add_rejected(tenant, reason, *n);
+    }
     let mut report = WriteReport {
         samples_written: outcome.accepted + outcome.duplicates_ignored,
         // Approximation: histograms and exemplars are counted for every series

@@ -13,6 +13,7 @@ pub(crate) mod compact;
 pub mod error;
 pub(crate) mod head;
 pub mod index;
+mod limits;
 pub(crate) mod metadata;
 mod outcome;
 pub(crate) mod partition;
@@ -31,6 +32,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 pub use block::{BlockMeta, BlockStats, Compaction};
 pub use error::{Result, StorageError};
 pub use index::{MatchOp, Matcher};
+pub use limits::SeriesLimits;
 pub use metadata::MetricMetadata;
 pub use outcome::{AppendOutcome, LabelError, RejectReason, Rejection, SampleReject, SeriesInput};
 pub use querier::{Querier, Series};
@@ -51,6 +53,8 @@ pub struct TenantConfig {
     /// Blocks whose samples are all older than this (relative to the
     /// tenant's newest sample) are deleted. `None` keeps data forever.
     pub retention_ms: Option<i64>,
+    /// Series and label limits, enforced on every ingest path.
+    pub limits: SeriesLimits,
 }
 
 /// Engine settings.

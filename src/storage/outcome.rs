@@ -24,6 +24,39 @@ pub enum RejectReason {
     Labels(LabelError),
     /// This sample was refused.
     Sample(SampleReject),
+    /// Creating the series would pass the tenant's series limit (the value).
+    SeriesLimit(u64),
+    /// Creating the series would pass its metric's series limit.
+    MetricSeriesLimit {
+        /// The limit.
+        limit: u64,
+        /// The metric name (`__name__`, lossily decoded).
+        metric: String,
+    },
+    /// The series has more label names than allowed.
+    LabelNamesLimit {
+        /// Label names the series has.
+        count: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A label name is longer than allowed (bytes).
+    LabelNameLength {
+        /// The name (lossily decoded, possibly long).
+        name: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// A label value is longer than allowed (bytes).
+    LabelValueLength {
+        /// The label whose value is too long.
+        name: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// The whole request was over the tenant's ingestion rate (samples/s).
+    /// Never produced by storage; the API layer counts its 429s under it.
+    RateLimited(u64),
 }
 
 impl RejectReason {
@@ -39,6 +72,12 @@ impl RejectReason {
             RejectReason::Sample(SampleReject::OutOfOrder) => "out_of_order",
             RejectReason::Sample(SampleReject::TooOld) => "too_old",
             RejectReason::Sample(SampleReject::DuplicateTimestamp) => "duplicate_timestamp",
+            RejectReason::SeriesLimit(_) => "series_limit",
+            RejectReason::MetricSeriesLimit { .. } => "metric_series_limit",
+            RejectReason::LabelNamesLimit { .. } => "label_names_limit",
+            RejectReason::LabelNameLength { .. } => "label_name_length",
+            RejectReason::LabelValueLength { .. } => "label_value_length",
+            RejectReason::RateLimited(_) => "rate_limited",
         }
     }
 }
@@ -48,7 +87,35 @@ impl fmt::Display for RejectReason {
         match self {
             RejectReason::Labels(e) => write!(f, "invalid labels: {e}"),
             RejectReason::Sample(e) => write!(f, "{e}"),
+            RejectReason::SeriesLimit(n) => write!(f, "per-tenant series limit of {n} exceeded"),
+            RejectReason::MetricSeriesLimit { limit, metric } => write!(
+                f,
+                "per-metric series limit of {limit} exceeded for metric {metric:?}"
+            ),
+            RejectReason::LabelNamesLimit { count, limit } => {
+                write!(f, "series has {count} label names; the limit is {limit}")
+            }
+            RejectReason::LabelNameLength { name, limit } => write!(
+                f,
+                "label name {:?} is longer than the limit of {limit} bytes",
+                truncate(name)
+            ),
+            RejectReason::LabelValueLength { name, limit } => write!(
+                f,
+                "value of label {name:?} is longer than the limit of {limit} bytes"
+            ),
+            RejectReason::RateLimited(n) => {
+                write!(f, "ingestion rate limit of {n} samples/s exceeded")
+            }
         }
+    }
+}
+
+/// At most 64 characters of an over-long name, so the message stays short.
+fn truncate(s: &str) -> String {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
     }
 }
 

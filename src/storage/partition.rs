@@ -34,7 +34,7 @@ struct AppendScratch {
     /// Sorted label order of every input series, concatenated.
     order: Vec<u32>,
     /// Per input: its range in `order`, or why its labels were refused.
-    spans: Vec<Result<(u32, u32), crate::storage::LabelError>>,
+    spans: Vec<std::result::Result<(u32, u32), RejectReason>>,
     keys: Vec<SeriesKey>,
     found: Vec<Option<SeriesHandle>>,
     /// One series' label order, before it is copied into `order`.
@@ -145,12 +145,7 @@ impl Partition {
             let h = match (&sc.spans[i], sc.found[i].take()) {
                 (Err(e), _) => {
                     let (e, n) = (e.clone(), input.samples.len() as u64);
-                    out.reject(
-                        RejectReason::Labels(e),
-                        n,
-                        || describe_label_refs(input.labels),
-                        None,
-                    );
+                    out.reject(e, n, || describe_label_refs(input.labels), None);
                     continue;
                 }
                 (Ok(_), Some(h)) => h,
@@ -161,6 +156,7 @@ impl Partition {
                         input.labels,
                         &sc.order[a as usize..b as usize],
                         key,
+                        &self.cfg.limits,
                     ) {
                         Ok((h, created)) => {
                             if let Some(l) = created {
@@ -174,12 +170,7 @@ impl Partition {
                         }
                         Err(e) => {
                             let n = input.samples.len() as u64;
-                            out.reject(
-                                RejectReason::Labels(e),
-                                n,
-                                || describe_label_refs(input.labels),
-                                None,
-                            );
+                            out.reject(e, n, || describe_label_refs(input.labels), None);
                             continue;
                         }
                     }
@@ -220,7 +211,10 @@ impl Partition {
         let mut order = std::mem::take(&mut sc.order);
         let mut one = std::mem::take(&mut sc.one);
         for input in batch {
-            match normalize_label_order(input.labels, &mut one) {
+            let checked = normalize_label_order(input.labels, &mut one)
+                .map_err(RejectReason::Labels)
+                .and_then(|()| self.cfg.limits.check_labels(input.labels, &one));
+            match checked {
                 Ok(()) => {
                     let start = order.len() as u32;
                     order.extend_from_slice(&one);

@@ -1,5 +1,7 @@
 //! Tenant identity. Every read and write path in the engine takes a [`TenantId`].
 
+pub mod limits;
+
 use std::fmt;
 
 /// Why a string was refused as a tenant id.

@@ -30,11 +30,15 @@ pub struct Server {
 
 /// Starts a server on `127.0.0.1:0` over `dir` and waits until it is ready.
 pub async fn start(dir: &Path) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let mut cfg = StorageConfig::new(dir);
     cfg.maintenance_interval = None;
-    let state = AppState::new();
+    start_with(cfg, AppState::new()).await
+}
+
+/// Starts a server with the given storage settings and (fresh) state.
+pub async fn start_with(cfg: StorageConfig, state: AppState) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(run(listener, cfg, state.clone(), async {
         let _ = stopped.await;

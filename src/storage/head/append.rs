@@ -10,6 +10,8 @@ use super::series::{MemSeries, Placement};
 use super::{resolve_labels, Head, SeriesEntry, SeriesHandle, SeriesKey};
 use crate::model::{LabelRef, Labels};
 use crate::storage::error::Result;
+use crate::storage::limits::SeriesLimits;
+use crate::storage::outcome::RejectReason;
 use crate::storage::wal::SampleEntry;
 
 /// Why a series' labels were refused. Each names the offending label.
@@ -202,6 +204,18 @@ pub(crate) fn apply(s: &mut MemSeries, p: Placement, t: i64, v: f64, block_range
     }
 }
 
+/// The label holding the metric name.
+const METRIC_NAME: &str = "__name__";
+
+/// The metric name of validated labels ("" when there is none).
+fn metric_name<'a>(labels: &[(&'a str, &'a str)]) -> &'a str {
+    labels
+        .iter()
+        .find(|(n, _)| *n == METRIC_NAME)
+        .map(|(_, v)| *v)
+        .unwrap_or("")
+}
+
 impl Head {
     /// Finds or creates the series for `labels` (test convenience over
     /// the batch path's [`Head::series_key`], [`Head::lookup_keys`] and
@@ -222,7 +236,12 @@ impl Head {
         self.lookup_keys(&[key], &mut found);
         match found.pop().flatten() {
             Some(h) => Ok((h, None)),
-            None => self.create_series(&refs, &order, key),
+            None => self
+                .create_series(&refs, &order, key, &SeriesLimits::default())
+                .map_err(|e| match e {
+                    RejectReason::Labels(e) => e,
+                    other => panic!("no limits set, got {other}"),
+                }),
         }
     }
 
@@ -249,22 +268,28 @@ impl Head {
     }
 
     /// Validates (UTF-8) and creates the series for labels in sorted
-    /// `order`, unless another appender created it meanwhile.
+    /// `order`, unless another appender created it meanwhile. The series
+    /// limits are checked under the table lock, so concurrent creators
+    /// cannot both slip under a limit.
     pub(crate) fn create_series(
         &self,
         labels: &[LabelRef<'_>],
         order: &[u32],
         key: SeriesKey,
-    ) -> Result<(SeriesHandle, Option<Labels>), LabelError> {
+        limits: &SeriesLimits,
+    ) -> Result<(SeriesHandle, Option<Labels>), RejectReason> {
         let pairs: Vec<(&[u8], &[u8])> = order
             .iter()
             .map(|&i| (labels[i as usize].name, labels[i as usize].value))
             .collect();
-        let strs = check_utf8(&pairs)?;
+        let strs = check_utf8(&pairs).map_err(RejectReason::Labels)?;
         let mut table = self.table.write();
         if let Some(h) = table.by_key.get(&key) {
             return Ok((h.clone(), None));
         }
+        let metric = metric_name(&strs);
+        let metric_series = table.per_metric.get(metric).copied().unwrap_or(0);
+        limits.check_new_series(table.by_key.len() as u64, metric, metric_series)?;
         let id = table.next_id;
         table.next_id = table.next_id.wrapping_add(1);
         let h = self.insert_series(&mut table, key, id, &strs);
@@ -331,7 +356,12 @@ impl Head {
             data: Mutex::new(MemSeries::new()),
         });
         table.by_id.insert(id, h.clone());
-        table.by_key.insert(key, h.clone());
+        if table.by_key.insert(key, h.clone()).is_none() {
+            *table
+                .per_metric
+                .entry(metric_name(labels).to_string())
+                .or_default() += 1;
+        }
         self.postings.write().add(id, &arcs);
         h
     }
@@ -358,8 +388,21 @@ impl Head {
             .iter()
             .map(|&(n, v)| (sy.resolve(n).clone(), sy.resolve(v).clone()))
             .collect();
+        let metric = h
+            .labels
+            .iter()
+            .find(|&&(n, _)| sy.resolve(n).as_ref() == METRIC_NAME)
+            .map(|&(_, v)| sy.resolve(v).to_string())
+            .unwrap_or_default();
         drop(sy);
-        table.by_key.remove(&key);
+        if table.by_key.remove(&key).is_some() {
+            if let Some(n) = table.per_metric.get_mut(&metric) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    table.per_metric.remove(&metric);
+                }
+            }
+        }
         self.postings.write().remove(id, &arcs);
     }
 

@@ -55,6 +55,9 @@ pub(crate) struct Head {
 struct SeriesTable {
     by_id: HashMap<u32, SeriesHandle, BuildHasherDefault<MixHasher>>,
     by_key: HashMap<SeriesKey, SeriesHandle, BuildHasherDefault<MixHasher>>,
+    /// Series per metric name (`__name__` value; "" for none), for the
+    /// per-metric series limit. Kept in step with `by_key`.
+    per_metric: HashMap<String, u64>,
     next_id: u32,
 }
 

@@ -1,0 +1,254 @@
+//! `GET /metrics`: the server's own metrics in the Prometheus text format.
+//!
+//! Hand-rolled rather than built on a metrics crate: there are a handful of
+//! families, all counters, gauges or one histogram, and the text format is
+//! simple; a crate would add a dependency and a second registry idiom for
+//! no gain. The output is checked by parsing it with our own text parser.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use parking_lot::Mutex;
+
+use super::AppState;
+use crate::storage::Storage;
+use crate::tenant::TenantId;
+
+/// Upper bounds (seconds) of the HTTP latency histogram's buckets.
+const HTTP_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A fixed-bucket histogram.
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    /// Non-cumulative counts per bucket; the last slot is `+Inf`.
+    counts: [u64; HTTP_BUCKETS.len() + 1],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, v: f64) {
+        let i = HTTP_BUCKETS
+            .iter()
+            .position(|&b| v <= b)
+            .unwrap_or(HTTP_BUCKETS.len());
+        if let Some(c) = self.counts.get_mut(i) {
+            *c += 1;
+        }
+        self.sum += v;
+        self.count += 1;
+    }
+}
+
+/// Counters the request paths update; gauges are read from storage when
+/// `/metrics` is scraped.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    received: Mutex<BTreeMap<TenantId, u64>>,
+    rejected: Mutex<BTreeMap<(TenantId, &'static str), u64>>,
+    /// Keyed by matched route (bounded by the router) and status code.
+    http: Mutex<BTreeMap<(String, u16), Histogram>>,
+}
+
+impl Metrics {
+    /// Counts samples received (decoded) for a tenant.
+    pub fn add_received(&self, tenant: &TenantId, n: u64) {
+        if n > 0 {
+            *self.received.lock().entry(tenant.clone()).or_default() += n;
+        }
+    }
+
+    /// Counts samples rejected for a tenant, by reason.
+    pub fn add_rejected(&self, tenant: &TenantId, reason: &'static str, n: u64) {
+        if n > 0 {
+            *self
+                .rejected
+                .lock()
+                .entry((tenant.clone(), reason))
+                .or_default() += n;
+        }
+    }
+
+    fn observe_http(&self, route: String, code: u16, secs: f64) {
+        self.http
+            .lock()
+            .entry((route, code))
+            .or_default()
+            .observe(secs);
+    }
+
+    /// Renders every family in the text format (0.0.4).
+    pub(crate) fn render(&self, storage: Option<&Storage>) -> String {
+        let mut out = String::new();
+        family(
+            &mut out,
+            "tessera_build_info",
+            "gauge",
+            "Build information; always 1.",
+        );
+        let _ = writeln!(
+            out,
+            "tessera_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        family(
+            &mut out,
+            "tessera_samples_received_total",
+            "counter",
+            "Samples received by tenant, before validation.",
+        );
+        for (t, n) in self.received.lock().iter() {
+            let _ = writeln!(
+                out,
+                "tessera_samples_received_total{{tenant=\"{}\"}} {n}",
+                esc(t.as_str())
+            );
+        }
+        family(
+            &mut out,
+            "tessera_samples_rejected_total",
+            "counter",
+            "Samples rejected by tenant and reason.",
+        );
+        for ((t, r), n) in self.rejected.lock().iter() {
+            let _ = writeln!(
+                out,
+                "tessera_samples_rejected_total{{tenant=\"{}\",reason=\"{r}\"}} {n}",
+                esc(t.as_str())
+            );
+        }
+        if let Some(s) = storage {
+            render_storage(&mut out, s);
+        }
+        self.render_http(&mut out);
+        out
+    }
+
+    fn render_http(&self, out: &mut String) {
+        let name = "tessera_http_request_duration_seconds";
+        family(
+            out,
+            name,
+            "histogram",
+            "HTTP request latency by matched route and status code.",
+        );
+        for ((route, code), h) in self.http.lock().iter() {
+            let l = format!("route=\"{}\",code=\"{code}\"", esc(route));
+            let mut cum = 0;
+            for (i, b) in HTTP_BUCKETS.iter().enumerate() {
+                cum += h.counts.get(i).copied().unwrap_or(0);
+                let _ = writeln!(out, "{name}_bucket{{{l},le=\"{b}\"}} {cum}");
+            }
+            let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(out, "{name}_sum{{{l}}} {}", h.sum);
+            let _ = writeln!(out, "{name}_count{{{l}}} {}", h.count);
+        }
+    }
+}
+
+/// Per-tenant gauges read from storage, and the WAL fsync summary.
+fn render_storage(out: &mut String, s: &Storage) {
+    let tenants = s.tenant_ids();
+    let stats: Vec<_> = tenants.iter().map(|t| (t, s.head_stats(t))).collect();
+    family(
+        out,
+        "tessera_active_series",
+        "gauge",
+        "Series in the head, by tenant.",
+    );
+    for (t, h) in &stats {
+        let _ = writeln!(
+            out,
+            "tessera_active_series{{tenant=\"{}\"}} {}",
+            esc(t.as_str()),
+            h.num_series
+        );
+    }
+    family(
+        out,
+        "tessera_head_chunks",
+        "gauge",
+        "Chunks in the head, by tenant.",
+    );
+    for (t, h) in &stats {
+        let _ = writeln!(
+            out,
+            "tessera_head_chunks{{tenant=\"{}\"}} {}",
+            esc(t.as_str()),
+            h.num_chunks
+        );
+    }
+    family(
+        out,
+        "tessera_blocks",
+        "gauge",
+        "Persistent blocks, by tenant.",
+    );
+    for t in &tenants {
+        let _ = writeln!(
+            out,
+            "tessera_blocks{{tenant=\"{}\"}} {}",
+            esc(t.as_str()),
+            s.blocks(t).len()
+        );
+    }
+    let (count, total) = s.wal_fsync_stats();
+    let name = "tessera_wal_fsync_duration_seconds";
+    family(
+        out,
+        name,
+        "summary",
+        "Time spent in WAL fsyncs, over all tenants.",
+    );
+    let _ = writeln!(out, "{name}_sum {}", total.as_secs_f64());
+    let _ = writeln!(out, "{name}_count {count}");
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Escapes a label value for the text format.
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// `GET /metrics`.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics().render(state.storage().as_deref());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Middleware timing every request under its matched route path (never the
+/// raw URI, so a scan of random paths cannot blow up the label set).
+pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let secs = started.elapsed().as_secs_f64();
+    state
+        .metrics()
+        .observe_http(route, resp.status().as_u16(), secs);
+    resp
+}

@@ -1,0 +1,170 @@
+use std::time::Duration;
+
+use clap::Parser;
+
+use super::*;
+
+/// The example from README.md, kept in step with it by this test.
+pub(crate) const EXAMPLE: &str = r#"
+listen: "0.0.0.0:9201"
+data_dir: /var/lib/tessera
+wal:
+  sync: batch:200ms
+  segment_size: 134217728
+block_range: 2h
+maintenance_interval: 1m
+shutdown_timeout: 45s
+limits:
+  ingestion_rate: 100000
+  ingestion_burst: 200000
+  max_series_per_tenant: 1000000
+  max_series_per_metric: 50000
+  max_label_names_per_series: 30
+  max_label_name_length: 1024
+  max_label_value_length: 2048
+  retention: 15d
+tenants:
+  team-a:
+    ingestion_rate: 10000
+    max_series_per_tenant: 150000
+    out_of_order_window: 10m
+  team-b:
+    max_series_per_metric: 0
+    retention: 90d
+"#;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    flags: ServeFlags,
+}
+
+fn t(s: &str) -> TenantId {
+    TenantId::new(s).unwrap()
+}
+
+#[test]
+fn example_with_two_tenants_resolves_overrides() {
+    let cfg = Config::from_yaml(EXAMPLE).unwrap();
+    assert_eq!(cfg.tenants.len(), 2);
+    let sc = cfg.server_config().unwrap();
+    assert_eq!(sc.listen.port(), 9201);
+    assert_eq!(
+        sc.storage.wal.sync,
+        SyncPolicy::Batch(Duration::from_millis(200))
+    );
+    assert_eq!(sc.storage.wal.segment_size, 128 << 20);
+    assert_eq!(sc.storage.block_range_ms, 7_200_000);
+    assert_eq!(
+        sc.storage.maintenance_interval,
+        Some(Duration::from_secs(60))
+    );
+    assert_eq!(sc.shutdown_timeout, Duration::from_secs(45));
+    let d = &sc.storage.tenant_defaults;
+    assert_eq!(d.ooo_window_ms, 0);
+    assert_eq!(d.retention_ms, Some(15 * 86_400_000));
+    assert_eq!(d.limits.max_series_per_tenant, 1_000_000);
+    assert_eq!(d.limits.max_label_value_length, 2048);
+    let a = &sc.storage.tenant_overrides[&t("team-a")];
+    assert_eq!(a.ooo_window_ms, 600_000);
+    assert_eq!(a.limits.max_series_per_tenant, 150_000);
+    // Inherited from `limits:`.
+    assert_eq!(a.limits.max_series_per_metric, 50_000);
+    assert_eq!(a.retention_ms, Some(15 * 86_400_000));
+    let b = &sc.storage.tenant_overrides[&t("team-b")];
+    assert_eq!(b.limits.max_series_per_metric, 0);
+    assert_eq!(b.retention_ms, Some(90 * 86_400_000));
+    assert_eq!(sc.rate_defaults.rate, 100_000.0);
+    assert_eq!(sc.rate_overrides[&t("team-a")].rate, 10_000.0);
+    assert_eq!(sc.rate_overrides[&t("team-a")].burst, 200_000);
+    assert_eq!(sc.rate_overrides[&t("team-b")].rate, 100_000.0);
+}
+
+#[test]
+fn empty_file_gives_defaults() {
+    let cfg = Config::from_yaml("").unwrap();
+    assert_eq!(cfg, Config::default());
+    let sc = cfg.server_config().unwrap();
+    assert_eq!(sc.storage.tenant_defaults, TenantConfig::default());
+    assert_eq!(
+        sc.storage.block_range_ms,
+        crate::storage::DEFAULT_BLOCK_RANGE_MS
+    );
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_key_and_line() {
+    let cases = [
+        ("listen: \"127.0.0.1:1\"\nbogus: 1\n", "bogus", "line 2"),
+        (
+            "wal:\n  sync: none\n  segmnt_size: 1\n",
+            "segmnt_size",
+            "line 3",
+        ),
+        ("limits:\n  ingestion_rte: 5\n", "ingestion_rte", "line 2"),
+        (
+            "tenants:\n  a:\n    max_series: 5\n",
+            "max_series",
+            "line 3",
+        ),
+    ];
+    for (yaml, key, line) in cases {
+        let e = Config::from_yaml(yaml).unwrap_err().to_string();
+        assert!(e.contains(key) && e.contains(line), "{yaml:?}: {e}");
+    }
+}
+
+#[test]
+fn bad_values_are_errors() {
+    for yaml in [
+        "block_range: 2 hours\n",
+        "block_range: 7200\n",
+        "wal:\n  sync: sometimes\n",
+        "block_range: 0s\n",
+        "tenants:\n  \"a/b\": {}\n",
+    ] {
+        let r = Config::from_yaml(yaml).and_then(|c| c.server_config().map(|_| ()));
+        assert!(r.is_err(), "{yaml:?} was accepted");
+    }
+}
+
+#[test]
+fn flags_override_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tessera.yml");
+    std::fs::write(&path, EXAMPLE).unwrap();
+    let cli = Cli::try_parse_from([
+        "serve",
+        "--config",
+        path.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:7777",
+        "--wal.sync",
+        "always",
+        "--block-range",
+        "1h",
+        "--maintenance-interval",
+        "0",
+    ])
+    .unwrap();
+    let cfg = Config::from_flags(&cli.flags).unwrap();
+    assert_eq!(cfg.listen.to_string(), "127.0.0.1:7777");
+    assert_eq!(cfg.wal.sync, SyncPolicy::Always);
+    // Not given as flags: the file's values stand.
+    assert_eq!(cfg.data_dir, PathBuf::from("/var/lib/tessera"));
+    assert_eq!(cfg.wal.segment_size, 128 << 20);
+    let sc = cfg.server_config().unwrap();
+    assert_eq!(sc.storage.block_range_ms, 3_600_000);
+    assert_eq!(sc.storage.maintenance_interval, None);
+    assert!(Cli::try_parse_from(["serve", "--block-range", "1 hour"]).is_err());
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let flags = ServeFlags {
+        config: Some(PathBuf::from("does-not-exist.yml")),
+        ..Default::default()
+    };
+    let e = Config::from_flags(&flags).unwrap_err().to_string();
+    assert!(e.contains("does-not-exist.yml"), "{e}");
+}
