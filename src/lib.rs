@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod ingest;
+pub mod loadgen;
 pub mod model;
 pub mod server;
 pub mod storage;
