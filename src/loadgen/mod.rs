@@ -145,6 +145,12 @@ fn prepare(shape: NodeExporterShape, args: &BenchWriteArgs) -> anyhow::Result<(B
     let start_ms = (now_ms / INTERVAL_MS - total as i64) * INTERVAL_MS;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rounds = encode::rounds(&labels, start_ms, total, args.series_per_request, threads);
+    if let (Some(a), Some(b)) = (rounds.first(), rounds.last()) {
+        println!(
+            "sample timestamps {} ..= {} ms",
+            a.timestamp_ms, b.timestamp_ms
+        );
+    }
     let per = args.series_per_request.max(1);
     let with_counts = |r: encode::Round| -> Vec<(Bytes, u64)> {
         r.bodies
