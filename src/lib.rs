@@ -7,6 +7,7 @@
 pub mod api;
 pub mod config;
 pub mod ingest;
+pub mod loadgen;
 pub mod model;
 pub mod server;
 pub mod storage;

@@ -46,6 +46,10 @@ enum Command {
         #[arg(long = "wal.sync", default_value = "batch")]
         wal_sync: SyncPolicy,
     },
+    /// Remote-write load generator: sends pre-encoded node-exporter-like
+    /// batches to a server and reports samples/s and samples per server
+    /// CPU-second.
+    BenchWrite(tessera::loadgen::BenchWriteArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -63,6 +67,7 @@ fn main() -> anyhow::Result<()> {
             samples,
             wal_sync,
         } => smoke(data_dir, &tenant, hosts, samples, wal_sync),
+        Command::BenchWrite(args) => tessera::loadgen::run(&args),
     }
 }
 
