@@ -348,3 +348,49 @@ async fn config_file_limits_apply_end_to_end() {
     assert_eq!(write(&srv, "vip", two()).await.0, 429);
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn text_import_and_push_share_the_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = RateLimit {
+        rate: 1.0,
+        burst: 3,
+    };
+    let srv = server(dir.path(), SeriesLimits::default(), rate).await;
+    let post = |path: &'static str, body: &'static str| {
+        srv.client
+            .post(srv.url(path))
+            .header("X-Scope-OrgID", "small")
+            .body(body)
+            .send()
+    };
+    let three = "a 1\nb 2\nc 3\n";
+    assert_eq!(
+        post("/api/v1/import/prometheus", three)
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let resp = post("/api/v1/import/prometheus", three).await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(
+        resp.text().await.unwrap(),
+        "ingestion rate limit of 1 samples/s exceeded\n"
+    );
+    let resp = post("/metrics/job/j", "d 4\n").await.unwrap();
+    assert_eq!(resp.status(), 429, "push draws on the same bucket");
+    assert!(
+        read(&srv.storage(), "small", "d").is_empty(),
+        "a 429 stores nothing"
+    );
+    let metrics = srv.get("/metrics").await.text().await.unwrap();
+    assert_eq!(
+        value(
+            &metrics,
+            r#"tessera_samples_rejected_total{tenant="small",reason="rate_limited"}"#
+        ),
+        4.0
+    );
+    srv.stop().await;
+}

@@ -20,6 +20,7 @@ use axum::Router;
 use super::{blocking, ApiError, AppState, Tenant};
 use crate::ingest::text::{parse, ParsedText, TextFormat, TextMetadata};
 use crate::model::{LabelRef, Sample};
+use crate::storage::RejectReason;
 use crate::storage::{AppendOutcome, MetricMetadata, SeriesInput, Storage};
 use crate::tenant::TenantId;
 
@@ -42,7 +43,8 @@ async fn import(
         let extra = extra_labels(query.as_deref().unwrap_or(""))?;
         let format = text_format(&headers)?;
         let storage = state.require_storage()?;
-        blocking(move || ingest(&storage, &tenant, &body, format, &extra)).await
+        let st = state.clone();
+        blocking(move || ingest(&st, &storage, &tenant, &body, format, &extra)).await
     };
     match run.await {
         Ok(reasons) if reasons.is_empty() => StatusCode::NO_CONTENT.into_response(),
@@ -188,8 +190,11 @@ pub(super) fn with_labels(
 /// One sample with its owned labels.
 pub(super) type Row = (Vec<(String, String)>, Sample);
 
-/// Appends single-sample rows in order, each as its own series input.
+/// Appends single-sample rows in order, each as its own series input,
+/// after the tenant's ingestion-rate limit (a 429 stores nothing), counting
+/// what was received and rejected for `/metrics` as remote write does.
 pub(super) fn append_rows(
+    state: &AppState,
     storage: &Storage,
     tenant: &TenantId,
     rows: &[Row],
@@ -206,12 +211,25 @@ pub(super) fn append_rows(
             samples: std::slice::from_ref(sample),
         })
         .collect();
-    Ok(storage.append(tenant, &inputs)?)
+    let metrics = state.metrics();
+    let n = rows.len() as u64;
+    metrics.add_received(tenant, n);
+    if let Err(limit) = state.limiter().try_take(tenant, n) {
+        let reason = RejectReason::RateLimited(limit.rate as u64);
+        metrics.add_rejected(tenant, reason.metric_name(), n);
+        return Err(ApiError::TooManyRequests(reason.to_string()));
+    }
+    let outcome = storage.append(tenant, &inputs)?;
+    for (reason, n) in &outcome.rejected_by_reason {
+        metrics.add_rejected(tenant, reason, *n);
+    }
+    Ok(outcome)
 }
 
 /// Parses and stores one body (blocking); returns the 400 body lines, or
 /// nothing when every line was stored.
 fn ingest(
+    state: &AppState,
     storage: &Storage,
     tenant: &TenantId,
     body: &[u8],
@@ -231,7 +249,7 @@ fn ingest(
             (with_labels(&s.labels, extra), Sample::new(t, s.value))
         })
         .collect();
-    let outcome = append_rows(storage, tenant, &rows)?;
+    let outcome = append_rows(state, storage, tenant, &rows)?;
     storage.record_metadata(tenant, &text_metadata(&metadata))?;
     if errors.is_empty() && outcome.rejected == 0 {
         return Ok(Vec::new());

@@ -93,6 +93,7 @@ async fn push(
         let format = text_format(&headers)?;
         let storage = state.require_storage()?;
         let groups = state.push_groups();
+        let st = state.clone();
         blocking(move || {
             let pushed = parse_push(&body, format, &key)?;
             storage.record_metadata(&tenant, &text_metadata(&pushed.metadata))?;
@@ -102,7 +103,7 @@ async fn push(
             let t = registry.write_time(&key, now_ms());
             let families = (mode == Mode::Post).then_some(&pushed.families);
             let vanished = registry.replace(&key, pushed.family_of, families, t);
-            let result = store(&storage, &tenant, &pushed.samples, &vanished, t);
+            let result = store(&st, &storage, &tenant, &pushed.samples, &vanished, t);
             registry.save(&dir)?;
             result
         })
@@ -123,6 +124,7 @@ async fn delete(
         let key = grouping(&uri)?;
         let storage = state.require_storage()?;
         let groups = state.push_groups();
+        let st = state.clone();
         blocking(move || {
             let dir = storage.tenant_dir(&tenant);
             let registry = groups.tenant(&tenant, &dir);
@@ -132,7 +134,7 @@ async fn delete(
             let Some(vanished) = registry.delete(&key) else {
                 return Ok(());
             };
-            let result = store(&storage, &tenant, &[], &vanished, t);
+            let result = store(&st, &storage, &tenant, &[], &vanished, t);
             registry.save(&dir)?;
             result
         })
@@ -249,6 +251,7 @@ fn describe(labels: &[(String, String)]) -> String {
 
 /// Appends the pushed values and stale markers for vanished series at `t`.
 fn store(
+    state: &AppState,
     storage: &Storage,
     tenant: &TenantId,
     pushed: &[(LabelPairs, f64)],
@@ -264,7 +267,7 @@ fn store(
                 .map(|l| (l.clone(), Sample::new(t, stale_nan()))),
         )
         .collect();
-    let outcome = append_rows(storage, tenant, &rows)?;
+    let outcome = append_rows(state, storage, tenant, &rows)?;
     if outcome.rejected == 0 {
         return Ok(());
     }
