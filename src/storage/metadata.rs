@@ -72,7 +72,11 @@ fn load(path: &Path) -> BTreeMap<String, MetricMetadata> {
             return BTreeMap::new();
         }
     };
-    match serde_json::from_slice::<MetadataFile>(&bytes) {
+    let Some(bytes) = unseal(&bytes) else {
+        tracing::warn!(file = %path.display(), "metadata file fails its checksum; starting empty");
+        return BTreeMap::new();
+    };
+    match serde_json::from_slice::<MetadataFile>(bytes) {
         Ok(f) if f.version == METADATA_VERSION => f
             .metadata
             .into_iter()
@@ -89,10 +93,33 @@ fn load(path: &Path) -> BTreeMap<String, MetricMetadata> {
     }
 }
 
-/// Writes `bytes` to `path` so that a crash leaves either the old or the
-/// new content: a synced temporary file renamed over the target, then the
-/// directory synced.
+/// The line that ends a sealed file: `# crc32c ` and eight hex digits.
+const SEAL_PREFIX: &[u8] = b"\n# crc32c ";
+
+/// Appends a checksum line covering `bytes`, so small JSON state files obey
+/// the rule that every byte on disk is covered by a checksum.
+fn seal(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out.extend_from_slice(SEAL_PREFIX);
+    out.extend_from_slice(format!("{:08x}\n", crc32c::crc32c(bytes)).as_bytes());
+    out
+}
+
+/// The content of a file written by [`write_file_atomic`], if its checksum
+/// line is present and matches.
+pub(crate) fn unseal(bytes: &[u8]) -> Option<&[u8]> {
+    let body_len = bytes.len().checked_sub(SEAL_PREFIX.len() + 9)?;
+    let (body, tail) = bytes.split_at(body_len);
+    let hex = tail.strip_prefix(SEAL_PREFIX)?.strip_suffix(b"\n")?;
+    let want = u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+    (crc32c::crc32c(body) == want).then_some(body)
+}
+
+/// Writes `bytes`, sealed with a checksum line, to `path` so that a crash
+/// leaves either the old or the new content: a synced temporary file
+/// renamed over the target, then the directory synced.
 pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let bytes = &seal(bytes)[..];
     let dir = path
         .parent()
         .ok_or_else(|| StorageError::io(path, std::io::Error::other("no parent directory")))?;
@@ -242,5 +269,19 @@ mod tests {
         drop(st);
         let st = open(dir.path());
         assert!(st.metadata(&a, None, None).is_empty());
+    }
+
+    #[test]
+    fn sealed_files_detect_any_changed_byte() {
+        let body = br#"{"version":1,"metadata":[]}"#;
+        let sealed = seal(body);
+        assert_eq!(unseal(&sealed), Some(&body[..]));
+        for i in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[i] ^= 0x01;
+            assert_eq!(unseal(&bad), None, "flipped byte {i}");
+        }
+        assert_eq!(unseal(body), None, "an unsealed file is refused");
+        assert_eq!(unseal(b""), None);
     }
 }

@@ -33,6 +33,7 @@ pub use block::{BlockMeta, BlockStats, Compaction};
 pub use error::{Result, StorageError};
 pub use index::{MatchOp, Matcher};
 pub use limits::SeriesLimits;
+pub(crate) use metadata::unseal as unseal_state_file;
 pub use metadata::MetricMetadata;
 pub use outcome::{AppendOutcome, LabelError, RejectReason, Rejection, SampleReject, SeriesInput};
 pub use querier::{Querier, Series};

@@ -87,7 +87,11 @@ impl TenantGroups {
                 return TenantGroups::default();
             }
         };
-        match serde_json::from_slice::<File>(&bytes) {
+        let Some(bytes) = crate::storage::unseal_state_file(&bytes) else {
+            tracing::warn!(file = %path.display(), "push groups file fails its checksum; starting empty");
+            return TenantGroups::default();
+        };
+        match serde_json::from_slice::<File>(bytes) {
             Ok(f) if f.version == PUSH_GROUPS_VERSION => TenantGroups {
                 groups: f
                     .groups
