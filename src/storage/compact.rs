@@ -61,15 +61,12 @@ pub(crate) fn compact_group(p: &Partition, sources: &[Arc<Block>]) -> Result<Opt
         .iter()
         .map(|b| SeriesCursor::new(b.clone()))
         .collect::<Result<_>>()?;
-    loop {
-        let Some(min) = iters
-            .iter()
-            .filter_map(|c| c.current.as_ref().map(|x| &x.0))
-            .min()
-            .cloned()
-        else {
-            break;
-        };
+    while let Some(min) = iters
+        .iter()
+        .filter_map(|c| c.current.as_ref().map(|x| &x.0))
+        .min()
+        .cloned()
+    {
         let mut merged: Vec<Sample> = Vec::new();
         let mut parts = 0;
         for c in iters.iter_mut() {

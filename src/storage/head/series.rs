@@ -165,7 +165,9 @@ pub(crate) struct MemSeries {
     closed: ClosedChunks,
     open: Option<OpenChunk>,
     /// Out-of-order samples, sorted by time, all older than `maxt`.
-    /// Boxed: most series never get one, and an empty `Vec` costs 24 bytes.
+    /// Boxed: most series never get one, and an empty `Vec` costs 24 bytes
+    /// in every series where this costs 8.
+    #[allow(clippy::box_collection)]
     ooo: Option<Box<Vec<Sample>>>,
     /// Newest timestamp ever accepted; `i64::MIN` before the first sample.
     pub maxt: i64,
@@ -336,7 +338,7 @@ impl MemSeries {
         if self
             .open
             .as_ref()
-            .is_some_and(|o| o.app.last().map_or(true, |l| l.t < before))
+            .is_some_and(|o| o.app.last().is_none_or(|l| l.t < before))
         {
             self.open = None;
         }
