@@ -40,10 +40,7 @@ fn main() {
     };
     let n = shape.series_count();
     let labels: Vec<_> = (0..n).map(|s| shape.labels(s)).collect();
-    let refs: Vec<Vec<LabelRef>> = labels
-        .iter()
-        .map(|l| l.iter().map(|l| LabelRef::new(&l.name, &l.value)).collect())
-        .collect();
+    let refs: Vec<Vec<LabelRef>> = labels.iter().map(|l| l.refs()).collect();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = StorageConfig::new(dir.path());
     cfg.wal.sync = SyncPolicy::None;

@@ -51,10 +51,7 @@ fn open() -> (tempfile::TempDir, Storage) {
 }
 
 fn refs(d: &Data) -> Vec<Vec<LabelRef<'_>>> {
-    d.labels
-        .iter()
-        .map(|l| l.iter().map(|l| LabelRef::new(&l.name, &l.value)).collect())
-        .collect()
+    d.labels.iter().map(|l| l.refs()).collect()
 }
 
 fn scrape_batches(d: &Data, st: &Storage, t: &TenantId) {

@@ -29,10 +29,7 @@ fn bench(c: &mut Criterion) {
     let labels: Vec<_> = (0..n).map(|s| shape.labels(s)).collect();
     let sample = [Sample::new(1_700_000_000_000, 1.0)];
     for part in labels.chunks(5000) {
-        let refs: Vec<Vec<LabelRef>> = part
-            .iter()
-            .map(|l| l.iter().map(|l| LabelRef::new(&l.name, &l.value)).collect())
-            .collect();
+        let refs: Vec<Vec<LabelRef>> = part.iter().map(|l| l.refs()).collect();
         let batch: Vec<SeriesInput> = refs
             .iter()
             .map(|r| SeriesInput {

@@ -118,10 +118,7 @@ fn smoke(
     let samples: Vec<Vec<Sample>> = (0..shape.series_count())
         .map(|s| shape.samples(s, start_ms, n))
         .collect();
-    let refs: Vec<Vec<LabelRef>> = labels
-        .iter()
-        .map(|l| l.iter().map(|l| LabelRef::new(&l.name, &l.value)).collect())
-        .collect();
+    let refs: Vec<Vec<LabelRef>> = labels.iter().map(|l| l.refs()).collect();
     let batch: Vec<SeriesInput> = refs
         .iter()
         .zip(&samples)

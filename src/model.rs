@@ -114,6 +114,14 @@ impl Labels {
         &self.0
     }
 
+    /// The pairs as borrowed [`LabelRef`]s, the form `Storage::append` takes.
+    pub fn refs(&self) -> Vec<LabelRef<'_>> {
+        self.0
+            .iter()
+            .map(|l| LabelRef::new(&l.name, &l.value))
+            .collect()
+    }
+
     /// Consumes the set into its sorted pairs.
     pub fn into_vec(self) -> Vec<Label> {
         self.0
@@ -194,6 +202,9 @@ mod tests {
         assert_eq!(l.get("a"), Some("1"));
         assert_eq!(l.get("c"), None);
         assert_eq!(l.to_string(), "up{a=\"1\", b=\"2\"}");
+        let refs = l.refs();
+        assert_eq!(refs.len(), 3);
+        assert_eq!(refs[1], LabelRef::new("a", "1"));
     }
 
     #[test]

@@ -33,10 +33,7 @@ pub fn append(
     labels: &Labels,
     samples: &[Sample],
 ) -> Result<AppendOutcome> {
-    let refs: Vec<LabelRef> = labels
-        .iter()
-        .map(|l| LabelRef::new(&l.name, &l.value))
-        .collect();
+    let refs: Vec<LabelRef> = labels.refs();
     storage.append(
         t,
         &[SeriesInput {
