@@ -302,10 +302,10 @@ impl Storage {
         let Some(p) = self.partition(tenant) else {
             return HeadStats::default();
         };
-        let bounds = p.head.time_bounds();
+        let (num_chunks, bounds) = p.head.chunks_and_bounds();
         HeadStats {
             num_series: p.head.num_series(),
-            num_chunks: p.head.num_chunks(),
+            num_chunks,
             num_symbols: p.head.num_symbols(),
             min_time: bounds.map(|b| b.0),
             max_time: bounds.map(|b| b.1),

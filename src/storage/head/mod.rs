@@ -161,25 +161,27 @@ impl Head {
         self.table.read().by_id.len()
     }
 
-    /// Number of chunks held, closed and open.
-    pub fn num_chunks(&self) -> usize {
+    /// Chunks held (closed and open) and the oldest and newest sample time,
+    /// in one pass that locks each series once.
+    pub fn chunks_and_bounds(&self) -> (usize, Option<(i64, i64)>) {
         let handles: Vec<SeriesHandle> = self.table.read().by_id.values().cloned().collect();
-        handles.iter().map(|h| h.data.lock().num_chunks()).sum()
-    }
-
-    /// Oldest and newest sample time over all series, if any.
-    pub fn time_bounds(&self) -> Option<(i64, i64)> {
-        let handles: Vec<SeriesHandle> = self.table.read().by_id.values().cloned().collect();
+        let mut chunks = 0;
         let mut bounds: Option<(i64, i64)> = None;
         for h in handles {
             let s = h.data.lock();
+            chunks += s.num_chunks();
             if let Some(min) = s.min_time() {
                 let b = bounds.get_or_insert((min, s.maxt));
                 b.0 = b.0.min(min);
                 b.1 = b.1.max(s.maxt);
             }
         }
-        bounds
+        (chunks, bounds)
+    }
+
+    /// Oldest and newest sample time over all series, if any.
+    pub fn time_bounds(&self) -> Option<(i64, i64)> {
+        self.chunks_and_bounds().1
     }
 
     /// Number of distinct interned strings.
