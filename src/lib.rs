@@ -9,6 +9,7 @@ pub mod config;
 pub mod ingest;
 pub mod loadgen;
 pub mod model;
+pub mod promql;
 pub mod server;
 pub mod storage;
 pub mod synth;

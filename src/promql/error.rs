@@ -1,0 +1,80 @@
+//! Query errors (with Prometheus's error types) and annotations.
+
+use std::fmt;
+
+/// Why a query failed. `error_type()` gives the API's `errorType`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryError {
+    /// The query does not parse or fails a semantic check (`bad_data`).
+    BadData(String),
+    /// Evaluation failed (`execution`), e.g. a matching error.
+    Execution(String),
+    /// The query ran past its timeout (`timeout`).
+    Timeout(String),
+    /// The query would hold more than the sample limit (`execution`).
+    TooManySamples,
+    /// A selector matched more series than allowed (`execution`).
+    TooManySeries(usize),
+    /// A feature this server does not have yet (`execution`), e.g. native histograms.
+    Unsupported(String),
+    /// Storage failed while reading (`internal`).
+    Storage(String),
+}
+
+impl QueryError {
+    /// The `errorType` string of Prometheus's API for this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            QueryError::BadData(_) => "bad_data",
+            QueryError::Timeout(_) => "timeout",
+            QueryError::Storage(_) => "internal",
+            _ => "execution",
+        }
+    }
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueryError::BadData(m) | QueryError::Execution(m) | QueryError::Storage(m) => {
+                f.write_str(m)
+            }
+            QueryError::Timeout(m) => write!(f, "query timed out in {m}"),
+            QueryError::TooManySamples => f.write_str(
+                "query processing would load too many samples into memory in query execution",
+            ),
+            QueryError::TooManySeries(n) => {
+                write!(f, "query would select more than {n} series in one selector")
+            }
+            QueryError::Unsupported(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+/// Warnings and infos raised during evaluation, texts as Prometheus words
+/// them ("PromQL warning: ..." / "PromQL info: ...", with a position).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Annotations {
+    /// Warnings, de-duplicated, in the order raised.
+    pub warnings: Vec<String>,
+    /// Infos, de-duplicated, in the order raised.
+    pub infos: Vec<String>,
+}
+
+impl Annotations {
+    /// Adds a warning unless already present.
+    pub fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    /// Adds an info unless already present.
+    pub fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! PromQL: parsing (the `promql-parser` crate), tenant-scoped planning and
+//! vectorised evaluation.
+//!
+//! The public face is [`Engine`]: it takes a [`TenantScope`] (one tenant's
+//! storage partition plus the caller's forced matchers) and a query string,
+//! and returns a [`QueryOutput`] or a [`QueryError`]. There is no way to
+//! evaluate a selector without a scope: the planner binds every selector to
+//! the scope's tenant and appends the forced matchers before any data is read.
+
+mod error;
+pub(crate) mod functions;
+mod value;
+
+pub use error::{Annotations, QueryError};
+pub use value::{InstantSample, QueryOutput, RangeSeries, Value};
+
+use std::time::Duration;
+
+use crate::storage::index::Matcher;
+use crate::storage::Storage;
+use crate::tenant::TenantId;
+
+/// Engine settings. The defaults are Prometheus's.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How far back an instant selector looks for a sample (`--query.lookback-delta`, 5m).
+    pub lookback_delta_ms: i64,
+    /// Most samples a query may hold in memory at once (`--query.max-samples`, 50M).
+    pub max_samples: usize,
+    /// Most series a single selector may return (0 = unlimited).
+    pub max_series: usize,
+    /// Wall-clock limit for one query (`--query.timeout`, 2m).
+    pub timeout: Duration,
+    /// Subquery step when none is given (Prometheus uses the global evaluation interval, 1m).
+    pub default_subquery_step_ms: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            lookback_delta_ms: 5 * 60 * 1000,
+            max_samples: 50_000_000,
+            max_series: 0,
+            timeout: Duration::from_secs(120),
+            default_subquery_step_ms: 60 * 1000,
+        }
+    }
+}
+
+/// What a query may read: one tenant's partition of `storage`, narrowed by
+/// the caller's forced matchers (from its access policy; empty by default).
+pub struct TenantScope<'a> {
+    storage: &'a Storage,
+    tenant: TenantId,
+    forced: Vec<Matcher>,
+}
+
+impl<'a> TenantScope<'a> {
+    /// A scope over `tenant`'s data with no forced matchers.
+    pub fn new(storage: &'a Storage, tenant: TenantId) -> TenantScope<'a> {
+        TenantScope {
+            storage,
+            tenant,
+            forced: Vec::new(),
+        }
+    }
+
+    /// Adds matchers that the planner appends to every selector.
+    pub fn with_forced_matchers(mut self, forced: Vec<Matcher>) -> TenantScope<'a> {
+        self.forced.extend(forced);
+        self
+    }
+
+    /// The tenant every selector is bound to.
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// The forced matchers.
+    pub fn forced_matchers(&self) -> &[Matcher] {
+        &self.forced
+    }
+}
+
+/// The PromQL engine. Cheap to share; holds only settings.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    cfg: EngineConfig,
+}
+
+impl Engine {
+    /// An engine with `cfg`.
+    pub fn new(cfg: EngineConfig) -> Engine {
+        Engine { cfg }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Evaluates `query` at `time_ms` (an instant query, `/api/v1/query`).
+    pub fn instant_query(
+        &self,
+        scope: &TenantScope<'_>,
+        query: &str,
+        time_ms: i64,
+    ) -> Result<QueryOutput, QueryError> {
+        let _ = (scope, query, time_ms);
+        todo!()
+    }
+
+    /// Evaluates `query` at every step from `start_ms` to `end_ms` (a range
+    /// query, `/api/v1/query_range`). The result is a matrix (or an error).
+    pub fn range_query(
+        &self,
+        scope: &TenantScope<'_>,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryOutput, QueryError> {
+        let _ = (scope, query, start_ms, end_ms, step_ms);
+        todo!()
+    }
+}

@@ -1,0 +1,59 @@
+//! Query results as the API returns them.
+
+use crate::model::{Labels, Sample};
+
+use super::error::Annotations;
+
+/// One element of an instant vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstantSample {
+    /// Series labels.
+    pub labels: Labels,
+    /// Evaluation timestamp (ms).
+    pub t: i64,
+    /// Value.
+    pub v: f64,
+}
+
+/// One series of a range result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeSeries {
+    /// Series labels.
+    pub labels: Labels,
+    /// Points in time order.
+    pub samples: Vec<Sample>,
+}
+
+/// A query result, in the four PromQL value types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A scalar at a time.
+    Scalar {
+        /// Timestamp (ms).
+        t: i64,
+        /// Value.
+        v: f64,
+    },
+    /// A string at a time.
+    String {
+        /// Timestamp (ms).
+        t: i64,
+        /// Value.
+        v: String,
+    },
+    /// An instant vector, in the order the query produced it (sorted by
+    /// labels unless the query orders it, e.g. with `sort` or `topk`).
+    Vector(Vec<InstantSample>),
+    /// A range result (range queries, or an instant query of a range
+    /// selector), sorted by labels.
+    Matrix(Vec<RangeSeries>),
+}
+
+/// A result with its warnings and infos.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryOutput {
+    /// The value.
+    pub value: Value,
+    /// Annotations raised while evaluating.
+    pub annotations: Annotations,
+}
