@@ -123,4 +123,29 @@ impl Engine {
         let _ = (scope, query, start_ms, end_ms, step_ms);
         todo!()
     }
+
+    /// [`Engine::instant_query`] for an already parsed expression (the
+    /// conformance runner rewrites ASTs, e.g. to add `@` modifiers).
+    pub fn instant_query_expr(
+        &self,
+        scope: &TenantScope<'_>,
+        expr: &promql_parser::parser::Expr,
+        time_ms: i64,
+    ) -> Result<QueryOutput, QueryError> {
+        let _ = (scope, expr, time_ms);
+        todo!()
+    }
+
+    /// [`Engine::range_query`] for an already parsed expression.
+    pub fn range_query_expr(
+        &self,
+        scope: &TenantScope<'_>,
+        expr: &promql_parser::parser::Expr,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryOutput, QueryError> {
+        let _ = (scope, expr, start_ms, end_ms, step_ms);
+        todo!()
+    }
 }
