@@ -33,10 +33,8 @@ fn two_tenants() -> (tempfile::TempDir, Storage) {
 fn vector(v: &Value) -> Vec<(String, f64)> {
     match v {
         Value::Vector(s) => {
-            let mut out: Vec<(String, f64)> = s
-                .iter()
-                .map(|x| (format!("{:?}", x.labels), x.v))
-                .collect();
+            let mut out: Vec<(String, f64)> =
+                s.iter().map(|x| (format!("{:?}", x.labels), x.v)).collect();
             out.sort_by(|a, b| a.0.cmp(&b.0));
             out
         }
@@ -50,7 +48,9 @@ fn selectors_read_only_the_scoped_tenant() {
     let engine = Engine::default();
     for (t, expect) in [("acme", 2.0 * 11.0), ("globex", 2.0 * 1010.0)] {
         let scope = TenantScope::new(&storage, tenant(t));
-        let out = engine.instant_query(&scope, "sum(req_total)", 10 * MIN).unwrap();
+        let out = engine
+            .instant_query(&scope, "sum(req_total)", 10 * MIN)
+            .unwrap();
         let v = vector(&out.value);
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].1, expect, "tenant {t}");
@@ -61,7 +61,9 @@ fn selectors_read_only_the_scoped_tenant() {
         assert_eq!(vector(&out.value)[0].1, 2.0, "tenant {t}");
     }
     let nobody = TenantScope::new(&storage, tenant("initech"));
-    let out = engine.instant_query(&nobody, "req_total", 10 * MIN).unwrap();
+    let out = engine
+        .instant_query(&nobody, "req_total", 10 * MIN)
+        .unwrap();
     assert_eq!(out.value, Value::Vector(vec![]));
 }
 
@@ -81,14 +83,19 @@ fn forced_matchers_narrow_every_selector_and_cannot_be_widened() {
     ] {
         let out = engine.instant_query(&scope, q, 10 * MIN).unwrap();
         for (l, _) in vector(&out.value) {
-            assert!(!l.contains("org: \"b\"") && !l.contains("\"b\""), "{q} leaked {l}");
+            assert!(
+                !l.contains("org: \"b\"") && !l.contains("\"b\""),
+                "{q} leaked {l}"
+            );
         }
     }
     let out = engine
         .instant_query(&scope, r#"count(req_total{org="b"})"#, 10 * MIN)
         .unwrap();
     assert_eq!(out.value, Value::Vector(vec![]));
-    let out = engine.instant_query(&scope, "count(req_total)", 10 * MIN).unwrap();
+    let out = engine
+        .instant_query(&scope, "count(req_total)", 10 * MIN)
+        .unwrap();
     assert_eq!(vector(&out.value)[0].1, 1.0);
 }
 
@@ -120,7 +127,9 @@ fn series_limit_is_a_typed_error() {
         ..EngineConfig::default()
     });
     let scope = TenantScope::new(&storage, tenant("acme"));
-    let err = engine.instant_query(&scope, "req_total", 10 * MIN).unwrap_err();
+    let err = engine
+        .instant_query(&scope, "req_total", 10 * MIN)
+        .unwrap_err();
     assert_eq!(err, QueryError::TooManySeries(1));
     engine
         .instant_query(&scope, r#"req_total{org="a"}"#, 10 * MIN)
@@ -150,12 +159,18 @@ fn errors_carry_prometheus_types() {
     let scope = TenantScope::new(&storage, tenant("acme"));
     let bad = engine.instant_query(&scope, "sum(", 0).unwrap_err();
     assert_eq!(bad.error_type(), "bad_data");
-    let all = engine.instant_query(&scope, r#"{job=~".*"}"#, 0).unwrap_err();
+    let all = engine
+        .instant_query(&scope, r#"{job=~".*"}"#, 0)
+        .unwrap_err();
     assert_eq!(all.error_type(), "bad_data");
     let dup = engine
         .instant_query(&scope, "req_total * on(job) req_total", 10 * MIN)
         .unwrap_err();
-    assert!(dup.to_string().contains("many-to-many matching not allowed"), "{dup}");
+    assert!(
+        dup.to_string()
+            .contains("many-to-many matching not allowed"),
+        "{dup}"
+    );
     let step = engine
         .range_query(&scope, "req_total", 0, MIN, 0)
         .unwrap_err();
@@ -226,12 +241,18 @@ fn expr() -> impl Strategy<Value = String> {
             (fns, 1u32..20).prop_map(|(f, r)| format!("{f}(req_total[{r}m])")),
             inner.clone().prop_map(|e| format!("topk(2, {e})")),
             inner.clone().prop_map(|e| format!("quantile(0.3, {e})")),
-            inner.clone().prop_map(|e| format!("histogram_quantile(0.9, {e})")),
-            inner.clone().prop_map(|e| format!("label_replace({e}, \"x\", \"$1\", \"org\", \"(.)\")")),
+            inner
+                .clone()
+                .prop_map(|e| format!("histogram_quantile(0.9, {e})")),
+            inner
+                .clone()
+                .prop_map(|e| format!("label_replace({e}, \"x\", \"$1\", \"org\", \"(.)\")")),
             inner.clone().prop_map(|e| format!("clamp({e}, 1, 3)")),
             inner.clone().prop_map(|e| format!("-({e})")),
             inner.clone().prop_map(|e| format!("absent({e})")),
-            inner.clone().prop_map(|e| format!("count_values(\"v\", {e})")),
+            inner
+                .clone()
+                .prop_map(|e| format!("count_values(\"v\", {e})")),
             inner.prop_map(|e| format!("scalar({e})")),
         ]
     })

@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::{Labels, Sample};
-use crate::storage::block::Block;
+use crate::storage::block::{Block, FrameCache};
 use crate::storage::error::Result;
+use crate::storage::head::SeriesHandle;
+use crate::storage::index::ChunkMeta;
 use crate::storage::index::Matcher;
 use crate::storage::partition::Partition;
 
@@ -74,6 +76,66 @@ impl Querier {
                 samples: merge_parts(parts),
             })
             .collect())
+    }
+
+    /// Calls `f` with each matching series that has samples in range, in
+    /// label order, decoding one series' samples at a time so a caller that
+    /// streams never holds more than one series. `f` returns `false` to stop.
+    pub fn select_each(
+        &self,
+        matchers: &[Matcher],
+        mut f: impl FnMut(Labels, Vec<Sample>) -> bool,
+    ) -> Result<()> {
+        let Some(p) = &self.partition else {
+            check_not_empty(matchers)?;
+            return Ok(());
+        };
+        let mut refs: Vec<(Labels, Source)> = Vec::new();
+        for (bi, b) in self.blocks.iter().enumerate() {
+            for (l, metas) in b.select_metas(matchers, self.mint, self.maxt)? {
+                refs.push((l, Source::Block(bi, metas)));
+            }
+        }
+        let from_blocks = refs.len();
+        for (l, h) in p.head.select_handles(matchers, self.mint, self.maxt)? {
+            refs.push((l, Source::Head(h)));
+        }
+        if self.blocks.len() > 1 || (from_blocks > 0 && refs.len() > from_blocks) {
+            refs.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        let mut cache = FrameCache::default();
+        let mut it = refs.into_iter().peekable();
+        while let Some((labels, src)) = it.next() {
+            let mut parts = vec![self.read_source(p, &src, &mut cache)?];
+            while it.peek().is_some_and(|(l, _)| *l == labels) {
+                if let Some((_, more)) = it.next() {
+                    parts.push(self.read_source(p, &more, &mut cache)?);
+                }
+            }
+            let samples = merge_parts(parts);
+            if !samples.is_empty() && !f(labels, samples) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn read_source(
+        &self,
+        p: &Partition,
+        src: &Source,
+        cache: &mut FrameCache,
+    ) -> Result<Vec<Sample>> {
+        let mut out = Vec::new();
+        match src {
+            Source::Head(h) => p.head.samples_of(h, self.mint, self.maxt, &mut out)?,
+            Source::Block(bi, metas) => {
+                if let Some(b) = self.blocks.get(*bi) {
+                    b.samples_of(metas, self.mint, self.maxt, cache, &mut out)?;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Number of distinct matching series with samples in range, without
@@ -148,6 +210,12 @@ fn sorted_limited(mut v: Vec<String>, limit: Option<usize>) -> Vec<String> {
         v.truncate(n);
     }
     v
+}
+
+/// Where one series' samples live.
+enum Source {
+    Head(SeriesHandle),
+    Block(usize, Vec<ChunkMeta>),
 }
 
 /// Merges per-source sample runs into one time-ordered run. A timestamp

@@ -3,8 +3,7 @@
 //! `label_join`, `absent`, `scalar`, `vector`, sorting).
 
 use super::labels::{self, NAME};
-use super::select::Windows;
-use super::{Ctx, Grid, RawSeries, Result, StepSeries, Val};
+use super::{Ctx, Grid, Result, StepSeries, Val};
 use crate::model::Labels;
 use crate::promql::error::QueryError;
 use crate::promql::functions::{self, DateFn, MathFn, RangeFn, Window};
@@ -216,22 +215,6 @@ impl Ctx<'_> {
         }
     }
 
-    /// Raw series and windows of a call's range argument.
-    fn range_arg(&mut self, node: &Node, grid: Grid) -> Result<(Vec<RawSeries>, Windows, usize)> {
-        match node {
-            Node::Matrix(sel, range) => self.matrix_raw(sel, *range, grid),
-            Node::Subquery(sq) => {
-                let (raw, w) = self.subquery_series(sq, grid)?;
-                let held = raw.iter().map(|s| s.samples.len()).sum();
-                self.acquire(held)?;
-                Ok((raw, w, held))
-            }
-            _ => Err(QueryError::BadData(
-                "expected a range vector argument".into(),
-            )),
-        }
-    }
-
     fn range_call(
         &mut self,
         c: &Call,
@@ -263,12 +246,11 @@ impl Ctx<'_> {
                 self.warn_at(msg, &at);
             }
         }
-        let (raw, windows, held) = self.range_arg(&c.args[mi], grid)?;
         let keep_name = matches!(f, RangeFn::LastOverTime | RangeFn::FirstOverTime);
         let counter_check = matches!(f, RangeFn::Rate | RangeFn::Increase);
+        let counter_pos = self.pos_of_arg(c, mi);
         let mut ps = vec![0.0; params.len()];
-        for s in raw {
-            self.check_time()?;
+        self.each_raw(&c.args[mi], grid, &mut |ctx, s, windows| {
             let bounds = windows.bounds(&s.samples);
             let mut vals = Vec::with_capacity(bounds.len());
             for (i, &(lo, hi)) in bounds.iter().enumerate() {
@@ -291,19 +273,15 @@ impl Ctx<'_> {
                 vals.push(functions::eval_range(f, w, &ps));
             }
             if !vals.iter().any(Option::is_some) {
-                continue;
+                return Ok(());
             }
             if counter_check {
                 if let Some(name) = s.labels.get(NAME) {
-                    if !["_total", "_sum", "_count", "_bucket"]
-                        .iter()
-                        .any(|x| name.ends_with(x))
-                    {
+                    if !["_total", "_sum", "_count", "_bucket"].iter().any(|x| name.ends_with(x)) {
                         let msg = format!(
                             "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
                         );
-                        let at = self.pos_of_arg(c, mi);
-                        self.info_at(msg, &at);
+                        ctx.info_at(msg, &counter_pos);
                     }
                 }
             }
@@ -311,10 +289,8 @@ impl Ctx<'_> {
                 labels: s.labels,
                 vals,
                 drop_name: !keep_name || s.drop_name,
-            })?;
-        }
-        self.release(held);
-        Ok(())
+            })
+        })
     }
 
     fn label_replace(
@@ -432,14 +408,13 @@ impl Ctx<'_> {
             }
             "absent_over_time" => {
                 let arg = self.arg(c, 0)?;
-                let (raw, windows, held) = self.range_arg(arg, grid)?;
                 let mut present = vec![false; n];
-                for s in &raw {
+                self.each_raw(arg, grid, &mut |_, s, windows| {
                     for (i, (lo, hi)) in windows.bounds(&s.samples).into_iter().enumerate() {
                         present[i] |= hi > lo;
                     }
-                }
-                self.release(held);
+                    Ok(())
+                })?;
                 let vals = present.iter().map(|p| (!p).then_some(1.0)).collect();
                 Ok(Val::Vector(absent_output(c.args.first(), vals)))
             }

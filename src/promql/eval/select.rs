@@ -6,7 +6,7 @@
 use super::{Ctx, Grid, RawSeries, Result, StepSeries};
 use crate::model::{is_stale_nan, Sample};
 use crate::promql::error::QueryError;
-use crate::promql::plan::{Selector, Subquery};
+use crate::promql::plan::{Node, Selector, Subquery};
 use crate::storage::Series;
 
 /// Per-step window ends (ms) of a range function argument; each window is
@@ -42,19 +42,43 @@ impl Windows {
 }
 
 impl Ctx<'_> {
-    /// Reads matching series with samples in `[mint, maxt]`.
-    fn fetch(&mut self, sel: &Selector, mint: i64, maxt: i64) -> Result<(Vec<Series>, usize)> {
+    /// Streams matching series with samples in `[mint, maxt]` to `f`, one
+    /// at a time; each series' samples count against the sample limit while
+    /// `f` holds them.
+    pub(crate) fn each_series(
+        &mut self,
+        sel: &Selector,
+        mint: i64,
+        maxt: i64,
+        f: &mut dyn FnMut(&mut Self, Series) -> Result<()>,
+    ) -> Result<()> {
         self.check_time()?;
         let q = self.scope.storage.querier(&self.scope.tenant, mint, maxt);
-        let series = q
-            .select(&sel.matchers)
-            .map_err(|e| QueryError::Storage(e.to_string()))?;
-        if self.cfg.max_series > 0 && series.len() > self.cfg.max_series {
-            return Err(QueryError::TooManySeries(self.cfg.max_series));
-        }
-        let n: usize = series.iter().map(|s| s.samples.len()).sum();
-        self.acquire(n)?;
-        Ok((series, n))
+        let mut err = None;
+        let mut count = 0usize;
+        let max_series = self.cfg.max_series;
+        q.select_each(&sel.matchers, |labels, samples| {
+            count += 1;
+            if max_series > 0 && count > max_series {
+                err = Some(QueryError::TooManySeries(max_series));
+                return false;
+            }
+            let n = samples.len();
+            let r = self
+                .check_time()
+                .and_then(|_| self.acquire(n))
+                .and_then(|_| f(self, Series { labels, samples }));
+            self.release(n);
+            match r {
+                Ok(()) => true,
+                Err(e) => {
+                    err = Some(e);
+                    false
+                }
+            }
+        })
+        .map_err(|e| QueryError::Storage(e.to_string()))?;
+        err.map_or(Ok(()), Err)
     }
 
     /// Effective read time per step: `@` or the step time, minus offset.
@@ -79,8 +103,8 @@ impl Ctx<'_> {
             return Ok(());
         };
         let lookback = self.cfg.lookback_delta_ms;
-        let (series, held) = self.fetch(sel, first.saturating_sub(lookback) + 1, last)?;
-        for s in series {
+        let mint = first.saturating_sub(lookback).saturating_add(1);
+        self.each_series(sel, mint, last, &mut |_, s| {
             let vals = lookback_values(&s.samples, &eff, lookback, timestamps);
             if vals.iter().any(Option::is_some) {
                 sink(StepSeries {
@@ -89,38 +113,57 @@ impl Ctx<'_> {
                     drop_name: false,
                 })?;
             }
-        }
-        self.release(held);
-        Ok(())
+            Ok(())
+        })
     }
 
-    /// Raw samples of a range selector for the windows of `grid`.
-    pub(crate) fn matrix_raw(
+    /// Hands each series of a range argument (range selector or subquery)
+    /// to `f` with the per-step windows, one series at a time for selectors.
+    pub(crate) fn each_raw(
         &mut self,
-        sel: &Selector,
-        range: i64,
+        node: &Node,
         grid: Grid,
-    ) -> Result<(Vec<RawSeries>, Windows, usize)> {
-        let ends = Self::eff_times(sel.at, sel.offset, grid);
-        let windows = Windows { ends, range };
-        let (Some(&first), Some(&last)) = (windows.ends.iter().min(), windows.ends.iter().max())
-        else {
-            return Ok((Vec::new(), windows, 0));
-        };
-        let (series, held) = self.fetch(sel, first.saturating_sub(range) + 1, last)?;
-        let raw = series
-            .into_iter()
-            .map(|s| RawSeries {
-                labels: s.labels,
-                samples: s
-                    .samples
-                    .into_iter()
-                    .filter(|x| !is_stale_nan(x.v))
-                    .collect(),
-                drop_name: false,
-            })
-            .collect();
-        Ok((raw, windows, held))
+        f: &mut dyn FnMut(&mut Self, RawSeries, &Windows) -> Result<()>,
+    ) -> Result<()> {
+        match node {
+            Node::Matrix(sel, range) => {
+                let windows = Windows {
+                    ends: Self::eff_times(sel.at, sel.offset, grid),
+                    range: *range,
+                };
+                let (Some(&first), Some(&last)) =
+                    (windows.ends.iter().min(), windows.ends.iter().max())
+                else {
+                    return Ok(());
+                };
+                let mint = first.saturating_sub(*range).saturating_add(1);
+                self.each_series(sel, mint, last, &mut |ctx, s| {
+                    let raw = RawSeries {
+                        labels: s.labels,
+                        samples: s
+                            .samples
+                            .into_iter()
+                            .filter(|x| !is_stale_nan(x.v))
+                            .collect(),
+                        drop_name: false,
+                    };
+                    f(ctx, raw, &windows)
+                })
+            }
+            Node::Subquery(sq) => {
+                let (raw, windows) = self.subquery_series(sq, grid)?;
+                let held = raw.iter().map(|s| s.samples.len()).sum();
+                self.acquire(held)?;
+                for s in raw {
+                    f(self, s, &windows)?;
+                }
+                self.release(held);
+                Ok(())
+            }
+            _ => Err(QueryError::BadData(
+                "expected a range vector argument".into(),
+            )),
+        }
     }
 
     /// An instant query of a range selector: the samples in the window.
@@ -130,8 +173,15 @@ impl Ctx<'_> {
         range: i64,
         grid: Grid,
     ) -> Result<Vec<RawSeries>> {
-        let (raw, windows, _) = self.matrix_raw(sel, range, grid)?;
-        Ok(cut_first_window(raw, &windows))
+        let mut out = Vec::new();
+        let node = Node::Matrix(Box::new(sel.clone()), range);
+        self.each_raw(&node, grid, &mut |ctx, s, w| {
+            let mut cut = cut_first_window(vec![s], w);
+            ctx.acquire(cut.iter().map(|s| s.samples.len()).sum())?;
+            out.append(&mut cut);
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// Evaluates a subquery's inner expression on its own aligned grid

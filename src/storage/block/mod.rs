@@ -110,6 +110,37 @@ impl Block {
         Ok(out)
     }
 
+    /// Label sets and chunk metas of matching series with a chunk meeting
+    /// `[mint, maxt]`, in label order; samples are decoded later, one series
+    /// at a time, with [`Block::samples_of`].
+    pub(crate) fn select_metas(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<ChunkMeta>)>> {
+        let mut out = Vec::new();
+        for id in &self.ids(matchers)? {
+            let (labels, metas) = self.series_in(id, mint, maxt)?;
+            if !metas.is_empty() {
+                out.push((labels, metas));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends the samples in `[mint, maxt]` of the given chunks to `out`.
+    pub(crate) fn samples_of(
+        &self,
+        metas: &[ChunkMeta],
+        mint: i64,
+        maxt: i64,
+        cache: &mut FrameCache,
+        out: &mut Vec<Sample>,
+    ) -> Result<()> {
+        self.read_chunks(metas, mint, maxt, cache, out)
+    }
+
     /// Label sets of matching series with a chunk meeting `[mint, maxt]`.
     pub fn select_labels(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>> {
         let mut out = Vec::new();

@@ -25,6 +25,36 @@ impl Head {
             .collect()
     }
 
+    /// Label sets and handles of matching series with a sample in
+    /// `[mint, maxt]`, sorted by labels; samples are read later, one series
+    /// at a time, with [`Head::samples_of`].
+    pub(crate) fn select_handles(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, SeriesHandle)>> {
+        let ids = self.select_ids(matchers)?;
+        let mut out: Vec<(Labels, SeriesHandle)> = self
+            .handles_in(&ids, mint, maxt)
+            .into_iter()
+            .map(|(_, h)| (self.labels_of(&h), h))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Appends the samples of `h` in `[mint, maxt]` to `out`.
+    pub(crate) fn samples_of(
+        &self,
+        h: &SeriesHandle,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<()> {
+        h.data.lock().samples_in(mint, maxt, out)
+    }
+
     /// Series matching `matchers` with their samples in `[mint, maxt]`,
     /// sorted by labels; series with no sample in range are left out.
     pub(crate) fn select(
