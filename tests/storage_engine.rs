@@ -562,3 +562,53 @@ fn retention_deletes_whole_expired_blocks_per_tenant() {
         "tenant long has no retention and keeps everything"
     );
 }
+
+#[test]
+fn select_each_streams_the_same_series_as_select_across_blocks_and_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::config(dir.path(), 3_600_000);
+    let st = common::open(&cfg);
+    let t = common::tenant("acme");
+    // Three hours at one sample a minute: flushing cuts blocks at the hour
+    // boundaries and leaves the newest samples in the head.
+    for i in 0..30 {
+        let l = common::labels(&[("__name__", "m"), ("i", &format!("{i:02}"))]);
+        let samples: Vec<Sample> = (0..180)
+            .map(|k| Sample::new(k * 60_000, (i * 1000 + k) as f64))
+            .collect();
+        common::append(&st, &t, &l, &samples[..120]).unwrap();
+    }
+    st.flush(&t).unwrap();
+    for i in 0..30 {
+        let l = common::labels(&[("__name__", "m"), ("i", &format!("{i:02}"))]);
+        let samples: Vec<Sample> = (120..180)
+            .map(|k| Sample::new(k * 60_000, (i * 1000 + k) as f64))
+            .collect();
+        common::append(&st, &t, &l, &samples).unwrap();
+    }
+    assert!(!st.blocks(&t).is_empty(), "the test needs data in blocks");
+    let q = st.querier(&t, 30 * 60_000, 170 * 60_000);
+    let matchers = [name_is("m"), Matcher::new(MatchOp::Regex, "i", "0.|1.").unwrap()];
+    let want = q.select(&matchers).unwrap();
+    let mut got = Vec::new();
+    q.select_each(&matchers, |labels, samples| {
+        got.push((labels, samples));
+        true
+    })
+    .unwrap();
+    assert_eq!(got.len(), 20);
+    assert_eq!(got.len(), want.len());
+    for ((l, s), w) in got.iter().zip(&want) {
+        assert_eq!(*l, w.labels);
+        assert_eq!(common::bits(s), common::bits(&w.samples));
+        assert_eq!(s.len(), 141, "{l:?}");
+    }
+    // Stopping early stops the walk.
+    let mut n = 0;
+    q.select_each(&matchers, |_, _| {
+        n += 1;
+        n < 3
+    })
+    .unwrap();
+    assert_eq!(n, 3);
+}
