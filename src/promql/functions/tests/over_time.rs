@@ -6,6 +6,10 @@ use RangeFn::*;
 const NAN: f64 = f64::NAN;
 const INF: f64 = f64::INFINITY;
 
+/// The literal exactly as `functions.test` writes it.
+#[allow(clippy::excessive_precision)]
+const BIG: f64 = 9.988465674311579e+307;
+
 /// Evaluates at 55s over [1m] on a `load 10s` series (all samples).
 fn all_10s(f: RangeFn, values: &[f64]) -> Option<f64> {
     at(f, &load(10 * SEC, values), 55 * SEC, MIN, &[])
@@ -13,7 +17,7 @@ fn all_10s(f: RangeFn, values: &[f64]) -> Option<f64> {
 
 #[test]
 fn avg_over_time_special_values() {
-    let big = 9.988465674311579e307;
+    let big = BIG;
     let cases: &[(&str, &[f64], f64)] = &[
         ("plain", &[1., 2., 3., 4., 5.], 3.),
         ("inf", &[1., 2., 3., 4., INF], INF),
@@ -37,7 +41,7 @@ fn avg_over_time_special_values() {
 
 #[test]
 fn sum_over_time_special_values() {
-    let big = 9.988465674311579e307;
+    let big = BIG;
     let cases: &[(&str, &[f64], f64)] = &[
         ("plain", &[1., 2., 3., 4., 5.], 15.),
         ("overflow", &[big, big], INF),
