@@ -93,8 +93,9 @@ fn promqltest_scripts() {
     let passed = report::total(&reports).passed;
     assert!(
         passed >= floor,
-        "promqltest: {passed} cases passed, below the floor of {floor} in tests/promqltest/FLOOR \
-         (a regression; if the drop is intended, lower the floor)"
+        "promqltest: {passed} cases passed, below the floor of {floor} in tests/promqltest/FLOOR. \
+         That is a regression: run with PROMQLTEST_VERBOSE=1 to see the failures. If the drop \
+         is intended, write {passed} into tests/promqltest/FLOOR."
     );
     if passed > floor {
         println!(

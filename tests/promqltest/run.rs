@@ -151,7 +151,7 @@ impl Runner {
     /// Appends a load command's float samples in one batch, recording the
     /// series that hold (or, with NHCB, would create) native histograms.
     fn load(&self, sec: &mut Section, l: &Load, rep: &mut FileReport) {
-        let mut owned: Vec<(Vec<(String, String)>, Vec<Sample>)> = Vec::new();
+        let mut owned: Vec<(LabelSet, Vec<Sample>)> = Vec::new();
         for s in &l.series {
             let mut samples = Vec::new();
             for (i, v) in s.values.iter().enumerate() {
@@ -206,7 +206,9 @@ impl Runner {
         if ev.expects_histogram() {
             return Outcome::Skip("native histograms".into());
         }
-        let ast = match promql_parser::parser::parse(&ev.expr) {
+        let parsed = guarded(|| promql_parser::parser::parse(&ev.expr))
+            .unwrap_or_else(|p| Err(format!("parser panicked: {p}")));
+        let ast = match parsed {
             Ok(ast) => ast,
             Err(e) if ev.is_fail() => return self.expected_failure_unparsed(sec, ev, &e),
             Err(e) => return Outcome::Skip(exprs::unparsed_reason(&ev.expr, &e)),
