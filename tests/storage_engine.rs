@@ -588,7 +588,10 @@ fn select_each_streams_the_same_series_as_select_across_blocks_and_head() {
     }
     assert!(!st.blocks(&t).is_empty(), "the test needs data in blocks");
     let q = st.querier(&t, 30 * 60_000, 170 * 60_000);
-    let matchers = [name_is("m"), Matcher::new(MatchOp::Regex, "i", "0.|1.").unwrap()];
+    let matchers = [
+        name_is("m"),
+        Matcher::new(MatchOp::Regex, "i", "0.|1.").unwrap(),
+    ];
     let want = q.select(&matchers).unwrap();
     let mut got = Vec::new();
     q.select_each(&matchers, |labels, samples| {

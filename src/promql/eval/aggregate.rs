@@ -187,12 +187,17 @@ impl Ctx<'_> {
     fn aggregate_stream(&mut self, a: &Aggregate, grid: Grid) -> Result<Vec<StepSeries>> {
         let q = if a.op == AggOp::Quantile {
             let q = self.param(&a.param, grid)?;
+            let anchor = match &a.param {
+                Some(Node::Number(v)) => go_g(*v),
+                _ => String::new(),
+            };
             for &x in &q {
                 if x.is_nan() || !(0.0..=1.0).contains(&x) {
-                    self.annos.warn(format!(
+                    let msg = format!(
                         "PromQL warning: quantile value should be between 0 and 1, got {}",
                         go_g(x)
-                    ));
+                    );
+                    self.warn_at(msg, &anchor);
                     break;
                 }
             }
@@ -255,17 +260,23 @@ impl Ctx<'_> {
             if any_nan {
                 return Err(QueryError::Execution("Ratio value is NaN".into()));
             }
+            let anchor = match &a.param {
+                Some(Node::Number(v)) => go_g(*v),
+                _ => String::new(),
+            };
             if max > 1.0 {
-                self.annos.warn(format!(
+                let msg = format!(
                     "PromQL warning: ratio value should be between -1 and 1, got {}, capping to 1",
                     go_g(max)
-                ));
+                );
+                self.warn_at(msg, &anchor);
             }
             if min < -1.0 {
-                self.annos.warn(format!(
+                let msg = format!(
                     "PromQL warning: ratio value should be between -1 and 1, got {}, capping to -1",
                     go_g(min)
-                ));
+                );
+                self.warn_at(msg, &anchor);
             }
         } else {
             if max < 1.0 {

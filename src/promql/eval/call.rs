@@ -104,7 +104,10 @@ pub(crate) fn is_streamable(c: &Call) -> bool {
 
 /// Whether the call yields an instant vector.
 pub(crate) fn returns_vector(c: &Call) -> bool {
-    !matches!(c.name, "scalar" | "time" | "pi")
+    !matches!(
+        c.name,
+        "scalar" | "time" | "pi" | "step" | "range" | "start" | "end" | "min_of" | "max_of"
+    )
 }
 
 /// Functions that exist only for native histograms.
@@ -114,7 +117,6 @@ const NATIVE_HISTOGRAM_FNS: &[&str] = &[
     "histogram_avg",
     "histogram_stddev",
     "histogram_stdvar",
-    "histogram_fraction",
 ];
 
 impl Ctx<'_> {
@@ -260,6 +262,10 @@ impl Ctx<'_> {
                 }
                 for (k, p) in params.iter().enumerate() {
                     ps[k] = p.get(i).copied().unwrap_or(f64::NAN);
+                }
+                if f == RangeFn::PredictLinear {
+                    ps.truncate(1);
+                    ps.push(grid.ts(i) as f64);
                 }
                 if f == RangeFn::DoubleExponentialSmoothing && hi - lo >= 2 {
                     check_smoothing(&ps)?;
@@ -420,6 +426,31 @@ impl Ctx<'_> {
             }
             "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => self.sort(c, grid),
             "histogram_quantile" => Ok(Val::Vector(self.histogram_quantile(c, grid)?)),
+            "histogram_quantiles" => Ok(Val::Vector(self.histogram_quantiles(c, grid)?)),
+            "histogram_fraction" => Ok(Val::Vector(self.histogram_fraction(c, grid)?)),
+            "step" => Ok(Val::Scalar(vec![self.query_step as f64 / 1000.0; n])),
+            "range" => Ok(Val::Scalar(vec![
+                (self.query_end - self.query_start) as f64
+                    / 1000.0;
+                n
+            ])),
+            "start" => Ok(Val::Scalar(vec![self.query_start as f64 / 1000.0; n])),
+            "end" => Ok(Val::Scalar(vec![self.query_end as f64 / 1000.0; n])),
+            "min_of" | "max_of" => {
+                let a = self.scalar(self.arg(c, 0)?, grid)?;
+                let b = self.scalar(self.arg(c, 1)?, grid)?;
+                let min = c.name == "min_of";
+                Ok(Val::Scalar(
+                    a.iter()
+                        .zip(&b)
+                        .map(|(&x, &y)| match (x.is_nan() || y.is_nan(), min) {
+                            (true, _) => f64::NAN,
+                            (false, true) => x.min(y),
+                            (false, false) => x.max(y),
+                        })
+                        .collect(),
+                ))
+            }
             name if date_fn(name).is_some() => {
                 let f = date_fn(name).unwrap_or(DateFn::Year);
                 Ok(Val::Vector(vec![StepSeries {

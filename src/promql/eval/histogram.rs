@@ -7,19 +7,39 @@ use std::collections::HashMap;
 use super::labels::{self, NAME};
 use super::{Ctx, Grid, Result, StepSeries};
 use crate::model::Labels;
+use crate::promql::error::QueryError;
 use crate::promql::functions::{self, Bucket};
-use crate::promql::plan::Call;
+use crate::promql::plan::{Call, Node};
+
+/// Classic histograms of an input vector: per group (labels without `le`)
+/// the bounds and the input series holding each bucket.
+struct Groups {
+    groups: Vec<(Labels, Vec<(f64, usize)>)>,
+    input: Vec<StepSeries>,
+}
+
+impl Groups {
+    /// Buckets of group `g` at step `i`.
+    fn buckets(&self, g: usize, i: usize) -> Vec<Bucket> {
+        self.groups[g]
+            .1
+            .iter()
+            .filter_map(|&(upper, j)| self.input[j].vals[i].map(|count| Bucket { upper, count }))
+            .collect()
+    }
+}
+
+/// What to compute from each group's buckets.
+enum Want<'q> {
+    Quantile(&'q [f64]),
+    Quantiles(&'q str, Vec<(f64, String)>),
+    Fraction(&'q [f64], &'q [f64]),
+}
 
 impl Ctx<'_> {
-    pub(crate) fn histogram_quantile(&mut self, c: &Call, grid: Grid) -> Result<Vec<StepSeries>> {
-        let q = match c.args.first() {
-            Some(a) => self.scalar(a, grid)?,
-            None => vec![f64::NAN; grid.len()],
-        };
-        let input = self.vector_arg(c, 1, grid)?;
-        let n = grid.len();
-        let arg_pos = self.pos_of_arg(c, 1);
-        let q_pos = self.pos_of_arg(c, 0);
+    /// Groups the input's series into classic histograms (`resetHistograms`
+    /// upstream); a series without a parseable `le` is warned about and left out.
+    fn classic_groups(&mut self, input: Vec<StepSeries>, anchor: &str) -> Groups {
         let mut groups: Vec<(Labels, Vec<(f64, usize)>)> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         for (j, s) in input.iter().enumerate() {
@@ -32,7 +52,7 @@ impl Ctx<'_> {
                 if !name.is_empty() {
                     msg.push_str(&format!(" for metric name {name:?}"));
                 }
-                self.warn_at(msg, &arg_pos);
+                self.warn_at(msg, anchor);
                 continue;
             };
             let key = labels::without(&s.labels, &["le".to_string()], false);
@@ -42,46 +62,143 @@ impl Ctx<'_> {
             });
             groups[g].1.push((upper, j));
         }
-        let mut out = Vec::with_capacity(groups.len());
-        let mut warned_q = false;
-        for (key, members) in groups {
-            let mut vals = vec![None; n];
-            for (i, slot) in vals.iter_mut().enumerate() {
-                let mut buckets: Vec<Bucket> = members
-                    .iter()
-                    .filter_map(|&(upper, j)| input[j].vals[i].map(|count| Bucket { upper, count }))
-                    .collect();
-                if buckets.is_empty() {
-                    continue;
-                }
-                let qi = q.get(i).copied().unwrap_or(f64::NAN);
-                if !warned_q && (qi.is_nan() || !(0.0..=1.0).contains(&qi)) {
-                    warned_q = true;
-                    let msg = format!(
-                        "PromQL warning: quantile value should be between 0 and 1, got {}",
-                        super::aggregate::go_g(qi)
-                    );
-                    self.warn_at(msg, &q_pos);
-                }
-                let r = functions::bucket_quantile(qi, &mut buckets);
-                if r.forced_monotonicity {
-                    let mut msg = "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".to_string();
-                    if let Some(name) = key.get(NAME) {
-                        msg.push_str(&format!(" for metric name {name:?}"));
-                    }
-                    self.info_at(msg, &arg_pos);
-                }
-                *slot = Some(r.value);
+        Groups { groups, input }
+    }
+
+    fn warn_quantile(&mut self, q: &[f64], anchor: &str) {
+        if let Some(x) = q.iter().find(|x| x.is_nan() || !(0.0..=1.0).contains(*x)) {
+            let msg = format!(
+                "PromQL warning: quantile value should be between 0 and 1, got {}",
+                super::aggregate::go_g(*x)
+            );
+            self.warn_at(msg, anchor);
+        }
+    }
+
+    /// `histogram_quantile(q, v)`.
+    pub(crate) fn histogram_quantile(&mut self, c: &Call, grid: Grid) -> Result<Vec<StepSeries>> {
+        let q = self.scalar(self.arg_node(c, 0)?, grid)?;
+        let anchor = self.pos_of_arg(c, 0);
+        self.warn_quantile(&q, &anchor);
+        let input = self.vector_arg(c, 1, grid)?;
+        self.classic(c, 1, input, grid, Want::Quantile(&q))
+    }
+
+    /// `histogram_quantiles(v, "label", q1, q2, ...)`: one output per quantile,
+    /// labelled with it.
+    pub(crate) fn histogram_quantiles(&mut self, c: &Call, grid: Grid) -> Result<Vec<StepSeries>> {
+        let label = match c.args.get(1) {
+            Some(Node::Str(s)) => s.clone(),
+            _ => {
+                return Err(QueryError::BadData(
+                    "histogram_quantiles needs a label name".into(),
+                ))
             }
-            if vals.iter().any(Option::is_some) {
-                out.push(StepSeries {
-                    labels: key,
-                    vals,
-                    drop_name: true,
-                });
+        };
+        let mut qs = Vec::new();
+        for k in 2..c.args.len() {
+            let v = self.scalar(&c.args[k], grid)?;
+            let anchor = self.pos_of_arg(c, k);
+            self.warn_quantile(&v, &anchor);
+            let q = v.first().copied().unwrap_or(f64::NAN);
+            qs.push((q, openmetrics_float(q)));
+        }
+        let input = self.vector_arg(c, 0, grid)?;
+        let out = self.classic(c, 0, input, grid, Want::Quantiles(&label, qs))?;
+        labels::merge_same(out)
+    }
+
+    /// `histogram_fraction(lower, upper, v)` over classic buckets.
+    pub(crate) fn histogram_fraction(&mut self, c: &Call, grid: Grid) -> Result<Vec<StepSeries>> {
+        let lo = self.scalar(self.arg_node(c, 0)?, grid)?;
+        let hi = self.scalar(self.arg_node(c, 1)?, grid)?;
+        let input = self.vector_arg(c, 2, grid)?;
+        self.classic(c, 2, input, grid, Want::Fraction(&lo, &hi))
+    }
+
+    fn arg_node<'c>(&self, c: &'c Call, i: usize) -> Result<&'c Node> {
+        c.args
+            .get(i)
+            .ok_or_else(|| QueryError::BadData(format!("missing argument {} to {}", i + 1, c.name)))
+    }
+
+    fn classic(
+        &mut self,
+        c: &Call,
+        arg: usize,
+        input: Vec<StepSeries>,
+        grid: Grid,
+        want: Want<'_>,
+    ) -> Result<Vec<StepSeries>> {
+        let anchor = self.pos_of_arg(c, arg);
+        let g = self.classic_groups(input, &anchor);
+        let n = grid.len();
+        let mut out = Vec::new();
+        for gi in 0..g.groups.len() {
+            let key = &g.groups[gi].0;
+            let outputs: Vec<(Labels, Option<f64>)> = match &want {
+                Want::Quantile(_) | Want::Fraction(..) => vec![(key.clone(), None)],
+                Want::Quantiles(label, qs) => qs
+                    .iter()
+                    .map(|(q, text)| (labels::set(key, label, text), Some(*q)))
+                    .collect(),
+            };
+            for (labels, fixed_q) in outputs {
+                let mut vals = vec![None; n];
+                for (i, slot) in vals.iter_mut().enumerate() {
+                    let mut buckets = g.buckets(gi, i);
+                    if buckets.is_empty() {
+                        continue;
+                    }
+                    *slot = Some(match &want {
+                        Want::Fraction(lo, hi) => functions::bucket_fraction(
+                            lo.get(i).copied().unwrap_or(f64::NAN),
+                            hi.get(i).copied().unwrap_or(f64::NAN),
+                            &mut buckets,
+                        ),
+                        Want::Quantile(q) => {
+                            let qi = q.get(i).copied().unwrap_or(f64::NAN);
+                            self.quantile_of(qi, &mut buckets, key, &anchor)
+                        }
+                        Want::Quantiles(..) => {
+                            let qi = fixed_q.unwrap_or(f64::NAN);
+                            self.quantile_of(qi, &mut buckets, key, &anchor)
+                        }
+                    });
+                }
+                if vals.iter().any(Option::is_some) {
+                    out.push(StepSeries {
+                        labels,
+                        vals,
+                        drop_name: true,
+                    });
+                }
             }
         }
         Ok(out)
+    }
+
+    fn quantile_of(&mut self, q: f64, buckets: &mut [Bucket], key: &Labels, anchor: &str) -> f64 {
+        let r = functions::bucket_quantile(q, buckets);
+        if r.forced_monotonicity {
+            let mut msg = "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".to_string();
+            if let Some(name) = key.get(NAME) {
+                msg.push_str(&format!(" for metric name {name:?}"));
+            }
+            self.info_at(msg, anchor);
+        }
+        r.value
+    }
+}
+
+/// `labels.FormatOpenMetricsFloat`: like Go's shortest form, but whole
+/// numbers keep a `.0` ("1.0").
+fn openmetrics_float(f: f64) -> String {
+    let s = super::aggregate::format_value(f);
+    if f.is_finite() && !s.contains(['.', 'e', 'E']) {
+        format!("{s}.0")
+    } else {
+        s
     }
 }
 

@@ -45,12 +45,21 @@ pub(crate) fn set(labels: &Labels, name: &str, value: &str) -> Labels {
     Labels::from_sorted_unchecked(v)
 }
 
-/// `labels` without the metric name.
+/// The metadata labels that go with the metric name (`schema.IsMetadataLabel`).
+const METADATA: [&str; 3] = [NAME, "__type__", "__unit__"];
+
+/// `labels` without the metric name and its type/unit metadata labels
+/// (`DropReserved(schema.IsMetadataLabel)` upstream).
 pub(crate) fn drop_metric_name(labels: &Labels) -> Labels {
-    if labels.get(NAME).is_none() {
+    if !labels.iter().any(|l| METADATA.contains(&l.name.as_str())) {
         return labels.clone();
     }
-    without(labels, &[], true)
+    let v: Vec<Label> = labels
+        .iter()
+        .filter(|l| !METADATA.contains(&l.name.as_str()))
+        .cloned()
+        .collect();
+    Labels::from_sorted_unchecked(v)
 }
 
 /// Prometheus's `labels.String()`: `{a="b", c="d"}`.

@@ -87,6 +87,11 @@ pub(crate) struct Ctx<'a> {
     pub deadline: Instant,
     /// The query text, to give annotations a `(line:col)` position.
     pub query: &'a str,
+    /// The query's own bounds and step (ms), for `start()`, `end()`,
+    /// `range()` and `step()`; the step is 0 for instant queries.
+    pub query_start: i64,
+    pub query_end: i64,
+    pub query_step: i64,
 }
 
 impl<'a> Ctx<'a> {
@@ -94,6 +99,7 @@ impl<'a> Ctx<'a> {
         scope: &'a TenantScope<'a>,
         cfg: &'a EngineConfig,
         query: &'a str,
+        bounds: (i64, i64, i64),
     ) -> Ctx<'a> {
         Ctx {
             scope,
@@ -102,6 +108,9 @@ impl<'a> Ctx<'a> {
             samples: 0,
             deadline: Instant::now() + cfg.timeout,
             query,
+            query_start: bounds.0,
+            query_end: bounds.1,
+            query_step: bounds.2,
         }
     }
 
@@ -254,7 +263,8 @@ pub(crate) fn run(
     query: &str,
     range: bool,
 ) -> Result<QueryOutput> {
-    let mut ctx = Ctx::new(scope, cfg, query);
+    let step = if range { grid.step } else { 0 };
+    let mut ctx = Ctx::new(scope, cfg, query, (grid.start, grid.end, step));
     let val = ctx.eval(node, grid)?;
     let value = if range {
         range_value(val, grid)?
