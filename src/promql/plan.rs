@@ -22,6 +22,8 @@ use crate::storage::index::{MatchOp, Matcher};
 pub(crate) struct Selector {
     /// Matchers handed to storage; the last ones are the forced matchers.
     pub matchers: Vec<Matcher>,
+    /// How many of `matchers` are the user's (the rest are forced).
+    pub user_count: usize,
     /// The user's own equality matchers, for `absent()` labels.
     pub user_equal: Vec<(String, String, bool)>,
     /// The metric name, if the selector names one.
@@ -292,6 +294,7 @@ impl Planner<'_, '_> {
                 "vector selector must contain at least one non-empty matcher".into(),
             ));
         }
+        let user_count = matchers.len();
         matchers.extend(self.scope.forced_matchers().iter().cloned());
         let name = vs.name.clone().or_else(|| {
             vs.matchers
@@ -302,6 +305,7 @@ impl Planner<'_, '_> {
         });
         Ok(Selector {
             matchers,
+            user_count,
             user_equal,
             name,
             offset: offset_ms(vs.offset.as_ref()),

@@ -426,6 +426,7 @@ impl Ctx<'_> {
             }
             "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => self.sort(c, grid),
             "histogram_quantile" => Ok(Val::Vector(self.histogram_quantile(c, grid)?)),
+            "info" => Ok(Val::Vector(self.info(c, grid)?)),
             "histogram_quantiles" => Ok(Val::Vector(self.histogram_quantiles(c, grid)?)),
             "histogram_fraction" => Ok(Val::Vector(self.histogram_fraction(c, grid)?)),
             "step" => Ok(Val::Scalar(vec![self.query_step as f64 / 1000.0; n])),

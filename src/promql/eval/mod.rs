@@ -9,6 +9,7 @@ mod aggregate;
 mod binary;
 mod call;
 mod histogram;
+mod info;
 mod labels;
 mod select;
 
