@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub rate_defaults: RateLimit,
     /// Per-tenant ingestion rate limits.
     pub rate_overrides: HashMap<TenantId, RateLimit>,
+    /// PromQL engine settings (lookback delta and per-query limits).
+    pub engine: crate::promql::EngineConfig,
 }
 
 impl ServerConfig {
@@ -47,6 +49,7 @@ impl ServerConfig {
             storage,
             shutdown_timeout: SHUTDOWN_GRACE,
             rate_defaults: RateLimit::default(),
+            engine: crate::promql::EngineConfig::default(),
             rate_overrides: HashMap::new(),
         }
     }
@@ -88,7 +91,9 @@ pub async fn serve(cfg: ServerConfig) -> Result<(), ServerError> {
         Err(_) => tracing::info!(addr = %cfg.listen, "listening"),
     }
     let limiter = RateLimiter::new(cfg.rate_defaults, cfg.rate_overrides);
-    let state = AppState::new().with_rate_limiter(limiter);
+    let state = AppState::new()
+        .with_rate_limiter(limiter)
+        .with_engine(crate::promql::Engine::new(cfg.engine));
     run_with_grace(
         listener,
         cfg.storage,

@@ -41,6 +41,7 @@ pub struct AppState {
     push_groups: Arc<push::PushGroups>,
     limiter: Arc<RateLimiter>,
     metrics: Arc<Metrics>,
+    engine: Arc<crate::promql::Engine>,
 }
 
 impl AppState {
@@ -67,6 +68,17 @@ impl AppState {
     pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> AppState {
         self.limiter = Arc::new(limiter);
         self
+    }
+
+    /// Replaces the PromQL engine settings (lookback delta, query limits).
+    pub fn with_engine(mut self, engine: crate::promql::Engine) -> AppState {
+        self.engine = Arc::new(engine);
+        self
+    }
+
+    /// The PromQL engine.
+    pub fn engine(&self) -> &crate::promql::Engine {
+        &self.engine
     }
 
     /// The ingestion rate limiter.

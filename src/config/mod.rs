@@ -67,6 +67,57 @@ pub struct Config {
     pub limits: Limits,
     /// Per-tenant overrides; keys left out fall back to `limits`.
     pub tenants: BTreeMap<String, Limits>,
+    /// PromQL engine settings.
+    pub query: QueryConfig,
+}
+
+/// The `query:` section (flags `--query.*`), with Prometheus's defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// How far back an instant selector looks for a sample (5m).
+    pub lookback_delta: PromDuration,
+    /// Most samples one query may hold at once (50000000).
+    pub max_samples: u64,
+    /// Most series one selector may return; 0 = unlimited.
+    pub max_series: u64,
+    /// Longest a query may run (2m).
+    pub timeout: PromDuration,
+}
+
+impl Default for QueryConfig {
+    fn default() -> QueryConfig {
+        let e = crate::promql::EngineConfig::default();
+        QueryConfig {
+            lookback_delta: PromDuration(Duration::from_millis(e.lookback_delta_ms as u64)),
+            max_samples: e.max_samples as u64,
+            max_series: e.max_series as u64,
+            timeout: PromDuration(e.timeout),
+        }
+    }
+}
+
+impl QueryConfig {
+    /// The engine settings this section describes.
+    pub fn engine_config(&self) -> Result<crate::promql::EngineConfig, ConfigError> {
+        if self.lookback_delta.0.is_zero() {
+            return Err(ConfigError::Invalid(
+                "query.lookback_delta must be positive".into(),
+            ));
+        }
+        if self.timeout.0.is_zero() {
+            return Err(ConfigError::Invalid(
+                "query.timeout must be positive".into(),
+            ));
+        }
+        Ok(crate::promql::EngineConfig {
+            lookback_delta_ms: self.lookback_delta.as_millis_i64(),
+            max_samples: usize::try_from(self.max_samples).unwrap_or(usize::MAX),
+            max_series: usize::try_from(self.max_series).unwrap_or(usize::MAX),
+            timeout: self.timeout.0,
+            ..crate::promql::EngineConfig::default()
+        })
+    }
 }
 
 /// The `wal:` section.
@@ -116,6 +167,7 @@ impl Default for Config {
             shutdown_timeout: PromDuration(crate::server::SHUTDOWN_GRACE),
             limits: Limits::default(),
             tenants: BTreeMap::new(),
+            query: QueryConfig::default(),
         }
     }
 }
@@ -166,6 +218,18 @@ pub struct ServeFlags {
     /// Grace period for in-flight requests at shutdown [default: 30s].
     #[arg(long)]
     pub shutdown_timeout: Option<PromDuration>,
+    /// PromQL lookback delta [default: 5m].
+    #[arg(long = "query.lookback-delta")]
+    pub query_lookback_delta: Option<PromDuration>,
+    /// Most samples one query may hold in memory [default: 50000000].
+    #[arg(long = "query.max-samples")]
+    pub query_max_samples: Option<u64>,
+    /// Most series one selector may return; 0 = unlimited [default: 0].
+    #[arg(long = "query.max-series")]
+    pub query_max_series: Option<u64>,
+    /// Longest a query may run [default: 2m].
+    #[arg(long = "query.timeout")]
+    pub query_timeout: Option<PromDuration>,
 }
 
 impl Config {
@@ -219,6 +283,18 @@ impl Config {
         if let Some(v) = f.shutdown_timeout {
             self.shutdown_timeout = v;
         }
+        if let Some(v) = f.query_lookback_delta {
+            self.query.lookback_delta = v;
+        }
+        if let Some(v) = f.query_max_samples {
+            self.query.max_samples = v;
+        }
+        if let Some(v) = f.query_max_series {
+            self.query.max_series = v;
+        }
+        if let Some(v) = f.query_timeout {
+            self.query.timeout = v;
+        }
     }
 
     /// The server and storage settings this configuration describes.
@@ -250,6 +326,7 @@ impl Config {
             shutdown_timeout: self.shutdown_timeout.0,
             rate_defaults: rate_limit(&self.limits),
             rate_overrides,
+            engine: self.query.engine_config()?,
         })
     }
 }

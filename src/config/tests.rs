@@ -14,6 +14,11 @@ wal:
 block_range: 2h
 maintenance_interval: 1m
 shutdown_timeout: 45s
+query:
+  lookback_delta: 10m
+  max_samples: 1000000
+  max_series: 50000
+  timeout: 30s
 limits:
   ingestion_rate: 100000
   ingestion_burst: 200000
@@ -78,6 +83,10 @@ fn example_with_two_tenants_resolves_overrides() {
     assert_eq!(sc.rate_overrides[&t("team-a")].rate, 10_000.0);
     assert_eq!(sc.rate_overrides[&t("team-a")].burst, 200_000);
     assert_eq!(sc.rate_overrides[&t("team-b")].rate, 100_000.0);
+    assert_eq!(sc.engine.lookback_delta_ms, 600_000);
+    assert_eq!(sc.engine.max_samples, 1_000_000);
+    assert_eq!(sc.engine.max_series, 50_000);
+    assert_eq!(sc.engine.timeout, Duration::from_secs(30));
 }
 
 #[test]
@@ -167,4 +176,32 @@ fn missing_file_names_the_path() {
     };
     let e = Config::from_flags(&flags).unwrap_err().to_string();
     assert!(e.contains("does-not-exist.yml"), "{e}");
+}
+
+#[test]
+fn query_flags_override_the_file_and_zero_durations_are_refused() {
+    let cli = Cli::try_parse_from([
+        "serve",
+        "--query.lookback-delta",
+        "2m",
+        "--query.max-samples",
+        "123",
+        "--query.timeout",
+        "5s",
+    ])
+    .unwrap();
+    let mut cfg = Config::from_yaml(EXAMPLE).unwrap();
+    cfg.apply_flags(&cli.flags);
+    let sc = cfg.server_config().unwrap();
+    assert_eq!(sc.engine.lookback_delta_ms, 120_000);
+    assert_eq!(sc.engine.max_samples, 123);
+    assert_eq!(sc.engine.max_series, 50_000, "from the file");
+    assert_eq!(sc.engine.timeout, Duration::from_secs(5));
+    let defaults = Config::default().server_config().unwrap();
+    assert_eq!(defaults.engine.lookback_delta_ms, 300_000);
+    assert_eq!(defaults.engine.max_samples, 50_000_000);
+    let zero = Config::from_yaml("query:\n  lookback_delta: 0s\n").unwrap();
+    let e = zero.server_config().unwrap_err().to_string();
+    assert!(e.contains("query.lookback_delta"), "{e}");
+    assert!(Config::from_yaml("query:\n  lookback: 5m\n").is_err());
 }
