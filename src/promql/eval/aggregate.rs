@@ -239,15 +239,6 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn input(&mut self, node: &Node, grid: Grid) -> Result<Vec<StepSeries>> {
-        let mut v = Vec::new();
-        self.stream(node, grid, &mut |s| {
-            v.push(s);
-            Ok(())
-        })?;
-        Ok(v)
-    }
-
     fn aggregate_k(&mut self, a: &Aggregate, grid: Grid) -> Result<Vec<StepSeries>> {
         let params = self.param(&a.param, grid)?;
         let max = params.iter().copied().fold(f64::NEG_INFINITY, go_max);
@@ -298,70 +289,27 @@ impl Ctx<'_> {
                 )));
             }
         }
-        let input = self.input(&a.expr, grid)?;
-        let groups: Vec<usize> = {
-            let mut index: HashMap<Labels, usize> = HashMap::new();
-            input
-                .iter()
-                .map(|s| {
-                    let key = group_labels(&s.labels, a.without, &a.grouping);
-                    let n = index.len();
-                    *index.entry(key).or_insert(n)
-                })
-                .collect()
-        };
-        let ngroups = groups.iter().max().map_or(0, |m| m + 1);
-        let ratio_offsets: Vec<f64> = if a.op == AggOp::LimitRatio {
-            input.iter().map(|s| ratio_offset(&s.labels)).collect()
-        } else {
-            Vec::new()
-        };
         let n = grid.len();
-        let mut out_vals: Vec<Vec<Option<f64>>> = input.iter().map(|_| vec![None; n]).collect();
-        let mut order: Vec<usize> = Vec::new();
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); ngroups];
-        for i in 0..n {
-            members.iter_mut().for_each(Vec::clear);
-            for (j, s) in input.iter().enumerate() {
-                if s.vals[i].is_some() {
-                    members[groups[j]].push(j);
-                }
-            }
-            let p = params.get(i).copied().unwrap_or(f64::NAN);
-            for m in &mut members {
-                let chosen = select_k(a.op, p, m, &input, &ratio_offsets, i);
-                for j in chosen {
-                    out_vals[j][i] = input[j].vals[i];
-                    if n == 1 {
-                        order.push(j);
-                    }
-                }
-            }
-        }
-        let mut out: Vec<StepSeries> = Vec::new();
-        let mut input: Vec<Option<StepSeries>> = input.into_iter().map(Some).collect();
-        let mut emit = |j: usize, vals: Vec<Option<f64>>, out: &mut Vec<StepSeries>| {
-            if let Some(s) = input[j].take() {
-                if vals.iter().any(Option::is_some) {
-                    out.push(StepSeries {
-                        labels: s.labels,
-                        vals,
-                        drop_name: s.drop_name,
-                    });
-                }
-            }
+        let mut k = KSelect {
+            op: a.op,
+            params: &params,
+            series: Vec::new(),
+            group_of: Vec::new(),
+            heaps: Vec::new(),
+            counts: Vec::new(),
+            chosen: Vec::new(),
+            n,
         };
-        if n == 1 {
-            for j in order {
-                let v = std::mem::take(&mut out_vals[j]);
-                emit(j, v, &mut out);
-            }
-        } else {
-            for (j, v) in out_vals.into_iter().enumerate() {
-                emit(j, v, &mut out);
-            }
-        }
-        Ok(out)
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let (without, grouping) = (a.without, &a.grouping);
+        self.stream(&a.expr, grid, &mut |s: StepSeries| {
+            let key = group_labels(&s.labels, without, grouping);
+            let next = index.len();
+            let g = *index.entry(key).or_insert(next);
+            k.push(g, s);
+            Ok(())
+        })?;
+        Ok(k.finish())
     }
 
     fn count_values(&mut self, a: &Aggregate, grid: Grid) -> Result<Vec<StepSeries>> {
@@ -412,59 +360,163 @@ impl Ctx<'_> {
     }
 }
 
-/// Picks the members of one group that an order-based aggregation keeps at a step.
-fn select_k(
-    op: AggOp,
-    p: f64,
-    members: &[usize],
-    input: &[StepSeries],
-    offsets: &[f64],
-    i: usize,
-) -> Vec<usize> {
-    if members.is_empty() {
-        return Vec::new();
+/// A candidate in a `topk`/`bottomk` heap: greater is better. NaN ranks
+/// below every number; among equal values the earlier series wins (as
+/// upstream, whose heap only replaces its worst entry with a strictly
+/// better one).
+#[derive(Clone, Copy, PartialEq)]
+struct Rank {
+    number: bool,
+    v: f64,
+    seq: usize,
+}
+
+impl Eq for Rank {}
+
+impl PartialOrd for Rank {
+    fn partial_cmp(&self, o: &Rank) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
     }
-    let val = |j: usize| input[j].vals[i].unwrap_or(f64::NAN);
-    match op {
-        AggOp::LimitRatio => {
-            let r = p.clamp(-1.0, 1.0);
-            if r == 0.0 {
-                return Vec::new();
-            }
-            members
-                .iter()
-                .copied()
-                .filter(|&j| {
-                    let o = offsets[j];
-                    (r >= 0.0 && o < r) || (r < 0.0 && o >= 1.0 + r)
-                })
-                .collect()
+}
+
+impl Ord for Rank {
+    fn cmp(&self, o: &Rank) -> std::cmp::Ordering {
+        self.number
+            .cmp(&o.number)
+            .then_with(|| {
+                self.v
+                    .partial_cmp(&o.v)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .then_with(|| o.seq.cmp(&self.seq))
+    }
+}
+
+/// Streaming state of `topk`, `bottomk`, `limitk` and `limit_ratio`: one
+/// bounded heap (or counter) per group and step, so the input is never
+/// held whole; only label sets and chosen values are kept.
+struct KSelect<'p> {
+    op: AggOp,
+    params: &'p [f64],
+    series: Vec<(Labels, bool)>,
+    group_of: Vec<usize>,
+    /// Per group, per step: a min-heap (by `Reverse`) of the kept candidates.
+    heaps: Vec<Vec<std::collections::BinaryHeap<std::cmp::Reverse<(Rank, u64)>>>>,
+    /// Per group, per step: how many `limitk` has taken.
+    counts: Vec<Vec<usize>>,
+    /// (series, step, value) kept by `limitk` / `limit_ratio`.
+    chosen: Vec<(usize, usize, f64)>,
+    n: usize,
+}
+
+impl KSelect<'_> {
+    fn k_at(&self, i: usize) -> usize {
+        let p = self.params.get(i).copied().unwrap_or(f64::NAN);
+        if p.is_nan() || p < 1.0 {
+            0
+        } else {
+            p as i64 as usize
         }
-        _ => {
-            let k = (p as i64).min(input.len() as i64);
-            if k < 1 {
-                return Vec::new();
-            }
-            let k = k as usize;
-            if op == AggOp::Limitk {
-                return members.iter().copied().take(k).collect();
-            }
-            let mut m: Vec<usize> = members.to_vec();
-            let desc = op == AggOp::Topk;
-            // Stable sort: earlier series win ties, as with upstream's heap.
-            m.sort_by(|&a, &b| {
-                let (x, y) = (val(a), val(b));
-                match (x.is_nan(), y.is_nan()) {
-                    (true, true) => std::cmp::Ordering::Equal,
-                    (true, false) => std::cmp::Ordering::Greater,
-                    (false, true) => std::cmp::Ordering::Less,
-                    _ if desc => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
-                    _ => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+    }
+
+    fn push(&mut self, g: usize, s: StepSeries) {
+        let seq = self.series.len();
+        while self.heaps.len() <= g {
+            self.heaps.push(vec![Default::default(); self.n]);
+            self.counts.push(vec![0; self.n]);
+        }
+        let offset = if self.op == AggOp::LimitRatio {
+            ratio_offset(&s.labels)
+        } else {
+            0.0
+        };
+        for (i, v) in s.vals.iter().enumerate() {
+            let Some(v) = *v else { continue };
+            match self.op {
+                AggOp::LimitRatio => {
+                    let r = self.params.get(i).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
+                    if (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r) {
+                        self.chosen.push((seq, i, v));
+                    }
                 }
-            });
-            m.truncate(k);
-            m
+                AggOp::Limitk => {
+                    if self.counts[g][i] < self.k_at(i) {
+                        self.counts[g][i] += 1;
+                        self.chosen.push((seq, i, v));
+                    }
+                }
+                _ => {
+                    let k = self.k_at(i);
+                    if k == 0 {
+                        continue;
+                    }
+                    let key = if self.op == AggOp::Topk { v } else { -v };
+                    let rank = Rank {
+                        number: !v.is_nan(),
+                        v: if v.is_nan() { 0.0 } else { key },
+                        seq,
+                    };
+                    let heap = &mut self.heaps[g][i];
+                    if heap.len() < k {
+                        heap.push(std::cmp::Reverse((rank, v.to_bits())));
+                    } else if heap.peek().is_some_and(|w| w.0 .0 < rank) {
+                        heap.pop();
+                        heap.push(std::cmp::Reverse((rank, v.to_bits())));
+                    }
+                }
+            }
         }
+        self.group_of.push(g);
+        self.series.push((s.labels, s.drop_name));
+    }
+
+    fn finish(self) -> Vec<StepSeries> {
+        let n = self.n;
+        let mut picks: Vec<(usize, usize, f64)> = self.chosen;
+        let mut instant_order: Vec<usize> = Vec::new();
+        for group in self.heaps {
+            for (i, heap) in group.into_iter().enumerate() {
+                let mut best: Vec<(Rank, u64)> = heap.into_iter().map(|r| r.0).collect();
+                best.sort_by(|a, b| b.0.cmp(&a.0));
+                for (rank, bits) in best {
+                    picks.push((rank.seq, i, f64::from_bits(bits)));
+                    if n == 1 {
+                        instant_order.push(rank.seq);
+                    }
+                }
+            }
+        }
+        let mut vals: HashMap<usize, Vec<Option<f64>>> = HashMap::new();
+        let mut first_seen: Vec<usize> = Vec::new();
+        for (seq, i, v) in picks {
+            let e = vals.entry(seq).or_insert_with(|| {
+                first_seen.push(seq);
+                vec![None; n]
+            });
+            e[i] = Some(v);
+        }
+        let order: Vec<usize> = if n == 1 && !instant_order.is_empty() {
+            instant_order
+        } else {
+            let mut o = first_seen;
+            o.sort_unstable();
+            o
+        };
+        let mut series: Vec<Option<(Labels, bool)>> = self.series.into_iter().map(Some).collect();
+        let mut out = Vec::with_capacity(order.len());
+        for seq in order {
+            let (Some(v), Some(Some((labels, drop_name)))) =
+                (vals.remove(&seq), series.get_mut(seq).map(Option::take))
+            else {
+                continue;
+            };
+            out.push(StepSeries {
+                labels,
+                vals: v,
+                drop_name,
+            });
+        }
+        out
     }
 }
 
