@@ -32,6 +32,18 @@ pub enum ApiError {
     /// The tenant is over its ingestion rate; retry later (429).
     #[error("{0}")]
     TooManyRequests(String),
+    /// A query failed while evaluating (422, `execution`).
+    #[error("{0}")]
+    Execution(String),
+    /// A query ran past its timeout (503, `timeout`).
+    #[error("{0}")]
+    Timeout(String),
+    /// The client went away or the query was cancelled (499, `canceled`).
+    #[error("{0}")]
+    Canceled(String),
+    /// No such resource (404, `not_found`).
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl ApiError {
@@ -44,6 +56,10 @@ impl ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Canceled(_) => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         }
     }
 
@@ -56,6 +72,10 @@ impl ApiError {
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
             ApiError::TooManyRequests(_) => "unavailable",
+            ApiError::Execution(_) => "execution",
+            ApiError::Timeout(_) => "timeout",
+            ApiError::Canceled(_) => "canceled",
+            ApiError::NotFound(_) => "not_found",
         }
     }
 
@@ -93,6 +113,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::promql::QueryError> for ApiError {
+    fn from(e: crate::promql::QueryError) -> ApiError {
+        let msg = e.to_string();
+        match e.error_type() {
+            "bad_data" => ApiError::BadData(msg),
+            "timeout" => ApiError::Timeout(msg),
+            "internal" => ApiError::Internal(msg),
+            _ => ApiError::Execution(msg),
+        }
+    }
+}
+
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> ApiError {
         match e {
@@ -117,6 +149,10 @@ mod tests {
             (ApiError::PayloadTooLarge("x".into()), 413, "bad_data"),
             (ApiError::Unavailable("x".into()), 503, "unavailable"),
             (ApiError::Internal("x".into()), 500, "internal"),
+            (ApiError::Execution("x".into()), 422, "execution"),
+            (ApiError::Timeout("x".into()), 503, "timeout"),
+            (ApiError::Canceled("x".into()), 499, "canceled"),
+            (ApiError::NotFound("x".into()), 404, "not_found"),
         ];
         for (e, status, kind) in cases {
             assert_eq!(e.status().as_u16(), status, "{e:?}");

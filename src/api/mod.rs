@@ -10,6 +10,7 @@ mod error;
 mod health;
 mod import;
 mod metrics;
+mod params;
 mod push;
 mod tenant;
 mod write;
@@ -25,6 +26,7 @@ use crate::tenant::limits::RateLimiter;
 
 pub use error::ApiError;
 pub use metrics::Metrics;
+pub use params::Params;
 pub use tenant::{Tenant, TENANT_HEADER};
 
 /// Largest request body accepted, before decompression (bytes).
