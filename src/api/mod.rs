@@ -9,9 +9,11 @@ mod admin;
 mod error;
 mod health;
 mod import;
+mod meta;
 mod metrics;
 mod params;
 mod push;
+mod query;
 mod tenant;
 mod write;
 
@@ -44,13 +46,23 @@ pub struct AppState {
     limiter: Arc<RateLimiter>,
     metrics: Arc<Metrics>,
     engine: Arc<crate::promql::Engine>,
+    /// When this state was made (the server's start), Unix ms.
+    started_ms: i64,
 }
 
 impl AppState {
     /// State whose storage is not open yet: `/-/ready` answers 503 and data
     /// endpoints refuse with 503 until [`AppState::set_storage`] is called.
     pub fn new() -> AppState {
-        AppState::default()
+        AppState {
+            started_ms: query::now_ms(),
+            ..AppState::default()
+        }
+    }
+
+    /// When the server started, Unix ms.
+    pub(crate) fn started_ms(&self) -> i64 {
+        self.started_ms
     }
 
     /// State with storage already open.
@@ -110,6 +122,32 @@ impl AppState {
     }
 }
 
+/// The Prometheus query API (`/api/v1/...` read endpoints), gzip-compressed
+/// when the client accepts it.
+fn query_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
+        .route("/api/v1/series", get(meta::series).post(meta::series))
+        .route("/api/v1/labels", get(meta::labels).post(meta::labels))
+        .route("/api/v1/label/{name}/values", get(meta::label_values))
+        .route("/api/v1/metadata", get(meta::metadata))
+        .route(
+            "/api/v1/query_exemplars",
+            get(meta::exemplars).post(meta::exemplars),
+        )
+        .route(
+            "/api/v1/format_query",
+            get(meta::format_query).post(meta::format_query),
+        )
+        .route("/api/v1/status/buildinfo", get(meta::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(meta::runtimeinfo))
+        .route("/api/v1/status/flags", get(meta::flags))
+        .route("/api/v1/rules", get(meta::rules))
+        .route("/api/v1/alerts", get(meta::alerts))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+}
+
 /// Builds the router with every endpoint.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -120,6 +158,7 @@ pub fn app(state: AppState) -> Router {
         .merge(import::routes())
         .merge(push::routes())
         .route("/metrics", get(metrics::metrics))
+        .merge(query_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
