@@ -1,0 +1,405 @@
+//! PromQL query latency: Tessera's engine against Prometheus 2.42 loaded
+//! with the same data, in the same run.
+//!
+//! Queries (1-3 are 1 h range queries at a 15 s step ending at the last
+//! sample; 4 is an instant query at the end of its data):
+//! 1. `sum by (instance) (rate(node_cpu_seconds_total[5m]))`
+//! 2. `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))`
+//! 3. `topk(10, sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m])))`
+//! 4. `avg_over_time(node_load1[30d])`
+//!
+//! Data (see `promql/data.rs`): hosts x 8 cpus x 8 modes CPU counters and
+//! instances x handlers classic histograms with 12 buckets, 15 s scrapes
+//! over the last 65 min; 100 `node_load1` gauges at 60 s for 30 days.
+//! Tessera keeps queries 1-3's data in its head (Prometheus holds it in its
+//! head too) and flushes query 4's into a block; Prometheus compacts query
+//! 4's data into blocks itself.
+//!
+//! Each query runs once to warm up and then `PROMQL_BENCH_RUNS` times; the
+//! table gives medians. For Prometheus the engine's own
+//! `data.stats.timings.evalTotalTime` (`stats=all`) is the comparable
+//! number; the HTTP time adds JSON encoding and transfer. The ratio is
+//! Tessera / Prometheus eval. Each side's result is digested (series,
+//! points, sum of values) and the digests must agree within 1e-6 relative.
+//! Peak memory is the process's VmHWM above its RSS before the last run.
+//!
+//! Environment (defaults in brackets):
+//! * `PROMQL_BENCH_HOSTS` [10000]: hosts for the Tessera-only full-scale run;
+//! * `PROMQL_BENCH_PROM_HOSTS` [2500]: hosts for the comparison with
+//!   Prometheus (loading 640k series into Prometheus by remote write takes
+//!   too long for a routine run); the full-scale run is skipped when it is
+//!   not larger;
+//! * `PROMQL_BENCH_HIST_INSTANCES` [100], `PROMQL_BENCH_HIST_HANDLERS` [10]:
+//!   histograms (x 12 bucket series);
+//! * `PROMQL_BENCH_LONG_SERIES` [100]: series of query 4;
+//! * `PROMQL_BENCH_RUNS` [5]: timed runs per query;
+//! * `PROMQL_BENCH_MAX_SAMPLES` [500000000]: the sample limit of both engines
+//!   (Prometheus's default of 50M refuses query 1 at full scale).
+//!
+//! Without `prometheus` on `PATH` only Tessera's numbers are printed.
+//! Run with `cargo bench --bench promql_queries`.
+
+#[path = "promql/data.rs"]
+mod data;
+#[path = "promql/measure.rs"]
+mod measure;
+#[path = "promql/prom.rs"]
+mod prom;
+#[path = "promql/tess.rs"]
+mod tess;
+
+use std::time::Duration;
+
+use data::{Fleet, LongTerm, Shape, END_MS, LONG_END_MS, STEP_MS};
+use measure::{ms, peak_above_mib, reset_peak, timed, Query};
+use prom::{PromTiming, Prometheus};
+use tess::TessTiming;
+use tessera::promql::{Engine, EngineConfig, TenantScope};
+use tessera::storage::Storage;
+use tessera::tenant::TenantId;
+
+/// Relative tolerance of the differential check.
+const AGREE_REL: f64 = 1e-6;
+
+struct Config {
+    hosts: usize,
+    prom_hosts: usize,
+    instances: usize,
+    handlers: usize,
+    long_series: usize,
+    runs: usize,
+    max_samples: usize,
+}
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+impl Config {
+    fn from_env() -> Config {
+        Config {
+            hosts: env("PROMQL_BENCH_HOSTS", 10_000),
+            prom_hosts: env("PROMQL_BENCH_PROM_HOSTS", 2_500),
+            instances: env("PROMQL_BENCH_HIST_INSTANCES", 100),
+            handlers: env("PROMQL_BENCH_HIST_HANDLERS", 10),
+            long_series: env("PROMQL_BENCH_LONG_SERIES", 100),
+            runs: env("PROMQL_BENCH_RUNS", 5),
+            max_samples: env("PROMQL_BENCH_MAX_SAMPLES", 500_000_000),
+        }
+    }
+
+    fn fleet(&self, hosts: usize) -> Fleet {
+        Fleet::new(hosts, self.instances, self.handlers)
+    }
+}
+
+fn queries() -> Vec<Query> {
+    let range = Some((END_MS - 3_600_000, END_MS, STEP_MS));
+    let q = |name, expr, range| Query {
+        name,
+        expr,
+        range,
+        time_ms: LONG_END_MS,
+    };
+    vec![
+        q(
+            "1 sum by instance of rate",
+            "sum by (instance) (rate(node_cpu_seconds_total[5m]))",
+            range,
+        ),
+        q(
+            "2 histogram_quantile",
+            "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+            range,
+        ),
+        q(
+            "3 topk of busy hosts",
+            "topk(10, sum by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m])))",
+            range,
+        ),
+        q(
+            "4 avg_over_time 30d",
+            "avg_over_time(node_load1[30d])",
+            None,
+        ),
+    ]
+}
+
+/// Tessera loaded with `fleet` (tenant `fleet`, head) and `long` (tenant
+/// `longterm`, flushed to a block).
+struct TesseraSide {
+    _dir: tempfile::TempDir,
+    st: Storage,
+    fleet: TenantId,
+    long: TenantId,
+}
+
+impl TesseraSide {
+    fn load(fleet: &Fleet, long: &LongTerm) -> TesseraSide {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let st = tess::open(dir.path());
+        let (f, l) = (
+            TenantId::new("fleet").unwrap(),
+            TenantId::new("longterm").unwrap(),
+        );
+        let (t, n) = timed(|| tess::load(&st, &f, fleet));
+        println!(
+            "tessera: loaded {} series, {n} samples into the head in {:.1} s ({:.2} M samples/s)",
+            fleet.count(),
+            t.as_secs_f64(),
+            n as f64 / t.as_secs_f64() / 1e6
+        );
+        let (t, n) = timed(|| {
+            let n = tess::load(&st, &l, long);
+            st.flush(&l).expect("flush");
+            st.compact(&l).expect("compact");
+            n
+        });
+        println!(
+            "tessera: loaded and flushed {} series, {n} samples in {:.1} s ({} block(s)); RSS {:.0} MiB",
+            long.count(),
+            t.as_secs_f64(),
+            st.blocks(&l).len(),
+            measure::status_kib("self", "VmRSS:").unwrap_or(0) as f64 / 1024.0
+        );
+        TesseraSide {
+            _dir: dir,
+            st,
+            fleet: f,
+            long: l,
+        }
+    }
+
+    fn time(&self, engine: &Engine, q: &Query, runs: usize) -> Result<TessTiming, String> {
+        let tenant = if q.range.is_some() {
+            &self.fleet
+        } else {
+            &self.long
+        };
+        let scope = TenantScope::new(&self.st, tenant.clone());
+        tess::time_query(engine, &scope, q, runs)
+    }
+}
+
+/// Starts Prometheus in `dir` and loads both shapes (long-term first: the
+/// head only takes samples within an hour of its newest one).
+fn load_prometheus(
+    dir: &std::path::Path,
+    cfg: &Config,
+    fleet: &Fleet,
+    long: &LongTerm,
+) -> Prometheus {
+    let p = Prometheus::start(dir, cfg.max_samples);
+    for (what, shape) in [("long-term", long as &dyn Shape), ("fleet", fleet)] {
+        let (t, n) = timed(|| p.load(shape));
+        println!(
+            "prometheus: remote-wrote {what} data, {} series, {n} samples in {:.1} s ({:.2} M samples/s)",
+            shape.count(),
+            t.as_secs_f64(),
+            n as f64 / t.as_secs_f64() / 1e6
+        );
+    }
+    let (t, ()) = timed(|| p.settle(END_MS - 2 * 3_600_000));
+    println!(
+        "prometheus: head compaction settled in {:.1} s; RSS {:.0} MiB",
+        t.as_secs_f64(),
+        measure::status_kib(&p.pid(), "VmRSS:").unwrap_or(0) as f64 / 1024.0
+    );
+    check_loaded(&p, fleet, long);
+    p
+}
+
+/// Asks Prometheus how many samples it holds and compares with what was sent.
+fn check_loaded(p: &Prometheus, fleet: &Fleet, long: &LongTerm) {
+    let count = |expr, time_ms| {
+        let q = Query {
+            name: "count",
+            expr,
+            range: None,
+            time_ms,
+        };
+        p.query(&q).map(|(_, d)| d.sum)
+    };
+    let checks = [
+        (
+            count("sum(count_over_time(node_load1[31d]))", LONG_END_MS),
+            samples_of(long),
+        ),
+        (
+            count("sum(count_over_time({job=~\"node|api\"}[70m]))", END_MS),
+            samples_of(fleet),
+        ),
+    ];
+    for (held, sent) in checks {
+        let ok = held.as_ref().is_ok_and(|h| *h == sent as f64);
+        println!(
+            "prometheus holds {held:?} of {sent} samples sent: {}",
+            if ok { "ok" } else { "MISMATCH" }
+        );
+    }
+}
+
+/// Samples in `shape`, counted from the generator.
+fn samples_of(shape: &dyn Shape) -> u64 {
+    let (from, to) = shape.span();
+    (0..shape.count())
+        .map(|s| shape.samples(s, from, to).len() as u64)
+        .sum()
+}
+
+/// The expected result of query 4, straight from the generator: the sum
+/// over series of each series' mean.
+fn oracle_q4(long: &LongTerm) -> measure::Digest {
+    let (from, to) = long.span();
+    let mut d = measure::Digest::default();
+    for s in 0..long.count() {
+        let v = long.samples(s, from, to);
+        d.series += 1;
+        d.add(v.iter().map(|x| x.v).sum::<f64>() / v.len() as f64);
+    }
+    d
+}
+
+fn fmt_ms(d: Duration) -> String {
+    format!("{:.1}", ms(d))
+}
+
+fn fmt_mib(m: Option<f64>) -> String {
+    m.map_or("-".into(), |m| format!("{m:.0}"))
+}
+
+/// The comparison at `cfg.prom_hosts`: both engines, one table.
+fn compare(cfg: &Config, engine: &Engine) {
+    let (fleet, long) = (cfg.fleet(cfg.prom_hosts), LongTerm::new(cfg.long_series));
+    let dir = tempfile::tempdir().expect("temp dir");
+    println!(
+        "\n## Comparison at {} hosts ({} series for queries 1-3)\n",
+        cfg.prom_hosts,
+        fleet.count()
+    );
+    let p = load_prometheus(dir.path(), cfg, &fleet, &long);
+    let t = TesseraSide::load(&fleet, &long);
+    println!("\n| query | Tessera ms | Prometheus eval ms | Prometheus HTTP ms | ratio | Tessera peak MiB | Prometheus peak MiB | results |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    let mut notes = Vec::new();
+    for q in queries() {
+        eprintln!("timing query {}", q.name);
+        let ours = t.time(engine, &q, cfg.runs);
+        let base = reset_peak(&p.pid());
+        let theirs = p.time_query(&q, cfg.runs);
+        let their_peak = peak_above_mib(&p.pid(), base);
+        println!("{}", row(&q, &ours, &theirs, their_peak));
+        notes.push(format!("{}:\n{}", q.name, explain(&ours, &theirs)));
+        if q.range.is_none() {
+            notes.push(format!("  generator:  {}", oracle_q4(&long)));
+        }
+    }
+    println!(
+        "
+Results (differential check: series, points and sum within {AGREE_REL:e} relative):
+"
+    );
+    for n in notes {
+        println!("{n}");
+    }
+}
+
+fn row(
+    q: &Query,
+    ours: &Result<TessTiming, String>,
+    theirs: &Result<PromTiming, String>,
+    their_peak: Option<f64>,
+) -> String {
+    let cell = |r: Option<String>| r.unwrap_or_else(|| "-".into());
+    let o = ours.as_ref().ok();
+    let p = theirs.as_ref().ok();
+    let ratio = o
+        .zip(p)
+        .map(|(o, p)| format!("{:.2}x", ms(o.time) / ms(p.eval)));
+    let agree = match (o, p) {
+        (Some(o), Some(p)) if o.digest.agrees(&p.digest, AGREE_REL) => "agree".to_string(),
+        (Some(_), Some(_)) => "DIFFER".to_string(),
+        (None, _) => "Tessera failed".to_string(),
+        (_, None) => "Prometheus failed".to_string(),
+    };
+    format!(
+        "| `{}` | {} | {} | {} | {} | {} | {} | {agree} |",
+        q.expr,
+        cell(o.map(|o| fmt_ms(o.time))),
+        cell(p.map(|p| fmt_ms(p.eval))),
+        cell(p.map(|p| fmt_ms(p.http))),
+        cell(ratio),
+        fmt_mib(o.and_then(|o| o.peak_mib)),
+        fmt_mib(their_peak),
+    )
+}
+
+/// Both results (or failures), for the notes under the table.
+fn explain(ours: &Result<TessTiming, String>, theirs: &Result<PromTiming, String>) -> String {
+    let ours = ours
+        .as_ref()
+        .map_or_else(|e| e.clone(), |o| o.digest.to_string());
+    let theirs = theirs
+        .as_ref()
+        .map_or_else(|e| e.clone(), |p| p.digest.to_string());
+    format!("  Tessera:    {ours}\n  Prometheus: {theirs}")
+}
+
+/// Tessera alone at `hosts`.
+fn tessera_only(cfg: &Config, engine: &Engine, hosts: usize) {
+    let (fleet, long) = (cfg.fleet(hosts), LongTerm::new(cfg.long_series));
+    println!(
+        "\n## Tessera alone at {hosts} hosts ({} series for queries 1-3)\n",
+        fleet.count()
+    );
+    let t = TesseraSide::load(&fleet, &long);
+    println!("\n| query | Tessera ms | Tessera peak MiB | result |");
+    println!("|---|---:|---:|---|");
+    for q in queries() {
+        eprintln!("timing query {}", q.name);
+        match t.time(engine, &q, cfg.runs) {
+            Ok(o) => println!(
+                "| `{}` | {} | {} | {} |",
+                q.expr,
+                fmt_ms(o.time),
+                fmt_mib(o.peak_mib),
+                o.digest
+            ),
+            Err(e) => println!("| `{}` | - | - | {e} |", q.expr),
+        }
+    }
+}
+
+fn main() {
+    // `cargo test --benches` runs bench binaries with `--test`; loading
+    // hundreds of millions of samples is not a test.
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    let cfg = Config::from_env();
+    // A stub or crashing engine is reported in the table; one line is enough.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("tessera engine panicked: {info}")
+    }));
+    let engine = Engine::new(EngineConfig {
+        max_samples: cfg.max_samples,
+        timeout: Duration::from_secs(600),
+        ..EngineConfig::default()
+    });
+    println!(
+        "# PromQL queries: Tessera vs Prometheus ({} runs, median)",
+        cfg.runs
+    );
+    let with_prom = prom::available();
+    if with_prom {
+        compare(&cfg, &engine);
+    } else {
+        println!("\n`prometheus` is not on PATH: Tessera's numbers only.");
+    }
+    if !with_prom || cfg.hosts > cfg.prom_hosts {
+        tessera_only(&cfg, &engine, cfg.hosts);
+    }
+}
