@@ -8,7 +8,9 @@
 //! the scope's tenant and appends the forced matchers before any data is read.
 
 mod error;
+mod eval;
 pub(crate) mod functions;
+mod plan;
 mod value;
 
 pub use error::{Annotations, QueryError};
@@ -106,8 +108,8 @@ impl Engine {
         query: &str,
         time_ms: i64,
     ) -> Result<QueryOutput, QueryError> {
-        let _ = (scope, query, time_ms);
-        todo!()
+        let expr = parse(query)?;
+        self.run(scope, &expr, query, time_ms, time_ms, None)
     }
 
     /// Evaluates `query` at every step from `start_ms` to `end_ms` (a range
@@ -120,8 +122,8 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<QueryOutput, QueryError> {
-        let _ = (scope, query, start_ms, end_ms, step_ms);
-        todo!()
+        let expr = parse(query)?;
+        self.run(scope, &expr, query, start_ms, end_ms, Some(step_ms))
     }
 
     /// [`Engine::instant_query`] for an already parsed expression (the
@@ -132,8 +134,8 @@ impl Engine {
         expr: &promql_parser::parser::Expr,
         time_ms: i64,
     ) -> Result<QueryOutput, QueryError> {
-        let _ = (scope, expr, time_ms);
-        todo!()
+        let text = expr.to_string();
+        self.run(scope, expr, &text, time_ms, time_ms, None)
     }
 
     /// [`Engine::range_query`] for an already parsed expression.
@@ -145,7 +147,43 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<QueryOutput, QueryError> {
-        let _ = (scope, expr, start_ms, end_ms, step_ms);
-        todo!()
+        let text = expr.to_string();
+        self.run(scope, expr, &text, start_ms, end_ms, Some(step_ms))
     }
+
+    fn run(
+        &self,
+        scope: &TenantScope<'_>,
+        expr: &promql_parser::parser::Expr,
+        text: &str,
+        start: i64,
+        end: i64,
+        step: Option<i64>,
+    ) -> Result<QueryOutput, QueryError> {
+        if let Some(step) = step {
+            if step <= 0 {
+                return Err(QueryError::BadData(
+                    "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+                ));
+            }
+            if end < start {
+                return Err(QueryError::BadData(
+                    "end timestamp must not be before start time".into(),
+                ));
+            }
+        }
+        let node = plan::plan(expr, scope, plan::Bounds { start, end })?;
+        let grid = eval::Grid {
+            start,
+            end,
+            step: step.unwrap_or(1),
+        };
+        eval::run(scope, &self.cfg, &node, grid, text, step.is_some())
+    }
+}
+
+/// Parses a query; a syntax error is `bad_data`.
+fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
+    promql_parser::parser::parse(query)
+        .map_err(|e| QueryError::BadData(format!("parse error: {e}")))
 }

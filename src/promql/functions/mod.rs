@@ -7,6 +7,17 @@
 
 use crate::model::Sample;
 
+mod date;
+mod kahan;
+mod math;
+mod over_time;
+mod quantile;
+mod rate;
+mod trend;
+
+#[cfg(test)]
+mod tests;
+
 /// The samples of one series that fall in a range function's window
 /// `(start, end]` (ms), in time order, without stale markers.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +39,10 @@ pub(crate) enum RangeFn {
     Irate,
     Idelta,
     Deriv,
-    /// `predict_linear(v, t)`: params[0] = t in seconds.
+    /// `predict_linear(v, t)`: params[0] = t in seconds. Optional
+    /// params[1] = the evaluation timestamp in ms, which upstream uses as
+    /// the regression's intercept time; it differs from `Window::end` under
+    /// `offset` and `@`. Without it, `Window::end` is used.
     PredictLinear,
     /// `double_exponential_smoothing(v, sf, tf)`: params = [sf, tf].
     DoubleExponentialSmoothing,
@@ -58,8 +72,67 @@ pub(crate) enum RangeFn {
 /// [0,1], sf/tf in (0,1)) is the evaluator's concern; kernels must not panic
 /// on any input, including NaN and infinite values and parameters.
 pub(crate) fn eval_range(f: RangeFn, w: Window<'_>, params: &[f64]) -> Option<f64> {
-    let _ = (f, w, params);
-    todo!()
+    let s = w.samples;
+    match f {
+        RangeFn::Rate => rate::extrapolated_rate(&w, true, true),
+        RangeFn::Increase => rate::extrapolated_rate(&w, true, false),
+        RangeFn::Delta => rate::extrapolated_rate(&w, false, false),
+        RangeFn::Irate => rate::instant_value(s, true),
+        RangeFn::Idelta => rate::instant_value(s, false),
+        RangeFn::Resets => rate::resets(s),
+        RangeFn::Changes => rate::changes(s),
+        RangeFn::Deriv => trend::deriv(s),
+        RangeFn::PredictLinear => {
+            let duration = *params.first()?;
+            let eval_time = match params.get(1) {
+                // Saturating cast; timestamps are whole milliseconds.
+                Some(t) if t.is_finite() => *t as i64,
+                _ => w.end,
+            };
+            trend::predict_linear(s, duration, eval_time)
+        }
+        RangeFn::DoubleExponentialSmoothing => match params {
+            [sf, tf, ..] => trend::double_exponential_smoothing(s, *sf, *tf),
+            _ => None,
+        },
+        _ => eval_over_time(f, s, params),
+    }
+}
+
+/// The `*_over_time` family: no output for an empty window.
+fn eval_over_time(f: RangeFn, s: &[Sample], params: &[f64]) -> Option<f64> {
+    let (first, last) = (s.first()?, s.last()?);
+    let v = match f {
+        RangeFn::AvgOverTime => over_time::avg(s),
+        RangeFn::SumOverTime => over_time::sum(s),
+        RangeFn::MinOverTime => over_time::min(s)?,
+        RangeFn::MaxOverTime => over_time::max(s)?,
+        RangeFn::CountOverTime => s.len() as f64,
+        RangeFn::QuantileOverTime => over_time::quantile_of(*params.first()?, s),
+        RangeFn::StddevOverTime => over_time::stdvar(s).sqrt(),
+        RangeFn::StdvarOverTime => over_time::stdvar(s),
+        RangeFn::LastOverTime => last.v,
+        RangeFn::FirstOverTime => first.v,
+        RangeFn::PresentOverTime => 1.0,
+        RangeFn::MadOverTime => over_time::mad(s),
+        RangeFn::TsOfMinOverTime => over_time::ts_of_min(s)?,
+        RangeFn::TsOfMaxOverTime => over_time::ts_of_max(s)?,
+        RangeFn::TsOfFirstOverTime => over_time::secs(first.t),
+        RangeFn::TsOfLastOverTime => over_time::secs(last.t),
+        // Handled by eval_range; listed so a new variant fails to compile
+        // here rather than silently returning nothing.
+        RangeFn::Rate
+        | RangeFn::Increase
+        | RangeFn::Delta
+        | RangeFn::Irate
+        | RangeFn::Idelta
+        | RangeFn::Resets
+        | RangeFn::Changes
+        | RangeFn::Deriv
+        | RangeFn::PredictLinear
+        | RangeFn::DoubleExponentialSmoothing => return None,
+    };
+    Some(v)
 }
 
 /// Functions of one float.
@@ -92,21 +165,19 @@ pub(crate) enum MathFn {
 
 /// Applies `f` to `v` (`funcAbs`, `funcCeil`, ... upstream).
 pub(crate) fn eval_math(f: MathFn, v: f64) -> f64 {
-    let _ = (f, v);
-    todo!()
+    math::apply(f, v)
 }
 
 /// `round(v, to_nearest)` (`funcRound`: rounds half up, `floor(v*inv + 0.5) / inv`).
 pub(crate) fn round(v: f64, to_nearest: f64) -> f64 {
-    let _ = (v, to_nearest);
-    todo!()
+    math::round(v, to_nearest)
 }
 
 /// `clamp(v, min, max)` (`funcClamp`); NaN when min > max is the caller's
-/// concern (it drops the series), this only clamps.
+/// concern (it drops the series), this only clamps. A NaN bound gives NaN,
+/// as Go's `math.Max`/`math.Min` do.
 pub(crate) fn clamp(v: f64, min: f64, max: f64) -> f64 {
-    let _ = (v, min, max);
-    todo!()
+    math::clamp(v, min, max)
 }
 
 /// Date functions of a Unix time in seconds (UTC).
@@ -122,12 +193,12 @@ pub(crate) enum DateFn {
     Year,
 }
 
-/// Applies a date function to `secs` (`funcDayOfMonth` etc. upstream;
-/// fractional seconds truncate toward negative infinity like Go's
-/// `time.Unix(int64(v), 0)`; NaN/Inf input gives NaN).
+/// Applies a date function to `secs` (`funcDayOfMonth` etc. upstream).
+/// Fractional seconds truncate toward zero, as Go's `int64(v)` conversion
+/// in `time.Unix(int64(v), 0)` does (so -0.5 is 1970-01-01 00:00:00);
+/// NaN, ±Inf and values outside the int64 range give NaN.
 pub(crate) fn eval_date(f: DateFn, secs: f64) -> f64 {
-    let _ = (f, secs);
-    todo!()
+    date::apply(f, secs)
 }
 
 /// One classic histogram bucket: upper bound (`le`) and cumulative count.
@@ -156,23 +227,26 @@ pub(crate) struct BucketQuantile {
 /// `promql/quantile.go`): sorts by upper bound, requires a `+Inf` bucket,
 /// fixes monotonicity, interpolates linearly. `q < 0` gives `-Inf`, `q > 1`
 /// gives `+Inf`, NaN q gives NaN.
+/// Fewer than two buckets (after merging equal bounds), no buckets at all,
+/// or zero observations give NaN.
 pub(crate) fn bucket_quantile(q: f64, buckets: &mut [Bucket]) -> BucketQuantile {
-    let _ = (q, buckets);
-    todo!()
+    quantile::bucket_quantile(q, buckets)
 }
 
 /// `histogram_fraction(lower, upper, b)` over classic buckets
-/// (`BucketFraction` upstream, if present in the reference; otherwise
-/// linear interpolation inside buckets, as for quantiles).
+/// (`BucketFraction` in `promql/quantile.go`): sorts, requires a `+Inf`
+/// bucket, merges equal bounds, interpolates linearly inside finite
+/// buckets. Unlike [`bucket_quantile`] it does not fix monotonicity and
+/// accepts a lone `+Inf` bucket. NaN when there are no buckets, no `+Inf`
+/// bucket, zero observations or a NaN bound; 0 when `lower >= upper`.
 pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [Bucket]) -> f64 {
-    let _ = (lower, upper, buckets);
-    todo!()
+    quantile::bucket_fraction(lower, upper, buckets)
 }
 
 /// The φ-quantile of `values` (`quantile` in upstream's `aggregation` and
 /// `quantile_over_time`): sorts, interpolates between closest ranks. Empty
 /// gives NaN; φ < 0 gives -Inf, φ > 1 gives +Inf.
+/// NaN values sort first, as upstream's `vectorByValueHeap` orders them.
 pub(crate) fn quantile(phi: f64, values: &mut [f64]) -> f64 {
-    let _ = (phi, values);
-    todo!()
+    quantile::quantile(phi, values)
 }

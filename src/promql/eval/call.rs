@@ -1,0 +1,568 @@
+//! Function calls: dispatch, range functions over windows, element-wise
+//! functions, and the series-level functions (`label_replace`,
+//! `label_join`, `absent`, `scalar`, `vector`, sorting).
+
+use super::labels::{self, NAME};
+use super::select::Windows;
+use super::{Ctx, Grid, RawSeries, Result, StepSeries, Val};
+use crate::model::Labels;
+use crate::promql::error::QueryError;
+use crate::promql::functions::{self, DateFn, MathFn, RangeFn, Window};
+use crate::promql::plan::{Call, Node};
+
+fn range_fn(name: &str) -> Option<RangeFn> {
+    Some(match name {
+        "rate" => RangeFn::Rate,
+        "increase" => RangeFn::Increase,
+        "delta" => RangeFn::Delta,
+        "irate" => RangeFn::Irate,
+        "idelta" => RangeFn::Idelta,
+        "deriv" => RangeFn::Deriv,
+        "predict_linear" => RangeFn::PredictLinear,
+        "double_exponential_smoothing" | "holt_winters" => RangeFn::DoubleExponentialSmoothing,
+        "resets" => RangeFn::Resets,
+        "changes" => RangeFn::Changes,
+        "avg_over_time" => RangeFn::AvgOverTime,
+        "min_over_time" => RangeFn::MinOverTime,
+        "max_over_time" => RangeFn::MaxOverTime,
+        "sum_over_time" => RangeFn::SumOverTime,
+        "count_over_time" => RangeFn::CountOverTime,
+        "quantile_over_time" => RangeFn::QuantileOverTime,
+        "stddev_over_time" => RangeFn::StddevOverTime,
+        "stdvar_over_time" => RangeFn::StdvarOverTime,
+        "last_over_time" => RangeFn::LastOverTime,
+        "first_over_time" => RangeFn::FirstOverTime,
+        "present_over_time" => RangeFn::PresentOverTime,
+        "mad_over_time" => RangeFn::MadOverTime,
+        "ts_of_min_over_time" => RangeFn::TsOfMinOverTime,
+        "ts_of_max_over_time" => RangeFn::TsOfMaxOverTime,
+        "ts_of_first_over_time" => RangeFn::TsOfFirstOverTime,
+        "ts_of_last_over_time" => RangeFn::TsOfLastOverTime,
+        _ => return None,
+    })
+}
+
+fn math_fn(name: &str) -> Option<MathFn> {
+    Some(match name {
+        "abs" => MathFn::Abs,
+        "ceil" => MathFn::Ceil,
+        "floor" => MathFn::Floor,
+        "exp" => MathFn::Exp,
+        "sqrt" => MathFn::Sqrt,
+        "ln" => MathFn::Ln,
+        "log2" => MathFn::Log2,
+        "log10" => MathFn::Log10,
+        "sgn" => MathFn::Sgn,
+        "sin" => MathFn::Sin,
+        "cos" => MathFn::Cos,
+        "tan" => MathFn::Tan,
+        "asin" => MathFn::Asin,
+        "acos" => MathFn::Acos,
+        "atan" => MathFn::Atan,
+        "sinh" => MathFn::Sinh,
+        "cosh" => MathFn::Cosh,
+        "tanh" => MathFn::Tanh,
+        "asinh" => MathFn::Asinh,
+        "acosh" => MathFn::Acosh,
+        "atanh" => MathFn::Atanh,
+        "deg" => MathFn::Deg,
+        "rad" => MathFn::Rad,
+        _ => return None,
+    })
+}
+
+fn date_fn(name: &str) -> Option<DateFn> {
+    Some(match name {
+        "day_of_month" => DateFn::DayOfMonth,
+        "day_of_week" => DateFn::DayOfWeek,
+        "day_of_year" => DateFn::DayOfYear,
+        "days_in_month" => DateFn::DaysInMonth,
+        "hour" => DateFn::Hour,
+        "minute" => DateFn::Minute,
+        "month" => DateFn::Month,
+        "year" => DateFn::Year,
+        _ => return None,
+    })
+}
+
+/// Functions evaluated series by series (their output can stream).
+pub(crate) fn is_streamable(c: &Call) -> bool {
+    let n = c.name;
+    (range_fn(n).is_some())
+        || math_fn(n).is_some()
+        || (date_fn(n).is_some() && !c.args.is_empty())
+        || matches!(
+            n,
+            "clamp"
+                | "clamp_min"
+                | "clamp_max"
+                | "round"
+                | "timestamp"
+                | "label_replace"
+                | "label_join"
+        )
+}
+
+/// Whether the call yields an instant vector.
+pub(crate) fn returns_vector(c: &Call) -> bool {
+    !matches!(c.name, "scalar" | "time" | "pi")
+}
+
+/// Functions that exist only for native histograms.
+const NATIVE_HISTOGRAM_FNS: &[&str] = &[
+    "histogram_count",
+    "histogram_sum",
+    "histogram_avg",
+    "histogram_stddev",
+    "histogram_stdvar",
+    "histogram_fraction",
+];
+
+impl Ctx<'_> {
+    /// A streamable call: hands its output series to `sink`.
+    pub(crate) fn call_stream(
+        &mut self,
+        c: &Call,
+        grid: Grid,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        if let Some(f) = range_fn(c.name) {
+            return self.range_call(c, f, grid, sink);
+        }
+        if c.name == "timestamp" {
+            if let Some(Node::Vector(sel)) = c.args.first() {
+                return self.vector_selector(sel, grid, true, &mut |mut s| {
+                    s.drop_name = true;
+                    sink(s)
+                });
+            }
+            let arg = self.arg(c, 0)?;
+            return self.stream(arg, grid, &mut |mut s: StepSeries| {
+                for (i, v) in s.vals.iter_mut().enumerate() {
+                    if v.is_some() {
+                        *v = Some(grid.ts(i) as f64 / 1000.0);
+                    }
+                }
+                s.drop_name = true;
+                sink(s)
+            });
+        }
+        if c.name == "label_replace" {
+            return self.label_replace(c, grid, sink);
+        }
+        if c.name == "label_join" {
+            return self.label_join(c, grid, sink);
+        }
+        let params: Vec<Vec<f64>> = c
+            .args
+            .iter()
+            .skip(1)
+            .map(|a| self.scalar(a, grid))
+            .collect::<Result<_>>()?;
+        let name = c.name;
+        let p = |k: usize, i: usize| params.get(k).and_then(|v| v.get(i)).copied();
+        let arg = self.arg(c, 0)?;
+        self.stream(arg, grid, &mut |mut s: StepSeries| {
+            for (i, slot) in s.vals.iter_mut().enumerate() {
+                let Some(x) = *slot else { continue };
+                *slot = match name {
+                    "clamp" => {
+                        let (lo, hi) = (p(0, i).unwrap_or(f64::NAN), p(1, i).unwrap_or(f64::NAN));
+                        // funcClamp: max < min gives an empty vector.
+                        (hi >= lo || lo.is_nan() || hi.is_nan())
+                            .then(|| functions::clamp(x, lo, hi))
+                    }
+                    "clamp_min" => Some(functions::clamp(
+                        x,
+                        p(0, i).unwrap_or(f64::NAN),
+                        f64::INFINITY,
+                    )),
+                    "clamp_max" => Some(functions::clamp(
+                        x,
+                        f64::NEG_INFINITY,
+                        p(0, i).unwrap_or(f64::NAN),
+                    )),
+                    "round" => Some(functions::round(x, p(0, i).unwrap_or(1.0))),
+                    _ => match (math_fn(name), date_fn(name)) {
+                        (Some(f), _) => Some(functions::eval_math(f, x)),
+                        (_, Some(f)) => Some(functions::eval_date(f, x)),
+                        _ => None,
+                    },
+                };
+            }
+            s.drop_name = true;
+            if s.vals.iter().any(Option::is_some) {
+                sink(s)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    fn arg<'c>(&self, c: &'c Call, i: usize) -> Result<&'c Node> {
+        c.args.get(i).ok_or_else(|| {
+            QueryError::BadData(format!("expected argument {} in call to {}", i + 1, c.name))
+        })
+    }
+
+    fn str_arg(&self, c: &Call, i: usize) -> Result<String> {
+        match self.arg(c, i)? {
+            Node::Str(s) => Ok(s.clone()),
+            _ => Err(QueryError::BadData(format!(
+                "expected string argument {} in call to {}",
+                i + 1,
+                c.name
+            ))),
+        }
+    }
+
+    /// Raw series and windows of a call's range argument.
+    fn range_arg(&mut self, node: &Node, grid: Grid) -> Result<(Vec<RawSeries>, Windows, usize)> {
+        match node {
+            Node::Matrix(sel, range) => self.matrix_raw(sel, *range, grid),
+            Node::Subquery(sq) => {
+                let (raw, w) = self.subquery_series(sq, grid)?;
+                let held = raw.iter().map(|s| s.samples.len()).sum();
+                self.acquire(held)?;
+                Ok((raw, w, held))
+            }
+            _ => Err(QueryError::BadData(
+                "expected a range vector argument".into(),
+            )),
+        }
+    }
+
+    fn range_call(
+        &mut self,
+        c: &Call,
+        f: RangeFn,
+        grid: Grid,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        let mi = c
+            .args
+            .iter()
+            .position(|a| matches!(a, Node::Matrix(..) | Node::Subquery(_)))
+            .ok_or_else(|| QueryError::BadData(format!("expected a range vector in {}", c.name)))?;
+        let mut params: Vec<Vec<f64>> = Vec::new();
+        for (k, a) in c.args.iter().enumerate() {
+            if k != mi {
+                params.push(self.scalar(a, grid)?);
+            }
+        }
+        if f == RangeFn::QuantileOverTime {
+            if let Some(q) = params
+                .first()
+                .and_then(|q| q.iter().find(|q| q.is_nan() || !(0.0..=1.0).contains(*q)))
+            {
+                let msg = format!(
+                    "PromQL warning: quantile value should be between 0 and 1, got {}",
+                    super::aggregate::go_g(*q)
+                );
+                let at = self.pos_of_arg(c, 0);
+                self.warn_at(msg, &at);
+            }
+        }
+        let (raw, windows, held) = self.range_arg(&c.args[mi], grid)?;
+        let keep_name = matches!(f, RangeFn::LastOverTime | RangeFn::FirstOverTime);
+        let counter_check = matches!(f, RangeFn::Rate | RangeFn::Increase);
+        let mut ps = vec![0.0; params.len()];
+        for s in raw {
+            self.check_time()?;
+            let bounds = windows.bounds(&s.samples);
+            let mut vals = Vec::with_capacity(bounds.len());
+            for (i, &(lo, hi)) in bounds.iter().enumerate() {
+                if lo >= hi {
+                    vals.push(None);
+                    continue;
+                }
+                for (k, p) in params.iter().enumerate() {
+                    ps[k] = p.get(i).copied().unwrap_or(f64::NAN);
+                }
+                if f == RangeFn::DoubleExponentialSmoothing && hi - lo >= 2 {
+                    check_smoothing(&ps)?;
+                }
+                let end = windows.ends[i];
+                let w = Window {
+                    samples: &s.samples[lo..hi],
+                    start: end.saturating_sub(windows.range),
+                    end,
+                };
+                vals.push(functions::eval_range(f, w, &ps));
+            }
+            if !vals.iter().any(Option::is_some) {
+                continue;
+            }
+            if counter_check {
+                if let Some(name) = s.labels.get(NAME) {
+                    if !["_total", "_sum", "_count", "_bucket"]
+                        .iter()
+                        .any(|x| name.ends_with(x))
+                    {
+                        let msg = format!(
+                            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
+                        );
+                        let at = self.pos_of_arg(c, mi);
+                        self.info_at(msg, &at);
+                    }
+                }
+            }
+            sink(StepSeries {
+                labels: s.labels,
+                vals,
+                drop_name: !keep_name || s.drop_name,
+            })?;
+        }
+        self.release(held);
+        Ok(())
+    }
+
+    fn label_replace(
+        &mut self,
+        c: &Call,
+        grid: Grid,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        let dst = self.str_arg(c, 1)?;
+        let repl = self.str_arg(c, 2)?;
+        let src = self.str_arg(c, 3)?;
+        let re_src = self.str_arg(c, 4)?;
+        let re = regex::Regex::new(&format!("^(?s:{re_src})$")).map_err(|_| {
+            QueryError::Execution(format!(
+                "invalid regular expression in label_replace(): {re_src}"
+            ))
+        })?;
+        if !labels::valid_label_name(&dst) {
+            return Err(QueryError::Execution(format!(
+                "invalid destination label name in label_replace(): {dst}"
+            )));
+        }
+        let arg = self.arg(c, 0)?;
+        self.stream(arg, grid, &mut |mut s: StepSeries| {
+            let v = s.labels.get(&src).unwrap_or("").to_string();
+            if let Some(caps) = re.captures(&v) {
+                let mut out = String::new();
+                caps.expand(&repl, &mut out);
+                s.labels = labels::set(&s.labels, &dst, &out);
+                if dst == NAME {
+                    s.drop_name = false;
+                }
+            }
+            sink(s)
+        })
+    }
+
+    fn label_join(
+        &mut self,
+        c: &Call,
+        grid: Grid,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        let dst = self.str_arg(c, 1)?;
+        let sep = self.str_arg(c, 2)?;
+        let srcs: Vec<String> = (3..c.args.len())
+            .map(|i| self.str_arg(c, i))
+            .collect::<Result<_>>()?;
+        if !labels::valid_label_name(&dst) {
+            return Err(QueryError::Execution(format!(
+                "invalid destination label name in label_join(): {dst}"
+            )));
+        }
+        for s in &srcs {
+            if !labels::valid_label_name(s) {
+                return Err(QueryError::Execution(format!(
+                    "invalid source label name in label_join(): {s}"
+                )));
+            }
+        }
+        let arg = self.arg(c, 0)?;
+        self.stream(arg, grid, &mut |mut s: StepSeries| {
+            let joined: Vec<&str> = srcs.iter().map(|n| s.labels.get(n).unwrap_or("")).collect();
+            let joined = joined.join(&sep);
+            s.labels = labels::set(&s.labels, &dst, &joined);
+            if dst == NAME {
+                s.drop_name = false;
+            }
+            sink(s)
+        })
+    }
+
+    /// Calls that need their whole input at once.
+    pub(crate) fn call(&mut self, c: &Call, grid: Grid) -> Result<Val> {
+        let n = grid.len();
+        if NATIVE_HISTOGRAM_FNS.contains(&c.name) {
+            return Err(QueryError::Unsupported(format!(
+                "{}() needs native histograms, which this server does not store yet",
+                c.name
+            )));
+        }
+        match c.name {
+            "time" => Ok(Val::Scalar(
+                (0..n).map(|i| grid.ts(i) as f64 / 1000.0).collect(),
+            )),
+            "pi" => Ok(Val::Scalar(vec![std::f64::consts::PI; n])),
+            "vector" => {
+                let v = self.scalar(self.arg(c, 0)?, grid)?;
+                Ok(Val::Vector(vec![StepSeries {
+                    labels: Labels::default(),
+                    vals: v.into_iter().map(Some).collect(),
+                    drop_name: false,
+                }]))
+            }
+            "scalar" => {
+                let v = self.vector_arg(c, 0, grid)?;
+                Ok(Val::Scalar(
+                    (0..n)
+                        .map(|i| {
+                            let mut it = v.iter().filter_map(|s| s.vals[i]);
+                            match (it.next(), it.next()) {
+                                (Some(x), None) => x,
+                                _ => f64::NAN,
+                            }
+                        })
+                        .collect(),
+                ))
+            }
+            "absent" => {
+                let v = self.vector_arg(c, 0, grid)?;
+                let vals: Vec<Option<f64>> = (0..n)
+                    .map(|i| (!v.iter().any(|s| s.vals[i].is_some())).then_some(1.0))
+                    .collect();
+                Ok(Val::Vector(absent_output(c.args.first(), vals)))
+            }
+            "absent_over_time" => {
+                let arg = self.arg(c, 0)?;
+                let (raw, windows, held) = self.range_arg(arg, grid)?;
+                let mut present = vec![false; n];
+                for s in &raw {
+                    for (i, (lo, hi)) in windows.bounds(&s.samples).into_iter().enumerate() {
+                        present[i] |= hi > lo;
+                    }
+                }
+                self.release(held);
+                let vals = present.iter().map(|p| (!p).then_some(1.0)).collect();
+                Ok(Val::Vector(absent_output(c.args.first(), vals)))
+            }
+            "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => self.sort(c, grid),
+            "histogram_quantile" => Ok(Val::Vector(self.histogram_quantile(c, grid)?)),
+            name if date_fn(name).is_some() => {
+                let f = date_fn(name).unwrap_or(DateFn::Year);
+                Ok(Val::Vector(vec![StepSeries {
+                    labels: Labels::default(),
+                    vals: (0..n)
+                        .map(|i| Some(functions::eval_date(f, grid.ts(i) as f64 / 1000.0)))
+                        .collect(),
+                    drop_name: false,
+                }]))
+            }
+            other => Err(QueryError::Unsupported(format!(
+                "function {other}() is not supported yet"
+            ))),
+        }
+    }
+
+    pub(crate) fn vector_arg(&mut self, c: &Call, i: usize, grid: Grid) -> Result<Vec<StepSeries>> {
+        let arg = self.arg(c, i)?;
+        let mut v = Vec::new();
+        self.stream(arg, grid, &mut |s| {
+            v.push(s);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
+    fn sort(&mut self, c: &Call, grid: Grid) -> Result<Val> {
+        let mut v = self.vector_arg(c, 0, grid)?;
+        if grid.len() != 1 {
+            self.warn_at(
+                "PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into(),
+                &c.text,
+            );
+            return Ok(Val::Vector(v));
+        }
+        let val = |s: &StepSeries| s.vals[0].unwrap_or(f64::NAN);
+        match c.name {
+            "sort" | "sort_desc" => {
+                let desc = c.name == "sort_desc";
+                v.sort_by(|a, b| {
+                    let (x, y) = (val(a), val(b));
+                    match (x.is_nan(), y.is_nan()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => std::cmp::Ordering::Greater,
+                        (false, true) => std::cmp::Ordering::Less,
+                        _ if desc => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
+                        _ => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+                    }
+                });
+            }
+            _ => {
+                let names: Vec<String> = (1..c.args.len())
+                    .map(|i| self.str_arg(c, i))
+                    .collect::<Result<_>>()?;
+                let desc = c.name == "sort_by_label_desc";
+                v.sort_by(|a, b| {
+                    for n in &names {
+                        let (x, y) = (a.labels.get(n).unwrap_or(""), b.labels.get(n).unwrap_or(""));
+                        if x != y {
+                            let o = labels::natural_cmp(x, y);
+                            return if desc { o.reverse() } else { o };
+                        }
+                    }
+                    let o = a.labels.cmp(&b.labels);
+                    if desc {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                });
+            }
+        }
+        Ok(Val::Vector(v))
+    }
+}
+
+/// `absent()` / `absent_over_time()` output labels: the argument's equality
+/// matchers, minus names matched more than once (`createLabelsForAbsentFunction`).
+fn absent_output(arg: Option<&Node>, vals: Vec<Option<f64>>) -> Vec<StepSeries> {
+    if !vals.iter().any(Option::is_some) {
+        return Vec::new();
+    }
+    let sel = match arg {
+        Some(Node::Vector(s)) | Some(Node::Matrix(s, _)) => Some(s),
+        _ => None,
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut has: Vec<String> = Vec::new();
+    for (name, value, equal) in sel.map(|s| s.user_equal.as_slice()).unwrap_or(&[]) {
+        if name == NAME {
+            continue;
+        }
+        if *equal && !has.contains(name) {
+            pairs.push((name.clone(), value.clone()));
+        } else {
+            pairs.retain(|(n, _)| n != name);
+        }
+        has.push(name.clone());
+    }
+    vec![StepSeries {
+        labels: Labels::from_pairs(pairs),
+        vals,
+        drop_name: false,
+    }]
+}
+
+fn check_smoothing(ps: &[f64]) -> Result<()> {
+    let sf = ps.first().copied().unwrap_or(f64::NAN);
+    let tf = ps.get(1).copied().unwrap_or(f64::NAN);
+    if !(sf > 0.0 && sf < 1.0) {
+        return Err(QueryError::Execution(format!(
+            "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+        )));
+    }
+    if !(tf > 0.0 && tf < 1.0) {
+        return Err(QueryError::Execution(format!(
+            "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+        )));
+    }
+    Ok(())
+}

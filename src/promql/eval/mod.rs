@@ -1,0 +1,346 @@
+//! The evaluator. Every node is evaluated over all steps of its grid at
+//! once: a vector is a list of series, each with one optional value per
+//! step. Series-wise nodes (selectors, range functions, element-wise
+//! functions, vector-scalar arithmetic) stream their series one at a time
+//! into the parent, so `sum(rate(x[5m]))` never holds more than one input
+//! series' samples plus the aggregation's accumulators.
+
+mod aggregate;
+mod binary;
+mod call;
+mod histogram;
+mod labels;
+mod select;
+
+use std::time::Instant;
+
+use super::error::{Annotations, QueryError};
+use super::plan::Node;
+use super::value::{InstantSample, QueryOutput, RangeSeries, Value};
+use super::{EngineConfig, TenantScope};
+use crate::model::Labels;
+use crate::model::Sample;
+
+pub(crate) type Result<T> = std::result::Result<T, QueryError>;
+
+/// Evaluation times: `start, start+step, ..., end` (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Grid {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+}
+
+impl Grid {
+    pub(crate) fn len(&self) -> usize {
+        if self.end < self.start || self.step <= 0 {
+            return 0;
+        }
+        ((self.end - self.start) / self.step) as usize + 1
+    }
+
+    pub(crate) fn ts(&self, i: usize) -> i64 {
+        self.start + self.step * i as i64
+    }
+}
+
+/// One series over the grid.
+#[derive(Debug, Clone)]
+pub(crate) struct StepSeries {
+    pub labels: Labels,
+    pub vals: Vec<Option<f64>>,
+    /// The metric name goes at the end of evaluation (delayed removal).
+    pub drop_name: bool,
+}
+
+impl StepSeries {
+    fn points(&self) -> usize {
+        self.vals.iter().filter(|v| v.is_some()).count()
+    }
+}
+
+/// A raw series of samples (a range selector or subquery result).
+#[derive(Debug, Clone)]
+pub(crate) struct RawSeries {
+    pub labels: Labels,
+    pub samples: Vec<crate::model::Sample>,
+    pub drop_name: bool,
+}
+
+/// A node's value over the grid.
+#[derive(Debug)]
+pub(crate) enum Val {
+    Scalar(Vec<f64>),
+    Str(String),
+    Vector(Vec<StepSeries>),
+    /// Only an instant query of a range selector/subquery returns this.
+    Matrix(Vec<RawSeries>),
+}
+
+/// Evaluation state for one query.
+pub(crate) struct Ctx<'a> {
+    pub scope: &'a TenantScope<'a>,
+    pub cfg: &'a EngineConfig,
+    pub annos: Annotations,
+    /// Samples held right now (selector buffers and materialised vectors).
+    pub samples: usize,
+    pub deadline: Instant,
+    /// The query text, to give annotations a `(line:col)` position.
+    pub query: &'a str,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(
+        scope: &'a TenantScope<'a>,
+        cfg: &'a EngineConfig,
+        query: &'a str,
+    ) -> Ctx<'a> {
+        Ctx {
+            scope,
+            cfg,
+            annos: Annotations::default(),
+            samples: 0,
+            deadline: Instant::now() + cfg.timeout,
+            query,
+        }
+    }
+
+    /// `(line:col)` of the first occurrence of `anchor` in the query.
+    fn position(&self, anchor: &str) -> String {
+        let at = if anchor.is_empty() {
+            0
+        } else {
+            self.query.find(anchor).unwrap_or(0)
+        };
+        let before = &self.query[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = at - before.rfind('\n').map_or(0, |p| p + 1) + 1;
+        format!("({line}:{col})")
+    }
+
+    /// Adds a warning positioned at `anchor`.
+    pub(crate) fn warn_at(&mut self, msg: String, anchor: &str) {
+        let p = self.position(anchor);
+        self.annos.warn(format!("{msg} {p}"));
+    }
+
+    /// Adds an info positioned at `anchor`.
+    pub(crate) fn info_at(&mut self, msg: String, anchor: &str) {
+        let p = self.position(anchor);
+        self.annos.info(format!("{msg} {p}"));
+    }
+
+    /// The text to look for when positioning an annotation about argument `i`.
+    pub(crate) fn pos_of_arg(&self, c: &super::plan::Call, i: usize) -> String {
+        match c.args.get(i) {
+            Some(Node::Vector(s)) | Some(Node::Matrix(s, _)) => {
+                s.name.clone().unwrap_or_else(|| s.text.clone())
+            }
+            Some(Node::Number(v)) => format!("{v}"),
+            _ => c.name.to_string(),
+        }
+    }
+
+    /// Fails once the query is past its deadline.
+    pub(crate) fn check_time(&self) -> Result<()> {
+        if Instant::now() > self.deadline {
+            return Err(QueryError::Timeout("expression evaluation".into()));
+        }
+        Ok(())
+    }
+
+    /// Takes `n` samples from the budget.
+    pub(crate) fn acquire(&mut self, n: usize) -> Result<()> {
+        self.samples = self.samples.saturating_add(n);
+        if self.samples > self.cfg.max_samples {
+            return Err(QueryError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Gives `n` samples back.
+    pub(crate) fn release(&mut self, n: usize) {
+        self.samples = self.samples.saturating_sub(n);
+    }
+
+    /// Evaluates `node` over `grid`, materialising vectors.
+    pub(crate) fn eval(&mut self, node: &Node, grid: Grid) -> Result<Val> {
+        self.check_time()?;
+        match node {
+            Node::Number(v) => Ok(Val::Scalar(vec![*v; grid.len()])),
+            Node::Str(s) => Ok(Val::Str(s.clone())),
+            Node::Matrix(sel, range) => Ok(Val::Matrix(self.matrix_at(sel, *range, grid)?)),
+            Node::Subquery(sq) => Ok(Val::Matrix(self.subquery_raw(sq, grid)?)),
+            Node::Binary(b) => self.binary(b, grid),
+            Node::Aggregate(a) => Ok(Val::Vector(self.aggregate(a, grid)?)),
+            Node::Call(c) if !call::is_streamable(c) => self.call(c, grid),
+            Node::Neg(inner) if !returns_vector(inner) => match self.eval(inner, grid)? {
+                Val::Scalar(v) => Ok(Val::Scalar(v.into_iter().map(|x| -x).collect())),
+                other => Ok(other),
+            },
+            _ => {
+                let mut out = Vec::new();
+                let mut held = 0usize;
+                self.stream(node, grid, &mut |s: StepSeries| {
+                    held += s.points();
+                    out.push(s);
+                    Ok(())
+                })?;
+                self.acquire(held)?;
+                Ok(Val::Vector(out))
+            }
+        }
+    }
+
+    /// Evaluates a vector-valued `node`, handing each series to `sink`.
+    pub(crate) fn stream(
+        &mut self,
+        node: &Node,
+        grid: Grid,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        match node {
+            Node::Vector(sel) => self.vector_selector(sel, grid, false, sink),
+            Node::Call(c) if call::is_streamable(c) => self.call_stream(c, grid, sink),
+            Node::Neg(inner) => self.stream(inner, grid, &mut |mut s: StepSeries| {
+                for v in s.vals.iter_mut().flatten() {
+                    *v = -*v;
+                }
+                s.drop_name = true;
+                sink(s)
+            }),
+            _ => match self.eval(node, grid)? {
+                Val::Vector(v) => {
+                    let held: usize = v.iter().map(StepSeries::points).sum();
+                    for s in v {
+                        sink(s)?;
+                    }
+                    self.release(held);
+                    Ok(())
+                }
+                _ => Err(QueryError::Execution(
+                    "expected an instant vector expression".into(),
+                )),
+            },
+        }
+    }
+
+    /// Evaluates a scalar-valued node (a parameter), one value per step.
+    pub(crate) fn scalar(&mut self, node: &Node, grid: Grid) -> Result<Vec<f64>> {
+        match self.eval(node, grid)? {
+            Val::Scalar(v) => Ok(v),
+            _ => Err(QueryError::Execution("expected a scalar expression".into())),
+        }
+    }
+}
+
+/// Whether a node yields an instant vector (as opposed to scalar/string/matrix).
+pub(crate) fn returns_vector(node: &Node) -> bool {
+    match node {
+        Node::Number(_) | Node::Str(_) | Node::Matrix(..) | Node::Subquery(_) => false,
+        Node::Vector(_) | Node::Aggregate(_) => true,
+        Node::Neg(n) => returns_vector(n),
+        Node::Binary(b) => returns_vector(&b.lhs) || returns_vector(&b.rhs),
+        Node::Call(c) => call::returns_vector(c),
+    }
+}
+
+/// Evaluates a planned query and shapes the result for the API.
+pub(crate) fn run(
+    scope: &TenantScope<'_>,
+    cfg: &EngineConfig,
+    node: &Node,
+    grid: Grid,
+    query: &str,
+    range: bool,
+) -> Result<QueryOutput> {
+    let mut ctx = Ctx::new(scope, cfg, query);
+    let val = ctx.eval(node, grid)?;
+    let value = if range {
+        range_value(val, grid)?
+    } else {
+        instant_value(val, grid.start)?
+    };
+    Ok(QueryOutput {
+        value,
+        annotations: ctx.annos,
+    })
+}
+
+fn instant_value(val: Val, t: i64) -> Result<Value> {
+    Ok(match val {
+        Val::Scalar(v) => Value::Scalar {
+            t,
+            v: v.first().copied().unwrap_or(f64::NAN),
+        },
+        Val::Str(s) => Value::String { t, v: s },
+        Val::Vector(series) => Value::Vector(
+            labels::finish_labels(series)?
+                .into_iter()
+                .filter_map(|s| {
+                    s.vals.first().copied().flatten().map(|v| InstantSample {
+                        labels: s.labels,
+                        t,
+                        v,
+                    })
+                })
+                .collect(),
+        ),
+        Val::Matrix(raw) => {
+            let mut out: Vec<RangeSeries> = raw
+                .into_iter()
+                .map(|r| RangeSeries {
+                    labels: if r.drop_name {
+                        labels::drop_metric_name(&r.labels)
+                    } else {
+                        r.labels
+                    },
+                    samples: r.samples,
+                })
+                .collect();
+            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+            if out.windows(2).any(|w| w[0].labels == w[1].labels) {
+                return Err(labels::same_labelset());
+            }
+            Value::Matrix(out)
+        }
+    })
+}
+
+fn range_value(val: Val, grid: Grid) -> Result<Value> {
+    let series = match val {
+        Val::Scalar(v) => vec![StepSeries {
+            labels: Labels::default(),
+            vals: v.into_iter().map(Some).collect(),
+            drop_name: false,
+        }],
+        Val::Vector(v) => labels::finish_labels(v)?,
+        Val::Str(_) => {
+            return Err(QueryError::BadData(
+                "invalid expression type \"string\" for range query, must be Scalar or instant Vector".into(),
+            ))
+        }
+        Val::Matrix(_) => {
+            return Err(QueryError::BadData(
+                "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
+            ))
+        }
+    };
+    let mut out: Vec<RangeSeries> = series
+        .into_iter()
+        .filter_map(|s| {
+            let samples: Vec<Sample> = s
+                .vals
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.map(|v| Sample::new(grid.ts(i), v)))
+                .collect();
+            (!samples.is_empty()).then_some(RangeSeries {
+                labels: s.labels,
+                samples,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(Value::Matrix(out))
+}

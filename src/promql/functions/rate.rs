@@ -1,0 +1,121 @@
+//! Counter and gauge change kernels: `rate`, `increase`, `delta`, `irate`,
+//! `idelta`, `resets`, `changes`.
+
+use super::Window;
+use crate::model::Sample;
+
+/// `b - a` in milliseconds as f64, without i64 overflow on absurd inputs.
+fn ms_between(a: i64, b: i64) -> f64 {
+    (i128::from(b) - i128::from(a)) as f64
+}
+
+/// A range length in seconds, computed the way Go's `Duration.Seconds()`
+/// does for a millisecond-resolution duration (whole seconds plus the
+/// nanosecond remainder divided by 1e9), so the rounding is identical.
+fn range_seconds(w: &Window<'_>) -> f64 {
+    let ms = i128::from(w.end) - i128::from(w.start);
+    let whole = (ms / 1000) as f64;
+    let nanos = ((ms % 1000) * 1_000_000) as f64;
+    whole + nanos / 1e9
+}
+
+/// `rate`, `increase` and `delta` (`extrapolatedRate` in
+/// `promql/functions.go`, float samples, no start timestamps).
+///
+/// The raw change between the first and last sample (plus, for counters,
+/// the value before each reset) is extrapolated towards the window edges:
+/// all the way when the gap to an edge is under 1.1× the average sample
+/// spacing, otherwise by half a spacing. Counters are never extrapolated
+/// below zero on the left. `rate` divides by the full window length.
+pub(crate) fn extrapolated_rate(w: &Window<'_>, is_counter: bool, is_rate: bool) -> Option<f64> {
+    let s = w.samples;
+    let (first, last) = match s {
+        [first, .., last] => (*first, *last),
+        _ => return None,
+    };
+    let mut result = last.v - first.v;
+    if is_counter {
+        // Added one by one in time order, as upstream does, so the float
+        // rounding is the same.
+        for p in s.windows(2) {
+            if p[1].v < p[0].v {
+                result += p[0].v;
+            }
+        }
+    }
+    let mut to_start = ms_between(w.start, first.t) / 1000.0;
+    let mut to_end = ms_between(last.t, w.end) / 1000.0;
+    let sampled = ms_between(first.t, last.t) / 1000.0;
+    let avg_spacing = sampled / (s.len() - 1) as f64;
+    let threshold = avg_spacing * 1.1;
+
+    if to_start >= threshold {
+        to_start = avg_spacing / 2.0;
+    }
+    if is_counter {
+        // Where the counter would have been zero if it grew linearly.
+        let mut to_zero = to_start;
+        if result > 0.0 && first.v >= 0.0 {
+            to_zero = sampled * (first.v / result);
+        }
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg_spacing / 2.0;
+    }
+    let mut factor = 1.0;
+    if sampled != 0.0 {
+        factor = (sampled + to_start + to_end) / sampled;
+    }
+    if is_rate {
+        factor /= range_seconds(w);
+    }
+    Some(result * factor)
+}
+
+/// `irate` and `idelta` (`instantValue` in `promql/functions.go`, floats):
+/// the last two samples only. For `irate` a decrease is a reset, so the
+/// increase is the last value itself. NaN values never count as a reset.
+pub(crate) fn instant_value(samples: &[Sample], is_rate: bool) -> Option<f64> {
+    let (prev, last) = match samples {
+        [.., prev, last] => (*prev, *last),
+        _ => return None,
+    };
+    let interval_ms = ms_between(prev.t, last.t);
+    if interval_ms == 0.0 {
+        return None;
+    }
+    let mut result = last.v;
+    if !is_rate || last.v >= prev.v || last.v.is_nan() || prev.v.is_nan() {
+        result = last.v - prev.v;
+    }
+    if is_rate {
+        result /= interval_ms / 1000.0;
+    }
+    Some(result)
+}
+
+/// `resets` (`funcResets`, floats, no start timestamps): the number of
+/// decreases between consecutive samples.
+pub(crate) fn resets(samples: &[Sample]) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let n = samples.windows(2).filter(|p| p[1].v < p[0].v).count();
+    Some(n as f64)
+}
+
+/// `changes` (`funcChanges`, floats): the number of value changes between
+/// consecutive samples; NaN followed by NaN is not a change.
+pub(crate) fn changes(samples: &[Sample]) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let n = samples
+        .windows(2)
+        .filter(|p| p[1].v != p[0].v && !(p[1].v.is_nan() && p[0].v.is_nan()))
+        .count();
+    Some(n as f64)
+}

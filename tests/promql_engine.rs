@@ -1,0 +1,268 @@
+//! PromQL engine behaviour that the conformance scripts don't cover:
+//! tenant scoping, forced matchers, limits, error types, and that no input
+//! makes the parser or evaluator panic.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{append, config, labels, open, tenant};
+use proptest::prelude::*;
+use tessera::model::Sample;
+use tessera::promql::{Engine, EngineConfig, QueryError, TenantScope, Value};
+use tessera::storage::{MatchOp, Matcher, Storage};
+
+const MIN: i64 = 60_000;
+
+/// Two tenants with the same metric name and label sets but different values.
+fn two_tenants() -> (tempfile::TempDir, Storage) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(&config(dir.path(), 2 * 3600 * 1000));
+    for (t, base) in [("acme", 1.0), ("globex", 1000.0)] {
+        for org in ["a", "b"] {
+            let l = labels(&[("__name__", "req_total"), ("org", org), ("job", "api")]);
+            let samples: Vec<Sample> = (0..=10)
+                .map(|i| Sample::new(i * MIN, base + i as f64))
+                .collect();
+            append(&storage, &tenant(t), &l, &samples).unwrap();
+        }
+    }
+    (dir, storage)
+}
+
+fn vector(v: &Value) -> Vec<(String, f64)> {
+    match v {
+        Value::Vector(s) => {
+            let mut out: Vec<(String, f64)> = s
+                .iter()
+                .map(|x| (format!("{:?}", x.labels), x.v))
+                .collect();
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+            out
+        }
+        other => panic!("expected a vector, got {other:?}"),
+    }
+}
+
+#[test]
+fn selectors_read_only_the_scoped_tenant() {
+    let (_d, storage) = two_tenants();
+    let engine = Engine::default();
+    for (t, expect) in [("acme", 2.0 * 11.0), ("globex", 2.0 * 1010.0)] {
+        let scope = TenantScope::new(&storage, tenant(t));
+        let out = engine.instant_query(&scope, "sum(req_total)", 10 * MIN).unwrap();
+        let v = vector(&out.value);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].1, expect, "tenant {t}");
+        // A regex that matches everything still stays inside the tenant.
+        let out = engine
+            .instant_query(&scope, r#"count({__name__=~".+"})"#, 10 * MIN)
+            .unwrap();
+        assert_eq!(vector(&out.value)[0].1, 2.0, "tenant {t}");
+    }
+    let nobody = TenantScope::new(&storage, tenant("initech"));
+    let out = engine.instant_query(&nobody, "req_total", 10 * MIN).unwrap();
+    assert_eq!(out.value, Value::Vector(vec![]));
+}
+
+#[test]
+fn forced_matchers_narrow_every_selector_and_cannot_be_widened() {
+    let (_d, storage) = two_tenants();
+    let engine = Engine::default();
+    let forced = vec![Matcher::new(MatchOp::Equal, "org", "a").unwrap()];
+    let scope = TenantScope::new(&storage, tenant("acme")).with_forced_matchers(forced);
+    for q in [
+        "req_total",
+        r#"req_total{org=~".*"}"#,
+        r#"req_total{org!="a"} or req_total"#,
+        r#"{__name__=~"req.*", org="b"} or on() req_total"#,
+        "rate(req_total[5m])",
+        "max_over_time(req_total[5m:1m])",
+    ] {
+        let out = engine.instant_query(&scope, q, 10 * MIN).unwrap();
+        for (l, _) in vector(&out.value) {
+            assert!(!l.contains("org: \"b\"") && !l.contains("\"b\""), "{q} leaked {l}");
+        }
+    }
+    let out = engine
+        .instant_query(&scope, r#"count(req_total{org="b"})"#, 10 * MIN)
+        .unwrap();
+    assert_eq!(out.value, Value::Vector(vec![]));
+    let out = engine.instant_query(&scope, "count(req_total)", 10 * MIN).unwrap();
+    assert_eq!(vector(&out.value)[0].1, 1.0);
+}
+
+#[test]
+fn sample_limit_is_a_typed_error() {
+    let (_d, storage) = two_tenants();
+    let engine = Engine::new(EngineConfig {
+        max_samples: 10,
+        ..EngineConfig::default()
+    });
+    let scope = TenantScope::new(&storage, tenant("acme"));
+    let err = engine
+        .range_query(&scope, "req_total", 0, 10 * MIN, MIN)
+        .unwrap_err();
+    assert_eq!(err, QueryError::TooManySamples);
+    assert_eq!(err.error_type(), "execution");
+    assert!(err.to_string().contains("too many samples"));
+    // A query under the limit still works.
+    engine
+        .instant_query(&scope, r#"req_total{org="a"}"#, 10 * MIN)
+        .unwrap();
+}
+
+#[test]
+fn series_limit_is_a_typed_error() {
+    let (_d, storage) = two_tenants();
+    let engine = Engine::new(EngineConfig {
+        max_series: 1,
+        ..EngineConfig::default()
+    });
+    let scope = TenantScope::new(&storage, tenant("acme"));
+    let err = engine.instant_query(&scope, "req_total", 10 * MIN).unwrap_err();
+    assert_eq!(err, QueryError::TooManySeries(1));
+    engine
+        .instant_query(&scope, r#"req_total{org="a"}"#, 10 * MIN)
+        .unwrap();
+}
+
+#[test]
+fn timeout_is_a_typed_error() {
+    let (_d, storage) = two_tenants();
+    let engine = Engine::new(EngineConfig {
+        timeout: Duration::ZERO,
+        ..EngineConfig::default()
+    });
+    let scope = TenantScope::new(&storage, tenant("acme"));
+    std::thread::sleep(Duration::from_millis(2));
+    let err = engine
+        .range_query(&scope, "rate(req_total[5m])", 0, 10 * MIN, 1000)
+        .unwrap_err();
+    assert!(matches!(err, QueryError::Timeout(_)), "{err:?}");
+    assert_eq!(err.error_type(), "timeout");
+}
+
+#[test]
+fn errors_carry_prometheus_types() {
+    let (_d, storage) = two_tenants();
+    let engine = Engine::default();
+    let scope = TenantScope::new(&storage, tenant("acme"));
+    let bad = engine.instant_query(&scope, "sum(", 0).unwrap_err();
+    assert_eq!(bad.error_type(), "bad_data");
+    let all = engine.instant_query(&scope, r#"{job=~".*"}"#, 0).unwrap_err();
+    assert_eq!(all.error_type(), "bad_data");
+    let dup = engine
+        .instant_query(&scope, "req_total * on(job) req_total", 10 * MIN)
+        .unwrap_err();
+    assert!(dup.to_string().contains("many-to-many matching not allowed"), "{dup}");
+    let step = engine
+        .range_query(&scope, "req_total", 0, MIN, 0)
+        .unwrap_err();
+    assert_eq!(step.error_type(), "bad_data");
+    let nh = engine
+        .instant_query(&scope, "histogram_count(req_total)", 10 * MIN)
+        .unwrap_err();
+    assert!(nh.to_string().contains("native histograms"), "{nh}");
+}
+
+/// Random expressions built from a small grammar: each must give a value or
+/// an error, never a panic.
+fn expr() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("req_total".to_string()),
+        Just(r#"req_total{org="a"}"#.to_string()),
+        Just("req_total offset -2m".to_string()),
+        Just("req_total @ 300".to_string()),
+        (-5.0f64..5.0).prop_map(|v| format!("{v}")),
+        Just("NaN".to_string()),
+        Just("Inf".to_string()),
+        Just("time()".to_string()),
+        Just("vector(1)".to_string()),
+    ];
+    leaf.prop_recursive(4, 32, 3, |inner| {
+        let fns = prop_oneof![
+            Just("rate"),
+            Just("irate"),
+            Just("delta"),
+            Just("deriv"),
+            Just("changes"),
+            Just("resets"),
+            Just("avg_over_time"),
+            Just("stddev_over_time"),
+            Just("mad_over_time"),
+            Just("last_over_time"),
+            Just("absent_over_time"),
+        ];
+        let ops = prop_oneof![
+            Just("+"),
+            Just("-"),
+            Just("*"),
+            Just("/"),
+            Just("%"),
+            Just("^"),
+            Just(">"),
+            Just("== bool"),
+            Just("and"),
+            Just("or"),
+            Just("unless"),
+            Just("* on(org) group_left"),
+            Just("/ ignoring(job)"),
+            Just("atan2"),
+        ];
+        let aggs = prop_oneof![
+            Just("sum"),
+            Just("avg"),
+            Just("min"),
+            Just("max"),
+            Just("stddev"),
+            Just("count"),
+            Just("group"),
+        ];
+        prop_oneof![
+            (inner.clone(), ops, inner.clone()).prop_map(|(a, o, b)| format!("({a}) {o} ({b})")),
+            (aggs, inner.clone()).prop_map(|(a, e)| format!("{a} by (org) ({e})")),
+            (fns.clone(), inner.clone()).prop_map(|(f, e)| format!("{f}(({e})[5m:1m])")),
+            (fns, 1u32..20).prop_map(|(f, r)| format!("{f}(req_total[{r}m])")),
+            inner.clone().prop_map(|e| format!("topk(2, {e})")),
+            inner.clone().prop_map(|e| format!("quantile(0.3, {e})")),
+            inner.clone().prop_map(|e| format!("histogram_quantile(0.9, {e})")),
+            inner.clone().prop_map(|e| format!("label_replace({e}, \"x\", \"$1\", \"org\", \"(.)\")")),
+            inner.clone().prop_map(|e| format!("clamp({e}, 1, 3)")),
+            inner.clone().prop_map(|e| format!("-({e})")),
+            inner.clone().prop_map(|e| format!("absent({e})")),
+            inner.clone().prop_map(|e| format!("count_values(\"v\", {e})")),
+            inner.prop_map(|e| format!("scalar({e})")),
+        ]
+    })
+}
+
+/// One shared store for the property tests (opening one per case is slow).
+fn shared() -> &'static Storage {
+    static S: std::sync::OnceLock<(tempfile::TempDir, Storage)> = std::sync::OnceLock::new();
+    &S.get_or_init(two_tenants).1
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_expressions_never_panic(q in expr(), t in 0i64..12, range in any::<bool>()) {
+        let storage = shared();
+        let engine = Engine::default();
+        let scope = TenantScope::new(storage, tenant("acme"));
+        let _ = if range {
+            engine.range_query(&scope, &q, 0, t * MIN, 30_000)
+        } else {
+            engine.instant_query(&scope, &q, t * MIN)
+        };
+    }
+
+    #[test]
+    fn random_text_never_panics(q in "[a-z_(){}\\[\\]=~!\"0-9.,:@+*/ -]{0,40}") {
+        let storage = shared();
+        let engine = Engine::default();
+        let scope = TenantScope::new(storage, tenant("acme"));
+        let _ = engine.instant_query(&scope, &q, 5 * MIN);
+    }
+}
