@@ -50,7 +50,7 @@ mod tess;
 
 use std::time::Duration;
 
-use data::{Fleet, LongTerm, Shape, END_MS, LONG_END_MS, STEP_MS};
+use data::{Fleet, LongTerm, Shape, END_MS, FLEET_FROM_MS, LONG_END_MS, STEP_MS};
 use measure::{ms, peak_above_mib, reset_peak, timed, Query};
 use prom::{PromTiming, Prometheus};
 use tess::TessTiming;
@@ -98,9 +98,9 @@ impl Config {
 
 fn queries() -> Vec<Query> {
     let range = Some((END_MS - 3_600_000, END_MS, STEP_MS));
-    let q = |name, expr, range| Query {
+    let q = |name, expr: &str, range| Query {
         name,
-        expr,
+        expr: expr.to_string(),
         range,
         time_ms: LONG_END_MS,
     };
@@ -184,61 +184,87 @@ impl TesseraSide {
     }
 }
 
-/// Starts Prometheus in `dir` and loads both shapes (long-term first: the
-/// head only takes samples within an hour of its newest one).
-fn load_prometheus(
-    dir: &std::path::Path,
-    cfg: &Config,
-    fleet: &Fleet,
-    long: &LongTerm,
-) -> Prometheus {
-    let p = Prometheus::start(dir, cfg.max_samples);
-    for (what, shape) in [("long-term", long as &dyn Shape), ("fleet", fleet)] {
-        let (t, n) = timed(|| p.load(shape));
-        println!(
-            "prometheus: remote-wrote {what} data, {} series, {n} samples in {:.1} s ({:.2} M samples/s)",
-            shape.count(),
-            t.as_secs_f64(),
-            n as f64 / t.as_secs_f64() / 1e6
-        );
+/// Two Prometheus servers, one per tenant of the Tessera side. The long-term
+/// data has its own server because its head must be cut into blocks, and
+/// Prometheus 2.42 was seen to lose an acknowledged remote-write sample or
+/// two when that head compaction ran while the fleet data was being written.
+struct PromSide {
+    fleet: Prometheus,
+    long: Prometheus,
+}
+
+impl PromSide {
+    fn load(dir: &std::path::Path, cfg: &Config, fleet: &Fleet, long: &LongTerm) -> PromSide {
+        let start = |name: &str| {
+            let d = dir.join(name);
+            std::fs::create_dir_all(&d).expect("prometheus dir");
+            Prometheus::start(&d, cfg.max_samples)
+        };
+        let side = PromSide {
+            fleet: start("fleet"),
+            long: start("long"),
+        };
+        load_one(&side.long, "long-term", long, LONG_END_MS - 4 * 3_600_000);
+        check_loaded(&side.long, "node_load1[31d]", LONG_END_MS, long);
+        load_one(&side.fleet, "fleet", fleet, FLEET_FROM_MS);
+        check_loaded(&side.fleet, "{job=~\"node|api\"}[70m]", END_MS, fleet);
+        side
     }
-    let (t, ()) = timed(|| p.settle(END_MS - 2 * 3_600_000));
+
+    /// The server holding `q`'s data (range queries are over the fleet).
+    fn for_query(&self, q: &Query) -> &Prometheus {
+        if q.range.is_some() {
+            &self.fleet
+        } else {
+            &self.long
+        }
+    }
+}
+
+/// Remote-writes `shape` to `p` and waits for compaction to settle with
+/// the head starting at `head_from` or later.
+fn load_one(p: &Prometheus, what: &str, shape: &dyn Shape, head_from: i64) {
+    let (t, n) = timed(|| p.load(shape));
     println!(
-        "prometheus: head compaction settled in {:.1} s; RSS {:.0} MiB",
+        "prometheus: remote-wrote {what} data, {} series, {n} samples in {:.1} s ({:.2} M samples/s)",
+        shape.count(),
+        t.as_secs_f64(),
+        n as f64 / t.as_secs_f64() / 1e6
+    );
+    let (t, ()) = timed(|| p.settle(head_from));
+    println!(
+        "prometheus: {what} compaction settled in {:.1} s; RSS {:.0} MiB",
         t.as_secs_f64(),
         measure::status_kib(&p.pid(), "VmRSS:").unwrap_or(0) as f64 / 1024.0
     );
-    check_loaded(&p, fleet, long);
-    p
 }
 
-/// Asks Prometheus how many samples it holds and compares with what was sent.
-fn check_loaded(p: &Prometheus, fleet: &Fleet, long: &LongTerm) {
-    let count = |expr, time_ms| {
-        let q = Query {
-            name: "count",
-            expr,
-            range: None,
-            time_ms,
-        };
-        p.query(&q).map(|(_, d)| d.sum)
+/// Asks `p` how many samples `selector` holds at `time_ms`, compares with
+/// what was sent, and names series that are short.
+fn check_loaded(p: &Prometheus, selector: &str, time_ms: i64, shape: &dyn Shape) {
+    let sent = samples_of(shape);
+    let q = |expr: String| Query {
+        name: "check",
+        expr,
+        range: None,
+        time_ms,
     };
-    let checks = [
-        (
-            count("sum(count_over_time(node_load1[31d]))", LONG_END_MS),
-            samples_of(long),
-        ),
-        (
-            count("sum(count_over_time({job=~\"node|api\"}[70m]))", END_MS),
-            samples_of(fleet),
-        ),
-    ];
-    for (held, sent) in checks {
-        let ok = held.as_ref().is_ok_and(|h| *h == sent as f64);
-        println!(
-            "prometheus holds {held:?} of {sent} samples sent: {}",
-            if ok { "ok" } else { "MISMATCH" }
-        );
+    let held = p
+        .query(&q(format!("sum(count_over_time({selector}))")))
+        .map(|(_, d)| d.sum);
+    let ok = held.as_ref().is_ok_and(|h| *h == sent as f64);
+    println!(
+        "prometheus holds {held:?} of {sent} samples sent: {}",
+        if ok { "ok" } else { "MISMATCH" }
+    );
+    if !ok {
+        // Every series has the same number of samples: name the short ones.
+        let (from, to) = shape.span();
+        let each = shape.samples(0, from, to).len();
+        let short = q(format!("count_over_time({selector}) != {each}"));
+        for (labels, n) in p.vector(&short).unwrap_or_default().iter().take(10) {
+            println!("prometheus: {labels} holds {n} samples, not {each}");
+        }
     }
 }
 
@@ -280,7 +306,7 @@ fn compare(cfg: &Config, engine: &Engine) {
         cfg.prom_hosts,
         fleet.count()
     );
-    let p = load_prometheus(dir.path(), cfg, &fleet, &long);
+    let p = PromSide::load(dir.path(), cfg, &fleet, &long);
     let t = TesseraSide::load(&fleet, &long);
     println!("\n| query | Tessera ms | Prometheus eval ms | Prometheus HTTP ms | ratio | Tessera peak MiB | Prometheus peak MiB | results |");
     println!("|---|---:|---:|---:|---:|---:|---:|---|");
@@ -288,9 +314,10 @@ fn compare(cfg: &Config, engine: &Engine) {
     for q in queries() {
         eprintln!("timing query {}", q.name);
         let ours = t.time(engine, &q, cfg.runs);
-        let base = reset_peak(&p.pid());
-        let theirs = p.time_query(&q, cfg.runs);
-        let their_peak = peak_above_mib(&p.pid(), base);
+        let server = p.for_query(&q);
+        let base = reset_peak(&server.pid());
+        let theirs = server.time_query(&q, cfg.runs);
+        let their_peak = peak_above_mib(&server.pid(), base);
         println!("{}", row(&q, &ours, &theirs, their_peak));
         notes.push(format!("{}:\n{}", q.name, explain(&ours, &theirs)));
         if q.range.is_none() {

@@ -7,7 +7,7 @@ pub struct Query {
     /// Short name for the table.
     pub name: &'static str,
     /// PromQL text.
-    pub expr: &'static str,
+    pub expr: String,
     /// Range `(start, end, step)` in ms, or `None` for an instant query.
     pub range: Option<(i64, i64, i64)>,
     /// Evaluation time of an instant query (ms).
@@ -85,6 +85,9 @@ pub fn status_kib(pid: &str, field: &str) -> Option<u64> {
 /// Resets the peak-RSS mark of `pid` (Linux `clear_refs` value 5), so the
 /// next `VmHWM` reading is the peak since now. Returns the RSS at reset.
 pub fn reset_peak(pid: &str) -> Option<u64> {
+    if pid == "self" {
+        release_free_memory();
+    }
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").ok()?;
     status_kib(pid, "VmRSS:")
 }
@@ -99,3 +102,20 @@ pub fn peak_above_mib(pid: &str, base_kib: Option<u64>) -> Option<f64> {
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
+
+/// Hands freed heap pages back to the kernel, so that memory freed after
+/// loading does not hide a query's peak inside the RSS baseline.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn release_free_memory() {
+    extern "C" {
+        fn malloc_trim(pad: usize) -> i32;
+    }
+    // SAFETY: glibc's malloc_trim only releases free memory; it has no
+    // preconditions.
+    unsafe {
+        malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_free_memory() {}

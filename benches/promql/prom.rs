@@ -166,9 +166,9 @@ impl Prometheus {
         })
     }
 
-    /// Waits until head compaction has cut everything but the newest ~2 h
-    /// into blocks and block compaction has stopped (so the timed queries
-    /// don't race it). `head_from` is the head's expected lower bound.
+    /// Waits until compaction has stopped (compaction count, block count
+    /// and head lower bound unchanged for 3 s) with the head starting at
+    /// `head_from` or later, so the timed queries don't race it.
     pub fn settle(&self, head_from: i64) {
         let deadline = Instant::now() + Duration::from_secs(900);
         let (mut last, mut stable) = (Vec::new(), 0);
@@ -216,8 +216,29 @@ impl Prometheus {
 
     /// One query through the HTTP API with `stats=all`.
     pub fn query(&self, q: &Query) -> Result<(Duration, Digest), String> {
+        let json = self.query_json(q)?;
+        let eval = json["data"]["stats"]["timings"]["evalTotalTime"]
+            .as_f64()
+            .ok_or("no data.stats.timings.evalTotalTime")?;
+        Ok((Duration::from_secs_f64(eval), digest(&json["data"])))
+    }
+
+    /// The `(labels, value)` pairs of an instant query's vector result.
+    pub fn vector(&self, q: &Query) -> Result<Vec<(String, String)>, String> {
+        let json = self.query_json(q)?;
+        let rows = json["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(rows
+            .iter()
+            .map(|r| (r["metric"].to_string(), r["value"][1].to_string()))
+            .collect())
+    }
+
+    fn query_json(&self, q: &Query) -> Result<Json, String> {
         let secs = |t: i64| format!("{}.{:03}", t.div_euclid(1000), t.rem_euclid(1000));
-        let mut form = vec![("query", q.expr.to_string()), ("stats", "all".into())];
+        let mut form = vec![("query", q.expr.clone()), ("stats", "all".into())];
         let path = match q.range {
             Some((start, end, step)) => {
                 form.push(("start", secs(start)));
@@ -242,10 +263,7 @@ impl Prometheus {
         if json["status"] != "success" {
             return Err(format!("{}: {}", json["errorType"], json["error"]));
         }
-        let eval = json["data"]["stats"]["timings"]["evalTotalTime"]
-            .as_f64()
-            .ok_or("no data.stats.timings.evalTotalTime")?;
-        Ok((Duration::from_secs_f64(eval), digest(&json["data"])))
+        Ok(json)
     }
 }
 

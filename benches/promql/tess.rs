@@ -86,8 +86,8 @@ pub fn time_query(
 
 fn run(engine: &Engine, scope: &TenantScope<'_>, q: &Query) -> Result<Digest, String> {
     let out = catch_unwind(AssertUnwindSafe(|| match q.range {
-        Some((start, end, step)) => engine.range_query(scope, q.expr, start, end, step),
-        None => engine.instant_query(scope, q.expr, q.time_ms),
+        Some((start, end, step)) => engine.range_query(scope, &q.expr, start, end, step),
+        None => engine.instant_query(scope, &q.expr, q.time_ms),
     }));
     match out {
         Ok(Ok(out)) => Ok(digest(&out.value)),
