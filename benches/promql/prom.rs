@@ -270,7 +270,7 @@ impl Prometheus {
 /// Digest of a `data` object of the query API.
 fn digest(data: &Json) -> Digest {
     let mut d = Digest::default();
-    let num = |p: &Json| p[1].as_str().and_then(|s| parse_value(s));
+    let num = |p: &Json| p[1].as_str().and_then(parse_value);
     for r in data["result"].as_array().into_iter().flatten() {
         d.series += 1;
         if let Some(values) = r["values"].as_array() {
