@@ -124,7 +124,7 @@ impl AppState {
 
 /// The Prometheus query API (`/api/v1/...` read endpoints), gzip-compressed
 /// when the client accepts it.
-fn query_routes() -> Router<AppState> {
+fn query_routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/query", get(query::instant).post(query::instant))
         .route("/api/v1/query_range", get(query::range).post(query::range))
@@ -145,7 +145,24 @@ fn query_routes() -> Router<AppState> {
         .route("/api/v1/status/flags", get(meta::flags))
         .route("/api/v1/rules", get(meta::rules))
         .route("/api/v1/alerts", get(meta::alerts))
+        .route_layer(axum::middleware::from_fn_with_state(state, request_timeout))
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+}
+
+/// Bounds every query-API request by the query timeout (plus a second for
+/// encoding); a request past it gets Prometheus's `timeout` error (503).
+async fn request_timeout(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = state.engine().config().timeout + std::time::Duration::from_secs(1);
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::Timeout(format!("request timed out after {}s", limit.as_secs()))
+            .into_response(),
+    }
 }
 
 /// Builds the router with every endpoint.
@@ -158,7 +175,7 @@ pub fn app(state: AppState) -> Router {
         .merge(import::routes())
         .merge(push::routes())
         .route("/metrics", get(metrics::metrics))
-        .merge(query_routes())
+        .merge(query_routes(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
