@@ -44,6 +44,9 @@ pub enum ApiError {
     /// No such resource (404, `not_found`).
     #[error("{0}")]
     NotFound(String),
+    /// The caller's credentials or policy do not allow this (403).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl ApiError {
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Canceled(_) => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -76,6 +80,7 @@ impl ApiError {
             ApiError::Timeout(_) => "timeout",
             ApiError::Canceled(_) => "canceled",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Forbidden(_) => "forbidden",
         }
     }
 
@@ -126,6 +131,7 @@ impl From<crate::promql::QueryError> for ApiError {
             "bad_data" => ApiError::BadData(msg),
             "timeout" => ApiError::Timeout(msg),
             "internal" => ApiError::Internal(msg),
+            "forbidden" => ApiError::Forbidden(msg),
             _ => ApiError::Execution(msg),
         }
     }

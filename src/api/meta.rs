@@ -3,7 +3,6 @@
 //! and runtime info, flags, and the empty rules/alerts lists Grafana asks
 //! for. All of them read only the caller's tenant.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use axum::extract::{Path, State};
@@ -12,7 +11,8 @@ use axum::response::Response;
 use super::query::{json_labels, json_response, json_str, not_ready};
 use super::{ApiError, AppState, Params, Tenant};
 use crate::model::Labels;
-use crate::storage::{Matcher, Storage};
+use crate::promql::TenantScope;
+use crate::storage::Storage;
 
 /// The Prometheus version `buildinfo` reports; see the README.
 pub const COMPAT_VERSION: &str = "3.0.0";
@@ -37,12 +37,13 @@ fn success_warn(data: &str, warnings: &[String]) -> Response {
     json_response(s)
 }
 
-/// `match[]` selectors as matcher sets (none when absent).
-fn match_sets(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
+/// `match[]` selectors, checked to parse (none when absent).
+fn match_sets(p: &Params) -> Result<Vec<String>, ApiError> {
     p.all("match[]")
         .into_iter()
         .map(|m| {
             crate::promql::parse_selector(m)
+                .map(|_| m.to_string())
                 .map_err(|e| ApiError::BadData(format!("invalid parameter \"match[]\": {e}")))
         })
         .collect()
@@ -106,12 +107,8 @@ pub(crate) async fn series(
     let (start, end) = bounds(&p)?;
     let limit = p.limit()?;
     let mut all: Vec<Labels> = blocking(&state, move |s| {
-        let q = s.querier(&tenant, start, end);
-        let mut out = BTreeSet::new();
-        for m in &sets {
-            out.extend(q.select_labels(m)?);
-        }
-        Ok(out.into_iter().collect())
+        let sel: Vec<&str> = sets.iter().map(String::as_str).collect();
+        Ok(TenantScope::new(s, tenant).series(&sel, start, end)?)
     })
     .await?;
     let warnings = truncate(&mut all, limit);
@@ -136,15 +133,8 @@ pub(crate) async fn labels(
     let (start, end) = bounds(&p)?;
     let limit = p.limit()?;
     let mut names: Vec<String> = blocking(&state, move |s| {
-        let q = s.querier(&tenant, start, end);
-        let mut out = BTreeSet::new();
-        if sets.is_empty() {
-            out.extend(q.label_names(&[], None)?);
-        }
-        for m in &sets {
-            out.extend(q.label_names(m, None)?);
-        }
-        Ok(out.into_iter().collect())
+        let sel: Vec<&str> = sets.iter().map(String::as_str).collect();
+        Ok(TenantScope::new(s, tenant).label_names(&sel, start, end)?)
     })
     .await?;
     let warnings = truncate(&mut names, limit);
@@ -166,15 +156,8 @@ pub(crate) async fn label_values(
     let (start, end) = bounds(&p)?;
     let limit = p.limit()?;
     let mut values: Vec<String> = blocking(&state, move |s| {
-        let q = s.querier(&tenant, start, end);
-        let mut out = BTreeSet::new();
-        if sets.is_empty() {
-            out.extend(q.label_values(&name, &[], None)?);
-        }
-        for m in &sets {
-            out.extend(q.label_values(&name, m, None)?);
-        }
-        Ok(out.into_iter().collect())
+        let sel: Vec<&str> = sets.iter().map(String::as_str).collect();
+        Ok(TenantScope::new(s, tenant).label_values(&name, &sel, start, end)?)
     })
     .await?;
     let warnings = truncate(&mut values, limit);

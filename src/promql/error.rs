@@ -19,6 +19,8 @@ pub enum QueryError {
     Unsupported(String),
     /// Storage failed while reading (`internal`).
     Storage(String),
+    /// The caller's access policy does not allow this (HTTP 403).
+    Forbidden(String),
 }
 
 impl QueryError {
@@ -28,6 +30,7 @@ impl QueryError {
             QueryError::BadData(_) => "bad_data",
             QueryError::Timeout(_) => "timeout",
             QueryError::Storage(_) => "internal",
+            QueryError::Forbidden(_) => "forbidden",
             _ => "execution",
         }
     }
@@ -36,9 +39,10 @@ impl QueryError {
 impl fmt::Display for QueryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            QueryError::BadData(m) | QueryError::Execution(m) | QueryError::Storage(m) => {
-                f.write_str(m)
-            }
+            QueryError::BadData(m)
+            | QueryError::Execution(m)
+            | QueryError::Storage(m)
+            | QueryError::Forbidden(m) => f.write_str(m),
             QueryError::Timeout(m) => write!(f, "query timed out in {m}"),
             QueryError::TooManySamples => f.write_str(
                 "query processing would load too many samples into memory in query execution",

@@ -11,16 +11,16 @@ mod error;
 mod eval;
 pub(crate) mod functions;
 mod plan;
+mod scope;
 mod value;
 
 pub use error::{Annotations, QueryError};
+pub use scope::{TenantScope, TENANT_LABEL};
 pub use value::{InstantSample, QueryOutput, RangeSeries, Value};
 
 use std::time::Duration;
 
 use crate::storage::index::Matcher;
-use crate::storage::Storage;
-use crate::tenant::TenantId;
 
 /// Engine settings. The defaults are Prometheus's.
 #[derive(Debug, Clone)]
@@ -46,41 +46,6 @@ impl Default for EngineConfig {
             timeout: Duration::from_secs(120),
             default_subquery_step_ms: 60 * 1000,
         }
-    }
-}
-
-/// What a query may read: one tenant's partition of `storage`, narrowed by
-/// the caller's forced matchers (from its access policy; empty by default).
-pub struct TenantScope<'a> {
-    storage: &'a Storage,
-    tenant: TenantId,
-    forced: Vec<Matcher>,
-}
-
-impl<'a> TenantScope<'a> {
-    /// A scope over `tenant`'s data with no forced matchers.
-    pub fn new(storage: &'a Storage, tenant: TenantId) -> TenantScope<'a> {
-        TenantScope {
-            storage,
-            tenant,
-            forced: Vec::new(),
-        }
-    }
-
-    /// Adds matchers that the planner appends to every selector.
-    pub fn with_forced_matchers(mut self, forced: Vec<Matcher>) -> TenantScope<'a> {
-        self.forced.extend(forced);
-        self
-    }
-
-    /// The tenant every selector is bound to.
-    pub fn tenant(&self) -> &TenantId {
-        &self.tenant
-    }
-
-    /// The forced matchers.
-    pub fn forced_matchers(&self) -> &[Matcher] {
-        &self.forced
     }
 }
 

@@ -24,6 +24,8 @@ pub(crate) struct Selector {
     pub matchers: Vec<Matcher>,
     /// How many of `matchers` are the user's (the rest are forced).
     pub user_count: usize,
+    /// Matchers on `__tenant_id__` in a federated scope: they pick tenants.
+    pub tenant_matchers: Vec<Matcher>,
     /// The user's own equality matchers, for `absent()` labels.
     pub user_equal: Vec<(String, String, bool)>,
     /// The metric name, if the selector names one.
@@ -294,8 +296,7 @@ impl Planner<'_, '_> {
                 "vector selector must contain at least one non-empty matcher".into(),
             ));
         }
-        let user_count = matchers.len();
-        matchers.extend(self.scope.forced_matchers().iter().cloned());
+        let bound = self.scope.bind(matchers)?;
         let name = vs.name.clone().or_else(|| {
             vs.matchers
                 .matchers
@@ -304,8 +305,9 @@ impl Planner<'_, '_> {
                 .map(|m| m.value.clone())
         });
         Ok(Selector {
-            matchers,
-            user_count,
+            matchers: bound.matchers,
+            user_count: bound.user_count,
+            tenant_matchers: bound.tenant_matchers,
             user_equal,
             name,
             offset: offset_ms(vs.offset.as_ref()),

@@ -150,11 +150,11 @@ impl Ctx<'_> {
             }
         }
         matchers.extend(effective_names(name_matchers)?);
-        let user_count = matchers.len();
-        matchers.extend(self.scope.forced_matchers().iter().cloned());
+        let bound = self.scope.bind(matchers)?;
         let sel = Selector {
-            matchers,
-            user_count,
+            matchers: bound.matchers,
+            user_count: bound.user_count,
+            tenant_matchers: bound.tenant_matchers,
             user_equal: Vec::new(),
             name: None,
             offset,

@@ -53,31 +53,43 @@ impl Ctx<'_> {
         f: &mut dyn FnMut(&mut Self, Series) -> Result<()>,
     ) -> Result<()> {
         self.check_time()?;
-        let q = self.scope.storage.querier(&self.scope.tenant, mint, maxt);
         let mut err = None;
         let mut count = 0usize;
         let max_series = self.cfg.max_series;
-        q.select_each(&sel.matchers, |labels, samples| {
-            count += 1;
-            if max_series > 0 && count > max_series {
-                err = Some(QueryError::TooManySeries(max_series));
-                return false;
-            }
-            let n = samples.len();
-            let r = self
-                .check_time()
-                .and_then(|_| self.acquire(n))
-                .and_then(|_| f(self, Series { labels, samples }));
-            self.release(n);
-            match r {
-                Ok(()) => true,
-                Err(e) => {
-                    err = Some(e);
-                    false
+        let scope = self.scope;
+        let bound = crate::promql::scope::Bound {
+            matchers: sel.matchers.clone(),
+            user_count: sel.user_count,
+            tenant_matchers: sel.tenant_matchers.clone(),
+        };
+        for tenant in scope.tenants_for(&bound) {
+            let q = scope.storage.querier(tenant, mint, maxt);
+            q.select_each(&sel.matchers, |labels, samples| {
+                count += 1;
+                if max_series > 0 && count > max_series {
+                    err = Some(QueryError::TooManySeries(max_series));
+                    return false;
                 }
+                let n = samples.len();
+                let labels = scope.tag(labels, tenant);
+                let r = self
+                    .check_time()
+                    .and_then(|_| self.acquire(n))
+                    .and_then(|_| f(self, Series { labels, samples }));
+                self.release(n);
+                match r {
+                    Ok(()) => true,
+                    Err(e) => {
+                        err = Some(e);
+                        false
+                    }
+                }
+            })
+            .map_err(|e| QueryError::Storage(e.to_string()))?;
+            if err.is_some() {
+                break;
             }
-        })
-        .map_err(|e| QueryError::Storage(e.to_string()))?;
+        }
         err.map_or(Ok(()), Err)
     }
 
