@@ -287,3 +287,70 @@ proptest! {
         let _ = engine.instant_query(&scope, &q, 5 * MIN);
     }
 }
+
+#[test]
+fn restricted_label_allows_only_plain_allowed_values() {
+    let (_d, storage) = two_tenants();
+    let engine = Engine::default();
+    let scope = TenantScope::new(&storage, tenant("acme"))
+        .with_restricted_label("org", vec!["a".into()])
+        .unwrap();
+    // No matcher on the label: the allowed set applies.
+    let out = engine.instant_query(&scope, "count(req_total)", 10 * MIN).unwrap();
+    assert_eq!(vector(&out.value)[0].1, 1.0);
+    let out = engine
+        .instant_query(&scope, r#"count({__name__=~".+"})"#, 10 * MIN)
+        .unwrap();
+    assert_eq!(vector(&out.value)[0].1, 1.0);
+    for ok in [r#"req_total{org="a"}"#, r#"req_total{org=~"a"}"#] {
+        let out = engine.instant_query(&scope, ok, 10 * MIN).unwrap();
+        assert_eq!(vector(&out.value).len(), 1, "{ok}");
+    }
+    for bad in [
+        r#"req_total{org="b"}"#,
+        r#"req_total{org=~".*"}"#,
+        r#"req_total{org=~"a|.*"}"#,
+        r#"req_total{org=~"(?i)A"}"#,
+        r#"req_total{org!=""}"#,
+        r#"req_total{org!~"a"}"#,
+        r#"req_total{org=~"a|b"}"#,
+        r#"sum(rate(req_total{org=~"a|b"}[5m]))"#,
+    ] {
+        let err = engine.instant_query(&scope, bad, 10 * MIN).unwrap_err();
+        assert_eq!(err.error_type(), "forbidden", "{bad}: {err}");
+        assert!(err.to_string().contains("restricted label"), "{bad}: {err}");
+    }
+    // Metadata goes through the same policy.
+    let values = scope.label_values("org", &[], 0, 10 * MIN).unwrap();
+    assert_eq!(values, vec!["a".to_string()]);
+    assert!(scope.series(&[r#"req_total{org="b"}"#], 0, 10 * MIN).is_err());
+}
+
+#[test]
+fn federated_scope_tags_series_with_their_tenant() {
+    let (_d, storage) = two_tenants();
+    let engine = Engine::default();
+    let scope = TenantScope::federated(&storage, vec![tenant("acme"), tenant("globex")]);
+    let out = engine
+        .instant_query(&scope, r#"sum by (__tenant_id__) (req_total)"#, 10 * MIN)
+        .unwrap();
+    assert_eq!(
+        vector(&out.value),
+        vec![
+            (r#"{__tenant_id__="acme"}"#.to_string(), 22.0),
+            (r#"{__tenant_id__="globex"}"#.to_string(), 2020.0)
+        ]
+    );
+    let out = engine
+        .instant_query(&scope, r#"count(req_total{__tenant_id__="globex"})"#, 10 * MIN)
+        .unwrap();
+    assert_eq!(vector(&out.value)[0].1, 2.0);
+    let t = scope.label_values("__tenant_id__", &[], 0, 10 * MIN).unwrap();
+    assert_eq!(t, vec!["acme".to_string(), "globex".to_string()]);
+    // A single-tenant scope has no such label and cannot reach other tenants.
+    let one = TenantScope::new(&storage, tenant("acme"));
+    let out = engine
+        .instant_query(&one, r#"count(req_total{__tenant_id__="globex"})"#, 10 * MIN)
+        .unwrap();
+    assert_eq!(out.value, Value::Vector(vec![]));
+}
