@@ -18,6 +18,11 @@ use crate::storage::index::{self, MatchOp, Matcher};
 use crate::storage::Storage;
 use crate::tenant::TenantId;
 
+/// What [`Storage::for_each_newest`] calls with each series' labels
+/// (`(name, value)` pairs, sorted by name) and newest sample; it returns
+/// false to stop the walk.
+pub(crate) type OnNewest<'a> = dyn FnMut(&[(&str, &str)], Sample) -> bool + 'a;
+
 /// One entry of a top-N cardinality list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardinalityStat {
@@ -227,7 +232,7 @@ impl Head {
         ids: &RoaringBitmap,
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(&[(&str, &str)], Sample) -> bool,
+        f: &mut OnNewest<'_>,
     ) -> Result<bool> {
         let names = index::label_values(&*self.postings.read(), METRIC_NAME, Some(ids), None)?;
         let mut samples = Vec::new();
@@ -280,7 +285,7 @@ impl Storage {
         selectors: &[Vec<Matcher>],
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(&[(&str, &str)], Sample) -> bool,
+        f: &mut OnNewest<'_>,
     ) -> Result<()> {
         let Some(p) = self.partition(tenant) else {
             return Ok(());
@@ -305,7 +310,7 @@ impl Storage {
         selectors: &[Vec<Matcher>],
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(&[(&str, &str)], Sample) -> bool,
+        f: &mut OnNewest<'_>,
     ) -> Result<()> {
         let q = self.querier(tenant, mint, maxt);
         let mut names = Vec::new();
