@@ -7,6 +7,7 @@
 
 mod admin;
 mod error;
+mod federate;
 mod health;
 mod import;
 mod meta;
@@ -14,6 +15,7 @@ mod metrics;
 mod params;
 mod push;
 mod query;
+mod status_tsdb;
 mod tenant;
 mod write;
 
@@ -172,6 +174,11 @@ pub fn app(state: AppState) -> Router {
         .route("/-/ready", get(health::ready))
         .route("/api/v1/write", post(write::remote_write))
         .route("/api/v1/admin/tsdb/flush", post(admin::flush))
+        .route(
+            "/federate",
+            get(federate::federate).post(federate::federate),
+        )
+        .route("/api/v1/status/tsdb", get(status_tsdb::status_tsdb))
         .merge(import::routes())
         .merge(push::routes())
         .route("/metrics", get(metrics::metrics))

@@ -31,6 +31,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use block::{BlockMeta, BlockStats, Compaction};
 pub use error::{Result, StorageError};
+pub use head::cardinality::{CardinalityStat, TsdbStatus};
 pub use index::{MatchOp, Matcher};
 pub use limits::SeriesLimits;
 pub(crate) use metadata::unseal as unseal_state_file;
@@ -310,6 +311,12 @@ impl Storage {
             min_time: bounds.map(|b| b.0),
             max_time: bounds.map(|b| b.1),
         }
+    }
+
+    /// Cardinality statistics of the tenant's head, top `limit` of each
+    /// list (an empty status for an unknown tenant).
+    pub fn tsdb_status(&self, tenant: &TenantId, limit: usize) -> TsdbStatus {
+        head::cardinality::status_of(self.partition(tenant).as_deref().map(|p| &p.head), limit)
     }
 
     /// Tenants with a partition. For operators (self-metrics, admin), never

@@ -8,6 +8,7 @@
 //! collection in [`gc`].
 
 pub(crate) mod append;
+pub(crate) mod cardinality;
 pub(crate) mod gc;
 pub(crate) mod read;
 pub(crate) mod series;

@@ -1,0 +1,407 @@
+//! Reads that walk a whole tenant head without building a result per series:
+//! the cardinality statistics behind `/api/v1/status/tsdb`, and the
+//! newest-sample walk that `/federate` streams from.
+//!
+//! Both take each head lock briefly and never hold one while calling back
+//! into the caller, so a slow HTTP client never stalls ingestion.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+
+use super::Head;
+use crate::model::{Labels, Sample, METRIC_NAME};
+use crate::storage::error::Result;
+use crate::storage::index::{self, MatchOp, Matcher};
+use crate::storage::Storage;
+use crate::tenant::TenantId;
+
+/// What [`Storage::for_each_newest`] calls with each series' labels
+/// (`(name, value)` pairs, sorted by name) and newest sample; it returns
+/// false to stop the walk.
+pub(crate) type OnNewest<'a> = dyn FnMut(&[(&str, &str)], Sample) -> bool + 'a;
+
+/// One entry of a top-N cardinality list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardinalityStat {
+    /// A metric name, label name, or `name=value` pair.
+    pub name: String,
+    /// Series, values or bytes, depending on the list.
+    pub value: u64,
+}
+
+/// Cardinality of one tenant's head, as Prometheus's TSDB status page shows
+/// it (`TSDBStatus` in `web/api/v1/api.go`). Each list holds at most the
+/// requested number of entries, largest value first (ties by name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsdbStatus {
+    /// Series in the head.
+    pub num_series: u64,
+    /// Distinct `name=value` pairs over all series.
+    pub num_label_pairs: u64,
+    /// Chunks held (closed and open).
+    pub chunk_count: u64,
+    /// Oldest sample time; `i64::MAX` for an empty head, as upstream.
+    pub min_time: i64,
+    /// Newest sample time; `i64::MIN` for an empty head, as upstream.
+    pub max_time: i64,
+    /// Series per metric name.
+    pub series_count_by_metric_name: Vec<CardinalityStat>,
+    /// Distinct values per label name.
+    pub label_value_count_by_label_name: Vec<CardinalityStat>,
+    /// Bytes the label's pairs take in series' label sets, summed over series.
+    pub memory_in_bytes_by_label_name: Vec<CardinalityStat>,
+    /// Series per `name=value` pair.
+    pub series_count_by_label_value_pair: Vec<CardinalityStat>,
+}
+
+impl TsdbStatus {
+    fn empty() -> TsdbStatus {
+        TsdbStatus {
+            num_series: 0,
+            num_label_pairs: 0,
+            chunk_count: 0,
+            min_time: i64::MAX,
+            max_time: i64::MIN,
+            series_count_by_metric_name: Vec::new(),
+            label_value_count_by_label_name: Vec::new(),
+            memory_in_bytes_by_label_name: Vec::new(),
+            series_count_by_label_value_pair: Vec::new(),
+        }
+    }
+}
+
+/// The size Prometheus accounts for one label pair in a series' label set
+/// (`labelSize` of the default `stringlabels` build, used by
+/// `labels.SizeOfLabels`): each string with its length prefix, which takes
+/// one byte below 255 and four otherwise.
+fn label_pair_size(name: &str, value: &str) -> u64 {
+    let prefixed = |s: &str| s.len() as u64 + if s.len() < 255 { 1 } else { 4 };
+    prefixed(name) + prefixed(value)
+}
+
+/// The `limit` largest entries seen, ties broken by name (upstream's
+/// `maxHeap` in `tsdb/index/postingsstats.go` leaves ties to map order).
+struct TopN {
+    limit: usize,
+    /// A max-heap on "worse", so its top is the entry to evict next.
+    heap: BinaryHeap<Worse>,
+}
+
+/// Orders entries so that the worst (smallest value, then largest name) is greatest.
+#[derive(PartialEq, Eq)]
+struct Worse(CardinalityStat);
+
+impl Ord for Worse {
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.0.value
+            .cmp(&self.0.value)
+            .then_with(|| self.0.name.cmp(&o.0.name))
+    }
+}
+
+impl PartialOrd for Worse {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl TopN {
+    fn new(limit: usize) -> TopN {
+        TopN {
+            limit,
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    /// Offers an entry; the name is built only if it could get in.
+    fn offer(&mut self, value: u64, name: impl FnOnce() -> String) {
+        if self.limit == 0 {
+            return;
+        }
+        if self.heap.len() == self.limit {
+            let worst = self.heap.peek().map_or(0, |w| w.0.value);
+            if value < worst {
+                return;
+            }
+        }
+        self.heap.push(Worse(CardinalityStat {
+            name: name(),
+            value,
+        }));
+        if self.heap.len() > self.limit {
+            self.heap.pop();
+        }
+    }
+
+    /// Entries, largest value first.
+    fn into_sorted(self) -> Vec<CardinalityStat> {
+        // Ascending by `Worse` is best first.
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|w| w.0)
+            .collect()
+    }
+}
+
+/// The status of a head, or the empty status when the tenant has none.
+pub(crate) fn status_of(head: Option<&Head>, limit: usize) -> TsdbStatus {
+    head.map_or_else(TsdbStatus::empty, |h| h.cardinality(limit))
+}
+
+impl Head {
+    /// Cardinality statistics of the head, top `limit` of each list
+    /// (`MemPostings.Stats` in `tsdb/index/postings.go`).
+    ///
+    /// Counts are taken from the series table (one pass, symbol ids only,
+    /// under its read lock); strings are resolved afterwards for the
+    /// distinct pairs only.
+    pub(crate) fn cardinality(&self, limit: usize) -> TsdbStatus {
+        let mut pairs: HashMap<(u32, u32), u64, ahash::RandomState> = HashMap::default();
+        let num_series = {
+            let table = self.table.read();
+            for h in table.by_key.values() {
+                for &(n, v) in h.labels.iter() {
+                    *pairs.entry((n, v)).or_default() += 1;
+                }
+            }
+            table.by_key.len() as u64
+        };
+        let (chunks, bounds) = self.chunks_and_bounds();
+        let mut status = TsdbStatus::empty();
+        status.num_series = num_series;
+        status.chunk_count = chunks as u64;
+        if let Some((min, max)) = bounds {
+            status.min_time = min;
+            status.max_time = max;
+        }
+        self.rank_pairs(&pairs, limit, &mut status);
+        status
+    }
+
+    /// Fills the pair counts and top-N lists of `status` from per-pair
+    /// series counts.
+    fn rank_pairs(
+        &self,
+        pairs: &HashMap<(u32, u32), u64, ahash::RandomState>,
+        limit: usize,
+        status: &mut TsdbStatus,
+    ) {
+        let sy = self.symbols.read();
+        // Per label name: distinct values and bytes.
+        let mut per_name: HashMap<u32, (u64, u64)> = HashMap::new();
+        let mut metrics = TopN::new(limit);
+        let mut by_pair = TopN::new(limit);
+        for (&(n, v), &count) in pairs {
+            let (name, value) = (sy.resolve(n), sy.resolve(v));
+            if name.is_empty() || value.is_empty() {
+                continue;
+            }
+            status.num_label_pairs += 1;
+            let e = per_name.entry(n).or_default();
+            e.0 += 1;
+            e.1 =
+                e.1.saturating_add(label_pair_size(name, value).saturating_mul(count));
+            if &**name == METRIC_NAME {
+                metrics.offer(count, || value.to_string());
+            }
+            by_pair.offer(count, || format!("{name}={value}"));
+        }
+        let mut values = TopN::new(limit);
+        let mut bytes = TopN::new(limit);
+        for (&n, &(distinct, size)) in &per_name {
+            values.offer(distinct, || sy.resolve(n).to_string());
+            bytes.offer(size, || sy.resolve(n).to_string());
+        }
+        status.series_count_by_metric_name = metrics.into_sorted();
+        status.label_value_count_by_label_name = values.into_sorted();
+        status.memory_in_bytes_by_label_name = bytes.into_sorted();
+        status.series_count_by_label_value_pair = by_pair.into_sorted();
+    }
+
+    /// Calls `f(labels, newest)` for each series in `ids` with a sample in
+    /// `[mint, maxt]`, grouped by metric name in ascending name order, ids
+    /// ascending within a name. Series without a metric name are skipped.
+    /// Nothing is sorted or collected per series: only bitmaps are held,
+    /// and no lock is held while `f` runs. Returns false if `f` stopped it.
+    pub(crate) fn for_each_newest(
+        &self,
+        ids: &RoaringBitmap,
+        mint: i64,
+        maxt: i64,
+        f: &mut OnNewest<'_>,
+    ) -> Result<bool> {
+        let names = index::label_values(&*self.postings.read(), METRIC_NAME, Some(ids), None)?;
+        let mut samples = Vec::new();
+        let mut strs: Vec<(Arc<str>, Arc<str>)> = Vec::new();
+        for name in names {
+            let m = Matcher::new(MatchOp::Equal, METRIC_NAME, &name)?;
+            let mut of_name = index::select(&*self.postings.read(), &[m])?;
+            of_name &= ids;
+            for id in of_name.iter() {
+                let Some(h) = self.series(id) else { continue };
+                samples.clear();
+                h.data.lock().samples_in(mint, maxt, &mut samples)?;
+                let Some(&newest) = samples.last() else {
+                    continue;
+                };
+                strs.clear();
+                {
+                    let sy = self.symbols.read();
+                    strs.extend(
+                        h.labels
+                            .iter()
+                            .map(|&(n, v)| (sy.resolve(n).clone(), sy.resolve(v).clone())),
+                    );
+                }
+                let refs: Vec<(&str, &str)> = strs.iter().map(|(n, v)| (&**n, &**v)).collect();
+                if !f(&refs, newest) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl Storage {
+    /// Calls `f(labels, newest)` once for each of the tenant's series that
+    /// matches any of `selectors` (each a conjunction of matchers) and has a
+    /// sample in `[mint, maxt]`, with its newest such sample (stale markers
+    /// included: the caller decides). Series come grouped by metric name,
+    /// names ascending; series without a metric name are skipped. `f`
+    /// returns false to stop.
+    ///
+    /// When no block meets the range (the usual case for a short lookback)
+    /// this walks the head's matching ids one at a time and holds only id
+    /// bitmaps. Otherwise it selects one metric name at a time through the
+    /// querier, which merges blocks and head for that name.
+    pub(crate) fn for_each_newest(
+        &self,
+        tenant: &TenantId,
+        selectors: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+        f: &mut OnNewest<'_>,
+    ) -> Result<()> {
+        let Some(p) = self.partition(tenant) else {
+            return Ok(());
+        };
+        if p.blocks().iter().any(|b| b.overlaps(mint, maxt)) {
+            return self.newest_through_querier(tenant, selectors, mint, maxt, f);
+        }
+        let mut ids = RoaringBitmap::new();
+        for sel in selectors {
+            ids |= p.head.select_ids(sel)?;
+        }
+        p.head.for_each_newest(&ids, mint, maxt, f)?;
+        Ok(())
+    }
+
+    /// The block-merging path of [`Storage::for_each_newest`]: per metric
+    /// name, per selector, skipping series an earlier selector already
+    /// matched, so the union has no duplicates without a set of seen series.
+    fn newest_through_querier(
+        &self,
+        tenant: &TenantId,
+        selectors: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+        f: &mut OnNewest<'_>,
+    ) -> Result<()> {
+        let q = self.querier(tenant, mint, maxt);
+        let mut names = Vec::new();
+        for sel in selectors {
+            names.extend(q.label_values(METRIC_NAME, sel, None)?);
+        }
+        names.sort_unstable();
+        names.dedup();
+        let mut go_on = true;
+        for name in names {
+            for (i, sel) in selectors.iter().enumerate() {
+                let mut matchers = sel.clone();
+                matchers.push(Matcher::new(MatchOp::Equal, METRIC_NAME, &name)?);
+                q.select_each(&matchers, |labels, samples| {
+                    if selectors[..i].iter().any(|s| matches_all(s, &labels)) {
+                        return true;
+                    }
+                    let Some(&newest) = samples.last() else {
+                        return true;
+                    };
+                    let refs: Vec<(&str, &str)> = labels
+                        .iter()
+                        .map(|l| (l.name.as_str(), l.value.as_str()))
+                        .collect();
+                    go_on = f(&refs, newest);
+                    go_on
+                })?;
+                if !go_on {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a series' labels satisfy every matcher (an absent label is "").
+fn matches_all(matchers: &[Matcher], labels: &Labels) -> bool {
+    matchers
+        .iter()
+        .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(name: &str, value: u64) -> CardinalityStat {
+        CardinalityStat {
+            name: name.into(),
+            value,
+        }
+    }
+
+    #[test]
+    fn top_n_keeps_the_largest_with_ties_by_name() {
+        // (limit, offers, expected)
+        type Case<'a> = (usize, &'a [(&'a str, u64)], &'a [(&'a str, u64)]);
+        let cases: &[Case] = &[
+            (3, &[], &[]),
+            (0, &[("a", 5)], &[]),
+            (1, &[("a", 5)], &[("a", 5)]),
+            (2, &[("a", 1), ("b", 3), ("c", 2)], &[("b", 3), ("c", 2)]),
+            (2, &[("c", 2), ("b", 2), ("a", 2)], &[("a", 2), ("b", 2)]),
+            (5, &[("x", 0), ("y", 9)], &[("y", 9), ("x", 0)]),
+        ];
+        for (limit, offers, want) in cases {
+            let mut t = TopN::new(*limit);
+            for (n, v) in *offers {
+                t.offer(*v, || n.to_string());
+            }
+            let want: Vec<_> = want.iter().map(|(n, v)| stat(n, *v)).collect();
+            assert_eq!(t.into_sorted(), want, "limit {limit}, {offers:?}");
+        }
+    }
+
+    #[test]
+    fn pair_size_counts_length_prefixes() {
+        let long = "v".repeat(255);
+        let cases: &[(&str, &str, u64)] =
+            &[("", "", 2), ("job", "api", 8), ("a", &long, 2 + 255 + 4)];
+        for (n, v, want) in cases {
+            assert_eq!(label_pair_size(n, v), *want, "{n}={v}");
+        }
+    }
+
+    #[test]
+    fn empty_head_has_upstream_sentinel_times() {
+        let s = status_of(None, 10);
+        assert_eq!((s.min_time, s.max_time), (i64::MAX, i64::MIN));
+        assert_eq!(s.num_series, 0);
+        assert!(s.series_count_by_label_value_pair.is_empty());
+    }
+}
