@@ -171,7 +171,7 @@ fn valid_tokens_give_tenant_and_policy_from_claims() {
         &sign(Algorithm::ES256, None, &good_claims(), &k.ec1.signing),
     );
     assert_eq!(c.tenant.as_str(), "acme");
-    assert_eq!(c.tenants, [c.tenant.clone()]);
+    assert_eq!(c.tenants, std::slice::from_ref(&c.tenant));
     assert_eq!(c.policy.name, "reader");
     assert_eq!(c.credential, "jwt:alice@example.com");
     // Without the policy claim the default policy applies.

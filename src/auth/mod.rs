@@ -19,6 +19,24 @@
 //! `X-Scope-OrgID` naming any other tenant is 403, unless the policy has
 //! `federation` and every named tenant is its own or in `allowed_tenants`.
 //!
+//! ```yaml
+//! auth:
+//!   mode: jwt                      # none | tokens | jwt
+//!   jwt:
+//!     keys_file: jwks.json         # PEM public key, JWKS, or HS256 secret
+//!     algorithms: [RS256, ES256]
+//!     issuer: https://idp.example.com
+//!     audience: tessera
+//!     tenant_claim: https://example.com/tenant
+//!     policy_claim: role           # optional
+//!     default_policy: viewer       # when the claim is absent
+//!     leeway: 30s                  # on exp/nbf; at most 5m
+//!   policies:
+//!     viewer: {read: true, forced_matchers: ['{metric_purpose="external"}']}
+//!   health_public: true
+//!   admin_policy: ops
+//! ```
+//!
 //! Enforcement of read/write, forced matchers, restricted labels and limits
 //! is the caller's: [`Caller::require_read`], [`Caller::require_write`],
 //! [`Policy::restrict`] and [`Policy::limits`] give it the pieces.
@@ -205,9 +223,12 @@ impl Authenticator {
     }
 
     /// Decides who is calling from the request headers.
+    /// In `tokens` and `jwt` modes credentials are checked before
+    /// `X-Scope-OrgID`, so a request without them is 401 whatever else
+    /// it carries.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, AuthError> {
-        let requested = headers::tenants(headers)?;
         if self.mode == AuthMode::None {
+            let requested = headers::tenants(headers)?;
             let tenants = requested.unwrap_or_else(|| vec![TenantId::anonymous()]);
             let tenant = tenants.first().cloned().unwrap_or_else(TenantId::anonymous);
             return Ok(Caller {
@@ -218,7 +239,7 @@ impl Authenticator {
             });
         }
         let id = self.identify(headers)?;
-        let tenants = scope(&id, requested)?;
+        let tenants = scope(&id, headers::tenants(headers)?)?;
         Ok(Caller {
             tenant: id.tenant,
             tenants,

@@ -199,7 +199,7 @@ fn tokens_mode_maps_credentials_to_tenant_and_policy() {
     for (auth, tenant, policy, credential) in ok {
         let c = a.authenticate(&request(Some(auth), None)).unwrap();
         assert_eq!(c.tenant.as_str(), tenant);
-        assert_eq!(c.tenants, [c.tenant.clone()]);
+        assert_eq!(c.tenants, std::slice::from_ref(&c.tenant));
         assert_eq!(c.policy.name, policy);
         assert_eq!(c.credential, credential);
     }
@@ -304,11 +304,14 @@ fn header_never_overrides_the_credentials_tenant() {
             (got, want) => panic!("{token} {org}: got {got:?}, want {want:?}"),
         }
     }
-    // A malformed header is 400 whatever the credential.
+    // A malformed header is 400 for a valid credential, but credentials
+    // are checked first.
     let e = a
         .authenticate(&request(Some("Bearer tok-a"), Some("a/b")))
         .unwrap_err();
     assert_eq!(e.status(), 400);
+    let e = a.authenticate(&request(None, Some("a/b"))).unwrap_err();
+    assert_eq!(e.status(), 401);
 }
 
 #[test]
@@ -382,6 +385,13 @@ fn argon2_tokens_and_users_verify() {
     assert!(a
         .authenticate(&request(Some(&basic("u:tok")), None))
         .is_err());
+}
+
+#[test]
+fn authenticator_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<Authenticator>();
+    shared::<Caller>();
 }
 
 #[test]
