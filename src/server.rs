@@ -38,6 +38,8 @@ pub struct ServerConfig {
     pub rate_overrides: HashMap<TenantId, RateLimit>,
     /// PromQL engine settings (lookback delta and per-query limits).
     pub engine: crate::promql::EngineConfig,
+    /// Who may call; `None` is auth mode `none` (trust `X-Scope-OrgID`).
+    pub auth: Option<std::sync::Arc<crate::auth::Authenticator>>,
 }
 
 impl ServerConfig {
@@ -50,6 +52,7 @@ impl ServerConfig {
             shutdown_timeout: SHUTDOWN_GRACE,
             rate_defaults: RateLimit::default(),
             engine: crate::promql::EngineConfig::default(),
+            auth: None,
             rate_overrides: HashMap::new(),
         }
     }
@@ -91,9 +94,12 @@ pub async fn serve(cfg: ServerConfig) -> Result<(), ServerError> {
         Err(_) => tracing::info!(addr = %cfg.listen, "listening"),
     }
     let limiter = RateLimiter::new(cfg.rate_defaults, cfg.rate_overrides);
-    let state = AppState::new()
+    let mut state = AppState::new()
         .with_rate_limiter(limiter)
         .with_engine(crate::promql::Engine::new(cfg.engine));
+    if let Some(auth) = cfg.auth {
+        state = state.with_shared_authenticator(auth);
+    }
     run_with_grace(
         listener,
         cfg.storage,

@@ -296,7 +296,9 @@ fn restricted_label_allows_only_plain_allowed_values() {
         .with_restricted_label("org", vec!["a".into()])
         .unwrap();
     // No matcher on the label: the allowed set applies.
-    let out = engine.instant_query(&scope, "count(req_total)", 10 * MIN).unwrap();
+    let out = engine
+        .instant_query(&scope, "count(req_total)", 10 * MIN)
+        .unwrap();
     assert_eq!(vector(&out.value)[0].1, 1.0);
     let out = engine
         .instant_query(&scope, r#"count({__name__=~".+"})"#, 10 * MIN)
@@ -323,7 +325,9 @@ fn restricted_label_allows_only_plain_allowed_values() {
     // Metadata goes through the same policy.
     let values = scope.label_values("org", &[], 0, 10 * MIN).unwrap();
     assert_eq!(values, vec!["a".to_string()]);
-    assert!(scope.series(&[r#"req_total{org="b"}"#], 0, 10 * MIN).is_err());
+    assert!(scope
+        .series(&[r#"req_total{org="b"}"#], 0, 10 * MIN)
+        .is_err());
 }
 
 #[test]
@@ -342,15 +346,25 @@ fn federated_scope_tags_series_with_their_tenant() {
         ]
     );
     let out = engine
-        .instant_query(&scope, r#"count(req_total{__tenant_id__="globex"})"#, 10 * MIN)
+        .instant_query(
+            &scope,
+            r#"count(req_total{__tenant_id__="globex"})"#,
+            10 * MIN,
+        )
         .unwrap();
     assert_eq!(vector(&out.value)[0].1, 2.0);
-    let t = scope.label_values("__tenant_id__", &[], 0, 10 * MIN).unwrap();
+    let t = scope
+        .label_values("__tenant_id__", &[], 0, 10 * MIN)
+        .unwrap();
     assert_eq!(t, vec!["acme".to_string(), "globex".to_string()]);
     // A single-tenant scope has no such label and cannot reach other tenants.
     let one = TenantScope::new(&storage, tenant("acme"));
     let out = engine
-        .instant_query(&one, r#"count(req_total{__tenant_id__="globex"})"#, 10 * MIN)
+        .instant_query(
+            &one,
+            r#"count(req_total{__tenant_id__="globex"})"#,
+            10 * MIN,
+        )
         .unwrap();
     assert_eq!(out.value, Value::Vector(vec![]));
 }

@@ -47,6 +47,10 @@ pub enum ApiError {
     /// The caller's credentials or policy do not allow this (403).
     #[error("{0}")]
     Forbidden(String),
+    /// No valid credentials (401); the second field is the
+    /// `WWW-Authenticate` challenge.
+    #[error("{0}")]
+    Unauthorized(String, &'static str),
 }
 
 impl ApiError {
@@ -64,6 +68,7 @@ impl ApiError {
             ApiError::Canceled(_) => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized(..) => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -81,6 +86,7 @@ impl ApiError {
             ApiError::Canceled(_) => "canceled",
             ApiError::NotFound(_) => "not_found",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::Unauthorized(..) => "unauthorized",
         }
     }
 
@@ -115,12 +121,19 @@ impl IntoResponse for ApiError {
             self.error_type(),
             serde_json::to_string(&self.to_string()).unwrap_or_else(|_| "\"\"".into())
         );
-        (
+        let mut resp = (
             self.status(),
             [(header::CONTENT_TYPE, "application/json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if let ApiError::Unauthorized(_, challenge) = &self {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static(challenge),
+            );
+        }
+        resp
     }
 }
 

@@ -19,7 +19,7 @@ use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{self, Expr};
 use tokio::sync::mpsc;
 
-use super::{ApiError, AppState, Params, Tenant};
+use super::{ApiError, AppState, Params, Reader};
 use crate::model::{is_stale_nan, Sample, METRIC_NAME};
 use crate::storage::{MatchOp, Matcher};
 
@@ -38,18 +38,24 @@ const CHANNEL_CHUNKS: usize = 4;
 /// protobuf; this speaks the text format only (floats are all it stores).
 pub(crate) async fn federate(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    reader: Reader,
     params: Params,
 ) -> Result<Response, ApiError> {
     let exprs = params.all("match[]");
     if exprs.is_empty() {
         return Err(ApiError::BadData("no match[] parameter provided".into()));
     }
-    let selectors = exprs
-        .iter()
-        .map(|e| parse_selector(e))
-        .collect::<Result<Vec<_>, _>>()?;
+    let tenant = reader.single_tenant("/federate")?;
     let storage = state.require_storage()?;
+    // The caller's policy applies as in a query: each selector is bound
+    // to the scope (forced matchers, restricted labels).
+    let scope = reader.scope(&storage)?;
+    let mut selectors = Vec::with_capacity(exprs.len());
+    for e in &exprs {
+        parse_selector(e)?;
+        selectors.push(scope.bind_selector(e)?);
+    }
+    drop(scope);
     let maxt = now_ms();
     let mint = maxt.saturating_sub(state.engine().config().lookback_delta_ms);
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 
-use super::{blocking, ApiError, AppState, Tenant};
+use super::{blocking, ApiError, AppState, Writer};
 use crate::ingest::text::{parse, ParsedText, TextFormat, TextMetadata};
 use crate::model::{LabelRef, Sample};
 use crate::storage::RejectReason;
@@ -34,7 +34,7 @@ pub(crate) fn routes() -> Router<AppState> {
 
 async fn import(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Writer(tenant): Writer,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,

@@ -9,9 +9,8 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 
 use super::query::{json_labels, json_response, json_str, not_ready};
-use super::{ApiError, AppState, Params, Tenant};
+use super::{ApiError, AppState, Params, Reader};
 use crate::model::Labels;
-use crate::promql::TenantScope;
 use crate::storage::Storage;
 
 /// The Prometheus version `buildinfo` reports; see the README.
@@ -97,7 +96,7 @@ fn truncate<T>(v: &mut Vec<T>, limit: Option<usize>) -> Vec<String> {
 /// `GET|POST /api/v1/series`.
 pub(crate) async fn series(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    reader: Reader,
     p: Params,
 ) -> Result<Response, ApiError> {
     let sets = match_sets(&p)?;
@@ -108,7 +107,7 @@ pub(crate) async fn series(
     let limit = p.limit()?;
     let mut all: Vec<Labels> = blocking(&state, move |s| {
         let sel: Vec<&str> = sets.iter().map(String::as_str).collect();
-        Ok(TenantScope::new(s, tenant).series(&sel, start, end)?)
+        Ok(reader.scope(s)?.series(&sel, start, end)?)
     })
     .await?;
     let warnings = truncate(&mut all, limit);
@@ -126,7 +125,7 @@ pub(crate) async fn series(
 /// `GET|POST /api/v1/labels`.
 pub(crate) async fn labels(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    reader: Reader,
     p: Params,
 ) -> Result<Response, ApiError> {
     let sets = match_sets(&p)?;
@@ -134,7 +133,7 @@ pub(crate) async fn labels(
     let limit = p.limit()?;
     let mut names: Vec<String> = blocking(&state, move |s| {
         let sel: Vec<&str> = sets.iter().map(String::as_str).collect();
-        Ok(TenantScope::new(s, tenant).label_names(&sel, start, end)?)
+        Ok(reader.scope(s)?.label_names(&sel, start, end)?)
     })
     .await?;
     let warnings = truncate(&mut names, limit);
@@ -144,7 +143,7 @@ pub(crate) async fn labels(
 /// `GET /api/v1/label/<name>/values`.
 pub(crate) async fn label_values(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    reader: Reader,
     Path(name): Path<String>,
     p: Params,
 ) -> Result<Response, ApiError> {
@@ -157,7 +156,7 @@ pub(crate) async fn label_values(
     let limit = p.limit()?;
     let mut values: Vec<String> = blocking(&state, move |s| {
         let sel: Vec<&str> = sets.iter().map(String::as_str).collect();
-        Ok(TenantScope::new(s, tenant).label_values(&name, &sel, start, end)?)
+        Ok(reader.scope(s)?.label_values(&name, &sel, start, end)?)
     })
     .await?;
     let warnings = truncate(&mut values, limit);
@@ -195,13 +194,34 @@ fn unescape_label_name(name: &str) -> String {
 /// `GET /api/v1/metadata` (`metric`, `limit`, `limit_per_metric`).
 pub(crate) async fn metadata(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    reader: Reader,
     p: Params,
 ) -> Result<Response, ApiError> {
     let metric = p.get("metric").map(str::to_string);
     let limit = p.limit()?;
     let entries = blocking(&state, move |s| {
-        Ok(s.metadata(&tenant, metric.as_deref(), limit))
+        // Metadata of every tenant in scope; a caller whose policy narrows
+        // its view sees only metrics it can select.
+        let scope = reader.scope(s)?;
+        let visible: Option<Vec<String>> = if reader.is_restricted() || scope.is_federated() {
+            Some(scope.label_values("__name__", &[], i64::MIN / 2, i64::MAX / 2)?)
+        } else {
+            None
+        };
+        let mut out: Vec<crate::storage::MetricMetadata> = Vec::new();
+        for t in scope.tenants() {
+            for m in s.metadata(t, metric.as_deref(), None) {
+                let seen = out.iter().any(|x| x.metric == m.metric);
+                if !seen && visible.as_ref().is_none_or(|v| v.contains(&m.metric)) {
+                    out.push(m);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.metric.cmp(&b.metric));
+        if let Some(n) = limit {
+            out.truncate(n);
+        }
+        Ok(out)
     })
     .await?;
     let mut data = String::from("{");
@@ -224,7 +244,7 @@ pub(crate) async fn metadata(
 
 /// `GET|POST /api/v1/query_exemplars`: exemplars are not stored yet, so
 /// the answer is always an empty list (after checking the parameters).
-pub(crate) async fn exemplars(Tenant(_t): Tenant, p: Params) -> Result<Response, ApiError> {
+pub(crate) async fn exemplars(_reader: Reader, p: Params) -> Result<Response, ApiError> {
     if let Some(q) = p.get("query") {
         crate::promql::format_query(q).map_err(|e| ApiError::BadData(e.to_string()))?;
     }
@@ -283,12 +303,12 @@ pub(crate) async fn flags(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /api/v1/rules`: no rules are evaluated yet.
-pub(crate) async fn rules(Tenant(_t): Tenant) -> Response {
+pub(crate) async fn rules(_reader: Reader) -> Response {
     success("{\"groups\":[]}")
 }
 
 /// `GET /api/v1/alerts`: no alerts are evaluated yet.
-pub(crate) async fn alerts(Tenant(_t): Tenant) -> Response {
+pub(crate) async fn alerts(_reader: Reader) -> Response {
     success("{\"alerts\":[]}")
 }
 

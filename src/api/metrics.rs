@@ -224,7 +224,10 @@ fn esc(v: &str) -> String {
 }
 
 /// `GET /metrics`.
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+pub(crate) async fn metrics(
+    _access: super::MetricsAccess,
+    State(state): State<AppState>,
+) -> Response {
     let body = state.metrics().render(state.storage().as_deref());
     (
         [(

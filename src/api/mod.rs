@@ -6,6 +6,7 @@
 //! block on disk) and turn the results back into responses.
 
 mod admin;
+mod caller;
 mod error;
 mod federate;
 mod health;
@@ -28,6 +29,7 @@ use axum::Router;
 use crate::storage::Storage;
 use crate::tenant::limits::RateLimiter;
 
+pub use caller::{Admin, HealthAccess, MetricsAccess, Reader, Writer};
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use params::Params;
@@ -50,6 +52,8 @@ pub struct AppState {
     engine: Arc<crate::promql::Engine>,
     /// When this state was made (the server's start), Unix ms.
     started_ms: i64,
+    /// Who may call; `None` is auth mode `none`.
+    auth: Option<Arc<crate::auth::Authenticator>>,
 }
 
 impl AppState {
@@ -90,6 +94,25 @@ impl AppState {
     pub fn with_engine(mut self, engine: crate::promql::Engine) -> AppState {
         self.engine = Arc::new(engine);
         self
+    }
+
+    /// Sets how callers are authenticated.
+    pub fn with_authenticator(mut self, auth: crate::auth::Authenticator) -> AppState {
+        self.auth = Some(Arc::new(auth));
+        self
+    }
+
+    /// Sets a shared authenticator.
+    pub fn with_shared_authenticator(mut self, auth: Arc<crate::auth::Authenticator>) -> AppState {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// How callers are authenticated.
+    pub fn authenticator(&self) -> Arc<crate::auth::Authenticator> {
+        self.auth
+            .clone()
+            .unwrap_or_else(caller::default_authenticator)
     }
 
     /// The PromQL engine.

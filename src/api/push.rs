@@ -23,7 +23,7 @@ use axum::routing::put;
 use axum::Router;
 
 use super::import::{append_rows, body_text, now_ms, text_format, text_metadata, with_labels, Row};
-use super::{blocking, ApiError, AppState, Tenant};
+use super::{blocking, ApiError, AppState, Writer};
 use crate::ingest::push::parse_grouping_path;
 use crate::ingest::text::{parse, ParsedText, TextFormat, TextSample};
 use crate::model::{stale_nan, Sample};
@@ -53,7 +53,7 @@ enum Mode {
 
 async fn push_put(
     state: State<AppState>,
-    tenant: Tenant,
+    tenant: Writer,
     uri: OriginalUri,
     headers: HeaderMap,
     body: Bytes,
@@ -63,7 +63,7 @@ async fn push_put(
 
 async fn push_post(
     state: State<AppState>,
-    tenant: Tenant,
+    tenant: Writer,
     uri: OriginalUri,
     headers: HeaderMap,
     body: Bytes,
@@ -82,7 +82,7 @@ fn grouping(uri: &OriginalUri) -> Result<LabelPairs, ApiError> {
 
 async fn push(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Writer(tenant): Writer,
     uri: OriginalUri,
     headers: HeaderMap,
     body: Bytes,
@@ -117,7 +117,7 @@ async fn push(
 
 async fn delete(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Writer(tenant): Writer,
     uri: OriginalUri,
 ) -> Response {
     let run = async {

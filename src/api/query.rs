@@ -9,9 +9,9 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, AppState, Params, Tenant};
+use super::{ApiError, AppState, Params, Reader};
 use crate::model::Labels;
-use crate::promql::{Annotations, Engine, QueryOutput, TenantScope, Value};
+use crate::promql::{Annotations, Engine, QueryOutput, Value};
 
 /// Most points a range query may return per series (Prometheus's limit).
 const MAX_POINTS: i64 = 11_000;
@@ -180,7 +180,7 @@ fn query_param(p: &Params) -> Result<String, ApiError> {
 /// `GET|POST /api/v1/query`.
 pub(crate) async fn instant(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    reader: Reader,
     p: Params,
 ) -> Result<Response, ApiError> {
     let query = query_param(&p)?;
@@ -188,8 +188,8 @@ pub(crate) async fn instant(
     let engine = request_engine(&state, &p)?;
     let storage = state.storage().ok_or_else(not_ready)?;
     let out = tokio::task::spawn_blocking(move || {
-        let scope = TenantScope::new(&storage, tenant);
-        engine.instant_query(&scope, &query, t)
+        let scope = reader.scope(&storage)?;
+        Ok::<_, ApiError>(engine.instant_query(&scope, &query, t)?)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??;
@@ -199,7 +199,7 @@ pub(crate) async fn instant(
 /// `GET|POST /api/v1/query_range`.
 pub(crate) async fn range(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    reader: Reader,
     p: Params,
 ) -> Result<Response, ApiError> {
     let query = query_param(&p)?;
@@ -229,8 +229,8 @@ pub(crate) async fn range(
     let engine = request_engine(&state, &p)?;
     let storage = state.storage().ok_or_else(not_ready)?;
     let out = tokio::task::spawn_blocking(move || {
-        let scope = TenantScope::new(&storage, tenant);
-        engine.range_query(&scope, &query, start, end, step)
+        let scope = reader.scope(&storage)?;
+        Ok::<_, ApiError>(engine.range_query(&scope, &query, start, end, step)?)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??;

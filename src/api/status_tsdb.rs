@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{blocking, ApiError, AppState, Params, Tenant};
+use super::{blocking, ApiError, AppState, Params, Reader};
 use crate::storage::{CardinalityStat, TsdbStatus};
 
 /// Entries per list when `limit` is not given.
@@ -17,10 +17,18 @@ const MAX_LIMIT: usize = 10_000;
 /// The handler: `limit` (default 10, 1 to 10000) entries per list.
 pub(crate) async fn status_tsdb(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    reader: Reader,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     let limit = parse_limit(params.get("limit"))?;
+    let tenant = reader.single_tenant("/api/v1/status/tsdb")?;
+    // The statistics cover the whole tenant head; a caller whose policy
+    // narrows its view would learn about series it may not see.
+    if reader.is_restricted() {
+        return Err(ApiError::Forbidden(
+            "status/tsdb covers the whole tenant; the caller's policy restricts which series it may see".into(),
+        ));
+    }
     let storage = state.require_storage()?;
     let status = blocking(move || Ok(storage.tsdb_status(&tenant, limit))).await?;
     Ok(Json(json!({"status": "success", "data": to_json(&status)})))

@@ -11,7 +11,7 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{blocking, ApiError, AppState, Tenant};
+use super::{blocking, ApiError, AppState, Writer};
 use crate::ingest::remote_write::{
     decode_v1, decode_v2, snappy_decompress, DEFAULT_MAX_DECOMPRESSED,
 };
@@ -51,7 +51,7 @@ struct WriteReport {
 /// Handles a remote-write request for the caller's tenant.
 pub(crate) async fn remote_write(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Writer(tenant): Writer,
     req: Request,
 ) -> Response {
     match write(state, tenant, req).await {

@@ -4,8 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::config::PolicyConfig;
-use super::AuthError;
-use crate::storage::{MatchOp, Matcher};
+use crate::storage::Matcher;
 use crate::tenant::TenantId;
 
 /// The tenants a policy may federate over besides the caller's own.
@@ -123,26 +122,6 @@ impl Policy {
             limits: limits_from_config(cfg).map_err(|e| bad("limits", e))?,
         })
     }
-
-    /// Applies the policy to one selector's matchers, as the query planner
-    /// should for every selector: restricted labels are checked (a matcher
-    /// on one may only be `=` an allowed value or `=~` an alternation of
-    /// plain allowed values; anything else is 403), a restricted label with
-    /// no matcher gets `=~` its allowed set, and forced matchers are added.
-    pub fn restrict(&self, matchers: &mut Vec<Matcher>) -> Result<(), AuthError> {
-        for (label, allowed) in &self.restricted_labels {
-            let mut seen = false;
-            for m in matchers.iter().filter(|m| &m.name == label) {
-                seen = true;
-                check_restricted(m, allowed)?;
-            }
-            if !seen {
-                matchers.push(allowed_set_matcher(label, allowed)?);
-            }
-        }
-        matchers.extend(self.forced_matchers.iter().cloned());
-        Ok(())
-    }
 }
 
 fn limits_from_config(cfg: &PolicyConfig) -> Result<QueryLimits, String> {
@@ -166,56 +145,6 @@ fn limits_from_config(cfg: &PolicyConfig) -> Result<QueryLimits, String> {
         max_query_range: dur("max_query_range", l.max_query_range)?,
         max_query_lookback: dur("max_query_lookback", l.max_query_lookback)?,
     })
-}
-
-fn check_restricted(m: &Matcher, allowed: &BTreeSet<String>) -> Result<(), AuthError> {
-    let refuse = |why: &str| {
-        Err(AuthError::Forbidden(format!(
-            "label {:?} is restricted: matcher {m} {why}",
-            m.name
-        )))
-    };
-    let values = match m.op {
-        MatchOp::Equal => vec![m.value.clone()],
-        MatchOp::Regex => match plain_alternation(&m.value) {
-            Some(vs) => vs,
-            None => return refuse("must be an alternation of plain values"),
-        },
-        MatchOp::NotEqual | MatchOp::NotRegex => return refuse("may not be negative"),
-    };
-    match values.iter().find(|v| !allowed.contains(*v)) {
-        Some(v) => refuse(&format!("names {v:?}, which is not allowed")),
-        None => Ok(()),
-    }
-}
-
-/// Splits `a|b|c` into its values if no part uses a regex operator
-/// (escaped punctuation such as `a\.b` counts as the literal character).
-fn plain_alternation(re: &str) -> Option<Vec<String>> {
-    let mut out = vec![String::new()];
-    let mut chars = re.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some(e) if e.is_ascii_punctuation() => out.last_mut()?.push(e),
-                _ => return None,
-            },
-            '|' => out.push(String::new()),
-            '.' | '+' | '*' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '^' | '$' => return None,
-            c => out.last_mut()?.push(c),
-        }
-    }
-    Some(out)
-}
-
-fn allowed_set_matcher(label: &str, allowed: &BTreeSet<String>) -> Result<Matcher, AuthError> {
-    let re = allowed
-        .iter()
-        .map(|v| regex::escape(v))
-        .collect::<Vec<_>>()
-        .join("|");
-    Matcher::new(MatchOp::Regex, label, &re)
-        .map_err(|e| AuthError::Forbidden(format!("restricted label {label:?}: {e}")))
 }
 
 #[cfg(test)]
@@ -269,54 +198,5 @@ mod tests {
             let e = policy(yaml).unwrap_err();
             assert!(e.contains(want), "{yaml}: {e}");
         }
-    }
-
-    #[test]
-    fn restricted_labels_allow_only_plain_allowed_values() {
-        let p = policy("read: true\nrestricted_labels: {org: [a, b, 'c.d']}").unwrap();
-        let m = |op, v: &str| Matcher::new(op, "org", v).unwrap();
-        // (matcher, allowed?)
-        let cases = [
-            (m(MatchOp::Equal, "a"), true),
-            (m(MatchOp::Equal, "z"), false),
-            (m(MatchOp::Equal, ""), false),
-            (m(MatchOp::Regex, "a|b"), true),
-            (m(MatchOp::Regex, "b"), true),
-            (m(MatchOp::Regex, r"c\.d|a"), true),
-            (m(MatchOp::Regex, "c.d"), false),
-            (m(MatchOp::Regex, "a|z"), false),
-            (m(MatchOp::Regex, "a.*"), false),
-            (m(MatchOp::Regex, ""), false),
-            (m(MatchOp::Regex, "a|"), false),
-            (m(MatchOp::NotEqual, "z"), false),
-            (m(MatchOp::NotRegex, "z"), false),
-        ];
-        for (matcher, ok) in cases {
-            let text = matcher.to_string();
-            let mut ms = vec![matcher];
-            let got = p.restrict(&mut ms);
-            match got {
-                Ok(()) => assert!(ok, "{text} was allowed"),
-                Err(AuthError::Forbidden(msg)) => {
-                    assert!(!ok, "{text}: {msg}");
-                    assert!(msg.contains("\"org\""), "{msg}");
-                }
-                Err(e) => panic!("{text}: {e:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn restrict_adds_allowed_set_and_forced_matchers() {
-        let p =
-            policy("restricted_labels: {org: [a, 'c.d']}\nforced_matchers: ['{x=\"1\"}']").unwrap();
-        let mut ms = vec![Matcher::new(MatchOp::Equal, "__name__", "up").unwrap()];
-        p.restrict(&mut ms).unwrap();
-        let got: Vec<String> = ms.iter().map(|m| m.to_string()).collect();
-        assert_eq!(got, [r#"__name__="up""#, r#"org=~"a|c\\.d""#, r#"x="1""#]);
-        assert!(ms[1].matches("c.d") && !ms[1].matches("cxd") && !ms[1].matches(""));
-        let mut none = Vec::new();
-        Policy::permissive().restrict(&mut none).unwrap();
-        assert!(none.is_empty());
     }
 }

@@ -69,6 +69,12 @@ pub struct Config {
     pub tenants: BTreeMap<String, Limits>,
     /// PromQL engine settings.
     pub query: QueryConfig,
+    /// Authentication and access policies (`auth.mode: none` by default).
+    pub auth: crate::auth::AuthConfig,
+    /// Directory relative paths in the file (e.g. `auth.jwt.keys_file`) are
+    /// resolved against: the config file's directory.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
 }
 
 /// The `query:` section (flags `--query.*`), with Prometheus's defaults.
@@ -168,6 +174,8 @@ impl Default for Config {
             limits: Limits::default(),
             tenants: BTreeMap::new(),
             query: QueryConfig::default(),
+            auth: crate::auth::AuthConfig::default(),
+            base_dir: PathBuf::from("."),
         }
     }
 }
@@ -247,7 +255,13 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::from_yaml(&text).map_err(|e| ConfigError::Parse(format!("{}: {e}", path.display())))
+        let mut cfg = Config::from_yaml(&text)
+            .map_err(|e| ConfigError::Parse(format!("{}: {e}", path.display())))?;
+        cfg.base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Ok(cfg)
     }
 
     /// The file named by `--config` (or the defaults), with flags applied.
@@ -327,6 +341,10 @@ impl Config {
             rate_defaults: rate_limit(&self.limits),
             rate_overrides,
             engine: self.query.engine_config()?,
+            auth: Some(std::sync::Arc::new(
+                crate::auth::Authenticator::new(&self.auth, &self.base_dir)
+                    .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            )),
         })
     }
 }

@@ -176,6 +176,12 @@ impl<'a> TenantScope<'a> {
         Labels::from_pairs(pairs)
     }
 
+    /// Parses a series selector and binds it to this scope: the storage
+    /// matchers, policy applied (for endpoints that walk storage directly).
+    pub fn bind_selector(&self, text: &str) -> Result<Vec<Matcher>, QueryError> {
+        Ok(self.bind(super::plan::parse_selector(text)?)?.matchers)
+    }
+
     /// Binds the `match[]` selectors of a metadata request; none means
     /// "everything the policy allows".
     fn bind_sets(&self, selectors: &[&str]) -> Result<Vec<Bound>, QueryError> {
@@ -274,13 +280,11 @@ fn check_restricted(m: &Matcher, allowed: &[String]) -> Result<(), QueryError> {
         MatchOp::Equal if allowed.contains(&m.value) => Ok(()),
         MatchOp::Equal => deny("the value is not in the caller's allowed set"),
         MatchOp::Regex => {
-            for part in m.value.split('|') {
-                if part.is_empty() || part.chars().any(is_regex_meta) {
-                    return deny("only an alternation of plain values (a|b) may be used");
-                }
-                if !allowed.iter().any(|a| a == part) {
-                    return deny("a value is not in the caller's allowed set");
-                }
+            let Some(values) = plain_alternation(&m.value) else {
+                return deny("only an alternation of plain values (a|b) may be used");
+            };
+            if values.iter().any(|v| !allowed.contains(v)) {
+                return deny("a value is not in the caller's allowed set");
             }
             Ok(())
         }
@@ -297,11 +301,23 @@ fn op_str(op: MatchOp) -> &'static str {
     }
 }
 
-fn is_regex_meta(c: char) -> bool {
-    matches!(
-        c,
-        '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '^' | '$' | '|'
-    )
+/// Splits `a|b|c` into its values if no part uses a regex operator;
+/// escaped punctuation such as `a\.b` is the literal character.
+fn plain_alternation(re: &str) -> Option<Vec<String>> {
+    let mut out = vec![String::new()];
+    let mut chars = re.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) if e.is_ascii_punctuation() => out.last_mut()?.push(e),
+                _ => return None,
+            },
+            '|' => out.push(String::new()),
+            '.' | '+' | '*' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '^' | '$' => return None,
+            c => out.last_mut()?.push(c),
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -331,6 +347,8 @@ mod tests {
             m(MatchOp::Regex, "(?i)A"),
             m(MatchOp::Regex, "a|c"),
             m(MatchOp::Regex, "a|"),
+            m(MatchOp::Regex, ""),
+            m(MatchOp::Regex, "c.d"),
             m(MatchOp::NotEqual, ""),
             m(MatchOp::NotRegex, "c"),
         ];
