@@ -54,6 +54,27 @@ pub struct AppState {
     started_ms: i64,
     /// Who may call; `None` is auth mode `none`.
     auth: Option<Arc<crate::auth::Authenticator>>,
+    /// Running queries per tenant, for `max_concurrent_queries`.
+    query_slots: Arc<parking_lot::Mutex<std::collections::HashMap<crate::tenant::TenantId, usize>>>,
+}
+
+/// One running query counted against its tenant's concurrency limit;
+/// released when dropped.
+pub(crate) struct QuerySlot {
+    slots: Arc<parking_lot::Mutex<std::collections::HashMap<crate::tenant::TenantId, usize>>>,
+    tenant: crate::tenant::TenantId,
+}
+
+impl Drop for QuerySlot {
+    fn drop(&mut self) {
+        let mut m = self.slots.lock();
+        if let Some(n) = m.get_mut(&self.tenant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.tenant);
+            }
+        }
+    }
 }
 
 impl AppState {
@@ -100,6 +121,26 @@ impl AppState {
     pub fn with_authenticator(mut self, auth: crate::auth::Authenticator) -> AppState {
         self.auth = Some(Arc::new(auth));
         self
+    }
+
+    /// Takes a query slot for the caller's tenant, or refuses with 429 when
+    /// its policy's `max_concurrent_queries` are all running.
+    pub(crate) fn query_slot(&self, reader: &Reader) -> Result<QuerySlot, ApiError> {
+        let tenant = reader.0.tenant.clone();
+        let mut m = self.query_slots.lock();
+        let n = m.entry(tenant.clone()).or_insert(0);
+        if let Some(max) = reader.0.policy.limits.max_concurrent_queries {
+            if *n >= max as usize {
+                return Err(ApiError::TooManyRequests(format!(
+                    "too many concurrent queries for tenant {tenant}: the limit is {max} (max_concurrent_queries)"
+                )));
+            }
+        }
+        *n += 1;
+        Ok(QuerySlot {
+            slots: self.query_slots.clone(),
+            tenant,
+        })
     }
 
     /// Sets a shared authenticator.

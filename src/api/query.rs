@@ -156,8 +156,16 @@ pub(crate) fn now_ms() -> i64 {
 
 /// The engine for this request: the server's, with the request's
 /// `timeout` (never longer than the server's) and `lookback_delta`.
-fn request_engine(state: &AppState, p: &Params) -> Result<Engine, ApiError> {
+fn request_engine(state: &AppState, p: &Params, reader: &Reader) -> Result<Engine, ApiError> {
     let mut cfg = state.engine().config().clone();
+    let limits = &reader.0.policy.limits;
+    if let Some(n) = limits.max_series_per_query {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        cfg.max_series = if cfg.max_series == 0 { n } else { cfg.max_series.min(n) };
+    }
+    if let Some(n) = limits.max_samples_per_query {
+        cfg.max_samples = cfg.max_samples.min(usize::try_from(n).unwrap_or(usize::MAX));
+    }
     if let Some(ms) = p.duration("timeout")? {
         if ms > 0 {
             cfg.timeout = cfg.timeout.min(Duration::from_millis(ms as u64));
@@ -185,7 +193,21 @@ pub(crate) async fn instant(
 ) -> Result<Response, ApiError> {
     let query = query_param(&p)?;
     let t = p.time("time", now_ms())?;
-    let engine = request_engine(&state, &p)?;
+    let engine = request_engine(&state, &p, &reader)?;
+    let _slot = state.query_slot(&reader)?;
+    if let Some(lb) = reader.0.policy.limits.max_query_lookback {
+        if t < now_ms() - lb.as_millis() as i64 {
+            let mut out = QueryOutput {
+                value: Value::Vector(Vec::new()),
+                annotations: Annotations::default(),
+            };
+            out.annotations.warn(format!(
+                "the query time is older than max_query_lookback ({}s); nothing is returned",
+                lb.as_secs()
+            ));
+            return Ok(json_response(result_json(&out)));
+        }
+    }
     let storage = state.storage().ok_or_else(not_ready)?;
     let out = tokio::task::spawn_blocking(move || {
         let scope = reader.scope(&storage)?;
@@ -226,15 +248,58 @@ pub(crate) async fn range(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
         ));
     }
-    let engine = request_engine(&state, &p)?;
+    let engine = request_engine(&state, &p, &reader)?;
+    let _slot = state.query_slot(&reader)?;
+    let (start, warnings) = clamp_range(&reader, start, end, step);
     let storage = state.storage().ok_or_else(not_ready)?;
-    let out = tokio::task::spawn_blocking(move || {
-        let scope = reader.scope(&storage)?;
-        Ok::<_, ApiError>(engine.range_query(&scope, &query, start, end, step)?)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??;
+    let mut out = if start > end {
+        QueryOutput {
+            value: Value::Matrix(Vec::new()),
+            annotations: Annotations::default(),
+        }
+    } else {
+        tokio::task::spawn_blocking(move || {
+            let scope = reader.scope(&storage)?;
+            Ok::<_, ApiError>(engine.range_query(&scope, &query, start, end, step)?)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??
+    };
+    for w in warnings {
+        out.annotations.warn(w);
+    }
     Ok(json_response(result_json(&out)))
+}
+
+/// Clamps a range query's start to the policy's `max_query_range` and
+/// `max_query_lookback`, as Mimir does, keeping it on the step grid; each
+/// clamp adds a warning. A start past `end` means nothing is left.
+fn clamp_range(reader: &Reader, start: i64, end: i64, step: i64) -> (i64, Vec<String>) {
+    let limits = &reader.0.policy.limits;
+    let mut start = start;
+    let mut warnings = Vec::new();
+    let align_up = |s: i64, min: i64| s + (min - s + step - 1).div_euclid(step) * step;
+    if let Some(r) = limits.max_query_range {
+        let min = end - r.as_millis() as i64;
+        if start < min {
+            start = align_up(start, min);
+            warnings.push(format!(
+                "the query range was clamped to max_query_range ({}s)",
+                r.as_secs()
+            ));
+        }
+    }
+    if let Some(lb) = limits.max_query_lookback {
+        let min = now_ms() - lb.as_millis() as i64;
+        if start < min {
+            start = align_up(start, min);
+            warnings.push(format!(
+                "the query start was clamped to max_query_lookback ({}s)",
+                lb.as_secs()
+            ));
+        }
+    }
+    (start, warnings)
 }
 
 fn required_time(p: &Params, key: &str) -> Result<i64, ApiError> {

@@ -48,7 +48,10 @@ impl fmt::Display for QueryError {
                 "query processing would load too many samples into memory in query execution",
             ),
             QueryError::TooManySeries(n) => {
-                write!(f, "query would select more than {n} series in one selector")
+                write!(
+                    f,
+                    "query would select more than {n} series in one selector (max series per query)"
+                )
             }
             QueryError::Unsupported(m) => f.write_str(m),
         }
