@@ -436,3 +436,96 @@ async fn query_limits_from_the_policy() {
     assert!(v["warnings"][0].as_str().unwrap().contains("max_query_range"), "{v}");
     s.stop().await;
 }
+
+/// Grafana with "Forward OAuth identity": every request carries the
+/// signed-in user's JWT; the tenant comes from its claim. The same
+/// sequence as `http_query.rs::grafana_sequence` (which uses a custom
+/// `X-Scope-OrgID` header), through the JWT mode.
+#[tokio::test]
+async fn grafana_with_a_forwarded_oauth_token() {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "a-shared-hs256-secret-of-at-least-32-bytes";
+    std::fs::write(dir.path().join("hs256.key"), secret).unwrap();
+    let yaml = r#"
+mode: jwt
+jwt:
+  keys_file: hs256.key
+  algorithms: [HS256]
+  issuer: https://idp.example.com/
+  audience: tessera
+  tenant_claim: https://example.com/tenant
+  default_policy: viewer
+policies:
+  viewer: {read: true}
+"#;
+    let cfg: AuthConfig = serde_yaml::from_str(yaml).unwrap();
+    let auth = Authenticator::new(&cfg, dir.path()).unwrap();
+    let mut scfg = StorageConfig::new(dir.path().join("data"));
+    scfg.maintenance_interval = None;
+    let s = http::start_with(scfg, tessera::api::AppState::new().with_authenticator(auth)).await;
+    append(&s, "acme", &[("__name__", "up"), ("job", "node")], 1.0);
+    append(&s, "globex", &[("__name__", "up"), ("job", "node")], 777777.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = serde_json::json!({
+        "sub": "alice", "iss": "https://idp.example.com/", "aud": "tessera",
+        "exp": now + 600, "https://example.com/tenant": "acme"
+    });
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
+    let t10 = (T0 + 10 * MIN) / 1000;
+    let form = |pairs: &[(&str, String)]| {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+            .finish()
+    };
+    let post = |path: &str, body: String| {
+        s.client
+            .post(s.url(path))
+            .bearer_auth(&token)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let (code, body) = get(&s, &token, "/api/v1/status/buildinfo").await;
+    assert_eq!(code, 200, "{body}");
+    let r = post("/api/v1/query", form(&[("query", "1+1".into()), ("time", t10.to_string())])).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (code, body) = get(&s, &token, "/api/v1/labels").await;
+    assert_eq!((code, body.as_str()), (200, r#"{"status":"success","data":["__name__","job"]}"#));
+    let (_, body) = get(&s, &token, "/api/v1/label/__name__/values").await;
+    assert_eq!(body, r#"{"status":"success","data":["up"]}"#);
+    let r = post("/api/v1/series", form(&[("match[]", "up".into())])).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let step = 60;
+    let r = post(
+        "/api/v1/query_range",
+        form(&[
+            ("query", "sum(up)".into()),
+            ("start", (T0 / 1000 / step * step).to_string()),
+            ("end", (t10 / step * step).to_string()),
+            ("step", step.to_string()),
+        ]),
+    )
+    .await
+    .unwrap();
+    let body = r.text().await.unwrap();
+    assert!(body.contains("\"matrix\"") && body.contains("\"1\"") && !body.contains("777777"), "{body}");
+    // An expired token is refused, with the reason.
+    let old = serde_json::json!({
+        "sub": "alice", "iss": "https://idp.example.com/", "aud": "tessera",
+        "exp": now - 3600, "https://example.com/tenant": "acme"
+    });
+    let expired = encode(&Header::new(Algorithm::HS256), &old, &EncodingKey::from_secret(secret.as_bytes())).unwrap();
+    let (code, body) = get(&s, &expired, "/api/v1/labels").await;
+    assert_eq!(code, 401);
+    assert!(body.contains("expired"), "{body}");
+    s.stop().await;
+}
