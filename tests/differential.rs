@@ -255,6 +255,30 @@ fn report(sut_name: &str, reqs: &[Request], answers: &[(Answer, Answer)]) -> Opt
     for (path, (n, ok)) in &by_path {
         println!("  {path}: {ok}/{n} match");
     }
+    let (empty, failed) = reference_shape(answers);
+    println!(
+        "prometheus answered {} requests with data, {empty} empty, {failed} with an error",
+        total - empty - failed
+    );
     println!("{sut_name} vs prometheus: {total} requests, {matched} match, {percent:.2}%");
     Some(percent)
+}
+
+/// How many reference answers were empty, and how many were errors: a
+/// comparison of empty answers proves little, so the report shows it.
+fn reference_shape(answers: &[(Answer, Answer)]) -> (usize, usize) {
+    let mut empty = 0;
+    let mut failed = 0;
+    for (_, p) in answers {
+        match p {
+            Answer::Data(d) => {
+                let list = d.get("result").unwrap_or(d);
+                if list.as_array().is_some_and(Vec::is_empty) {
+                    empty += 1;
+                }
+            }
+            _ => failed += 1,
+        }
+    }
+    (empty, failed)
 }

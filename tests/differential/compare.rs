@@ -162,31 +162,32 @@ fn show_metric(m: &Metric) -> String {
 }
 
 /// Points `[ts, "value"]`: the same timestamps (to the millisecond) and
-/// values within [`REL_TOLERANCE`].
+/// values within [`REL_TOLERANCE`]. Reports the first point that differs
+/// or that only one side has.
 fn compare_points(series: &str, a: &[Value], b: &[Value]) -> Result<(), String> {
-    for (i, (pa, pb)) in a.iter().zip(b).enumerate() {
-        let (ta, va) = point(pa)?;
-        let (tb, vb) = point(pb)?;
-        if ta != tb {
-            return Err(format!(
-                "{series}: point {i}: timestamps differ: {ta} vs {tb} (ms)"
-            ));
-        }
-        if !values_equal(&va, &vb) {
-            return Err(format!("{series}: at {ta} ms: {va} vs {vb}"));
+    let (mut ia, mut ib) = (a.iter().map(point), b.iter().map(point));
+    let (mut pa, mut pb) = (ia.next().transpose()?, ib.next().transpose()?);
+    loop {
+        match (&pa, &pb) {
+            (None, None) => return Ok(()),
+            (Some((ta, va)), Some((tb, vb))) if ta == tb => {
+                if !values_equal(va, vb) {
+                    return Err(format!("{series}: at {ta} ms: {va} vs {vb}"));
+                }
+                pa = ia.next().transpose()?;
+                pb = ib.next().transpose()?;
+            }
+            (Some((ta, va)), Some((tb, _))) if ta < tb => {
+                return Err(only(series, "first", *ta, va, a.len(), b.len()))
+            }
+            (Some((ta, va)), None) => return Err(only(series, "first", *ta, va, a.len(), b.len())),
+            (_, Some((tb, vb))) => return Err(only(series, "second", *tb, vb, a.len(), b.len())),
         }
     }
-    if a.len() != b.len() {
-        let extra = |p: &[Value]| p.get(a.len().min(b.len())).map(Value::to_string);
-        return Err(format!(
-            "{series}: {} vs {} points; first unmatched: {:?} / {:?}",
-            a.len(),
-            b.len(),
-            extra(a),
-            extra(b)
-        ));
-    }
-    Ok(())
+}
+
+fn only(series: &str, side: &str, t: i64, v: &str, na: usize, nb: usize) -> String {
+    format!("{series}: {na} vs {nb} points; only the {side} has one at {t} ms ({v})")
 }
 
 fn point(p: &Value) -> Result<(i64, String), String> {
@@ -255,9 +256,10 @@ mod tests {
         let other_label = matrix(json!([{"metric": {"a": "2"}, "values": [[1.5, "1"], [2, "2"]]}]));
         let short = matrix(json!([{"metric": {"a": "1"}, "values": [[1.5, "1"]]}]));
         let other_value = matrix(json!([{"metric": {"a": "1"}, "values": [[1.5, "1"], [2, "3"]]}]));
+        let gap = matrix(json!([{"metric": {"a": "1"}, "values": [[2, "2"]]}]));
         let empty = matrix(json!([]));
         assert!(compare(Expect::Compare, &a, &same).is_ok());
-        for b in [other_label, short, other_value, empty] {
+        for b in [other_label, short, other_value, gap, empty] {
             assert!(compare(Expect::Compare, &a, &b).is_err(), "{b:?}");
         }
     }
