@@ -104,12 +104,18 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
-        let body = serde_json::json!({
-            "status": "error",
-            "errorType": self.error_type(),
-            "error": self.to_string(),
-        });
-        (self.status(), axum::Json(body)).into_response()
+        // Field order as Prometheus writes it.
+        let body = format!(
+            "{{\"status\":\"error\",\"errorType\":\"{}\",\"error\":{}}}",
+            self.error_type(),
+            serde_json::to_string(&self.to_string()).unwrap_or_else(|_| "\"\"".into())
+        );
+        (
+            self.status(),
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
     }
 }
 

@@ -9,9 +9,11 @@ mod admin;
 mod error;
 mod health;
 mod import;
+mod meta;
 mod metrics;
 mod params;
 mod push;
+mod query;
 mod tenant;
 mod write;
 
@@ -44,13 +46,23 @@ pub struct AppState {
     limiter: Arc<RateLimiter>,
     metrics: Arc<Metrics>,
     engine: Arc<crate::promql::Engine>,
+    /// When this state was made (the server's start), Unix ms.
+    started_ms: i64,
 }
 
 impl AppState {
     /// State whose storage is not open yet: `/-/ready` answers 503 and data
     /// endpoints refuse with 503 until [`AppState::set_storage`] is called.
     pub fn new() -> AppState {
-        AppState::default()
+        AppState {
+            started_ms: query::now_ms(),
+            ..AppState::default()
+        }
+    }
+
+    /// When the server started, Unix ms.
+    pub(crate) fn started_ms(&self) -> i64 {
+        self.started_ms
     }
 
     /// State with storage already open.
@@ -110,6 +122,49 @@ impl AppState {
     }
 }
 
+/// The Prometheus query API (`/api/v1/...` read endpoints), gzip-compressed
+/// when the client accepts it.
+fn query_routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
+        .route("/api/v1/series", get(meta::series).post(meta::series))
+        .route("/api/v1/labels", get(meta::labels).post(meta::labels))
+        .route("/api/v1/label/{name}/values", get(meta::label_values))
+        .route("/api/v1/metadata", get(meta::metadata))
+        .route(
+            "/api/v1/query_exemplars",
+            get(meta::exemplars).post(meta::exemplars),
+        )
+        .route(
+            "/api/v1/format_query",
+            get(meta::format_query).post(meta::format_query),
+        )
+        .route("/api/v1/status/buildinfo", get(meta::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(meta::runtimeinfo))
+        .route("/api/v1/status/flags", get(meta::flags))
+        .route("/api/v1/rules", get(meta::rules))
+        .route("/api/v1/alerts", get(meta::alerts))
+        .route_layer(axum::middleware::from_fn_with_state(state, request_timeout))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+}
+
+/// Bounds every query-API request by the query timeout (plus a second for
+/// encoding); a request past it gets Prometheus's `timeout` error (503).
+async fn request_timeout(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = state.engine().config().timeout + std::time::Duration::from_secs(1);
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::Timeout(format!("request timed out after {}s", limit.as_secs()))
+            .into_response(),
+    }
+}
+
 /// Builds the router with every endpoint.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -120,6 +175,7 @@ pub fn app(state: AppState) -> Router {
         .merge(import::routes())
         .merge(push::routes())
         .route("/metrics", get(metrics::metrics))
+        .merge(query_routes(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -182,6 +182,17 @@ impl Engine {
     }
 }
 
+/// Parses a series selector such as `up{job="api"}` (the `match[]`
+/// parameter) into storage matchers; anything else is `bad_data`.
+pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, QueryError> {
+    plan::parse_selector(text)
+}
+
+/// Formats a query the way Prometheus's `/api/v1/format_query` does.
+pub fn format_query(text: &str) -> Result<String, QueryError> {
+    Ok(parse(text)?.prettify())
+}
+
 /// Parses a query; a syntax error is `bad_data`.
 fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
     promql_parser::parser::parse(query)

@@ -315,6 +315,38 @@ impl Planner<'_, '_> {
     }
 }
 
+/// Parses a series selector (`match[]` of the metadata endpoints) into
+/// storage matchers. It must be a plain instant selector.
+pub(crate) fn parse_selector(text: &str) -> Result<Vec<Matcher>, QueryError> {
+    let expr = promql_parser::parser::parse(text)
+        .map_err(|e| QueryError::BadData(format!("parse error: {e}")))?;
+    let Expr::VectorSelector(vs) = expr else {
+        return Err(QueryError::BadData(format!(
+            "expected a series selector, got {text:?}"
+        )));
+    };
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err(QueryError::BadData(
+            "unsupported selector: 'or' between label matchers".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    if let Some(n) = &vs.name {
+        if !vs.matchers.matchers.iter().any(|m| m.name == "__name__") {
+            out.push(storage_matcher(MatchOp::Equal, "__name__", n)?);
+        }
+    }
+    for m in &vs.matchers.matchers {
+        out.push(convert(m)?);
+    }
+    if out.iter().all(|m| m.matches_empty()) {
+        return Err(QueryError::BadData(
+            "match[] must contain at least one non-empty matcher".into(),
+        ));
+    }
+    Ok(out)
+}
+
 fn storage_matcher(op: MatchOp, name: &str, value: &str) -> Result<Matcher, QueryError> {
     Matcher::new(op, name, value).map_err(|e| QueryError::BadData(e.to_string()))
 }

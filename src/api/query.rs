@@ -1,0 +1,272 @@
+//! `/api/v1/query` and `/api/v1/query_range` (`query`, `queryRange` in
+//! upstream's `web/api/v1/api.go`): parameters, limits, and results in
+//! Prometheus's JSON shape. Evaluation runs on the blocking pool.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState, Params, Tenant};
+use crate::model::Labels;
+use crate::promql::{Annotations, Engine, QueryOutput, TenantScope, Value};
+
+/// Most points a range query may return per series (Prometheus's limit).
+const MAX_POINTS: i64 = 11_000;
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, as Prometheus writes values.
+pub(crate) fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A timestamp in ms as Prometheus's JSON writes it: float seconds.
+pub(crate) fn format_ts(t: i64) -> String {
+    let secs = t.div_euclid(1000);
+    let ms = t.rem_euclid(1000);
+    if ms == 0 {
+        format!("{secs}")
+    } else {
+        if t < 0 {
+            return format!("{}", t as f64 / 1000.0);
+        }
+        let frac = format!("{ms:03}");
+        format!("{secs}.{}", frac.trim_end_matches('0'))
+    }
+}
+
+/// Writes a JSON string literal.
+pub(crate) fn json_str(out: &mut String, s: &str) {
+    // serde_json escapes exactly as JSON requires.
+    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+}
+
+/// Writes `{"name":"value",...}`.
+pub(crate) fn json_labels(out: &mut String, l: &Labels) {
+    out.push('{');
+    for (i, lb) in l.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(out, &lb.name);
+        out.push(':');
+        json_str(out, &lb.value);
+    }
+    out.push('}');
+}
+
+fn json_point(out: &mut String, t: i64, v: f64) {
+    let _ = write!(out, "[{},\"{}\"]", format_ts(t), format_value(v));
+}
+
+/// The success body for a query result.
+pub(crate) fn result_json(out: &QueryOutput) -> String {
+    let mut s = String::with_capacity(256);
+    s.push_str("{\"status\":\"success\",\"data\":{");
+    match &out.value {
+        Value::Scalar { t, v } => {
+            s.push_str("\"resultType\":\"scalar\",\"result\":");
+            json_point(&mut s, *t, *v);
+        }
+        Value::String { t, v } => {
+            let _ = write!(
+                s,
+                "\"resultType\":\"string\",\"result\":[{},",
+                format_ts(*t)
+            );
+            json_str(&mut s, v);
+            s.push(']');
+        }
+        Value::Vector(v) => {
+            s.push_str("\"resultType\":\"vector\",\"result\":[");
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                s.push_str("{\"metric\":");
+                json_labels(&mut s, &x.labels);
+                s.push_str(",\"value\":");
+                json_point(&mut s, x.t, x.v);
+                s.push('}');
+            }
+            s.push(']');
+        }
+        Value::Matrix(m) => {
+            s.push_str("\"resultType\":\"matrix\",\"result\":[");
+            for (i, x) in m.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                s.push_str("{\"metric\":");
+                json_labels(&mut s, &x.labels);
+                s.push_str(",\"values\":[");
+                for (j, p) in x.samples.iter().enumerate() {
+                    if j > 0 {
+                        s.push(',');
+                    }
+                    json_point(&mut s, p.t, p.v);
+                }
+                s.push_str("]}");
+            }
+            s.push(']');
+        }
+    }
+    s.push('}');
+    annotations_json(&mut s, &out.annotations);
+    s.push('}');
+    s
+}
+
+/// `,"warnings":[...],"infos":[...]` when there are any.
+pub(crate) fn annotations_json(s: &mut String, a: &Annotations) {
+    for (key, list) in [("warnings", &a.warnings), ("infos", &a.infos)] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = write!(s, ",\"{key}\":[");
+        for (i, w) in list.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            json_str(s, w);
+        }
+        s.push(']');
+    }
+}
+
+pub(crate) fn json_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The engine for this request: the server's, with the request's
+/// `timeout` (never longer than the server's) and `lookback_delta`.
+fn request_engine(state: &AppState, p: &Params) -> Result<Engine, ApiError> {
+    let mut cfg = state.engine().config().clone();
+    if let Some(ms) = p.duration("timeout")? {
+        if ms > 0 {
+            cfg.timeout = cfg.timeout.min(Duration::from_millis(ms as u64));
+        }
+    }
+    if let Some(ms) = p.duration("lookback_delta")? {
+        if ms > 0 {
+            cfg.lookback_delta_ms = ms;
+        }
+    }
+    Ok(Engine::new(cfg))
+}
+
+fn query_param(p: &Params) -> Result<String, ApiError> {
+    p.get("query")
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::BadData("invalid parameter \"query\": no query given".into()))
+}
+
+/// `GET|POST /api/v1/query`.
+pub(crate) async fn instant(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let query = query_param(&p)?;
+    let t = p.time("time", now_ms())?;
+    let engine = request_engine(&state, &p)?;
+    let storage = state.storage().ok_or_else(not_ready)?;
+    let out = tokio::task::spawn_blocking(move || {
+        let scope = TenantScope::new(&storage, tenant);
+        engine.instant_query(&scope, &query, t)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??;
+    Ok(json_response(result_json(&out)))
+}
+
+/// `GET|POST /api/v1/query_range`.
+pub(crate) async fn range(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let query = query_param(&p)?;
+    let start = required_time(&p, "start")?;
+    let end = required_time(&p, "end")?;
+    if end < start {
+        return Err(ApiError::BadData(
+            "end timestamp must not be before start time".into(),
+        ));
+    }
+    let step = p.duration("step")?.ok_or_else(|| {
+        ApiError::BadData(
+            "invalid parameter \"step\": cannot parse \"\" to a valid duration".into(),
+        )
+    })?;
+    if step <= 0 {
+        return Err(ApiError::BadData(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer"
+                .into(),
+        ));
+    }
+    if (end - start) / step > MAX_POINTS {
+        return Err(ApiError::BadData(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
+        ));
+    }
+    let engine = request_engine(&state, &p)?;
+    let storage = state.storage().ok_or_else(not_ready)?;
+    let out = tokio::task::spawn_blocking(move || {
+        let scope = TenantScope::new(&storage, tenant);
+        engine.range_query(&scope, &query, start, end, step)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??;
+    Ok(json_response(result_json(&out)))
+}
+
+fn required_time(p: &Params, key: &str) -> Result<i64, ApiError> {
+    match p.get(key) {
+        Some(_) => p.time(key, 0),
+        None => Err(ApiError::BadData(format!(
+            "invalid parameter \"{key}\": cannot parse \"\" to a valid timestamp"
+        ))),
+    }
+}
+
+pub(crate) fn not_ready() -> ApiError {
+    ApiError::Unavailable("storage is not ready yet (WAL replay in progress)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_and_values_are_written_like_prometheus() {
+        assert_eq!(format_ts(1_435_781_451_781), "1435781451.781");
+        assert_eq!(format_ts(1_435_781_451_000), "1435781451");
+        assert_eq!(format_ts(1_435_781_451_500), "1435781451.5");
+        assert_eq!(format_ts(1_435_781_451_050), "1435781451.05");
+        assert_eq!(format_ts(0), "0");
+        assert_eq!(format_ts(-1500), "-1.5");
+        assert_eq!(format_value(f64::NAN), "NaN");
+        assert_eq!(format_value(f64::INFINITY), "+Inf");
+        assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(format_value(1e21), "1000000000000000000000");
+        assert_eq!(format_value(0.1), "0.1");
+        assert_eq!(format_value(-0.0), "-0");
+    }
+}
