@@ -44,15 +44,7 @@ const PARALLEL: usize = 4;
 fn templates_expand_to_the_upstream_count() {
     let queries = templates::expand(QUERIES_YML).unwrap();
     assert_eq!(templates::upstream_template_count(QUERIES_YML), 118);
-    let upstream: usize = {
-        let only = QUERIES_YML
-            .split("\nlocal_cases:")
-            .next()
-            .unwrap()
-            .to_string()
-            + &QUERIES_YML[QUERIES_YML.find("\ntest_cases:").unwrap()..];
-        templates::expand(&only).unwrap().len()
-    };
+    let upstream = queries.iter().filter(|q| q.upstream).count();
     assert_eq!(upstream, 539);
     assert!(queries.len() > upstream);
     let fail = queries
@@ -88,33 +80,19 @@ async fn tessera_answers_like_prometheus() {
         println!("{msg}");
         return;
     };
-    let self_check = std::env::var_os("DIFF_SELF_CHECK").is_some_and(|v| v != "0");
     let began = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let (reference, _ref_guard) = target::start_prometheus(&bin, &dir.path().join("prom-ref"))
         .await
         .unwrap();
-    let mut tessera = None;
-    let mut _sut_guard = None;
-    let (sut_name, sut) = if self_check {
-        let (url, guard) = target::start_prometheus(&bin, &dir.path().join("prom-sut"))
-            .await
-            .unwrap();
-        _sut_guard = Some(guard);
-        ("second prometheus", url)
-    } else {
-        let srv = http::start(&dir.path().join("tessera")).await;
-        let url = format!("http://{}", srv.addr);
-        tessera = Some(srv);
-        ("tessera", url)
-    };
-
+    let sut = start_sut(&bin, dir.path()).await;
+    let (sut_name, sut_url) = (sut.name, sut.url.clone());
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
     let dataset = data::generate(now_ms - 30_000, DATA_MINUTES);
-    load(&dataset, &[&reference, &sut]).await;
+    load(&dataset, &[&reference, &sut_url]).await;
     println!(
         "loaded {} series, {} samples in {} requests into both ({:.1}s)",
         dataset.series,
@@ -130,10 +108,10 @@ async fn tessera_answers_like_prometheus() {
         data_end_ms: dataset.end_ms,
     };
     let reqs = requests::build(&queries, window);
-    let answers = run_all(&reqs, &sut, &reference).await;
+    let answers = run_all(&reqs, &sut_url, &reference).await;
     let outcome = report(sut_name, &reqs, &answers);
     println!("total time {:.1}s", began.elapsed().as_secs_f64());
-    if let Some(srv) = tessera {
+    if let Some(srv) = sut.tessera {
         srv.stop().await;
     }
     let Some(percent) = outcome else {
@@ -148,6 +126,36 @@ async fn tessera_answers_like_prometheus() {
         "{sut_name} matched {percent:.2}% of requests, below the floor of {floor}% \
          (tests/differential/FLOOR); the differences are listed above"
     );
+}
+
+/// The system under test: Tessera in-process, or in self-check mode a
+/// second Prometheus.
+struct Sut {
+    name: &'static str,
+    url: String,
+    tessera: Option<http::Server>,
+    _prometheus: Option<target::Reaper>,
+}
+
+async fn start_sut(bin: &str, dir: &std::path::Path) -> Sut {
+    if std::env::var_os("DIFF_SELF_CHECK").is_some_and(|v| v != "0") {
+        let (url, guard) = target::start_prometheus(bin, &dir.join("prom-sut"))
+            .await
+            .unwrap();
+        return Sut {
+            name: "second prometheus",
+            url,
+            tessera: None,
+            _prometheus: Some(guard),
+        };
+    }
+    let srv = http::start(&dir.join("tessera")).await;
+    Sut {
+        name: "tessera",
+        url: format!("http://{}", srv.addr),
+        tessera: Some(srv),
+        _prometheus: None,
+    }
 }
 
 /// Sends every body, in order, to all targets at once.

@@ -62,7 +62,7 @@ fn compare_data(a: &Value, b: &Value) -> Result<(), String> {
     match ta {
         "matrix" => compare_series(ra, rb, "values"),
         "vector" => compare_series(ra, rb, "value"),
-        "scalar" => compare_points("scalar", &[ra.clone()], &[rb.clone()]),
+        "scalar" => compare_points("scalar", std::slice::from_ref(ra), std::slice::from_ref(rb)),
         _ if ra == rb => Ok(()),
         _ => Err(format!("{ta} results differ: {ra} vs {rb}")),
     }

@@ -23,6 +23,8 @@ pub struct Query {
     /// Whether this is the first expansion of its template (those also run
     /// as instant queries).
     pub first_of_template: bool,
+    /// From the upstream list (`test_cases`) rather than `local_cases`.
+    pub upstream: bool,
     /// How the answers are judged.
     pub expect: Expect,
 }
@@ -54,7 +56,8 @@ struct Case {
 pub fn expand(yaml: &str) -> Result<Vec<Query>, String> {
     let file: File = serde_yaml::from_str(yaml).map_err(|e| format!("queries.yml: {e}"))?;
     let mut out = Vec::new();
-    for case in file.test_cases.iter().chain(&file.local_cases) {
+    let upstream = file.test_cases.iter().map(|c| (c, true));
+    for (case, is_upstream) in upstream.chain(file.local_cases.iter().map(|c| (c, false))) {
         let expect = match (case.should_fail, case.skip_comparison) {
             (true, _) => Expect::BothFail,
             (false, true) => Expect::BothSucceed,
@@ -65,6 +68,7 @@ pub fn expand(yaml: &str) -> Result<Vec<Query>, String> {
             out.push(Query {
                 text,
                 first_of_template: i == 0,
+                upstream: is_upstream,
                 expect,
             });
         }
