@@ -83,6 +83,7 @@ struct Instance {
     /// Per method/path/status: cumulative bucket counts, sum, count.
     hist: Vec<([f64; 10], f64, f64)>,
     last_success_s: f64,
+    start_ms: i64,
     /// Series of the previous scrape, for stale markers.
     previous: BTreeSet<Labels>,
 }
@@ -100,6 +101,7 @@ impl Instance {
             disk: 1.0e10 + 1.0e9 * i as f64,
             hist: vec![([0.0; 10], 0.0, 0.0); 8],
             last_success_s: (start_ms / 1000) as f64 - 1234.5,
+            start_ms,
             previous: BTreeSet::new(),
         }
     }
@@ -121,7 +123,8 @@ impl Instance {
     /// The series and values one scrape at tick `k` (time `ts`) returns.
     fn scrape(&mut self, k: i64, ts: i64) -> Vec<(Labels, f64)> {
         let mut out = Vec::new();
-        let t = ts as f64 / 1000.0;
+        // Relative to the start, so values do not drift with the wall clock.
+        let t = (ts - self.start_ms) as f64 / 1000.0;
         for (j, (ty, base)) in MEMORY_TYPES.iter().enumerate() {
             let wave = 1.0 + 0.1 * (t / 600.0 + j as f64).sin();
             let v = (base * wave + 1.0e6 * self.rng.unit()).round();
@@ -199,11 +202,14 @@ impl Instance {
     }
 }
 
-/// Generates `minutes` of data whose last scrape is just before `end_ms`.
+/// Generates about `minutes` of data whose last scrape is at most a minute
+/// before `end_ms`.
 pub fn generate(end_ms: i64, minutes: i64) -> Dataset {
     let ticks = minutes * 60_000 / INTERVAL_MS;
-    // Whole seconds, so the query grid can be stated in round numbers.
-    let start_ms = (end_ms - ticks * INTERVAL_MS) / 1000 * 1000;
+    // Whole minutes: subquery steps and `[1m]` windows are aligned to the
+    // epoch, so only a fixed phase between them and the scrapes makes the
+    // boundary cases (and so the match count) the same on every run.
+    let start_ms = (end_ms - ticks * INTERVAL_MS).div_euclid(60_000) * 60_000;
     let mut instances: Vec<Instance> = (0..3).map(|i| Instance::new(i, start_ms, ticks)).collect();
     let mut bodies = Vec::new();
     let mut all_series = BTreeSet::new();
