@@ -71,19 +71,64 @@ async fn fixture() -> (tempfile::TempDir, http::Server) {
     let auth = Authenticator::new(&cfg, dir.path()).unwrap();
     let mut scfg = StorageConfig::new(dir.path().join("data"));
     scfg.maintenance_interval = None;
-    let server = http::start_with(scfg, tessera::api::AppState::new().with_authenticator(auth)).await;
+    let server =
+        http::start_with(scfg, tessera::api::AppState::new().with_authenticator(auth)).await;
     let ext = ("metric_purpose", "external");
-    append(&server, "acme", &[("__name__", "req_total"), ("organisation_id", "org1"), ext, ("job", "api")], 1.0);
-    append(&server, "acme", &[("__name__", "req_total"), ("organisation_id", "org2"), ext, ("job", "api")], 555555.0);
     append(
         &server,
         "acme",
-        &[("__name__", "req_total"), ("organisation_id", "org1"), ("metric_purpose", "internal"), ("job", "api")],
+        &[
+            ("__name__", "req_total"),
+            ("organisation_id", "org1"),
+            ext,
+            ("job", "api"),
+        ],
+        1.0,
+    );
+    append(
+        &server,
+        "acme",
+        &[
+            ("__name__", "req_total"),
+            ("organisation_id", "org2"),
+            ext,
+            ("job", "api"),
+        ],
+        555555.0,
+    );
+    append(
+        &server,
+        "acme",
+        &[
+            ("__name__", "req_total"),
+            ("organisation_id", "org1"),
+            ("metric_purpose", "internal"),
+            ("job", "api"),
+        ],
         333333.0,
     );
-    append(&server, "acme", &[("__name__", "internal_cost"), ("organisation_id", "org1"), ("metric_purpose", "internal")], 333333.0);
+    append(
+        &server,
+        "acme",
+        &[
+            ("__name__", "internal_cost"),
+            ("organisation_id", "org1"),
+            ("metric_purpose", "internal"),
+        ],
+        333333.0,
+    );
     // globex: the same series as acme's visible one.
-    append(&server, "globex", &[("__name__", "req_total"), ("organisation_id", "org1"), ext, ("job", "api")], 777777.0);
+    append(
+        &server,
+        "globex",
+        &[
+            ("__name__", "req_total"),
+            ("organisation_id", "org1"),
+            ext,
+            ("job", "api"),
+        ],
+        777777.0,
+    );
     (dir, server)
 }
 
@@ -109,7 +154,10 @@ fn assert_clean(what: &str, body: &str) {
         if what.contains(h) {
             continue;
         }
-        assert!(!body.contains(h), "{what}: hidden data {h:?} leaked: {body}");
+        assert!(
+            !body.contains(h),
+            "{what}: hidden data {h:?} leaked: {body}"
+        );
     }
 }
 
@@ -121,10 +169,17 @@ async fn attack(queries: &[&str]) {
     for query in queries {
         for path in [
             format!("/api/v1/query?query={}&time={t}", q(query)),
-            format!("/api/v1/query_range?query={}&start={}&end={t}&step=60", q(query), T0 / 1000),
+            format!(
+                "/api/v1/query_range?query={}&start={}&end={t}&step=60",
+                q(query),
+                T0 / 1000
+            ),
         ] {
             let (code, body) = get(&s, "customer-secret", &path).await;
-            assert!(code == 200 || (400..500).contains(&code), "{query}: {code} {body}");
+            assert!(
+                code == 200 || (400..500).contains(&code),
+                "{query}: {code} {body}"
+            );
             assert_clean(query, &body);
         }
     }
@@ -133,7 +188,12 @@ async fn attack(queries: &[&str]) {
 
 #[tokio::test]
 async fn regex_over_all_metric_names() {
-    attack(&[r#"{__name__=~".+"}"#, r#"count({__name__=~".*", job=~".*"})"#, r#"{__name__!=""}"#]).await;
+    attack(&[
+        r#"{__name__=~".+"}"#,
+        r#"count({__name__=~".*", job=~".*"})"#,
+        r#"{__name__!=""}"#,
+    ])
+    .await;
 }
 
 #[tokio::test]
@@ -205,7 +265,16 @@ async fn restricted_label_regex_tricks_are_refused() {
         assert_clean(m, &body);
     }
     // The allowed value works, and no matcher means the allowed set.
-    let (code, body) = get(&s, "customer-secret", &format!("/api/v1/query?query={}&time={}", q(r#"count(req_total)"#), (T0 + 10 * MIN) / 1000)).await;
+    let (code, body) = get(
+        &s,
+        "customer-secret",
+        &format!(
+            "/api/v1/query?query={}&time={}",
+            q(r#"count(req_total)"#),
+            (T0 + 10 * MIN) / 1000
+        ),
+    )
+    .await;
     assert_eq!(code, 200);
     assert!(body.contains("\"1\"]"), "{body}");
     s.stop().await;
@@ -217,10 +286,20 @@ async fn repeated_parameters_and_url_plus_body() {
     let t = (T0 + 10 * MIN) / 1000;
     let hidden = q(r#"req_total{organisation_id="org2"}"#);
     // Two `query` parameters: the first counts, like Go's FormValue.
-    let (code, body) = get(&s, "customer-secret", &format!("/api/v1/query?query=req_total&query={hidden}&time={t}")).await;
+    let (code, body) = get(
+        &s,
+        "customer-secret",
+        &format!("/api/v1/query?query=req_total&query={hidden}&time={t}"),
+    )
+    .await;
     assert_eq!(code, 200);
     assert_clean("repeated", &body);
-    let (code, body) = get(&s, "customer-secret", &format!("/api/v1/query?query={hidden}&query=req_total&time={t}")).await;
+    let (code, body) = get(
+        &s,
+        "customer-secret",
+        &format!("/api/v1/query?query={hidden}&query=req_total&time={t}"),
+    )
+    .await;
     assert_eq!(code, 403, "{body}");
     // A query in both the URL and the form body.
     let r = s
@@ -242,7 +321,11 @@ async fn match_params_on_series_labels_and_federate() {
     let (_d, s) = fixture().await;
     for path in [
         format!("/api/v1/series?match[]={}", q(r#"{__name__=~".+"}"#)),
-        format!("/api/v1/series?match[]={}&match[]={}", q("req_total"), q("internal_cost")),
+        format!(
+            "/api/v1/series?match[]={}&match[]={}",
+            q("req_total"),
+            q("internal_cost")
+        ),
         "/api/v1/labels".to_string(),
         format!("/api/v1/labels?match[]={}", q(r#"{__name__=~".+"}"#)),
         "/api/v1/label/organisation_id/values".to_string(),
@@ -255,13 +338,29 @@ async fn match_params_on_series_labels_and_federate() {
         assert_eq!(code, 200, "{path}: {body}");
         assert_clean(&path, &body);
     }
-    let (_, body) = get(&s, "customer-secret", "/api/v1/label/organisation_id/values").await;
+    let (_, body) = get(
+        &s,
+        "customer-secret",
+        "/api/v1/label/organisation_id/values",
+    )
+    .await;
     assert!(body.contains("org1"), "{body}");
-    let (_, fed) = get(&s, "customer-secret", &format!("/federate?match[]={}", q("req_total"))).await;
+    let (_, fed) = get(
+        &s,
+        "customer-secret",
+        &format!("/federate?match[]={}", q("req_total")),
+    )
+    .await;
     assert!(fed.contains("req_total{") && fed.contains(" 1 "), "{fed}");
     for path in [
-        format!("/api/v1/series?match[]={}", q(r#"req_total{organisation_id="org2"}"#)),
-        format!("/federate?match[]={}", q(r#"req_total{organisation_id=~".+"}"#)),
+        format!(
+            "/api/v1/series?match[]={}",
+            q(r#"req_total{organisation_id="org2"}"#)
+        ),
+        format!(
+            "/federate?match[]={}",
+            q(r#"req_total{organisation_id=~".+"}"#)
+        ),
     ] {
         let (code, body) = get(&s, "customer-secret", &path).await;
         assert_eq!(code, 403, "{path}: {body}");
@@ -279,7 +378,12 @@ async fn status_metadata_and_admin_endpoints() {
     let (code, body) = get(&s, "customer-secret", "/api/v1/metadata").await;
     assert_eq!(code, 200);
     assert_clean("metadata", &body);
-    let (code, body) = get(&s, "customer-secret", "/api/v1/query_exemplars?query=req_total").await;
+    let (code, body) = get(
+        &s,
+        "customer-secret",
+        "/api/v1/query_exemplars?query=req_total",
+    )
+    .await;
     assert_eq!(code, 200);
     assert_clean("exemplars", &body);
     let r = s
@@ -293,7 +397,10 @@ async fn status_metadata_and_admin_endpoints() {
     // The other tenant's reader sees status of its own tenant only.
     let (code, body) = get(&s, "other-secret", "/api/v1/status/tsdb").await;
     assert_eq!(code, 200);
-    assert!(!body.contains("org2") && !body.contains("internal"), "{body}");
+    assert!(
+        !body.contains("org2") && !body.contains("internal"),
+        "{body}"
+    );
     s.stop().await;
 }
 
@@ -314,9 +421,17 @@ async fn header_tenant_never_overrides_the_token() {
     }
     // The other tenant's token sees its own series, never acme's.
     let t = (T0 + 10 * MIN) / 1000;
-    let (code, body) = get(&s, "other-secret", &format!("/api/v1/query?query={}&time={t}", q("req_total"))).await;
+    let (code, body) = get(
+        &s,
+        "other-secret",
+        &format!("/api/v1/query?query={}&time={t}", q("req_total")),
+    )
+    .await;
     assert_eq!(code, 200);
-    assert!(body.contains("777777") && !body.contains("555555") && !body.contains("\"1\""), "{body}");
+    assert!(
+        body.contains("777777") && !body.contains("555555") && !body.contains("\"1\""),
+        "{body}"
+    );
     s.stop().await;
 }
 
@@ -338,17 +453,33 @@ async fn federation_needs_a_federation_policy() {
     let v: Value = r.json().await.unwrap();
     let res = v["data"]["result"].as_array().unwrap();
     assert_eq!(res.len(), 2, "{v}");
-    let r = fed("ops-secret", "/api/v1/label/__tenant_id__/values".into()).await.unwrap();
+    let r = fed("ops-secret", "/api/v1/label/__tenant_id__/values".into())
+        .await
+        .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["data"], serde_json::json!(["acme", "globex"]));
     // Matchers on __tenant_id__ narrow the tenants.
-    let r = fed("ops-secret", format!("/api/v1/query?query={}&time={t}", q(r#"req_total{__tenant_id__="globex"}"#)))
-        .await
-        .unwrap();
+    let r = fed(
+        "ops-secret",
+        format!(
+            "/api/v1/query?query={}&time={t}",
+            q(r#"req_total{__tenant_id__="globex"}"#)
+        ),
+    )
+    .await
+    .unwrap();
     let body = r.text().await.unwrap();
-    assert!(body.contains("777777") && !body.contains("555555"), "{body}");
+    assert!(
+        body.contains("777777") && !body.contains("555555"),
+        "{body}"
+    );
     // Without federation in its policy, the header is refused.
-    let r = fed("customer-secret", "/api/v1/label/__tenant_id__/values".into()).await.unwrap();
+    let r = fed(
+        "customer-secret",
+        "/api/v1/label/__tenant_id__/values".into(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 403);
     s.stop().await;
 }
@@ -358,7 +489,10 @@ async fn credentials_are_required_and_permissions_enforced() {
     let (_d, s) = fixture().await;
     // No or bad credentials: 401 with a challenge, whatever the header says.
     for token in [None, Some("wrong"), Some("")] {
-        let mut req = s.client.get(s.url("/api/v1/query?query=req_total")).header("X-Scope-OrgID", "acme");
+        let mut req = s
+            .client
+            .get(s.url("/api/v1/query?query=req_total"))
+            .header("X-Scope-OrgID", "acme");
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -426,14 +560,38 @@ async fn query_limits_from_the_policy() {
     append(&s, "acme", &[("__name__", "m"), ("i", "1")], 1.0);
     append(&s, "acme", &[("__name__", "m"), ("i", "2")], 2.0);
     let t = (T0 + 10 * MIN) / 1000;
-    let (code, body) = get(&s, "small-secret", &format!("/api/v1/query?query=m&time={t}")).await;
+    let (code, body) = get(
+        &s,
+        "small-secret",
+        &format!("/api/v1/query?query=m&time={t}"),
+    )
+    .await;
     assert_eq!(code, 422, "{body}");
     assert!(body.contains("max series per query"), "{body}");
-    let (code, body) = get(&s, "small-secret", &format!("/api/v1/query_range?query={}&start={}&end={t}&step=60", q(r#"m{i="1"}"#), T0 / 1000)).await;
+    let (code, body) = get(
+        &s,
+        "small-secret",
+        &format!(
+            "/api/v1/query_range?query={}&start={}&end={t}&step=60",
+            q(r#"m{i="1"}"#),
+            T0 / 1000
+        ),
+    )
+    .await;
     assert_eq!(code, 200, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["data"]["result"][0]["values"].as_array().unwrap().len(), 6, "{v}");
-    assert!(v["warnings"][0].as_str().unwrap().contains("max_query_range"), "{v}");
+    assert_eq!(
+        v["data"]["result"][0]["values"].as_array().unwrap().len(),
+        6,
+        "{v}"
+    );
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("max_query_range"),
+        "{v}"
+    );
     s.stop().await;
 }
 
@@ -465,7 +623,12 @@ policies:
     scfg.maintenance_interval = None;
     let s = http::start_with(scfg, tessera::api::AppState::new().with_authenticator(auth)).await;
     append(&s, "acme", &[("__name__", "up"), ("job", "node")], 1.0);
-    append(&s, "globex", &[("__name__", "up"), ("job", "node")], 777777.0);
+    append(
+        &s,
+        "globex",
+        &[("__name__", "up"), ("job", "node")],
+        777777.0,
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -496,13 +659,23 @@ policies:
     };
     let (code, body) = get(&s, &token, "/api/v1/status/buildinfo").await;
     assert_eq!(code, 200, "{body}");
-    let r = post("/api/v1/query", form(&[("query", "1+1".into()), ("time", t10.to_string())])).await.unwrap();
+    let r = post(
+        "/api/v1/query",
+        form(&[("query", "1+1".into()), ("time", t10.to_string())]),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 200);
     let (code, body) = get(&s, &token, "/api/v1/labels").await;
-    assert_eq!((code, body.as_str()), (200, r#"{"status":"success","data":["__name__","job"]}"#));
+    assert_eq!(
+        (code, body.as_str()),
+        (200, r#"{"status":"success","data":["__name__","job"]}"#)
+    );
     let (_, body) = get(&s, &token, "/api/v1/label/__name__/values").await;
     assert_eq!(body, r#"{"status":"success","data":["up"]}"#);
-    let r = post("/api/v1/series", form(&[("match[]", "up".into())])).await.unwrap();
+    let r = post("/api/v1/series", form(&[("match[]", "up".into())]))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let step = 60;
     let r = post(
@@ -517,13 +690,21 @@ policies:
     .await
     .unwrap();
     let body = r.text().await.unwrap();
-    assert!(body.contains("\"matrix\"") && body.contains("\"1\"") && !body.contains("777777"), "{body}");
+    assert!(
+        body.contains("\"matrix\"") && body.contains("\"1\"") && !body.contains("777777"),
+        "{body}"
+    );
     // An expired token is refused, with the reason.
     let old = serde_json::json!({
         "sub": "alice", "iss": "https://idp.example.com/", "aud": "tessera",
         "exp": now - 3600, "https://example.com/tenant": "acme"
     });
-    let expired = encode(&Header::new(Algorithm::HS256), &old, &EncodingKey::from_secret(secret.as_bytes())).unwrap();
+    let expired = encode(
+        &Header::new(Algorithm::HS256),
+        &old,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
     let (code, body) = get(&s, &expired, "/api/v1/labels").await;
     assert_eq!(code, 401);
     assert!(body.contains("expired"), "{body}");

@@ -161,10 +161,16 @@ fn request_engine(state: &AppState, p: &Params, reader: &Reader) -> Result<Engin
     let limits = &reader.0.policy.limits;
     if let Some(n) = limits.max_series_per_query {
         let n = usize::try_from(n).unwrap_or(usize::MAX);
-        cfg.max_series = if cfg.max_series == 0 { n } else { cfg.max_series.min(n) };
+        cfg.max_series = if cfg.max_series == 0 {
+            n
+        } else {
+            cfg.max_series.min(n)
+        };
     }
     if let Some(n) = limits.max_samples_per_query {
-        cfg.max_samples = cfg.max_samples.min(usize::try_from(n).unwrap_or(usize::MAX));
+        cfg.max_samples = cfg
+            .max_samples
+            .min(usize::try_from(n).unwrap_or(usize::MAX));
     }
     if let Some(ms) = p.duration("timeout")? {
         if ms > 0 {

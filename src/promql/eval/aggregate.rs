@@ -89,15 +89,11 @@ impl Acc {
         match op {
             AggOp::Sum => (self.v[i], self.c[i]) = kahan_inc(f, self.v[i], self.c[i]),
             AggOp::Avg => self.add_avg(i, f),
-            AggOp::Max => {
-                if self.v[i] < f || self.v[i].is_nan() {
-                    self.v[i] = f;
-                }
+            AggOp::Max if (self.v[i] < f || self.v[i].is_nan()) => {
+                self.v[i] = f;
             }
-            AggOp::Min => {
-                if self.v[i] > f || self.v[i].is_nan() {
-                    self.v[i] = f;
-                }
+            AggOp::Min if (self.v[i] > f || self.v[i].is_nan()) => {
+                self.v[i] = f;
             }
             AggOp::Stddev | AggOp::Stdvar => {
                 let delta = f - self.mean[i];

@@ -129,7 +129,7 @@ impl Ctx<'_> {
                 .iter()
                 .zip(ignored)
                 .filter(|(_, ig)| !**ig)
-                .filter_map(|(s, _)| s.labels.get(id).map(|v| regex::escape(v)))
+                .filter_map(|(s, _)| s.labels.get(id).map(regex::escape))
                 .collect();
             vals.sort();
             vals.dedup();
