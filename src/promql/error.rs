@@ -11,8 +11,8 @@ pub enum QueryError {
     Execution(String),
     /// The query ran past its timeout (`timeout`).
     Timeout(String),
-    /// The query would hold more than the sample limit (`execution`).
-    TooManySamples,
+    /// The query would hold more than this many samples (`execution`).
+    TooManySamples(usize),
     /// A selector matched more series than allowed (`execution`).
     TooManySeries(usize),
     /// A feature this server does not have yet (`execution`), e.g. native histograms.
@@ -44,8 +44,9 @@ impl fmt::Display for QueryError {
             | QueryError::Storage(m)
             | QueryError::Forbidden(m) => f.write_str(m),
             QueryError::Timeout(m) => write!(f, "query timed out in {m}"),
-            QueryError::TooManySamples => f.write_str(
-                "query processing would load too many samples into memory in query execution",
+            QueryError::TooManySamples(n) => write!(
+                f,
+                "query processing would load too many samples into memory in query execution (max samples per query: {n})"
             ),
             QueryError::TooManySeries(n) => {
                 write!(

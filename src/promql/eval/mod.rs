@@ -163,7 +163,7 @@ impl<'a> Ctx<'a> {
     pub(crate) fn acquire(&mut self, n: usize) -> Result<()> {
         self.samples = self.samples.saturating_add(n);
         if self.samples > self.cfg.max_samples {
-            return Err(QueryError::TooManySamples);
+            return Err(QueryError::TooManySamples(self.cfg.max_samples));
         }
         Ok(())
     }
