@@ -46,6 +46,13 @@ enum Command {
         #[arg(long = "wal.sync", default_value = "batch")]
         wal_sync: SyncPolicy,
     },
+    /// Validates a YAML config file (keys, values, tenant ids, auth
+    /// settings and key files) without starting anything; exits non-zero
+    /// with the problem and its line.
+    CheckConfig {
+        /// The config file.
+        file: PathBuf,
+    },
     /// Remote-write load generator: sends pre-encoded node-exporter-like
     /// batches to a server and reports samples/s and samples per server
     /// CPU-second.
@@ -68,6 +75,23 @@ fn main() -> anyhow::Result<()> {
             wal_sync,
         } => smoke(data_dir, &tenant, hosts, samples, wal_sync),
         Command::BenchWrite(args) => tessera::loadgen::run(&args),
+        Command::CheckConfig { file } => check_config(&file),
+    }
+}
+
+/// Prints "FILE: valid", or the problem (with its line for YAML errors)
+/// and exits 1.
+fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
+    let checked = Config::load(file).and_then(|cfg| cfg.server_config().map(|_| ()));
+    match checked {
+        Ok(()) => {
+            println!("{}: valid", file.display());
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("{}: invalid: {e}", file.display());
+            std::process::exit(1);
+        }
     }
 }
 
