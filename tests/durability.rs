@@ -232,7 +232,8 @@ fn checker_flags_missing_wrong_unsent_and_duplicate_samples() {
     };
     let tried = attempted(&log);
     let good: Vec<(i64, f64)> = (100..105).map(|t| (t, value(3, t))).collect();
-    let cases: Vec<(&str, Vec<(i64, f64)>, usize)> = vec![
+    type Case = (&'static str, Vec<(i64, f64)>, usize);
+    let cases: Vec<Case> = vec![
         ("complete", good.clone(), 0),
         (
             "complete plus an unknown one",
