@@ -1,0 +1,159 @@
+//! The `tessera` binary as a child process on a fixed loopback port over
+//! one data dir, so that it can be SIGKILLed and started again on the
+//! same directory while clients keep using the same address.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a start (WAL replay included) may take before the test fails.
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// How long a graceful (SIGTERM) stop may take.
+const STOP_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A `tessera serve` process, restartable on the same port and data dir.
+pub struct Proc {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    port: u16,
+    data_dir: PathBuf,
+    log: PathBuf,
+    sync: Option<&'static str>,
+    /// Time from spawn to `/-/ready` answering 200, one per start.
+    pub ready_times: Vec<Duration>,
+    client: reqwest::Client,
+}
+
+impl Proc {
+    /// Starts the server over `dir/data`, logging into `dir/tessera.log`,
+    /// with `--wal.sync=<sync>` when given, and waits until it is ready.
+    pub async fn start(dir: &Path, sync: Option<&'static str>) -> Proc {
+        // The OS picks a free port; it is reused by every restart so that
+        // the senders never need to learn a new address.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut p = Proc {
+            child: None,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            data_dir: dir.join("data"),
+            log: dir.join("tessera.log"),
+            sync,
+            ready_times: Vec::new(),
+            client: reqwest::Client::new(),
+        };
+        p.spawn_and_wait().await;
+        p
+    }
+
+    async fn spawn_and_wait(&mut self) {
+        assert!(self.child.is_none(), "a server is already running");
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open the server log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(sync) = self.sync {
+            cmd.arg(format!("--wal.sync={sync}"));
+        }
+        let started = Instant::now();
+        self.child = Some(cmd.spawn().expect("spawn tessera"));
+        while started.elapsed() < READY_DEADLINE {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                panic!(
+                    "tessera exited with {status} while starting:\n{}",
+                    self.log_tail()
+                );
+            }
+            let ready = self
+                .client
+                .get(format!("{}/-/ready", self.base))
+                .send()
+                .await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                self.ready_times.push(started.elapsed());
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("tessera never became ready:\n{}", self.log_tail());
+    }
+
+    /// SIGKILLs the server and reaps it.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("no server running");
+        // `Child::kill` is SIGKILL on Unix: no handler, no flush, no fsync.
+        child.kill().expect("SIGKILL tessera");
+        child.wait().expect("reap tessera");
+    }
+
+    /// SIGTERMs the server and waits for its graceful exit, which must be a
+    /// success.
+    pub async fn terminate(&mut self) {
+        let mut child = self.child.take().expect("no server running");
+        let ok = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "could not send SIGTERM");
+        let started = Instant::now();
+        while started.elapsed() < STOP_DEADLINE {
+            if let Some(status) = child.try_wait().expect("wait tessera") {
+                assert!(
+                    status.success(),
+                    "graceful stop failed: {status}\n{}",
+                    self.log_tail()
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "tessera ignored SIGTERM for {STOP_DEADLINE:?}:\n{}",
+            self.log_tail()
+        );
+    }
+
+    /// Starts the server again on the same port and data dir.
+    pub async fn restart(&mut self) {
+        self.spawn_and_wait().await;
+    }
+
+    /// The last lines of the server's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
