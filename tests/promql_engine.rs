@@ -113,7 +113,10 @@ fn sample_limit_is_a_typed_error() {
     assert_eq!(err, QueryError::TooManySamples(10));
     assert_eq!(err.error_type(), "execution");
     assert!(err.to_string().contains("too many samples"));
-    assert!(err.to_string().contains("max samples per query: 10"), "{err}");
+    assert!(
+        err.to_string().contains("max samples per query: 10"),
+        "{err}"
+    );
     // A query under the limit still works.
     engine
         .instant_query(&scope, r#"req_total{org="a"}"#, 10 * MIN)

@@ -160,6 +160,106 @@ pub fn format_query(text: &str) -> Result<String, QueryError> {
 
 /// Parses a query; a syntax error is `bad_data`.
 fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
+    check_literals_utf8(query)?;
     promql_parser::parser::parse(query)
         .map_err(|e| QueryError::BadData(format!("parse error: {e}")))
+}
+
+/// Refuses string literals whose escapes spell invalid UTF-8 (`"\xff"`).
+/// Go's unquoting keeps such bytes and Prometheus then rejects them as label
+/// names; the parser crate would turn them into different, valid
+/// characters, and labels here are always UTF-8, so they are refused up
+/// front with the literal named.
+fn check_literals_utf8(query: &str) -> Result<(), QueryError> {
+    let mut chars = query.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        match c {
+            '#' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '`' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '`' {
+                        break;
+                    }
+                }
+            }
+            '"' | '\'' => {
+                let quote = c;
+                let mut bytes = Vec::new();
+                let mut end = query.len();
+                while let Some((i, c)) = chars.next() {
+                    if c == quote {
+                        end = i + c.len_utf8();
+                        break;
+                    }
+                    if c != '\\' {
+                        let mut buf = [0u8; 4];
+                        bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                        continue;
+                    }
+                    match chars.next() {
+                        Some((_, 'x')) => {
+                            let hex: String = (0..2)
+                                .filter_map(|_| chars.next().map(|(_, c)| c))
+                                .collect();
+                            bytes.push(u8::from_str_radix(&hex, 16).unwrap_or(b'?'));
+                        }
+                        Some((_, d)) if ('0'..='7').contains(&d) => {
+                            let mut oct = String::from(d);
+                            for _ in 0..2 {
+                                if let Some((_, c)) = chars.next() {
+                                    oct.push(c);
+                                }
+                            }
+                            bytes.push(u8::from_str_radix(&oct, 8).unwrap_or(b'?'));
+                        }
+                        // \u, \U and the one-letter escapes always give valid text.
+                        Some(_) => bytes.push(b'?'),
+                        None => break,
+                    }
+                }
+                if std::str::from_utf8(&bytes).is_err() {
+                    let literal = query.get(start..end).unwrap_or(query);
+                    return Err(QueryError::BadData(format!(
+                        "invalid UTF-8 in string literal {literal}"
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_literals_utf8;
+
+    #[test]
+    fn string_literals_must_spell_utf8() {
+        for ok in [
+            r#"up{a="b"}"#,
+            r#"label_replace(x, "d", "$1", "s", "(.*)")"#,
+            r#"x{a="\x41\u00ff\n"}"#,
+            r#"x{a='\xc3\xbf'}"#,
+            "x{a=`\\xff`}",
+            "x # \"\\xff\"\n",
+            r#""unterminated"#,
+        ] {
+            assert!(check_literals_utf8(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            r#"label_replace(x, "\xff", "", "s", "")"#,
+            r#"x{a='a\xc5z'}"#,
+            r#""\377""#,
+        ] {
+            let e = check_literals_utf8(bad).unwrap_err().to_string();
+            assert!(e.contains("invalid UTF-8 in string literal"), "{bad}: {e}");
+        }
+    }
 }
