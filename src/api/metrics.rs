@@ -153,8 +153,50 @@ impl Metrics {
     }
 }
 
+/// What the last start's WAL replay did, and failed maintenance rounds.
+fn render_lifecycle(out: &mut String, s: &Storage) {
+    let r = s.open_report();
+    family(
+        out,
+        "tessera_wal_replay_duration_seconds",
+        "gauge",
+        "Time the last start spent opening the data directory and replaying WALs.",
+    );
+    let _ = writeln!(
+        out,
+        "tessera_wal_replay_duration_seconds {}",
+        r.elapsed.as_secs_f64()
+    );
+    family(
+        out,
+        "tessera_wal_replayed_samples",
+        "gauge",
+        "Samples replayed from WALs at the last start.",
+    );
+    let _ = writeln!(out, "tessera_wal_replayed_samples {}", r.samples);
+    family(
+        out,
+        "tessera_wal_repairs_total",
+        "counter",
+        "Torn or corrupt WAL tails cut off at the last start.",
+    );
+    let _ = writeln!(out, "tessera_wal_repairs_total {}", r.repairs);
+    family(
+        out,
+        "tessera_storage_maintenance_failures_total",
+        "counter",
+        "Background flush, compaction or retention rounds that failed.",
+    );
+    let _ = writeln!(
+        out,
+        "tessera_storage_maintenance_failures_total {}",
+        s.maintenance_failures()
+    );
+}
+
 /// Per-tenant gauges read from storage, and the WAL fsync summary.
 fn render_storage(out: &mut String, s: &Storage) {
+    render_lifecycle(out, s);
     let tenants = s.tenant_ids();
     let stats: Vec<_> = tenants.iter().map(|t| (t, s.head_stats(t))).collect();
     family(

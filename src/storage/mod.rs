@@ -36,6 +36,7 @@ pub use index::{MatchOp, Matcher};
 pub use limits::SeriesLimits;
 pub(crate) use metadata::unseal as unseal_state_file;
 pub use metadata::MetricMetadata;
+
 pub use outcome::{AppendOutcome, LabelError, RejectReason, Rejection, SampleReject, SeriesInput};
 pub use querier::{Querier, Series};
 pub use wal::{SyncPolicy, WalOptions};
@@ -144,6 +145,23 @@ struct Inner {
     closed: AtomicBool,
     stop: (Mutex<bool>, Condvar),
     metadata: metadata::MetadataStore,
+    /// What opening (WAL replay) found, for self-monitoring.
+    opened: OpenReport,
+    /// Background maintenance rounds (flush, compaction, retention) that failed.
+    maintenance_failures: std::sync::atomic::AtomicU64,
+}
+
+/// What `Storage::open` did, kept for `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenReport {
+    /// Wall time of opening every tenant (WAL replay included).
+    pub elapsed: Duration,
+    /// WAL segments read.
+    pub segments: usize,
+    /// Samples replayed.
+    pub samples: u64,
+    /// Torn or corrupt WAL tails repaired.
+    pub repairs: usize,
 }
 
 impl Storage {
@@ -155,6 +173,7 @@ impl Storage {
                 cfg.block_range_ms
             )));
         }
+        let started = std::time::Instant::now();
         let root = cfg.data_dir.join("tenants");
         std::fs::create_dir_all(&root).map_err(|e| StorageError::io(&root, e))?;
         let mut tenants = HashMap::new();
@@ -201,6 +220,13 @@ impl Storage {
             closed: AtomicBool::new(false),
             stop: (Mutex::new(false), Condvar::new()),
             metadata: metadata::MetadataStore::default(),
+            opened: OpenReport {
+                elapsed: started.elapsed(),
+                segments: stats.segments,
+                samples: stats.samples,
+                repairs: stats.repairs.len(),
+            },
+            maintenance_failures: std::sync::atomic::AtomicU64::new(0),
         });
         let storage = Storage {
             background: Mutex::new(spawn_background(&inner)),
@@ -336,6 +362,18 @@ impl Storage {
             .fold((0, Duration::ZERO), |a, b| (a.0 + b.0, a.1 + b.1))
     }
 
+    /// What opening the data directory found (replay time, repairs).
+    pub fn open_report(&self) -> OpenReport {
+        self.inner.opened
+    }
+
+    /// Background maintenance rounds that failed since the process started.
+    pub fn maintenance_failures(&self) -> u64 {
+        self.inner
+            .maintenance_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// One round of background maintenance for every tenant: flush head
     /// ranges that are due, compact, and apply retention.
     pub fn maintain(&self) -> Result<()> {
@@ -425,6 +463,9 @@ fn spawn_background(inner: &Arc<Inner>) -> Option<std::thread::JoinHandle<()>> {
                 if maintain_every.is_some_and(|m| since_maintenance >= m) {
                     since_maintenance = Duration::ZERO;
                     if let Err(e) = maintain(&inner) {
+                        inner
+                            .maintenance_failures
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         tracing::error!(error = %e, "storage maintenance failed");
                     }
                 }
