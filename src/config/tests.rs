@@ -36,6 +36,15 @@ tenants:
   team-b:
     max_series_per_metric: 0
     retention: 90d
+auth:
+  mode: tokens
+  tokens:
+    # sha256 of "team-a-grafana-token" and "team-b-writer-token"
+    - {name: team-a-grafana, sha256: "733313f21edb5da29790f74de3058719669d0d0742a7fbfead0ac344c92d4b92", tenant: team-a, policy: reader}
+    - {name: team-b-writer, sha256: "8fc8a7ea3f14bbd83b08aff45242c4716fe838803ff86d8f67a50b62c2d68aad", tenant: team-b, policy: writer}
+  policies:
+    reader: {read: true}
+    writer: {write: true}
 "#;
 
 #[derive(Parser)]
@@ -87,6 +96,16 @@ fn example_with_two_tenants_resolves_overrides() {
     assert_eq!(sc.engine.max_samples, 1_000_000);
     assert_eq!(sc.engine.max_series, 50_000);
     assert_eq!(sc.engine.timeout, Duration::from_secs(30));
+    // The example's tokens authenticate to their tenants.
+    let auth = sc.auth.as_ref().expect("an authenticator");
+    let mut h = axum::http::HeaderMap::new();
+    h.insert(
+        "authorization",
+        "Bearer team-a-grafana-token".parse().unwrap(),
+    );
+    let caller = auth.authenticate(&h).unwrap();
+    assert_eq!(caller.tenant.as_str(), "team-a");
+    assert!(caller.policy.read && !caller.policy.write);
 }
 
 #[test]
