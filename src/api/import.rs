@@ -90,7 +90,7 @@ pub(super) fn body_text(body: &[u8]) -> Result<&str, ApiError> {
 }
 
 /// Milliseconds since the Unix epoch, now.
-pub(super) fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -16,18 +16,7 @@ use crate::promql::{Annotations, Engine, QueryOutput, Value};
 /// Most points a range query may return per series (Prometheus's limit).
 const MAX_POINTS: i64 = 11_000;
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, as Prometheus writes values.
-pub(crate) fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
+pub(crate) use crate::promql::format_value;
 
 /// A timestamp in ms as Prometheus's JSON writes it: float seconds.
 pub(crate) fn format_ts(t: i64) -> String {
@@ -147,12 +136,7 @@ pub(crate) fn json_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use super::import::now_ms;
 
 /// The engine for this request: the server's, with the request's
 /// `timeout` (never longer than the server's) and `lookback_delta`.

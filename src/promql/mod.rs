@@ -16,6 +16,7 @@ mod value;
 
 pub use error::{Annotations, QueryError};
 pub use scope::{TenantScope, TENANT_LABEL};
+pub(crate) use value::format_value;
 pub use value::{InstantSample, QueryOutput, RangeSeries, Value};
 
 use std::time::Duration;

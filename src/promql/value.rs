@@ -57,3 +57,17 @@ pub struct QueryOutput {
     /// Annotations raised while evaluating.
     pub annotations: Annotations,
 }
+
+/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: how Prometheus writes
+/// values in API responses and `count_values` labels.
+pub(crate) fn format_value(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f == f64::INFINITY {
+        "+Inf".into()
+    } else if f == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{f}")
+    }
+}

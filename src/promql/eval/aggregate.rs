@@ -9,21 +9,8 @@ use super::labels;
 use super::{Ctx, Grid, Result, StepSeries};
 use crate::model::Labels;
 use crate::promql::error::QueryError;
-use crate::promql::functions;
+use crate::promql::functions::{self, kahan};
 use crate::promql::plan::{AggOp, Aggregate, Node};
-
-/// Neumaier-compensated addition (`kahansum.Inc` upstream).
-pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}
 
 /// Per-group, per-step state of the streaming operators.
 struct Acc {
@@ -87,7 +74,7 @@ impl Acc {
         }
         self.count[i] += 1.0;
         match op {
-            AggOp::Sum => (self.v[i], self.c[i]) = kahan_inc(f, self.v[i], self.c[i]),
+            AggOp::Sum => (self.v[i], self.c[i]) = kahan::inc(f, self.v[i], self.c[i]),
             AggOp::Avg => self.add_avg(i, f),
             AggOp::Max if (self.v[i] < f || self.v[i].is_nan()) => {
                 self.v[i] = f;
@@ -109,7 +96,7 @@ impl Acc {
     fn add_avg(&mut self, i: usize, f: f64) {
         let n = self.count[i];
         if !self.incr[i] {
-            let (nv, nc) = kahan_inc(f, self.v[i], self.c[i]);
+            let (nv, nc) = kahan::inc(f, self.v[i], self.c[i]);
             if !nv.is_infinite() {
                 self.v[i] = nv;
                 self.c[i] = nc;
@@ -120,7 +107,7 @@ impl Acc {
             self.c[i] /= n - 1.0;
         }
         let q = (n - 1.0) / n;
-        (self.mean[i], self.c[i]) = kahan_inc(f / n, q * self.mean[i], q * self.c[i]);
+        (self.mean[i], self.c[i]) = kahan::inc(f / n, q * self.mean[i], q * self.c[i]);
     }
 
     fn finish(mut self, op: AggOp, q: &[f64]) -> StepSeries {
@@ -333,7 +320,7 @@ impl Ctx<'_> {
         self.stream(&a.expr, grid, &mut |s: StepSeries| {
             for (i, v) in s.vals.iter().enumerate() {
                 let Some(f) = *v else { continue };
-                let with_value = labels::set(&s.labels, &label, &format_value(f));
+                let with_value = labels::set(&s.labels, &label, &crate::promql::format_value(f));
                 let key = group_labels(&with_value, without, &grouping);
                 let gi = match index.get(&key) {
                     Some(&g) => g,
@@ -527,19 +514,6 @@ fn ratio_offset(l: &Labels) -> f64 {
         h.write(&[0xff]);
     }
     h.finish() as f64 / u64::MAX as f64
-}
-
-/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`.
-pub(crate) fn format_value(f: f64) -> String {
-    if f.is_nan() {
-        "NaN".into()
-    } else if f == f64::INFINITY {
-        "+Inf".into()
-    } else if f == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{f}")
-    }
 }
 
 /// Go's `%g` for the numbers that appear in messages.

@@ -194,7 +194,7 @@ impl Ctx<'_> {
 /// `labels.FormatOpenMetricsFloat`: like Go's shortest form, but whole
 /// numbers keep a `.0` ("1.0").
 fn openmetrics_float(f: f64) -> String {
-    let s = super::aggregate::format_value(f);
+    let s = crate::promql::format_value(f);
     if f.is_finite() && !s.contains(['.', 'e', 'E']) {
         format!("{s}.0")
     } else {

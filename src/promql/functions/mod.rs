@@ -8,7 +8,7 @@
 use crate::model::Sample;
 
 mod date;
-mod kahan;
+pub(crate) mod kahan;
 mod math;
 mod over_time;
 mod quantile;
