@@ -15,13 +15,12 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use hyper::body::Frame;
-use promql_parser::label::MatchOp as PMatchOp;
-use promql_parser::parser::{self, Expr};
 use tokio::sync::mpsc;
 
+use super::import::now_ms;
 use super::{ApiError, AppState, Params, Reader};
 use crate::model::{is_stale_nan, Sample, METRIC_NAME};
-use crate::storage::{MatchOp, Matcher};
+use crate::promql::QueryError;
 
 /// The content type of the text exposition format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -52,8 +51,7 @@ pub(crate) async fn federate(
     let scope = reader.scope(&storage)?;
     let mut selectors = Vec::with_capacity(exprs.len());
     for e in &exprs {
-        parse_selector(e)?;
-        selectors.push(scope.bind_selector(e)?);
+        selectors.push(scope.bind_selector(e).map_err(match_err)?);
     }
     drop(scope);
     let maxt = now_ms();
@@ -79,42 +77,13 @@ pub(crate) async fn federate(
         .into_response())
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Parses one `match[]` value into storage matchers
-/// (`parser.ParseMetricSelector` upstream).
-pub(crate) fn parse_selector(text: &str) -> Result<Vec<Matcher>, ApiError> {
-    let bad = |msg: String| ApiError::BadData(format!("invalid parameter \"match[]\": {msg}"));
-    let vs = match parser::parse(text).map_err(bad)? {
-        Expr::VectorSelector(vs) => vs,
-        _ => return Err(bad(format!("{text:?} is not a series selector"))),
-    };
-    if !vs.matchers.or_matchers.is_empty() {
-        return Err(bad("'or' between label matchers is not supported".into()));
+/// A `match[]` selector's error in upstream's wording; policy refusals
+/// keep their own status.
+fn match_err(e: QueryError) -> ApiError {
+    match e {
+        QueryError::BadData(m) => ApiError::BadData(format!("invalid parameter \"match[]\": {m}")),
+        other => other.into(),
     }
-    let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
-    if let Some(name) = &vs.name {
-        out.push(Matcher::new(MatchOp::Equal, METRIC_NAME, name).map_err(|e| bad(e.to_string()))?);
-    }
-    for m in &vs.matchers.matchers {
-        let op = match m.op {
-            PMatchOp::Equal => MatchOp::Equal,
-            PMatchOp::NotEqual => MatchOp::NotEqual,
-            PMatchOp::Re(_) => MatchOp::Regex,
-            PMatchOp::NotRe(_) => MatchOp::NotRegex,
-        };
-        out.push(Matcher::new(op, &m.name, &m.value).map_err(|e| bad(e.to_string()))?);
-    }
-    if out.iter().all(Matcher::matches_empty) {
-        return Err(bad(
-            "vector selector must contain at least one non-empty matcher".into(),
-        ));
-    }
-    Ok(out)
 }
 
 /// Formats series into the exposition format and sends full chunks.
@@ -374,7 +343,8 @@ mod tests {
     fn selectors_parse_or_are_refused() {
         let ok: &[(&str, usize)] = &[("up", 1), ("{job=\"a\"}", 1), ("up{job=~\"a|b\"}", 2)];
         for (text, n) in ok {
-            assert_eq!(parse_selector(text).unwrap().len(), *n, "{text}");
+            let parsed = crate::promql::parse_selector(text).map_err(match_err);
+            assert_eq!(parsed.unwrap().len(), *n, "{text}");
         }
         for bad in [
             "",
@@ -384,7 +354,9 @@ mod tests {
             "up{",
             "1",
         ] {
-            let err = parse_selector(bad).unwrap_err();
+            let err = crate::promql::parse_selector(bad)
+                .map_err(match_err)
+                .unwrap_err();
             assert!(matches!(err, ApiError::BadData(_)), "{bad}: {err:?}");
         }
     }

@@ -324,7 +324,7 @@ pub(crate) fn parse_selector(text: &str) -> Result<Vec<Matcher>, QueryError> {
         .map_err(|e| QueryError::BadData(format!("parse error: {e}")))?;
     let Expr::VectorSelector(vs) = expr else {
         return Err(QueryError::BadData(format!(
-            "expected a series selector, got {text:?}"
+            "{text:?} is not a series selector (expected a series selector such as up{{job=\"api\"}})"
         )));
     };
     if !vs.matchers.or_matchers.is_empty() {

@@ -202,14 +202,12 @@ impl<'a> TenantScope<'a> {
         end: i64,
     ) -> Result<Vec<Labels>, QueryError> {
         let mut out = BTreeSet::new();
-        for b in self.bind_sets(selectors)? {
-            for t in self.tenants_for(&b) {
-                let q = self.storage.querier(t, start, end);
-                for l in q.select_labels(&b.matchers).map_err(storage_err)? {
-                    out.insert(self.tag(l, t));
-                }
+        self.each_querier(selectors, start, end, |t, m, q| {
+            for l in q.select_labels(m).map_err(storage_err)? {
+                out.insert(self.tag(l, t));
             }
-        }
+            Ok(())
+        })?;
         Ok(out.into_iter().collect())
     }
 
@@ -221,15 +219,13 @@ impl<'a> TenantScope<'a> {
         end: i64,
     ) -> Result<Vec<String>, QueryError> {
         let mut out = BTreeSet::new();
-        for b in self.bind_sets(selectors)? {
-            for t in self.tenants_for(&b) {
-                let q = self.storage.querier(t, start, end);
-                out.extend(q.label_names(&b.matchers, None).map_err(storage_err)?);
-                if self.is_federated() {
-                    out.insert(TENANT_LABEL.to_string());
-                }
+        self.each_querier(selectors, start, end, |_, m, q| {
+            out.extend(q.label_names(m, None).map_err(storage_err)?);
+            if self.is_federated() {
+                out.insert(TENANT_LABEL.to_string());
             }
-        }
+            Ok(())
+        })?;
         Ok(out.into_iter().collect())
     }
 
@@ -242,20 +238,32 @@ impl<'a> TenantScope<'a> {
         end: i64,
     ) -> Result<Vec<String>, QueryError> {
         let mut out = BTreeSet::new();
+        self.each_querier(selectors, start, end, |t, m, q| {
+            if self.is_federated() && name == TENANT_LABEL {
+                out.insert(t.as_str().to_string());
+            } else {
+                out.extend(q.label_values(name, m, None).map_err(storage_err)?);
+            }
+            Ok(())
+        })?;
+        Ok(out.into_iter().collect())
+    }
+
+    /// Calls `f` with a querier over `[start, end]` for each bound selector
+    /// and each tenant it reads, with the selector's storage matchers.
+    fn each_querier(
+        &self,
+        selectors: &[&str],
+        start: i64,
+        end: i64,
+        mut f: impl FnMut(&TenantId, &[Matcher], crate::storage::Querier) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
         for b in self.bind_sets(selectors)? {
             for t in self.tenants_for(&b) {
-                if self.is_federated() && name == TENANT_LABEL {
-                    out.insert(t.as_str().to_string());
-                    continue;
-                }
-                let q = self.storage.querier(t, start, end);
-                out.extend(
-                    q.label_values(name, &b.matchers, None)
-                        .map_err(storage_err)?,
-                );
+                f(t, &b.matchers, self.storage.querier(t, start, end))?;
             }
         }
-        Ok(out.into_iter().collect())
+        Ok(())
     }
 }
 
