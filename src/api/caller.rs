@@ -140,3 +140,15 @@ impl FromRequestParts<AppState> for HealthAccess {
         Ok(HealthAccess)
     }
 }
+
+/// Any authenticated caller, whatever its policy allows: for endpoints
+/// that only describe the caller to itself (`status/whoami`).
+pub struct Authenticated(pub Caller);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Authenticated(authenticate(parts, state)?))
+    }
+}

@@ -18,6 +18,8 @@ mod push;
 mod query;
 mod status_tsdb;
 mod tenant;
+mod ui;
+mod whoami;
 mod write;
 
 use std::sync::{Arc, OnceLock};
@@ -243,6 +245,8 @@ pub fn app(state: AppState) -> Router {
             get(federate::federate).post(federate::federate),
         )
         .route("/api/v1/status/tsdb", get(status_tsdb::status_tsdb))
+        .route("/api/v1/status/whoami", get(whoami::whoami))
+        .merge(ui::routes())
         .merge(import::routes())
         .merge(push::routes())
         .route("/metrics", get(metrics::metrics))

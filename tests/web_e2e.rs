@@ -1,0 +1,388 @@
+//! The built-in web UI, end to end: the release binary on a loopback
+//! port, data imported for two tenants, and Debian's headless Chromium
+//! driven through chromedriver with real key and mouse events.
+//!
+//! Screenshots are saved under `target/e2e-artifacts/` (next to the
+//! cargo target dir's `tmp/`) and their paths printed.
+
+mod webdriver;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use webdriver::{free_port, keys, Driver, Session};
+
+/// The release server, killed on drop.
+struct Tessera {
+    child: Child,
+    base: String,
+    http: reqwest::blocking::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Tessera {
+    /// Starts `tessera serve` on a free port over a temp data dir, with
+    /// `config` (YAML) if given, and waits until it is ready.
+    fn start(config: Option<&str>) -> Tessera {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.arg("serve")
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--wal.sync=none")
+            .arg("--maintenance-interval=0s")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(yaml) = config {
+            let path = dir.path().join("tessera.yml");
+            std::fs::write(&path, yaml).unwrap();
+            cmd.arg("--config").arg(path);
+        }
+        let child = cmd.spawn().expect("start the tessera binary");
+        let t = Tessera {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::blocking::Client::new(),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let ok = t.http.get(t.url("/-/ready")).send();
+            if ok.is_ok_and(|r| r.status() == 200) {
+                return t;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("tessera never became ready");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Imports text-format lines; `auth` is an (header, value) pair.
+    fn import(&self, auth: (&str, &str), body: String) {
+        let resp = self
+            .http
+            .post(self.url("/api/v1/import/prometheus"))
+            .header(auth.0, auth.1)
+            .header("Content-Type", "text/plain; version=0.0.4")
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 204, "{}", resp.text().unwrap_or_default());
+    }
+
+    /// A query API answer, as the page would get it.
+    fn get_json(&self, path: &str, auth: (&str, &str), params: &[(&str, &str)]) -> Value {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .header(auth.0, auth.1)
+            .query(params)
+            .send()
+            .unwrap();
+        resp.json().unwrap()
+    }
+}
+
+impl Drop for Tessera {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Tenant A: three `e2e_requests_total` series and one temperature over
+/// the last 30 minutes, every 30s; the last counter values are 180, 60
+/// and 120.
+fn tenant_a_lines(now: i64) -> String {
+    let mut s = String::new();
+    for i in 0..=60i64 {
+        let t = now - (60 - i) * 30_000;
+        s += &format!(
+            "e2e_requests_total{{code=\"200\",path=\"/api\"}} {} {t}\n",
+            i * 3
+        );
+        s += &format!("e2e_requests_total{{code=\"500\",path=\"/api\"}} {i} {t}\n");
+        s += &format!(
+            "e2e_requests_total{{code=\"200\",path=\"/health\"}} {} {t}\n",
+            i * 2
+        );
+        s += &format!(
+            "e2e_temperature_celsius{{room=\"lab\"}} {} {t}\n",
+            20 + i % 5
+        );
+    }
+    s
+}
+
+/// Tenant B: names that must never show up while acting as tenant A.
+fn tenant_b_lines(now: i64) -> String {
+    let mut s = String::new();
+    for i in 0..=60i64 {
+        let t = now - (60 - i) * 30_000;
+        s += &format!("secret_b_metric{{owner=\"b\"}} 42 {t}\n");
+        s += &format!("e2e_requests_total{{code=\"404\",path=\"/b-only\"}} {i} {t}\n");
+    }
+    s
+}
+
+const A_SERIES: [&str; 3] = [
+    r#"e2e_requests_total{code="200", path="/api"}"#,
+    r#"e2e_requests_total{code="200", path="/health"}"#,
+    r#"e2e_requests_total{code="500", path="/api"}"#,
+];
+
+/// Where screenshots go: `<target>/e2e-artifacts/`.
+fn artifacts() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("e2e-artifacts")
+}
+
+fn shot(s: &Session, name: &str) {
+    let p = s.screenshot(&artifacts().join(name));
+    println!("screenshot: {}", p.display());
+}
+
+/// The result table's rows as [series, value] texts.
+fn table_rows(s: &Session) -> Vec<(String, String)> {
+    let v = s.script(
+        "return [...document.querySelectorAll('#result-table tbody tr')].map(tr => [...tr.cells].map(c => c.textContent));",
+        json!([]),
+    );
+    let mut rows: Vec<(String, String)> = serde_json::from_value::<Vec<Vec<String>>>(v)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn texts(s: &Session, css: &str) -> Vec<String> {
+    let v = s.script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);",
+        json!([css]),
+    );
+    serde_json::from_value(v).unwrap()
+}
+
+/// Replaces the query box's text by typing, then runs it with Enter.
+fn run_query(s: &Session, expr: &str) {
+    let box_ = s.find("#expr");
+    s.clear(&box_);
+    s.send_keys(&box_, expr);
+    s.send_keys(&box_, keys::ENTER);
+}
+
+fn wait_rows(s: &Session, n: usize) -> Vec<(String, String)> {
+    s.wait(&format!("{n} table rows"), || {
+        let rows = table_rows(s);
+        (rows.len() == n).then_some(rows)
+    })
+}
+
+/// Mode `none`: the tenant typed in the page is the one queried.
+#[test]
+fn expression_browser_graph_and_explorer_see_one_tenant() {
+    let srv = Tessera::start(None);
+    let now = now_ms();
+    srv.import(("X-Scope-OrgID", "team-a"), tenant_a_lines(now));
+    srv.import(("X-Scope-OrgID", "team-b"), tenant_b_lines(now));
+    let driver = Driver::start();
+    let s = driver.session();
+    s.goto(&srv.url("/"));
+    s.find("body[data-ready=true]");
+    s.wait_script(
+        "the default tenant",
+        "return document.getElementById('current-tenant').textContent",
+        &json!("anonymous"),
+    );
+
+    // Choose the tenant by typing it, as a user would.
+    let tenant = s.find("#tenant-input");
+    s.send_keys(&tenant, &format!("team-a{}", keys::ENTER));
+    s.wait_script(
+        "tenant team-a",
+        "return document.getElementById('current-tenant').textContent",
+        &json!("team-a"),
+    );
+
+    // Autocomplete: a prefix, the suggestion list, Tab accepts.
+    let box_ = s.find("#expr");
+    s.click(&box_);
+    s.send_keys(&box_, "e2e_req");
+    s.wait("the metric suggestion", || {
+        let items = texts(&s, "#suggestions li span:first-child");
+        items
+            .contains(&"e2e_requests_total".to_string())
+            .then_some(())
+    });
+    s.send_keys(&box_, keys::TAB);
+    s.wait_script(
+        "the accepted completion",
+        "return document.getElementById('expr').value",
+        &json!("e2e_requests_total"),
+    );
+    s.send_keys(&box_, keys::ENTER);
+    let rows = wait_rows(&s, 3);
+    let want: Vec<(String, String)> = [
+        (A_SERIES[0], "180"),
+        (A_SERIES[1], "120"),
+        (A_SERIES[2], "60"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(rows, want);
+    shot(&s, "table.png");
+
+    // Label values complete inside braces, for that metric only.
+    s.clear(&box_);
+    s.send_keys(&box_, "e2e_requests_total{path=\"/h");
+    s.wait("the label value suggestion", || {
+        let items = texts(&s, "#suggestions li span:first-child");
+        (items == ["/health"]).then_some(())
+    });
+    s.send_keys(&box_, &format!("{}}}{}", keys::TAB, keys::ENTER));
+    let rows = wait_rows(&s, 1);
+    assert_eq!(rows[0].0, A_SERIES[1]);
+
+    graph_checks(&s);
+    error_and_isolation_checks(&s, &srv);
+    explorer_checks(&s);
+}
+
+/// The graph of the three series: paths with points, an exact legend and
+/// hover values; stacking changes the drawn lines.
+fn graph_checks(s: &Session) {
+    let box_ = s.find("#expr");
+    s.clear(&box_);
+    s.send_keys(&box_, "e2e_requests_total");
+    s.click(&s.find("#tab-graph"));
+    let paths = s.wait("three drawn series", || {
+        let d = texts_attr(s, "#chart svg path.series", "d");
+        (d.len() == 3).then_some(d)
+    });
+    for d in &paths {
+        let points = d.matches(['M', 'L']).count();
+        assert!(
+            points >= 100,
+            "a series drawn with only {points} points: {d}"
+        );
+    }
+    let mut legend = texts(s, "#legend .legend-label");
+    legend.sort();
+    assert_eq!(legend, A_SERIES);
+    let svg = s.find("#chart svg");
+    s.hover(&svg, 100, 0);
+    let tip = s.wait("the hover tooltip", || {
+        let rows = texts(s, "#chart-tooltip:not([hidden]) .row");
+        (rows.len() == 3).then_some(rows)
+    });
+    for series in A_SERIES {
+        assert!(
+            tip.iter().any(|r| r.ends_with(series)),
+            "{series} missing in {tip:?}"
+        );
+    }
+    shot(s, "graph.png");
+    s.click(&s.find("#stacked"));
+    let stacked = s.wait("redrawn stacked lines", || {
+        let d = texts_attr(s, "#chart svg path.series", "d");
+        (d.len() == 3 && d != paths).then_some(d)
+    });
+    assert_eq!(stacked.len(), 3);
+    shot(s, "graph-stacked.png");
+    s.click(&s.find("#stacked"));
+    s.click(&s.find("#tab-table"));
+}
+
+fn texts_attr(s: &Session, css: &str, attr: &str) -> Vec<String> {
+    let v = s.script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.getAttribute(arguments[1]));",
+        json!([css, attr]),
+    );
+    serde_json::from_value(v).unwrap()
+}
+
+/// A bad query shows the API's own words; nothing of tenant B shows up.
+fn error_and_isolation_checks(s: &Session, srv: &Tessera) {
+    run_query(s, "sum(e2e_requests_total");
+    let api = srv.get_json(
+        "/api/v1/query",
+        ("X-Scope-OrgID", "team-a"),
+        &[("query", "sum(e2e_requests_total")],
+    );
+    let want = api["error"].as_str().expect("the API refuses the query");
+    let shown = s.wait("the error message", || {
+        texts(s, "#messages .msg.error .text").into_iter().next()
+    });
+    assert_eq!(shown, want);
+    assert_eq!(
+        texts(s, "#messages [role=alert] .text"),
+        [want],
+        "errors are announced"
+    );
+
+    run_query(s, "{__name__=~\".+\"}");
+    let rows = wait_rows(s, 4);
+    for (series, _) in &rows {
+        assert!(series.starts_with("e2e_"), "{series} is not tenant A's");
+        assert!(
+            !series.contains("b-only"),
+            "tenant B's series shown: {series}"
+        );
+    }
+    // Tenant B's metric is not offered either.
+    let box_ = s.find("#expr");
+    s.clear(&box_);
+    s.send_keys(&box_, "e2e_t");
+    s.wait("suggestions for e2e_t", || {
+        let items = texts(s, "#suggestions li span:first-child");
+        (items == ["e2e_temperature_celsius"]).then_some(())
+    });
+    s.clear(&box_);
+    s.send_keys(&box_, "secret_");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(texts(s, "#suggestions li"), Vec::<String>::new());
+}
+
+/// The cardinality explorer shows tenant A's top metric; clicking it
+/// opens the expression browser on it.
+fn explorer_checks(s: &Session) {
+    s.click(&s.find("#view-cardinality-tab"));
+    let top = s.wait("the top metric", || {
+        let names = texts(s, "#card-metrics tbody tr td:first-child");
+        let counts = texts(s, "#card-metrics tbody tr td:last-child");
+        (!names.is_empty()).then(|| (names, counts))
+    });
+    assert_eq!(top.0, ["e2e_requests_total", "e2e_temperature_celsius"]);
+    assert_eq!(top.1, ["3", "1"]);
+    let labels = texts(s, "#card-labels tbody tr td:first-child");
+    assert!(labels.contains(&"path".to_string()), "{labels:?}");
+    let page = s.script("return document.body.textContent", json!([]));
+    assert!(!page.as_str().unwrap().contains("secret_b_metric"));
+    shot(s, "cardinality.png");
+    s.click(&s.find("#card-metrics tbody tr td:first-child button"));
+    s.wait_script(
+        "the metric's query",
+        "return document.getElementById('expr').value",
+        &json!("e2e_requests_total"),
+    );
+    assert_eq!(wait_rows(s, 3).len(), 3);
+}

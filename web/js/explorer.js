@@ -1,0 +1,47 @@
+// The cardinality explorer: the caller's tenant head from
+// /api/v1/status/tsdb, each name a button that opens its query.
+
+import { apiGet, clearMessages, showOutcome } from './api.js';
+import { labelQuery, metricQuery, pairQuery } from './promql.js';
+
+const LISTS = [
+  ['card-metrics', 'seriesCountByMetricName', metricQuery],
+  ['card-labels', 'labelValueCountByLabelName', labelQuery],
+  ['card-pairs', 'seriesCountByLabelValuePair', pairQuery],
+  ['card-memory', 'memoryInBytesByLabelName', labelQuery],
+];
+
+function entryRow(entry, toQuery, open) {
+  const tr = document.createElement('tr');
+  const name = document.createElement('td');
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = entry.name;
+  const q = toQuery(entry.name);
+  b.title = `Query ${q}`;
+  b.addEventListener('click', () => open(q));
+  name.append(b);
+  const value = document.createElement('td');
+  value.textContent = String(entry.value);
+  tr.append(name, value);
+  return tr;
+}
+
+/** Loads the statistics with `limit` entries per list; `open(expr)` runs a query. */
+export async function loadExplorer(limit, open) {
+  clearMessages();
+  const res = await apiGet('/api/v1/status/tsdb', [['limit', String(limit)]]);
+  showOutcome(res);
+  const stats = document.getElementById('head-stats');
+  for (const [id] of LISTS) document.querySelector(`#${id} tbody`).replaceChildren();
+  if (!res.ok) {
+    stats.textContent = '';
+    return;
+  }
+  const h = res.data.headStats;
+  stats.textContent = `${h.numSeries} series, ${h.numLabelPairs} label pairs, ${h.chunkCount} chunks in the head`;
+  for (const [id, key, toQuery] of LISTS) {
+    const list = res.data[key] || [];
+    document.querySelector(`#${id} tbody`).replaceChildren(...list.map((e) => entryRow(e, toQuery, open)));
+  }
+}

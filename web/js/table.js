@@ -1,0 +1,63 @@
+// The instant-query table, and the conversion of range results into the
+// chart's series.
+
+import { formatSeries } from './promql.js';
+
+/** Most rows drawn; the summary says when there were more. */
+const MAX_ROWS = 2000;
+
+function row(cells) {
+  const tr = document.createElement('tr');
+  for (const c of cells) {
+    const td = document.createElement('td');
+    td.textContent = c;
+    tr.append(td);
+  }
+  return tr;
+}
+
+/** The rows of an instant result: [series, value] text pairs. */
+function rows(data) {
+  switch (data.resultType) {
+    case 'vector':
+      return data.result.map((s) => [formatSeries(s.metric), s.value ? s.value[1] : histogramText(s.histogram)]);
+    case 'matrix':
+      return data.result.map((s) => [
+        formatSeries(s.metric),
+        (s.values || []).map(([t, v]) => `${v} @${t}`).join('\n'),
+      ]);
+    case 'scalar':
+    case 'string':
+      return [[data.resultType, data.result[1]]];
+    default:
+      return [];
+  }
+}
+
+function histogramText(h) {
+  return h ? `histogram (count ${h[1].count}, sum ${h[1].sum})` : '';
+}
+
+/** Fills the table body with an instant query's `data`. */
+export function renderTable(tbody, summary, data) {
+  const all = rows(data);
+  const shown = all.slice(0, MAX_ROWS);
+  tbody.replaceChildren(...shown.map(row));
+  const kind = data.resultType;
+  summary.textContent =
+    all.length > MAX_ROWS
+      ? `${kind}: showing ${MAX_ROWS} of ${all.length} rows`
+      : `${kind}: ${all.length} ${all.length === 1 ? 'row' : 'rows'}`;
+}
+
+/**
+ * A range result as chart series: points are [stepIndex, value, raw text]
+ * on the grid start + k * step.
+ */
+export function toChartSeries(data, start, step) {
+  if (data.resultType !== 'matrix') return [];
+  return data.result.map((s) => ({
+    label: formatSeries(s.metric),
+    points: (s.values || []).map(([t, v]) => [Math.round((t * 1000 - start) / step), Number(v), v]),
+  }));
+}
