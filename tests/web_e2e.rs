@@ -207,6 +207,13 @@ fn expression_browser_graph_and_explorer_see_one_tenant() {
     let s = driver.session();
     s.goto(&srv.url("/"));
     s.find("body[data-ready=true]");
+    let unlabelled = s.script(
+        "return [...document.querySelectorAll('input, textarea, select, button')]\
+           .filter(e => e.tagName === 'BUTTON' ? !e.textContent.trim() : !e.labels.length)\
+           .map(e => e.id)",
+        json!([]),
+    );
+    assert_eq!(unlabelled, json!([]), "controls without a label");
     s.wait_script(
         "the default tenant",
         "return document.getElementById('current-tenant').textContent",
@@ -309,6 +316,20 @@ fn graph_checks(s: &Session) {
     assert_eq!(stacked.len(), 3);
     shot(s, "graph-stacked.png");
     s.click(&s.find("#stacked"));
+
+    // A typed step replaces the automatic one: one point a minute over
+    // the 30 minutes of data (plus the 5m lookback after the last).
+    let step = s.find("#step");
+    s.send_keys(&step, &format!("1m{}", keys::TAB));
+    s.wait_script(
+        "the typed step",
+        "return document.getElementById('graph-summary').textContent",
+        &json!("3 series, step 1m"),
+    );
+    let d = texts_attr(s, "#chart svg path.series", "d");
+    let points = d[0].matches(['M', 'L']).count();
+    assert!((30..=37).contains(&points), "{points} points at a 1m step");
+    s.clear(&step);
     s.click(&s.find("#tab-table"));
 }
 
@@ -385,4 +406,96 @@ fn explorer_checks(s: &Session) {
         &json!("e2e_requests_total"),
     );
     assert_eq!(wait_rows(s, 3).len(), 3);
+}
+
+const TOKENS_CONFIG: &str = r#"
+auth:
+  mode: tokens
+  tokens:
+    - {name: alpha, sha256: "SHA_ALPHA", tenant: team-a, policy: member}
+    - {name: beta, sha256: "SHA_BETA", tenant: team-b, policy: member}
+    - {name: ops, sha256: "SHA_OPS", tenant: ops, policy: ops}
+  policies:
+    member: {read: true, write: true}
+    ops: {read: true, federation: true, allowed_tenants: [team-a, team-b]}
+"#;
+
+fn current_tenant(s: &Session, want: &str) {
+    s.wait_script(
+        &format!("current tenant {want:?}"),
+        "return document.getElementById('current-tenant').textContent",
+        &json!(want),
+    );
+}
+
+/// Mode `tokens`: the page asks for a token, keeps it for the tab only,
+/// and a federation policy can choose several tenants.
+#[test]
+fn tokens_are_asked_for_kept_per_session_and_federation_chooses_tenants() {
+    use tessera::auth::sha256_hex;
+    let config = TOKENS_CONFIG
+        .replace("SHA_ALPHA", &sha256_hex(b"alpha-secret"))
+        .replace("SHA_BETA", &sha256_hex(b"beta-secret"))
+        .replace("SHA_OPS", &sha256_hex(b"ops-secret"));
+    let srv = Tessera::start(Some(&config));
+    let now = now_ms();
+    srv.import(
+        ("Authorization", "Bearer alpha-secret"),
+        tenant_a_lines(now),
+    );
+    srv.import(("Authorization", "Bearer beta-secret"), tenant_b_lines(now));
+    let driver = Driver::start();
+    let s = driver.session();
+    s.goto(&srv.url("/"));
+    s.find("body[data-ready=true]");
+    current_tenant(&s, "not signed in");
+
+    // A wrong token: the API's 401 message, verbatim.
+    let token = s.find("#token-input");
+    s.send_keys(&token, &format!("wrong{}", keys::ENTER));
+    let shown = s.wait("the 401 message", || {
+        texts(&s, "#messages .msg.error .text").into_iter().next()
+    });
+    assert_eq!(shown, "unknown bearer token");
+    current_tenant(&s, "not signed in");
+
+    s.send_keys(&token, &format!("alpha-secret{}", keys::ENTER));
+    current_tenant(&s, "team-a");
+    let stored = s.script(
+        "return [sessionStorage.getItem('tessera.authorization'), localStorage.length, document.cookie]",
+        json!([]),
+    );
+    assert_eq!(stored, json!(["Bearer alpha-secret", 0, ""]));
+    assert!(texts(&s, "#federate-form:not([hidden])").is_empty());
+    run_query(&s, "e2e_requests_total");
+    let rows = wait_rows(&s, 3);
+    assert!(
+        rows.iter().all(|(series, _)| !series.contains("b-only")),
+        "{rows:?}"
+    );
+
+    // The token lasts for the tab: a reload keeps it.
+    s.goto(&srv.url("/"));
+    s.find("body[data-ready=true]");
+    current_tenant(&s, "team-a");
+
+    s.click(&s.find("#sign-out"));
+    current_tenant(&s, "not signed in");
+    let stored = s.script("return sessionStorage.length", json!([]));
+    assert_eq!(stored, json!(0));
+
+    // Federation: the ops token names both tenants.
+    let token = s.find("#token-input");
+    s.send_keys(&token, &format!("ops-secret{}", keys::ENTER));
+    current_tenant(&s, "ops");
+    let fed = s.find("#federate-form:not([hidden]) #federate-input");
+    s.clear(&fed);
+    s.send_keys(&fed, &format!("team-a|team-b{}", keys::ENTER));
+    current_tenant(&s, "team-a | team-b");
+    run_query(&s, "e2e_requests_total");
+    let rows = wait_rows(&s, 4);
+    let b: Vec<_> = rows.iter().filter(|(s, _)| s.contains("b-only")).collect();
+    assert_eq!(b.len(), 1, "{rows:?}");
+    assert!(b[0].0.contains(r#"__tenant_id__="team-b""#), "{rows:?}");
+    shot(&s, "federated.png");
 }
