@@ -5,104 +5,15 @@
 //! Screenshots are saved under `target/e2e-artifacts/` (next to the
 //! cargo target dir's `tmp/`) and their paths printed.
 
+mod release_server;
 mod webdriver;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use release_server::{now_ms, Tessera};
 use serde_json::{json, Value};
-use webdriver::{free_port, keys, Driver, Session};
-
-/// The release server, killed on drop.
-struct Tessera {
-    child: Child,
-    base: String,
-    http: reqwest::blocking::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl Tessera {
-    /// Starts `tessera serve` on a free port over a temp data dir, with
-    /// `config` (YAML) if given, and waits until it is ready.
-    fn start(config: Option<&str>) -> Tessera {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-        cmd.arg("serve")
-            .arg(format!("--listen=127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--wal.sync=none")
-            .arg("--maintenance-interval=0s")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some(yaml) = config {
-            let path = dir.path().join("tessera.yml");
-            std::fs::write(&path, yaml).unwrap();
-            cmd.arg("--config").arg(path);
-        }
-        let child = cmd.spawn().expect("start the tessera binary");
-        let t = Tessera {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::blocking::Client::new(),
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            let ok = t.http.get(t.url("/-/ready")).send();
-            if ok.is_ok_and(|r| r.status() == 200) {
-                return t;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("tessera never became ready");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Imports text-format lines; `auth` is an (header, value) pair.
-    fn import(&self, auth: (&str, &str), body: String) {
-        let resp = self
-            .http
-            .post(self.url("/api/v1/import/prometheus"))
-            .header(auth.0, auth.1)
-            .header("Content-Type", "text/plain; version=0.0.4")
-            .body(body)
-            .send()
-            .unwrap();
-        assert_eq!(resp.status(), 204, "{}", resp.text().unwrap_or_default());
-    }
-
-    /// A query API answer, as the page would get it.
-    fn get_json(&self, path: &str, auth: (&str, &str), params: &[(&str, &str)]) -> Value {
-        let resp = self
-            .http
-            .get(self.url(path))
-            .header(auth.0, auth.1)
-            .query(params)
-            .send()
-            .unwrap();
-        resp.json().unwrap()
-    }
-}
-
-impl Drop for Tessera {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use webdriver::{keys, Driver, Session};
 
 /// Tenant A: three `e2e_requests_total` series and one temperature over
 /// the last 30 minutes, every 30s; the last counter values are 180, 60
@@ -269,6 +180,31 @@ fn expression_browser_graph_and_explorer_see_one_tenant() {
     let rows = wait_rows(&s, 1);
     assert_eq!(rows[0].0, A_SERIES[1]);
 
+    // Arrows choose a suggestion and Enter takes it (without running);
+    // the next Enter runs.
+    s.clear(&box_);
+    s.send_keys(&box_, "e2e_");
+    s.wait("two metric suggestions", || {
+        let items = texts(&s, "#suggestions li span:first-child");
+        (items == ["e2e_requests_total", "e2e_temperature_celsius"]).then_some(())
+    });
+    s.send_keys(&box_, &format!("{0}{0}{1}", keys::ARROW_DOWN, keys::ENTER));
+    s.wait_script(
+        "the second suggestion",
+        "return document.getElementById('expr').value",
+        &json!("e2e_temperature_celsius"),
+    );
+    assert_eq!(
+        table_rows(&s)[0].0,
+        A_SERIES[1],
+        "Enter on a suggestion ran the query"
+    );
+    s.send_keys(&box_, keys::ENTER);
+    s.wait("the temperature row", || {
+        let rows = table_rows(&s);
+        (rows.len() == 1 && rows[0].0 == r#"e2e_temperature_celsius{room="lab"}"#).then_some(())
+    });
+
     graph_checks(&s);
     error_and_isolation_checks(&s, &srv);
     explorer_checks(&s);
@@ -390,7 +326,7 @@ fn explorer_checks(s: &Session) {
     let top = s.wait("the top metric", || {
         let names = texts(s, "#card-metrics tbody tr td:first-child");
         let counts = texts(s, "#card-metrics tbody tr td:last-child");
-        (!names.is_empty()).then(|| (names, counts))
+        (!names.is_empty()).then_some((names, counts))
     });
     assert_eq!(top.0, ["e2e_requests_total", "e2e_temperature_celsius"]);
     assert_eq!(top.1, ["3", "1"]);
@@ -498,4 +434,121 @@ fn tokens_are_asked_for_kept_per_session_and_federation_chooses_tenants() {
     assert_eq!(b.len(), 1, "{rows:?}");
     assert!(b[0].0.contains(r#"__tenant_id__="team-b""#), "{rows:?}");
     shot(&s, "federated.png");
+}
+
+/// The page's own helpers, run in the browser on tables of cases: where
+/// the cursor is for autocomplete, PromQL quoting and the explorer's
+/// queries, durations and the automatic step.
+#[test]
+fn page_helpers_in_the_browser() {
+    let srv = Tessera::start(None);
+    let driver = Driver::start();
+    let s = driver.session();
+    s.goto(&srv.url("/"));
+    s.find("body[data-ready=true]");
+    // `¦` marks the cursor (the end when absent).
+    let contexts: &[(&str, Value)] = &[
+        ("", Value::Null),
+        ("up", json!({"kind": "metric", "prefix": "up", "start": 0})),
+        (
+            "rate(http_re",
+            json!({"kind": "metric", "prefix": "http_re", "start": 5}),
+        ),
+        (
+            "rate(http_re¦ + 1",
+            json!({"kind": "metric", "prefix": "http_re", "start": 5}),
+        ),
+        (
+            "sum by (jo",
+            json!({"kind": "label", "prefix": "jo", "start": 8}),
+        ),
+        (
+            "sum(x) without (",
+            json!({"kind": "label", "prefix": "", "start": 16}),
+        ),
+        (
+            "a / on(inst",
+            json!({"kind": "label", "prefix": "inst", "start": 7}),
+        ),
+        (
+            "x{",
+            json!({"kind": "label", "prefix": "", "start": 2, "metric": "x"}),
+        ),
+        (
+            "{jo",
+            json!({"kind": "label", "prefix": "jo", "start": 1, "metric": null}),
+        ),
+        (
+            "x{job=\"a\", inst",
+            json!({"kind": "label", "prefix": "inst", "start": 11, "metric": "x"}),
+        ),
+        (
+            "x{a=\"}\", b",
+            json!({"kind": "label", "prefix": "b", "start": 9, "metric": "x"}),
+        ),
+        (
+            "x{job=\"ap",
+            json!({"kind": "value", "label": "job", "prefix": "ap", "start": 7, "metric": "x", "quoted": true}),
+        ),
+        (
+            "x{job=~\"a|b",
+            json!({"kind": "value", "label": "job", "prefix": "a|b", "start": 8, "metric": "x", "quoted": true}),
+        ),
+        (
+            "x{job!=",
+            json!({"kind": "value", "label": "job", "prefix": "", "start": 7, "metric": "x", "quoted": false}),
+        ),
+        (
+            "x{job=\"a\"} + y",
+            json!({"kind": "metric", "prefix": "y", "start": 13}),
+        ),
+        ("x{job=\"a\"}", Value::Null),
+        ("x[5m", Value::Null),
+        ("x offset 5m", Value::Null),
+        ("label_replace(x, \"dst", Value::Null),
+    ];
+    let script = r#"
+        const [cases, done] = arguments;
+        Promise.all([import('/ui/js/promql.js'), import('/ui/js/time.js')]).then(([p, t]) => done({
+            contexts: cases.map((c) => {
+                const i = c.indexOf('¦');
+                const text = c.replace('¦', '');
+                return p.completionContext(text, i < 0 ? text.length : i);
+            }),
+            quote: p.quote('a"b\\c\n'),
+            series: [p.formatSeries({__name__: 'up', job: 'a'}), p.formatSeries({}),
+                     p.formatSeries({job: 'a', 'a.b': 'x'})],
+            queries: [p.metricQuery('up'), p.metricQuery('a.b'), p.labelQuery('job'),
+                      p.pairQuery('job=a=b')],
+            durations: ['1h30m', '90s', '1d', '100ms', '', '1x', '5m3', '0s'].map(t.parseDuration),
+            formatted: [t.formatDuration(5400000), t.formatDuration(14000)],
+            steps: [t.autoStepMs(3600000), t.autoStepMs(60000), t.autoStepMs(7 * 86400000)],
+        })).catch((e) => done(String(e)));
+    "#;
+    let cases: Vec<&str> = contexts.iter().map(|(c, _)| *c).collect();
+    let got = s.script_async(script, json!([cases]));
+    assert!(got.is_object(), "the modules did not load: {got}");
+    for (i, (case, want)) in contexts.iter().enumerate() {
+        assert_eq!(&got["contexts"][i], want, "context of {case:?}");
+    }
+    assert_eq!(got["quote"], r#""a\"b\\c\n""#);
+    assert_eq!(
+        got["series"],
+        json!(["up{job=\"a\"}", "{}", "{job=\"a\", \"a.b\"=\"x\"}"])
+    );
+    assert_eq!(
+        got["queries"],
+        json!([
+            "up",
+            "{__name__=\"a.b\"}",
+            "count by (job) ({job!=\"\"})",
+            "count by (__name__) ({job=\"a=b\"})"
+        ])
+    );
+    assert_eq!(
+        got["durations"],
+        json!([5_400_000, 90_000, 86_400_000, 100, null, null, null, null])
+    );
+    assert_eq!(got["formatted"], json!(["1h30m", "14s"]));
+    assert_eq!(got["steps"], json!([14_000, 1_000, 2_419_000]));
 }

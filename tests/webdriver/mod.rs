@@ -241,6 +241,15 @@ impl Session {
         )
     }
 
+    /// Runs an async script: it calls its last argument with the result.
+    pub fn script_async(&self, script: &str, args: Value) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
     /// Moves the mouse to an element's centre, offset by (dx, dy) pixels.
     pub fn hover(&self, el: &Element, dx: i64, dy: i64) {
         let origin = json!({ ELEMENT_KEY: el.0 });

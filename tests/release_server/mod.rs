@@ -1,0 +1,110 @@
+//! The release binary as a child process on a free loopback port with a
+//! temp data dir, for end-to-end tests that need the real server.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+/// A free loopback port (bound, read, released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The release server, killed on drop.
+pub struct Tessera {
+    child: Child,
+    base: String,
+    http: reqwest::blocking::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Tessera {
+    /// Starts `tessera serve` on a free port over a temp data dir, with
+    /// `config` (YAML) if given, and waits until it is ready.
+    pub fn start(config: Option<&str>) -> Tessera {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.arg("serve")
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--wal.sync=none")
+            .arg("--maintenance-interval=0s")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(yaml) = config {
+            let path = dir.path().join("tessera.yml");
+            std::fs::write(&path, yaml).unwrap();
+            cmd.arg("--config").arg(path);
+        }
+        let child = cmd.spawn().expect("start the tessera binary");
+        let t = Tessera {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::blocking::Client::new(),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let ok = t.http.get(t.url("/-/ready")).send();
+            if ok.is_ok_and(|r| r.status() == 200) {
+                return t;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("tessera never became ready");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Imports text-format lines; `auth` is an (header, value) pair.
+    pub fn import(&self, auth: (&str, &str), body: String) {
+        let resp = self
+            .http
+            .post(self.url("/api/v1/import/prometheus"))
+            .header(auth.0, auth.1)
+            .header("Content-Type", "text/plain; version=0.0.4")
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 204, "{}", resp.text().unwrap_or_default());
+    }
+
+    /// A query API answer, as the page would get it.
+    pub fn get_json(&self, path: &str, auth: (&str, &str), params: &[(&str, &str)]) -> Value {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .header(auth.0, auth.1)
+            .query(params)
+            .send()
+            .unwrap();
+        resp.json().unwrap()
+    }
+}
+
+impl Drop for Tessera {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The wall clock, Unix ms.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
