@@ -208,6 +208,7 @@ fn expression_browser_graph_and_explorer_see_one_tenant() {
     graph_checks(&s);
     error_and_isolation_checks(&s, &srv);
     explorer_checks(&s);
+    prometheus_link_checks(&s, &srv);
 }
 
 /// The graph of the three series: paths with points, an exact legend and
@@ -344,6 +345,14 @@ fn explorer_checks(s: &Session) {
     assert_eq!(wait_rows(s, 3).len(), 3);
 }
 
+/// Prometheus's own links open in the page (the tenant stays for the tab).
+fn prometheus_link_checks(s: &Session, srv: &Tessera) {
+    s.goto(&srv.url("/graph?g0.expr=e2e_temperature_celsius&g0.tab=1"));
+    s.find("body[data-ready=true]");
+    let rows = wait_rows(s, 1);
+    assert_eq!(rows[0].0, r#"e2e_temperature_celsius{room="lab"}"#);
+}
+
 const TOKENS_CONFIG: &str = r#"
 auth:
   mode: tokens
@@ -419,6 +428,8 @@ fn tokens_are_asked_for_kept_per_session_and_federation_chooses_tenants() {
     current_tenant(&s, "not signed in");
     let stored = s.script("return sessionStorage.length", json!([]));
     assert_eq!(stored, json!(0));
+    assert!(table_rows(&s).is_empty(), "results stay after sign out");
+    assert_eq!(texts(&s, "#messages .msg"), Vec::<String>::new());
 
     // Federation: the ops token names both tenants.
     let token = s.find("#token-input");

@@ -34,7 +34,9 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// The first of `names` that is an existing file or found on `PATH`.
 fn find_program(env: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env) {
-        return Some(PathBuf::from(p));
+        // A path given explicitly is used or refused, never replaced.
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     for name in names {

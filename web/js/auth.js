@@ -66,12 +66,17 @@ function askForCredential(challenge) {
   $('token-form').dataset.scheme = basic ? 'basic' : 'bearer';
 }
 
-/** Wires the forms; `changed()` runs after the identity changes. */
+async function changedIfKnown(changed) {
+  const who = await refreshIdentity();
+  if (who) changed(who);
+}
+
+/** Wires the forms; `changed(who)` runs after the identity changes (null: signed out). */
 export function attachAuth(changed) {
   $('tenant-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     setCredentials({ orgId: $('tenant-input').value.trim() });
-    if (await refreshIdentity()) changed();
+    changedIfKnown(changed);
   });
   $('token-form').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -84,17 +89,16 @@ export function attachAuth(changed) {
     const value = basic ? `Basic ${b64(`${user}:${secret}`)}` : `Bearer ${secret}`;
     setCredentials({ authorization: value, orgId: '' });
     $('token-input').value = '';
-    if (await refreshIdentity()) changed();
+    changedIfKnown(changed);
   });
   $('sign-out').addEventListener('click', async () => {
     setCredentials({ authorization: '', orgId: '' });
-    await refreshIdentity();
-    changed();
+    changed(await refreshIdentity());
   });
   $('federate-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const names = $('federate-input').value.split(/[|,\s]+/).filter(Boolean);
     setCredentials({ orgId: names.join('|') });
-    if (await refreshIdentity()) changed();
+    changedIfKnown(changed);
   });
 }

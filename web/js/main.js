@@ -19,6 +19,11 @@ function saveHash() {
 }
 
 function loadHash() {
+  // Prometheus's own links (/graph?g0.expr=...&g0.tab=0) open here too.
+  const q = new URLSearchParams(location.search);
+  if (q.get('g0.expr')) $('expr').value = q.get('g0.expr');
+  if (q.get('g0.range_input')) $('range').value = q.get('g0.range_input');
+  if (q.get('g0.tab') === '0') state.tab = 'graph';
   const h = new URLSearchParams(location.hash.slice(1));
   if (h.get('expr')) $('expr').value = h.get('expr');
   if (h.get('range')) $('range').value = h.get('range');
@@ -134,11 +139,12 @@ function drawGraph() {
 }
 
 /** After the tenant or credential changed: forget names, redo the view. */
-function identityChanged() {
+function identityChanged(who) {
   resetCompletions();
   clearTable();
   state.lastRange = null;
   drawGraph();
+  if (!who) return; // signed out: nothing may be queried
   if (state.view === 'cardinality') showView('cardinality');
   else if ($('expr').value.trim()) run();
 }
@@ -172,10 +178,10 @@ function wire() {
 async function start() {
   loadHash();
   wire();
-  await refreshIdentity();
+  const who = await refreshIdentity();
   selectTab([$('tab-table'), $('tab-graph')], $(`tab-${state.tab}`));
-  if (state.view === 'cardinality') showView('cardinality');
-  else if ($('expr').value.trim()) run();
+  if (state.view === 'cardinality') selectTab([$('view-query-tab'), $('view-cardinality-tab')], $('view-cardinality-tab'));
+  if (who) identityChanged(who);
   document.body.dataset.ready = 'true';
 }
 
