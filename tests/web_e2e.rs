@@ -92,6 +92,43 @@ fn texts(s: &Session, css: &str) -> Vec<String> {
     serde_json::from_value(v).unwrap()
 }
 
+/// Visible text whose contrast with its background is under WCAG AA's
+/// 4.5:1 (relative luminance as WCAG 2 defines it).
+const CONTRAST: &str = r#"
+    const channels = (c) => c.match(/[\d.]+/g).map(Number);
+    const lum = (c) => {
+        const [r, g, b] = channels(c).slice(0, 3).map((v) => {
+            v /= 255;
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const opaque = (c) => { const ch = channels(c); return ch.length < 4 || ch[3] > 0; };
+    const background = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+            const c = getComputedStyle(e).backgroundColor;
+            if (opaque(c)) return c;
+        }
+        return 'rgb(255, 255, 255)';
+    };
+    const bad = [];
+    for (const el of document.querySelectorAll('body *')) {
+        const svg = el instanceof SVGElement;
+        if (svg ? el.getBBox === undefined || !el.getClientRects().length : !el.offsetParent) continue;
+        if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+        const fg = svg ? getComputedStyle(el).fill : getComputedStyle(el).color;
+        const [hi, lo] = [lum(fg), lum(background(el))].sort((a, b) => b - a);
+        const ratio = (hi + 0.05) / (lo + 0.05);
+        if (ratio < 4.5) bad.push(`${el.tagName} ${JSON.stringify(el.textContent.slice(0, 40))}: ${ratio.toFixed(2)}`);
+    }
+    return bad;
+"#;
+
+fn assert_contrast(s: &Session, when: &str) {
+    let bad = s.script(CONTRAST, json!([]));
+    assert_eq!(bad, json!([]), "text under 4.5:1 contrast {when}");
+}
+
 /// Replaces the query box's text by typing, then runs it with Enter.
 fn run_query(s: &Session, expr: &str) {
     let box_ = s.find("#expr");
@@ -167,6 +204,7 @@ fn expression_browser_graph_and_explorer_see_one_tenant() {
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
     assert_eq!(rows, want);
+    assert_contrast(&s, "with the table");
     shot(&s, "table.png");
 
     // Label values complete inside braces, for that metric only.
@@ -244,6 +282,7 @@ fn graph_checks(s: &Session) {
             "{series} missing in {tip:?}"
         );
     }
+    assert_contrast(s, "with the graph and its tooltip");
     shot(s, "graph.png");
     s.click(&s.find("#stacked"));
     let stacked = s.wait("redrawn stacked lines", || {
@@ -291,6 +330,7 @@ fn error_and_isolation_checks(s: &Session, srv: &Tessera) {
         texts(s, "#messages .msg.error .text").into_iter().next()
     });
     assert_eq!(shown, want);
+    assert_contrast(s, "with an error shown");
     assert_eq!(
         texts(s, "#messages [role=alert] .text"),
         [want],
@@ -335,6 +375,7 @@ fn explorer_checks(s: &Session) {
     assert!(labels.contains(&"path".to_string()), "{labels:?}");
     let page = s.script("return document.body.textContent", json!([]));
     assert!(!page.as_str().unwrap().contains("secret_b_metric"));
+    assert_contrast(s, "in the explorer");
     shot(s, "cardinality.png");
     s.click(&s.find("#card-metrics tbody tr td:first-child button"));
     s.wait_script(
