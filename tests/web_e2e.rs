@@ -177,12 +177,22 @@ fn expression_browser_graph_and_explorer_see_one_tenant() {
         &json!("team-a"),
     );
 
+    autocomplete_and_table_checks(&s);
+    graph_checks(&s);
+    error_and_isolation_checks(&s, &srv);
+    explorer_checks(&s);
+    prometheus_link_checks(&s, &srv);
+}
+
+/// Autocomplete of metric names and label values, accepted with Tab or
+/// chosen with the arrows, and the table of the query it builds.
+fn autocomplete_and_table_checks(s: &Session) {
     // Autocomplete: a prefix, the suggestion list, Tab accepts.
     let box_ = s.find("#expr");
     s.click(&box_);
     s.send_keys(&box_, "e2e_req");
     s.wait("the metric suggestion", || {
-        let items = texts(&s, "#suggestions li span:first-child");
+        let items = texts(s, "#suggestions li span:first-child");
         items
             .contains(&"e2e_requests_total".to_string())
             .then_some(())
@@ -194,7 +204,7 @@ fn expression_browser_graph_and_explorer_see_one_tenant() {
         &json!("e2e_requests_total"),
     );
     s.send_keys(&box_, keys::ENTER);
-    let rows = wait_rows(&s, 3);
+    let rows = wait_rows(s, 3);
     let want: Vec<(String, String)> = [
         (A_SERIES[0], "180"),
         (A_SERIES[1], "120"),
@@ -204,18 +214,18 @@ fn expression_browser_graph_and_explorer_see_one_tenant() {
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
     assert_eq!(rows, want);
-    assert_contrast(&s, "with the table");
-    shot(&s, "table.png");
+    assert_contrast(s, "with the table");
+    shot(s, "table.png");
 
     // Label values complete inside braces, for that metric only.
     s.clear(&box_);
     s.send_keys(&box_, "e2e_requests_total{path=\"/h");
     s.wait("the label value suggestion", || {
-        let items = texts(&s, "#suggestions li span:first-child");
+        let items = texts(s, "#suggestions li span:first-child");
         (items == ["/health"]).then_some(())
     });
     s.send_keys(&box_, &format!("{}}}{}", keys::TAB, keys::ENTER));
-    let rows = wait_rows(&s, 1);
+    let rows = wait_rows(s, 1);
     assert_eq!(rows[0].0, A_SERIES[1]);
 
     // Arrows choose a suggestion and Enter takes it (without running);
@@ -223,7 +233,7 @@ fn expression_browser_graph_and_explorer_see_one_tenant() {
     s.clear(&box_);
     s.send_keys(&box_, "e2e_");
     s.wait("two metric suggestions", || {
-        let items = texts(&s, "#suggestions li span:first-child");
+        let items = texts(s, "#suggestions li span:first-child");
         (items == ["e2e_requests_total", "e2e_temperature_celsius"]).then_some(())
     });
     s.send_keys(&box_, &format!("{0}{0}{1}", keys::ARROW_DOWN, keys::ENTER));
@@ -233,20 +243,15 @@ fn expression_browser_graph_and_explorer_see_one_tenant() {
         &json!("e2e_temperature_celsius"),
     );
     assert_eq!(
-        table_rows(&s)[0].0,
+        table_rows(s)[0].0,
         A_SERIES[1],
         "Enter on a suggestion ran the query"
     );
     s.send_keys(&box_, keys::ENTER);
     s.wait("the temperature row", || {
-        let rows = table_rows(&s);
+        let rows = table_rows(s);
         (rows.len() == 1 && rows[0].0 == r#"e2e_temperature_celsius{room="lab"}"#).then_some(())
     });
-
-    graph_checks(&s);
-    error_and_isolation_checks(&s, &srv);
-    explorer_checks(&s);
-    prometheus_link_checks(&s, &srv);
 }
 
 /// The graph of the three series: paths with points, an exact legend and

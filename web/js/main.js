@@ -134,7 +134,7 @@ function drawGraph() {
     return;
   }
   const n = r.series.length;
-  $('graph-summary').textContent = `${n} ${n === 1 ? 'series' : 'series'}, step ${formatDuration(r.step)}`;
+  $('graph-summary').textContent = `${n} series, step ${formatDuration(r.step)}`;
   renderChart($('chart'), $('legend'), r.series, { ...r, stacked: $('stacked').checked });
 }
 
