@@ -168,8 +168,27 @@ fn expression_browser_graph_and_explorer_see_one_tenant() {
         &json!("anonymous"),
     );
 
+    // An invalid tenant id: the API's 400 message, and back to the default.
+    let tenant = s.find("#tenant-input");
+    s.send_keys(&tenant, &format!("bad/tenant{}", keys::ENTER));
+    let api = srv.get_json(
+        "/api/v1/status/whoami",
+        ("X-Scope-OrgID", "bad/tenant"),
+        &[],
+    );
+    let shown = s.wait("the 400 message", || {
+        texts(&s, "#messages .msg.error .text").into_iter().next()
+    });
+    assert_eq!(shown, api["error"].as_str().expect("whoami refuses the id"));
+    s.wait_script(
+        "the default tenant again",
+        "return document.getElementById('current-tenant').textContent",
+        &json!("anonymous"),
+    );
+
     // Choose the tenant by typing it, as a user would.
     let tenant = s.find("#tenant-input");
+    s.clear(&tenant);
     s.send_keys(&tenant, &format!("team-a{}", keys::ENTER));
     s.wait_script(
         "tenant team-a",

@@ -13,9 +13,9 @@ const $ = (id) => document.getElementById(id);
 /** Asks the server who the page is; redraws the bar; returns the identity or null. */
 export async function refreshIdentity() {
   let res = await apiGet('/api/v1/status/whoami');
-  if (res.status === 403 && credentials().orgId) {
-    // The tenants named are not allowed: say so, and fall back to the
-    // credential's own tenant.
+  if ((res.status === 400 || res.status === 403) && credentials().orgId) {
+    // The tenants named are invalid or not allowed: say so, and fall back
+    // to the default (mode none) or the credential's own tenant.
     showOutcome(res);
     setCredentials({ orgId: '' });
     res = await apiGet('/api/v1/status/whoami');
