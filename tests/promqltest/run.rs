@@ -87,7 +87,6 @@ pub struct Runner {
 struct Section {
     tenant: TenantId,
     histogram_series: Vec<LabelSet>,
-    st_series: Vec<LabelSet>,
 }
 
 impl Runner {
@@ -119,7 +118,6 @@ impl Runner {
         Section {
             tenant: TenantId::new(&id).expect("valid tenant id"),
             histogram_series: Vec::new(),
-            st_series: Vec::new(),
         }
     }
 
@@ -148,16 +146,27 @@ impl Runner {
         rep
     }
 
-    /// Appends a load command's float samples in one batch, recording the
-    /// series that hold (or, with NHCB, would create) native histograms.
+    /// Appends a load command's float samples, with the start timestamps
+    /// of `@st` lines (upstream `loadCmd.set`: sample time plus offset), in
+    /// one batch, recording the series that hold (or, with NHCB, would
+    /// create) native histograms.
     fn load(&self, sec: &mut Section, l: &Load, rep: &mut FileReport) {
         let mut owned: Vec<(LabelSet, Vec<Sample>)> = Vec::new();
+        let mut sts: Vec<Vec<i64>> = Vec::new();
         for s in &l.series {
             let mut samples = Vec::new();
+            let mut st = Vec::new();
             for (i, v) in s.values.iter().enumerate() {
                 let t = (i as i64).saturating_mul(l.interval_ms);
+                let offset = s
+                    .st_offsets
+                    .as_ref()
+                    .and_then(|o| o.get(i).copied().flatten());
                 match v {
-                    SeqValue::Float(f) => samples.push(Sample::new(t, *f)),
+                    SeqValue::Float(f) => {
+                        samples.push(Sample::new(t, *f));
+                        st.push(offset.map_or(0, |o| t + o));
+                    }
                     SeqValue::Histogram => rep.histogram_samples += 1,
                     SeqValue::Omitted => {}
                 }
@@ -171,8 +180,8 @@ impl Runner {
                 }
             }
             owned.push((s.labels.clone(), samples));
+            sts.push(st);
         }
-        sec.st_series.extend(l.st_series.iter().cloned());
         let refs: Vec<Vec<LabelRef>> = owned
             .iter()
             .map(|(ls, _)| ls.iter().map(|(n, v)| LabelRef::new(n, v)).collect())
@@ -182,7 +191,11 @@ impl Runner {
             .zip(&owned)
             .map(|(labels, (_, samples))| SeriesInput { labels, samples })
             .collect();
-        match self.storage.append(&sec.tenant, &batch) {
+        let st_refs: Vec<&[i64]> = sts.iter().map(Vec::as_slice).collect();
+        match self
+            .storage
+            .append_with_start_times(&sec.tenant, &batch, &st_refs)
+        {
             Ok(out) => {
                 rep.samples_loaded += out.accepted + out.duplicates_ignored;
                 for (reason, n) in out.rejected_by_reason {
@@ -213,16 +226,11 @@ impl Runner {
             Err(e) if ev.is_fail() => return self.expected_failure_unparsed(sec, ev, &e),
             Err(e) => return Outcome::Skip(exprs::unparsed_reason(&ev.expr, &e)),
         };
-        // A case that reads series with native histogram samples (or start
-        // timestamps) still runs on their float samples: if it passes it
-        // counts; if not, it is skipped for the missing feature.
-        let missing = if exprs::selects_any(&ast, &sec.histogram_series) {
-            Some("native histograms")
-        } else if exprs::selects_any(&ast, &sec.st_series) {
-            Some("start timestamps")
-        } else {
-            None
-        };
+        // A case that reads series with native histogram samples still
+        // runs on their float samples: if it passes it counts; if not, it
+        // is skipped for the missing feature.
+        let missing =
+            exprs::selects_any(&ast, &sec.histogram_series).then_some("native histograms");
         let scope = self.scope(sec);
         let ctx = Ctx {
             engine: &self.engine,
