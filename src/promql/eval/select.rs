@@ -9,6 +9,11 @@ use crate::promql::error::QueryError;
 use crate::promql::plan::{Node, Selector, Subquery};
 use crate::storage::Series;
 
+/// A callback taking one series and the `(t, st)` pairs of its samples
+/// that have a start timestamp.
+pub(crate) type SeriesWithStartTimes<'f, C> =
+    dyn FnMut(&mut C, Series, Vec<(i64, i64)>) -> Result<()> + 'f;
+
 /// Per-step window ends (ms) of a range function argument; each window is
 /// `(end - range, end]`.
 pub(crate) struct Windows {
@@ -63,7 +68,7 @@ impl Ctx<'_> {
         mint: i64,
         maxt: i64,
         with_st: bool,
-        f: &mut dyn FnMut(&mut Self, Series, Vec<(i64, i64)>) -> Result<()>,
+        f: &mut SeriesWithStartTimes<'_, Self>,
     ) -> Result<()> {
         self.check_time()?;
         let mut err = None;

@@ -11,6 +11,9 @@ use crate::storage::chunk::StEntry;
 use crate::storage::error::Result;
 use crate::storage::index::{self, Matcher};
 
+/// A callback taking one series' labels, samples and start timestamps.
+pub(crate) type FlushSeriesFn<'f> = dyn FnMut(&Labels, &[Sample], &[StEntry]) -> Result<()> + 'f;
+
 impl Head {
     /// Ids of series matching `matchers` (Prometheus semantics).
     pub(crate) fn select_ids(&self, matchers: &[Matcher]) -> Result<RoaringBitmap> {
@@ -167,7 +170,7 @@ impl Head {
     pub(crate) fn for_each_series_before(
         &self,
         before: i64,
-        f: &mut dyn FnMut(&Labels, &[Sample], &[StEntry]) -> Result<()>,
+        f: &mut FlushSeriesFn<'_>,
     ) -> Result<()> {
         let mut handles: Vec<SeriesHandle> = self.table.read().by_id.values().cloned().collect();
         {
