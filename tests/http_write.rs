@@ -232,3 +232,92 @@ async fn body_over_the_limit_gives_413() {
     assert_eq!(srv.write(V1_TYPE, None, ok).await.status(), 400);
     srv.stop().await;
 }
+
+/// `/api/v1/query` at `time_s`: each result's labels and value.
+async fn instant(srv: &http::Server, query: &str, time_s: i64) -> Vec<(String, f64)> {
+    let enc: String = query
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' => c.to_string(),
+            _ => format!("%{:02X}", c as u32),
+        })
+        .collect();
+    let resp = srv
+        .get(&format!("/api/v1/query?query={enc}&time={time_s}"))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let mut out: Vec<(String, f64)> = body["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let name = r["metric"]["__name__"].as_str().unwrap_or("").to_string();
+            let v: f64 = r["value"][1].as_str().unwrap().parse().unwrap();
+            (name, v)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn v2_start_timestamps_reach_increase_through_the_http_api() {
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let mut b = v2::RequestBuilder::new();
+    // A delta-style counter: 60 every minute, each sample's start timestamp
+    // (Sample.start_timestamp) the previous sample's time.
+    let delta: Vec<Sample> = (1..=5).map(|i| Sample::new(i * 60_000, 60.0)).collect();
+    b.series(&[("__name__", "delta_total")], &delta);
+    b.series(&[("__name__", "plain_total")], &delta);
+    let mut req = b.build();
+    for (i, s) in req.timeseries[0].samples.iter_mut().enumerate() {
+        s.start_timestamp = if i == 0 { 1 } else { i as i64 * 60_000 };
+    }
+    // A new counter with one sample at 4m, created at 1m30s, sent the way
+    // older senders do: TimeSeries.created_timestamp (field 6).
+    let mut one = v2::RequestBuilder::new();
+    one.series(&[("__name__", "new_total")], &[Sample::new(240_000, 3.0)]);
+    let one = one.build();
+    let mut body = v2::Request {
+        symbols: req.symbols.clone(),
+        timeseries: req.timeseries.clone(),
+    }
+    .encode_to_vec();
+    let mut ts = v2::TimeSeries {
+        labels_refs: vec![],
+        ..one.timeseries[0].clone()
+    };
+    // Refer to the name through symbols appended to this request's table.
+    let base = req.symbols.len() as u32;
+    ts.labels_refs = vec![base, base + 1];
+    let mut ts_bytes = ts.encode_to_vec();
+    ts_bytes.extend([0x30, 0x90, 0xbf, 0x05]); // created_timestamp = 90000
+    for s in ["__name__", "new_total"] {
+        body.push(0x22);
+        body.push(s.len() as u8);
+        body.extend(s.as_bytes());
+    }
+    body.push(0x2a);
+    body.push(ts_bytes.len() as u8);
+    body.extend(ts_bytes);
+    let snappy = snap::raw::Encoder::new().compress_vec(&body).unwrap();
+    let resp = srv.write(V2_TYPE, None, snappy).await;
+    assert_eq!(resp.status(), 204, "{:?}", resp.text().await);
+
+    // delta_total: every sample restarts the count, and the counter is zero
+    // at the first start timestamp: 5 x 60 (a flat series otherwise gives 0,
+    // like plain_total). new_total: one sample normally gives nothing; with
+    // its start timestamp inside the window it counts in full.
+    let resets = instant(&srv, "resets(delta_total[5m])", 300).await;
+    assert_eq!(resets, [(String::new(), 4.0)]);
+    let single = instant(&srv, "increase(new_total[5m])", 300).await;
+    assert_eq!(single, [(String::new(), 3.0)]);
+    let plain = instant(&srv, "increase(plain_total[5m])", 300).await;
+    assert_eq!(plain, [(String::new(), 0.0)]);
+    let delta = instant(&srv, "increase(delta_total[5m])", 300).await;
+    assert_eq!(delta, [(String::new(), 300.0)]);
+    srv.stop().await;
+}

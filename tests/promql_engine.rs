@@ -372,3 +372,46 @@ fn federated_scope_tags_series_with_their_tenant() {
         .unwrap();
     assert_eq!(out.value, Value::Vector(vec![]));
 }
+
+/// `start_timestamp()` (the float part of upstream's `start_timestamps.test`
+/// case, whose script also loads native histograms and so is skipped there):
+/// the start timestamp of the sample the selector picks, 0 when it has
+/// none; and nothing for an expression argument.
+#[test]
+fn start_timestamp_function_reads_the_picked_samples_start_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(&config(dir.path(), 2 * 3600 * 1000));
+    let t = tenant("st");
+    let l = labels(&[("__name__", "series"), ("case", "b")]);
+    let refs = l.refs();
+    let samples = [Sample::new(40_000, 40.0), Sample::new(70_000, 70.0)];
+    storage
+        .append_with_start_times(
+            &t,
+            &[tessera::storage::SeriesInput {
+                labels: &refs,
+                samples: &samples,
+            }],
+            &[&[37_000, 30_000]],
+        )
+        .unwrap();
+    let plain = labels(&[("__name__", "series"), ("case", "none")]);
+    append(&storage, &t, &plain, &[Sample::new(40_000, 1.0)]).unwrap();
+    let scope = TenantScope::new(&storage, t);
+    let engine = Engine::default();
+    let at = |q: &str, ms: i64| vector(&engine.instant_query(&scope, q, ms).unwrap().value);
+    let got = at("start_timestamp(series)", 50_000);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got.iter().any(|(l, v)| l.contains("\"b\"") && *v == 37.0),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().any(|(l, v)| l.contains("none") && *v == 0.0),
+        "{got:?}"
+    );
+    let later = at(r#"start_timestamp(series{case="b"})"#, 100_000);
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].1, 30.0);
+    assert!(at("start_timestamp(series * 1)", 50_000).is_empty());
+}

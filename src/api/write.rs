@@ -142,17 +142,18 @@ fn ingest(
         Version::V2 => decode_v2(&raw),
     }
     .map_err(bad)?;
-    let inputs: Vec<SeriesInput<'_>> = batch
+    let (inputs, start_times): (Vec<SeriesInput<'_>>, Vec<&[i64]>) = batch
         .series
         .iter()
         .filter(|s| !s.samples.is_empty())
         .filter_map(|s| {
-            Some(SeriesInput {
+            let input = SeriesInput {
                 labels: batch.labels.get(s.labels.clone())?,
                 samples: batch.samples.get(s.samples.clone())?,
-            })
+            };
+            Some((input, batch.start_times_of(s.samples.clone())))
         })
-        .collect();
+        .unzip();
     let metrics = state.metrics();
     let decoded: u64 = inputs.iter().map(|s| s.samples.len() as u64).sum();
     let refused: u64 = batch.rejected.iter().map(|r| r.samples).sum();
@@ -164,7 +165,11 @@ fn ingest(
         metrics.add_rejected(tenant, reason.metric_name(), decoded);
         return Err(ApiError::TooManyRequests(reason.to_string()));
     }
-    let outcome = storage.append(tenant, &inputs)?;
+    let outcome = if batch.start_times.is_empty() {
+        storage.append(tenant, &inputs)?
+    } else {
+        storage.append_with_start_times(tenant, &inputs, &start_times)?
+    };
     storage.record_metadata(tenant, &batch_metadata(&batch.metadata))?;
     for (reason, n) in &outcome.rejected_by_reason {
         metrics.add_rejected(tenant, reason, *n);

@@ -143,6 +143,10 @@ pub struct DecodedBatch<'a> {
     pub labels: Vec<LabelRef<'a>>,
     /// Sample arena.
     pub samples: Vec<Sample>,
+    /// Start (created) timestamps aligned with `samples` (0: none). Empty
+    /// when no sample of the request had one, so requests without them
+    /// cost nothing extra; it may also end before `samples` does.
+    pub start_times: Vec<i64>,
     /// Valid series.
     pub series: Vec<DecodedSeries>,
     /// Metadata entries (v1 `metadata`, v2 per-series `metadata`).
@@ -159,8 +163,10 @@ pub fn decode_v1(buf: &[u8]) -> Result<DecodedBatch<'_>, IngestError> {
 /// Decodes a remote_write 2.0 `Request`.
 ///
 /// `symbols[0]` must be the empty string (when there are symbols at all),
-/// otherwise the whole request is refused. The deprecated
-/// `TimeSeries.created_timestamp` (field 6) is skipped like any unknown field.
+/// otherwise the whole request is refused. Start timestamps come from
+/// `Sample.start_timestamp` (field 3); the older
+/// `TimeSeries.created_timestamp` (field 6, still sent by older senders)
+/// applies to the series' samples that carry none of their own.
 pub fn decode_v2(buf: &[u8]) -> Result<DecodedBatch<'_>, IngestError> {
     v2::decode(buf).map_err(|e| *e)
 }
@@ -174,10 +180,29 @@ pub(crate) struct Capacity {
 }
 
 impl<'a> DecodedBatch<'a> {
+    /// Records `st` (when not 0) as the start timestamp of sample `i`.
+    pub(crate) fn set_start_time(&mut self, i: usize, st: i64) {
+        if st == 0 || i >= self.samples.len() {
+            return;
+        }
+        if self.start_times.len() <= i {
+            self.start_times.resize(self.samples.len(), 0);
+        }
+        self.start_times[i] = st;
+    }
+
+    /// The start timestamps of samples `range` (0: none), or an empty slice
+    /// when none of them has one.
+    pub fn start_times_of(&self, range: std::ops::Range<usize>) -> &[i64] {
+        let end = range.end.min(self.start_times.len());
+        self.start_times.get(range.start..end).unwrap_or_default()
+    }
+
     pub(crate) fn with_capacity(c: Capacity) -> DecodedBatch<'a> {
         DecodedBatch {
             labels: Vec::with_capacity(c.labels),
             samples: Vec::with_capacity(c.samples),
+            start_times: Vec::new(),
             series: Vec::with_capacity(c.series),
             metadata: Vec::new(),
             rejected: Vec::new(),
@@ -205,6 +230,11 @@ impl PendingSeries {
             exemplars: 0,
             problem: None,
         }
+    }
+
+    /// Index of the series' first sample in the batch's arena.
+    pub(crate) fn first_sample(&self) -> usize {
+        self.samples
     }
 
     /// Records a reason to refuse the series; the first one wins.
@@ -247,6 +277,7 @@ impl PendingSeries {
             });
             batch.labels.truncate(self.labels);
             batch.samples.truncate(self.samples);
+            batch.start_times.truncate(self.samples);
             return None;
         }
         if samples > 0 || self.histograms > 0 || self.exemplars > 0 {

@@ -159,6 +159,16 @@ pub fn format_query(text: &str) -> Result<String, QueryError> {
     Ok(parse(text)?.prettify())
 }
 
+/// Parses a query exactly as the query endpoints do: string literals must
+/// spell UTF-8, then the parser crate builds the AST. Callers that rewrite
+/// ASTs and evaluate them with [`Engine::instant_query_expr`] (the
+/// conformance runner's `@` variants) parse through here, so they never
+/// rewrite a query the engine refuses as text: the crate decodes `"\xff"`
+/// to a valid character, and rendering that AST would lose the refusal.
+pub fn parse_query(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
+    parse(query)
+}
+
 /// Parses a query; a syntax error is `bad_data`.
 fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
     check_literals_utf8(query)?;

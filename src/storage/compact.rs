@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::model::{Labels, Sample};
 use crate::storage::block::{self, writer::BlockWriter, Block, BlockMeta};
+use crate::storage::chunk::StEntry;
 use crate::storage::error::Result;
 use crate::storage::partition::Partition;
 
@@ -68,21 +69,27 @@ pub(crate) fn compact_group(p: &Partition, sources: &[Arc<Block>]) -> Result<Opt
         .cloned()
     {
         let mut merged: Vec<Sample> = Vec::new();
+        let mut sts: Vec<StEntry> = Vec::new();
         let mut parts = 0;
         for c in iters.iter_mut() {
             if c.current.as_ref().is_some_and(|x| x.0 == min) {
-                if let Some((_, s)) = c.current.take() {
+                if let Some((_, s, st)) = c.current.take() {
                     merged.extend(s);
+                    sts.extend(st);
                     parts += 1;
                 }
                 c.advance()?;
             }
         }
         if parts > 1 {
+            // Stable sorts: a timestamp held twice keeps its first copy, and
+            // its start timestamp the first one recorded for it.
             merged.sort_by_key(|s| s.t);
             merged.dedup_by_key(|s| s.t);
+            sts.sort_by_key(|e| e.0);
+            sts.dedup_by_key(|e| e.0);
         }
-        w.add_series(&min, &merged)?;
+        w.add_series(&min, &merged, &sts)?;
     }
     let level = sources
         .iter()
@@ -112,7 +119,7 @@ struct SeriesCursor {
     block: Arc<Block>,
     next: u32,
     cache: block::FrameCache,
-    current: Option<(Labels, Vec<Sample>)>,
+    current: Option<(Labels, Vec<Sample>, Vec<StEntry>)>,
 }
 
 impl SeriesCursor {

@@ -276,6 +276,22 @@ impl Storage {
         self.partition_or_create(tenant)?.append(batch)
     }
 
+    /// [`Storage::append`] with start (created) timestamps:
+    /// `start_times[i][j]` is the start timestamp of `batch[i].samples[j]`,
+    /// and 0, a missing entry or a missing slice means none. Start
+    /// timestamps go to the WAL and the head with their samples and are
+    /// read back with [`Querier::select_each_with_start_times`].
+    pub fn append_with_start_times(
+        &self,
+        tenant: &TenantId,
+        batch: &[SeriesInput<'_>],
+        start_times: &[&[i64]],
+    ) -> Result<AppendOutcome> {
+        self.check_open()?;
+        self.partition_or_create(tenant)?
+            .append_st(batch, start_times)
+    }
+
     /// A querier over `[mint, maxt]` (inclusive, ms) bound to `tenant`.
     pub fn querier(&self, tenant: &TenantId, mint: i64, maxt: i64) -> Querier {
         Querier::new(self.partition(tenant), mint, maxt)

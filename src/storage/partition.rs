@@ -136,6 +136,12 @@ impl Partition {
     /// Validates, decides, logs to the WAL, then applies a batch. Samples
     /// refused for their own reasons never disturb the rest of the batch.
     pub fn append(&self, batch: &[SeriesInput<'_>]) -> Result<AppendOutcome> {
+        self.append_st(batch, &[])
+    }
+
+    /// [`Partition::append`] with start timestamps: `sts[i][j]` belongs to
+    /// `batch[i].samples[j]`; absent entries (and 0) mean none.
+    pub fn append_st(&self, batch: &[SeriesInput<'_>], sts: &[&[i64]]) -> Result<AppendOutcome> {
         let mut out = AppendOutcome::default();
         let mut guard = self.append_lock.lock();
         let sc = &mut *guard;
@@ -177,7 +183,8 @@ impl Partition {
                 }
             };
             let id = h.id;
-            self.decide_series(sc, &mut out, id, h, input)?;
+            let st = sts.get(i).copied().unwrap_or_default();
+            self.decide_series(sc, &mut out, id, h, input, st)?;
         }
         if sc.new_series.is_empty() && sc.samples.is_empty() {
             return Ok(out);
@@ -194,8 +201,12 @@ impl Partition {
         for (h, start, end) in sc.plan.drain(..) {
             let mut s = h.data.lock();
             for k in start..end {
-                let e = sc.samples[k];
-                apply(&mut s, sc.placements[k], e.t, e.v, self.head.block_range);
+                apply(
+                    &mut s,
+                    sc.placements[k],
+                    &sc.samples[k],
+                    self.head.block_range,
+                );
             }
         }
         out.accepted = sc.samples.len() as u64;
@@ -239,6 +250,7 @@ impl Partition {
         id: u32,
         h: SeriesHandle,
         input: &SeriesInput<'_>,
+        sts: &[i64],
     ) -> Result<()> {
         let start = sc.samples.len();
         {
@@ -250,7 +262,7 @@ impl Partition {
                 .unwrap_or(i64::MIN)
                 .max(s.maxt);
             let min_valid_t = self.head.min_valid_time();
-            for smp in input.samples {
+            for (j, smp) in input.samples.iter().enumerate() {
                 let ctx = DecideCtx {
                     maxt,
                     min_valid_t,
@@ -267,6 +279,7 @@ impl Partition {
                             series: id,
                             t: smp.t,
                             v: smp.v,
+                            st: sts.get(j).copied().unwrap_or(0),
                         });
                         sc.placements.push(p);
                     }
@@ -308,7 +321,7 @@ impl Partition {
         let blocks_dir = self.blocks_dir();
         let mut w = BlockWriter::new(&blocks_dir)?;
         self.head
-            .for_each_series_before(before, &mut |l, s| w.add_series(l, s))?;
+            .for_each_series_before(before, &mut |l, s, st| w.add_series(l, s, st))?;
         let written = w.finish(1, Vec::new())?;
         let meta = match written {
             Some((dir, meta)) => {
@@ -418,7 +431,7 @@ fn replay_record(head: &Head, rec: WalRecord, report: &mut OpenReport) {
                     pending: &[],
                 };
                 match decide(&s, &ctx, e.t, e.v) {
-                    Ok(Decision::Accept(p)) => apply(&mut s, p, e.t, e.v, head.block_range),
+                    Ok(Decision::Accept(p)) => apply(&mut s, p, &e, head.block_range),
                     _ => report.samples_skipped += 1,
                 }
             }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::model::{Labels, Sample};
 use crate::storage::block::{Block, FrameCache};
+use crate::storage::chunk::StEntry;
 use crate::storage::error::Result;
 use crate::storage::head::SeriesHandle;
 use crate::storage::index::ChunkMeta;
@@ -86,6 +87,27 @@ impl Querier {
         matchers: &[Matcher],
         mut f: impl FnMut(Labels, Vec<Sample>) -> bool,
     ) -> Result<()> {
+        self.select_each_inner(matchers, false, &mut |l, s, _| f(l, s))
+    }
+
+    /// [`Querier::select_each`] that also hands `f` the start (created)
+    /// timestamps of the series' samples that have one, as `(t, st)` pairs
+    /// in time order (samples not listed have none). Only callers that use
+    /// them (the engine's counter functions) pay for reading them.
+    pub fn select_each_with_start_times(
+        &self,
+        matchers: &[Matcher],
+        mut f: impl FnMut(Labels, Vec<Sample>, Vec<(i64, i64)>) -> bool,
+    ) -> Result<()> {
+        self.select_each_inner(matchers, true, &mut f)
+    }
+
+    fn select_each_inner(
+        &self,
+        matchers: &[Matcher],
+        with_st: bool,
+        f: &mut dyn FnMut(Labels, Vec<Sample>, Vec<StEntry>) -> bool,
+    ) -> Result<()> {
         let Some(p) = &self.partition else {
             check_not_empty(matchers)?;
             return Ok(());
@@ -105,15 +127,25 @@ impl Querier {
         }
         let mut cache = FrameCache::default();
         let mut it = refs.into_iter().peekable();
+        let mut sts = Vec::new();
         while let Some((labels, src)) = it.next() {
-            let mut parts = vec![self.read_source(p, &src, &mut cache)?];
+            let st = with_st.then_some(&mut sts);
+            let mut parts = vec![self.read_source(p, &src, &mut cache, st)?];
+            let mut n = 1;
             while it.peek().is_some_and(|(l, _)| *l == labels) {
                 if let Some((_, more)) = it.next() {
-                    parts.push(self.read_source(p, &more, &mut cache)?);
+                    let st = with_st.then_some(&mut sts);
+                    parts.push(self.read_source(p, &more, &mut cache, st)?);
+                    n += 1;
                 }
             }
             let samples = merge_parts(parts);
-            if !samples.is_empty() && !f(labels, samples) {
+            let mut st = std::mem::take(&mut sts);
+            if n > 1 {
+                st.sort_by_key(|e| e.0);
+                st.dedup_by_key(|e| e.0);
+            }
+            if !samples.is_empty() && !f(labels, samples, st) {
                 break;
             }
         }
@@ -125,13 +157,17 @@ impl Querier {
         p: &Partition,
         src: &Source,
         cache: &mut FrameCache,
+        sts: Option<&mut Vec<StEntry>>,
     ) -> Result<Vec<Sample>> {
         let mut out = Vec::new();
-        match src {
-            Source::Head(h) => p.head.samples_of(h, self.mint, self.maxt, &mut out)?,
-            Source::Block(bi, metas) => {
+        match (src, sts) {
+            (Source::Head(h), None) => p.head.samples_of(h, self.mint, self.maxt, &mut out)?,
+            (Source::Head(h), Some(sts)) => p
+                .head
+                .samples_and_start_times_of(h, self.mint, self.maxt, &mut out, sts)?,
+            (Source::Block(bi, metas), sts) => {
                 if let Some(b) = self.blocks.get(*bi) {
-                    b.samples_of(metas, self.mint, self.maxt, cache, &mut out)?;
+                    b.samples_of(metas, self.mint, self.maxt, cache, &mut out, sts)?;
                 }
             }
         }

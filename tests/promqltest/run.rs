@@ -87,7 +87,6 @@ pub struct Runner {
 struct Section {
     tenant: TenantId,
     histogram_series: Vec<LabelSet>,
-    st_series: Vec<LabelSet>,
 }
 
 impl Runner {
@@ -119,7 +118,6 @@ impl Runner {
         Section {
             tenant: TenantId::new(&id).expect("valid tenant id"),
             histogram_series: Vec::new(),
-            st_series: Vec::new(),
         }
     }
 
@@ -148,16 +146,27 @@ impl Runner {
         rep
     }
 
-    /// Appends a load command's float samples in one batch, recording the
-    /// series that hold (or, with NHCB, would create) native histograms.
+    /// Appends a load command's float samples, with the start timestamps
+    /// of `@st` lines (upstream `loadCmd.set`: sample time plus offset), in
+    /// one batch, recording the series that hold (or, with NHCB, would
+    /// create) native histograms.
     fn load(&self, sec: &mut Section, l: &Load, rep: &mut FileReport) {
         let mut owned: Vec<(LabelSet, Vec<Sample>)> = Vec::new();
+        let mut sts: Vec<Vec<i64>> = Vec::new();
         for s in &l.series {
             let mut samples = Vec::new();
+            let mut st = Vec::new();
             for (i, v) in s.values.iter().enumerate() {
                 let t = (i as i64).saturating_mul(l.interval_ms);
+                let offset = s
+                    .st_offsets
+                    .as_ref()
+                    .and_then(|o| o.get(i).copied().flatten());
                 match v {
-                    SeqValue::Float(f) => samples.push(Sample::new(t, *f)),
+                    SeqValue::Float(f) => {
+                        samples.push(Sample::new(t, *f));
+                        st.push(offset.map_or(0, |o| t + o));
+                    }
                     SeqValue::Histogram => rep.histogram_samples += 1,
                     SeqValue::Omitted => {}
                 }
@@ -171,8 +180,8 @@ impl Runner {
                 }
             }
             owned.push((s.labels.clone(), samples));
+            sts.push(st);
         }
-        sec.st_series.extend(l.st_series.iter().cloned());
         let refs: Vec<Vec<LabelRef>> = owned
             .iter()
             .map(|(ls, _)| ls.iter().map(|(n, v)| LabelRef::new(n, v)).collect())
@@ -182,7 +191,11 @@ impl Runner {
             .zip(&owned)
             .map(|(labels, (_, samples))| SeriesInput { labels, samples })
             .collect();
-        match self.storage.append(&sec.tenant, &batch) {
+        let st_refs: Vec<&[i64]> = sts.iter().map(Vec::as_slice).collect();
+        match self
+            .storage
+            .append_with_start_times(&sec.tenant, &batch, &st_refs)
+        {
             Ok(out) => {
                 rep.samples_loaded += out.accepted + out.duplicates_ignored;
                 for (reason, n) in out.rejected_by_reason {
@@ -206,23 +219,39 @@ impl Runner {
         if ev.expects_histogram() {
             return Outcome::Skip("native histograms".into());
         }
-        let parsed = guarded(|| promql_parser::parser::parse(&ev.expr))
-            .unwrap_or_else(|p| Err(format!("parser panicked: {p}")));
+        // Through the engine's own parse entry point, so the AST that the
+        // `@` variants rewrite is one the engine accepts as text.
+        let parsed = guarded(|| {
+            tessera::promql::parse_query(&ev.expr).map_err(|e| match e {
+                // The crate's own message, as skip reasons group by it.
+                QueryError::BadData(m) => m.strip_prefix("parse error: ").unwrap_or(&m).to_string(),
+                other => error_text(&other),
+            })
+        })
+        .unwrap_or_else(|p| Err(format!("parser panicked: {p}")));
         let ast = match parsed {
             Ok(ast) => ast,
-            Err(e) if ev.is_fail() => return self.expected_failure_unparsed(sec, ev, &e),
+            Err(e) if ev.is_fail() => {
+                let outcome = self.expected_failure_unparsed(sec, ev, &e);
+                // The engine refused the text (e.g. a literal that is not
+                // UTF-8) but the crate can still say which series the case
+                // reads: the native-histogram rule below applies to it too.
+                let reads_histograms = promql_parser::parser::parse(&ev.expr)
+                    .is_ok_and(|a| exprs::selects_any(&a, &sec.histogram_series));
+                return match outcome {
+                    Outcome::Fail { panic: false, .. } if reads_histograms => {
+                        Outcome::Skip("native histograms".into())
+                    }
+                    o => o,
+                };
+            }
             Err(e) => return Outcome::Skip(exprs::unparsed_reason(&ev.expr, &e)),
         };
-        // A case that reads series with native histogram samples (or start
-        // timestamps) still runs on their float samples: if it passes it
-        // counts; if not, it is skipped for the missing feature.
-        let missing = if exprs::selects_any(&ast, &sec.histogram_series) {
-            Some("native histograms")
-        } else if exprs::selects_any(&ast, &sec.st_series) {
-            Some("start timestamps")
-        } else {
-            None
-        };
+        // A case that reads series with native histogram samples still
+        // runs on their float samples: if it passes it counts; if not, it
+        // is skipped for the missing feature.
+        let missing =
+            exprs::selects_any(&ast, &sec.histogram_series).then_some("native histograms");
         let scope = self.scope(sec);
         let ctx = Ctx {
             engine: &self.engine,

@@ -37,8 +37,6 @@ pub struct Load {
     pub with_nhcb: bool,
     /// The series, later definitions of the same labels replacing earlier ones.
     pub series: Vec<LoadSeries>,
-    /// Label sets that had an `@st` (start timestamp) line.
-    pub st_series: Vec<LabelSet>,
 }
 
 /// One series of a `load` command.
@@ -48,6 +46,9 @@ pub struct LoadSeries {
     pub labels: LabelSet,
     /// Its values, the first at t=0.
     pub values: Vec<SeqValue>,
+    /// From an `@st` line just before it: per value, the start timestamp
+    /// as an offset (ms) from the value's time; `None` for `_`.
+    pub st_offsets: Option<Vec<Option<i64>>>,
 }
 
 /// How an eval's expression is evaluated.
@@ -255,33 +256,126 @@ fn parse_load(lines: &[&str], i: usize) -> (usize, Command) {
         interval_ms,
         with_nhcb,
         series: Vec::new(),
-        st_series: Vec::new(),
     };
+    let mut pending: Option<(usize, LabelSet, Vec<Option<i64>>)> = None;
     for (j, def) in lines.iter().enumerate().take(end).skip(i + 1) {
-        if let Err(msg) = add_load_line(&mut load, def) {
+        if let Err(msg) = add_load_line(&mut load, def, j, &mut pending) {
             return invalid(end, j + 1, msg);
         }
+    }
+    if let Some((line, ..)) = pending {
+        return invalid(
+            end,
+            line + 1,
+            "@st line has no following sample line".into(),
+        );
     }
     (end, Command::Load(load))
 }
 
-fn add_load_line(load: &mut Load, def: &str) -> Result<(), String> {
-    let first = def.split([' ', '\t']).next().unwrap_or("");
+/// One line of a load body. An `@st` line is held in `pending` until the
+/// series line it belongs to (upstream `parseLoad`).
+fn add_load_line(
+    load: &mut Load,
+    def: &str,
+    line: usize,
+    pending: &mut Option<(usize, LabelSet, Vec<Option<i64>>)>,
+) -> Result<(), String> {
+    let def = def.trim();
+    let (first, rest) = def.split_once([' ', '\t']).unwrap_or((def, ""));
     if let Some(metric) = first.strip_suffix("@st") {
-        // Start timestamps are not stored; remember the series so evals
-        // that read it are skipped rather than judged.
-        let (labels, rest) = parse_metric(metric)?;
-        if !rest.is_empty() {
+        if pending.is_some() {
+            return Err("@st line has no following sample line".into());
+        }
+        let (labels, tail) = parse_metric(metric)?;
+        if !tail.is_empty() {
             return Err(format!("invalid @st metric {metric:?}"));
         }
-        load.st_series.push(labels);
+        *pending = Some((line, labels, parse_st_sequence(rest)?));
         return Ok(());
     }
     let (labels, values) = parse_series_desc(def)?;
+    let st_offsets = match pending.take() {
+        Some((_, l, _)) if l != labels => {
+            return Err("@st metric does not match the following sample line metric".into())
+        }
+        Some((_, _, sts)) if sts.len() != values.len() => {
+            return Err(format!(
+                "@st line has {} values but sample line has {}",
+                sts.len(),
+                values.len()
+            ))
+        }
+        Some((_, _, sts)) => Some(sts),
+        None => None,
+    };
     // Upstream keys series by label hash, so a repeated series replaces the earlier one.
     load.series.retain(|s| s.labels != labels);
-    load.series.push(LoadSeries { labels, values });
+    load.series.push(LoadSeries {
+        labels,
+        values,
+        st_offsets,
+    });
     Ok(())
+}
+
+/// Upstream `parseSTSequence`: `_`, `_xN`, `<dur>`, `<dur>xN`,
+/// `<dur>+<dur>xN` and `<dur>-<dur>xN`, durations with an optional sign.
+pub fn parse_st_sequence(input: &str) -> Result<Vec<Option<i64>>, String> {
+    let mut out = Vec::new();
+    for item in input.split_whitespace() {
+        let bad = |e: String| format!("invalid ST item {item:?}: {e}");
+        if item == "_" {
+            out.push(None);
+            continue;
+        }
+        if let Some(n) = item.strip_prefix("_x") {
+            let n: usize = n
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or(bad("invalid repeat count".into()))?;
+            out.extend(std::iter::repeat_n(None, n));
+            continue;
+        }
+        let (base, rest) = duration_prefix(item).map_err(bad)?;
+        let (delta, count) = match rest.as_bytes().first() {
+            None => (0, 0),
+            Some(b'x') => (0, rest[1..].parse::<i64>().map_err(|e| bad(e.to_string()))?),
+            Some(&sign @ (b'+' | b'-')) => {
+                let (d, rest2) = duration_prefix(&rest[1..]).map_err(bad)?;
+                let n = rest2
+                    .strip_prefix('x')
+                    .ok_or(bad("expected 'x<count>' after step duration".into()))?;
+                let n = n.parse::<i64>().map_err(|e| bad(e.to_string()))?;
+                (if sign == b'-' { -d } else { d }, n)
+            }
+            Some(c) => return Err(bad(format!("unexpected character {:?}", *c as char))),
+        };
+        out.extend((0..=count).map(|k| Some(base + k * delta)));
+    }
+    Ok(out)
+}
+
+/// Upstream `parseDurationPrefix`: an optional sign, digits and a unit
+/// (letters other than `x`); returns milliseconds and the rest.
+fn duration_prefix(s: &str) -> Result<(i64, &str), String> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let digits = body.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(format!("expected digits in duration {s:?}"));
+    }
+    let unit = body[digits..]
+        .bytes()
+        .take_while(|b| b.is_ascii_alphabetic() && *b != b'x')
+        .count();
+    let text = &body[..digits + unit];
+    let ms = parse_duration(text).ok_or(format!("invalid duration {text:?}"))?;
+    Ok((if neg { -ms } else { ms }, &body[digits + unit..]))
 }
 
 /// The pieces of an eval command line.

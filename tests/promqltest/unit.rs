@@ -220,7 +220,35 @@ fn load_replaces_repeated_series_and_records_st_lines() {
         "m{{a=\"\"}} is m, which replaces the first line"
     );
     assert_eq!(l.series[0].values, [SeqValue::Float(5.0)]);
-    assert_eq!(l.st_series.len(), 1);
+    assert_eq!(l.series[0].st_offsets, None);
+    assert_eq!(l.series[1].st_offsets, Some(vec![None, Some(-60_000)]));
+}
+
+#[test]
+fn st_sequences() {
+    use super::script::parse_st_sequence;
+    let ok: &[(&str, &[Option<i64>])] = &[
+        ("_ _x2 0", &[None, None, None, Some(0)]),
+        ("-30s-1mx2", &[Some(-30_000), Some(-90_000), Some(-150_000)]),
+        ("+1m 1ms -0msx1", &[Some(60_000), Some(1), Some(0), Some(0)]),
+        ("0+1sx1", &[Some(0), Some(1000)]),
+    ];
+    for (text, want) in ok {
+        assert_eq!(parse_st_sequence(text).unwrap(), *want, "{text}");
+    }
+    for bad in ["_x0", "1m*2", "abc", "1m+1s"] {
+        assert!(parse_st_sequence(bad).is_err(), "{bad}");
+    }
+    let cmds = parse_script(
+        "load 1m
+  n@st _ -1m
+  m _ 3
+",
+    );
+    assert!(
+        matches!(cmds.first(), Some(Command::Invalid { .. })),
+        "{cmds:?}"
+    );
 }
 
 #[test]

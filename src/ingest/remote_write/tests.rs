@@ -506,7 +506,7 @@ fn unknown_fields_are_skipped_at_every_level() {
 }
 
 #[test]
-fn v2_created_timestamp_field_is_skipped() {
+fn v2_created_timestamp_fills_samples_without_their_own() {
     let mut b = v2::RequestBuilder::new();
     b.series(&[("__name__", "c_total")], &[Sample::new(10, 1.0)]);
     let req = b.build();
@@ -523,6 +523,41 @@ fn v2_created_timestamp_field_is_skipped() {
     let batch = decode_v2(&buf).unwrap();
     assert_eq!(batch.rejected, []);
     assert_eq!(batch.samples, [Sample::new(10, 1.0)]);
+    assert_eq!(batch.start_times, [1000]);
+}
+
+#[test]
+fn v2_sample_start_timestamps_win_over_created_timestamp() {
+    let mut b = v2::RequestBuilder::new();
+    b.series(&[("__name__", "plain_total")], &[Sample::new(5, 1.0)]);
+    b.series(
+        &[("__name__", "c_total")],
+        &[Sample::new(10, 1.0), Sample::new(20, 2.0)],
+    );
+    let mut req = b.build();
+    req.timeseries[1].samples[0].start_timestamp = 7;
+    let mut ts = req.timeseries[1].encode_to_vec();
+    ts.extend([0x30, 0xe8, 0x07]); // created_timestamp = 1000
+    let mut buf = v2::Request {
+        symbols: req.symbols,
+        timeseries: vec![req.timeseries[0].clone()],
+    }
+    .encode_to_vec();
+    buf.push(0x2a);
+    buf.push(ts.len() as u8);
+    buf.extend(ts);
+    let batch = decode_v2(&buf).unwrap();
+    assert_eq!(batch.samples.len(), 3);
+    assert_eq!(batch.start_times, [0, 7, 1000]);
+    assert_eq!(batch.start_times_of(0..1), [0]);
+    assert_eq!(batch.start_times_of(1..3), [7, 1000]);
+    // A request without any start timestamp keeps the arena empty.
+    let mut plain = v2::RequestBuilder::new();
+    plain.series(&[("__name__", "p_total")], &[Sample::new(5, 1.0)]);
+    let body = plain.build().encode_to_vec();
+    let batch = decode_v2(&body).unwrap();
+    assert!(batch.start_times.is_empty());
+    assert_eq!(batch.start_times_of(0..1), [] as [i64; 0]);
 }
 
 #[test]

@@ -99,18 +99,25 @@ fn label(mut r: Reader<'_>) -> WireResult<LabelRef<'_>> {
     Ok(l)
 }
 
-/// Shared by 1.0 and 2.0 (2.0 adds `start_timestamp = 3`, skipped here).
-pub(super) fn sample(mut r: Reader<'_>) -> WireResult<Sample> {
+/// A 1.0 `Sample` (no start timestamp in 1.0; field 3 is skipped).
+pub(super) fn sample(r: Reader<'_>) -> WireResult<Sample> {
+    sample_with_start(r).map(|(s, _)| s)
+}
+
+/// A 2.0 `Sample`: 1.0's fields plus `start_timestamp = 3` (0 when absent).
+pub(super) fn sample_with_start(mut r: Reader<'_>) -> WireResult<(Sample, i64)> {
     let mut s = Sample::new(0, 0.0);
+    let mut st = 0;
     while r.has_more() {
         let f = r.field()?;
         match f.number {
             1 => s.v = r.read_double(f)?,
             2 => s.t = r.read_varint(f)? as i64,
+            3 => st = r.read_varint(f)? as i64,
             _ => r.skip(f)?,
         }
     }
-    Ok(s)
+    Ok((s, st))
 }
 
 /// Exemplars are only counted, but are read in full so that a corrupt one

@@ -3,7 +3,8 @@
 //!
 //! Field numbers: Request{symbols=4, timeseries=5};
 //! TimeSeries{labels_refs=1, samples=2, histograms=3, exemplars=4,
-//! metadata=5} (6 was `created_timestamp`, now reserved, and is skipped);
+//! metadata=5, created_timestamp=6 (older senders; now reserved upstream)};
+//! Sample{value=1, timestamp=2, start_timestamp=3};
 //! Exemplar{labels_refs=1, value=2, timestamp=3};
 //! Metadata{type=1, help_ref=3, unit_ref=4}.
 //!
@@ -12,7 +13,7 @@
 //! the series against it.
 
 use super::histogram::HistogramCheck;
-use super::v1::sample;
+use super::v1::sample_with_start;
 use super::wire::{corrupt, Reader, WireResult, WireType};
 use super::{Capacity, DecodedBatch, MetadataRef, MetricType, PendingSeries};
 use crate::model::LabelRef;
@@ -100,11 +101,17 @@ fn series<'a>(
     let mut p = PendingSeries::start(batch);
     let mut refs = RefPairs::default();
     let mut meta: Option<RawMetadata> = None;
+    let mut created = 0i64;
     while r.has_more() {
         let f = r.field()?;
         match f.number {
             1 => r.read_packed_varints(f, |v| refs.push(v, symbols, &mut batch.labels, &mut p))?,
-            2 => batch.samples.push(sample(r.read_message(f)?)?),
+            2 => {
+                let (s, st) = sample_with_start(r.read_message(f)?)?;
+                batch.samples.push(s);
+                batch.set_start_time(batch.samples.len() - 1, st);
+            }
+            6 => created = r.read_varint(f)? as i64,
             3 => {
                 let h = HistogramCheck::read(r.read_message(f)?)?;
                 let i = p.histograms;
@@ -129,6 +136,14 @@ fn series<'a>(
     }
     if refs.odd() {
         p.reject(|| format!("labels_refs has odd length {}", refs.seen));
+    }
+    if created != 0 {
+        let first = p.first_sample();
+        for i in first..batch.samples.len() {
+            if batch.start_times.get(i).is_none_or(|&st| st == 0) {
+                batch.set_start_time(i, created);
+            }
+        }
     }
     let resolved = meta.map(|m| resolve_metadata(m, symbols));
     if let Some(Err(e)) = &resolved {

@@ -6,7 +6,7 @@ use super::labels::{self, NAME};
 use super::{Ctx, Grid, Result, StepSeries, Val};
 use crate::model::Labels;
 use crate::promql::error::QueryError;
-use crate::promql::functions::{self, DateFn, MathFn, RangeFn, Window};
+use crate::promql::functions::{self, rate_st, DateFn, MathFn, RangeFn, Window};
 use crate::promql::plan::{Call, Node};
 
 fn range_fn(name: &str) -> Option<RangeFn> {
@@ -97,6 +97,7 @@ pub(crate) fn is_streamable(c: &Call) -> bool {
                 | "clamp_max"
                 | "round"
                 | "timestamp"
+                | "start_timestamp"
                 | "label_replace"
                 | "label_join"
         )
@@ -147,6 +148,15 @@ impl Ctx<'_> {
                 s.drop_name = true;
                 sink(s)
             });
+        }
+        if c.name == "start_timestamp" {
+            // funcStartTimestamp: only a plain selector's samples carry
+            // start timestamps; any other argument gives no output.
+            if let Some(Node::Vector(sel)) = c.args.first() {
+                return self.start_timestamp_selector(sel, grid, sink);
+            }
+            let arg = self.arg(c, 0)?;
+            return self.stream(arg, grid, &mut |_| Ok(()));
         }
         if c.name == "label_replace" {
             return self.label_replace(c, grid, sink);
@@ -252,9 +262,11 @@ impl Ctx<'_> {
         let counter_check = matches!(f, RangeFn::Rate | RangeFn::Increase);
         let counter_pos = self.pos_of_arg(c, mi);
         let mut ps = vec![0.0; params.len()];
-        self.each_raw(&c.args[mi], grid, &mut |ctx, s, windows| {
+        let with_st = functions::uses_start_times(f);
+        self.each_raw_st(&c.args[mi], grid, with_st, &mut |ctx, s, windows| {
             let bounds = windows.bounds(&s.samples);
             let mut vals = Vec::with_capacity(bounds.len());
+            let mut overlap = false;
             for (i, &(lo, hi)) in bounds.iter().enumerate() {
                 if lo >= hi {
                     vals.push(None);
@@ -276,7 +288,22 @@ impl Ctx<'_> {
                     start: end.saturating_sub(windows.range),
                     end,
                 };
-                vals.push(functions::eval_range(f, w, &ps));
+                match s.sts.as_deref().and_then(|v| v.get(lo..hi)) {
+                    Some(sts) => {
+                        overlap = overlap
+                            || (counter_check && rate_st::any_overlap(w.samples, sts));
+                        vals.push(functions::eval_range_st(f, w, sts));
+                    }
+                    None => vals.push(functions::eval_range(f, w, &ps)),
+                }
+            }
+            if overlap {
+                // NewStartTimeOverlapWarning upstream, once per series.
+                let name = s.labels.get(NAME).unwrap_or_default();
+                let msg = format!(
+                    "PromQL warning: sample has start time that overlaps with previous sample timestamp for metric {name:?}"
+                );
+                ctx.warn_at(msg, &counter_pos);
             }
             if !vals.iter().any(Option::is_some) {
                 return Ok(());

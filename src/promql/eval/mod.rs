@@ -65,6 +65,10 @@ impl StepSeries {
 pub(crate) struct RawSeries {
     pub labels: Labels,
     pub samples: Vec<crate::model::Sample>,
+    /// Start timestamps, one per sample (0: none); only for range
+    /// selectors read for a function that uses them, and only when some
+    /// sample has one. Subqueries never carry them, as upstream.
+    pub sts: Option<Vec<i64>>,
     pub drop_name: bool,
 }
 

@@ -9,6 +9,11 @@ use crate::promql::error::QueryError;
 use crate::promql::plan::{Node, Selector, Subquery};
 use crate::storage::Series;
 
+/// A callback taking one series and the `(t, st)` pairs of its samples
+/// that have a start timestamp.
+pub(crate) type SeriesWithStartTimes<'f, C> =
+    dyn FnMut(&mut C, Series, Vec<(i64, i64)>) -> Result<()> + 'f;
+
 /// Per-step window ends (ms) of a range function argument; each window is
 /// `(end - range, end]`.
 pub(crate) struct Windows {
@@ -52,6 +57,19 @@ impl Ctx<'_> {
         maxt: i64,
         f: &mut dyn FnMut(&mut Self, Series) -> Result<()>,
     ) -> Result<()> {
+        self.each_series_st(sel, mint, maxt, false, &mut |ctx, s, _| f(ctx, s))
+    }
+
+    /// [`Ctx::each_series`] that, with `with_st`, also reads the series'
+    /// start timestamps (`(t, st)` of the samples that have one).
+    pub(crate) fn each_series_st(
+        &mut self,
+        sel: &Selector,
+        mint: i64,
+        maxt: i64,
+        with_st: bool,
+        f: &mut SeriesWithStartTimes<'_, Self>,
+    ) -> Result<()> {
         self.check_time()?;
         let mut err = None;
         let mut count = 0usize;
@@ -64,7 +82,7 @@ impl Ctx<'_> {
         };
         for tenant in scope.tenants_for(&bound) {
             let q = scope.storage.querier(tenant, mint, maxt);
-            q.select_each(&sel.matchers, |labels, samples| {
+            let mut each = |labels, samples: Vec<Sample>, sts| {
                 count += 1;
                 if max_series > 0 && count > max_series {
                     err = Some(QueryError::TooManySeries(max_series));
@@ -75,7 +93,7 @@ impl Ctx<'_> {
                 let r = self
                     .check_time()
                     .and_then(|_| self.acquire(n))
-                    .and_then(|_| f(self, Series { labels, samples }));
+                    .and_then(|_| f(self, Series { labels, samples }, sts));
                 self.release(n);
                 match r {
                     Ok(()) => true,
@@ -84,8 +102,13 @@ impl Ctx<'_> {
                         false
                     }
                 }
-            })
-            .map_err(|e| QueryError::Storage(e.to_string()))?;
+            };
+            let read = if with_st {
+                q.select_each_with_start_times(&sel.matchers, each)
+            } else {
+                q.select_each(&sel.matchers, |l, s| each(l, s, Vec::new()))
+            };
+            read.map_err(|e| QueryError::Storage(e.to_string()))?;
             if err.is_some() {
                 break;
             }
@@ -129,12 +152,58 @@ impl Ctx<'_> {
         })
     }
 
+    /// `start_timestamp(selector)`: per step, the start timestamp (seconds)
+    /// of the sample the instant selector picks, 0 when it has none
+    /// (`funcStartTimestamp` with the STs `evalCall` collects through
+    /// `vectorSelectorSingle` upstream).
+    pub(crate) fn start_timestamp_selector(
+        &mut self,
+        sel: &Selector,
+        grid: Grid,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        let eff = Self::eff_times(sel.at, sel.offset, grid);
+        let (Some(&first), Some(&last)) = (eff.iter().min(), eff.iter().max()) else {
+            return Ok(());
+        };
+        let lookback = self.cfg.lookback_delta_ms;
+        let mint = first.saturating_sub(lookback).saturating_add(1);
+        self.each_series_st(sel, mint, last, true, &mut |_, s, sts| {
+            let sts = align_start_times(&s.samples, &sts).unwrap_or_default();
+            let vals: Vec<Option<f64>> = lookback_index(&s.samples, &eff, lookback)
+                .into_iter()
+                .map(|i| i.map(|i| sts.get(i).copied().unwrap_or(0) as f64 / 1000.0))
+                .collect();
+            if vals.iter().any(Option::is_some) {
+                sink(StepSeries {
+                    labels: s.labels,
+                    vals,
+                    drop_name: true,
+                })?;
+            }
+            Ok(())
+        })
+    }
+
     /// Hands each series of a range argument (range selector or subquery)
     /// to `f` with the per-step windows, one series at a time for selectors.
     pub(crate) fn each_raw(
         &mut self,
         node: &Node,
         grid: Grid,
+        f: &mut dyn FnMut(&mut Self, RawSeries, &Windows) -> Result<()>,
+    ) -> Result<()> {
+        self.each_raw_st(node, grid, false, f)
+    }
+
+    /// [`Ctx::each_raw`] that, with `with_st`, gives range selectors'
+    /// series their start timestamps (`matrixIterSlice` upstream collects
+    /// them beside the samples; subqueries never have any).
+    pub(crate) fn each_raw_st(
+        &mut self,
+        node: &Node,
+        grid: Grid,
+        with_st: bool,
         f: &mut dyn FnMut(&mut Self, RawSeries, &Windows) -> Result<()>,
     ) -> Result<()> {
         match node {
@@ -149,14 +218,16 @@ impl Ctx<'_> {
                     return Ok(());
                 };
                 let mint = first.saturating_sub(*range).saturating_add(1);
-                self.each_series(sel, mint, last, &mut |ctx, s| {
+                self.each_series_st(sel, mint, last, with_st, &mut |ctx, s, sts| {
+                    let samples: Vec<Sample> = s
+                        .samples
+                        .into_iter()
+                        .filter(|x| !is_stale_nan(x.v))
+                        .collect();
                     let raw = RawSeries {
                         labels: s.labels,
-                        samples: s
-                            .samples
-                            .into_iter()
-                            .filter(|x| !is_stale_nan(x.v))
-                            .collect(),
+                        sts: align_start_times(&samples, &sts),
+                        samples,
                         drop_name: false,
                     };
                     f(ctx, raw, &windows)
@@ -233,6 +304,7 @@ impl Ctx<'_> {
                     raw.push(RawSeries {
                         labels: s.labels,
                         samples,
+                        sts: None,
                         drop_name: s.drop_name,
                     });
                 }
@@ -246,6 +318,7 @@ impl Ctx<'_> {
                 raw.push(RawSeries {
                     labels: Default::default(),
                     samples,
+                    sts: None,
                     drop_name: false,
                 });
             }
@@ -271,6 +344,9 @@ fn cut_first_window(raw: Vec<RawSeries>, windows: &Windows) -> Vec<RawSeries> {
         .filter_map(|mut s| {
             let (lo, hi) = *windows.bounds(&s.samples).first()?;
             s.samples = s.samples[lo..hi].to_vec();
+            if let Some(sts) = s.sts.as_mut() {
+                *sts = sts.get(lo..hi).unwrap_or_default().to_vec();
+            }
             (!s.samples.is_empty()).then_some(s)
         })
         .collect()
@@ -299,4 +375,45 @@ fn lookback_values(samples: &[Sample], eff: &[i64], lookback: i64, ts: bool) -> 
         out.push(v);
     }
     out
+}
+
+/// Per step, the index of the sample an instant selector picks (the newest
+/// in `(t - lookback, t]` unless it is a stale marker); the same walk as
+/// [`lookback_values`], which stays separate to keep that hot path lean.
+fn lookback_index(samples: &[Sample], eff: &[i64], lookback: i64) -> Vec<Option<usize>> {
+    let mut out = Vec::with_capacity(eff.len());
+    let mut j = 0usize;
+    let mut prev = i64::MIN;
+    for &t in eff {
+        if t < prev {
+            j = 0;
+        }
+        prev = t;
+        while j < samples.len() && samples[j].t <= t {
+            j += 1;
+        }
+        let k = j
+            .checked_sub(1)
+            .filter(|&k| samples[k].t > t.saturating_sub(lookback) && !is_stale_nan(samples[k].v));
+        out.push(k);
+    }
+    out
+}
+
+/// One start timestamp per sample (0 where none) from the `(t, st)` pairs
+/// storage returned, or `None` when no sample has one, so series without
+/// start timestamps take the plain code paths.
+pub(crate) fn align_start_times(samples: &[Sample], sts: &[(i64, i64)]) -> Option<Vec<i64>> {
+    if sts.is_empty() {
+        return None;
+    }
+    let mut it = sts.iter().peekable();
+    let out: Vec<i64> = samples
+        .iter()
+        .map(|s| {
+            while it.next_if(|e| e.0 < s.t).is_some() {}
+            it.next_if(|e| e.0 == s.t).map_or(0, |e| e.1)
+        })
+        .collect();
+    out.iter().any(|&st| st != 0).then_some(out)
 }

@@ -13,6 +13,7 @@ mod math;
 mod over_time;
 mod quantile;
 mod rate;
+pub(crate) mod rate_st;
 mod trend;
 
 #[cfg(test)]
@@ -96,6 +97,28 @@ pub(crate) fn eval_range(f: RangeFn, w: Window<'_>, params: &[f64]) -> Option<f6
             _ => None,
         },
         _ => eval_over_time(f, s, params),
+    }
+}
+
+/// Whether `f` reads start timestamps. Upstream's engine collects them only
+/// for these functions (`rate`, `irate`, `increase`, `resets` in
+/// `evalCall`), so every other query pays nothing for them.
+pub(crate) fn uses_start_times(f: RangeFn) -> bool {
+    matches!(
+        f,
+        RangeFn::Rate | RangeFn::Increase | RangeFn::Irate | RangeFn::Resets
+    )
+}
+
+/// [`eval_range`] for a window whose samples have start timestamps `sts`
+/// (one per sample, 0 for none), for the functions of [`uses_start_times`].
+pub(crate) fn eval_range_st(f: RangeFn, w: Window<'_>, sts: &[i64]) -> Option<f64> {
+    match f {
+        RangeFn::Rate => rate_st::extrapolated_rate_st(&w, sts, true),
+        RangeFn::Increase => rate_st::extrapolated_rate_st(&w, sts, false),
+        RangeFn::Irate => rate_st::irate_st(w.samples, sts),
+        RangeFn::Resets => rate_st::resets_st(w.samples, sts),
+        _ => eval_range(f, w, &[]),
     }
 }
 

@@ -5,14 +5,14 @@ use super::Window;
 use crate::model::Sample;
 
 /// `b - a` in milliseconds as f64, without i64 overflow on absurd inputs.
-fn ms_between(a: i64, b: i64) -> f64 {
+pub(super) fn ms_between(a: i64, b: i64) -> f64 {
     (i128::from(b) - i128::from(a)) as f64
 }
 
 /// A range length in seconds, computed the way Go's `Duration.Seconds()`
 /// does for a millisecond-resolution duration (whole seconds plus the
 /// nanosecond remainder divided by 1e9), so the rounding is identical.
-fn range_seconds(w: &Window<'_>) -> f64 {
+pub(super) fn range_seconds(w: &Window<'_>) -> f64 {
     let ms = i128::from(w.end) - i128::from(w.start);
     let whole = (ms / 1000) as f64;
     let nanos = ((ms % 1000) * 1_000_000) as f64;
@@ -43,6 +43,17 @@ pub(crate) fn extrapolated_rate(w: &Window<'_>, is_counter: bool, is_rate: bool)
             }
         }
     }
+    Some(extrapolate(w, result, is_counter, is_rate))
+}
+
+/// The extrapolation half of `extrapolatedRate`: scales the raw change
+/// `result` of the window's samples (at least two) to the window edges.
+pub(super) fn extrapolate(w: &Window<'_>, result: f64, is_counter: bool, is_rate: bool) -> f64 {
+    let s = w.samples;
+    let (first, last) = match s {
+        [first, .., last] => (*first, *last),
+        _ => return result,
+    };
     let mut to_start = ms_between(w.start, first.t) / 1000.0;
     let mut to_end = ms_between(last.t, w.end) / 1000.0;
     let sampled = ms_between(first.t, last.t) / 1000.0;
@@ -72,7 +83,7 @@ pub(crate) fn extrapolated_rate(w: &Window<'_>, is_counter: bool, is_rate: bool)
     if is_rate {
         factor /= range_seconds(w);
     }
-    Some(result * factor)
+    result * factor
 }
 
 /// `irate` and `idelta` (`instantValue` in `promql/functions.go`, floats):

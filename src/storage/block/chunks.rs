@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use crate::model::Sample;
-use crate::storage::chunk::{decode_block_chunk, encode_block_chunk};
+use crate::storage::chunk::{decode_block_chunk_st, encode_block_chunk_st, StEntry};
 use crate::storage::error::{Result, StorageError};
 
 /// Magic number opening a chunk file ("TSCK").
@@ -79,13 +79,14 @@ impl ChunkFileWriter {
         Ok(())
     }
 
-    /// Encodes one chunk and returns its reference.
-    pub fn add_chunk(&mut self, samples: &[Sample]) -> Result<u64> {
+    /// Encodes one chunk (with the start timestamps of its samples that
+    /// have one) and returns its reference.
+    pub fn add_chunk(&mut self, samples: &[Sample], sts: &[StEntry]) -> Result<u64> {
         if self.raw.len() >= FRAME_TARGET {
             self.flush_frame()?;
         }
         let r = (self.pos << 24) | self.raw.len() as u64;
-        encode_block_chunk(samples, &mut self.raw);
+        encode_block_chunk_st(samples, sts, &mut self.raw);
         if self.raw.len() > MAX_RAW_FRAME {
             return Err(StorageError::Config(format!(
                 "chunk of {} samples too large for a frame",
@@ -168,12 +169,14 @@ impl ChunkFileReader {
         StorageError::corruption(&self.path, offset, reason)
     }
 
-    /// Decodes the chunk at `chunk_ref`, appending its samples to `out`.
+    /// Decodes the chunk at `chunk_ref`, appending its samples to `out` and,
+    /// when `sts` is given, its start timestamps to `sts`.
     pub fn read(
         &self,
         chunk_ref: u64,
         cache: &mut FrameCache,
         out: &mut Vec<Sample>,
+        sts: Option<&mut Vec<StEntry>>,
     ) -> Result<()> {
         let frame_off = chunk_ref >> 24;
         let in_frame = (chunk_ref & 0xff_ffff) as usize;
@@ -187,7 +190,7 @@ impl ChunkFileReader {
             .raw
             .get(in_frame..)
             .ok_or_else(|| self.corrupt(frame_off, "chunk offset past frame end"))?;
-        decode_block_chunk(bytes, out).map_err(|e| {
+        decode_block_chunk_st(bytes, out, sts).map_err(|e| {
             self.corrupt(
                 frame_off,
                 format!("frame byte {}: {}", in_frame + e.offset, e.reason),

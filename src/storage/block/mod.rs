@@ -17,6 +17,7 @@ pub use meta::{BlockMeta, BlockStats, Compaction};
 use roaring::RoaringBitmap;
 
 use crate::model::{Labels, Sample};
+use crate::storage::chunk::StEntry;
 use crate::storage::error::{Result, StorageError};
 use crate::storage::index::{self, ChunkMeta, IndexReader, Matcher};
 
@@ -73,7 +74,8 @@ impl Block {
         Ok((labels, metas))
     }
 
-    /// Appends the samples in `[mint, maxt]` of the given chunks to `out`.
+    /// Appends the samples in `[mint, maxt]` of the given chunks to `out`,
+    /// and their start timestamps to `sts` when given.
     fn read_chunks(
         &self,
         metas: &[ChunkMeta],
@@ -81,12 +83,20 @@ impl Block {
         maxt: i64,
         cache: &mut FrameCache,
         out: &mut Vec<Sample>,
+        mut sts: Option<&mut Vec<StEntry>>,
     ) -> Result<()> {
         let start = out.len();
+        let st_start = sts.as_ref().map_or(0, |v| v.len());
         for m in metas {
-            self.chunks.read(m.chunk_ref, cache, out)?;
+            self.chunks
+                .read(m.chunk_ref, cache, out, sts.as_deref_mut())?;
         }
         crate::storage::head::series::retain_range(out, start, mint, maxt);
+        if let Some(v) = sts {
+            let mut kept = v.split_off(st_start);
+            kept.retain(|e| (mint..=maxt).contains(&e.0));
+            v.append(&mut kept);
+        }
         Ok(())
     }
 
@@ -102,7 +112,7 @@ impl Block {
         for id in &self.ids(matchers)? {
             let (labels, metas) = self.series_in(id, mint, maxt)?;
             let mut samples = Vec::new();
-            self.read_chunks(&metas, mint, maxt, &mut cache, &mut samples)?;
+            self.read_chunks(&metas, mint, maxt, &mut cache, &mut samples, None)?;
             if !samples.is_empty() {
                 out.push((labels, samples));
             }
@@ -129,7 +139,8 @@ impl Block {
         Ok(out)
     }
 
-    /// Appends the samples in `[mint, maxt]` of the given chunks to `out`.
+    /// Appends the samples in `[mint, maxt]` of the given chunks to `out`,
+    /// and their start timestamps to `sts` when given.
     pub(crate) fn samples_of(
         &self,
         metas: &[ChunkMeta],
@@ -137,8 +148,9 @@ impl Block {
         maxt: i64,
         cache: &mut FrameCache,
         out: &mut Vec<Sample>,
+        sts: Option<&mut Vec<StEntry>>,
     ) -> Result<()> {
-        self.read_chunks(metas, mint, maxt, cache, out)
+        self.read_chunks(metas, mint, maxt, cache, out, sts)
     }
 
     /// Label sets of matching series with a chunk meeting `[mint, maxt]`.
@@ -189,12 +201,24 @@ impl Block {
         index::label_values(&self.index, name, c.as_ref(), None)
     }
 
-    /// Labels and all samples of series `id` (ids are in label order).
-    pub fn series_samples(&self, id: u32, cache: &mut FrameCache) -> Result<(Labels, Vec<Sample>)> {
+    /// Labels, all samples and their start timestamps of series `id` (ids
+    /// are in label order).
+    pub(crate) fn series_samples(
+        &self,
+        id: u32,
+        cache: &mut FrameCache,
+    ) -> Result<(Labels, Vec<Sample>, Vec<StEntry>)> {
         let (labels, metas) = self.index.series(id)?;
-        let mut samples = Vec::new();
-        self.read_chunks(&metas, i64::MIN, i64::MAX, cache, &mut samples)?;
-        Ok((labels, samples))
+        let (mut samples, mut sts) = (Vec::new(), Vec::new());
+        self.read_chunks(
+            &metas,
+            i64::MIN,
+            i64::MAX,
+            cache,
+            &mut samples,
+            Some(&mut sts),
+        )?;
+        Ok((labels, samples, sts))
     }
 
     /// Number of series in the block.

@@ -7,6 +7,7 @@ use super::chunks::{ChunkFileWriter, CHUNKS_FILE};
 use super::meta::{BlockMeta, BlockStats, Compaction, BLOCK_VERSION};
 use super::{fsync_dir, INDEX_FILE, TMP_SUFFIX};
 use crate::model::{Labels, Sample};
+use crate::storage::chunk::StEntry;
 use crate::storage::error::{Result, StorageError};
 use crate::storage::index::{ChunkMeta, IndexWriter};
 
@@ -45,14 +46,32 @@ impl BlockWriter {
         })
     }
 
-    /// Adds a series and its samples (time-ordered, non-empty).
-    pub fn add_series(&mut self, labels: &Labels, samples: &[Sample]) -> Result<()> {
+    /// Adds a series, its samples (time-ordered, non-empty) and the start
+    /// timestamps of those that have one (`(t, st)`, time-ordered).
+    pub fn add_series(
+        &mut self,
+        labels: &Labels,
+        samples: &[Sample],
+        sts: &[StEntry],
+    ) -> Result<()> {
         if samples.is_empty() {
             return Ok(());
         }
         self.metas.clear();
+        let mut rest = sts;
         for part in samples.chunks(MAX_BLOCK_CHUNK_SAMPLES) {
-            let chunk_ref = self.chunks.add_chunk(part)?;
+            let last_t = part[part.len() - 1].t;
+            let n = rest.partition_point(|e| e.0 <= last_t);
+            let (mine, later) = rest.split_at(n);
+            rest = later;
+            // Only STs of samples in this chunk (the head never holds others).
+            let first_t = part[0].t;
+            let mine: Vec<StEntry> = mine
+                .iter()
+                .copied()
+                .filter(|e| e.0 >= first_t && part.binary_search_by_key(&e.0, |s| s.t).is_ok())
+                .collect();
+            let chunk_ref = self.chunks.add_chunk(part, &mine)?;
             self.metas.push(ChunkMeta {
                 mint: part[0].t,
                 maxt: part[part.len() - 1].t,

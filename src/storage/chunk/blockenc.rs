@@ -6,6 +6,7 @@
 //! steady counters) rather than at the smallest raw size.
 
 use super::decimal::{self, K_MIN};
+use super::st::{decode_st_stream, StEntry, StWriter};
 use super::ChunkDecodeError;
 use crate::model::Sample;
 use crate::storage::varint::{get_uvarint, get_varint, put_uvarint, put_varint};
@@ -21,8 +22,12 @@ const MODE_XOR: u8 = 2;
 const VALUE_MODE_MASK: u8 = 0x03;
 /// Mode flag: every timestamp delta equals the first, so none follow it.
 const FLAG_REGULAR_TIMESTAMPS: u8 = 0x04;
+/// Mode flag: a start-timestamp section follows the mode byte. Set only
+/// when a sample of the chunk has a start timestamp, so chunks without
+/// any are byte for byte what they were before the flag existed.
+const FLAG_START_TIMESTAMPS: u8 = 0x08;
 /// Bits of the mode byte that must be zero.
-const MODE_RESERVED_BITS: u8 = !(VALUE_MODE_MASK | FLAG_REGULAR_TIMESTAMPS);
+const MODE_RESERVED_BITS: u8 = !(VALUE_MODE_MASK | FLAG_REGULAR_TIMESTAMPS | FLAG_START_TIMESTAMPS);
 
 /// A chunk whose non-decimal values exceed one in this many is XOR coded.
 const MAX_EXCEPTION_RATIO: usize = 4;
@@ -31,6 +36,13 @@ const MAX_EXCEPTION_RATIO: usize = 4;
 /// and appends the bytes to `out`. The encoding is self-delimiting: it
 /// records its own sample count and length.
 pub(crate) fn encode_block_chunk(samples: &[Sample], out: &mut Vec<u8>) {
+    encode_block_chunk_st(samples, &[], out);
+}
+
+/// [`encode_block_chunk`] with the start timestamps of the chunk's samples
+/// (`(t, st)`, increasing `t`, each `t` one of the samples'). With none the
+/// bytes are exactly those of [`encode_block_chunk`].
+pub(crate) fn encode_block_chunk_st(samples: &[Sample], sts: &[StEntry], out: &mut Vec<u8>) {
     put_uvarint(out, samples.len() as u64);
     if samples.is_empty() {
         return;
@@ -46,9 +58,26 @@ pub(crate) fn encode_block_chunk(samples: &[Sample], out: &mut Vec<u8>) {
     }
     let mut times = Vec::with_capacity(samples.len() + 16);
     let regular = write_timestamps(samples, &mut times);
-    let mode = value_mode | if regular { FLAG_REGULAR_TIMESTAMPS } else { 0 };
-    put_uvarint(out, (1 + times.len() + values.len()) as u64);
+    let mut st_section = Vec::new();
+    if !sts.is_empty() {
+        let mut stream = Vec::new();
+        StWriter::from_entries(sts).write_to(&mut stream);
+        put_uvarint(&mut st_section, stream.len() as u64);
+        st_section.extend_from_slice(&stream);
+    }
+    let mode = value_mode
+        | if regular { FLAG_REGULAR_TIMESTAMPS } else { 0 }
+        | if sts.is_empty() {
+            0
+        } else {
+            FLAG_START_TIMESTAMPS
+        };
+    put_uvarint(
+        out,
+        (1 + st_section.len() + times.len() + values.len()) as u64,
+    );
     out.push(mode);
+    out.extend_from_slice(&st_section);
     out.extend_from_slice(&times);
     out.extend_from_slice(&values);
 }
@@ -208,10 +237,26 @@ pub(crate) fn decode_block_chunk(
     bytes: &[u8],
     out: &mut Vec<Sample>,
 ) -> Result<usize, ChunkDecodeError> {
+    decode_block_chunk_st(bytes, out, None)
+}
+
+/// [`decode_block_chunk`] that also appends the chunk's start timestamps to
+/// `sts` when given (when not, their section is skipped unread).
+///
+/// On error `out` and `sts` are left as they were.
+pub(crate) fn decode_block_chunk_st(
+    bytes: &[u8],
+    out: &mut Vec<Sample>,
+    mut sts: Option<&mut Vec<StEntry>>,
+) -> Result<usize, ChunkDecodeError> {
     let start = out.len();
-    let res = Decoder { b: bytes, pos: 0 }.chunk(out);
+    let st_start = sts.as_ref().map_or(0, |v| v.len());
+    let res = Decoder { b: bytes, pos: 0 }.chunk(out, sts.as_deref_mut());
     if res.is_err() {
         out.truncate(start);
+        if let Some(v) = sts {
+            v.truncate(st_start);
+        }
     }
     res
 }
@@ -252,6 +297,26 @@ impl Decoder<'_> {
         Ok(b)
     }
 
+    /// Reads the start-timestamp section (`len <uvarint>` and a stream of
+    /// that many bytes) into `sts`, or skips it.
+    fn start_timestamps(&mut self, sts: Option<&mut Vec<StEntry>>) -> Result<(), ChunkDecodeError> {
+        let len = self.uvarint("truncated start timestamp section length")?;
+        let at = self.pos;
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| at.checked_add(l))
+            .filter(|&e| e <= self.b.len())
+            .ok_or_else(|| self.err("start timestamp section past end of chunk"))?;
+        if let Some(sts) = sts {
+            decode_st_stream(&self.b[at..end], sts).map_err(|e| ChunkDecodeError {
+                offset: at + e.offset,
+                reason: e.reason,
+            })?;
+        }
+        self.pos = end;
+        Ok(())
+    }
+
     fn u64_bytes(&mut self, what: &'static str) -> Result<[u8; 8], ChunkDecodeError> {
         let end = self.pos.checked_add(8).ok_or_else(|| self.err(what))?;
         let raw = self.b.get(self.pos..end).ok_or_else(|| self.err(what))?;
@@ -261,7 +326,11 @@ impl Decoder<'_> {
         Ok(a)
     }
 
-    fn chunk(mut self, out: &mut Vec<Sample>) -> Result<usize, ChunkDecodeError> {
+    fn chunk(
+        mut self,
+        out: &mut Vec<Sample>,
+        sts: Option<&mut Vec<StEntry>>,
+    ) -> Result<usize, ChunkDecodeError> {
         let n = self.uvarint("truncated sample count")?;
         if n == 0 {
             return Ok(self.pos);
@@ -285,6 +354,9 @@ impl Decoder<'_> {
                 offset: self.pos - 1,
                 reason: "unknown mode bits",
             });
+        }
+        if mode & FLAG_START_TIMESTAMPS != 0 {
+            self.start_timestamps(sts)?;
         }
         let base = out.len();
         out.reserve(n);

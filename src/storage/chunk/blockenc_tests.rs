@@ -327,4 +327,53 @@ proptest! {
             prop_assert!(out.windows(2).all(|w| w[0].t < w[1].t));
         }
     }
+
+    #[test]
+    fn prop_round_trip_with_start_timestamps(
+        times in increasing_times(),
+        vals in proptest::collection::vec(decimal_or_special(), 300),
+        picks in proptest::collection::vec((any::<bool>(), any::<i64>()), 300),
+    ) {
+        let s: Vec<_> = times.iter().zip(&vals).map(|(&t, &v)| Sample::new(t, v)).collect();
+        let sts: Vec<StEntry> = s
+            .iter()
+            .zip(&picks)
+            .filter(|(_, (keep, st))| *keep && *st != 0)
+            .map(|(x, (_, st))| (x.t, *st))
+            .collect();
+        let mut bytes = Vec::new();
+        encode_block_chunk_st(&s, &sts, &mut bytes);
+        let (mut got, mut got_sts) = (Vec::new(), Vec::new());
+        let used = decode_block_chunk_st(&bytes, &mut got, Some(&mut got_sts)).unwrap();
+        prop_assert_eq!(used, bytes.len());
+        prop_assert!(got.iter().zip(&s).all(|(a, b)| a.bit_eq(b)) && got.len() == s.len());
+        prop_assert_eq!(&got_sts, &sts);
+        // A reader that does not ask for them skips the section.
+        let mut plain = Vec::new();
+        prop_assert_eq!(decode_block_chunk(&bytes, &mut plain).unwrap(), bytes.len());
+        prop_assert_eq!(plain.len(), s.len());
+        if sts.is_empty() {
+            prop_assert_eq!(bytes, encode(&s));
+        }
+    }
+
+    #[test]
+    fn prop_mutated_st_chunks_never_panic(n in 1usize..40, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
+        let s: Vec<_> = (0..n).map(|i| Sample::new(i as i64 * 15_000, i as f64)).collect();
+        let sts: Vec<StEntry> = s.iter().map(|x| (x.t, x.t - 15_000)).filter(|e| e.1 != 0).collect();
+        let mut bytes = Vec::new();
+        encode_block_chunk_st(&s, &sts, &mut bytes);
+        for (at, x) in flips {
+            let len = bytes.len();
+            bytes[at % len] ^= x;
+        }
+        let (mut out, mut got) = (Vec::new(), Vec::new());
+        match decode_block_chunk_st(&bytes, &mut out, Some(&mut got)) {
+            Ok(used) => prop_assert!(used <= bytes.len()),
+            Err(e) => {
+                prop_assert!(e.offset <= bytes.len());
+                prop_assert!(out.is_empty() && got.is_empty());
+            }
+        }
+    }
 }

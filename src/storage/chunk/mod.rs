@@ -8,15 +8,23 @@
 //!   than XOR on counters and rounded gauges; it falls back to XOR for values
 //!   that are not exact decimals (NaN, stale markers, arbitrary floats).
 //!
+//! * [`StWriter`] / [`decode_st_stream`]: start timestamps of the samples
+//!   that have one, stored beside the samples (in the head per series, in a
+//!   block chunk behind a mode flag).
+//!
 //! Every decoder takes `&[u8]`, never panics, and reports malformed input as a
 //! [`ChunkDecodeError`] with the byte offset.
 
 mod bits;
 mod blockenc;
 mod decimal;
+mod st;
 mod xor;
 
-pub(crate) use blockenc::{decode_block_chunk, encode_block_chunk};
+pub(crate) use blockenc::{
+    decode_block_chunk, decode_block_chunk_st, encode_block_chunk, encode_block_chunk_st,
+};
+pub(crate) use st::{StEntry, StWriter};
 pub(crate) use xor::{XorAppender, XorIter};
 
 use crate::model::Sample;

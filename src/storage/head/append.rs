@@ -196,11 +196,15 @@ pub(crate) fn decide(s: &MemSeries, ctx: &DecideCtx<'_>, t: i64, v: f64) -> Resu
     Ok(Decision::Accept(Placement::OutOfOrder))
 }
 
-/// Applies a sample previously accepted by [`decide`].
-pub(crate) fn apply(s: &mut MemSeries, p: Placement, t: i64, v: f64, block_range: i64) {
+/// Applies a sample previously accepted by [`decide`], with its start
+/// timestamp `st` (0: none, which stores nothing).
+pub(crate) fn apply(s: &mut MemSeries, p: Placement, e: &SampleEntry, block_range: i64) {
     match p {
-        Placement::InOrder => s.append_in_order(t, v, block_range),
-        Placement::OutOfOrder => s.insert_ooo(crate::model::Sample::new(t, v)),
+        Placement::InOrder => s.append_in_order(e.t, e.v, block_range),
+        Placement::OutOfOrder => s.insert_ooo(crate::model::Sample::new(e.t, e.v)),
+    }
+    if e.st != 0 {
+        s.set_start_time(e.t, e.st);
     }
 }
 
@@ -508,11 +512,13 @@ mod tests {
                 series: 1,
                 t: 310,
                 v: 7.0,
+                st: 0,
             },
             SampleEntry {
                 series: 2,
                 t: 305,
                 v: 1.0,
+                st: 0,
             },
         ];
         assert_eq!(d(&ctx(310, 0, &pending), 310, 7.0), IgnoreDuplicate);

@@ -12,6 +12,7 @@ pub(crate) mod cardinality;
 pub(crate) mod gc;
 pub(crate) mod read;
 pub(crate) mod series;
+mod start_times;
 pub(crate) mod symbols;
 
 use std::collections::HashMap;

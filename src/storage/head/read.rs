@@ -7,8 +7,12 @@ use roaring::RoaringBitmap;
 
 use super::{resolve_labels, Head, SeriesHandle};
 use crate::model::{Labels, Sample};
+use crate::storage::chunk::StEntry;
 use crate::storage::error::Result;
 use crate::storage::index::{self, Matcher};
+
+/// A callback taking one series' labels, samples and start timestamps.
+pub(crate) type FlushSeriesFn<'f> = dyn FnMut(&Labels, &[Sample], &[StEntry]) -> Result<()> + 'f;
 
 impl Head {
     /// Ids of series matching `matchers` (Prometheus semantics).
@@ -53,6 +57,21 @@ impl Head {
         out: &mut Vec<Sample>,
     ) -> Result<()> {
         h.data.lock().samples_in(mint, maxt, out)
+    }
+
+    /// [`Head::samples_of`] that also appends the `(t, st)` of samples
+    /// with a start timestamp to `sts`, under one lock of the series.
+    pub(crate) fn samples_and_start_times_of(
+        &self,
+        h: &SeriesHandle,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+        sts: &mut Vec<StEntry>,
+    ) -> Result<()> {
+        let s = h.data.lock();
+        s.samples_in(mint, maxt, out)?;
+        s.start_times_in(mint, maxt, sts)
     }
 
     /// Series matching `matchers` with their samples in `[mint, maxt]`,
@@ -146,12 +165,12 @@ impl Head {
         ))
     }
 
-    /// Calls `f(labels, samples)` for every series with samples older than
-    /// `before`, in label order, one series in memory at a time.
+    /// Calls `f(labels, samples, start_times)` for every series with samples
+    /// older than `before`, in label order, one series in memory at a time.
     pub(crate) fn for_each_series_before(
         &self,
         before: i64,
-        f: &mut dyn FnMut(&Labels, &[Sample]) -> Result<()>,
+        f: &mut FlushSeriesFn<'_>,
     ) -> Result<()> {
         let mut handles: Vec<SeriesHandle> = self.table.read().by_id.values().cloned().collect();
         {
@@ -169,15 +188,20 @@ impl Head {
                 a.labels.len().cmp(&b.labels.len())
             });
         }
-        let mut samples = Vec::new();
+        let (mut samples, mut sts) = (Vec::new(), Vec::new());
         for h in handles {
             samples.clear();
-            h.data
-                .lock()
-                .samples_in(i64::MIN, before.saturating_sub(1), &mut samples)?;
+            sts.clear();
+            self.samples_and_start_times_of(
+                &h,
+                i64::MIN,
+                before.saturating_sub(1),
+                &mut samples,
+                &mut sts,
+            )?;
             if !samples.is_empty() {
                 let labels = resolve_labels(&self.symbols.read(), &h.labels);
-                f(&labels, &samples)?;
+                f(&labels, &samples, &sts)?;
             }
         }
         Ok(())

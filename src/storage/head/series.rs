@@ -2,7 +2,9 @@
 //! and a sorted buffer of out-of-order samples.
 
 use crate::model::Sample;
-use crate::storage::chunk::{decode_block_chunk, encode_block_chunk, XorAppender, XorIter};
+use crate::storage::chunk::{
+    decode_block_chunk, encode_block_chunk, StWriter, XorAppender, XorIter,
+};
 use crate::storage::error::{Result, StorageError};
 
 /// A chunk is cut after this many samples.
@@ -164,14 +166,28 @@ struct OpenChunk {
 pub(crate) struct MemSeries {
     closed: ClosedChunks,
     open: Option<OpenChunk>,
-    /// Out-of-order samples, sorted by time, all older than `maxt`.
-    /// Boxed: most series never get one, and an empty `Vec` costs 24 bytes
-    /// in every series where this costs 8.
-    #[allow(clippy::box_collection)]
-    ooo: Option<Box<Vec<Sample>>>,
+    /// What most series never have: out-of-order samples and start
+    /// timestamps. Boxed and optional, so a series without either pays one
+    /// pointer for both.
+    pub(super) side: Option<Box<Side>>,
     /// Newest timestamp ever accepted; `i64::MIN` before the first sample.
     pub maxt: i64,
     next_cap: u16,
+}
+
+/// The rarely used parts of a series, allocated on first use.
+#[derive(Debug, Default)]
+pub(crate) struct Side {
+    /// Out-of-order samples, sorted by time, all older than `maxt`.
+    pub ooo: Vec<Sample>,
+    /// Start timestamps of the samples that have one (see `start_times.rs`).
+    pub sts: StWriter,
+}
+
+impl Side {
+    fn is_empty(&self) -> bool {
+        self.ooo.is_empty() && self.sts.is_empty()
+    }
 }
 
 /// Where a sample would go, decided before it is written to the WAL.
@@ -189,14 +205,14 @@ impl MemSeries {
         MemSeries {
             closed: ClosedChunks::default(),
             open: None,
-            ooo: None,
+            side: None,
             maxt: i64::MIN,
             next_cap: 128,
         }
     }
 
     fn ooo(&self) -> &[Sample] {
-        self.ooo.as_deref().map_or(&[], |v| v.as_slice())
+        self.side.as_deref().map_or(&[], |v| v.ooo.as_slice())
     }
 
     /// Whether the series holds no samples.
@@ -262,7 +278,7 @@ impl MemSeries {
 
     /// Inserts an out-of-order sample (older than `maxt`, not a duplicate).
     pub fn insert_ooo(&mut self, s: Sample) {
-        let ooo = self.ooo.get_or_insert_with(Default::default);
+        let ooo = &mut self.side.get_or_insert_with(Default::default).ooo;
         let pos = ooo.partition_point(|x| x.t < s.t);
         ooo.insert(pos, s);
     }
@@ -320,11 +336,12 @@ impl MemSeries {
     /// Drops every sample older than `before`. Chunks that straddle the
     /// boundary are re-encoded with the samples that remain.
     pub fn truncate_before(&mut self, before: i64, block_range: i64) -> Result<()> {
-        if let Some(ooo) = self.ooo.as_mut() {
-            ooo.retain(|s| s.t >= before);
-            if ooo.is_empty() {
-                self.ooo = None;
-            }
+        if let Some(side) = self.side.as_mut() {
+            side.ooo.retain(|s| s.t >= before);
+        }
+        self.truncate_start_times(before)?;
+        if self.side.as_ref().is_some_and(|s| s.is_empty()) {
+            self.side = None;
         }
         let straddling = self
             .closed

@@ -11,7 +11,9 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::record::{append_samples, append_series, decode, TYPE_SAMPLES, TYPE_SERIES};
+use super::record::{
+    append_samples, append_series, decode, TYPE_SAMPLES, TYPE_SAMPLES_ST, TYPE_SERIES,
+};
 use super::replay::{checkpoint_segments, remove_covered, scan_segment, Outcome};
 use super::segment::{checkpoint_name, create_segment, list, segment_name, TMP_SUFFIX};
 use super::sync::FsyncStats;
@@ -145,15 +147,16 @@ impl Wal {
     }
 }
 
-/// Decodes every record of type `typ` in `sources` into `f`. These files are
-/// closed and fsynced, so damage is reported as corruption, not repaired.
+/// Decodes every record of type `typ` in `sources` into `f` (for
+/// `TYPE_SAMPLES`, samples records with start timestamps too). These files
+/// are closed and fsynced, so damage is reported as corruption, not repaired.
 fn for_each_record(sources: &[PathBuf], typ: u8, f: &mut dyn FnMut(WalRecord)) -> Result<()> {
     for src in sources {
         let outcome = scan_segment(src, &mut |t, payload| {
             // Decode everything, so that a bad record of the other type is
             // still caught, but hand on only the wanted type.
             let rec = decode(t, payload)?;
-            if t == typ {
+            if t == typ || (typ == TYPE_SAMPLES && t == TYPE_SAMPLES_ST) {
                 f(rec);
             }
             Ok(())

@@ -128,6 +128,8 @@ pub struct SampleEntry {
     pub t: i64,
     /// Value, kept bit-exact.
     pub v: f64,
+    /// Start (created) timestamp (ms); 0 when unknown, as upstream.
+    pub st: i64,
 }
 
 /// A decoded WAL record.

@@ -18,6 +18,10 @@ pub(crate) const MAX_PAYLOAD_LEN: u32 = 128 << 20;
 pub(crate) const TYPE_SERIES: u8 = 1;
 /// Record type of a [`WalRecord::Samples`] payload.
 pub(crate) const TYPE_SAMPLES: u8 = 2;
+/// Record type of a [`WalRecord::Samples`] payload whose entries also carry
+/// a start timestamp. Written only for batches where some sample has one,
+/// so logs of series without start timestamps are unchanged.
+pub(crate) const TYPE_SAMPLES_ST: u8 = 3;
 
 /// Smallest encoding of one series entry (id varint + label count varint).
 const MIN_SERIES_ENTRY: usize = 2;
@@ -75,19 +79,36 @@ pub(crate) fn append_series(out: &mut Vec<u8>, series: &[SeriesEntry]) -> Result
 /// Ids and timestamps are zigzag deltas against the first entry, so a batch
 /// of nearby ids scraped at one instant costs about 10 bytes a sample.
 /// On [`TooLarge`] `out` is left as it was.
+/// When some sample has a start timestamp the record is of type
+/// [`TYPE_SAMPLES_ST`] and every entry ends with `t - st`.
+/// On [`TooLarge`] `out` is left as it was.
 pub(crate) fn append_samples(out: &mut Vec<u8>, samples: &[SampleEntry]) -> Result<(), TooLarge> {
     let Some(first) = samples.first() else {
         return Ok(());
     };
-    let start = begin_record(out, TYPE_SAMPLES);
+    let with_st = samples.iter().any(|s| s.st != 0);
+    let start = begin_record(
+        out,
+        if with_st {
+            TYPE_SAMPLES_ST
+        } else {
+            TYPE_SAMPLES
+        },
+    );
     put_uvarint(out, samples.len() as u64);
     put_uvarint(out, u64::from(first.series));
     put_varint(out, first.t);
     out.extend_from_slice(&first.v.to_bits().to_le_bytes());
+    if with_st {
+        put_varint(out, first.t.wrapping_sub(first.st));
+    }
     for s in &samples[1..] {
         put_varint(out, i64::from(s.series) - i64::from(first.series));
         put_varint(out, s.t.wrapping_sub(first.t));
         out.extend_from_slice(&s.v.to_bits().to_le_bytes());
+        if with_st {
+            put_varint(out, s.t.wrapping_sub(s.st));
+        }
     }
     finish_record(out, start)
 }
@@ -123,7 +144,8 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 pub(crate) fn decode(typ: u8, payload: &[u8]) -> Result<WalRecord, DecodeError> {
     match typ {
         TYPE_SERIES => decode_series(payload).map(WalRecord::Series),
-        TYPE_SAMPLES => decode_samples(payload).map(WalRecord::Samples),
+        TYPE_SAMPLES => decode_samples(payload, false).map(WalRecord::Samples),
+        TYPE_SAMPLES_ST => decode_samples(payload, true).map(WalRecord::Samples),
         other => Err(DecodeError::at(0, format!("unknown record type {other}"))),
     }
 }
@@ -241,21 +263,30 @@ fn decode_series(payload: &[u8]) -> Result<Vec<SeriesEntry>, DecodeError> {
     Ok(out)
 }
 
-fn decode_samples(payload: &[u8]) -> Result<Vec<SampleEntry>, DecodeError> {
+fn decode_samples(payload: &[u8], with_st: bool) -> Result<Vec<SampleEntry>, DecodeError> {
     let mut c = Cursor {
         buf: payload,
         pos: 0,
     };
-    let n = c.count(MIN_SAMPLE_ENTRY, "sample count")?;
+    let min_entry = MIN_SAMPLE_ENTRY + usize::from(with_st);
+    let n = c.count(min_entry, "sample count")?;
     let mut out = Vec::with_capacity(n);
+    let st_of = |c: &mut Cursor<'_>, t: i64| -> Result<i64, DecodeError> {
+        if !with_st {
+            return Ok(0);
+        }
+        Ok(t.wrapping_sub(c.varint("start timestamp")?))
+    };
     if n > 0 {
         let base_id = c.series_id()?;
         let base_t = c.varint("timestamp")?;
         let v = c.f64()?;
+        let st = st_of(&mut c, base_t)?;
         out.push(SampleEntry {
             series: base_id,
             t: base_t,
             v,
+            st,
         });
     }
     for _ in 1..n {
@@ -267,7 +298,8 @@ fn decode_samples(payload: &[u8]) -> Result<Vec<SampleEntry>, DecodeError> {
             .ok_or_else(|| DecodeError::at(at, format!("series id delta {d} out of range")))?;
         let t = base_t_of(&out).wrapping_add(c.varint("timestamp delta")?);
         let v = c.f64()?;
-        out.push(SampleEntry { series, t, v });
+        let st = st_of(&mut c, t)?;
+        out.push(SampleEntry { series, t, v, st });
     }
     c.finish()?;
     Ok(out)
@@ -296,8 +328,10 @@ mod tests {
         (buf[8], &buf[RECORD_HEADER_LEN..])
     }
 
-    fn sample_bits(s: &[SampleEntry]) -> Vec<(u32, i64, u64)> {
-        s.iter().map(|s| (s.series, s.t, s.v.to_bits())).collect()
+    fn sample_bits(s: &[SampleEntry]) -> Vec<(u32, i64, u64, i64)> {
+        s.iter()
+            .map(|s| (s.series, s.t, s.v.to_bits(), s.st))
+            .collect()
     }
 
     fn series(id: u32, pairs: &[(&str, &str)]) -> SeriesEntry {
@@ -343,22 +377,26 @@ mod tests {
                 series: 1,
                 t: 0,
                 v: 1.5,
+                st: 0,
             }],
             vec![
                 SampleEntry {
                     series: u32::MAX,
                     t: i64::MAX,
                     v: stale_nan(),
+                    st: 0,
                 },
                 SampleEntry {
                     series: 0,
                     t: i64::MIN,
                     v: nan_payload,
+                    st: 0,
                 },
                 SampleEntry {
                     series: 5,
                     t: -1,
                     v: -0.0,
+                    st: 0,
                 },
             ],
         ];
@@ -371,6 +409,35 @@ mod tests {
             };
             assert_eq!(sample_bits(&got), sample_bits(&case));
         }
+    }
+
+    #[test]
+    fn start_timestamps_choose_the_record_type() {
+        let plain = SampleEntry {
+            series: 3,
+            t: 60_000,
+            v: 1.0,
+            st: 0,
+        };
+        let with = SampleEntry { st: 1, ..plain };
+        for (batch, want) in [
+            (vec![plain, plain], TYPE_SAMPLES),
+            (vec![plain, with], TYPE_SAMPLES_ST),
+        ] {
+            let mut b = Vec::new();
+            append_samples(&mut b, &batch).unwrap();
+            let (t, p) = unframe(&b);
+            assert_eq!(t, want);
+            let WalRecord::Samples(got) = decode(t, p).unwrap() else {
+                panic!("wrong type")
+            };
+            assert_eq!(sample_bits(&got), sample_bits(&batch));
+        }
+        // A type-3 entry one byte short of its start timestamp is damage.
+        let mut b = Vec::new();
+        append_samples(&mut b, &[with]).unwrap();
+        let (t, p) = unframe(&b);
+        assert!(decode(t, &p[..p.len() - 1]).is_err());
     }
 
     #[test]
@@ -423,11 +490,18 @@ mod tests {
     }
 
     fn arb_sample() -> impl Strategy<Value = SampleEntry> {
-        (any::<u32>(), any::<i64>(), any::<u64>()).prop_map(|(series, t, v)| SampleEntry {
-            series,
-            t,
-            v: f64::from_bits(v),
-        })
+        (
+            any::<u32>(),
+            any::<i64>(),
+            any::<u64>(),
+            prop_oneof![Just(0i64), any::<i64>()],
+        )
+            .prop_map(|(series, t, v, st)| SampleEntry {
+                series,
+                t,
+                v: f64::from_bits(v),
+                st,
+            })
     }
 
     proptest! {
@@ -453,7 +527,7 @@ mod tests {
         }
 
         #[test]
-        fn random_payloads_never_panic(typ in 0u8..4, p in proptest::collection::vec(any::<u8>(), 0..64)) {
+        fn random_payloads_never_panic(typ in 0u8..5, p in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode(typ, &p);
         }
 

@@ -59,6 +59,7 @@ pub(super) fn batch(i: u32) -> (Vec<SeriesEntry>, Vec<SampleEntry>) {
                 series: s,
                 t: i64::from(i) * 1000 - 7,
                 v,
+                st: 0,
             }
         })
         .collect();
@@ -270,6 +271,7 @@ fn group_commit_shares_fsyncs() {
                         series: t,
                         t: i64::from(i),
                         v: f64::from(i),
+                        st: 0,
                     };
                     let pos = wal.log(&[], &[s])?;
                     wal.sync_to(pos)?;

@@ -10,6 +10,7 @@ mod instant;
 mod over_time;
 mod props;
 mod range;
+mod start_times;
 
 const SEC: i64 = 1000;
 const MIN: i64 = 60 * SEC;
