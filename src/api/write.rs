@@ -164,7 +164,9 @@ fn ingest(
         metrics.add_rejected(tenant, reason.metric_name(), decoded);
         return Err(ApiError::TooManyRequests(reason.to_string()));
     }
-    let outcome = storage.append(tenant, &inputs)?;
+    let outcome = storage
+        .append(tenant, &inputs)
+        .inspect_err(|e| metrics.add_storage_failure(tenant, e, decoded))?;
     storage.record_metadata(tenant, &batch_metadata(&batch.metadata))?;
     for (reason, n) in &outcome.rejected_by_reason {
         metrics.add_rejected(tenant, reason, *n);
