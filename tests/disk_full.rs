@@ -49,7 +49,8 @@ async fn disk_full_rejections(base: &str) -> f64 {
         .text()
         .await
         .unwrap();
-    let key = format!("tessera_samples_rejected_total{{tenant=\"{TENANT}\",reason=\"disk_full\"}} ");
+    let key =
+        format!("tessera_samples_rejected_total{{tenant=\"{TENANT}\",reason=\"disk_full\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&key))
         .and_then(|v| v.parse().ok())
@@ -168,7 +169,12 @@ fn fill_up(path: &Path) {
     let chunk = vec![0u8; 64 * 1024];
     loop {
         if let Err(e) = f.write_all(&chunk).and_then(|()| f.flush()) {
-            assert_eq!(e.raw_os_error(), Some(28), "filling {}: {e}", path.display());
+            assert_eq!(
+                e.raw_os_error(),
+                Some(28),
+                "filling {}: {e}",
+                path.display()
+            );
             return;
         }
     }
