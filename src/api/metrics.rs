@@ -413,3 +413,47 @@ pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Nex
         .observe_http(route, resp.status().as_u16(), secs);
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::api::{AppState, Reader};
+    use crate::auth::{Caller, Policy};
+    use crate::tenant::TenantId;
+
+    #[test]
+    fn a_refused_query_slot_is_a_limit_hit() {
+        let state = AppState::new();
+        let t = TenantId::new("busy").unwrap();
+        let mut policy = Policy::permissive();
+        policy.limits.max_concurrent_queries = Some(1);
+        let reader = Reader(Caller {
+            tenant: t.clone(),
+            tenants: vec![t],
+            policy: Arc::new(policy),
+            credential: "none".into(),
+        });
+        let held = state.query_slot(&reader).unwrap();
+        assert!(state.query_slot(&reader).is_err());
+        drop(held);
+        let again = state.query_slot(&reader);
+        assert!(again.is_ok());
+        let body = state.metrics().render(None);
+        let line = "tessera_limit_hits_total{tenant=\"busy\",limit=\"max_concurrent_queries\"} 1";
+        assert!(body.lines().any(|l| l == line), "{body}");
+    }
+
+    #[test]
+    fn only_limit_reasons_are_limit_hits() {
+        let m = super::Metrics::default();
+        let t = TenantId::new("t").unwrap();
+        m.add_rejected(&t, "out_of_order", 5);
+        m.add_rejected(&t, "series_limit", 5);
+        m.add_rejected(&t, "series_limit", 0);
+        let body = m.render(None);
+        assert!(body
+            .contains("tessera_limit_hits_total{tenant=\"t\",limit=\"max_series_per_tenant\"} 1"));
+        assert!(!body.contains("limit=\"out_of_order\""));
+    }
+}
