@@ -420,16 +420,18 @@ impl Drop for Storage {
     }
 }
 
-/// Head ranges one maintenance round flushes per tenant, at most.
-const MAX_FLUSHES_PER_ROUND: usize = 4;
+/// Head ranges one maintenance round flushes per tenant, at most, before
+/// it compacts and applies retention; the next round takes the rest.
+///
+/// Bounded because under sustained ingest (or after replaying a long WAL)
+/// a flush can take as long as the head needs to grow one more block
+/// range: a round that flushed until nothing was due would never reach
+/// compaction and retention.
+pub const MAX_FLUSHES_PER_ROUND: usize = 4;
 
 fn maintain(inner: &Inner) -> Result<()> {
     let parts: Vec<Arc<Partition>> = inner.tenants.read().values().cloned().collect();
     for p in parts {
-        // Bounded: under sustained ingest a flush can take as long as the
-        // head needs to grow one more block range, and an unbounded loop
-        // would then never reach compaction and retention. The next round
-        // continues where this one stopped.
         for _ in 0..MAX_FLUSHES_PER_ROUND {
             let Some(boundary) = p.due_flush_boundary() else {
                 break;
