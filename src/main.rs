@@ -15,7 +15,10 @@ use tessera::tenant::TenantId;
 #[command(
     name = "tessera",
     version,
-    about = "Multi-tenant time-series database speaking the Prometheus APIs"
+    about = "Multi-tenant time-series database speaking the Prometheus APIs",
+    after_help = "Run `tessera <COMMAND> --help` for a command's flags. Every `serve` flag \
+                  has a config-file key (see the README's configuration reference). \
+                  The log level is set by RUST_LOG (default: info)."
 )]
 struct Cli {
     #[command(subcommand)]
