@@ -15,7 +15,10 @@ use tessera::tenant::TenantId;
 #[command(
     name = "tessera",
     version,
-    about = "Multi-tenant time-series database speaking the Prometheus APIs"
+    about = "Multi-tenant time-series database speaking the Prometheus APIs",
+    after_help = "Run `tessera <COMMAND> --help` for a command's flags. Every `serve` flag \
+                  has a config-file key (see the README's configuration reference). \
+                  The log level is set by RUST_LOG (default: info)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -61,6 +64,9 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        // Colour codes only for a terminal: log files and `docker logs`
+        // stay greppable (`samples=123`).
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )

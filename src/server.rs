@@ -147,15 +147,23 @@ pub async fn run_with_grace(
             .with_graceful_shutdown(stop)
             .await
     });
+    tracing::info!(dir = %storage.data_dir.display(), "opening storage, replaying WALs");
+    let started = std::time::Instant::now();
     let opened = tokio::task::spawn_blocking(move || Storage::open(storage))
         .await
         .map_err(|e| ServerError::Task(e.to_string()));
     let opened = match opened {
         Ok(Ok((st, stats))) => {
+            // One line per tenant ("tenant replayed") came before this one.
             tracing::info!(
                 tenants = stats.tenants,
+                segments = stats.segments,
+                series = stats.series,
                 samples = stats.samples,
-                "storage ready"
+                blocks = stats.blocks,
+                repairs = stats.repairs.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "WAL replay done; storage ready"
             );
             state.set_storage(Arc::new(st));
             Ok(())

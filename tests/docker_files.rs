@@ -109,7 +109,13 @@ fn exported(src: &str, name: &str) -> bool {
         };
         let rest = &src[at + 1..];
         let scope = &rest[..rest.find("let name = ").unwrap_or(rest.len())];
-        scope.contains(&format!("{{name}}{suffix}"))
+        // A family declared a histogram has all three series; a summary
+        // only `_sum` and `_count`.
+        let kinds: &[&str] = match *suffix {
+            "_bucket" => &["\"histogram\""],
+            _ => &["\"histogram\"", "\"summary\""],
+        };
+        kinds.iter().any(|k| scope.contains(k)) || scope.contains(&format!("{{name}}{suffix}"))
     })
 }
 
@@ -136,6 +142,7 @@ fn metric_name_extraction_and_lookup() {
         "tessera_http_request_duration_seconds_bucket"
     ));
     assert!(exported(&src, "tessera_wal_fsync_duration_seconds_count"));
+    assert!(exported(&src, "tessera_query_duration_seconds_bucket"));
     assert!(!exported(&src, "tessera_samples_dropped_total"));
     assert!(!exported(&src, "tessera_active_series_bucket"));
     assert!(!exported(&src, "tessera_wal_fsync_duration_seconds_bucket"));

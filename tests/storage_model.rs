@@ -189,7 +189,10 @@ impl Model {
     }
 
     fn maintain(&mut self, tenant: usize) {
-        while let Some((min, max)) = self.head_bounds(tenant) {
+        for _ in 0..tessera::storage::MAX_FLUSHES_PER_ROUND {
+            let Some((min, max)) = self.head_bounds(tenant) else {
+                break;
+            };
             if max - min <= BLOCK_RANGE / 2 * 3 {
                 break;
             }

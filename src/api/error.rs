@@ -154,6 +154,14 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> ApiError {
         match e {
             StorageError::Closed => ApiError::Unavailable(e.to_string()),
+            // 503, not 507: Prometheus' remote-write client
+            // (`storage/remote/client.go`, `Client.Store`) retries every 5xx
+            // alike, but 503 is the one status every sender, proxy and load
+            // balancer reads as "transient, try again later", which a full
+            // disk is once space returns (VictoriaMetrics likewise stops
+            // taking writes into a storage node short of disk until space
+            // returns). Nothing of the refused batch was stored.
+            _ if e.is_disk_full() => ApiError::Unavailable(format!("disk full, retry later: {e}")),
             StorageError::InvalidTenant(_)
             | StorageError::InvalidMatcher(_)
             | StorageError::EmptyMatchers => ApiError::BadData(e.to_string()),
@@ -191,6 +199,11 @@ mod tests {
         assert_eq!(
             ApiError::from(io).status(),
             StatusCode::INTERNAL_SERVER_ERROR
+        );
+        let full = StorageError::io("wal/00000001", std::io::Error::from_raw_os_error(28));
+        assert_eq!(
+            ApiError::from(full).status(),
+            StatusCode::SERVICE_UNAVAILABLE
         );
         assert_eq!(
             ApiError::from(StorageError::Closed).status(),

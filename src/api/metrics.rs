@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
 
 use super::AppState;
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageError};
 use crate::tenant::TenantId;
 
 /// Upper bounds (seconds) of the HTTP latency histogram's buckets.
@@ -55,6 +55,10 @@ pub struct Metrics {
     rejected: Mutex<BTreeMap<(TenantId, &'static str), u64>>,
     /// Keyed by matched route (bounded by the router) and status code.
     http: Mutex<BTreeMap<(String, u16), Histogram>>,
+    /// Keyed by tenant and the limit's config name.
+    limit_hits: Mutex<BTreeMap<(TenantId, &'static str), u64>>,
+    /// Keyed by query endpoint (a fixed set, see [`query_endpoint`]).
+    query: Mutex<BTreeMap<&'static str, Histogram>>,
 }
 
 impl Metrics {
@@ -65,7 +69,9 @@ impl Metrics {
         }
     }
 
-    /// Counts samples rejected for a tenant, by reason.
+    /// Counts samples rejected for a tenant, by reason. A reason that is
+    /// a limit also counts one hit of that limit (once per call, which is
+    /// once per request).
     pub fn add_rejected(&self, tenant: &TenantId, reason: &'static str, n: u64) {
         if n > 0 {
             *self
@@ -73,10 +79,46 @@ impl Metrics {
                 .lock()
                 .entry((tenant.clone(), reason))
                 .or_default() += n;
+            if let Some(limit) = ingest_limit(reason) {
+                self.add_limit_hit(tenant, limit);
+            }
+        }
+    }
+
+    /// Counts one request a tenant limit refused (wholly or in part);
+    /// `limit` is the limit's config key.
+    pub fn add_limit_hit(&self, tenant: &TenantId, limit: &'static str) {
+        *self
+            .limit_hits
+            .lock()
+            .entry((tenant.clone(), limit))
+            .or_default() += 1;
+    }
+
+    /// Counts a query that failed on a query limit, if `e` is one.
+    pub fn add_query_error(&self, tenant: &TenantId, e: &crate::promql::QueryError) {
+        use crate::promql::QueryError;
+        let limit = match e {
+            QueryError::TooManySamples(_) => "max_samples_per_query",
+            QueryError::TooManySeries(_) => "max_series_per_query",
+            QueryError::Timeout(_) => "query_timeout",
+            _ => return,
+        };
+        self.add_limit_hit(tenant, limit);
+    }
+
+    /// Counts a write storage refused: a full disk rejects all `n`
+    /// samples of the request under reason `disk_full`.
+    pub fn add_storage_failure(&self, tenant: &TenantId, e: &StorageError, n: u64) {
+        if e.is_disk_full() {
+            self.add_rejected(tenant, "disk_full", n);
         }
     }
 
     fn observe_http(&self, route: String, code: u16, secs: f64) {
+        if let Some(endpoint) = query_endpoint(&route) {
+            self.query.lock().entry(endpoint).or_default().observe(secs);
+        }
         self.http
             .lock()
             .entry((route, code))
@@ -124,11 +166,42 @@ impl Metrics {
                 esc(t.as_str())
             );
         }
+        self.render_limits(&mut out);
         if let Some(s) = storage {
             render_storage(&mut out, s);
         }
         self.render_http(&mut out);
+        self.render_query(&mut out);
         out
+    }
+
+    fn render_limits(&self, out: &mut String) {
+        family(
+            out,
+            "tessera_limit_hits_total",
+            "counter",
+            "Requests a tenant limit refused wholly or in part, by tenant and limit (config key).",
+        );
+        for ((t, l), n) in self.limit_hits.lock().iter() {
+            let _ = writeln!(
+                out,
+                "tessera_limit_hits_total{{tenant=\"{}\",limit=\"{l}\"}} {n}",
+                esc(t.as_str())
+            );
+        }
+    }
+
+    fn render_query(&self, out: &mut String) {
+        let name = "tessera_query_duration_seconds";
+        family(
+            out,
+            name,
+            "histogram",
+            "Query API latency by endpoint, whatever the outcome.",
+        );
+        for (endpoint, h) in self.query.lock().iter() {
+            write_histogram(out, name, &format!("endpoint=\"{endpoint}\""), h);
+        }
     }
 
     fn render_http(&self, out: &mut String) {
@@ -141,16 +214,48 @@ impl Metrics {
         );
         for ((route, code), h) in self.http.lock().iter() {
             let l = format!("route=\"{}\",code=\"{code}\"", esc(route));
-            let mut cum = 0;
-            for (i, b) in HTTP_BUCKETS.iter().enumerate() {
-                cum += h.counts.get(i).copied().unwrap_or(0);
-                let _ = writeln!(out, "{name}_bucket{{{l},le=\"{b}\"}} {cum}");
-            }
-            let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "{name}_sum{{{l}}} {}", h.sum);
-            let _ = writeln!(out, "{name}_count{{{l}}} {}", h.count);
+            write_histogram(out, name, &l, h);
         }
     }
+}
+
+/// One histogram's `_bucket`, `_sum` and `_count` lines under labels `l`.
+fn write_histogram(out: &mut String, name: &str, l: &str, h: &Histogram) {
+    let mut cum = 0;
+    for (i, b) in HTTP_BUCKETS.iter().enumerate() {
+        cum += h.counts.get(i).copied().unwrap_or(0);
+        let _ = writeln!(out, "{name}_bucket{{{l},le=\"{b}\"}} {cum}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {}", h.count);
+    let _ = writeln!(out, "{name}_sum{{{l}}} {}", h.sum);
+    let _ = writeln!(out, "{name}_count{{{l}}} {}", h.count);
+}
+
+/// The config key of the ingest limit behind a rejection reason.
+fn ingest_limit(reason: &str) -> Option<&'static str> {
+    Some(match reason {
+        "rate_limited" => "ingestion_rate",
+        "series_limit" => "max_series_per_tenant",
+        "metric_series_limit" => "max_series_per_metric",
+        "label_names_limit" => "max_label_names_per_series",
+        "label_name_length" => "max_label_name_length",
+        "label_value_length" => "max_label_value_length",
+        _ => return None,
+    })
+}
+
+/// The query endpoint a matched route is, if it is one.
+fn query_endpoint(route: &str) -> Option<&'static str> {
+    Some(match route {
+        "/api/v1/query" => "query",
+        "/api/v1/query_range" => "query_range",
+        "/api/v1/series" => "series",
+        "/api/v1/labels" => "labels",
+        "/api/v1/label/{name}/values" => "label_values",
+        "/api/v1/query_exemplars" => "query_exemplars",
+        "/federate" => "federate",
+        _ => return None,
+    })
 }
 
 /// What the last start's WAL replay did, and failed maintenance rounds.
@@ -181,6 +286,17 @@ fn render_lifecycle(out: &mut String, s: &Storage) {
         "Torn or corrupt WAL tails cut off at the last start.",
     );
     let _ = writeln!(out, "tessera_wal_repairs_total {}", r.repairs);
+    family(
+        out,
+        "tessera_compaction_failures_total",
+        "counter",
+        "Compactions that failed (each also fails its maintenance round).",
+    );
+    let _ = writeln!(
+        out,
+        "tessera_compaction_failures_total {}",
+        s.compaction_failures()
+    );
     family(
         out,
         "tessera_storage_maintenance_failures_total",
@@ -296,4 +412,48 @@ pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Nex
         .metrics()
         .observe_http(route, resp.status().as_u16(), secs);
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::api::{AppState, Reader};
+    use crate::auth::{Caller, Policy};
+    use crate::tenant::TenantId;
+
+    #[test]
+    fn a_refused_query_slot_is_a_limit_hit() {
+        let state = AppState::new();
+        let t = TenantId::new("busy").unwrap();
+        let mut policy = Policy::permissive();
+        policy.limits.max_concurrent_queries = Some(1);
+        let reader = Reader(Caller {
+            tenant: t.clone(),
+            tenants: vec![t],
+            policy: Arc::new(policy),
+            credential: "none".into(),
+        });
+        let held = state.query_slot(&reader).unwrap();
+        assert!(state.query_slot(&reader).is_err());
+        drop(held);
+        let again = state.query_slot(&reader);
+        assert!(again.is_ok());
+        let body = state.metrics().render(None);
+        let line = "tessera_limit_hits_total{tenant=\"busy\",limit=\"max_concurrent_queries\"} 1";
+        assert!(body.lines().any(|l| l == line), "{body}");
+    }
+
+    #[test]
+    fn only_limit_reasons_are_limit_hits() {
+        let m = super::Metrics::default();
+        let t = TenantId::new("t").unwrap();
+        m.add_rejected(&t, "out_of_order", 5);
+        m.add_rejected(&t, "series_limit", 5);
+        m.add_rejected(&t, "series_limit", 0);
+        let body = m.render(None);
+        assert!(body
+            .contains("tessera_limit_hits_total{tenant=\"t\",limit=\"max_series_per_tenant\"} 1"));
+        assert!(!body.contains("limit=\"out_of_order\""));
+    }
 }

@@ -133,6 +133,8 @@ impl AppState {
         let n = m.entry(tenant.clone()).or_insert(0);
         if let Some(max) = reader.0.policy.limits.max_concurrent_queries {
             if *n >= max as usize {
+                self.metrics()
+                    .add_limit_hit(&tenant, "max_concurrent_queries");
                 return Err(ApiError::TooManyRequests(format!(
                     "too many concurrent queries for tenant {tenant}: the limit is {max} (max_concurrent_queries)"
                 )));

@@ -201,7 +201,9 @@ pub(crate) async fn instant(
     let storage = state.storage().ok_or_else(not_ready)?;
     let out = tokio::task::spawn_blocking(move || {
         let scope = reader.scope(&storage)?;
-        Ok::<_, ApiError>(engine.instant_query(&scope, &query, t)?)
+        let out = engine.instant_query(&scope, &query, t);
+        let tenant = &reader.0.tenant;
+        Ok::<_, ApiError>(out.inspect_err(|e| state.metrics().add_query_error(tenant, e))?)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??;
@@ -250,7 +252,9 @@ pub(crate) async fn range(
     } else {
         tokio::task::spawn_blocking(move || {
             let scope = reader.scope(&storage)?;
-            Ok::<_, ApiError>(engine.range_query(&scope, &query, start, end, step)?)
+            let out = engine.range_query(&scope, &query, start, end, step);
+            let tenant = &reader.0.tenant;
+            Ok::<_, ApiError>(out.inspect_err(|e| state.metrics().add_query_error(tenant, e))?)
         })
         .await
         .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??

@@ -165,11 +165,12 @@ fn ingest(
         metrics.add_rejected(tenant, reason.metric_name(), decoded);
         return Err(ApiError::TooManyRequests(reason.to_string()));
     }
-    let outcome = if batch.start_times.is_empty() {
-        storage.append(tenant, &inputs)?
+    let appended = if batch.start_times.is_empty() {
+        storage.append(tenant, &inputs)
     } else {
-        storage.append_with_start_times(tenant, &inputs, &start_times)?
+        storage.append_with_start_times(tenant, &inputs, &start_times)
     };
+    let outcome = appended.inspect_err(|e| metrics.add_storage_failure(tenant, e, decoded))?;
     storage.record_metadata(tenant, &batch_metadata(&batch.metadata))?;
     for (reason, n) in &outcome.rejected_by_reason {
         metrics.add_rejected(tenant, reason, *n);

@@ -12,6 +12,7 @@ use crate::model::{Labels, Sample};
 use crate::storage::block::{self, writer::BlockWriter, Block, BlockMeta};
 use crate::storage::chunk::StEntry;
 use crate::storage::error::Result;
+use crate::storage::fault;
 use crate::storage::partition::Partition;
 
 /// Multipliers of the block range giving each compaction level's window.
@@ -98,6 +99,7 @@ pub(crate) fn compact_group(p: &Partition, sources: &[Arc<Block>]) -> Result<Opt
         .unwrap_or(1)
         + 1;
     let ids = sources.iter().map(|b| b.meta().ulid.clone()).collect();
+    fault::compaction_step("written");
     let Some((dir, meta)) = w.finish(level, ids)? else {
         return Ok(None);
     };
@@ -108,8 +110,12 @@ pub(crate) fn compact_group(p: &Partition, sources: &[Arc<Block>]) -> Result<Opt
         blocks.push(new_block);
         blocks.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
     }
-    for s in sources {
+    fault::compaction_step("published");
+    for (i, s) in sources.iter().enumerate() {
         block::delete_block_dir(s.dir())?;
+        if i == 0 {
+            fault::compaction_step("deleting");
+        }
     }
     Ok(Some(meta))
 }

@@ -67,7 +67,7 @@ impl StorageError {
 
     /// Whether this error means the disk is full (writes may succeed later).
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, StorageError::Io { source, .. } if source.raw_os_error() == Some(28))
+        matches!(self, StorageError::Io { source, .. } if source.raw_os_error() == Some(crate::storage::fault::ENOSPC))
     }
 }
 

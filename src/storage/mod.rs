@@ -11,6 +11,7 @@ pub(crate) mod block;
 pub mod chunk;
 pub(crate) mod compact;
 pub mod error;
+pub mod fault;
 pub(crate) mod head;
 pub mod index;
 mod limits;
@@ -18,6 +19,7 @@ pub(crate) mod metadata;
 mod outcome;
 pub(crate) mod partition;
 mod querier;
+mod readers;
 pub(crate) mod varint;
 pub mod wal;
 
@@ -149,6 +151,8 @@ struct Inner {
     opened: OpenReport,
     /// Background maintenance rounds (flush, compaction, retention) that failed.
     maintenance_failures: std::sync::atomic::AtomicU64,
+    /// Compactions (background or asked for) that failed.
+    compaction_failures: std::sync::atomic::AtomicU64,
 }
 
 /// What `Storage::open` did, kept for `/metrics`.
@@ -227,6 +231,7 @@ impl Storage {
                 repairs: stats.repairs.len(),
             },
             maintenance_failures: std::sync::atomic::AtomicU64::new(0),
+            compaction_failures: std::sync::atomic::AtomicU64::new(0),
         });
         let storage = Storage {
             background: Mutex::new(spawn_background(&inner)),
@@ -319,7 +324,7 @@ impl Storage {
     pub fn compact(&self, tenant: &TenantId) -> Result<Vec<BlockMeta>> {
         self.check_open()?;
         match self.partition(tenant) {
-            Some(p) => compact::compact(&p),
+            Some(p) => compact_counted(&self.inner, &p),
             None => Ok(Vec::new()),
         }
     }
@@ -390,6 +395,12 @@ impl Storage {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Compactions that failed since the process started (each also
+    /// fails its maintenance round when run in the background).
+    pub fn compaction_failures(&self) -> u64 {
+        self.inner.compaction_failures.load(Ordering::Relaxed)
+    }
+
     /// One round of background maintenance for every tenant: flush head
     /// ranges that are due, compact, and apply retention.
     pub fn maintain(&self) -> Result<()> {
@@ -425,18 +436,38 @@ impl Drop for Storage {
     }
 }
 
+/// Head ranges one maintenance round flushes per tenant, at most, before
+/// it compacts and applies retention; the next round takes the rest.
+///
+/// Bounded because under sustained ingest (or after replaying a long WAL)
+/// a flush can take as long as the head needs to grow one more block
+/// range: a round that flushed until nothing was due would never reach
+/// compaction and retention.
+pub const MAX_FLUSHES_PER_ROUND: usize = 4;
+
 fn maintain(inner: &Inner) -> Result<()> {
     let parts: Vec<Arc<Partition>> = inner.tenants.read().values().cloned().collect();
     for p in parts {
-        while let Some(boundary) = p.due_flush_boundary() {
+        for _ in 0..MAX_FLUSHES_PER_ROUND {
+            let Some(boundary) = p.due_flush_boundary() else {
+                break;
+            };
             p.flush(Some(boundary))?;
         }
-        compact::compact(&p)?;
+        compact_counted(inner, &p)?;
         if let (Some(ret), Some(max)) = (p.cfg.retention_ms, p.max_time()) {
             p.apply_retention(max.saturating_sub(ret))?;
         }
     }
     Ok(())
+}
+
+/// Compacts `p`, counting a failure for `/metrics`.
+fn compact_counted(inner: &Inner, p: &Partition) -> Result<Vec<BlockMeta>> {
+    compact::compact(p).inspect_err(|e| {
+        inner.compaction_failures.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(tenant = %p.tenant, error = %e, "compaction failed");
+    })
 }
 
 /// Starts the thread that fsyncs WALs under the batch policy and runs maintenance.

@@ -67,6 +67,8 @@ pub(crate) struct Partition {
     append_lock: Mutex<AppendScratch>,
     pub(crate) maintenance: Mutex<()>,
     flushed_until: AtomicI64,
+    /// Open queriers; a flush waits for the older ones before truncating.
+    pub(crate) readers: Arc<crate::storage::readers::Readers>,
 }
 
 /// What opening a partition found.
@@ -124,6 +126,7 @@ impl Partition {
             append_lock: Mutex::new(AppendScratch::default()),
             maintenance: Mutex::new(()),
             flushed_until: AtomicI64::new(flushed_until),
+            readers: Arc::default(),
         };
         Ok((p, report))
     }
@@ -333,6 +336,9 @@ impl Partition {
         };
         write_flushed_until(&self.dir, before)?;
         self.flushed_until.fetch_max(before, Ordering::AcqRel);
+        // Queriers that listed the blocks before this one was added still
+        // need the head's copy of its samples.
+        self.readers.wait_for_older();
         {
             let _a = self.append_lock.lock();
             self.head.truncate_before(before)?;

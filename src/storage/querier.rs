@@ -11,6 +11,7 @@ use crate::storage::head::SeriesHandle;
 use crate::storage::index::ChunkMeta;
 use crate::storage::index::Matcher;
 use crate::storage::partition::Partition;
+use crate::storage::readers::ReadGuard;
 
 /// One series and its samples in the queried range.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,8 @@ pub struct Series {
 /// (inclusive, ms). It cannot reach any other tenant's data: it holds only
 /// that tenant's partition.
 pub struct Querier {
+    /// Keeps the head from being truncated under this querier's block list.
+    _registered: Option<ReadGuard>,
     partition: Option<Arc<Partition>>,
     blocks: Vec<Arc<Block>>,
     mint: i64,
@@ -33,16 +36,16 @@ pub struct Querier {
 
 impl Querier {
     pub(crate) fn new(partition: Option<Arc<Partition>>, mint: i64, maxt: i64) -> Querier {
-        let blocks = partition
-            .as_ref()
-            .map(|p| {
-                p.blocks()
-                    .into_iter()
-                    .filter(|b| b.overlaps(mint, maxt))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let (registered, blocks) = match &partition {
+            Some(p) => {
+                let (g, all) = p.readers.register(|| p.blocks());
+                let blocks = all.into_iter().filter(|b| b.overlaps(mint, maxt));
+                (Some(g), blocks.collect())
+            }
+            None => (None, Vec::new()),
+        };
         Querier {
+            _registered: registered,
             partition,
             blocks,
             mint,

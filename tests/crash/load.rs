@@ -135,7 +135,8 @@ async fn send_loop(
     log
 }
 
-fn body(sender: usize, first_t: i64) -> Vec<u8> {
+/// The snappy-compressed remote-write 1.0 body of one request of `sender`.
+pub fn body(sender: usize, first_t: i64) -> Vec<u8> {
     let label = |n: &str, v: String| v1::Label {
         name: n.to_string(),
         value: v,

@@ -4,7 +4,7 @@
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// How long a start (WAL replay included) may take before the test fails.
@@ -22,6 +22,10 @@ pub struct Proc {
     data_dir: PathBuf,
     log: PathBuf,
     sync: Option<&'static str>,
+    /// More `serve` arguments, used by every (re)start.
+    pub args: Vec<String>,
+    /// Environment variables for the next (re)starts.
+    pub env: Vec<(String, String)>,
     /// Time from spawn to `/-/ready` answering 200, one per start.
     pub ready_times: Vec<Duration>,
     client: reqwest::Client,
@@ -31,6 +35,16 @@ impl Proc {
     /// Starts the server over `dir/data`, logging into `dir/tessera.log`,
     /// with `--wal.sync=<sync>` when given, and waits until it is ready.
     pub async fn start(dir: &Path, sync: Option<&'static str>) -> Proc {
+        Proc::start_with(dir, sync, Vec::new(), Vec::new()).await
+    }
+
+    /// [`Proc::start`] with more arguments and environment variables.
+    pub async fn start_with(
+        dir: &Path,
+        sync: Option<&'static str>,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+    ) -> Proc {
         // The OS picks a free port; it is reused by every restart so that
         // the senders never need to learn a new address.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -44,6 +58,8 @@ impl Proc {
             data_dir: dir.join("data"),
             log: dir.join("tessera.log"),
             sync,
+            args,
+            env,
             ready_times: Vec::new(),
             client: reqwest::Client::new(),
         };
@@ -64,8 +80,10 @@ impl Proc {
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--data-dir")
             .arg(&self.data_dir)
+            .args(&self.args)
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(log.try_clone().expect("clone the log handle"))
             .stderr(log);
         if let Some(sync) = self.sync {
             cmd.arg(format!("--wal.sync={sync}"));
@@ -134,6 +152,60 @@ impl Proc {
             "tessera ignored SIGTERM for {STOP_DEADLINE:?}:\n{}",
             self.log_tail()
         );
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) to the server and waits up to
+    /// `deadline` for it to exit; returns its status and how long it took,
+    /// or `None` (after SIGKILLing it) if it did not exit in time.
+    pub async fn signal_and_wait(
+        &mut self,
+        signal: &str,
+        deadline: Duration,
+    ) -> Option<(std::process::ExitStatus, Duration)> {
+        let mut child = self.child.take().expect("no server running");
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "could not send SIG{signal}");
+        let started = Instant::now();
+        while started.elapsed() < deadline {
+            if let Some(status) = child.try_wait().expect("wait tessera") {
+                return Some((status, started.elapsed()));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    /// The server's log so far (stdout and stderr of every start).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log, past byte `from`, contains `needle`; false if
+    /// it did not within `deadline`.
+    pub async fn wait_for_log(&self, needle: &str, from: usize, deadline: Duration) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < deadline {
+            if self
+                .log_text()
+                .get(from..)
+                .is_some_and(|t| t.contains(needle))
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// Starts the server again on the same port and data dir.

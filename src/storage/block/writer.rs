@@ -14,11 +14,22 @@ use crate::storage::index::{ChunkMeta, IndexWriter};
 /// Samples per chunk inside a block.
 pub(crate) const MAX_BLOCK_CHUNK_SAMPLES: usize = 1024;
 
+/// An unpublished block directory, removed when the write fails part-way
+/// (a full disk, say) instead of holding space until the next start. After
+/// the publishing rename it no longer exists and removing it is a no-op.
+struct TmpDir(PathBuf);
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Builds one block. Series must be added in label order.
 pub(crate) struct BlockWriter {
     blocks_dir: PathBuf,
     ulid: String,
-    tmp: PathBuf,
+    tmp: TmpDir,
     chunks: ChunkFileWriter,
     index: IndexWriter,
     stats: BlockStats,
@@ -33,10 +44,11 @@ impl BlockWriter {
         let ulid = ulid::Ulid::new().to_string();
         let tmp = blocks_dir.join(format!("{ulid}{TMP_SUFFIX}"));
         std::fs::create_dir_all(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
+        let tmp = TmpDir(tmp);
         Ok(BlockWriter {
             blocks_dir: blocks_dir.to_path_buf(),
-            chunks: ChunkFileWriter::create(&tmp.join(CHUNKS_FILE))?,
-            index: IndexWriter::create(&tmp.join(INDEX_FILE))?,
+            chunks: ChunkFileWriter::create(&tmp.0.join(CHUNKS_FILE))?,
+            index: IndexWriter::create(&tmp.0.join(INDEX_FILE))?,
             ulid,
             tmp,
             stats: BlockStats::default(),
@@ -93,7 +105,7 @@ impl BlockWriter {
         self.chunks.finish()?;
         if self.stats.num_series == 0 {
             drop(self.index);
-            let _ = std::fs::remove_dir_all(&self.tmp);
+            let _ = std::fs::remove_dir_all(&self.tmp.0);
             return Ok(None);
         }
         self.index.finish()?;
@@ -105,11 +117,38 @@ impl BlockWriter {
             compaction: Compaction { level, sources },
             version: BLOCK_VERSION,
         };
-        meta.write(&self.tmp)?;
-        fsync_dir(&self.tmp)?;
+        meta.write(&self.tmp.0)?;
+        fsync_dir(&self.tmp.0)?;
         let dst = self.blocks_dir.join(&self.ulid);
-        std::fs::rename(&self.tmp, &dst).map_err(|e| StorageError::io(&dst, e))?;
+        std::fs::rename(&self.tmp.0, &dst).map_err(|e| StorageError::io(&dst, e))?;
         fsync_dir(&self.blocks_dir)?;
         Ok(Some((dst, meta)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_abandoned_block_write_leaves_no_tmp_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = BlockWriter::new(dir.path()).unwrap();
+        let l = Labels::from_pairs([("__name__", "m")]);
+        w.add_series(&l, &[Sample::new(1, 1.0)]).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        drop(w);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_published_block_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = BlockWriter::new(dir.path()).unwrap();
+        let l = Labels::from_pairs([("__name__", "m")]);
+        w.add_series(&l, &[Sample::new(1, 1.0)]).unwrap();
+        let (published, _) = w.finish(1, Vec::new()).unwrap().unwrap();
+        assert!(published.join(INDEX_FILE).exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -91,6 +91,11 @@ impl Writer {
             self.fail_truncate = fault == Fault::HalfWriteStuck;
             return Err(io::Error::from_raw_os_error(28));
         }
+        if crate::storage::fault::disk_full() {
+            // What a full filesystem does: part of the bytes land, then ENOSPC.
+            (&*self.file).write_all(&buf[..buf.len() / 2])?;
+            return Err(io::Error::from_raw_os_error(crate::storage::fault::ENOSPC));
+        }
         (&*self.file).write_all(buf)
     }
 

@@ -1,0 +1,54 @@
+//! Fault hooks for the end-to-end tests, armed by environment variables.
+//!
+//! **Test-only.** They exist so that the crash and disk-full tests can run
+//! the real release binary and still make a fault land at a chosen moment.
+//! Nothing sets these variables in production; with them unset every hook
+//! is one cached `None` check.
+//!
+//! * `TESSERA_FAULT_DISK_FULL_FILE=<path>`: while a file exists at `<path>`,
+//!   every WAL write hands half its bytes to the kernel and then fails with
+//!   `ENOSPC`, as a write into a full filesystem does. Removing the file is
+//!   "space returning".
+//! * `TESSERA_FAULT_COMPACTION_PAUSE=<step>:<ms>`: a compaction sleeps for
+//!   `<ms>` at `<step>` (`written`: the new block is complete in its `.tmp`
+//!   dir; `published`: it is renamed into place and its sources are not yet
+//!   deleted; `deleting`: the first source is gone, the others not), after
+//!   logging `fault hook: compaction paused at <step>` at `warn`, so a
+//!   test can wait for that line and SIGKILL the process mid-compaction.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Names the disk-full trigger file.
+pub const DISK_FULL_ENV: &str = "TESSERA_FAULT_DISK_FULL_FILE";
+/// `<step>:<ms>` at which compactions pause.
+pub const COMPACTION_PAUSE_ENV: &str = "TESSERA_FAULT_COMPACTION_PAUSE";
+
+/// The `ENOSPC` errno, the one error the disk-full handling keys on.
+pub(crate) const ENOSPC: i32 = 28;
+
+/// Whether the disk-full hook is armed and its trigger file exists.
+pub(crate) fn disk_full() -> bool {
+    static TRIGGER: OnceLock<Option<PathBuf>> = OnceLock::new();
+    TRIGGER
+        .get_or_init(|| std::env::var_os(DISK_FULL_ENV).map(PathBuf::from))
+        .as_ref()
+        .is_some_and(|p| p.exists())
+}
+
+/// Pauses a compaction at `step` when the hook names it.
+pub(crate) fn compaction_step(step: &str) {
+    static PAUSE: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    let pause = PAUSE.get_or_init(|| {
+        let v = std::env::var(COMPACTION_PAUSE_ENV).ok()?;
+        let (s, ms) = v.split_once(':')?;
+        Some((s.to_string(), ms.parse().ok()?))
+    });
+    if let Some((s, ms)) = pause {
+        if s == step {
+            tracing::warn!("fault hook: compaction paused at {step} for {ms}ms");
+            std::thread::sleep(Duration::from_millis(*ms));
+        }
+    }
+}
