@@ -135,7 +135,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut w = BlockWriter::new(dir.path()).unwrap();
         let l = Labels::from_pairs([("__name__", "m")]);
-        w.add_series(&l, &[Sample::new(1, 1.0)]).unwrap();
+        w.add_series(&l, &[Sample::new(1, 1.0)], &[]).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         drop(w);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -146,7 +146,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut w = BlockWriter::new(dir.path()).unwrap();
         let l = Labels::from_pairs([("__name__", "m")]);
-        w.add_series(&l, &[Sample::new(1, 1.0)]).unwrap();
+        w.add_series(&l, &[Sample::new(1, 1.0)], &[]).unwrap();
         let (published, _) = w.finish(1, Vec::new()).unwrap().unwrap();
         assert!(published.join(INDEX_FILE).exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
