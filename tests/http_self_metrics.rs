@@ -171,6 +171,30 @@ async fn limit_hits_are_counted_per_tenant_and_limit() {
     s.stop().await;
 }
 
+/// A query cut off by the server's query timeout answers 503 and counts a
+/// `query_timeout` limit hit for its tenant only.
+#[tokio::test]
+async fn query_timeouts_are_limit_hits() {
+    use tessera::promql::{Engine, EngineConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tessera::storage::StorageConfig::new(dir.path());
+    cfg.maintenance_interval = None;
+    // A zero budget: the deadline has passed by the first selector.
+    let engine = Engine::new(EngineConfig {
+        timeout: std::time::Duration::ZERO,
+        ..EngineConfig::default()
+    });
+    let state = tessera::api::AppState::new().with_engine(engine);
+    let s = http::start_with(cfg, state).await;
+    assert_eq!(import(&s, "slowq", "one 1 1000\n").await, 204);
+    assert_eq!(query(&s, "slowq", "one").await, 503);
+    let body = s.get("/metrics").await.text().await.unwrap();
+    let hit = "tessera_limit_hits_total{tenant=\"slowq\",limit=\"query_timeout\"}";
+    assert_eq!(value(&body, hit), 1.0, "{body}");
+    assert!(!body.contains("limit=\"max_samples_per_query\""), "{body}");
+    s.stop().await;
+}
+
 /// A compaction that cannot write its block is counted.
 #[tokio::test]
 async fn compaction_failures_are_counted() {
