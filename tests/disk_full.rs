@@ -201,3 +201,95 @@ async fn disk_full_on_a_real_tmpfs_refuses_writes_and_recovers_without_restart()
     assert!(live.requests.0 >= 50, "{live:?}");
     drop(srv);
 }
+
+/// `POST /api/v1/admin/tsdb/flush` for the test tenant: status and body.
+async fn flush(base: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/admin/tsdb/flush"))
+        .header("X-Scope-OrgID", TENANT)
+        .send()
+        .await
+        .expect("flush request");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+/// Entries of the tenant's `blocks/` dir: published blocks and leftovers.
+fn block_dirs(data: &Path) -> Vec<String> {
+    let blocks = data.join("tenants").join(TENANT).join("blocks");
+    let mut names: Vec<String> = std::fs::read_dir(blocks)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Loads some data, fills the disk with `fill`, and checks that a
+/// head-to-block flush fails with a retryable 503, leaves no partial block
+/// behind and loses nothing: the head still answers queries, and once
+/// `free` returns space the same flush succeeds, in the same process, and a
+/// restart finds every sample.
+async fn flush_on_a_full_disk(srv: &mut Proc, fill: impl FnOnce(), free: impl FnOnce()) {
+    let load = Load::start(&srv.base, now_ms());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let logs = load.stop().await;
+    let before = verify(&srv.base, &logs).await;
+    assert!(before.acked > 0, "{before:?}");
+    fill();
+    let (status, text) = flush(&srv.base).await;
+    assert_eq!(status, 503, "a flush on a full disk: {text}");
+    assert!(text.contains("disk full"), "{text}");
+    let data = srv.data_dir().to_path_buf();
+    assert_eq!(block_dirs(&data), Vec::<String>::new(), "no block, no .tmp");
+    // The head still holds and serves everything acknowledged.
+    assert_eq!(verify(&srv.base, &logs).await.acked, before.acked);
+    free();
+    let (status, text) = flush(&srv.base).await;
+    assert_eq!(status, 204, "the same flush once space returned: {text}");
+    let blocks = block_dirs(&data);
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert!(!blocks[0].ends_with(".tmp"), "{blocks:?}");
+    assert_eq!(verify(&srv.base, &logs).await.acked, before.acked);
+    srv.terminate().await;
+    srv.restart().await;
+    assert_eq!(verify(&srv.base, &logs).await.acked, before.acked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flush_with_the_disk_full_hook_fails_cleanly_and_succeeds_once_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let trigger = dir.path().join("disk-is-full");
+    let env = vec![(
+        tessera::storage::fault::DISK_FULL_ENV.to_string(),
+        trigger.display().to_string(),
+    )];
+    let mut srv = Proc::start_with(dir.path(), None, Vec::new(), env).await;
+    let t = trigger.clone();
+    flush_on_a_full_disk(
+        &mut srv,
+        move || std::fs::write(&t, b"").unwrap(),
+        move || std::fs::remove_file(&trigger).unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flush_on_a_full_tmpfs_fails_cleanly_and_succeeds_once_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mnt) = Tmpfs::mount(&dir.path().join("data"), "8m") else {
+        eprintln!("cannot mount a tmpfs here (not root?); the fault-hook flush test covers it");
+        return;
+    };
+    let mut srv = Proc::start(dir.path(), None).await;
+    let filler = mnt.0.join("filler");
+    let f = filler.clone();
+    flush_on_a_full_disk(
+        &mut srv,
+        move || fill_up(&f),
+        move || std::fs::remove_file(&filler).unwrap(),
+    )
+    .await;
+    drop(srv);
+}

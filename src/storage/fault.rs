@@ -7,8 +7,10 @@
 //!
 //! * `TESSERA_FAULT_DISK_FULL_FILE=<path>`: while a file exists at `<path>`,
 //!   every WAL write hands half its bytes to the kernel and then fails with
-//!   `ENOSPC`, as a write into a full filesystem does. Removing the file is
-//!   "space returning".
+//!   `ENOSPC`, as a write into a full filesystem does, and every write of a
+//!   block's chunks or of a small synced file (block meta, tenant state)
+//!   fails with `ENOSPC` before writing.
+//!   Removing the file is "space returning".
 //! * `TESSERA_FAULT_COMPACTION_PAUSE=<step>:<ms>`: a compaction sleeps for
 //!   `<ms>` at `<step>` (`written`: the new block is complete in its `.tmp`
 //!   dir; `published`: it is renamed into place and its sources are not yet
@@ -27,6 +29,11 @@ pub const COMPACTION_PAUSE_ENV: &str = "TESSERA_FAULT_COMPACTION_PAUSE";
 
 /// The `ENOSPC` errno, the one error the disk-full handling keys on.
 pub(crate) const ENOSPC: i32 = 28;
+
+/// The error a write into a full filesystem fails with.
+pub(crate) fn enospc() -> std::io::Error {
+    std::io::Error::from_raw_os_error(ENOSPC)
+}
 
 /// Whether the disk-full hook is armed and its trigger file exists.
 pub(crate) fn disk_full() -> bool {

@@ -72,6 +72,12 @@ impl ChunkFileWriter {
     }
 
     fn write(&mut self, b: &[u8]) -> Result<()> {
+        if crate::storage::fault::disk_full() {
+            return Err(StorageError::io(
+                &self.path,
+                crate::storage::fault::enospc(),
+            ));
+        }
         self.out
             .write_all(b)
             .map_err(|e| StorageError::io(&self.path, e))?;

@@ -230,6 +230,9 @@ impl Block {
 /// Writes `bytes` to `path` and fsyncs the file.
 pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
+    if crate::storage::fault::disk_full() {
+        return Err(StorageError::io(path, crate::storage::fault::enospc()));
+    }
     let mut f = std::fs::File::create(path).map_err(|e| StorageError::io(path, e))?;
     f.write_all(bytes).map_err(|e| StorageError::io(path, e))?;
     f.sync_all().map_err(|e| StorageError::io(path, e))
