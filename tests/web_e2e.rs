@@ -512,6 +512,69 @@ fn tokens_are_asked_for_kept_per_session_and_federation_chooses_tenants() {
     shot(&s, "federated.png");
 }
 
+/// Mode `jwt`: the page takes a signed token the same way, shows an
+/// expired token's 401 verbatim, and acts for the tenant in the token's
+/// claim only.
+#[test]
+fn jwt_tokens_sign_in_to_the_tenant_of_their_claim() {
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    let keys = tempfile::tempdir().unwrap();
+    let secret = keys.path().join("hs256.secret");
+    std::fs::write(&secret, "e2e-shared-secret-of-some-length").unwrap();
+    let config = format!(
+        "auth:\n  mode: jwt\n  jwt:\n    keys_file: {}\n    algorithms: [HS256]\n    \
+         issuer: e2e-issuer\n    audience: tessera\n    tenant_claim: org_id\n    \
+         policy_claim: role\n  policies:\n    member: {{read: true, write: true}}\n",
+        secret.display()
+    );
+    let srv = Tessera::start(Some(&config));
+    let key = EncodingKey::from_secret(b"e2e-shared-secret-of-some-length");
+    let token = |org: &str, exp_offset_s: i64| {
+        let now = now_ms() / 1000;
+        let claims = json!({"iss": "e2e-issuer", "aud": "tessera", "sub": "e2e",
+            "org_id": org, "role": "member", "exp": now + exp_offset_s, "nbf": now - 10});
+        encode(&Header::default(), &claims, &key).unwrap()
+    };
+    let (a, b) = (token("team-a", 600), token("team-b", 600));
+    let now = now_ms();
+    srv.import(
+        ("Authorization", &format!("Bearer {a}")),
+        tenant_a_lines(now),
+    );
+    srv.import(
+        ("Authorization", &format!("Bearer {b}")),
+        tenant_b_lines(now),
+    );
+    let driver = Driver::start();
+    let s = driver.session();
+    s.goto(&srv.url("/"));
+    s.find("body[data-ready=true]");
+    current_tenant(&s, "not signed in");
+
+    let input = s.find("#token-input");
+    s.send_keys(&input, &format!("{}{}", token("team-a", -600), keys::ENTER));
+    let shown = s.wait("the expired token's 401", || {
+        texts(&s, "#messages .msg.error .text").into_iter().next()
+    });
+    assert_eq!(shown, "JWT has expired (exp is in the past)");
+    current_tenant(&s, "not signed in");
+
+    s.clear(&input);
+    s.send_keys(&input, &format!("{a}{}", keys::ENTER));
+    current_tenant(&s, "team-a");
+    let stored = s.script(
+        "return [sessionStorage.getItem('tessera.authorization'), localStorage.length, document.cookie]",
+        json!([]),
+    );
+    assert_eq!(stored, json!([format!("Bearer {a}"), 0, ""]));
+    run_query(&s, "e2e_requests_total");
+    let rows = wait_rows(&s, 3);
+    assert!(
+        rows.iter().all(|(series, _)| !series.contains("b-only")),
+        "{rows:?}"
+    );
+}
+
 /// The page's own helpers, run in the browser on tables of cases: where
 /// the cursor is for autocomplete, PromQL quoting and the explorer's
 /// queries, durations and the automatic step.
