@@ -213,5 +213,18 @@ async fn startup_logs_wal_replay_progress() {
         assert!(ms <= started.elapsed().as_millis() as u64, "{line}");
     }
     assert!(text.contains("opening storage, replaying WALs"), "{text}");
+    // Progress while replaying: a line per segment, the last one with the
+    // tenant's totals so far.
+    let segment = text
+        .lines()
+        .filter(|l| l.contains("WAL segment replayed") && l.contains("durab"))
+        .last()
+        .unwrap_or_else(|| panic!("no per-segment replay line:\n{text}"));
+    assert_eq!(field(segment, "samples"), Some(samples), "{segment}");
+    assert_eq!(
+        field(segment, "segment"),
+        field(segment, "last"),
+        "{segment}"
+    );
     verify(&srv.base, &logs).await;
 }

@@ -141,6 +141,8 @@ pub(crate) fn replay_dir(dir: &Path, f: &mut dyn FnMut(WalRecord)) -> Result<Rep
         .filter(|s| cp.is_none_or(|c| s.0 > c))
         .collect();
     let mut expected = cp.and_then(|c| c.checked_add(1));
+    let last = segs.last().map(|s| s.0);
+    let started = std::time::Instant::now();
     for (n, (index, path)) in segs.iter().enumerate() {
         let repair = if expected.is_some_and(|e| e != *index) {
             let missing = expected.unwrap_or_default();
@@ -159,6 +161,17 @@ pub(crate) fn replay_dir(dir: &Path, f: &mut dyn FnMut(WalRecord)) -> Result<Rep
             stats.repaired = Some(drop_after(dir, &segs, keep, segment, offset, reason)?);
             break;
         }
+        // Progress of a long replay, one line a segment (64 MiB by
+        // default), as Prometheus logs "WAL segment loaded".
+        tracing::info!(
+            wal = %dir.display(),
+            segment = index,
+            last = last.unwrap_or(*index),
+            series = stats.series,
+            samples = stats.samples,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "WAL segment replayed"
+        );
         expected = index.checked_add(1);
     }
     Ok(stats)
