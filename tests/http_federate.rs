@@ -18,23 +18,6 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// Appends one series straight through storage.
-fn put(srv: &Server, tenant: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) {
-    let refs: Vec<LabelRef> = labels.iter().map(|(n, v)| LabelRef::new(n, v)).collect();
-    let samples: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
-    let out = srv
-        .storage()
-        .append(
-            &TenantId::new(tenant).unwrap(),
-            &[SeriesInput {
-                labels: &refs,
-                samples: &samples,
-            }],
-        )
-        .unwrap();
-    assert_eq!(out.rejected, 0, "{out:?}");
-}
-
 async fn federate(srv: &Server, tenant: Option<&str>, query: &str) -> (u16, String) {
     let mut req = srv.client.get(srv.url(&format!("/federate?{query}")));
     if let Some(t) = tenant {
@@ -48,14 +31,12 @@ async fn federate(srv: &Server, tenant: Option<&str>, query: &str) -> (u16, Stri
 /// `{__name__=~".+"}`.
 fn load_a(srv: &Server, now: i64) -> String {
     let t = |ago_s: i64| now - ago_s * 1000;
-    put(
-        srv,
+    srv.put(
         "a",
         &[("__name__", "gone"), ("job", "api")],
         &[(t(90), 5.0), (t(30), stale_nan())],
     );
-    put(
-        srv,
+    srv.put(
         "a",
         &[
             ("__name__", "http_requests_total"),
@@ -64,8 +45,7 @@ fn load_a(srv: &Server, now: i64) -> String {
         ],
         &[(t(10), 1e6)],
     );
-    put(
-        srv,
+    srv.put(
         "a",
         &[
             ("__name__", "http_requests_total"),
@@ -74,37 +54,28 @@ fn load_a(srv: &Server, now: i64) -> String {
         ],
         &[(t(20), f64::NAN)],
     );
-    put(
-        srv,
+    srv.put(
         "a",
         &[("__name__", "old"), ("job", "api")],
         &[(t(600), 7.0)],
     );
-    put(
-        srv,
+    srv.put(
         "a",
         &[("__name__", "revived"), ("job", "api")],
         &[(t(90), stale_nan()), (t(30), 2.5)],
     );
-    put(
-        srv,
+    srv.put(
         "a",
         &[("__name__", "temp"), ("job", "api")],
         &[(t(700), 1.0), (t(100), f64::NEG_INFINITY)],
     );
-    put(
-        srv,
+    srv.put(
         "a",
         &[("__name__", "up"), ("instance", "h1"), ("job", "api")],
         &[(t(120), 1.0), (t(60), 0.0)],
     );
-    put(
-        srv,
-        "a",
-        &[("__name__", "up"), ("job", "web")],
-        &[(t(30), 1.0)],
-    );
-    put(srv, "a", &[("job", "nameless")], &[(t(30), 3.0)]);
+    srv.put("a", &[("__name__", "up"), ("job", "web")], &[(t(30), 1.0)]);
+    srv.put("a", &[("job", "nameless")], &[(t(30), 3.0)]);
     format!(
         "# TYPE http_requests_total untyped\n\
          http_requests_total{{code=\"200\",job=\"api\",instance=\"\"}} 1e+06 {}\n\
@@ -185,8 +156,7 @@ async fn tenants_see_only_their_own_series() {
     let srv = start(dir.path()).await;
     let now = now_ms();
     load_a(&srv, now);
-    put(
-        &srv,
+    srv.put(
         "b",
         &[("__name__", "up"), ("instance", "h1"), ("job", "api")],
         &[(now - 5000, 42.0)],
@@ -252,33 +222,28 @@ async fn blocks_in_range_are_merged_with_the_head() {
     let srv = start(dir.path()).await;
     let now = now_ms();
     let c = TenantId::new("c").unwrap();
-    put(
-        &srv,
+    srv.put(
         "c",
         &[("__name__", "m"), ("k", "both")],
         &[(now - 90_000, 1.0)],
     );
-    put(
-        &srv,
+    srv.put(
         "c",
         &[("__name__", "m"), ("k", "block")],
         &[(now - 80_000, 2.0)],
     );
-    put(
-        &srv,
+    srv.put(
         "c",
         &[("__name__", "a"), ("k", "block")],
         &[(now - 70_000, 3.0)],
     );
     assert!(srv.storage().flush(&c).unwrap().is_some());
-    put(
-        &srv,
+    srv.put(
         "c",
         &[("__name__", "m"), ("k", "both")],
         &[(now - 20_000, 4.0)],
     );
-    put(
-        &srv,
+    srv.put(
         "c",
         &[("__name__", "m"), ("k", "head")],
         &[(now - 10_000, 5.0)],

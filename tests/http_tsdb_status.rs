@@ -5,25 +5,6 @@ mod http;
 
 use http::{start, Server};
 use serde_json::{json, Value};
-use tessera::model::{LabelRef, Sample};
-use tessera::storage::SeriesInput;
-use tessera::tenant::TenantId;
-
-fn put(srv: &Server, tenant: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) {
-    let refs: Vec<LabelRef> = labels.iter().map(|(n, v)| LabelRef::new(n, v)).collect();
-    let samples: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
-    let out = srv
-        .storage()
-        .append(
-            &TenantId::new(tenant).unwrap(),
-            &[SeriesInput {
-                labels: &refs,
-                samples: &samples,
-            }],
-        )
-        .unwrap();
-    assert_eq!(out.rejected, 0, "{out:?}");
-}
 
 async fn status(srv: &Server, tenant: Option<&str>, query: &str) -> (u16, Value) {
     let mut req = srv
@@ -50,15 +31,13 @@ fn stats(pairs: &[(&str, u64)]) -> Value {
 /// Four series: three `up` on hosts h1..h3 and one `node_load1` on h1.
 fn load(srv: &Server) {
     for (job, inst) in [("api", "h1"), ("web", "h2"), ("db", "h3")] {
-        put(
-            srv,
+        srv.put(
             "a",
             &[("__name__", "up"), ("instance", inst), ("job", job)],
             &[(1000, 1.0), (2000, 1.0)],
         );
     }
-    put(
-        srv,
+    srv.put(
         "a",
         &[
             ("__name__", "node_load1"),
@@ -156,12 +135,7 @@ async fn each_tenant_sees_its_own_head_only() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path()).await;
     load(&srv);
-    put(
-        &srv,
-        "b",
-        &[("__name__", "up"), ("zone", "eu")],
-        &[(9000, 1.0)],
-    );
+    srv.put("b", &[("__name__", "up"), ("zone", "eu")], &[(9000, 1.0)]);
     let (_, b) = status(&srv, Some("b"), "").await;
     let d = &b["data"];
     assert_eq!(

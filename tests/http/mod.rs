@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera::api::AppState;
-use tessera::model::Sample;
+use tessera::model::{LabelRef, Sample};
 use tessera::server::{run, ServerError};
-use tessera::storage::{MatchOp, Matcher, Storage, StorageConfig};
+use tessera::storage::{MatchOp, Matcher, SeriesInput, Storage, StorageConfig};
 use tessera::tenant::TenantId;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -91,6 +91,22 @@ impl Server {
 
     pub fn storage(&self) -> Arc<Storage> {
         self.state.storage().expect("server is ready")
+    }
+
+    /// Appends one series for `tenant` straight through storage; every
+    /// sample must be accepted.
+    pub fn put(&self, tenant: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) {
+        let refs: Vec<LabelRef> = labels.iter().map(|(n, v)| LabelRef::new(n, v)).collect();
+        let samples: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
+        let batch = [SeriesInput {
+            labels: &refs,
+            samples: &samples,
+        }];
+        let out = self
+            .storage()
+            .append(&TenantId::new(tenant).unwrap(), &batch)
+            .unwrap();
+        assert_eq!(out.rejected, 0, "{out:?}");
     }
 
     /// Stops the server gracefully; storage is closed when this returns.
