@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crash::check::{api, verify, Verified};
 use crash::load::{body, Load, Outcome, SenderLog, METRIC, SENDERS, SERIES_PER_SENDER, TENANT};
-use crash::server::Proc;
+use crash::server::{flush, Proc};
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -121,15 +121,21 @@ fn assert_resumed(logs: &[SenderLog]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn disk_full_via_the_fault_hook_refuses_writes_and_recovers_without_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let trigger = dir.path().join("disk-is-full");
+/// Starts the server with the disk-full fault hook armed; the disk is
+/// "full" while the returned trigger file exists.
+async fn start_with_disk_full_hook(dir: &Path) -> (Proc, PathBuf) {
+    let trigger = dir.join("disk-is-full");
     let env = vec![(
         tessera::storage::fault::DISK_FULL_ENV.to_string(),
         trigger.display().to_string(),
     )];
-    let mut srv = Proc::start_with(dir.path(), None, Vec::new(), env).await;
+    (Proc::start_with(dir, None, Vec::new(), env).await, trigger)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn disk_full_via_the_fault_hook_refuses_writes_and_recovers_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut srv, trigger) = start_with_disk_full_hook(dir.path()).await;
     let t = trigger.clone();
     let (live, _) = fill_and_free(
         &mut srv,
@@ -202,30 +208,6 @@ async fn disk_full_on_a_real_tmpfs_refuses_writes_and_recovers_without_restart()
     drop(srv);
 }
 
-/// `POST /api/v1/admin/tsdb/flush` for the test tenant: status and body.
-async fn flush(base: &str) -> (u16, String) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}/api/v1/admin/tsdb/flush"))
-        .header("X-Scope-OrgID", TENANT)
-        .send()
-        .await
-        .expect("flush request");
-    (r.status().as_u16(), r.text().await.unwrap_or_default())
-}
-
-/// Entries of the tenant's `blocks/` dir: published blocks and leftovers.
-fn block_dirs(data: &Path) -> Vec<String> {
-    let blocks = data.join("tenants").join(TENANT).join("blocks");
-    let mut names: Vec<String> = std::fs::read_dir(blocks)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 /// Loads some data, fills the disk with `fill`, and checks that a
 /// head-to-block flush fails with a retryable 503, leaves no partial block
 /// behind and loses nothing: the head still answers queries, and once
@@ -238,17 +220,20 @@ async fn flush_on_a_full_disk(srv: &mut Proc, fill: impl FnOnce(), free: impl Fn
     let before = verify(&srv.base, &logs).await;
     assert!(before.acked > 0, "{before:?}");
     fill();
-    let (status, text) = flush(&srv.base).await;
+    let (status, text) = flush(&srv.base).await.expect("flush request");
     assert_eq!(status, 503, "a flush on a full disk: {text}");
     assert!(text.contains("disk full"), "{text}");
-    let data = srv.data_dir().to_path_buf();
-    assert_eq!(block_dirs(&data), Vec::<String>::new(), "no block, no .tmp");
+    assert_eq!(
+        srv.block_dir_names(),
+        Vec::<String>::new(),
+        "no block, no .tmp"
+    );
     // The head still holds and serves everything acknowledged.
     assert_eq!(verify(&srv.base, &logs).await.acked, before.acked);
     free();
-    let (status, text) = flush(&srv.base).await;
+    let (status, text) = flush(&srv.base).await.expect("flush request");
     assert_eq!(status, 204, "the same flush once space returned: {text}");
-    let blocks = block_dirs(&data);
+    let blocks = srv.block_dir_names();
     assert_eq!(blocks.len(), 1, "{blocks:?}");
     assert!(!blocks[0].ends_with(".tmp"), "{blocks:?}");
     assert_eq!(verify(&srv.base, &logs).await.acked, before.acked);
@@ -260,12 +245,7 @@ async fn flush_on_a_full_disk(srv: &mut Proc, fill: impl FnOnce(), free: impl Fn
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flush_with_the_disk_full_hook_fails_cleanly_and_succeeds_once_space_returns() {
     let dir = tempfile::tempdir().unwrap();
-    let trigger = dir.path().join("disk-is-full");
-    let env = vec![(
-        tessera::storage::fault::DISK_FULL_ENV.to_string(),
-        trigger.display().to_string(),
-    )];
-    let mut srv = Proc::start_with(dir.path(), None, Vec::new(), env).await;
+    let (mut srv, trigger) = start_with_disk_full_hook(dir.path()).await;
     let t = trigger.clone();
     flush_on_a_full_disk(
         &mut srv,

@@ -15,8 +15,8 @@ mod crash;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crash::check::{api, secs, verify, Verified};
-use crash::load::{Load, METRIC, SENDERS, SERIES_PER_SENDER, TENANT};
-use crash::server::Proc;
+use crash::load::{Load, METRIC, SENDERS, SERIES_PER_SENDER};
+use crash::server::{flush, Proc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -68,7 +68,7 @@ async fn kill_cycles(sync: Option<&'static str>, kill: Kill, kills: usize) -> (V
             Kill::DuringLoad => None,
             Kill::AfterFlush => {
                 let base = srv.base.clone();
-                let flush = tokio::spawn(async move { flush(&base).await });
+                let flush = tokio::spawn(async move { flush(&base).await.ok().map(|r| r.0) });
                 if i % 3 == 0 {
                     // Kill the moment the flush has answered.
                     flushes.push(flush.await.unwrap());
@@ -106,17 +106,6 @@ async fn kill_cycles(sync: Option<&'static str>, kill: Kill, kills: usize) -> (V
         started.elapsed(),
     );
     (after_kill, after_clean)
-}
-
-/// Asks for a flush of the test tenant's head; returns its status, if any.
-async fn flush(base: &str) -> Option<u16> {
-    reqwest::Client::new()
-        .post(format!("{base}/api/v1/admin/tsdb/flush"))
-        .header("X-Scope-OrgID", TENANT)
-        .send()
-        .await
-        .ok()
-        .map(|r| r.status().as_u16())
 }
 
 /// The whole run must have been meaningful: enough acknowledged samples,
@@ -168,16 +157,12 @@ fn pause_at(step: &str) -> Vec<(String, String)> {
     )]
 }
 
-/// Names in a tenant's `blocks/` left by an interrupted write or deletion.
-fn leftovers(data_dir: &std::path::Path) -> Vec<String> {
-    let blocks = data_dir.join("tenants").join(TENANT).join("blocks");
-    std::fs::read_dir(&blocks)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| n.ends_with(".tmp") || n.ends_with(".deleted"))
-                .collect()
-        })
-        .unwrap_or_default()
+/// Names in the test tenant's `blocks/` left by an interrupted write or
+/// deletion.
+fn leftovers(srv: &Proc) -> Vec<String> {
+    let mut names = srv.block_dir_names();
+    names.retain(|n| n.ends_with(".tmp") || n.ends_with(".deleted"));
+    names
 }
 
 /// With a 1s block range and maintenance every 100ms, the head is flushed
@@ -204,16 +189,11 @@ async fn sigkill_during_a_compaction_keeps_data_complete_and_cleans_up() {
             srv.wait_for_log(&needle, from, Duration::from_secs(30))
                 .await,
             "no compaction reached step {step}; blocks {:?}:\n{}",
-            std::fs::read_dir(srv.data_dir().join("tenants").join(TENANT).join("blocks")).map(
-                |rd| rd
-                    .filter_map(|e| e.ok())
-                    .map(|e| e.file_name())
-                    .collect::<Vec<_>>()
-            ),
+            srv.block_dir_names(),
             srv.log_tail()
         );
         srv.kill();
-        let left = leftovers(srv.data_dir());
+        let left = leftovers(&srv);
         if *step == "written" {
             assert!(
                 left.iter().any(|n| n.ends_with(".tmp")),
@@ -226,7 +206,7 @@ async fn sigkill_during_a_compaction_keeps_data_complete_and_cleans_up() {
         };
         from = srv.log_text().len();
         srv.restart().await;
-        let left = leftovers(srv.data_dir());
+        let left = leftovers(&srv);
         assert!(left.is_empty(), "leftovers after restart: {left:?}");
     }
     tokio::time::sleep(Duration::from_millis(500)).await;

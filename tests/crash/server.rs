@@ -213,6 +213,25 @@ impl Proc {
         self.spawn_and_wait().await;
     }
 
+    /// Names in the test tenant's `blocks/` dir, sorted: published blocks
+    /// and leftovers of interrupted writes (`.tmp`) or deletions
+    /// (`.deleted`).
+    pub fn block_dir_names(&self) -> Vec<String> {
+        let blocks = self
+            .data_dir
+            .join("tenants")
+            .join(super::load::TENANT)
+            .join("blocks");
+        let mut names: Vec<String> = std::fs::read_dir(blocks)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     /// The last lines of the server's log, for failure messages.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -228,4 +247,17 @@ impl Drop for Proc {
             let _ = c.wait();
         }
     }
+}
+
+/// `POST /api/v1/admin/tsdb/flush` for the test tenant of the server at
+/// `base`: status and body, or the transport error (a kill may cut the
+/// request). Takes the address, not a [`Proc`], so a spawned task can
+/// flush while the test kills the process.
+pub async fn flush(base: &str) -> reqwest::Result<(u16, String)> {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/admin/tsdb/flush"))
+        .header("X-Scope-OrgID", super::load::TENANT)
+        .send()
+        .await?;
+    Ok((r.status().as_u16(), r.text().await.unwrap_or_default()))
 }
