@@ -90,6 +90,17 @@ pub(super) fn extrapolate(w: &Window<'_>, result: f64, is_counter: bool, is_rate
 /// the last two samples only. For `irate` a decrease is a reset, so the
 /// increase is the last value itself. NaN values never count as a reset.
 pub(crate) fn instant_value(samples: &[Sample], is_rate: bool) -> Option<f64> {
+    instant_value_reset(samples, is_rate, false)
+}
+
+/// [`instant_value`] where the caller already knows whether a start
+/// timestamp marks a reset between the last two samples (`irate` with
+/// start timestamps); for `irate` a value drop is a reset either way.
+pub(crate) fn instant_value_reset(
+    samples: &[Sample],
+    is_rate: bool,
+    st_reset: bool,
+) -> Option<f64> {
     let (prev, last) = match samples {
         [.., prev, last] => (*prev, *last),
         _ => return None,
@@ -99,7 +110,8 @@ pub(crate) fn instant_value(samples: &[Sample], is_rate: bool) -> Option<f64> {
         return None;
     }
     let mut result = last.v;
-    if !is_rate || last.v >= prev.v || last.v.is_nan() || prev.v.is_nan() {
+    let dropped = !(last.v >= prev.v || last.v.is_nan() || prev.v.is_nan());
+    if !is_rate || !(dropped || st_reset) {
         result = last.v - prev.v;
     }
     if is_rate {

@@ -106,14 +106,9 @@ pub(crate) fn irate_st(samples: &[Sample], sts: &[i64]) -> Option<f64> {
         [.., prev, last] => (*prev, *last),
         _ => return None,
     };
-    let interval_ms = ms_between(prev.t, last.t);
-    if interval_ms == 0.0 {
-        return None;
-    }
     let st = |i: usize| sts.get(i).copied().unwrap_or(0);
-    let reset = last.v < prev.v || is_start_timestamp_reset(st(n - 2), prev.t, st(n - 1), last.t);
-    let result = if reset { last.v } else { last.v - prev.v };
-    Some(result / (interval_ms / 1000.0))
+    let st_reset = is_start_timestamp_reset(st(n - 2), prev.t, st(n - 1), last.t);
+    super::rate::instant_value_reset(samples, true, st_reset)
 }
 
 /// `resets` with start timestamps (`funcResets` upstream, floats): value
