@@ -43,24 +43,13 @@ export function pairQuery(pair) {
   return `count by (__name__) ({${l}=${quote(pair.slice(i + 1))}})`;
 }
 
-/** Index of the `{` still open at the end of `text` (outside strings), or -1. */
-function openBrace(text) {
+/**
+ * One left-to-right scan of `text`, skipping string literals: the `{` still
+ * open at the end (-1 if none), the quote of an unclosed string (or null),
+ * and the depth of unclosed `[`.
+ */
+function scan(text) {
   let open = -1;
-  let q = null;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (q) {
-      if (c === '\\') i++;
-      else if (c === q) q = null;
-    } else if (c === '"' || c === "'" || c === '`') q = c;
-    else if (c === '{') open = i;
-    else if (c === '}') open = -1;
-  }
-  return q ? -2 - open : open; // -2 - open: inside a string
-}
-
-/** Whether `text` ends inside a string literal or a [range]. */
-function inStringOrRange(text) {
   let q = null;
   let bracket = 0;
   for (let i = 0; i < text.length; i++) {
@@ -69,9 +58,23 @@ function inStringOrRange(text) {
       if (c === '\\') i++;
       else if (c === q) q = null;
     } else if (c === '"' || c === "'" || c === '`') q = c;
+    else if (c === '{') open = i;
+    else if (c === '}') open = -1;
     else if (c === '[') bracket++;
     else if (c === ']') bracket = Math.max(0, bracket - 1);
   }
+  return { open, q, bracket };
+}
+
+/** Index of the `{` still open at the end of `text` (outside strings), or -1. */
+function openBrace(text) {
+  const { open, q } = scan(text);
+  return q ? -2 - open : open; // -2 - open: inside a string
+}
+
+/** Whether `text` ends inside a string literal or a [range]. */
+function inStringOrRange(text) {
+  const { q, bracket } = scan(text);
   return q !== null || bracket > 0;
 }
 
