@@ -4,6 +4,7 @@
 //! is provoked here and read back. Disk-full rejections are provoked in
 //! `tests/disk_full.rs`.
 
+mod common;
 mod http;
 
 use tessera::model::{LabelRef, Labels, Sample};
@@ -44,22 +45,7 @@ async fn replay_and_repairs_are_reported() {
     s.stop().await;
 
     // A torn write at the end of the newest WAL segment.
-    let wal = dir.path().join("tenants").join("acme").join("wal");
-    let mut segs: Vec<_> = std::fs::read_dir(&wal)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.is_file()
-                && p.file_name()
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .chars()
-                    .all(|c| c.is_ascii_digit())
-        })
-        .collect();
-    segs.sort();
-    let newest = segs.pop().expect("a WAL segment");
+    let newest = common::newest_wal_segment(dir.path(), "acme");
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&newest)

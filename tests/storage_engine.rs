@@ -393,22 +393,7 @@ fn wal_tail_damage_keeps_every_complete_batch() {
 }
 
 fn newest_segment(root: &std::path::Path) -> (std::path::PathBuf, u64) {
-    let wal = root.join("tenants").join("t").join("wal");
-    let mut segs: Vec<_> = std::fs::read_dir(&wal)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.is_file()
-                && p.file_name()
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .chars()
-                    .all(|c| c.is_ascii_digit())
-        })
-        .collect();
-    segs.sort();
-    let p = segs.pop().expect("a WAL segment");
+    let p = common::newest_wal_segment(root, "t");
     let len = std::fs::metadata(&p).unwrap().len();
     (p, len)
 }

@@ -52,3 +52,21 @@ pub fn labels(pairs: &[(&str, &str)]) -> Labels {
 pub fn bits(samples: &[Sample]) -> Vec<(i64, u64)> {
     samples.iter().map(|s| (s.t, s.v.to_bits())).collect()
 }
+
+/// The newest WAL segment file of `tenant` under the data dir `root`
+/// (segment files are named by their index, in digits only).
+pub fn newest_wal_segment(root: &Path, tenant: &str) -> std::path::PathBuf {
+    let wal = root.join("tenants").join(tenant).join("wal");
+    let mut segs: Vec<_> = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect();
+    segs.sort();
+    segs.pop().expect("a WAL segment")
+}
