@@ -217,8 +217,7 @@ async fn startup_logs_wal_replay_progress() {
     // tenant's totals so far.
     let segment = text
         .lines()
-        .filter(|l| l.contains("WAL segment replayed") && l.contains("durab"))
-        .last()
+        .rfind(|l| l.contains("WAL segment replayed") && l.contains("durab"))
         .unwrap_or_else(|| panic!("no per-segment replay line:\n{text}"));
     assert_eq!(field(segment, "samples"), Some(samples), "{segment}");
     assert_eq!(

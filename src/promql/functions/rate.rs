@@ -110,7 +110,8 @@ pub(crate) fn instant_value_reset(
         return None;
     }
     let mut result = last.v;
-    let dropped = !(last.v >= prev.v || last.v.is_nan() || prev.v.is_nan());
+    // A comparison with NaN is false, so NaN never counts as a drop.
+    let dropped = last.v < prev.v;
     if !is_rate || !(dropped || st_reset) {
         result = last.v - prev.v;
     }
