@@ -21,6 +21,13 @@ pub enum QueryError {
     Storage(String),
     /// The caller's access policy does not allow this (HTTP 403).
     Forbidden(String),
+    /// The query was stopped from outside, e.g. its client went away (`canceled`).
+    Canceled,
+    /// A bug or a resource failure on our side (`internal`), e.g. a panic.
+    Internal(String),
+    /// A Tessera limit that Prometheus does not have was exceeded
+    /// (`execution`); the message names the limit and its setting.
+    Limit(String),
 }
 
 impl QueryError {
@@ -29,8 +36,9 @@ impl QueryError {
         match self {
             QueryError::BadData(_) => "bad_data",
             QueryError::Timeout(_) => "timeout",
-            QueryError::Storage(_) => "internal",
+            QueryError::Storage(_) | QueryError::Internal(_) => "internal",
             QueryError::Forbidden(_) => "forbidden",
+            QueryError::Canceled => "canceled",
             _ => "execution",
         }
     }
@@ -42,7 +50,10 @@ impl fmt::Display for QueryError {
             QueryError::BadData(m)
             | QueryError::Execution(m)
             | QueryError::Storage(m)
+            | QueryError::Internal(m)
+            | QueryError::Limit(m)
             | QueryError::Forbidden(m) => f.write_str(m),
+            QueryError::Canceled => f.write_str("query was canceled"),
             QueryError::Timeout(m) => write!(f, "query timed out in {m}"),
             QueryError::TooManySamples(n) => write!(
                 f,

@@ -10,11 +10,15 @@
 mod error;
 mod eval;
 pub(crate) mod functions;
+mod limits;
 mod plan;
+mod runner;
 mod scope;
 mod value;
 
 pub use error::{Annotations, QueryError};
+pub use limits::QUERY_STACK_BYTES;
+pub use runner::{Cancel, CancelOnDrop, QueryPool, DEFAULT_MAX_CONCURRENCY};
 pub use scope::{TenantScope, TENANT_LABEL};
 pub(crate) use value::format_value;
 pub use value::{InstantSample, QueryOutput, RangeSeries, Value};
@@ -50,16 +54,28 @@ impl Default for EngineConfig {
     }
 }
 
-/// The PromQL engine. Cheap to share; holds only settings.
+/// The PromQL engine. Cheap to share; holds only settings and the flag
+/// that stops its queries.
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     cfg: EngineConfig,
+    cancel: Cancel,
 }
 
 impl Engine {
     /// An engine with `cfg`.
     pub fn new(cfg: EngineConfig) -> Engine {
-        Engine { cfg }
+        Engine {
+            cfg,
+            cancel: Cancel::new(),
+        }
+    }
+
+    /// This engine, stopping its queries with [`QueryError::Canceled`] once
+    /// `cancel` is set (checked between nodes and between series).
+    pub fn with_cancel(mut self, cancel: Cancel) -> Engine {
+        self.cancel = cancel;
+        self
     }
 
     /// The settings.
@@ -144,7 +160,7 @@ impl Engine {
             end,
             step: step.unwrap_or(1),
         };
-        eval::run(scope, &self.cfg, &node, grid, text, step.is_some())
+        eval::run(scope, &self.cfg, &self.cancel, &node, grid, text, step.is_some())
     }
 }
 
@@ -169,8 +185,9 @@ pub fn parse_query(query: &str) -> Result<promql_parser::parser::Expr, QueryErro
     parse(query)
 }
 
-/// Parses a query; a syntax error is `bad_data`.
+/// Parses a query; a syntax error or a query nested too deeply is `bad_data`.
 fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
+    limits::check_nesting(query)?;
     check_literals_utf8(query)?;
     promql_parser::parser::parse(query)
         .map_err(|e| QueryError::BadData(format!("parse error: {e}")))

@@ -320,8 +320,7 @@ impl Planner<'_, '_> {
 /// Parses a series selector (`match[]` of the metadata endpoints) into
 /// storage matchers. It must be a plain instant selector.
 pub(crate) fn parse_selector(text: &str) -> Result<Vec<Matcher>, QueryError> {
-    let expr = promql_parser::parser::parse(text)
-        .map_err(|e| QueryError::BadData(format!("parse error: {e}")))?;
+    let expr = super::parse_query(text)?;
     let Expr::VectorSelector(vs) = expr else {
         return Err(QueryError::BadData(format!(
             "{text:?} is not a series selector (expected a series selector such as up{{job=\"api\"}})"

@@ -193,11 +193,15 @@ impl Ctx<'_> {
         let mut groups: Vec<Acc> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let (without, grouping) = (a.without, &a.grouping);
+        let budget = self.budget;
         self.stream(&a.expr, grid, &mut |s: StepSeries| {
             let key = group_labels(&s.labels, without, grouping);
             let gi = match index.get(&key) {
                 Some(&g) => g,
                 None => {
+                    // One slot per step and group, taken before the
+                    // accumulator exists.
+                    budget.acquire(n)?;
                     groups.push(Acc::new(key.clone(), n, op));
                     index.insert(key, groups.len() - 1);
                     groups.len() - 1
@@ -205,6 +209,10 @@ impl Ctx<'_> {
             };
             let g = &mut groups[gi];
             g.drop_name |= s.drop_name;
+            if op == AggOp::Quantile {
+                // `quantile` keeps every input value until the end.
+                budget.acquire(s.vals.iter().flatten().count())?;
+            }
             for (i, v) in s.vals.iter().enumerate() {
                 if let Some(f) = *v {
                     g.add(op, i, f);
@@ -212,6 +220,10 @@ impl Ctx<'_> {
             }
             Ok(())
         })?;
+        budget.release(groups.len() * n);
+        if op == AggOp::Quantile {
+            budget.release(groups.iter().map(|g| g.values.iter().map(Vec::len).sum::<usize>()).sum());
+        }
         let out: Vec<StepSeries> = groups
             .into_iter()
             .map(|g| g.finish(op, &q))
@@ -285,14 +297,22 @@ impl Ctx<'_> {
         };
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let (without, grouping) = (a.without, &a.grouping);
+        let budget = self.budget;
+        // Charged as the selection grows: a step slot per group (its
+        // heaps), one per series kept, one per value kept.
+        let mut charged = 0usize;
         self.stream(&a.expr, grid, &mut |s: StepSeries| {
             let key = group_labels(&s.labels, without, grouping);
             let next = index.len();
             let g = *index.entry(key).or_insert(next);
-            k.push(g, s);
-            Ok(())
+            let grown = k.push(g, s);
+            charged += grown;
+            budget.acquire(grown)
         })?;
-        Ok(k.finish())
+        budget.release(charged);
+        let out = k.finish();
+        self.acquire(out.iter().map(StepSeries::slots).sum())?;
+        Ok(out)
     }
 
     fn count_values(&mut self, a: &Aggregate, grid: Grid) -> Result<Vec<StepSeries>> {
@@ -317,6 +337,7 @@ impl Ctx<'_> {
         let mut out: Vec<StepSeries> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let without = a.without;
+        let budget = self.budget;
         self.stream(&a.expr, grid, &mut |s: StepSeries| {
             for (i, v) in s.vals.iter().enumerate() {
                 let Some(f) = *v else { continue };
@@ -325,6 +346,9 @@ impl Ctx<'_> {
                 let gi = match index.get(&key) {
                     Some(&g) => g,
                     None => {
+                        // Every distinct value may start a series over the
+                        // whole grid: charged before it is allocated.
+                        budget.acquire(n)?;
                         out.push(StepSeries {
                             labels: key.clone(),
                             vals: vec![None; n],
@@ -402,11 +426,16 @@ impl KSelect<'_> {
         }
     }
 
-    fn push(&mut self, g: usize, s: StepSeries) {
+    /// Offers a series to its group; returns how much the selection grew
+    /// in budget units (a slot per step for a new group, one for the series
+    /// kept, one per candidate value kept).
+    fn push(&mut self, g: usize, s: StepSeries) -> usize {
         let seq = self.series.len();
+        let mut grown = 1;
         while self.heaps.len() <= g {
             self.heaps.push(vec![Default::default(); self.n]);
             self.counts.push(vec![0; self.n]);
+            grown += self.n;
         }
         let offset = if self.op == AggOp::LimitRatio {
             ratio_offset(&s.labels)
@@ -420,12 +449,14 @@ impl KSelect<'_> {
                     let r = self.params.get(i).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
                     if (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r) {
                         self.chosen.push((seq, i, v));
+                        grown += 1;
                     }
                 }
                 AggOp::Limitk => {
                     if self.counts[g][i] < self.k_at(i) {
                         self.counts[g][i] += 1;
                         self.chosen.push((seq, i, v));
+                        grown += 1;
                     }
                 }
                 _ => {
@@ -442,6 +473,7 @@ impl KSelect<'_> {
                     let heap = &mut self.heaps[g][i];
                     if heap.len() < k {
                         heap.push(std::cmp::Reverse((rank, v.to_bits())));
+                        grown += 1;
                     } else if heap.peek().is_some_and(|w| w.0 .0 < rank) {
                         heap.pop();
                         heap.push(std::cmp::Reverse((rank, v.to_bits())));
@@ -451,6 +483,7 @@ impl KSelect<'_> {
         }
         self.group_of.push(g);
         self.series.push((s.labels, s.drop_name));
+        grown
     }
 
     fn finish(self) -> Vec<StepSeries> {

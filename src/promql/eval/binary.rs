@@ -33,10 +33,8 @@ pub(crate) fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
     }
 }
 
-fn points(v: &[StepSeries]) -> usize {
-    v.iter()
-        .map(|s| s.vals.iter().filter(|x| x.is_some()).count())
-        .sum()
+fn slots(v: &[StepSeries]) -> usize {
+    v.iter().map(StepSeries::slots).sum()
 }
 
 impl Ctx<'_> {
@@ -64,7 +62,7 @@ impl Ctx<'_> {
             (Val::Vector(v), Val::Scalar(s)) => Ok(Val::Vector(vector_scalar(b, v, &s, false))),
             (Val::Scalar(s), Val::Vector(v)) => Ok(Val::Vector(vector_scalar(b, v, &s, true))),
             (Val::Vector(l), Val::Vector(r)) => {
-                let held = points(&l) + points(&r);
+                let held = slots(&l) + slots(&r);
                 let default = Matching {
                     on: false,
                     labels: Vec::new(),
@@ -78,10 +76,13 @@ impl Ctx<'_> {
                     fill_rhs: None,
                 };
                 let m = b.matching.as_ref().unwrap_or(&default);
+                // Outputs are charged as they are made, before the inputs
+                // are given back.
+                let budget = self.budget;
                 let out = if b.op.is_set() {
-                    set_op(b.op, m, l, r, grid)?
+                    set_op(b.op, m, l, r, grid, budget)?
                 } else {
-                    vector_binop(b, m, &l, &r, grid)?
+                    vector_binop(b, m, &l, &r, grid, budget)?
                 };
                 self.release(held);
                 Ok(Val::Vector(out))
@@ -150,9 +151,11 @@ fn set_op(
     l: Vec<StepSeries>,
     r: Vec<StepSeries>,
     grid: Grid,
+    budget: &super::Budget,
 ) -> Result<Vec<StepSeries>> {
     let (lo, ro, nsig) = ordinals(&l, &r, m);
     let n = grid.len();
+    budget.acquire((l.len() + r.len()).saturating_mul(n))?;
     let mut out_l: Vec<Vec<Option<f64>>> = l.iter().map(|_| vec![None; n]).collect();
     let mut out_r: Vec<Vec<Option<f64>>> = r.iter().map(|_| vec![None; n]).collect();
     let mut seen = vec![usize::MAX; nsig];
@@ -217,6 +220,7 @@ struct Join<'a> {
     out_index: HashMap<Labels, usize>,
     metric_cache: HashMap<(Side, Side), usize>,
     n: usize,
+    budget: &'a super::Budget,
 }
 
 /// Arithmetic and comparison between two vectors.
@@ -226,6 +230,7 @@ fn vector_binop(
     l: &[StepSeries],
     r: &[StepSeries],
     grid: Grid,
+    budget: &super::Budget,
 ) -> Result<Vec<StepSeries>> {
     let swapped = m.card == Card::OneToMany;
     let (many, one) = if swapped { (r, l) } else { (l, r) };
@@ -241,6 +246,7 @@ fn vector_binop(
         out_index: HashMap::new(),
         metric_cache: HashMap::new(),
         n,
+        budget,
     };
     let mut right: Vec<Option<usize>> = vec![None; nsig];
     let mut matched_one: Vec<bool> = vec![false; nsig];
@@ -380,6 +386,7 @@ impl Join<'_> {
         let idx = match self.out_index.get(&lb) {
             Some(&o) => o,
             None => {
+                self.budget.acquire(self.n)?;
                 self.out.push(StepSeries {
                     labels: lb.clone(),
                     vals: vec![None; self.n],

@@ -2,6 +2,7 @@
 //! functions, and the series-level functions (`label_replace`,
 //! `label_join`, `absent`, `scalar`, `vector`, sorting).
 
+use crate::promql::limits;
 use super::labels::{self, NAME};
 use super::{Ctx, Grid, Result, StepSeries, Val};
 use crate::model::Labels;
@@ -336,7 +337,7 @@ impl Ctx<'_> {
         let repl = self.str_arg(c, 2)?;
         let src = self.str_arg(c, 3)?;
         let re_src = self.str_arg(c, 4)?;
-        let re = regex::Regex::new(&format!("^(?s:{re_src})$")).map_err(|_| {
+        let re = crate::storage::index::compile_regex(&re_src).map_err(|_| {
             QueryError::Execution(format!(
                 "invalid regular expression in label_replace(): {re_src}"
             ))
@@ -347,9 +348,17 @@ impl Ctx<'_> {
             )));
         }
         let arg = self.arg(c, 0)?;
+        let budget = self.budget;
+        // Each `$` in the replacement can repeat at most the whole value.
+        let refs = repl.matches('$').count();
         self.stream(arg, grid, &mut |mut s: StepSeries| {
             let v = s.labels.get(&src).unwrap_or("").to_string();
             if let Some(caps) = re.captures(&v) {
+                let bound = repl.len().saturating_add(refs.saturating_mul(v.len()));
+                if bound > limits::MAX_LABEL_VALUE_BYTES {
+                    return Err(limits::label_too_long("label_replace", bound));
+                }
+                budget.acquire(bound / limits::LABEL_BYTES_PER_SAMPLE)?;
                 let mut out = String::new();
                 caps.expand(&repl, &mut out);
                 s.labels = labels::set(&s.labels, &dst, &out);
@@ -385,8 +394,15 @@ impl Ctx<'_> {
             }
         }
         let arg = self.arg(c, 0)?;
+        let budget = self.budget;
         self.stream(arg, grid, &mut |mut s: StepSeries| {
             let joined: Vec<&str> = srcs.iter().map(|n| s.labels.get(n).unwrap_or("")).collect();
+            let len = joined.iter().map(|p| p.len()).sum::<usize>()
+                .saturating_add(sep.len().saturating_mul(joined.len().saturating_sub(1)));
+            if len > limits::MAX_LABEL_VALUE_BYTES {
+                return Err(limits::label_too_long("label_join", len));
+            }
+            budget.acquire(len / limits::LABEL_BYTES_PER_SAMPLE)?;
             let joined = joined.join(&sep);
             s.labels = labels::set(&s.labels, &dst, &joined);
             if dst == NAME {
@@ -420,6 +436,7 @@ impl Ctx<'_> {
             }
             "scalar" => {
                 let v = self.vector_arg(c, 0, grid)?;
+                self.release_vector(&v);
                 Ok(Val::Scalar(
                     (0..n)
                         .map(|i| {
@@ -434,6 +451,7 @@ impl Ctx<'_> {
             }
             "absent" => {
                 let v = self.vector_arg(c, 0, grid)?;
+                self.release_vector(&v);
                 let vals: Vec<Option<f64>> = (0..n)
                     .map(|i| (!v.iter().any(|s| s.vals[i].is_some())).then_some(1.0))
                     .collect();
@@ -495,14 +513,25 @@ impl Ctx<'_> {
         }
     }
 
+    /// Argument `i` as a whole vector, charged to the budget series by
+    /// series as it is collected; the caller gives it back with
+    /// [`Ctx::release_vector`] once done with it, or returns it as its
+    /// own (charged) output.
     pub(crate) fn vector_arg(&mut self, c: &Call, i: usize, grid: Grid) -> Result<Vec<StepSeries>> {
         let arg = self.arg(c, i)?;
         let mut v = Vec::new();
+        let budget = self.budget;
         self.stream(arg, grid, &mut |s| {
+            budget.acquire(s.slots())?;
             v.push(s);
             Ok(())
         })?;
         Ok(v)
+    }
+
+    /// Gives back what [`Ctx::vector_arg`] charged for `v`.
+    pub(crate) fn release_vector(&mut self, v: &[StepSeries]) {
+        self.release(v.iter().map(StepSeries::slots).sum());
     }
 
     fn sort(&mut self, c: &Call, grid: Grid) -> Result<Val> {

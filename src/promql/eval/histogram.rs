@@ -81,6 +81,7 @@ impl Ctx<'_> {
         let anchor = self.pos_of_arg(c, 0);
         self.warn_quantile(&q, &anchor);
         let input = self.vector_arg(c, 1, grid)?;
+        self.release_vector(&input);
         self.classic(c, 1, input, grid, Want::Quantile(&q))
     }
 
@@ -104,6 +105,7 @@ impl Ctx<'_> {
             qs.push((q, openmetrics_float(q)));
         }
         let input = self.vector_arg(c, 0, grid)?;
+        self.release_vector(&input);
         let out = self.classic(c, 0, input, grid, Want::Quantiles(&label, qs))?;
         labels::merge_same(out)
     }
@@ -113,6 +115,7 @@ impl Ctx<'_> {
         let lo = self.scalar(self.arg_node(c, 0)?, grid)?;
         let hi = self.scalar(self.arg_node(c, 1)?, grid)?;
         let input = self.vector_arg(c, 2, grid)?;
+        self.release_vector(&input);
         self.classic(c, 2, input, grid, Want::Fraction(&lo, &hi))
     }
 
@@ -144,6 +147,7 @@ impl Ctx<'_> {
                     .collect(),
             };
             for (labels, fixed_q) in outputs {
+                self.acquire(n)?;
                 let mut vals = vec![None; n];
                 for (i, slot) in vals.iter_mut().enumerate() {
                     let mut buckets = g.buckets(gi, i);

@@ -78,6 +78,7 @@ impl Ctx<'_> {
             .ok_or_else(|| QueryError::BadData("info needs an argument".into()))?;
         let (at, offset) = at_and_offset(base_node).unwrap_or((None, 0));
         let base = self.vector_arg(c, 0, grid)?;
+        self.release_vector(&base);
         // Data-label matchers, by label name.
         let mut data: HashMap<String, Vec<Matcher>> = HashMap::new();
         let mut name_matchers = Vec::new();
@@ -263,6 +264,7 @@ impl Ctx<'_> {
                 let oi = match index.get(&labels) {
                     Some(&o) => o,
                     None => {
+                        self.budget.acquire(n)?;
                         out.push(StepSeries {
                             labels: labels.clone(),
                             vals: vec![None; n],

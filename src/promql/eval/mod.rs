@@ -33,11 +33,19 @@ pub(crate) struct Grid {
 }
 
 impl Grid {
+    /// Steps in the grid. Every grid the evaluator builds went through
+    /// [`Grid::checked_len`] and [`Budget::check_grid`] first.
     pub(crate) fn len(&self) -> usize {
+        self.checked_len().unwrap_or(0)
+    }
+
+    /// Steps in the grid, or `None` if the count does not fit a `usize`.
+    pub(crate) fn checked_len(&self) -> Option<usize> {
         if self.end < self.start || self.step <= 0 {
-            return 0;
+            return Some(0);
         }
-        ((self.end - self.start) / self.step) as usize + 1
+        let span = self.end.checked_sub(self.start)?;
+        usize::try_from(span / self.step).ok()?.checked_add(1)
     }
 
     pub(crate) fn ts(&self, i: usize) -> i64 {
@@ -55,8 +63,53 @@ pub(crate) struct StepSeries {
 }
 
 impl StepSeries {
-    fn points(&self) -> usize {
-        self.vals.iter().filter(|v| v.is_some()).count()
+    /// What the series costs against the sample budget: one per step of
+    /// its grid, present or not, since that is what it allocates.
+    pub(crate) fn slots(&self) -> usize {
+        self.vals.len()
+    }
+}
+
+/// The query's sample budget (`query.max-samples`): every sample, step slot
+/// or accumulator the evaluation allocates is taken from it before it is
+/// allocated and given back when freed. Interior-mutable so that streaming
+/// sinks can charge it while the evaluator itself is borrowed.
+pub(crate) struct Budget {
+    held: std::cell::Cell<usize>,
+    max: usize,
+}
+
+impl Budget {
+    pub(crate) fn new(max: usize) -> Budget {
+        Budget {
+            held: std::cell::Cell::new(0),
+            max,
+        }
+    }
+
+    /// Takes `n` from the budget, or fails with Prometheus's
+    /// "too many samples" error if that would exceed it.
+    pub(crate) fn acquire(&self, n: usize) -> Result<()> {
+        let held = self.held.get().saturating_add(n);
+        self.held.set(held);
+        if held > self.max {
+            return Err(QueryError::TooManySamples(self.max));
+        }
+        Ok(())
+    }
+
+    /// Gives `n` back.
+    pub(crate) fn release(&self, n: usize) {
+        self.held.set(self.held.get().saturating_sub(n));
+    }
+
+    /// Refuses a grid of `steps` steps before anything of its length is
+    /// allocated: even one series over it would not fit in the budget.
+    pub(crate) fn check_grid(&self, steps: Option<usize>) -> Result<usize> {
+        match steps {
+            Some(n) if n <= self.max => Ok(n),
+            _ => Err(QueryError::TooManySamples(self.max)),
+        }
     }
 }
 
@@ -86,9 +139,12 @@ pub(crate) enum Val {
 pub(crate) struct Ctx<'a> {
     pub scope: &'a TenantScope<'a>,
     pub cfg: &'a EngineConfig,
+    /// Set from outside to stop the query (client gone).
+    pub cancel: &'a super::Cancel,
     pub annos: Annotations,
-    /// Samples held right now (selector buffers and materialised vectors).
-    pub samples: usize,
+    /// Samples and step slots held right now (selector buffers,
+    /// materialised vectors, accumulators).
+    pub budget: &'a Budget,
     pub deadline: Instant,
     /// The query text, to give annotations a `(line:col)` position.
     pub query: &'a str,
@@ -103,14 +159,17 @@ impl<'a> Ctx<'a> {
     pub(crate) fn new(
         scope: &'a TenantScope<'a>,
         cfg: &'a EngineConfig,
+        cancel: &'a super::Cancel,
+        budget: &'a Budget,
         query: &'a str,
         bounds: (i64, i64, i64),
     ) -> Ctx<'a> {
         Ctx {
             scope,
             cfg,
+            cancel,
+            budget,
             annos: Annotations::default(),
-            samples: 0,
             deadline: Instant::now() + cfg.timeout,
             query,
             query_start: bounds.0,
@@ -155,8 +214,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Fails once the query is past its deadline.
+    /// Fails once the query is past its deadline or was cancelled.
     pub(crate) fn check_time(&self) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            return Err(QueryError::Canceled);
+        }
         if Instant::now() > self.deadline {
             return Err(QueryError::Timeout("expression evaluation".into()));
         }
@@ -165,16 +227,12 @@ impl<'a> Ctx<'a> {
 
     /// Takes `n` samples from the budget.
     pub(crate) fn acquire(&mut self, n: usize) -> Result<()> {
-        self.samples = self.samples.saturating_add(n);
-        if self.samples > self.cfg.max_samples {
-            return Err(QueryError::TooManySamples(self.cfg.max_samples));
-        }
-        Ok(())
+        self.budget.acquire(n)
     }
 
     /// Gives `n` samples back.
     pub(crate) fn release(&mut self, n: usize) {
-        self.samples = self.samples.saturating_sub(n);
+        self.budget.release(n)
     }
 
     /// Evaluates `node` over `grid`, materialising vectors.
@@ -194,13 +252,12 @@ impl<'a> Ctx<'a> {
             },
             _ => {
                 let mut out = Vec::new();
-                let mut held = 0usize;
+                let budget = self.budget;
                 self.stream(node, grid, &mut |s: StepSeries| {
-                    held += s.points();
+                    budget.acquire(s.slots())?;
                     out.push(s);
                     Ok(())
                 })?;
-                self.acquire(held)?;
                 Ok(Val::Vector(out))
             }
         }
@@ -225,7 +282,7 @@ impl<'a> Ctx<'a> {
             }),
             _ => match self.eval(node, grid)? {
                 Val::Vector(v) => {
-                    let held: usize = v.iter().map(StepSeries::points).sum();
+                    let held: usize = v.iter().map(StepSeries::slots).sum();
                     for s in v {
                         sink(s)?;
                     }
@@ -263,13 +320,16 @@ pub(crate) fn returns_vector(node: &Node) -> bool {
 pub(crate) fn run(
     scope: &TenantScope<'_>,
     cfg: &EngineConfig,
+    cancel: &super::Cancel,
     node: &Node,
     grid: Grid,
     query: &str,
     range: bool,
 ) -> Result<QueryOutput> {
     let step = if range { grid.step } else { 0 };
-    let mut ctx = Ctx::new(scope, cfg, query, (grid.start, grid.end, step));
+    let budget = Budget::new(cfg.max_samples);
+    budget.check_grid(grid.checked_len())?;
+    let mut ctx = Ctx::new(scope, cfg, cancel, &budget, query, (grid.start, grid.end, step));
     let val = ctx.eval(node, grid)?;
     let value = if range {
         range_value(val, grid)?

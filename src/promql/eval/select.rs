@@ -238,6 +238,9 @@ impl Ctx<'_> {
                 let held = raw.iter().map(|s| s.samples.len()).sum();
                 self.acquire(held)?;
                 for s in raw {
+                    // Between series, as selectors do: a cancelled or
+                    // late query stops here.
+                    self.check_time()?;
                     f(self, s, &windows)?;
                 }
                 self.release(held);
@@ -285,15 +288,22 @@ impl Ctx<'_> {
             return Ok((Vec::new(), windows));
         };
         let lo = first.saturating_sub(sq.range);
-        let start = lo.div_euclid(step) * step + if lo.rem_euclid(step) == 0 { 0 } else { step };
+        let start = (lo.div_euclid(step) * step)
+            .saturating_add(if lo.rem_euclid(step) == 0 { 0 } else { step });
         let inner = Grid {
             start,
             end: last,
             step,
         };
+        // The step grid is checked before anything of its length exists: a
+        // tiny step under a long range must not allocate first and fail later.
+        self.budget.check_grid(inner.checked_len())?;
         let mut raw = Vec::new();
         match self.eval(&sq.expr, inner)? {
             super::Val::Vector(v) => {
+                // The step slots go back once the points are copied out;
+                // the copies are charged by the caller.
+                let held: usize = v.iter().map(StepSeries::slots).sum();
                 for s in v {
                     let samples: Vec<Sample> = s
                         .vals
@@ -308,6 +318,7 @@ impl Ctx<'_> {
                         drop_name: s.drop_name,
                     });
                 }
+                self.release(held);
             }
             super::Val::Scalar(v) => {
                 let samples = v

@@ -87,9 +87,26 @@ pub(crate) fn analyse(pattern: &str) -> Result<Fast> {
     }
 }
 
-/// Compiles the fully anchored form of `pattern`.
+/// Most bytes a compiled regex may take (the `regex` crate's own default,
+/// stated here because patterns come from untrusted queries): a pattern
+/// past it is refused as invalid instead of being built.
+pub const MAX_REGEX_COMPILED_BYTES: usize = 10 << 20;
+
+/// Most bytes of lazy-DFA cache one compiled regex may grow per thread.
+pub const MAX_REGEX_DFA_BYTES: usize = 2 << 20;
+
+/// Compiles the fully anchored form of `pattern` (`"^(?s:" + v + ")$"`
+/// upstream), within [`MAX_REGEX_COMPILED_BYTES`].
+pub fn compile_regex(pattern: &str) -> std::result::Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(&format!("^(?s:{pattern})$"))
+        .size_limit(MAX_REGEX_COMPILED_BYTES)
+        .dfa_size_limit(MAX_REGEX_DFA_BYTES)
+        .build()
+}
+
+/// [`compile_regex`] with storage's error.
 pub(crate) fn compile(pattern: &str) -> Result<Regex> {
-    Regex::new(&format!("^(?s:{pattern})$")).map_err(|e| invalid(pattern, &e))
+    compile_regex(pattern).map_err(|e| invalid(pattern, &e))
 }
 
 fn invalid(pattern: &str, e: &dyn std::fmt::Display) -> StorageError {
