@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::api::{app, AppState};
+use crate::api::{app, AppState, ConnLimits};
 use crate::storage::{Storage, StorageConfig, StorageError};
 use crate::tenant::limits::{RateLimit, RateLimiter};
 use crate::tenant::TenantId;
@@ -40,6 +40,10 @@ pub struct ServerConfig {
     pub engine: crate::promql::EngineConfig,
     /// Who may call; `None` is auth mode `none` (trust `X-Scope-OrgID`).
     pub auth: Option<std::sync::Arc<crate::auth::Authenticator>>,
+    /// Connection and request bounds (`web.*`).
+    pub conn: ConnLimits,
+    /// Most PromQL queries evaluated at once (`query.max-concurrency`).
+    pub max_query_concurrency: usize,
 }
 
 impl ServerConfig {
@@ -54,6 +58,8 @@ impl ServerConfig {
             engine: crate::promql::EngineConfig::default(),
             auth: None,
             rate_overrides: HashMap::new(),
+            conn: ConnLimits::default(),
+            max_query_concurrency: crate::promql::DEFAULT_MAX_CONCURRENCY,
         }
     }
 }
@@ -83,6 +89,16 @@ pub enum ServerError {
 
 /// Binds `cfg.listen` and serves until SIGTERM or SIGINT.
 pub async fn serve(cfg: ServerConfig) -> Result<(), ServerError> {
+    if let Some(fds) = raise_fd_limit() {
+        // Each connection is a descriptor; storage needs some of its own.
+        if fds < cfg.conn.max_connections as u64 + 256 {
+            tracing::warn!(
+                open_files = fds,
+                max_connections = cfg.conn.max_connections,
+                "the open-file limit is below web.max-connections plus storage's needs; raise it (ulimit -n)"
+            );
+        }
+    }
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -96,16 +112,19 @@ pub async fn serve(cfg: ServerConfig) -> Result<(), ServerError> {
     let limiter = RateLimiter::new(cfg.rate_defaults, cfg.rate_overrides);
     let mut state = AppState::new()
         .with_rate_limiter(limiter)
-        .with_engine(crate::promql::Engine::new(cfg.engine));
+        .with_engine(crate::promql::Engine::new(cfg.engine))
+        .with_query_pool(crate::promql::QueryPool::new(cfg.max_query_concurrency))
+        .with_body_budget(crate::api::BodyBudget::new(cfg.conn.max_inflight_body_bytes));
     if let Some(auth) = cfg.auth {
         state = state.with_shared_authenticator(auth);
     }
-    run_with_grace(
+    run_with_limits(
         listener,
         cfg.storage,
         state,
         shutdown_signal(),
         cfg.shutdown_timeout,
+        cfg.conn,
     )
     .await
 }
@@ -132,6 +151,19 @@ pub async fn run_with_grace(
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> Result<(), ServerError> {
+    let conn = ConnLimits::default();
+    run_with_limits(listener, storage, state, shutdown, grace, conn).await
+}
+
+/// [`run_with_grace`] with chosen connection and request bounds.
+pub async fn run_with_limits(
+    listener: TcpListener,
+    storage: StorageConfig,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+    conn: ConnLimits,
+) -> Result<(), ServerError> {
     let (fail_tx, fail_rx) = oneshot::channel::<()>();
     let (drain_tx, drain_rx) = oneshot::channel::<()>();
     let router = app(state.clone());
@@ -143,9 +175,7 @@ pub async fn run_with_grace(
             }
             let _ = drain_tx.send(());
         };
-        axum::serve(listener, router)
-            .with_graceful_shutdown(stop)
-            .await
+        crate::api::serve(listener, router, conn, stop).await
     });
     tracing::info!(dir = %storage.data_dir.display(), "opening storage, replaying WALs");
     let started = std::time::Instant::now();
@@ -247,4 +277,31 @@ pub async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("shutdown signal received");
+}
+
+/// Raises the open-file soft limit to the hard limit (as Go programs such
+/// as Prometheus do at start), so `web.max-connections` is not cut short
+/// by a distribution's default of 1024 descriptors. Returns the soft limit
+/// now in force, or `None` if it cannot be read.
+pub fn raise_fd_limit() -> Option<u64> {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return None;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+        Some(lim.rlim_cur as u64)
+    }
 }

@@ -23,6 +23,9 @@ pub enum ApiError {
     /// The body is over the size limit (413).
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The client sent its body too slowly or too late (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// Storage is not open yet or already closed; retry later (503).
     #[error("{0}")]
     Unavailable(String),
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::BadData(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -77,7 +81,8 @@ impl ApiError {
         match self {
             ApiError::BadData(_)
             | ApiError::UnsupportedMediaType(_)
-            | ApiError::PayloadTooLarge(_) => "bad_data",
+            | ApiError::PayloadTooLarge(_)
+            | ApiError::RequestTimeout(_) => "bad_data",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
             ApiError::TooManyRequests(_) => "unavailable",
@@ -145,6 +150,7 @@ impl From<crate::promql::QueryError> for ApiError {
             "timeout" => ApiError::Timeout(msg),
             "internal" => ApiError::Internal(msg),
             "forbidden" => ApiError::Forbidden(msg),
+            "canceled" => ApiError::Canceled(msg),
             _ => ApiError::Execution(msg),
         }
     }

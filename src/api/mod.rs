@@ -7,6 +7,7 @@
 
 mod admin;
 mod caller;
+mod conn;
 mod error;
 mod federate;
 mod health;
@@ -32,6 +33,8 @@ use crate::storage::Storage;
 use crate::tenant::limits::RateLimiter;
 
 pub use caller::{Admin, HealthAccess, MetricsAccess, Reader, Writer};
+pub(crate) use conn::{read_body, HeldBody};
+pub use conn::{serve, BodyBudget, ConnLimits};
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use params::Params;
@@ -56,6 +59,11 @@ pub struct AppState {
     started_ms: i64,
     /// Who may call; `None` is auth mode `none`.
     auth: Option<Arc<crate::auth::Authenticator>>,
+    /// Request body bytes held at once, across all requests.
+    body_budget: BodyBudget,
+    /// Where PromQL queries run (threads sized for deep queries, at most
+    /// `query.max-concurrency` at once).
+    query_pool: crate::promql::QueryPool,
     /// Running queries per tenant, for `max_concurrent_queries`.
     query_slots: Arc<parking_lot::Mutex<std::collections::HashMap<crate::tenant::TenantId, usize>>>,
 }
@@ -117,6 +125,28 @@ impl AppState {
     pub fn with_engine(mut self, engine: crate::promql::Engine) -> AppState {
         self.engine = Arc::new(engine);
         self
+    }
+
+    /// Sets the server-wide request body budget (`web.max-inflight-body-bytes`).
+    pub fn with_body_budget(mut self, budget: BodyBudget) -> AppState {
+        self.body_budget = budget;
+        self
+    }
+
+    /// The server-wide request body budget.
+    pub(crate) fn body_budget(&self) -> &BodyBudget {
+        &self.body_budget
+    }
+
+    /// Sets the pool queries run on (and so `query.max-concurrency`).
+    pub fn with_query_pool(mut self, pool: crate::promql::QueryPool) -> AppState {
+        self.query_pool = pool;
+        self
+    }
+
+    /// The pool PromQL queries run on.
+    pub(crate) fn query_pool(&self) -> &crate::promql::QueryPool {
+        &self.query_pool
     }
 
     /// Sets how callers are authenticated.

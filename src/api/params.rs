@@ -17,10 +17,10 @@ const MAX_FORM_BODY: usize = 8 << 20;
 #[derive(Debug, Clone, Default)]
 pub struct Params(Vec<(String, String)>);
 
-impl<S: Send + Sync> FromRequest<S> for Params {
+impl FromRequest<super::AppState> for Params {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &super::AppState) -> Result<Self, Self::Rejection> {
         let url_pairs = parse_pairs(req.uri().query().unwrap_or("").as_bytes());
         let is_form = req
             .headers()
@@ -29,9 +29,8 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         let mut pairs = Vec::new();
         if req.method() == Method::POST && is_form {
-            let body = axum::body::to_bytes(req.into_body(), MAX_FORM_BODY)
-                .await
-                .map_err(|e| ApiError::BadData(format!("error parsing form body: {e}")))?;
+            let body =
+                super::read_body(req.into_body(), MAX_FORM_BODY, state.body_budget()).await?;
             pairs = parse_pairs(&body);
         }
         pairs.extend(url_pairs);

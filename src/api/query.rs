@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState, Params, Reader};
 use crate::model::Labels;
-use crate::promql::{Annotations, Engine, QueryOutput, Value};
+use crate::promql::{Annotations, Cancel, Engine, QueryError, QueryOutput, Value};
 
 /// Most points a range query may return per series (Prometheus's limit).
 const MAX_POINTS: i64 = 11_000;
@@ -198,15 +198,10 @@ pub(crate) async fn instant(
             return Ok(json_response(result_json(&out)));
         }
     }
-    let storage = state.storage().ok_or_else(not_ready)?;
-    let out = tokio::task::spawn_blocking(move || {
-        let scope = reader.scope(&storage)?;
-        let out = engine.instant_query(&scope, &query, t);
-        let tenant = &reader.0.tenant;
-        Ok::<_, ApiError>(out.inspect_err(|e| state.metrics().add_query_error(tenant, e))?)
+    let out = run_query(&state, reader, engine, move |engine, scope| {
+        engine.instant_query(scope, &query, t)
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??;
+    .await?;
     Ok(json_response(result_json(&out)))
 }
 
@@ -235,7 +230,7 @@ pub(crate) async fn range(
                 .into(),
         ));
     }
-    if (end - start) / step > MAX_POINTS {
+    if end.saturating_sub(start) / step > MAX_POINTS {
         return Err(ApiError::BadData(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
         ));
@@ -243,26 +238,54 @@ pub(crate) async fn range(
     let engine = request_engine(&state, &p, &reader)?;
     let _slot = state.query_slot(&reader)?;
     let (start, warnings) = clamp_range(&reader, start, end, step);
-    let storage = state.storage().ok_or_else(not_ready)?;
     let mut out = if start > end {
         QueryOutput {
             value: Value::Matrix(Vec::new()),
             annotations: Annotations::default(),
         }
     } else {
-        tokio::task::spawn_blocking(move || {
-            let scope = reader.scope(&storage)?;
-            let out = engine.range_query(&scope, &query, start, end, step);
-            let tenant = &reader.0.tenant;
-            Ok::<_, ApiError>(out.inspect_err(|e| state.metrics().add_query_error(tenant, e))?)
+        run_query(&state, reader, engine, move |engine, scope| {
+            engine.range_query(scope, &query, start, end, step)
         })
-        .await
-        .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??
+        .await?
     };
     for w in warnings {
         out.annotations.warn(w);
     }
     Ok(json_response(result_json(&out)))
+}
+
+/// Runs one query on the server's query pool for the caller's scope.
+///
+/// The request's future holds a guard that cancels the query when it is
+/// dropped, which is what happens when the client disconnects or the
+/// request times out: the query then stops at its next check instead of
+/// running to `query.timeout`. Errors are counted for the caller's tenant.
+async fn run_query<F>(
+    state: &AppState,
+    reader: Reader,
+    engine: Engine,
+    f: F,
+) -> Result<QueryOutput, ApiError>
+where
+    F: FnOnce(&Engine, &crate::promql::TenantScope<'_>) -> Result<QueryOutput, QueryError>
+        + Send
+        + 'static,
+{
+    let storage = state.storage().ok_or_else(not_ready)?;
+    let cancel = Cancel::new();
+    let _stop_on_drop = cancel.on_drop();
+    let engine = engine.with_cancel(cancel.clone());
+    let metrics = state.metrics().clone();
+    let tenant = reader.0.tenant.clone();
+    state
+        .query_pool()
+        .run(&cancel, move || {
+            let scope = reader.scope(&storage)?;
+            let out = f(&engine, &scope);
+            Ok::<_, ApiError>(out.inspect_err(|e| metrics.add_query_error(&tenant, e))?)
+        })
+        .await
 }
 
 /// Clamps a range query's start to the policy's `max_query_range` and

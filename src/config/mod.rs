@@ -69,6 +69,8 @@ pub struct Config {
     pub tenants: BTreeMap<String, Limits>,
     /// PromQL engine settings.
     pub query: QueryConfig,
+    /// Connection and request bounds.
+    pub web: WebConfig,
     /// Authentication and access policies (`auth.mode: none` by default).
     pub auth: crate::auth::AuthConfig,
     /// Directory relative paths in the file (e.g. `auth.jwt.keys_file`) are
@@ -89,6 +91,8 @@ pub struct QueryConfig {
     pub max_series: u64,
     /// Longest a query may run (2m).
     pub timeout: PromDuration,
+    /// Most queries evaluated at once; more wait for a slot (20).
+    pub max_concurrency: u64,
 }
 
 impl Default for QueryConfig {
@@ -99,7 +103,67 @@ impl Default for QueryConfig {
             max_samples: e.max_samples as u64,
             max_series: e.max_series as u64,
             timeout: PromDuration(e.timeout),
+            max_concurrency: crate::promql::DEFAULT_MAX_CONCURRENCY as u64,
         }
+    }
+}
+
+/// The `web:` section (flags `--web.*`): bounds on connections and
+/// requests, so slow or abusive clients cannot starve the others.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Most open connections (4096).
+    pub max_connections: u64,
+    /// Time to send request headers; also the keep-alive idle timeout (30s).
+    pub header_read_timeout: PromDuration,
+    /// Time to send a whole request body (5m, as Prometheus).
+    pub read_timeout: PromDuration,
+    /// Most bytes of request line and headers (65536).
+    pub max_header_bytes: u64,
+    /// Slowest a request body may arrive after a 5s grace, bytes/s; 0 = off (240).
+    pub min_body_rate: u64,
+    /// Most request body bytes held by all requests at once (1073741824).
+    pub max_inflight_body_bytes: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        let c = crate::api::ConnLimits::default();
+        WebConfig {
+            max_connections: c.max_connections as u64,
+            header_read_timeout: PromDuration(c.header_read_timeout),
+            read_timeout: PromDuration(c.read_timeout),
+            max_header_bytes: c.max_header_bytes as u64,
+            min_body_rate: c.min_body_rate,
+            max_inflight_body_bytes: c.max_inflight_body_bytes,
+        }
+    }
+}
+
+impl WebConfig {
+    /// The connection bounds this section describes.
+    pub fn conn_limits(&self) -> Result<crate::api::ConnLimits, ConfigError> {
+        let positive = |name: &str, zero: bool| {
+            if zero {
+                Err(ConfigError::Invalid(format!("web.{name} must be positive")))
+            } else {
+                Ok(())
+            }
+        };
+        positive("max_connections", self.max_connections == 0)?;
+        positive("header_read_timeout", self.header_read_timeout.0.is_zero())?;
+        positive("read_timeout", self.read_timeout.0.is_zero())?;
+        positive("max_header_bytes", self.max_header_bytes == 0)?;
+        positive("max_inflight_body_bytes", self.max_inflight_body_bytes < 1024)?;
+        Ok(crate::api::ConnLimits {
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            header_read_timeout: self.header_read_timeout.0,
+            read_timeout: self.read_timeout.0,
+            max_header_bytes: usize::try_from(self.max_header_bytes).unwrap_or(usize::MAX),
+            min_body_rate: self.min_body_rate,
+            max_inflight_body_bytes: self.max_inflight_body_bytes,
+        })
     }
 }
 
@@ -137,8 +201,18 @@ pub struct WalConfig {
     pub segment_size: u64,
 }
 
+/// Mimir's default for `max_label_name_length` (bytes).
+pub const DEFAULT_MAX_LABEL_NAME_LENGTH: u64 = 1024;
+/// Mimir's default for `max_label_value_length` (bytes).
+pub const DEFAULT_MAX_LABEL_VALUE_LENGTH: u64 = 2048;
+/// Mimir's default for `max_label_names_per_series`.
+pub const DEFAULT_MAX_LABEL_NAMES_PER_SERIES: u64 = 30;
+
 /// Ingest limits; in `limits:` every key is optional (absent = unlimited /
-/// off), in `tenants.<id>:` absent keys inherit from `limits:`.
+/// off, except the three label limits, which default to Mimir's values:
+/// [`DEFAULT_MAX_LABEL_NAME_LENGTH`], [`DEFAULT_MAX_LABEL_VALUE_LENGTH`],
+/// [`DEFAULT_MAX_LABEL_NAMES_PER_SERIES`]; 0 makes any of them unlimited),
+/// in `tenants.<id>:` absent keys inherit from `limits:`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
@@ -150,11 +224,11 @@ pub struct Limits {
     pub max_series_per_tenant: Option<u64>,
     /// Active series per metric name; 0 = unlimited.
     pub max_series_per_metric: Option<u64>,
-    /// Label names per series; 0 = unlimited.
+    /// Label names per series (30); 0 = unlimited.
     pub max_label_names_per_series: Option<u64>,
-    /// Bytes per label name; 0 = unlimited.
+    /// Bytes per label name (1024); 0 = unlimited.
     pub max_label_name_length: Option<u64>,
-    /// Bytes per label value; 0 = unlimited.
+    /// Bytes per label value (2048); 0 = unlimited.
     pub max_label_value_length: Option<u64>,
     /// How far behind a series' newest sample a sample may still land.
     pub out_of_order_window: Option<PromDuration>,
@@ -174,6 +248,7 @@ impl Default for Config {
             limits: Limits::default(),
             tenants: BTreeMap::new(),
             query: QueryConfig::default(),
+            web: WebConfig::default(),
             auth: crate::auth::AuthConfig::default(),
             base_dir: PathBuf::from("."),
         }
@@ -238,6 +313,27 @@ pub struct ServeFlags {
     /// Longest a query may run [default: 2m].
     #[arg(long = "query.timeout")]
     pub query_timeout: Option<PromDuration>,
+    /// Most queries evaluated at once; more wait for a slot [default: 20].
+    #[arg(long = "query.max-concurrency")]
+    pub query_max_concurrency: Option<u64>,
+    /// Most open connections; more wait to be accepted [default: 4096].
+    #[arg(long = "web.max-connections")]
+    pub web_max_connections: Option<u64>,
+    /// Time to send request headers; also closes idle keep-alive connections [default: 30s].
+    #[arg(long = "web.header-read-timeout")]
+    pub web_header_read_timeout: Option<PromDuration>,
+    /// Time to send a whole request body [default: 5m].
+    #[arg(long = "web.read-timeout")]
+    pub web_read_timeout: Option<PromDuration>,
+    /// Most bytes of request line and headers [default: 65536].
+    #[arg(long = "web.max-header-bytes")]
+    pub web_max_header_bytes: Option<u64>,
+    /// Slowest a request body may arrive after a 5s grace, bytes/s; 0 = off [default: 240].
+    #[arg(long = "web.min-body-rate")]
+    pub web_min_body_rate: Option<u64>,
+    /// Most request body bytes held by all requests at once [default: 1073741824].
+    #[arg(long = "web.max-inflight-body-bytes")]
+    pub web_max_inflight_body_bytes: Option<u64>,
 }
 
 impl Config {
@@ -309,6 +405,27 @@ impl Config {
         if let Some(v) = f.query_timeout {
             self.query.timeout = v;
         }
+        if let Some(v) = f.query_max_concurrency {
+            self.query.max_concurrency = v;
+        }
+        if let Some(v) = f.web_max_connections {
+            self.web.max_connections = v;
+        }
+        if let Some(v) = f.web_header_read_timeout {
+            self.web.header_read_timeout = v;
+        }
+        if let Some(v) = f.web_read_timeout {
+            self.web.read_timeout = v;
+        }
+        if let Some(v) = f.web_max_header_bytes {
+            self.web.max_header_bytes = v;
+        }
+        if let Some(v) = f.web_min_body_rate {
+            self.web.min_body_rate = v;
+        }
+        if let Some(v) = f.web_max_inflight_body_bytes {
+            self.web.max_inflight_body_bytes = v;
+        }
     }
 
     /// The server and storage settings this configuration describes.
@@ -341,6 +458,11 @@ impl Config {
             rate_defaults: rate_limit(&self.limits),
             rate_overrides,
             engine: self.query.engine_config()?,
+            conn: self.web.conn_limits()?,
+            max_query_concurrency: match self.query.max_concurrency {
+                0 => return Err(ConfigError::Invalid("query.max_concurrency must be positive".into())),
+                n => usize::try_from(n).unwrap_or(usize::MAX),
+            },
             auth: Some(std::sync::Arc::new(
                 crate::auth::Authenticator::new(&self.auth, &self.base_dir)
                     .map_err(|e| ConfigError::Invalid(e.to_string()))?,
@@ -378,9 +500,15 @@ fn tenant_config(l: &Limits) -> TenantConfig {
         limits: SeriesLimits {
             max_series_per_tenant: l.max_series_per_tenant.unwrap_or(0),
             max_series_per_metric: l.max_series_per_metric.unwrap_or(0),
-            max_label_names_per_series: l.max_label_names_per_series.unwrap_or(0),
-            max_label_name_length: l.max_label_name_length.unwrap_or(0),
-            max_label_value_length: l.max_label_value_length.unwrap_or(0),
+            max_label_names_per_series: l
+                .max_label_names_per_series
+                .unwrap_or(DEFAULT_MAX_LABEL_NAMES_PER_SERIES),
+            max_label_name_length: l
+                .max_label_name_length
+                .unwrap_or(DEFAULT_MAX_LABEL_NAME_LENGTH),
+            max_label_value_length: l
+                .max_label_value_length
+                .unwrap_or(DEFAULT_MAX_LABEL_VALUE_LENGTH),
         },
     }
 }

@@ -113,11 +113,44 @@ fn empty_file_gives_defaults() {
     let cfg = Config::from_yaml("").unwrap();
     assert_eq!(cfg, Config::default());
     let sc = cfg.server_config().unwrap();
-    assert_eq!(sc.storage.tenant_defaults, TenantConfig::default());
+    // Storage's own defaults, except the label limits a shared server
+    // needs (Mimir's values).
+    let mut want = TenantConfig::default();
+    want.limits.max_label_names_per_series = 30;
+    want.limits.max_label_name_length = 1024;
+    want.limits.max_label_value_length = 2048;
+    assert_eq!(sc.storage.tenant_defaults, want);
     assert_eq!(
         sc.storage.block_range_ms,
         crate::storage::DEFAULT_BLOCK_RANGE_MS
     );
+}
+
+#[test]
+fn label_limits_default_to_mimirs_and_zero_makes_them_unlimited() {
+    let sc = Config::from_yaml("limits:
+  max_label_value_length: 0
+")
+        .unwrap()
+        .server_config()
+        .unwrap();
+    let l = &sc.storage.tenant_defaults.limits;
+    assert_eq!(l.max_label_value_length, 0);
+    assert_eq!(l.max_label_name_length, 1024);
+    assert_eq!(l.max_label_names_per_series, 30);
+    let sc = Config::from_yaml("limits:
+  max_label_names_per_series: 0
+tenants:
+  big:
+    max_label_names_per_series: 100
+")
+        .unwrap()
+        .server_config()
+        .unwrap();
+    assert_eq!(sc.storage.tenant_defaults.limits.max_label_names_per_series, 0);
+    let big = &sc.storage.tenant_overrides[&crate::tenant::TenantId::new("big").unwrap()];
+    assert_eq!(big.limits.max_label_names_per_series, 100);
+    assert_eq!(big.limits.max_label_value_length, 2048);
 }
 
 #[test]
