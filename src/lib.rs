@@ -10,6 +10,7 @@ pub mod config;
 pub mod ingest;
 pub mod loadgen;
 pub mod model;
+pub mod panics;
 pub mod promql;
 pub mod server;
 pub mod storage;

@@ -277,3 +277,22 @@ async fn remote_write_metadata_is_recorded() {
     );
     srv.stop().await;
 }
+
+/// OpenMetrics exemplars are not stored (no exemplar storage yet): the
+/// samples are, and the exemplars are counted as discarded, never dropped
+/// in silence.
+#[tokio::test(flavor = "multi_thread")]
+async fn openmetrics_exemplars_are_counted_as_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let body = "# TYPE req counter\nreq_total{a=\"b\"} 17 1520879607.789 # {trace_id=\"KOO5S4vxi0o\"} 0.67\nreq_total{a=\"c\"} 3 # {trace_id=\"x\"} 1 1520879607.7\nreq_total{a=\"d\"} 1\n# EOF\n";
+    let (status, text) = import(&srv, "", OM, Some("ex"), body).await;
+    assert_eq!(status, 204, "{text}");
+    assert_eq!(values(&srv, "ex", "req_total").len(), 3);
+    let metrics = srv.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("tessera_exemplars_discarded_total{tenant=\"ex\"} 2\n"),
+        "{metrics}"
+    );
+    srv.stop().await;
+}

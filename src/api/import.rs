@@ -10,14 +10,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 
-use super::{blocking, ApiError, AppState, Writer};
+use super::{blocking, ApiError, AppState, HeldBody, Writer};
 use crate::ingest::text::{parse, ParsedText, TextFormat, TextMetadata};
 use crate::model::{LabelRef, Sample};
 use crate::storage::RejectReason;
@@ -37,7 +36,7 @@ async fn import(
     Writer(tenant): Writer,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: HeldBody,
 ) -> Response {
     let run = async {
         let extra = extra_labels(query.as_deref().unwrap_or(""))?;
@@ -242,7 +241,10 @@ fn ingest(
         samples,
         metadata,
         errors,
+        exemplars,
     } = parse(body_text(body)?, format);
+    // OpenMetrics exemplars are validated but there is no exemplar storage.
+    state.metrics().add_exemplars_discarded(tenant, exemplars);
     let now = now_ms();
     let rows: Vec<Row> = samples
         .iter()

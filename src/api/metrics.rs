@@ -52,6 +52,8 @@ impl Histogram {
 #[derive(Debug, Default)]
 pub struct Metrics {
     received: Mutex<BTreeMap<TenantId, u64>>,
+    /// Exemplars received and not stored (there is no exemplar storage yet).
+    exemplars_discarded: Mutex<BTreeMap<TenantId, u64>>,
     rejected: Mutex<BTreeMap<(TenantId, &'static str), u64>>,
     /// Keyed by matched route (bounded by the router) and status code.
     http: Mutex<BTreeMap<(String, u16), Histogram>>,
@@ -66,6 +68,13 @@ impl Metrics {
     pub fn add_received(&self, tenant: &TenantId, n: u64) {
         if n > 0 {
             *self.received.lock().entry(tenant.clone()).or_default() += n;
+        }
+    }
+
+    /// Counts exemplars a tenant sent that were not stored.
+    pub fn add_exemplars_discarded(&self, tenant: &TenantId, n: u64) {
+        if n > 0 {
+            *self.exemplars_discarded.lock().entry(tenant.clone()).or_default() += n;
         }
     }
 
@@ -166,6 +175,26 @@ impl Metrics {
                 esc(t.as_str())
             );
         }
+        family(
+            &mut out,
+            "tessera_exemplars_discarded_total",
+            "counter",
+            "Exemplars received by tenant and not stored (exemplar storage does not exist yet).",
+        );
+        for (t, n) in self.exemplars_discarded.lock().iter() {
+            let _ = writeln!(
+                out,
+                "tessera_exemplars_discarded_total{{tenant=\"{}\"}} {n}",
+                esc(t.as_str())
+            );
+        }
+        family(
+            &mut out,
+            "tessera_panics_total",
+            "counter",
+            "Panics caught in request handlers and query threads (each answered 500); any is a bug.",
+        );
+        let _ = writeln!(out, "tessera_panics_total {}", crate::panics::caught());
         self.render_limits(&mut out);
         if let Some(s) = storage {
             render_storage(&mut out, s);

@@ -15,7 +15,6 @@ mod groups;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +22,7 @@ use axum::routing::put;
 use axum::Router;
 
 use super::import::{append_rows, body_text, now_ms, text_format, text_metadata, with_labels, Row};
-use super::{blocking, ApiError, AppState, Writer};
+use super::{blocking, ApiError, AppState, HeldBody, Writer};
 use crate::ingest::push::parse_grouping_path;
 use crate::ingest::text::{parse, ParsedText, TextFormat, TextSample};
 use crate::model::{stale_nan, Sample};
@@ -56,7 +55,7 @@ async fn push_put(
     tenant: Writer,
     uri: OriginalUri,
     headers: HeaderMap,
-    body: Bytes,
+    body: HeldBody,
 ) -> Response {
     push(state, tenant, uri, headers, body, Mode::Put).await
 }
@@ -66,7 +65,7 @@ async fn push_post(
     tenant: Writer,
     uri: OriginalUri,
     headers: HeaderMap,
-    body: Bytes,
+    body: HeldBody,
 ) -> Response {
     push(state, tenant, uri, headers, body, Mode::Post).await
 }
@@ -85,7 +84,7 @@ async fn push(
     Writer(tenant): Writer,
     uri: OriginalUri,
     headers: HeaderMap,
-    body: Bytes,
+    body: HeldBody,
     mode: Mode,
 ) -> Response {
     let run = async {
@@ -96,6 +95,7 @@ async fn push(
         let st = state.clone();
         blocking(move || {
             let pushed = parse_push(&body, format, &key)?;
+            st.metrics().add_exemplars_discarded(&tenant, pushed.exemplars);
             storage.record_metadata(&tenant, &text_metadata(&pushed.metadata))?;
             let dir = storage.tenant_dir(&tenant);
             let registry = groups.tenant(&tenant, &dir);
@@ -155,6 +155,8 @@ struct Pushed {
     /// Families present in the body (with samples or a `# TYPE`/`# HELP`).
     families: BTreeSet<String>,
     metadata: Vec<crate::ingest::text::TextMetadata>,
+    /// OpenMetrics exemplars in the body (validated, not stored).
+    exemplars: u64,
 }
 
 /// Parses a push body, refusing it whole on any bad line, any timestamp
@@ -165,6 +167,7 @@ fn parse_push(body: &[u8], format: TextFormat, key: &LabelPairs) -> Result<Pushe
         samples,
         metadata,
         errors,
+        exemplars,
     } = parse(text, format);
     if !errors.is_empty() {
         let mut lines = vec![format!("{} lines rejected, nothing stored", errors.len())];
@@ -185,6 +188,7 @@ fn parse_push(body: &[u8], format: TextFormat, key: &LabelPairs) -> Result<Pushe
         family_of: BTreeMap::new(),
         families: metadata.iter().map(|m| m.metric.clone()).collect(),
         metadata: metadata.clone(),
+        exemplars,
     };
     for s in &samples {
         let mut labels = with_labels(&s.labels, key);

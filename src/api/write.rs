@@ -6,12 +6,11 @@
 //! partial write: the good series are stored and the response is 400 naming
 //! the first few problems.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{blocking, ApiError, AppState, Writer};
+use super::{blocking, ApiError, AppState, HeldBody, Writer};
 use crate::ingest::remote_write::{
     decode_v1, decode_v2, snappy_decompress, DEFAULT_MAX_DECOMPRESSED,
 };
@@ -24,6 +23,10 @@ use crate::tenant::TenantId;
 const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
 const HISTOGRAMS_WRITTEN: &str = "x-prometheus-remote-write-histograms-written";
 const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
+
+/// The `tessera_samples_rejected_total` reason for native histogram
+/// samples, which are not stored yet.
+pub(crate) const HISTOGRAMS_UNSUPPORTED: &str = "native_histograms_unsupported";
 
 /// How many rejection reasons a 400 body lists.
 const MAX_REASONS: usize = 10;
@@ -63,13 +66,7 @@ pub(crate) async fn remote_write(
 async fn write(state: AppState, tenant: TenantId, req: Request) -> Result<Response, ApiError> {
     let version = check_headers(req.headers())?;
     let storage = state.require_storage()?;
-    let body = Bytes::from_request(req, &()).await.map_err(|r| {
-        let msg = r.body_text();
-        match r.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(msg),
-            _ => ApiError::BadData(format!("reading body: {msg}")),
-        }
-    })?;
+    let body = HeldBody::from_request(req, &state).await?;
     let report = blocking(move || ingest(&state, &storage, &tenant, &body, version)).await?;
     Ok(respond(version, report))
 }
@@ -135,7 +132,10 @@ fn ingest(
     body: &[u8],
     version: Version,
 ) -> Result<WriteReport, ApiError> {
-    let bad = |e: crate::ingest::IngestError| ApiError::BadData(e.to_string());
+    let bad = |e: crate::ingest::IngestError| match e {
+        crate::ingest::IngestError::TooLarge { .. } => ApiError::PayloadTooLarge(e.to_string()),
+        _ => ApiError::BadData(e.to_string()),
+    };
     let raw = snappy_decompress(body, DEFAULT_MAX_DECOMPRESSED).map_err(bad)?;
     let batch = match version {
         Version::V1 => decode_v1(&raw),
@@ -156,8 +156,9 @@ fn ingest(
         .unzip();
     let metrics = state.metrics();
     let decoded: u64 = inputs.iter().map(|s| s.samples.len() as u64).sum();
-    let refused: u64 = batch.rejected.iter().map(|r| r.samples).sum();
-    metrics.add_received(tenant, decoded + refused);
+    let refused: u64 = batch.rejected.iter().map(|r| r.samples + r.histograms).sum();
+    let histograms: u64 = batch.series.iter().map(|s| u64::from(s.histograms)).sum();
+    metrics.add_received(tenant, decoded + refused + histograms);
     metrics.add_rejected(tenant, "invalid_series", refused);
     // After decoding (the sample count is needed), before anything is stored.
     if let Err(limit) = state.limiter().try_take(tenant, decoded) {
@@ -175,21 +176,40 @@ fn ingest(
     for (reason, n) in &outcome.rejected_by_reason {
         metrics.add_rejected(tenant, reason, *n);
     }
+    // Native histograms are decoded and validated but not stored yet: the
+    // request is a partial write for them, never a silent success.
+    metrics.add_rejected(tenant, HISTOGRAMS_UNSUPPORTED, histograms);
+    // Exemplars are not stored either; they are counted and documented,
+    // and the request still succeeds for its samples (as Prometheus does
+    // with exemplar storage off).
+    let exemplars: u64 = batch
+        .series
+        .iter()
+        .map(|s| u64::from(s.exemplars))
+        .chain(batch.rejected.iter().map(|r| r.exemplars))
+        .sum();
+    metrics.add_exemplars_discarded(tenant, exemplars);
     let mut report = WriteReport {
         samples_written: outcome.accepted + outcome.duplicates_ignored,
-        // Approximation: histograms and exemplars are counted for every series
-        // the decoder accepted, even if storage refused the series' labels.
-        histograms_written: batch.series.iter().map(|s| u64::from(s.histograms)).sum(),
-        exemplars_written: batch.series.iter().map(|s| u64::from(s.exemplars)).sum(),
-        samples_rejected: outcome.rejected,
+        histograms_written: 0,
+        exemplars_written: 0,
+        samples_rejected: outcome.rejected + histograms,
         series_refused: batch.rejected.len(),
         reasons: Vec::new(),
     };
     for r in &batch.rejected {
-        report.samples_rejected += r.samples;
+        report.samples_rejected += r.samples + r.histograms;
         report
             .reasons
             .push(format!("{} for series {}", r.reason, r.series));
+    }
+    for s in batch.series.iter().filter(|s| s.histograms > 0) {
+        let labels = batch.labels.get(s.labels.clone()).unwrap_or_default();
+        report.reasons.push(format!(
+            "{} native histogram samples rejected: native histograms are not stored by this server yet, for series {}",
+            s.histograms,
+            crate::model::describe_label_refs(labels)
+        ));
     }
     report
         .reasons

@@ -79,6 +79,9 @@ pub struct ParsedText {
     pub metadata: Vec<TextMetadata>,
     /// Errors (`IngestError::Text` with line numbers), in order.
     pub errors: Vec<IngestError>,
+    /// Exemplars on valid sample lines: validated, not stored (there is no
+    /// exemplar storage yet), so callers count them as discarded.
+    pub exemplars: u64,
 }
 
 /// Parses a whole body. Never panics; bad lines are reported in
@@ -153,7 +156,10 @@ impl Builder {
                 }
             }
         } else {
-            sample::parse_sample(line, format).map(|s| self.out.samples.push(s))
+            sample::parse_sample(line, format).map(|(s, exemplar)| {
+                self.out.samples.push(s);
+                self.out.exemplars += u64::from(exemplar);
+            })
         };
         if let Err(reason) = result {
             self.error(n, reason);

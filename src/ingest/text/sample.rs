@@ -15,7 +15,8 @@ use super::{TextFormat, TextSample};
 /// Parses one sample line. Mirrors `PromParser.Next` / `OpenMetricsParser.Next`
 /// for series entries, plus the duplicate-label check Prometheus runs on
 /// the resulting label set.
-pub(crate) fn parse_sample(line: &str, format: TextFormat) -> Result<TextSample, String> {
+/// Also says whether the line carried an (OpenMetrics) exemplar.
+pub(crate) fn parse_sample(line: &str, format: TextFormat) -> Result<(TextSample, bool), String> {
     let mut c = Cursor::new(line);
     let mut name = None;
     let mut labels = Vec::new();
@@ -44,15 +45,21 @@ pub(crate) fn parse_sample(line: &str, format: TextFormat) -> Result<TextSample,
     all.push(("__name__".to_string(), name));
     all.extend(labels);
     check_unique(&all, "")?;
-    let (value, timestamp_ms) = match format {
-        TextFormat::Prometheus => prom_suffix(&mut c)?,
+    let (value, timestamp_ms, exemplar) = match format {
+        TextFormat::Prometheus => {
+            let (v, t) = prom_suffix(&mut c)?;
+            (v, t, false)
+        }
         TextFormat::OpenMetrics => om_suffix(&mut c)?,
     };
-    Ok(TextSample {
-        labels: all,
-        value,
-        timestamp_ms,
-    })
+    Ok((
+        TextSample {
+            labels: all,
+            value,
+            timestamp_ms,
+        },
+        exemplar,
+    ))
 }
 
 /// Whitespace between tokens: free in Prometheus format, none in OpenMetrics.
@@ -205,20 +212,21 @@ fn prom_suffix(c: &mut Cursor<'_>) -> Result<(f64, Option<i64>), String> {
 /// Marks the start of an exemplar (`<sTimestamp>{S}#{S}\{`).
 const EXEMPLAR_START: &str = " # {";
 
-/// Value, optional float-seconds timestamp and optional exemplar,
-/// OpenMetrics (`OpenMetricsParser.parseMetricSuffix`).
-fn om_suffix(c: &mut Cursor<'_>) -> Result<(f64, Option<i64>), String> {
+/// Value, optional float-seconds timestamp and optional exemplar (the
+/// flag), OpenMetrics (`OpenMetricsParser.parseMetricSuffix`).
+fn om_suffix(c: &mut Cursor<'_>) -> Result<(f64, Option<i64>, bool), String> {
     let value = om_value(c, "the metric")?;
     if c.at_end() {
-        return Ok((value, None));
+        return Ok((value, None, false));
     }
     if c.eat_str(EXEMPLAR_START) {
         parse_exemplar(c)?;
-        return Ok((value, None));
+        return Ok((value, None, true));
     }
     let ts = om_token(c, "a timestamp or exemplar after the value")?;
     let ts = parse_om_timestamp(ts)?;
-    if c.eat_str(EXEMPLAR_START) {
+    let exemplar = c.eat_str(EXEMPLAR_START);
+    if exemplar {
         parse_exemplar(c)?;
     } else if !c.at_end() {
         return Err(format!(
@@ -226,7 +234,7 @@ fn om_suffix(c: &mut Cursor<'_>) -> Result<(f64, Option<i64>), String> {
             c.found()
         ));
     }
-    Ok((value, Some(ts)))
+    Ok((value, Some(ts), exemplar))
 }
 
 /// ` <float>` (`getFloatValue`).
@@ -248,7 +256,8 @@ fn om_token<'a>(c: &mut Cursor<'a>, what: &str) -> Result<&'a str, String> {
 }
 
 /// `{labels} value [timestamp]` after ` # {` (`OpenMetricsParser.parseComment`).
-/// Validated and then dropped: the storage layer keeps no exemplars.
+/// Validated and then dropped (counted by the caller): the storage layer
+/// keeps no exemplars.
 fn parse_exemplar(c: &mut Cursor<'_>) -> Result<(), String> {
     let mut labels = Vec::new();
     parse_labels(c, TextFormat::OpenMetrics, None, &mut labels)
