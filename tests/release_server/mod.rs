@@ -30,6 +30,12 @@ impl Tessera {
     /// Starts `tessera serve` on a free port over a temp data dir, with
     /// `config` (YAML) if given, and waits until it is ready.
     pub fn start(config: Option<&str>) -> Tessera {
+        Tessera::start_with(config, &[])
+    }
+
+    /// [`Tessera::start`] with extra command-line flags; the server's log
+    /// (stderr) goes to a file that [`Tessera::log`] reads.
+    pub fn start_with(config: Option<&str>, args: &[&str]) -> Tessera {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
@@ -39,8 +45,9 @@ impl Tessera {
             .arg(dir.path().join("data"))
             .arg("--wal.sync=none")
             .arg("--maintenance-interval=0s")
+            .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap());
         if let Some(yaml) = config {
             let path = dir.path().join("tessera.yml");
             std::fs::write(&path, yaml).unwrap();
@@ -66,6 +73,31 @@ impl Tessera {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// `host:port` of the server.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// The client used by the helpers.
+    pub fn client(&self) -> &reqwest::blocking::Client {
+        &self.http
     }
 
     /// Imports text-format lines; `auth` is an (header, value) pair.

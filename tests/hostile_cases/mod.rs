@@ -1,0 +1,4 @@
+//! Pieces of the hostile-input suite (`tests/hostile.rs`).
+
+pub mod cases;
+pub mod raw;
