@@ -1,4 +1,4 @@
-//! PromQL: parsing (the `promql-parser` crate), tenant-scoped planning and
+//! PromQL: parsing (our own parser, `parser/`), tenant-scoped planning and
 //! vectorised evaluation.
 //!
 //! The public face is [`Engine`]: it takes a [`TenantScope`] (one tenant's
@@ -10,6 +10,7 @@
 mod error;
 mod eval;
 pub(crate) mod functions;
+pub mod parser;
 mod plan;
 mod scope;
 mod value;
@@ -97,7 +98,7 @@ impl Engine {
     pub fn instant_query_expr(
         &self,
         scope: &TenantScope<'_>,
-        expr: &promql_parser::parser::Expr,
+        expr: &parser::Expr,
         time_ms: i64,
     ) -> Result<QueryOutput, QueryError> {
         let text = expr.to_string();
@@ -108,7 +109,7 @@ impl Engine {
     pub fn range_query_expr(
         &self,
         scope: &TenantScope<'_>,
-        expr: &promql_parser::parser::Expr,
+        expr: &parser::Expr,
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
@@ -120,7 +121,7 @@ impl Engine {
     fn run(
         &self,
         scope: &TenantScope<'_>,
-        expr: &promql_parser::parser::Expr,
+        expr: &parser::Expr,
         text: &str,
         start: i64,
         end: i64,
@@ -138,7 +139,12 @@ impl Engine {
                 ));
             }
         }
-        let node = plan::plan(expr, scope, plan::Bounds { start, end })?;
+        let bounds = plan::Bounds {
+            start,
+            end,
+            step: step.unwrap_or(0),
+        };
+        let node = plan::plan(expr, scope, bounds)?;
         let grid = eval::Grid {
             start,
             end,
@@ -156,24 +162,22 @@ pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, QueryError> {
 
 /// Formats a query the way Prometheus's `/api/v1/format_query` does.
 pub fn format_query(text: &str) -> Result<String, QueryError> {
-    Ok(parse(text)?.prettify())
+    Ok(parser::prettify(&parse(text)?))
 }
 
 /// Parses a query exactly as the query endpoints do: string literals must
-/// spell UTF-8, then the parser crate builds the AST. Callers that rewrite
-/// ASTs and evaluate them with [`Engine::instant_query_expr`] (the
-/// conformance runner's `@` variants) parse through here, so they never
-/// rewrite a query the engine refuses as text: the crate decodes `"\xff"`
-/// to a valid character, and rendering that AST would lose the refusal.
-pub fn parse_query(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
+/// spell UTF-8, then the parser builds the AST. Callers that rewrite ASTs
+/// and evaluate them with [`Engine::instant_query_expr`] (the conformance
+/// runner's `@` variants) parse through here, so they never rewrite a
+/// query the engine refuses as text.
+pub fn parse_query(query: &str) -> Result<parser::Expr, QueryError> {
     parse(query)
 }
 
 /// Parses a query; a syntax error is `bad_data`.
-fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
+fn parse(query: &str) -> Result<parser::Expr, QueryError> {
     check_literals_utf8(query)?;
-    promql_parser::parser::parse(query)
-        .map_err(|e| QueryError::BadData(format!("parse error: {e}")))
+    parser::parse(query).map_err(|e| QueryError::BadData(e.to_string()))
 }
 
 /// Refuses string literals whose escapes spell invalid UTF-8 (`"\xff"`).
