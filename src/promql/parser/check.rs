@@ -42,7 +42,6 @@ fn fail<T>(start: usize, msg: String) -> PResult<T> {
 impl Checker<'_> {
     fn check(&self, e: &mut Expr) -> PResult<ValueType> {
         let t = e.value_type();
-        let start = e.span().start;
         match e {
             Expr::Aggregate(a) => self.aggregate(a)?,
             Expr::Binary(b) => self.binary(b)?,
@@ -50,30 +49,8 @@ impl Checker<'_> {
             Expr::Paren(p) => {
                 self.check(&mut p.expr)?;
             }
-            Expr::Unary(u) => {
-                let t = self.check(&mut u.expr)?;
-                if t != ValueType::Scalar && t != ValueType::Vector {
-                    return fail(
-                        start,
-                        format!(
-                            "unary expression only allowed on expressions of type scalar or instant vector, got {}",
-                            go_quote(t.documented())
-                        ),
-                    );
-                }
-            }
-            Expr::Subquery(s) => {
-                let t = self.check(&mut s.expr)?;
-                if t != ValueType::Vector {
-                    return fail(
-                        start,
-                        format!(
-                            "subquery is only allowed on instant vector, got {} instead",
-                            t.name()
-                        ),
-                    );
-                }
-            }
+            Expr::Unary(u) => self.unary(u)?,
+            Expr::Subquery(s) => self.subquery(s)?,
             Expr::Matrix(m) => self.selector(&m.vs)?,
             Expr::Vector(vs) => self.selector(vs)?,
             Expr::Number(_) | Expr::String(_) => {}
@@ -81,17 +58,26 @@ impl Checker<'_> {
         Ok(t)
     }
 
+    fn unary(&self, u: &mut UnaryExpr) -> PResult<()> {
+        let t = self.check(&mut u.expr)?;
+        if t != ValueType::Scalar && t != ValueType::Vector {
+            return unary_error(u.start, t);
+        }
+        Ok(())
+    }
+
+    fn subquery(&self, s: &mut SubqueryExpr) -> PResult<()> {
+        let t = self.check(&mut s.expr)?;
+        if t != ValueType::Vector {
+            return subquery_error(s.expr.span().start, t);
+        }
+        Ok(())
+    }
+
     fn expect(&self, e: &mut Expr, want: ValueType, context: &str) -> PResult<()> {
         let t = self.check(e)?;
         if t != want {
-            return fail(
-                e.span().start,
-                format!(
-                    "expected type {} in {context}, got {}",
-                    want.documented(),
-                    t.documented()
-                ),
-            );
+            return type_error(e.span().start, want, context, t);
         }
         Ok(())
     }
@@ -183,26 +169,11 @@ impl Checker<'_> {
 
     fn call(&self, c: &mut Call) -> PResult<()> {
         let f = c.func;
-        let nargs = f.arg_types.len();
-        let name = go_quote(f.name);
-        let got = c.args.len();
-        if f.variadic == 0 {
-            if nargs != got {
-                return fail(c.span.start, format!("expected {nargs} argument(s) in call to {name}, got {got}"));
-            }
-        } else {
-            let na = nargs - 1;
-            if na > got {
-                return fail(c.span.start, format!("expected at least {na} argument(s) in call to {name}, got {got}"));
-            }
-            let max = na + f.variadic.max(0) as usize;
-            if f.variadic > 0 && max < got {
-                return fail(c.span.start, format!("expected at most {max} argument(s) in call to {name}, got {got}"));
-            }
-        }
-        if f.name == "info" && got > 1 {
+        arity(c)?;
+        if f.name == "info" && c.args.len() > 1 {
             self.info_selector(c)?;
         }
+        let nargs = f.arg_types.len();
         for (i, arg) in c.args.iter_mut().enumerate() {
             let i = if i >= nargs {
                 if f.variadic == 0 {
@@ -214,14 +185,7 @@ impl Checker<'_> {
             };
             let t = self.check(arg)?;
             if t != f.arg_types[i] {
-                return fail(
-                    arg.span().start,
-                    format!(
-                        "expected type {} in call to function {name}, got {}",
-                        f.arg_types[i].documented(),
-                        t.documented()
-                    ),
-                );
+                return arg_type_error(arg.span().start, f.arg_types[i], f.name, t);
             }
         }
         Ok(())
@@ -276,4 +240,65 @@ impl Checker<'_> {
         }
         Ok(())
     }
+}
+
+#[inline(never)]
+fn type_error(start: usize, want: ValueType, context: &str, got: ValueType) -> PResult<()> {
+    fail(
+        start,
+        format!(
+            "expected type {} in {context}, got {}",
+            want.documented(),
+            got.documented()
+        ),
+    )
+}
+
+#[inline(never)]
+fn arg_type_error(start: usize, want: ValueType, func: &str, got: ValueType) -> PResult<()> {
+    let context = format!("call to function {}", go_quote(func));
+    type_error(start, want, &context, got)
+}
+
+#[inline(never)]
+fn unary_error(start: usize, t: ValueType) -> PResult<()> {
+    fail(
+        start,
+        format!(
+            "unary expression only allowed on expressions of type scalar or instant vector, got {}",
+            go_quote(t.documented())
+        ),
+    )
+}
+
+#[inline(never)]
+fn subquery_error(start: usize, t: ValueType) -> PResult<()> {
+    fail(
+        start,
+        format!("subquery is only allowed on instant vector, got {} instead", t.name()),
+    )
+}
+
+/// The argument count checks of a call.
+#[inline(never)]
+fn arity(c: &Call) -> PResult<()> {
+    let f = c.func;
+    let nargs = f.arg_types.len();
+    let name = go_quote(f.name);
+    let got = c.args.len();
+    if f.variadic == 0 {
+        if nargs != got {
+            return fail(c.span.start, format!("expected {nargs} argument(s) in call to {name}, got {got}"));
+        }
+        return Ok(());
+    }
+    let na = nargs - 1;
+    if na > got {
+        return fail(c.span.start, format!("expected at least {na} argument(s) in call to {name}, got {got}"));
+    }
+    let max = na + f.variadic.max(0) as usize;
+    if f.variadic > 0 && max < got {
+        return fail(c.span.start, format!("expected at most {max} argument(s) in call to {name}, got {got}"));
+    }
+    Ok(())
 }

@@ -80,7 +80,7 @@ static FUNCTIONS: &[Function] = &[
     f("hour", &[T::Vector], 1, T::Vector, false),
     f("idelta", &[T::Matrix], 0, T::Vector, false),
     f("increase", &[T::Matrix], 0, T::Vector, false),
-    f("info", &[T::Vector, T::Vector], 0, T::Vector, true),
+    f("info", &[T::Vector, T::Vector], 1, T::Vector, true),
     f("irate", &[T::Matrix], 0, T::Vector, false),
     f("label_join", &[T::Vector, T::String, T::String, T::String], -1, T::Vector, false),
     f("label_replace", &[T::Vector, T::String, T::String, T::String, T::String], 0, T::Vector, false),

@@ -173,102 +173,106 @@ impl<'a> Parser<'a> {
     /// An expression whose binary operators all bind at least as tightly
     /// as `min_prec`, with its nesting height.
     pub(crate) fn expr(&mut self, min_prec: u8) -> PResult<(Expr, usize)> {
-        let (mut lhs, mut height) = self.unary()?;
+        // A unary sign is handled here rather than in a function of its
+        // own: one stack frame fewer per nesting level.
+        let (mut lhs, mut height) = if matches!(self.tok.kind, Kind::Add | Kind::Sub) {
+            let start = self.tok.start;
+            let negate = self.advance().kind == Kind::Sub;
+            self.enter()?;
+            let (operand, h) = self.expr(UNARY_OPERAND_PREC)?;
+            self.leave();
+            apply_sign(operand, h, negate, start)
+        } else {
+            let (e, h) = self.primary()?;
+            self.postfix(e, h)?
+        };
         while let Some((op, prec)) = binary_op(&self.tok.kind) {
             if prec < min_prec {
                 break;
             }
-            let op_tok = self.advance();
-            let (return_bool, matching) = self.bin_modifiers()?;
-            // `^` is right-associative, the others left-associative.
-            let next = if op == BinOp::Pow { prec } else { prec + 1 };
-            self.enter()?;
-            let (rhs, rh) = self.expr(next)?;
-            self.leave();
-            height = height.max(rh) + 1;
-            if height > MAX_NESTING_DEPTH {
-                return self.err(op_tok.start, nesting_message());
-            }
-            lhs = Expr::Binary(Box::new(BinaryExpr {
-                op,
-                lhs,
-                rhs,
-                matching: Some(matching),
-                return_bool,
-            }));
+            let (e, h) = self.binary_rhs(lhs, height, op, prec)?;
+            lhs = e;
+            height = h;
         }
         Ok((lhs, height))
     }
 
-    /// A unary expression or a primary with its postfix modifiers.
-    fn unary(&mut self) -> PResult<(Expr, usize)> {
-        if !matches!(self.tok.kind, Kind::Add | Kind::Sub) {
-            let (e, h) = self.primary()?;
-            return self.postfix(e, h);
-        }
-        let op = self.advance();
-        let negate = op.kind == Kind::Sub;
+    /// The operator at the current token, its modifiers and right operand.
+    fn binary_rhs(&mut self, lhs: Expr, lh: usize, op: BinOp, prec: u8) -> PResult<(Expr, usize)> {
+        let op_start = self.tok.start;
+        self.advance();
+        let mut b = self.bin_modifiers(op, lhs)?;
+        // `^` is right-associative, the others left-associative.
+        let next = if op == BinOp::Pow { prec } else { prec + 1 };
         self.enter()?;
-        let (operand, h) = self.expr(UNARY_OPERAND_PREC)?;
+        let (rhs, rh) = self.expr(next)?;
         self.leave();
-        Ok(match operand {
-            Expr::Number(mut n) => {
-                if negate {
-                    n.val = -n.val;
-                }
-                n.span.start = op.start;
-                (Expr::Number(n), h)
-            }
-            expr => (
-                Expr::Unary(Box::new(UnaryExpr {
-                    negate,
-                    expr,
-                    start: op.start,
-                })),
-                h + 1,
-            ),
-        })
+        let height = lh.max(rh) + 1;
+        if height > MAX_NESTING_DEPTH {
+            return self.err(op_start, nesting_message());
+        }
+        b.rhs = rhs;
+        Ok((Expr::Binary(b), height))
     }
 
     /// Literals, selectors, calls, aggregations and parentheses.
     fn primary(&mut self) -> PResult<(Expr, usize)> {
-        let t = self.tok.clone();
-        match &t.kind {
-            Kind::Number | Kind::Duration => {
-                let n = self.number_literal()?;
-                Ok((Expr::Number(Box::new(n)), 0))
-            }
+        match &self.tok.kind {
+            Kind::Number | Kind::Duration | Kind::String | Kind::LeftBrace => self.leaf(),
+            Kind::LeftParen => self.paren(),
+            k if agg_op(k).is_some() => self.aggregate_or_metric(),
+            Kind::Identifier | Kind::Start | Kind::End | Kind::Step | Kind::Range
+            | Kind::MaxOf | Kind::MinOf => self.call_or_metric(),
+            k if k.is_metric_identifier() => self.leaf(),
+            _ => self.unexpected_here(),
+        }
+    }
+
+    /// A literal or a selector: no sub-expressions.
+    #[inline(never)]
+    fn leaf(&mut self) -> PResult<(Expr, usize)> {
+        let e = match self.tok.kind {
+            Kind::Number | Kind::Duration => Expr::Number(Box::new(self.number_literal()?)),
             Kind::String => {
-                self.advance();
+                let t = self.advance();
                 let val = self.unquote(&t)?;
                 let span = Span {
                     start: t.start,
                     end: t.end,
                 };
-                Ok((Expr::String(Box::new(StringLiteral { val, span })), 0))
+                Expr::String(Box::new(StringLiteral { val, span }))
             }
-            Kind::LeftParen => self.paren(),
-            Kind::LeftBrace => {
-                let vs = self.selector(None)?;
-                Ok((Expr::Vector(Box::new(vs)), 0))
-            }
-            k if agg_op(k).is_some() => self.aggregate_or_metric(),
-            Kind::Identifier | Kind::Start | Kind::End | Kind::Step | Kind::Range
-            | Kind::MaxOf | Kind::MinOf => {
-                let next = self.advance();
-                if self.at(&Kind::LeftParen) {
-                    return self.call(next);
-                }
-                let vs = self.selector(Some(next))?;
-                Ok((Expr::Vector(Box::new(vs)), 0))
-            }
-            k if k.is_metric_identifier() => {
+            Kind::LeftBrace => Expr::Vector(Box::new(self.selector(None)?)),
+            _ => {
                 let name = self.advance();
-                let vs = self.selector(Some(name))?;
-                Ok((Expr::Vector(Box::new(vs)), 0))
+                Expr::Vector(Box::new(self.selector(Some(name))?))
             }
-            _ => self.unexpected_here(),
+        };
+        Ok((e, 0))
+    }
+
+    /// A function call, or the word as a metric name.
+    fn call_or_metric(&mut self) -> PResult<(Expr, usize)> {
+        let name = self.advance();
+        if !self.at(&Kind::LeftParen) {
+            return self.name_selector(name);
         }
+        let func = functions::function(name.text(self.input));
+        let (args, height, end) = self.call_args()?;
+        let Some(func) = func else {
+            return self.unknown_function(&name);
+        };
+        let span = Span {
+            start: name.start,
+            end,
+        };
+        Ok((Expr::Call(Box::new(Call { func, args, span })), height))
+    }
+
+    #[inline(never)]
+    fn name_selector(&mut self, name: Token) -> PResult<(Expr, usize)> {
+        let vs = self.selector(Some(name))?;
+        Ok((Expr::Vector(Box::new(vs)), 0))
     }
 
     /// A `NUMBER` or `DURATION` token as a number literal.
@@ -308,18 +312,15 @@ impl<'a> Parser<'a> {
     }
 
     fn paren(&mut self) -> PResult<(Expr, usize)> {
-        let open = self.advance();
+        let start = self.advance().start;
         self.enter()?;
         let (expr, h) = self.expr(0)?;
         self.leave();
         if !self.at(&Kind::RightParen) {
             return self.unexpected_here();
         }
-        let close = self.advance();
-        let span = Span {
-            start: open.start,
-            end: close.end,
-        };
+        let end = self.advance().end;
+        let span = Span { start, end };
         Ok((Expr::Paren(Box::new(ParenExpr { expr, span })), h + 1))
     }
 
@@ -337,12 +338,9 @@ impl<'a> Parser<'a> {
                 if !self.at(&Kind::Comma) {
                     break;
                 }
-                let comma = self.advance();
+                let comma = self.advance().start;
                 if self.at(&Kind::RightParen) {
-                    return self.err(
-                        comma.start,
-                        "trailing commas not allowed in function call args".into(),
-                    );
+                    return self.trailing_comma(comma);
                 }
             }
         }
@@ -350,24 +348,22 @@ impl<'a> Parser<'a> {
         if !self.at(&Kind::RightParen) {
             return self.unexpected_here();
         }
-        let close = self.advance();
-        Ok((args, height + 1, close.end))
+        let end = self.advance().end;
+        Ok((args, height + 1, end))
     }
 
-    fn call(&mut self, name: Token) -> PResult<(Expr, usize)> {
-        let (args, height, end) = self.call_args()?;
+    #[inline(never)]
+    fn trailing_comma<T>(&self, at: usize) -> PResult<T> {
+        self.err(at, "trailing commas not allowed in function call args".into())
+    }
+
+    #[inline(never)]
+    fn unknown_function<T>(&self, name: &Token) -> PResult<T> {
         let text = name.text(self.input);
-        let Some(func) = functions::function(text) else {
-            return self.err(
-                name.start,
-                format!("unknown function with name {}", super::quote::go_quote(text)),
-            );
-        };
-        let span = Span {
-            start: name.start,
-            end,
-        };
-        Ok((Expr::Call(Box::new(Call { func, args, span })), height))
+        self.err(
+            name.start,
+            format!("unknown function with name {}", super::quote::go_quote(text)),
+        )
     }
 
     /// An aggregation, or the operator's name used as a metric name (yacc
@@ -375,74 +371,98 @@ impl<'a> Parser<'a> {
     fn aggregate_or_metric(&mut self) -> PResult<(Expr, usize)> {
         let op_tok = self.advance();
         if !matches!(self.tok.kind, Kind::LeftParen | Kind::By | Kind::Without) {
-            let vs = self.selector(Some(op_tok))?;
-            return Ok((Expr::Vector(Box::new(vs)), 0));
+            return self.name_selector(op_tok);
         }
-        let op = agg_op(&op_tok.kind).unwrap_or(AggOp::Sum);
+        let mut a = new_aggregate(&op_tok);
         self.in_aggregation += 1;
-        let mut modifier = None;
-        if matches!(self.tok.kind, Kind::By | Kind::Without) {
-            modifier = Some(self.aggregate_modifier()?);
+        let has_modifier = matches!(self.tok.kind, Kind::By | Kind::Without);
+        if has_modifier {
+            self.aggregate_modifier(&mut a)?;
         }
         if !self.at(&Kind::LeftParen) {
             return self.unexpected_here();
         }
         let (args, height, end) = self.call_args()?;
         self.in_aggregation -= 1;
-        if modifier.is_none() && matches!(self.tok.kind, Kind::By | Kind::Without) {
-            modifier = Some(self.aggregate_modifier()?);
+        if !has_modifier && matches!(self.tok.kind, Kind::By | Kind::Without) {
+            self.aggregate_modifier(&mut a)?;
         }
-        let (without, grouping) = modifier.unwrap_or((false, Vec::new()));
-        let span = Span {
-            start: op_tok.start,
-            end,
-        };
-        let expr = self.aggregate_args(op, args, span)?;
-        let (param, expr) = expr;
-        Ok((
-            Expr::Aggregate(Box::new(AggregateExpr {
-                op,
-                expr,
-                param,
-                grouping,
-                without,
-                span,
-            })),
-            height,
-        ))
+        a.span.end = end;
+        self.aggregate_args(&mut a, args)?;
+        Ok((Expr::Aggregate(a), height))
     }
 
     /// `newAggregateExpr` upstream: the parameter and the aggregated expression.
-    fn aggregate_args(
-        &self,
-        op: AggOp,
-        mut args: Vec<Expr>,
-        span: Span,
-    ) -> PResult<(Option<Expr>, Expr)> {
+    #[inline(never)]
+    fn aggregate_args(&self, a: &mut AggregateExpr, mut args: Vec<Expr>) -> PResult<()> {
         if args.is_empty() {
             return self.err(
-                span.start,
+                a.span.start,
                 "no arguments for aggregate expression provided".into(),
             );
         }
-        let want = if op.has_param() { 2 } else { 1 };
+        let want = if a.op.has_param() { 2 } else { 1 };
         if args.len() != want {
             return self.err(
-                span.start,
+                a.span.start,
                 format!(
                     "wrong number of arguments for aggregate expression provided, expected {want}, got {}",
                     args.len()
                 ),
             );
         }
-        let expr = args.pop().expect("one argument");
-        Ok((args.pop(), expr))
+        a.expr = args.pop().expect("one argument");
+        a.param = args.pop();
+        Ok(())
     }
 
-    fn aggregate_modifier(&mut self) -> PResult<(bool, Vec<String>)> {
-        let without = self.advance().kind == Kind::Without;
-        let labels = self.grouping_labels()?;
-        Ok((without, labels))
+    #[inline(never)]
+    fn aggregate_modifier(&mut self, a: &mut AggregateExpr) -> PResult<()> {
+        a.without = self.advance().kind == Kind::Without;
+        a.grouping = self.grouping_labels()?;
+        Ok(())
+    }
+}
+
+/// An aggregation of `op` with no arguments yet.
+#[inline(never)]
+fn new_aggregate(op: &Token) -> Box<AggregateExpr> {
+    Box::new(AggregateExpr {
+        op: agg_op(&op.kind).unwrap_or(AggOp::Sum),
+        expr: Expr::Number(Box::new(NumberLiteral {
+            val: 0.0,
+            duration: false,
+            span: Span::default(),
+        })),
+        param: None,
+        grouping: Vec::new(),
+        without: false,
+        span: Span {
+            start: op.start,
+            end: op.end,
+        },
+    })
+}
+
+/// A unary sign applied to an operand: folded into a number literal,
+/// otherwise a unary node (one more level).
+fn apply_sign(operand: Expr, h: usize, negate: bool, start: usize) -> (Expr, usize) {
+    match operand {
+        Expr::Number(mut n) => {
+            if negate {
+                n.val = -n.val;
+            }
+            n.span.start = start;
+            (Expr::Number(n), h)
+        }
+        expr => (
+            Expr::Unary(Box::new(UnaryExpr {
+                negate,
+                expr,
+                start,
+            })),
+            h + 1,
+        ),
     }
 }
 

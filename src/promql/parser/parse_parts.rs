@@ -111,7 +111,8 @@ impl Parser<'_> {
 
     /// `bool`, `on`/`ignoring`, `group_left`/`group_right` and `fill`
     /// modifiers after a binary operator.
-    pub(crate) fn bin_modifiers(&mut self) -> PResult<(bool, VectorMatching)> {
+    #[inline(never)]
+    pub(crate) fn bin_modifiers(&mut self, op: BinOp, lhs: Expr) -> PResult<Box<BinaryExpr>> {
         let mut m = VectorMatching {
             card: Cardinality::OneToOne,
             labels: Vec::new(),
@@ -140,7 +141,17 @@ impl Parser<'_> {
             }
         }
         self.fill_modifiers(&mut m)?;
-        Ok((return_bool, m))
+        Ok(Box::new(BinaryExpr {
+            op,
+            lhs,
+            rhs: Expr::Number(Box::new(NumberLiteral {
+                val: 0.0,
+                duration: false,
+                span: Span::default(),
+            })),
+            matching: Some(m),
+            return_bool,
+        }))
     }
 
     fn fill_modifiers(&mut self, m: &mut VectorMatching) -> PResult<()> {
@@ -250,6 +261,7 @@ impl Parser<'_> {
 
     /// Postfix modifiers after an operand: ranges, subqueries, `offset`,
     /// `@`, `anchored`, `smoothed`. They bind tighter than any operator.
+    #[inline(never)]
     pub(crate) fn postfix(&mut self, mut e: Expr, mut height: usize) -> PResult<(Expr, usize)> {
         loop {
             match self.tok.kind {
