@@ -25,9 +25,11 @@ mod token;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_format;
 
 pub use ast::*;
-pub use prettier::prettify;
+pub use prettier::{prettify, prettify_width};
 
 /// The deepest nesting a query may have: every node with a sub-expression
 /// (parentheses, calls, aggregations, subqueries, range selectors, unary

@@ -20,20 +20,30 @@ fn one_line(e: &Expr) -> String {
 
 /// `Prettify` upstream.
 pub fn prettify(e: &Expr) -> String {
-    pretty(e, 0)
+    prettify_width(e, MAX_CHARACTERS_PER_LINE)
 }
 
-fn pretty(e: &Expr, level: usize) -> String {
+/// [`prettify`] with another line limit (upstream's prettier tests use 10).
+pub fn prettify_width(e: &Expr, max_line: usize) -> String {
+    Pretty { max_line }.pretty(e, 0)
+}
+
+struct Pretty {
+    max_line: usize,
+}
+
+impl Pretty {
+fn pretty(&self, e: &Expr, level: usize) -> String {
     let line = one_line(e);
-    let split = line.len() > MAX_CHARACTERS_PER_LINE;
+    let split = line.len() > self.max_line;
     match e {
         Expr::Aggregate(a) if split => {
             let mut s = format!("{}{}(\n", indent(level), aggregate_head(a));
             if let Some(p) = &a.param {
-                s.push_str(&pretty(p, level + 1));
+                s.push_str(&self.pretty(p, level + 1));
                 s.push_str(",\n");
             }
-            s.push_str(&pretty(&a.expr, level + 1));
+            s.push_str(&self.pretty(&a.expr, level + 1));
             s.push('\n');
             s.push_str(&indent(level));
             s.push(')');
@@ -41,13 +51,13 @@ fn pretty(e: &Expr, level: usize) -> String {
         }
         Expr::Binary(b) if split => format!(
             "{}\n{}{}\n{}",
-            pretty(&b.lhs, level + 1),
+            self.pretty(&b.lhs, level + 1),
             indent(level),
             binary_op_string(b),
-            pretty(&b.rhs, level + 1)
+            self.pretty(&b.rhs, level + 1)
         ),
         Expr::Call(c) if split => {
-            let args: Vec<String> = c.args.iter().map(|a| pretty(a, level + 1)).collect();
+            let args: Vec<String> = c.args.iter().map(|a| self.pretty(a, level + 1)).collect();
             format!(
                 "{}{}(\n{}\n{})",
                 indent(level),
@@ -59,13 +69,13 @@ fn pretty(e: &Expr, level: usize) -> String {
         Expr::Paren(p) if split => format!(
             "{}(\n{}\n{})",
             indent(level),
-            pretty(&p.expr, level + 1),
+            self.pretty(&p.expr, level + 1),
             indent(level)
         ),
-        Expr::Subquery(s) if split => format!("{}{}", pretty(&s.expr, level), subquery_suffix(s)),
+        Expr::Subquery(s) if split => format!("{}{}", self.pretty(&s.expr, level), subquery_suffix(s)),
         Expr::Subquery(_) => line,
         Expr::Unary(u) => {
-            let child = pretty(&u.expr, level);
+            let child = self.pretty(&u.expr, level);
             format!(
                 "{}{}{}",
                 indent(level),
@@ -75,4 +85,5 @@ fn pretty(e: &Expr, level: usize) -> String {
         }
         _ => format!("{}{}", indent(level), line),
     }
+}
 }
