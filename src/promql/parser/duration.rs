@@ -71,14 +71,18 @@ pub(crate) fn nanos_to_seconds(ns: i64) -> f64 {
     sec as f64 + rest as f64 / 1e9
 }
 
-/// `model.Duration.String`: `1h30m`, `0s`; only the millisecond part of
-/// `ns` counts, and negative values print as "".
+/// `model.Duration.String`: `1h30m`, `0s`, `-5m`; only whole milliseconds
+/// of `ns` count.
 pub(crate) fn format_duration(ns: i64) -> String {
     let mut ms = ns / 1_000_000;
     if ms == 0 {
         return "0s".into();
     }
     let mut out = String::new();
+    if ms < 0 {
+        out.push('-');
+        ms = -ms;
+    }
     let units: [(&str, i64, bool); 7] = [
         ("y", 1000 * 60 * 60 * 24 * 365, true),
         ("w", 1000 * 60 * 60 * 24 * 7, true),

@@ -137,6 +137,9 @@ impl Parser<'_> {
                 };
                 if self.at(&Kind::LeftParen) {
                     m.include = self.grouping_labels()?;
+                } else if !starts_operand(&self.tok.kind) {
+                    // yacc's recovery finds `grouping_labels: error` here.
+                    return self.unexpected("grouping opts", "\"(\"");
                 }
             }
         }
@@ -453,4 +456,22 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+/// Tokens that can follow `group_left`/`group_right` without labels: a
+/// `fill` modifier or the start of the right-hand operand.
+fn starts_operand(k: &Kind) -> bool {
+    k.is_metric_identifier()
+        || matches!(
+            k,
+            Kind::Number
+                | Kind::Duration
+                | Kind::String
+                | Kind::LeftBrace
+                | Kind::Add
+                | Kind::Sub
+                | Kind::Fill
+                | Kind::FillLeft
+                | Kind::FillRight
+        )
 }
