@@ -146,19 +146,15 @@ impl<'a> Lexer<'a> {
             }
             return Some(self.tok(Kind::Eof, start));
         };
+        if let Some(k) = single_char_token(c) {
+            return Some(self.tok(k, start));
+        }
         let kind = match c {
             '#' => return Some(self.comment(start)),
-            ',' => Kind::Comma,
             c if is_space(c) => {
                 self.skip_spaces();
                 return None;
             }
-            '*' => Kind::Mul,
-            '/' => Kind::Div,
-            '%' => Kind::Mod,
-            '+' => Kind::Add,
-            '-' => Kind::Sub,
-            '^' => Kind::Pow,
             '@' => Kind::At,
             '=' => match self.peek() {
                 Some('=') => {
@@ -191,18 +187,7 @@ impl<'a> Lexer<'a> {
                 self.pos = start;
                 return Some(self.keyword_or_identifier(start));
             }
-            '(' => {
-                self.paren_depth += 1;
-                Kind::LeftParen
-            }
-            ')' => {
-                self.paren_depth -= 1;
-                if self.paren_depth < 0 {
-                    let at = self.pos;
-                    return Some(self.error(at, "unexpected right parenthesis ')'".into()));
-                }
-                Kind::RightParen
-            }
+            '(' | ')' => return Some(self.paren(c, start)),
             '{' => {
                 self.brace_open = true;
                 Kind::LeftBrace
@@ -332,86 +317,85 @@ impl<'a> Lexer<'a> {
     fn duration_expr(&mut self) -> Option<Token> {
         let start = self.pos;
         let Some(c) = self.bump() else {
-            return Some(self.error(
-                start,
-                "unexpected end of input in duration expression".into(),
-            ));
+            let msg = "unexpected end of input in duration expression";
+            return Some(self.error(start, msg.into()));
         };
-        let kind = match c {
+        if let Some(k) = single_char_token(c) {
+            return Some(self.tok(k, start));
+        }
+        Some(match c {
             ']' => {
                 self.bracket_open = false;
                 self.got_colon = false;
-                Kind::RightBracket
+                self.tok(Kind::RightBracket, start)
             }
-            ':' => {
-                let at = self.pos;
-                if !self.got_duration {
-                    return Some(self.error(
-                        at,
-                        "unexpected colon before duration in duration expression".into(),
-                    ));
-                }
-                if self.got_colon {
-                    return Some(self.error(
-                        at,
-                        "unexpected repeated colon in duration expression".into(),
-                    ));
-                }
-                self.got_colon = true;
-                Kind::Colon
-            }
-            '(' => {
-                self.paren_depth += 1;
-                Kind::LeftParen
-            }
-            ')' => {
-                self.paren_depth -= 1;
-                if self.paren_depth < 0 {
-                    let at = self.pos;
-                    return Some(self.error(at, "unexpected right parenthesis ')'".into()));
-                }
-                Kind::RightParen
-            }
+            ':' => self.colon(start),
+            '(' | ')' => self.paren(c, start),
             c if is_space(c) => {
                 self.skip_spaces();
                 return None;
             }
-            '+' => Kind::Add,
-            '-' => Kind::Sub,
-            '*' => Kind::Mul,
-            '/' => Kind::Div,
-            '%' => Kind::Mod,
-            '^' => Kind::Pow,
-            ',' => Kind::Comma,
-            c if matches!(c.to_ascii_lowercase(), 's' | 'r' | 'm') => {
-                while self.peek().is_some_and(is_alpha) {
-                    self.bump();
-                }
-                match duration_keyword(&self.input[start..self.pos]) {
-                    Some(k) => k,
-                    None => {
-                        let msg = format!(
-                            "unexpected character in duration expression: {}",
-                            super::quote::go_quote_rune(Some(c))
-                        );
-                        return Some(self.error(start, msg));
-                    }
-                }
-            }
+            c if matches!(c.to_ascii_lowercase(), 's' | 'r' | 'm') => self.duration_keyword(start, c),
             c if c.is_ascii_digit() || (c == '.' && self.peek().is_some_and(|d| d.is_ascii_digit())) => {
                 self.pos = start;
                 self.got_duration = true;
-                return Some(self.number_or_duration(start));
+                self.number_or_duration(start)
             }
             other => {
                 let msg = format!(
                     "unexpected character in duration expression: {}",
                     super::quote::go_quote_rune(Some(other))
                 );
-                return Some(self.error(start, msg));
+                self.error(start, msg)
             }
-        };
-        Some(self.tok(kind, start))
+        })
+    }
+
+    /// `(` and `)`, tracking the depth; a `)` without `(` is an error
+    /// positioned after it, as upstream emits the token before failing.
+    fn paren(&mut self, c: char, start: usize) -> Token {
+        if c == '(' {
+            self.paren_depth += 1;
+            return self.tok(Kind::LeftParen, start);
+        }
+        self.paren_depth -= 1;
+        if self.paren_depth < 0 {
+            let at = self.pos;
+            return self.error(at, "unexpected right parenthesis ')'".into());
+        }
+        self.tok(Kind::RightParen, start)
+    }
+
+    /// `:` inside brackets: only once, and only after a duration; the
+    /// errors come after the token, as upstream emits it first.
+    fn colon(&mut self, start: usize) -> Token {
+        let at = self.pos;
+        if !self.got_duration {
+            let msg = "unexpected colon before duration in duration expression";
+            return self.error(at, msg.into());
+        }
+        if self.got_colon {
+            return self.error(at, "unexpected repeated colon in duration expression".into());
+        }
+        self.got_colon = true;
+        self.tok(Kind::Colon, start)
+    }
+
+    /// `step`, `range`, `max_of`, `min_of` inside brackets (`scanDurationKeyword`).
+    fn duration_keyword(&mut self, start: usize, c: char) -> Token {
+        while self.peek().is_some_and(is_alpha) {
+            self.bump();
+        }
+        match duration_keyword(&self.input[start..self.pos]) {
+            Some(k) => self.tok(k, start),
+            None => {
+                let msg = format!(
+                    "unexpected character in duration expression: {}",
+                    super::quote::go_quote_rune(Some(c))
+                );
+                self.error(start, msg)
+            }
+        }
     }
 
     /// `lexNumberOrDuration`.
@@ -572,6 +556,20 @@ impl<'a> Lexer<'a> {
         }
         self.tok(Kind::String, start)
     }
+}
+
+/// Operators and the comma, the same inside and outside brackets.
+fn single_char_token(c: char) -> Option<Kind> {
+    Some(match c {
+        ',' => Kind::Comma,
+        '*' => Kind::Mul,
+        '/' => Kind::Div,
+        '%' => Kind::Mod,
+        '+' => Kind::Add,
+        '-' => Kind::Sub,
+        '^' => Kind::Pow,
+        _ => return None,
+    })
 }
 
 /// Go's `%#U` of a rune: `U+0041 'A'`.
