@@ -113,3 +113,64 @@ fn parsers_agree_wherever_the_crate_accepts() {
     assert!(counts.get("agree").copied().unwrap_or(0) > 4000, "{counts:?}");
 }
 
+
+/// Printing a parsed expression and parsing it again gives the same text
+/// and the same meaning, over the whole corpus.
+#[test]
+fn printing_round_trips_over_the_corpus() {
+    let mut n = 0;
+    for q in corpus() {
+        let Ok(e) = tessera::promql::parser::parse(&q) else {
+            continue;
+        };
+        let text = e.to_string();
+        let again = tessera::promql::parser::parse(&text)
+            .unwrap_or_else(|err| panic!("{q}\n printed as {text}\n does not parse: {err}"));
+        assert_eq!(again.to_string(), text, "{q}");
+        assert_eq!(meaning::of_ours(&again), meaning::of_ours(&e), "{q}");
+        let pretty = tessera::promql::parser::prettify(&e);
+        let from_pretty = tessera::promql::parser::parse(&pretty)
+            .unwrap_or_else(|err| panic!("{q}\n prettified as {pretty}\n does not parse: {err}"));
+        assert_eq!(meaning::of_ours(&from_pretty), meaning::of_ours(&e), "{q}");
+        n += 1;
+    }
+    assert!(n > 5000, "{n} expressions round-tripped");
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    /// Fragments that make up PromQL text, valid and not.
+    const PIECES: &[&str] = &[
+        "sum", "rate(", "x", "{", "}", "a=\"b\"", "(", ")", "[", "]", "5m", ":", "1m", "+", "-", "*",
+        "/", "^", "==", "bool", "on(", "ignoring(", "group_left", "by", "without", ",", "offset", "@",
+        "start()", "step()", "anchored", "smoothed", ">/", "</", "1", "0x1f", "1e3", "\"s\"", "'q'",
+        "`r`", "#c\n", " ", "and", "or", "unless", "topk(", "min_of(", "fill(", "info(", "\\", "$",
+        "=~", "!~", "!=", "}", "1_0", ".5", "Inf", "NaN", "atan2", "[5m:]", "\n",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Any text: the parser returns, never panics; what it accepts
+        /// prints to text that parses to the same meaning. (Not always the
+        /// same text: like upstream's printer, `+(+Inf)` prints as `++Inf`.)
+        #[test]
+        fn arbitrary_text_parses_or_fails_cleanly(idx in proptest::collection::vec(0..PIECES.len(), 0..24)) {
+            let q: String = idx.iter().map(|&i| PIECES[i]).collect();
+            if let Ok(e) = tessera::promql::parser::parse(&q) {
+                let text = e.to_string();
+                let again = tessera::promql::parser::parse(&text);
+                prop_assert!(again.is_ok(), "{q:?} printed as {text:?}: {again:?}");
+                let again = again.unwrap();
+                prop_assert_eq!(super::meaning::of_ours(&again), super::meaning::of_ours(&e));
+            }
+        }
+
+        /// Random bytes never panic the parser.
+        #[test]
+        fn random_bytes_never_panic(s in "\\PC{0,60}") {
+            let _ = tessera::promql::parser::parse(&s);
+        }
+    }
+}

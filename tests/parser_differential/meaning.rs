@@ -91,7 +91,14 @@ pub fn of_ours(e: &Expr) -> String {
 fn our_duration(d: &ours::Duration) -> String {
     match d {
         ours::Duration::Fixed(ns) => (ns / 1_000_000).to_string(),
-        ours::Duration::Expr(e) => format!("expr:{e:?}"),
+        ours::Duration::Expr(e) => {
+            // Printed through the printer (as an offset), without positions.
+            let Ok(Expr::Vector(mut vs)) = ours::parse("x") else {
+                unreachable!("x is a selector")
+            };
+            vs.offset = Some(ours::Duration::Expr(e.clone()));
+            format!("expr:{}", vs.to_string().trim_start_matches("x offset "))
+        }
     }
 }
 
