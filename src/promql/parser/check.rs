@@ -7,26 +7,36 @@
 use super::ast::*;
 use super::parse::{PErr, PResult};
 use super::quote::go_quote;
-use crate::storage::index::{MatchOp as SMatchOp, Matcher};
 
 struct Checker<'a> {
     input: &'a str,
 }
 
-/// Whether the regular expression `re` matches the empty string; an error
-/// when it does not compile.
-pub(crate) fn regex_matches_empty(re: &str) -> Result<bool, String> {
-    Matcher::new(SMatchOp::Regex, "l", re)
-        .map(|m| m.matches_empty())
-        .map_err(|e| format!("error parsing regexp: {e}"))
+/// Checks the syntax of a matcher's regular expression (anchored as
+/// Prometheus anchors it) without compiling it.
+pub(crate) fn check_regex(re: &str) -> Result<(), String> {
+    let anchored = format!("^(?s:{re})$");
+    let err = match regex_syntax::Parser::new().parse(&anchored) {
+        Ok(_) => return Ok(()),
+        Err(regex_syntax::Error::Parse(e)) => e.kind().to_string(),
+        Err(regex_syntax::Error::Translate(e)) => e.kind().to_string(),
+        Err(e) => e.to_string(),
+    };
+    // Go words it "missing closing ): `^(?s:()$`"; the wording differs.
+    Err(format!("error parsing regexp: {err}: `{anchored}`"))
+}
+
+/// Whether the regular expression `re` matches the empty string.
+fn regex_matches_empty(re: &str) -> bool {
+    regex::Regex::new(&format!("^(?s:{re})$")).is_ok_and(|r| r.is_match(""))
 }
 
 fn matcher_matches_empty(m: &LabelMatcher) -> bool {
     match m.op {
         MatchOp::Equal => m.value.is_empty(),
         MatchOp::NotEqual => !m.value.is_empty(),
-        MatchOp::Regex => regex_matches_empty(&m.value).unwrap_or(false),
-        MatchOp::NotRegex => !regex_matches_empty(&m.value).unwrap_or(true),
+        MatchOp::Regex => regex_matches_empty(&m.value),
+        MatchOp::NotRegex => !regex_matches_empty(&m.value),
     }
 }
 
@@ -40,30 +50,44 @@ fn fail<T>(start: usize, msg: String) -> PResult<T> {
 }
 
 impl Checker<'_> {
+    /// Checks `e` and returns its type, computed from its children's so
+    /// that a chain of operators is checked in linear time.
     fn check(&self, e: &mut Expr) -> PResult<ValueType> {
-        let t = e.value_type();
-        match e {
-            Expr::Aggregate(a) => self.aggregate(a)?,
-            Expr::Binary(b) => self.binary(b)?,
-            Expr::Call(c) => self.call(c)?,
-            Expr::Paren(p) => {
-                self.check(&mut p.expr)?;
+        Ok(match e {
+            Expr::Aggregate(a) => {
+                self.aggregate(a)?;
+                ValueType::Vector
             }
+            Expr::Binary(b) => self.binary(b)?,
+            Expr::Call(c) => {
+                self.call(c)?;
+                c.func.return_type
+            }
+            Expr::Paren(p) => self.check(&mut p.expr)?,
             Expr::Unary(u) => self.unary(u)?,
-            Expr::Subquery(s) => self.subquery(s)?,
-            Expr::Matrix(m) => self.selector(&m.vs)?,
-            Expr::Vector(vs) => self.selector(vs)?,
-            Expr::Number(_) | Expr::String(_) => {}
-        }
-        Ok(t)
+            Expr::Subquery(s) => {
+                self.subquery(s)?;
+                ValueType::Matrix
+            }
+            Expr::Matrix(m) => {
+                self.selector(&m.vs)?;
+                ValueType::Matrix
+            }
+            Expr::Vector(vs) => {
+                self.selector(vs)?;
+                ValueType::Vector
+            }
+            Expr::Number(_) => ValueType::Scalar,
+            Expr::String(_) => ValueType::String,
+        })
     }
 
-    fn unary(&self, u: &mut UnaryExpr) -> PResult<()> {
+    fn unary(&self, u: &mut UnaryExpr) -> PResult<ValueType> {
         let t = self.check(&mut u.expr)?;
         if t != ValueType::Scalar && t != ValueType::Vector {
-            return unary_error(u.start, t);
+            return unary_error(u.start, t).map(|_| t);
         }
-        Ok(())
+        Ok(t)
     }
 
     fn subquery(&self, s: &mut SubqueryExpr) -> PResult<()> {
@@ -107,10 +131,19 @@ impl Checker<'_> {
         i
     }
 
-    fn binary(&self, b: &mut BinaryExpr) -> PResult<()> {
+    fn binary(&self, b: &mut BinaryExpr) -> PResult<ValueType> {
         let lt = self.check(&mut b.lhs)?;
         let rt = self.check(&mut b.rhs)?;
-        let start = b.lhs.span().start;
+        self.binary_rules(b, lt, rt)?;
+        Ok(if lt == ValueType::Scalar && rt == ValueType::Scalar {
+            ValueType::Scalar
+        } else {
+            ValueType::Vector
+        })
+    }
+
+    /// Upstream's checks of one binary operation, children already checked.
+    fn binary_rules(&self, b: &mut BinaryExpr, lt: ValueType, rt: ValueType) -> PResult<()> {
         if b.return_bool && !b.op.is_comparison() {
             let msg = "bool modifier can only be used on comparison operators";
             return fail(self.op_start(b), msg.into());
@@ -133,7 +166,7 @@ impl Checker<'_> {
         }
         let both_ok = |t: ValueType| t == ValueType::Scalar || t == ValueType::Vector;
         if !both_ok(lt) {
-            return fail(start, "binary expression must contain only scalar and instant vector types".into());
+            return fail(b.lhs.span().start, "binary expression must contain only scalar and instant vector types".into());
         }
         if !both_ok(rt) {
             return fail(
@@ -145,24 +178,24 @@ impl Checker<'_> {
         if lt != ValueType::Vector || rt != ValueType::Vector {
             if let Some(m) = b.matching.take() {
                 if !m.labels.is_empty() {
-                    return fail(start, "vector matching only allowed between instant vectors".into());
+                    return fail(b.lhs.span().start, "vector matching only allowed between instant vectors".into());
                 }
                 if m.fill_lhs.is_some() || m.fill_rhs.is_some() {
-                    return fail(start, "filling in missing series only allowed between instant vectors".into());
+                    return fail(b.lhs.span().start, "filling in missing series only allowed between instant vectors".into());
                 }
             }
         } else if b.op.is_set() {
             if let Some(m) = &b.matching {
                 if matches!(m.card, Cardinality::OneToMany | Cardinality::ManyToOne) {
-                    return fail(start, format!("no grouping allowed for {op} operation"));
+                    return fail(b.lhs.span().start, format!("no grouping allowed for {op} operation"));
                 }
                 if m.fill_lhs.is_some() || m.fill_rhs.is_some() {
-                    return fail(start, "filling in missing series not allowed for set operators".into());
+                    return fail(b.lhs.span().start, "filling in missing series not allowed for set operators".into());
                 }
             }
         }
         if (lt == ValueType::Scalar || rt == ValueType::Scalar) && b.op.is_set() {
-            return fail(start, format!("set operator {op} not allowed in binary scalar expression"));
+            return fail(b.lhs.span().start, format!("set operator {op} not allowed in binary scalar expression"));
         }
         Ok(())
     }

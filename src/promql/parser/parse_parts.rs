@@ -102,7 +102,7 @@ impl Parser<'_> {
         let value_tok = self.advance();
         let value = self.unquote(&value_tok)?;
         if matches!(op, MatchOp::Regex | MatchOp::NotRegex) {
-            if let Err(e) = super::check::regex_matches_empty(&value) {
+            if let Err(e) = super::check::check_regex(&value) {
                 return self.err(name_tok.start, e);
             }
         }
