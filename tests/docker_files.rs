@@ -11,8 +11,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use promql_parser::parser::{self, Expr};
-use promql_parser::util::{walk_expr, ExprVisitor};
+use tessera::promql::parser::{self, Expr};
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 use sha2::{Digest, Sha256};
@@ -60,23 +59,29 @@ fn seq(v: &Yaml) -> &Vec<Yaml> {
 // ---- metric names ----------------------------------------------------------
 
 /// Collects the metric names of every selector in an expression.
-struct Names(BTreeSet<String>);
-
-impl ExprVisitor for Names {
-    type Error = String;
-
-    fn pre_visit(&mut self, e: &Expr) -> Result<bool, String> {
-        let vs = match e {
-            Expr::VectorSelector(vs) => vs,
-            Expr::MatrixSelector(ms) => &ms.vs,
-            _ => return Ok(true),
-        };
-        match &vs.name {
-            Some(n) => self.0.insert(n.clone()),
-            None => return Err(format!("selector without a metric name: {vs}")),
-        };
-        Ok(true)
+fn collect_names(e: &Expr, out: &mut BTreeSet<String>) -> Result<(), String> {
+    let selector = match e {
+        Expr::Vector(vs) => Some(&**vs),
+        Expr::Matrix(ms) => Some(&ms.vs),
+        _ => None,
+    };
+    if let Some(vs) = selector {
+        if vs.name.is_empty() {
+            return Err(format!("selector without a metric name: {vs}"));
+        }
+        out.insert(vs.name.clone());
+        return Ok(());
     }
+    let children: Vec<&Expr> = match e {
+        Expr::Subquery(s) => vec![&s.expr],
+        Expr::Paren(p) => vec![&p.expr],
+        Expr::Unary(u) => vec![&u.expr],
+        Expr::Binary(b) => vec![&b.lhs, &b.rhs],
+        Expr::Aggregate(a) => a.param.iter().chain([&a.expr]).collect(),
+        Expr::Call(c) => c.args.iter().collect(),
+        _ => Vec::new(),
+    };
+    children.into_iter().try_for_each(|c| collect_names(c, out))
 }
 
 /// The metric names an expression selects; Grafana's variables are replaced
@@ -87,9 +92,9 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
         .replace("$__interval", "1m")
         .replace("$tenant", ".*");
     let ast = parser::parse(&text).unwrap_or_else(|e| panic!("{expr}: {e}"));
-    let mut names = Names(BTreeSet::new());
-    walk_expr(&mut names, &ast).unwrap_or_else(|e| panic!("{expr}: {e}"));
-    names.0
+    let mut names = BTreeSet::new();
+    collect_names(&ast, &mut names).unwrap_or_else(|e| panic!("{expr}: {e}"));
+    names
 }
 
 /// Whether `src/api/metrics.rs` renders `name`: the family name appears as

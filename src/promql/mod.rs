@@ -1,4 +1,4 @@
-//! PromQL: parsing (the `promql-parser` crate), tenant-scoped planning and
+//! PromQL: parsing (our own parser, `parser/`), tenant-scoped planning and
 //! vectorised evaluation.
 //!
 //! The public face is [`Engine`]: it takes a [`TenantScope`] (one tenant's
@@ -11,6 +11,7 @@ mod error;
 mod eval;
 pub(crate) mod functions;
 mod limits;
+pub mod parser;
 mod plan;
 mod runner;
 mod scope;
@@ -113,7 +114,7 @@ impl Engine {
     pub fn instant_query_expr(
         &self,
         scope: &TenantScope<'_>,
-        expr: &promql_parser::parser::Expr,
+        expr: &parser::Expr,
         time_ms: i64,
     ) -> Result<QueryOutput, QueryError> {
         let text = expr.to_string();
@@ -124,7 +125,7 @@ impl Engine {
     pub fn range_query_expr(
         &self,
         scope: &TenantScope<'_>,
-        expr: &promql_parser::parser::Expr,
+        expr: &parser::Expr,
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
@@ -136,7 +137,7 @@ impl Engine {
     fn run(
         &self,
         scope: &TenantScope<'_>,
-        expr: &promql_parser::parser::Expr,
+        expr: &parser::Expr,
         text: &str,
         start: i64,
         end: i64,
@@ -154,7 +155,12 @@ impl Engine {
                 ));
             }
         }
-        let node = plan::plan(expr, scope, plan::Bounds { start, end })?;
+        let bounds = plan::Bounds {
+            start,
+            end,
+            step: step.unwrap_or(0),
+        };
+        let node = plan::plan(expr, scope, bounds)?;
         let grid = eval::Grid {
             start,
             end,
@@ -172,122 +178,21 @@ pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, QueryError> {
 
 /// Formats a query the way Prometheus's `/api/v1/format_query` does.
 pub fn format_query(text: &str) -> Result<String, QueryError> {
-    Ok(parse(text)?.prettify())
+    Ok(parser::prettify(&parse(text)?))
 }
 
 /// Parses a query exactly as the query endpoints do: string literals must
-/// spell UTF-8, then the parser crate builds the AST. Callers that rewrite
-/// ASTs and evaluate them with [`Engine::instant_query_expr`] (the
-/// conformance runner's `@` variants) parse through here, so they never
-/// rewrite a query the engine refuses as text: the crate decodes `"\xff"`
-/// to a valid character, and rendering that AST would lose the refusal.
-pub fn parse_query(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
+/// spell UTF-8, then the parser builds the AST. Callers that rewrite ASTs
+/// and evaluate them with [`Engine::instant_query_expr`] (the conformance
+/// runner's `@` variants) parse through here, so they never rewrite a
+/// query the engine refuses as text.
+pub fn parse_query(query: &str) -> Result<parser::Expr, QueryError> {
     parse(query)
 }
 
-/// Parses a query; a syntax error or a query nested too deeply is `bad_data`.
-fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
-    limits::check_nesting(query)?;
-    check_literals_utf8(query)?;
-    promql_parser::parser::parse(query)
-        .map_err(|e| QueryError::BadData(format!("parse error: {e}")))
-}
-
-/// Refuses string literals whose escapes spell invalid UTF-8 (`"\xff"`).
-/// Go's unquoting keeps such bytes and Prometheus then rejects them as label
-/// names; the parser crate would turn them into different, valid
-/// characters, and labels here are always UTF-8, so they are refused up
-/// front with the literal named.
-fn check_literals_utf8(query: &str) -> Result<(), QueryError> {
-    let mut chars = query.char_indices().peekable();
-    while let Some((start, c)) = chars.next() {
-        match c {
-            '#' => {
-                for (_, c) in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-            }
-            '`' => {
-                for (_, c) in chars.by_ref() {
-                    if c == '`' {
-                        break;
-                    }
-                }
-            }
-            '"' | '\'' => {
-                let quote = c;
-                let mut bytes = Vec::new();
-                let mut end = query.len();
-                while let Some((i, c)) = chars.next() {
-                    if c == quote {
-                        end = i + c.len_utf8();
-                        break;
-                    }
-                    if c != '\\' {
-                        let mut buf = [0u8; 4];
-                        bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                        continue;
-                    }
-                    match chars.next() {
-                        Some((_, 'x')) => {
-                            let hex: String = (0..2)
-                                .filter_map(|_| chars.next().map(|(_, c)| c))
-                                .collect();
-                            bytes.push(u8::from_str_radix(&hex, 16).unwrap_or(b'?'));
-                        }
-                        Some((_, d)) if ('0'..='7').contains(&d) => {
-                            let mut oct = String::from(d);
-                            for _ in 0..2 {
-                                if let Some((_, c)) = chars.next() {
-                                    oct.push(c);
-                                }
-                            }
-                            bytes.push(u8::from_str_radix(&oct, 8).unwrap_or(b'?'));
-                        }
-                        // \u, \U and the one-letter escapes always give valid text.
-                        Some(_) => bytes.push(b'?'),
-                        None => break,
-                    }
-                }
-                if std::str::from_utf8(&bytes).is_err() {
-                    let literal = query.get(start..end).unwrap_or(query);
-                    return Err(QueryError::BadData(format!(
-                        "invalid UTF-8 in string literal {literal}"
-                    )));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_literals_utf8;
-
-    #[test]
-    fn string_literals_must_spell_utf8() {
-        for ok in [
-            r#"up{a="b"}"#,
-            r#"label_replace(x, "d", "$1", "s", "(.*)")"#,
-            r#"x{a="\x41\u00ff\n"}"#,
-            r#"x{a='\xc3\xbf'}"#,
-            "x{a=`\\xff`}",
-            "x # \"\\xff\"\n",
-            r#""unterminated"#,
-        ] {
-            assert!(check_literals_utf8(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            r#"label_replace(x, "\xff", "", "s", "")"#,
-            r#"x{a='a\xc5z'}"#,
-            r#""\377""#,
-        ] {
-            let e = check_literals_utf8(bad).unwrap_err().to_string();
-            assert!(e.contains("invalid UTF-8 in string literal"), "{bad}: {e}");
-        }
-    }
+/// Parses a query; a syntax error is `bad_data`. String literals whose
+/// escapes spell invalid UTF-8 (`"\xff"`) are refused by the parser: labels
+/// here are always UTF-8, and Prometheus refuses such names later anyway.
+fn parse(query: &str) -> Result<parser::Expr, QueryError> {
+    parser::parse(query).map_err(|e| QueryError::BadData(e.to_string()))
 }

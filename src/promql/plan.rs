@@ -7,12 +7,8 @@
 //! checks (selectors that match everything, unsupported syntax) fail before
 //! any data is read.
 
-use promql_parser::label::{MatchOp as PMatchOp, Matcher as PMatcher};
-use promql_parser::parser::token::{self, TokenId};
-use promql_parser::parser::{
-    AtModifier, BinModifier, Expr, LabelModifier, Offset, VectorMatchCardinality, VectorSelector,
-};
-
+use super::parser::duration::{evaluate, DurationContext};
+use super::parser::{self as ast, At, Duration, Expr, VectorSelector};
 use super::error::QueryError;
 use super::TenantScope;
 use crate::storage::index::{MatchOp, Matcher};
@@ -36,6 +32,10 @@ pub(crate) struct Selector {
     pub at: Option<i64>,
     /// The selector as written, for annotations.
     pub text: String,
+    /// `anchored`: ranges take the samples just outside them as their ends.
+    pub anchored: bool,
+    /// `smoothed`: ranges interpolate their ends from the samples around them.
+    pub smoothed: bool,
 }
 
 /// A subquery `expr[range:step] offset @`.
@@ -89,6 +89,10 @@ pub(crate) enum BinOp {
     And,
     Or,
     Unless,
+    /// `</`: native histograms only; float samples are dropped.
+    TrimUpper,
+    /// `>/`: native histograms only; float samples are dropped.
+    TrimLower,
 }
 
 impl BinOp {
@@ -172,11 +176,14 @@ pub(crate) enum Node {
     Call(Box<Call>),
 }
 
-/// Query bounds the planner resolves `start()`/`end()` against.
+/// Query bounds the planner resolves `start()`/`end()` and duration
+/// expressions (`step()`, `range()`) against.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Bounds {
     pub start: i64,
     pub end: i64,
+    /// The query's step in ms; 0 for instant queries.
+    pub step: i64,
 }
 
 /// Plans `expr` for `scope`.
@@ -192,59 +199,53 @@ struct Planner<'s, 'a> {
 impl Planner<'_, '_> {
     fn node(&self, e: &Expr) -> Result<Node, QueryError> {
         Ok(match e {
-            Expr::NumberLiteral(n) => Node::Number(n.val),
-            Expr::StringLiteral(s) => Node::Str(s.val.clone()),
+            Expr::Number(n) => Node::Number(n.val),
+            Expr::String(s) => Node::Str(s.val.clone()),
             Expr::Paren(p) => self.node(&p.expr)?,
-            Expr::Unary(u) => Node::Neg(Box::new(self.node(&u.expr)?)),
-            Expr::VectorSelector(vs) => Node::Vector(Box::new(self.selector(vs)?)),
-            Expr::MatrixSelector(ms) => {
-                Node::Matrix(Box::new(self.selector(&ms.vs)?), dur_ms(&ms.range))
+            Expr::Unary(u) if u.negate => Node::Neg(Box::new(self.node(&u.expr)?)),
+            Expr::Unary(u) => self.node(&u.expr)?,
+            Expr::Vector(vs) => Node::Vector(Box::new(self.selector(vs)?)),
+            Expr::Matrix(ms) => {
+                let range = self.duration(&ms.range, false)?;
+                Node::Matrix(Box::new(self.selector(&ms.vs)?), range)
             }
             Expr::Subquery(sq) => Node::Subquery(Box::new(Subquery {
                 expr: self.node(&sq.expr)?,
-                range: dur_ms(&sq.range),
-                step: sq.step.as_ref().map(dur_ms),
-                offset: offset_ms(sq.offset.as_ref()),
+                range: self.duration(&sq.range, false)?,
+                step: match &sq.step {
+                    Some(d) => Some(self.duration(d, false)?),
+                    None => None,
+                },
+                offset: self.offset(sq.offset.as_ref())?,
                 at: self.at(sq.at.as_ref()),
             })),
             Expr::Binary(be) => {
-                let op = bin_op(be.op.id())?;
+                let op = bin_op(be.op);
                 let lhs = self.node(&be.lhs)?;
                 let rhs = self.node(&be.rhs)?;
-                let (return_bool, matching) = match &be.modifier {
-                    Some(m) => (m.return_bool, Some(matching(m, op))),
-                    None => (false, None),
-                };
                 Node::Binary(Box::new(Binary {
                     op,
                     lhs,
                     rhs,
-                    return_bool,
-                    matching,
+                    return_bool: be.return_bool,
+                    matching: be.matching.as_ref().map(|m| matching(m, op)),
                 }))
             }
             Expr::Aggregate(a) => {
-                let op = agg_op(a.op.id())?;
-                let (without, grouping) = match &a.modifier {
-                    Some(LabelModifier::Include(l)) => (false, l.labels.clone()),
-                    Some(LabelModifier::Exclude(l)) => (true, l.labels.clone()),
-                    None => (false, Vec::new()),
-                };
                 let param = match &a.param {
                     Some(p) => Some(self.node(p)?),
                     None => None,
                 };
                 Node::Aggregate(Box::new(Aggregate {
-                    op,
+                    op: agg_op(a.op),
                     expr: self.node(&a.expr)?,
                     param,
-                    without,
-                    grouping,
+                    without: a.without,
+                    grouping: a.grouping.clone(),
                 }))
             }
             Expr::Call(c) => {
                 let args = c
-                    .args
                     .args
                     .iter()
                     .map(|a| self.node(a))
@@ -255,64 +256,68 @@ impl Planner<'_, '_> {
                     text: e.to_string(),
                 }))
             }
-            Expr::Extension(_) => {
-                return Err(QueryError::BadData(
-                    "unsupported expression: extension nodes".into(),
-                ))
-            }
         })
     }
 
-    fn at(&self, at: Option<&AtModifier>) -> Option<i64> {
+    /// A range, step or offset in ms; duration expressions are computed
+    /// here, with the query's step and range (upstream `durationVisitor`).
+    fn duration(&self, d: &Duration, allow_negative: bool) -> Result<i64, QueryError> {
+        let cx = DurationContext {
+            step_ms: self.b.step,
+            range_ms: self.b.end - self.b.start,
+        };
+        evaluate(d, cx, allow_negative).map_err(QueryError::BadData)
+    }
+
+    fn offset(&self, d: Option<&Duration>) -> Result<i64, QueryError> {
+        d.map_or(Ok(0), |d| self.duration(d, true))
+    }
+
+    fn at(&self, at: Option<&At>) -> Option<i64> {
         at.map(|a| match a {
-            AtModifier::Start => self.b.start,
-            AtModifier::End => self.b.end,
-            AtModifier::At(t) => system_time_ms(*t),
+            At::Start => self.b.start,
+            At::End => self.b.end,
+            At::Time(t) => *t,
         })
     }
 
     /// Binds a selector to the scope: user matchers, then the forced ones.
     fn selector(&self, vs: &VectorSelector) -> Result<Selector, QueryError> {
-        if !vs.matchers.or_matchers.is_empty() {
-            return Err(QueryError::BadData(
-                "unsupported selector: 'or' between label matchers".into(),
-            ));
-        }
-        let mut matchers = Vec::with_capacity(vs.matchers.matchers.len() + 1);
+        let mut matchers = Vec::with_capacity(vs.matchers.len() + 1);
         let mut user_equal = Vec::new();
-        let has_name_matcher = vs.matchers.matchers.iter().any(|m| m.name == "__name__");
-        if let Some(n) = &vs.name {
-            if !has_name_matcher {
-                matchers.push(storage_matcher(MatchOp::Equal, "__name__", n)?);
-            }
+        if !vs.name.is_empty() {
+            matchers.push(storage_matcher(MatchOp::Equal, "__name__", &vs.name)?);
         }
-        for m in &vs.matchers.matchers {
+        for m in &vs.matchers {
             let sm = convert(m)?;
             user_equal.push((m.name.clone(), m.value.clone(), sm.op == MatchOp::Equal));
             matchers.push(sm);
         }
-        if matchers.iter().all(|m| m.matches_empty()) {
+        if !vs.bypass_empty_matcher_check && matchers.iter().all(|m| m.matches_empty()) {
             return Err(QueryError::BadData(
                 "vector selector must contain at least one non-empty matcher".into(),
             ));
         }
         let bound = self.scope.bind(matchers)?;
-        let name = vs.name.clone().or_else(|| {
+        let name = if vs.name.is_empty() {
             vs.matchers
-                .matchers
                 .iter()
-                .find(|m| m.name == "__name__" && matches!(m.op, PMatchOp::Equal))
+                .find(|m| m.name == "__name__" && m.op == ast::MatchOp::Equal)
                 .map(|m| m.value.clone())
-        });
+        } else {
+            Some(vs.name.clone())
+        };
         Ok(Selector {
             matchers: bound.matchers,
             user_count: bound.user_count,
             tenant_matchers: bound.tenant_matchers,
             user_equal,
             name,
-            offset: offset_ms(vs.offset.as_ref()),
+            offset: self.offset(vs.offset.as_ref())?,
             at: self.at(vs.at.as_ref()),
             text: vs.to_string(),
+            anchored: vs.anchored,
+            smoothed: vs.smoothed,
         })
     }
 }
@@ -320,24 +325,20 @@ impl Planner<'_, '_> {
 /// Parses a series selector (`match[]` of the metadata endpoints) into
 /// storage matchers. It must be a plain instant selector.
 pub(crate) fn parse_selector(text: &str) -> Result<Vec<Matcher>, QueryError> {
-    let expr = super::parse_query(text)?;
-    let Expr::VectorSelector(vs) = expr else {
-        return Err(QueryError::BadData(format!(
-            "{text:?} is not a series selector (expected a series selector such as up{{job=\"api\"}})"
-        )));
-    };
-    if !vs.matchers.or_matchers.is_empty() {
-        return Err(QueryError::BadData(
-            "unsupported selector: 'or' between label matchers".into(),
-        ));
-    }
-    let mut out = Vec::new();
-    if let Some(n) = &vs.name {
-        if !vs.matchers.matchers.iter().any(|m| m.name == "__name__") {
-            out.push(storage_matcher(MatchOp::Equal, "__name__", n)?);
+    let expr = ast::parse(text).map_err(|e| QueryError::BadData(e.to_string()))?;
+    let vs = match expr {
+        Expr::Vector(vs) if vs.offset.is_none() && vs.at.is_none() => vs,
+        _ => {
+            return Err(QueryError::BadData(format!(
+                "{text:?} is not a series selector (expected a series selector such as up{{job=\"api\"}})"
+            )))
         }
+    };
+    let mut out = Vec::new();
+    if !vs.name.is_empty() {
+        out.push(storage_matcher(MatchOp::Equal, "__name__", &vs.name)?);
     }
-    for m in &vs.matchers.matchers {
+    for m in &vs.matchers {
         out.push(convert(m)?);
     }
     if out.iter().all(|m| m.matches_empty()) {
@@ -352,104 +353,74 @@ fn storage_matcher(op: MatchOp, name: &str, value: &str) -> Result<Matcher, Quer
     Matcher::new(op, name, value).map_err(|e| QueryError::BadData(e.to_string()))
 }
 
-fn convert(m: &PMatcher) -> Result<Matcher, QueryError> {
+fn convert(m: &ast::LabelMatcher) -> Result<Matcher, QueryError> {
     let op = match m.op {
-        PMatchOp::Equal => MatchOp::Equal,
-        PMatchOp::NotEqual => MatchOp::NotEqual,
-        PMatchOp::Re(_) => MatchOp::Regex,
-        PMatchOp::NotRe(_) => MatchOp::NotRegex,
+        ast::MatchOp::Equal => MatchOp::Equal,
+        ast::MatchOp::NotEqual => MatchOp::NotEqual,
+        ast::MatchOp::Regex => MatchOp::Regex,
+        ast::MatchOp::NotRegex => MatchOp::NotRegex,
     };
     storage_matcher(op, &m.name, &m.value)
 }
 
-fn matching(m: &BinModifier, op: BinOp) -> Matching {
-    let (on, labels) = match &m.matching {
-        Some(LabelModifier::Include(l)) => (true, l.labels.clone()),
-        Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
-        None => (false, Vec::new()),
-    };
-    let (card, include) = match &m.card {
-        VectorMatchCardinality::OneToOne => (Card::OneToOne, Vec::new()),
-        VectorMatchCardinality::ManyToOne(l) => (Card::ManyToOne, l.labels.clone()),
-        VectorMatchCardinality::OneToMany(l) => (Card::OneToMany, l.labels.clone()),
-        VectorMatchCardinality::ManyToMany => (Card::ManyToMany, Vec::new()),
+fn matching(m: &ast::VectorMatching, op: BinOp) -> Matching {
+    let (card, include) = match m.card {
+        ast::Cardinality::OneToOne => (Card::OneToOne, Vec::new()),
+        ast::Cardinality::ManyToOne => (Card::ManyToOne, m.include.clone()),
+        ast::Cardinality::OneToMany => (Card::OneToMany, m.include.clone()),
+        ast::Cardinality::ManyToMany => (Card::ManyToMany, Vec::new()),
     };
     let card = if op.is_set() { Card::ManyToMany } else { card };
     Matching {
-        on,
-        labels,
+        on: m.on,
+        labels: m.labels.clone(),
         card,
         include,
-        fill_lhs: m.fill_values.lhs,
-        fill_rhs: m.fill_values.rhs,
+        fill_lhs: m.fill_lhs,
+        fill_rhs: m.fill_rhs,
     }
 }
 
-fn bin_op(id: TokenId) -> Result<BinOp, QueryError> {
-    Ok(match id {
-        token::T_ADD => BinOp::Add,
-        token::T_SUB => BinOp::Sub,
-        token::T_MUL => BinOp::Mul,
-        token::T_DIV => BinOp::Div,
-        token::T_MOD => BinOp::Mod,
-        token::T_POW => BinOp::Pow,
-        token::T_ATAN2 => BinOp::Atan2,
-        token::T_EQLC => BinOp::Eq,
-        token::T_NEQ => BinOp::Ne,
-        token::T_GTR => BinOp::Gt,
-        token::T_LSS => BinOp::Lt,
-        token::T_GTE => BinOp::Ge,
-        token::T_LTE => BinOp::Le,
-        token::T_LAND => BinOp::And,
-        token::T_LOR => BinOp::Or,
-        token::T_LUNLESS => BinOp::Unless,
-        other => {
-            return Err(QueryError::BadData(format!(
-                "unsupported binary operator (token {other})"
-            )))
-        }
-    })
-}
-
-fn agg_op(id: TokenId) -> Result<AggOp, QueryError> {
-    Ok(match id {
-        token::T_SUM => AggOp::Sum,
-        token::T_AVG => AggOp::Avg,
-        token::T_COUNT => AggOp::Count,
-        token::T_MIN => AggOp::Min,
-        token::T_MAX => AggOp::Max,
-        token::T_GROUP => AggOp::Group,
-        token::T_STDDEV => AggOp::Stddev,
-        token::T_STDVAR => AggOp::Stdvar,
-        token::T_TOPK => AggOp::Topk,
-        token::T_BOTTOMK => AggOp::Bottomk,
-        token::T_COUNT_VALUES => AggOp::CountValues,
-        token::T_QUANTILE => AggOp::Quantile,
-        token::T_LIMITK => AggOp::Limitk,
-        token::T_LIMIT_RATIO => AggOp::LimitRatio,
-        other => {
-            return Err(QueryError::BadData(format!(
-                "unsupported aggregation (token {other})"
-            )))
-        }
-    })
-}
-
-fn dur_ms(d: &std::time::Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn offset_ms(o: Option<&Offset>) -> i64 {
-    match o {
-        Some(Offset::Pos(d)) => dur_ms(d),
-        Some(Offset::Neg(d)) => dur_ms(d).saturating_neg(),
-        None => 0,
+fn bin_op(op: ast::BinOp) -> BinOp {
+    use ast::BinOp as A;
+    match op {
+        A::Add => BinOp::Add,
+        A::Sub => BinOp::Sub,
+        A::Mul => BinOp::Mul,
+        A::Div => BinOp::Div,
+        A::Mod => BinOp::Mod,
+        A::Pow => BinOp::Pow,
+        A::Atan2 => BinOp::Atan2,
+        A::Eql => BinOp::Eq,
+        A::Neq => BinOp::Ne,
+        A::Gtr => BinOp::Gt,
+        A::Lss => BinOp::Lt,
+        A::Gte => BinOp::Ge,
+        A::Lte => BinOp::Le,
+        A::TrimUpper => BinOp::TrimUpper,
+        A::TrimLower => BinOp::TrimLower,
+        A::And => BinOp::And,
+        A::Or => BinOp::Or,
+        A::Unless => BinOp::Unless,
     }
 }
 
-fn system_time_ms(t: std::time::SystemTime) -> i64 {
-    match t.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => dur_ms(&d),
-        Err(e) => dur_ms(&e.duration()).saturating_neg(),
+fn agg_op(op: ast::AggOp) -> AggOp {
+    use ast::AggOp as A;
+    match op {
+        A::Sum => AggOp::Sum,
+        A::Avg => AggOp::Avg,
+        A::Count => AggOp::Count,
+        A::Min => AggOp::Min,
+        A::Max => AggOp::Max,
+        A::Group => AggOp::Group,
+        A::Stddev => AggOp::Stddev,
+        A::Stdvar => AggOp::Stdvar,
+        A::Topk => AggOp::Topk,
+        A::Bottomk => AggOp::Bottomk,
+        A::CountValues => AggOp::CountValues,
+        A::Quantile => AggOp::Quantile,
+        A::Limitk => AggOp::Limitk,
+        A::LimitRatio => AggOp::LimitRatio,
     }
 }

@@ -1,19 +1,16 @@
 //! What the runner needs to know about an expression: which series its
 //! selectors can match, the `@`-pinned variant upstream also runs, and a
-//! name for constructs the `promql-parser` crate cannot parse.
+//! name for constructs the parser cannot parse.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use promql_parser::label::Matchers;
-use promql_parser::parser::{AtModifier, Expr, VectorSelector};
+use tessera::promql::parser::{At, Expr, LabelMatcher, MatchOp, VectorSelector};
 
 use super::values::LabelSet;
 
 /// Calls `f` on every vector selector (plain or inside a matrix selector).
 fn for_each_selector(e: &Expr, f: &mut dyn FnMut(&VectorSelector)) {
     match e {
-        Expr::VectorSelector(vs) => f(vs),
-        Expr::MatrixSelector(ms) => f(&ms.vs),
+        Expr::Vector(vs) => f(vs),
+        Expr::Matrix(ms) => f(&ms.vs),
         Expr::Aggregate(a) => {
             for_each_selector(&a.expr, f);
             if let Some(p) = &a.param {
@@ -27,8 +24,8 @@ fn for_each_selector(e: &Expr, f: &mut dyn FnMut(&VectorSelector)) {
         }
         Expr::Paren(p) => for_each_selector(&p.expr, f),
         Expr::Subquery(s) => for_each_selector(&s.expr, f),
-        Expr::Call(c) => c.args.args.iter().for_each(|a| for_each_selector(a, f)),
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        Expr::Call(c) => c.args.iter().for_each(|a| for_each_selector(a, f)),
+        Expr::Number(_) | Expr::String(_) => {}
     }
 }
 
@@ -38,24 +35,24 @@ fn label<'a>(set: &'a LabelSet, name: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-fn matchers_match(ms: &Matchers, set: &LabelSet) -> bool {
-    let all = |group: &[promql_parser::label::Matcher]| {
-        group.iter().all(|m| m.is_match(label(set, &m.name)))
+fn matcher_matches(m: &LabelMatcher, value: &str) -> bool {
+    let op = match m.op {
+        MatchOp::Equal => tessera::storage::MatchOp::Equal,
+        MatchOp::NotEqual => tessera::storage::MatchOp::NotEqual,
+        MatchOp::Regex => tessera::storage::MatchOp::Regex,
+        MatchOp::NotRegex => tessera::storage::MatchOp::NotRegex,
     };
-    if ms.or_matchers.is_empty() {
-        return all(&ms.matchers);
-    }
-    ms.or_matchers.iter().any(|g| all(g))
+    tessera::storage::Matcher::new(op, &m.name, &m.value).is_ok_and(|sm| sm.matches(value))
 }
 
 /// Whether `vs` would select a series with labels `set`.
 pub fn selector_matches(vs: &VectorSelector, set: &LabelSet) -> bool {
-    if let Some(name) = &vs.name {
-        if label(set, "__name__") != name {
-            return false;
-        }
+    if !vs.name.is_empty() && label(set, "__name__") != vs.name {
+        return false;
     }
-    matchers_match(&vs.matchers, set)
+    vs.matchers
+        .iter()
+        .all(|m| matcher_matches(m, label(set, &m.name)))
 }
 
 /// Whether any selector of `e` matches any of `sets`.
@@ -90,22 +87,12 @@ const AT_UNSAFE_FUNCTIONS: [&str; 15] = [
     "timestamp",
 ];
 
-fn at_of(t_ms: i64) -> AtModifier {
-    let d = Duration::from_millis(t_ms.unsigned_abs());
-    let t = if t_ms >= 0 {
-        UNIX_EPOCH + d
-    } else {
-        UNIX_EPOCH.checked_sub(d).unwrap_or(SystemTime::UNIX_EPOCH)
-    };
-    AtModifier::At(t)
-}
-
-/// Pins `vs` to `t` unless it has a fixed timestamp. Upstream checks only
-/// its `Timestamp` field, which `@ start()`/`@ end()` leave unset, so those
-/// are pinned too.
-fn pin(at: &mut Option<AtModifier>, t_ms: i64) {
-    if !matches!(at, Some(AtModifier::At(_))) {
-        *at = Some(at_of(t_ms));
+/// Pins a selector or subquery to `t` unless it has a fixed timestamp.
+/// Upstream checks only its `Timestamp` field, which `@ start()`/`@ end()`
+/// leave unset, so those are pinned too.
+fn pin(at: &mut Option<At>, t_ms: i64) {
+    if !matches!(at, Some(At::Time(_))) {
+        *at = Some(At::Time(t_ms));
     }
 }
 
@@ -115,8 +102,8 @@ fn pin(at: &mut Option<AtModifier>, t_ms: i64) {
 /// which stops descending at any subquery once it carries a timestamp.
 fn pin_all(e: &mut Expr, t_ms: i64, unsafe_fn: &mut bool) {
     match e {
-        Expr::VectorSelector(vs) => pin(&mut vs.at, t_ms),
-        Expr::MatrixSelector(ms) => pin(&mut ms.vs.at, t_ms),
+        Expr::Vector(vs) => pin(&mut vs.at, t_ms),
+        Expr::Matrix(ms) => pin(&mut ms.vs.at, t_ms),
         Expr::Subquery(s) => pin(&mut s.at, t_ms),
         Expr::Aggregate(a) => {
             pin_all(&mut a.expr, t_ms, unsafe_fn);
@@ -132,11 +119,11 @@ fn pin_all(e: &mut Expr, t_ms: i64, unsafe_fn: &mut bool) {
         Expr::Paren(p) => pin_all(&mut p.expr, t_ms, unsafe_fn),
         Expr::Call(c) => {
             *unsafe_fn |= AT_UNSAFE_FUNCTIONS.contains(&c.func.name);
-            for a in c.args.args.iter_mut() {
+            for a in c.args.iter_mut() {
                 pin_all(a, t_ms, unsafe_fn);
             }
         }
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        Expr::Number(_) | Expr::String(_) => {}
     }
 }
 

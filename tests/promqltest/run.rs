@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 use std::time::Duration;
 
-use promql_parser::parser::Expr;
+use tessera::promql::parser::Expr;
 use tessera::model::{LabelRef, Sample};
 use tessera::promql::{Engine, EngineConfig, QueryError, QueryOutput, TenantScope, Value};
 use tessera::storage::{SeriesInput, Storage, StorageConfig, SyncPolicy, TenantConfig};
@@ -234,9 +234,11 @@ impl Runner {
             Err(e) if ev.is_fail() => {
                 let outcome = self.expected_failure_unparsed(sec, ev, &e);
                 // The engine refused the text (e.g. a literal that is not
-                // UTF-8) but the crate can still say which series the case
-                // reads: the native-histogram rule below applies to it too.
-                let reads_histograms = promql_parser::parser::parse(&ev.expr)
+                // UTF-8); with `\x` escapes read as code points it parses,
+                // which says what series the case reads: the
+                // native-histogram rule below applies to it too.
+                let readable = ev.expr.replace("\\x", "\\u00");
+                let reads_histograms = tessera::promql::parser::parse(&readable)
                     .is_ok_and(|a| exprs::selects_any(&a, &sec.histogram_series));
                 return match outcome {
                     Outcome::Fail { panic: false, .. } if reads_histograms => {

@@ -290,7 +290,7 @@ fn float_comparison() {
 
 #[test]
 fn selectors_and_at_variants() {
-    let e = promql_parser::parser::parse(r#"rate(h_bucket{le=~"1|2"}[5m]) + on() x"#).unwrap();
+    let e = tessera::promql::parser::parse(r#"rate(h_bucket{le=~"1|2"}[5m]) + on() x"#).unwrap();
     let l = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
         pairs
             .iter()
@@ -320,12 +320,12 @@ fn selectors_and_at_variants() {
     );
     let zero = exprs::at_variants(&e, 0).unwrap();
     assert_eq!(zero.1, [-1000, 0, 1000]);
-    let t = promql_parser::parser::parse("time() + x").unwrap();
+    let t = tessera::promql::parser::parse("time() + x").unwrap();
     assert!(
         exprs::at_variants(&t, 1000).is_none(),
         "time() is not step invariant"
     );
-    let sub = promql_parser::parser::parse("max_over_time((time() + x)[5m:1m])").unwrap();
+    let sub = tessera::promql::parser::parse("max_over_time((time() + x)[5m:1m])").unwrap();
     let (p, _) = exprs::at_variants(&sub, 1000).expect("inside subqueries is not inspected");
     assert_eq!(p.to_string().matches('@').count(), 1, "{p}");
 }

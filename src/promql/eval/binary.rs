@@ -30,6 +30,8 @@ pub(crate) fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
         BinOp::Ge => (l, l >= r),
         BinOp::Le => (l, l <= r),
         BinOp::And | BinOp::Or | BinOp::Unless => (l, true),
+        // Trims act on native histogram buckets; float samples are dropped.
+        BinOp::TrimUpper | BinOp::TrimLower => (l, false),
     }
 }
 

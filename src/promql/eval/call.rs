@@ -7,6 +7,7 @@ use super::labels::{self, NAME};
 use super::{Ctx, Grid, Result, StepSeries, Val};
 use crate::model::Labels;
 use crate::promql::error::QueryError;
+use super::range_ext::{extended_modifier, extended_range};
 use crate::promql::functions::{self, rate_st, DateFn, MathFn, RangeFn, Window};
 use crate::promql::plan::{Call, Node};
 
@@ -259,6 +260,7 @@ impl Ctx<'_> {
                 self.warn_at(msg, &at);
             }
         }
+        let extended = extended_modifier(c, mi, f)?;
         let keep_name = matches!(f, RangeFn::LastOverTime | RangeFn::FirstOverTime);
         let counter_check = matches!(f, RangeFn::Rate | RangeFn::Increase);
         let counter_pos = self.pos_of_arg(c, mi);
@@ -289,6 +291,11 @@ impl Ctx<'_> {
                     start: end.saturating_sub(windows.range),
                     end,
                 };
+                if let Some(smoothed) = extended {
+                    let sts = s.sts.as_deref().and_then(|v| v.get(lo..hi));
+                    vals.push(extended_range(f, w, smoothed, sts));
+                    continue;
+                }
                 match s.sts.as_deref().and_then(|v| v.get(lo..hi)) {
                     Some(sts) => {
                         overlap = overlap

@@ -161,6 +161,8 @@ impl Ctx<'_> {
             offset,
             at,
             text: String::new(),
+            anchored: false,
+            smoothed: false,
         };
         let mut out = Vec::new();
         self.vector_selector(&sel, grid, true, &mut |mut s| {

@@ -11,6 +11,7 @@ mod call;
 mod histogram;
 mod info;
 mod labels;
+mod range_ext;
 mod select;
 
 use std::time::Instant;

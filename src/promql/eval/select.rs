@@ -6,6 +6,7 @@
 use super::{Ctx, Grid, RawSeries, Result, StepSeries};
 use crate::model::{is_stale_nan, Sample};
 use crate::promql::error::QueryError;
+use crate::promql::functions::extended;
 use crate::promql::plan::{Node, Selector, Subquery};
 use crate::storage::Series;
 
@@ -15,10 +16,15 @@ pub(crate) type SeriesWithStartTimes<'f, C> =
     dyn FnMut(&mut C, Series, Vec<(i64, i64)>) -> Result<()> + 'f;
 
 /// Per-step window ends (ms) of a range function argument; each window is
-/// `(end - range, end]`.
+/// `(end - range, end]`, widened by `left` and `right` ms for `anchored`
+/// and `smoothed` selectors, whose kernels look just outside the range.
 pub(crate) struct Windows {
     pub ends: Vec<i64>,
     pub range: i64,
+    /// Extra ms before the range (the lookback delta when anchored or smoothed).
+    pub left: i64,
+    /// Extra ms after the range (the lookback delta when smoothed).
+    pub right: i64,
 }
 
 impl Windows {
@@ -33,7 +39,8 @@ impl Windows {
                 hi = 0;
             }
             prev_end = end;
-            let start = end.saturating_sub(self.range);
+            let start = end.saturating_sub(self.range).saturating_sub(self.left);
+            let end = end.saturating_add(self.right);
             while hi < samples.len() && samples[hi].t <= end {
                 hi += 1;
             }
@@ -139,8 +146,18 @@ impl Ctx<'_> {
         };
         let lookback = self.cfg.lookback_delta_ms;
         let mint = first.saturating_sub(lookback).saturating_add(1);
-        self.each_series(sel, mint, last, &mut |_, s| {
-            let vals = lookback_values(&s.samples, &eff, lookback, timestamps);
+        let smoothed = sel.smoothed && !timestamps;
+        let maxt = if smoothed {
+            last.saturating_add(lookback)
+        } else {
+            last
+        };
+        self.each_series(sel, mint, maxt, &mut |_, s| {
+            let vals = if smoothed {
+                smoothed_values(&s.samples, &eff, lookback)
+            } else {
+                lookback_values(&s.samples, &eff, lookback, timestamps)
+            };
             if vals.iter().any(Option::is_some) {
                 sink(StepSeries {
                     labels: s.labels,
@@ -208,17 +225,23 @@ impl Ctx<'_> {
     ) -> Result<()> {
         match node {
             Node::Matrix(sel, range) => {
+                let lookback = self.cfg.lookback_delta_ms;
                 let windows = Windows {
                     ends: Self::eff_times(sel.at, sel.offset, grid),
                     range: *range,
+                    left: if sel.anchored || sel.smoothed { lookback } else { 0 },
+                    right: if sel.smoothed { lookback } else { 0 },
                 };
                 let (Some(&first), Some(&last)) =
                     (windows.ends.iter().min(), windows.ends.iter().max())
                 else {
                     return Ok(());
                 };
-                let mint = first.saturating_sub(*range).saturating_add(1);
-                self.each_series_st(sel, mint, last, with_st, &mut |ctx, s, sts| {
+                let mint = first
+                    .saturating_sub(*range + windows.left)
+                    .saturating_add(1);
+                let maxt = last.saturating_add(windows.right);
+                self.each_series_st(sel, mint, maxt, with_st, &mut |ctx, s, sts| {
                     let samples: Vec<Sample> = s
                         .samples
                         .into_iter()
@@ -252,7 +275,9 @@ impl Ctx<'_> {
         }
     }
 
-    /// An instant query of a range selector: the samples in the window.
+    /// An instant query of a range selector: the samples in the window
+    /// (for `anchored`/`smoothed`, its boundary values and the samples
+    /// inside, `extendFloats` upstream).
     pub(crate) fn matrix_at(
         &mut self,
         sel: &Selector,
@@ -261,8 +286,17 @@ impl Ctx<'_> {
     ) -> Result<Vec<RawSeries>> {
         let mut out = Vec::new();
         let node = Node::Matrix(Box::new(sel.clone()), range);
+        let extended = sel.anchored || sel.smoothed;
         self.each_raw(&node, grid, &mut |ctx, s, w| {
             let mut cut = cut_first_window(vec![s], w);
+            if extended {
+                let end = w.ends.first().copied().unwrap_or(0);
+                for r in &mut cut {
+                    r.samples = extended::extend_floats(&r.samples, end - w.range, end, sel.smoothed);
+                    r.sts = None;
+                }
+                cut.retain(|r| !r.samples.is_empty());
+            }
             ctx.acquire(cut.iter().map(|s| s.samples.len()).sum())?;
             out.append(&mut cut);
             Ok(())
@@ -281,6 +315,8 @@ impl Ctx<'_> {
         let windows = Windows {
             ends,
             range: sq.range,
+            left: 0,
+            right: 0,
         };
         let step = sq.step.unwrap_or(self.cfg.default_subquery_step_ms).max(1);
         let (Some(&first), Some(&last)) = (windows.ends.iter().min(), windows.ends.iter().max())
@@ -386,6 +422,20 @@ fn lookback_values(samples: &[Sample], eff: &[i64], lookback: i64, ts: bool) -> 
         out.push(v);
     }
     out
+}
+
+/// A smoothed instant selector per effective time: the value at `t`,
+/// interpolated from the samples within the lookback delta around it
+/// (`smoothSeries` upstream, which ignores stale markers).
+fn smoothed_values(samples: &[Sample], eff: &[i64], lookback: i64) -> Vec<Option<f64>> {
+    let live: Vec<Sample> = samples.iter().copied().filter(|s| !is_stale_nan(s.v)).collect();
+    eff.iter()
+        .map(|&t| {
+            let lo = live.partition_point(|s| s.t <= t.saturating_sub(lookback));
+            let hi = live.partition_point(|s| s.t <= t.saturating_add(lookback));
+            extended::smoothed_value(&live[lo..hi], t)
+        })
+        .collect()
 }
 
 /// Per step, the index of the sample an instant selector picks (the newest

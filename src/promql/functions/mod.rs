@@ -8,6 +8,7 @@
 use crate::model::Sample;
 
 mod date;
+pub(crate) mod extended;
 pub(crate) mod kahan;
 mod math;
 mod over_time;
