@@ -231,13 +231,57 @@ async fn tenants_with_identical_series_are_kept_apart() {
 async fn body_over_the_limit_gives_413() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path()).await;
-    let huge = vec![0u8; tessera::api::MAX_REQUEST_BODY + 1];
-    let resp = srv.write(V1_TYPE, None, huge).await;
-    assert_eq!(resp.status(), 413);
+    let addr = srv.url("").trim_start_matches("http://").to_string();
+    let limit = tessera::api::MAX_REQUEST_BODY;
+    // A declared length over the limit is refused before any byte of the
+    // body is read: only the headers are sent, and the 413 comes back.
+    let declared = tokio::task::spawn_blocking({
+        let addr = addr.clone();
+        move || {
+            raw_status(&addr, &format!(
+                "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: {V1_TYPE}\r\nContent-Length: {}\r\n\r\n",
+                limit + 1
+            ), 0)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(declared, Some(413));
+    // Without a declared length (chunked), reading stops at the limit.
+    let chunked = tokio::task::spawn_blocking(move || {
+        raw_status(&addr, &format!(
+            "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: {V1_TYPE}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ), limit + (1 << 20))
+    })
+    .await
+    .unwrap();
+    assert_eq!(chunked, Some(413));
     let ok = vec![0u8; 16];
     // Not valid snappy, but under the limit: refused as data, not size.
     assert_eq!(srv.write(V1_TYPE, None, ok).await.status(), 400);
     srv.stop().await;
+}
+
+/// Sends `head`, then up to `body` bytes in 64 KiB chunks (stopping when
+/// the server stops reading), and returns the response's status code.
+fn raw_status(addr: &str, head: &str, body: usize) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![b'x'; 64 << 10];
+    let mut sent = 0;
+    while sent < body {
+        let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+        if s.write_all(&framed).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    text.split(' ').nth(1)?.parse().ok()
 }
 
 /// `/api/v1/query` at `time_s`: each result's labels and value.
