@@ -31,19 +31,33 @@ fn a_replaced_machine_answers_exactly_as_before() {
         assert_eq!(st.tenant_ids(), vec![a.clone(), b.clone()]);
         let status = st.bucket_status().unwrap();
         let cold = (answers(&st, &a, 12), answers(&st, &b, 12));
-        assert_eq!(cold, before, "{}: after replacing the machine", backend.name());
+        assert_eq!(
+            cold,
+            before,
+            "{}: after replacing the machine",
+            backend.name()
+        );
         assert!(st.bucket_status().unwrap().fetched_bytes > status.fetched_bytes);
 
         st.maintain_bucket().unwrap();
         let blocks = st.blocks(&a);
-        assert!(blocks.len() < 6, "{}: compacted in the bucket: {blocks:?}", backend.name());
+        assert!(
+            blocks.len() < 6,
+            "{}: compacted in the bucket: {blocks:?}",
+            backend.name()
+        );
         assert!(blocks.iter().any(|b| b.compaction.level > 1));
         assert_eq!((answers(&st, &a, 12), answers(&st, &b, 12)), before);
         drop(st);
 
         std::fs::remove_dir_all(data.path()).unwrap();
         let st = open(&cfg);
-        assert_eq!((answers(&st, &a, 12), answers(&st, &b, 12)), before, "{}", backend.name());
+        assert_eq!(
+            (answers(&st, &a, 12), answers(&st, &b, 12)),
+            before,
+            "{}",
+            backend.name()
+        );
     }
 }
 
@@ -66,8 +80,14 @@ fn a_cold_narrow_query_fetches_only_what_it_needs() {
         let samples: Vec<tessera::model::Sample> = (0..240)
             .map(|k| tessera::model::Sample::new(k * 30_000, (k * i) as f64 * 0.37))
             .collect();
-        st.append(&t, &[tessera::storage::SeriesInput { labels: &labels, samples: &samples }])
-            .unwrap();
+        st.append(
+            &t,
+            &[tessera::storage::SeriesInput {
+                labels: &labels,
+                samples: &samples,
+            }],
+        )
+        .unwrap();
     }
     st.flush(&t).unwrap();
     st.ship().unwrap();
@@ -95,7 +115,10 @@ fn a_cold_narrow_query_fetches_only_what_it_needs() {
     let chunks = std::fs::metadata(files.join("chunks")).unwrap().len();
     let index = std::fs::metadata(files.join("index")).unwrap().len();
     eprintln!("chunks {chunks} B, index {index} B, fetched {fetched} B");
-    assert!(chunks > 4 * 128 * 1024, "the chunk file spans several pages: {chunks}");
+    assert!(
+        chunks > 4 * 128 * 1024,
+        "the chunk file spans several pages: {chunks}"
+    );
     assert!(
         fetched <= index + 2 * 128 * 1024,
         "fetched {fetched} B for one series (index {index} B, chunks {chunks} B)"

@@ -275,7 +275,12 @@ object_storage:
 
     // No url: no bucket, whatever else is set.
     let none = Config::from_yaml("object_storage: {allow_http: true}").unwrap();
-    assert!(none.server_config().unwrap().storage.object_storage.is_none());
+    assert!(none
+        .server_config()
+        .unwrap()
+        .storage
+        .object_storage
+        .is_none());
     for bad in [
         "object_storage: {cache: {max_bytes: 10 gigs}}",
         "object_storage: {cache: {max_bytes: -1}}",

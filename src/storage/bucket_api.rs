@@ -67,8 +67,11 @@ impl Storage {
 
     /// Whether every block of `tenant` is in the bucket.
     pub fn fully_shipped(&self, tenant: &TenantId) -> bool {
-        self.partition(tenant)
-            .is_none_or(|p| p.bucket.as_ref().is_none_or(|s| shipper::pending(&p, s).is_empty()))
+        self.partition(tenant).is_none_or(|p| {
+            p.bucket
+                .as_ref()
+                .is_none_or(|s| shipper::pending(&p, s).is_empty())
+        })
     }
 
     /// The bucket side's figures, `None` without a bucket.
@@ -88,7 +91,8 @@ impl Storage {
                 oldest = oldest.min(ms);
             }
             if !pending.is_empty() {
-                st.pending_uploads.push((p.tenant.clone(), pending.len() as u64));
+                st.pending_uploads
+                    .push((p.tenant.clone(), pending.len() as u64));
             }
         }
         if oldest != i64::MAX {

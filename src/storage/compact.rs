@@ -33,7 +33,11 @@ impl HasMeta for Arc<Block> {
 
 /// Picks the next group of blocks to merge, if any. `blocks` are sorted
 /// by time; the plan is the same for local blocks and the bucket's.
-pub(crate) fn plan<B: HasMeta>(blocks: &[B], block_range: i64, flushed_until: i64) -> Option<Vec<B>> {
+pub(crate) fn plan<B: HasMeta>(
+    blocks: &[B],
+    block_range: i64,
+    flushed_until: i64,
+) -> Option<Vec<B>> {
     // Overlapping blocks should never exist; if they do, merge them first.
     for w in blocks.windows(2) {
         if w[1].meta().min_time < w[0].meta().max_time {

@@ -91,5 +91,10 @@ pub(crate) fn upload_step(step: &str) {
 /// Pauses a compaction in the bucket at `step` when the hook names it.
 pub(crate) fn bucket_compaction_step(step: &str) {
     static PAUSE: Pause = OnceLock::new();
-    pause(&PAUSE, BUCKET_COMPACTION_PAUSE_ENV, "bucket compaction", step);
+    pause(
+        &PAUSE,
+        BUCKET_COMPACTION_PAUSE_ENV,
+        "bucket compaction",
+        step,
+    );
 }

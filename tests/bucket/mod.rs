@@ -53,7 +53,9 @@ impl Backend {
                 c.allow_http = true;
                 c
             }
-            Backend::File(d) => ObjectStorageConfig::new(&format!("file://{}", d.path().display()), data_dir),
+            Backend::File(d) => {
+                ObjectStorageConfig::new(&format!("file://{}", d.path().display()), data_dir)
+            }
         };
         c.deletion_delay = Duration::ZERO;
         c
@@ -116,7 +118,13 @@ pub fn load(st: &Storage, tenant: &TenantId, hours: i64, k: f64) {
                 .map(|ts| Sample::new(ts, k * (i as f64 + 1.0) * ts as f64 / 1000.0))
                 .collect();
             let out = st
-                .append(tenant, &[SeriesInput { labels: &labels, samples: &samples }])
+                .append(
+                    tenant,
+                    &[SeriesInput {
+                        labels: &labels,
+                        samples: &samples,
+                    }],
+                )
                 .unwrap();
             assert_eq!(out.accepted, samples.len() as u64);
         }
@@ -135,7 +143,11 @@ pub fn answers(st: &Storage, tenant: &TenantId, hours: i64) -> Vec<String> {
     let end = hours * 3_600_000;
     let name = m(MatchOp::Equal, "__name__", "cpu_seconds_total");
     let mut out = Vec::new();
-    for (mint, maxt) in [(0, end), (RANGE - 60_000, RANGE + 60_000), (end - 600_000, end)] {
+    for (mint, maxt) in [
+        (0, end),
+        (RANGE - 60_000, RANGE + 60_000),
+        (end - 600_000, end),
+    ] {
         let q = st.querier(tenant, mint, maxt);
         for ms in [
             vec![name.clone()],
@@ -145,13 +157,19 @@ pub fn answers(st: &Storage, tenant: &TenantId, hours: i64) -> Vec<String> {
             let sel = q.select(&ms).unwrap();
             let samples: usize = sel.iter().map(|s| s.samples.len()).sum();
             let sum: f64 = sel.iter().flat_map(|s| s.samples.iter().map(|x| x.v)).sum();
-            out.push(format!("[{mint},{maxt}] {ms:?}: {} series, {samples} samples, sum {sum}", sel.len()));
+            out.push(format!(
+                "[{mint},{maxt}] {ms:?}: {} series, {samples} samples, sum {sum}",
+                sel.len()
+            ));
             for s in sel.iter().take(2) {
                 out.push(format!("  {} {:?}", s.labels, s.samples.first()));
             }
         }
         out.push(format!("names {:?}", q.label_names(&[], None).unwrap()));
-        out.push(format!("jobs {:?}", q.label_values("job", &[], None).unwrap()));
+        out.push(format!(
+            "jobs {:?}",
+            q.label_values("job", &[], None).unwrap()
+        ));
     }
     out
 }

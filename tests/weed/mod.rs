@@ -26,7 +26,9 @@ fn free_ports(n: usize) -> Vec<u16> {
     let held: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
         .collect();
-    held.iter().map(|l| l.local_addr().unwrap().port()).collect()
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
 }
 
 impl Weed {
@@ -44,7 +46,11 @@ impl Weed {
             .put(format!("{}/{BUCKET}", w.endpoint))
             .send()
             .expect("create the bucket");
-        assert!(made.status().is_success(), "create bucket: {}", made.status());
+        assert!(
+            made.status().is_success(),
+            "create bucket: {}",
+            made.status()
+        );
         w
     }
 
@@ -85,11 +91,21 @@ impl Weed {
             .build()
             .unwrap();
         while started.elapsed() < Duration::from_secs(60) {
-            if let Some(s) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(s) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("weed exited with {s}:\n{}", self.log());
             }
             // The S3 gateway answers once the filer behind it is up.
-            let probe = client.get(format!("{}/{BUCKET}-probe-{}", self.endpoint, std::process::id())).send();
+            let probe = client
+                .get(format!(
+                    "{}/{BUCKET}-probe-{}",
+                    self.endpoint,
+                    std::process::id()
+                ))
+                .send();
             if probe.is_ok_and(|r| r.status().as_u16() == 404 || r.status().is_success()) {
                 return;
             }

@@ -98,7 +98,12 @@ pub struct PageCache {
 
 impl std::fmt::Debug for PageCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PageCache({}, {} bytes)", self.dir.display(), self.max_bytes)
+        write!(
+            f,
+            "PageCache({}, {} bytes)",
+            self.dir.display(),
+            self.max_bytes
+        )
     }
 }
 
@@ -217,9 +222,8 @@ impl PageCache {
             key.replace('/', "_"),
             ulid::Ulid::new()
         ));
-        let written = write(&tmp).and_then(|()| {
-            std::fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e))
-        });
+        let written = write(&tmp)
+            .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e)));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
@@ -246,7 +250,11 @@ fn read_sealed(path: &Path) -> Option<Vec<u8>> {
 
 /// Collects `(key, size, mtime)` of the entries under `dir`, removing
 /// temporary files a crash left.
-fn scan(root: &Path, dir: &Path, out: &mut Vec<(String, u64, std::time::SystemTime)>) -> Result<()> {
+fn scan(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, u64, std::time::SystemTime)>,
+) -> Result<()> {
     let rd = std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))?;
     for entry in rd.flatten() {
         let path = entry.path();
@@ -312,8 +320,10 @@ mod tests {
         {
             let c = PageCache::open(dir.path(), 1 << 20).unwrap();
             c.page("t/u/chunks.00000001", fetch_of(50)).unwrap();
-            c.file("t/u/index", |p| std::fs::write(p, b"idx").map_err(|e| StorageError::io(p, e)))
-                .unwrap();
+            c.file("t/u/index", |p| {
+                std::fs::write(p, b"idx").map_err(|e| StorageError::io(p, e))
+            })
+            .unwrap();
         }
         std::fs::write(dir.path().join("junk.tmp"), b"half").unwrap();
         let c = PageCache::open(dir.path(), 1 << 20).unwrap();

@@ -117,7 +117,10 @@ impl Bucket {
     /// Writes `bytes` to `path` (an object appears whole or not at all).
     pub fn put(&self, path: &Path, bytes: Bytes) -> Result<()> {
         let (store, p, n) = (self.store.clone(), path.clone(), bytes.len() as u64);
-        self.run(path, async move { store.put(&p, PutPayload::from(bytes)).await })?;
+        self.run(
+            path,
+            async move { store.put(&p, PutPayload::from(bytes)).await },
+        )?;
         self.counters.uploaded_bytes.fetch_add(n, Ordering::Relaxed);
         Ok(())
     }
@@ -133,7 +136,8 @@ impl Bucket {
         }
         let (store, p, f) = (self.store.clone(), path.clone(), file.to_path_buf());
         self.run(path, async move {
-            let mut w = WriteMultipart::new_with_chunk_size(store.put_multipart(&p).await?, PART_SIZE);
+            let mut w =
+                WriteMultipart::new_with_chunk_size(store.put_multipart(&p).await?, PART_SIZE);
             let mut src = std::fs::File::open(&f).map_err(io_err)?;
             let mut buf = vec![0u8; PART_SIZE];
             loop {
@@ -146,7 +150,9 @@ impl Bucket {
             }
             w.finish().await.map(|_| ())
         })?;
-        self.counters.uploaded_bytes.fetch_add(size, Ordering::Relaxed);
+        self.counters
+            .uploaded_bytes
+            .fetch_add(size, Ordering::Relaxed);
         Ok(())
     }
 
@@ -200,14 +206,20 @@ impl Bucket {
     /// Every object under `prefix`.
     pub fn list(&self, prefix: &Path) -> Result<Vec<ObjectMeta>> {
         let (store, p) = (self.store.clone(), prefix.clone());
-        self.run(prefix, async move { store.list(Some(&p)).try_collect().await })
+        self.run(
+            prefix,
+            async move { store.list(Some(&p)).try_collect().await },
+        )
     }
 
     /// The names of the "directories" directly under `prefix` (one
     /// delimiter listing, not a walk of the bucket).
     pub fn list_dirs(&self, prefix: &Path) -> Result<Vec<String>> {
         let (store, p) = (self.store.clone(), prefix.clone());
-        let r = self.run(prefix, async move { store.list_with_delimiter(Some(&p)).await })?;
+        let r = self.run(
+            prefix,
+            async move { store.list_with_delimiter(Some(&p)).await },
+        )?;
         Ok(r.common_prefixes
             .iter()
             .filter_map(|d| d.filename().map(str::to_string))

@@ -159,7 +159,11 @@ fn purge_due(side: &BucketSide) -> Result<Vec<String>> {
     let now = now_ms();
     let ix = side.store.read_index()?;
     let mut out = Vec::new();
-    for d in ix.deletions.iter().filter(|d| d.deletion_time.saturating_add(delay) <= now) {
+    for d in ix
+        .deletions
+        .iter()
+        .filter(|d| d.deletion_time.saturating_add(delay) <= now)
+    {
         let id = BlockId::checked(&d.ulid, "bucket index")?;
         side.store.purge(&id, bucket_compaction_step)?;
         out.push(d.ulid.clone());
@@ -236,7 +240,9 @@ fn compact_once(p: &Partition, side: &BucketSide) -> Result<Option<BlockMeta>> {
     let Some(staged) = w.finish(compact::next_level(&sources), ids.clone())? else {
         return Ok(None);
     };
-    let entry = side.store.upload(staged.dir(), &staged.meta, bucket_compaction_step)?;
+    let entry = side
+        .store
+        .upload(staged.dir(), &staged.meta, bucket_compaction_step)?;
     let ix = side.store.add_to_index(entry)?;
     let now = now_ms();
     for u in &ids {

@@ -152,7 +152,12 @@ impl BucketIndex {
                 format!("unsupported bucket index version {}", ix.version),
             ));
         }
-        for u in ix.blocks.iter().map(|b| &b.meta.ulid).chain(ix.deletions.iter().map(|d| &d.ulid)) {
+        for u in ix
+            .blocks
+            .iter()
+            .map(|b| &b.meta.ulid)
+            .chain(ix.deletions.iter().map(|d| &d.ulid))
+        {
             BlockId::checked(u, name)?;
         }
         Ok(ix)
@@ -215,7 +220,11 @@ pub(crate) fn rebuild(tb: &TenantBucket, now: i64) -> Result<Listing> {
         let marked = files.contains_key(DELETION_MARK);
         if !files.contains_key(META_FILE) {
             let newest_ms = files.values().map(|f| f.1).max().unwrap_or(now);
-            out.partials.push(Partial { id, newest_ms, marked });
+            out.partials.push(Partial {
+                id,
+                newest_ms,
+                marked,
+            });
             continue;
         }
         let meta = read_meta(tb, &id)?;
@@ -230,7 +239,9 @@ pub(crate) fn rebuild(tb: &TenantBucket, now: i64) -> Result<Listing> {
             out.index.mark(id.as_str(), t);
         }
     }
-    out.index.blocks.sort_by_key(|b| (b.meta.min_time, b.meta.ulid.clone()));
+    out.index
+        .blocks
+        .sort_by_key(|b| (b.meta.min_time, b.meta.ulid.clone()));
     out.index.mark_replaced(now);
     Ok(out)
 }
@@ -267,7 +278,8 @@ pub(crate) fn write_mark(tb: &TenantBucket, id: &BlockId, now: i64) -> Result<()
         deletion_time: now,
     })
     .map_err(|e| StorageError::Config(e.to_string()))?;
-    tb.bucket.put(&tb.block_file(id, DELETION_MARK), Bytes::from(body))
+    tb.bucket
+        .put(&tb.block_file(id, DELETION_MARK), Bytes::from(body))
 }
 
 fn read_mark(tb: &TenantBucket, id: &BlockId) -> Result<Option<i64>> {
@@ -348,7 +360,10 @@ mod tests {
             ("bad version", bad_version.encode().unwrap().to_vec()),
         ] {
             let e = BucketIndex::decode(&bytes, "x").unwrap_err();
-            assert!(matches!(e, StorageError::DataCorruption { .. }), "{what}: {e}");
+            assert!(
+                matches!(e, StorageError::DataCorruption { .. }),
+                "{what}: {e}"
+            );
         }
     }
 

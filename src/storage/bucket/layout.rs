@@ -125,8 +125,7 @@ mod tests {
     #[test]
     fn keys_stay_under_the_tenant() {
         let b = Arc::new(
-            Bucket::with_store(Arc::new(object_store::memory::InMemory::new()), "pre/fix")
-                .unwrap(),
+            Bucket::with_store(Arc::new(object_store::memory::InMemory::new()), "pre/fix").unwrap(),
         );
         let t = TenantBucket::new(b.clone(), TenantId::new("team-a").unwrap());
         let id = BlockId::parse("01ARZ3NDEKTSV4RRFFQ69G5FAV").unwrap();
@@ -134,7 +133,10 @@ mod tests {
             t.block_file(&id, "meta.json").as_ref(),
             "pre/fix/team-a/01ARZ3NDEKTSV4RRFFQ69G5FAV/meta.json"
         );
-        assert_eq!(t.index_path().as_ref(), "pre/fix/team-a/bucket-index.json.gz");
+        assert_eq!(
+            t.index_path().as_ref(),
+            "pre/fix/team-a/bucket-index.json.gz"
+        );
         let other = TenantBucket::new(b, TenantId::new("team-b").unwrap());
         let key = other.block_file(&id, "chunks");
         assert_eq!(t.parse_block_key(&key), None, "another tenant's key");

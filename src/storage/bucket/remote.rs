@@ -181,7 +181,8 @@ impl RemoteIndex {
         while at < self.size {
             let end = (at + INDEX_PART).min(self.size);
             let part = self.tb.bucket.get_range(&self.path, at..end)?;
-            out.write_all(&part).map_err(|e| StorageError::io(file, e))?;
+            out.write_all(&part)
+                .map_err(|e| StorageError::io(file, e))?;
             at = end;
         }
         Ok(())

@@ -82,8 +82,12 @@ impl BucketBlocks {
                 step("partial");
             }
             let file = dir.join(name);
-            self.tb.bucket.upload_file(&file, &self.tb.block_file(&id, name))?;
-            let size = std::fs::metadata(&file).map_err(|e| StorageError::io(&file, e))?.len();
+            self.tb
+                .bucket
+                .upload_file(&file, &self.tb.block_file(&id, name))?;
+            let size = std::fs::metadata(&file)
+                .map_err(|e| StorageError::io(&file, e))?
+                .len();
             files.insert(name.to_string(), size);
         }
         step("uploaded");
@@ -102,7 +106,12 @@ impl BucketBlocks {
     /// index lacks (an upload cut short after its last file). Returns
     /// whether the block was found.
     pub fn adopt(&self, id: &BlockId) -> Result<bool> {
-        if self.tb.bucket.get(&self.tb.block_file(id, META_FILE))?.is_none() {
+        if self
+            .tb
+            .bucket
+            .get(&self.tb.block_file(id, META_FILE))?
+            .is_none()
+        {
             return Ok(false);
         }
         let meta = index::read_meta(&self.tb, id)?;
@@ -136,7 +145,9 @@ impl BucketBlocks {
                 self.tb.bucket.delete(&o.location)?;
             }
         }
-        self.tb.bucket.delete(&self.tb.block_file(id, DELETION_MARK))?;
+        self.tb
+            .bucket
+            .delete(&self.tb.block_file(id, DELETION_MARK))?;
         self.update_index(|ix| ix.remove(id.as_str()))?;
         Ok(())
     }
@@ -146,7 +157,9 @@ impl BucketBlocks {
         let id = BlockId::checked(&e.meta.ulid, "bucket index")?;
         std::fs::create_dir_all(dir).map_err(|err| StorageError::io(dir, err))?;
         for name in UPLOAD_ORDER {
-            self.tb.bucket.download(&self.tb.block_file(&id, name), &dir.join(name))?;
+            self.tb
+                .bucket
+                .download(&self.tb.block_file(&id, name), &dir.join(name))?;
         }
         Ok(())
     }

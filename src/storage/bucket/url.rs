@@ -29,7 +29,10 @@ pub(crate) fn open_store(cfg: &ObjectStorageConfig) -> Result<(Arc<dyn ObjectSto
             if bucket.is_empty() {
                 return Err(bad("s3:// needs a bucket name"));
             }
-            Ok((Arc::new(s3(cfg, bucket)?), prefix.trim_matches('/').to_string()))
+            Ok((
+                Arc::new(s3(cfg, bucket)?),
+                prefix.trim_matches('/').to_string(),
+            ))
         }
         "file" => {
             if !rest.starts_with('/') {
@@ -40,7 +43,10 @@ pub(crate) fn open_store(cfg: &ObjectStorageConfig) -> Result<(Arc<dyn ObjectSto
                 .map_err(|e| StorageError::object_store(rest, e))?;
             Ok((Arc::new(fs), String::new()))
         }
-        "memory" => Ok((Arc::new(InMemory::new()), rest.trim_matches('/').to_string())),
+        "memory" => Ok((
+            Arc::new(InMemory::new()),
+            rest.trim_matches('/').to_string(),
+        )),
         other => Err(bad(format!("unsupported scheme {other:?} (s3, file)"))),
     }
 }
@@ -79,7 +85,8 @@ fn s3(cfg: &ObjectStorageConfig, bucket: &str) -> Result<object_store::aws::Amaz
     if let Some(s) = &cfg.secret_access_key {
         b = b.with_secret_access_key(s);
     }
-    b.build().map_err(|e| StorageError::object_store(&cfg.url, e))
+    b.build()
+        .map_err(|e| StorageError::object_store(&cfg.url, e))
 }
 
 #[cfg(test)]

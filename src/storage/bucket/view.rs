@@ -24,8 +24,7 @@ pub(crate) fn merge(
     side: &BucketSide,
     ix: &BucketIndex,
 ) -> Result<Vec<String>> {
-    let live: HashMap<&str, &IndexedBlock> =
-        ix.live().map(|e| (e.meta.ulid.as_str(), e)).collect();
+    let live: HashMap<&str, &IndexedBlock> = ix.live().map(|e| (e.meta.ulid.as_str(), e)).collect();
     let mut doomed = Vec::new();
     blocks.retain(|b| {
         let u = b.meta().ulid.as_str();
@@ -86,8 +85,7 @@ pub(crate) fn apply_local_retention(
     ix: &BucketIndex,
     cutoff: i64,
 ) -> Result<Vec<String>> {
-    let live: HashMap<&str, &IndexedBlock> =
-        ix.live().map(|e| (e.meta.ulid.as_str(), e)).collect();
+    let live: HashMap<&str, &IndexedBlock> = ix.live().map(|e| (e.meta.ulid.as_str(), e)).collect();
     let doomed: Vec<Arc<Block>> = p
         .blocks()
         .into_iter()
