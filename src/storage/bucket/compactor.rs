@@ -100,6 +100,8 @@ pub(crate) fn maintain(p: &Partition, side: &BucketSide) -> Result<BucketRound> 
         expired: apply_retention(p, side)?,
         ..BucketRound::default()
     };
+    // Local copies of what retention marked go before the purge.
+    view::refresh(p, side, &side.store.read_index()?)?;
     if shipper::pending(p, side).is_empty() {
         while let Some(meta) = compact_once(p, side)? {
             round.compacted.push(meta);

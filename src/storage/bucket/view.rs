@@ -30,7 +30,10 @@ pub(crate) fn merge(
         let u = b.meta().ulid.as_str();
         match b.home() {
             Home::Local => {
-                let gone = ix.is_marked(u) && (ix.contains(u) || side.is_shipped(u));
+                // Marked, or shipped and purged since (an index that was
+                // never written says nothing).
+                let purged = side.is_shipped(u) && !ix.contains(u) && ix.updated_at > 0;
+                let gone = purged || ix.is_marked(u) && (ix.contains(u) || side.is_shipped(u));
                 if gone {
                     doomed.push(u.to_string());
                 }
