@@ -41,7 +41,7 @@ impl Weed {
             endpoint: format!("http://127.0.0.1:{}", ports[6]),
             ports,
         };
-        w.spawn();
+        w.spawn(false);
         let made = reqwest::blocking::Client::new()
             .put(format!("{}/{BUCKET}", w.endpoint))
             .send()
@@ -54,7 +54,7 @@ impl Weed {
         w
     }
 
-    fn spawn(&mut self) {
+    fn spawn(&mut self, bucket_exists: bool) {
         let p = &self.ports;
         let log = std::fs::File::create(self.dir.path().join("weed.log")).unwrap();
         let child = Command::new("weed")
@@ -81,10 +81,13 @@ impl Weed {
             ),
         };
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready(bucket_exists);
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until the S3 gateway answers: with a 404 for a bucket that
+    /// does not exist yet, or by listing the bucket after a restart (it
+    /// answers before it can read what it held).
+    fn wait_ready(&mut self, bucket_exists: bool) {
         let started = Instant::now();
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(2))
@@ -130,7 +133,7 @@ impl Weed {
     /// Starts the server again on the same ports and data.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "weed is running");
-        self.spawn();
+        self.spawn(true);
     }
 
     /// The data directory (for checking that nothing is left behind).
