@@ -101,15 +101,16 @@ impl Weed {
             {
                 panic!("weed exited with {s}:\n{}", self.log());
             }
-            // The S3 gateway answers once the filer behind it is up.
-            let probe = client
-                .get(format!(
-                    "{}/{BUCKET}-probe-{}",
-                    self.endpoint,
-                    std::process::id()
-                ))
-                .send();
-            if probe.is_ok_and(|r| r.status().as_u16() == 404 || r.status().is_success()) {
+            let ready = if bucket_exists {
+                let probe = client
+                    .get(format!("{}/{BUCKET}?list-type=2", self.endpoint))
+                    .send();
+                probe.is_ok_and(|r| r.status().is_success())
+            } else {
+                let probe = client.get(format!("{}/{BUCKET}", self.endpoint)).send();
+                probe.is_ok_and(|r| r.status().as_u16() == 404)
+            };
+            if ready {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
