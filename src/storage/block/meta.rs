@@ -94,7 +94,7 @@ impl BlockMeta {
     /// Decodes and verifies the bytes of a `meta.json` read from `name`.
     pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<BlockMeta> {
         let name = name.to_string();
-        let file: MetaFile = serde_json::from_slice(&bytes)
+        let file: MetaFile = serde_json::from_slice(bytes)
             .map_err(|e| StorageError::corruption(&name, e.column() as u64, e.to_string()))?;
         if file.meta.checksum()? != file.crc32c {
             return Err(StorageError::corruption(
