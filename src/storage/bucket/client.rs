@@ -222,7 +222,7 @@ impl Bucket {
         )?;
         Ok(r.common_prefixes
             .iter()
-            .filter_map(|d| d.filename().map(str::to_string))
+            .filter_map(|d| d.filename().map(decode_part))
             .collect())
     }
 
@@ -238,6 +238,31 @@ impl Bucket {
     }
 }
 
+/// A key segment as it was given to `Path::join`: `object_store`
+/// percent-encodes some characters (a tenant id's `*`, for one) in keys.
+fn decode_part(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
 fn io_err(e: std::io::Error) -> object_store::Error {
     object_store::Error::Generic {
         store: "local file",
@@ -249,3 +274,32 @@ fn io_err(e: std::io::Error) -> object_store::Error {
 /// store that accepts connections but never answers cannot hold an upload
 /// (or a query) forever.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_directories_are_listed_by_their_ids() {
+        let b = Bucket::with_store(Arc::new(object_store::memory::InMemory::new()), "p").unwrap();
+        for t in ["plain", "a*b", "x.y_(z)!'"] {
+            b.put(
+                &b.path([t, "bucket-index.json.gz"]),
+                Bytes::from_static(b"x"),
+            )
+            .unwrap();
+        }
+        let mut got = b.list_dirs(&b.path([])).unwrap();
+        got.sort();
+        assert_eq!(got, ["a*b", "plain", "x.y_(z)!'"]);
+        for (s, want) in [
+            ("%2A", "*"),
+            ("100%", "100%"),
+            ("%zz", "%zz"),
+            ("%", "%"),
+            ("", ""),
+        ] {
+            assert_eq!(decode_part(s), want, "{s:?}");
+        }
+    }
+}

@@ -29,9 +29,12 @@ pub struct WorkerCounters {
     pub compaction_failures: AtomicU64,
 }
 
-/// Ships every tenant's pending blocks; stops at the first failure.
+/// Ships every tenant's pending blocks. A tenant whose upload fails does
+/// not hold up the others; the first failure is returned after all had
+/// their turn (the caller backs off).
 pub(crate) fn ship_all(parts: &[Arc<Partition>], c: &WorkerCounters) -> Result<usize> {
     let mut n = 0;
+    let mut first = Ok(());
     for p in parts {
         let Some(side) = &p.bucket else { continue };
         let shipped = (|| {
@@ -48,11 +51,13 @@ pub(crate) fn ship_all(parts: &[Arc<Partition>], c: &WorkerCounters) -> Result<u
             Err(e) => {
                 c.upload_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(tenant = %p.tenant, error = %e, "shipping to the bucket failed; will retry");
-                return Err(e);
+                if first.is_ok() {
+                    first = Err(e);
+                }
             }
         }
     }
-    Ok(n)
+    first.map(|()| n)
 }
 
 /// Runs every tenant's bucket round; the first failure is returned after
