@@ -38,8 +38,9 @@ fn yaml(rel: &str) -> Yaml {
     serde_yaml::from_str(&read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The files that render `/metrics`.
 fn metrics_source() -> String {
-    read(&root().join("src/api/metrics.rs"))
+    read(&root().join("src/api/metrics.rs")) + &read(&root().join("src/api/metrics_bucket.rs"))
 }
 
 fn str_at<'a>(v: &'a Yaml, path: &[&str]) -> &'a str {
@@ -129,7 +130,7 @@ fn assert_exported(names: &BTreeSet<String>, origin: &str) {
     for n in names {
         assert!(
             exported(&src, n) || SCRAPER_SERIES.contains(&n.as_str()),
-            "{origin}: metric {n} is not exported by src/api/metrics.rs"
+            "{origin}: metric {n} is not exported by src/api/metrics*.rs"
         );
     }
 }

@@ -168,6 +168,10 @@ impl From<StorageError> for ApiError {
             // taking writes into a storage node short of disk until space
             // returns). Nothing of the refused batch was stored.
             _ if e.is_disk_full() => ApiError::Unavailable(format!("disk full, retry later: {e}")),
+            // The bucket is down or refuses us: transient like a full disk.
+            StorageError::ObjectStore { .. } => {
+                ApiError::Unavailable(format!("object storage unavailable, retry later: {e}"))
+            }
             StorageError::InvalidTenant(_)
             | StorageError::InvalidMatcher(_)
             | StorageError::EmptyMatchers => ApiError::BadData(e.to_string()),

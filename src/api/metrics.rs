@@ -396,15 +396,16 @@ fn render_storage(out: &mut String, s: &Storage) {
     );
     let _ = writeln!(out, "{name}_sum {}", total.as_secs_f64());
     let _ = writeln!(out, "{name}_count {count}");
+    super::metrics_bucket::render(out, s);
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 /// Escapes a label value for the text format.
-fn esc(v: &str) -> String {
+pub(crate) fn esc(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

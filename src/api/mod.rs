@@ -14,6 +14,7 @@ mod health;
 mod import;
 mod meta;
 mod metrics;
+mod metrics_bucket;
 mod params;
 mod push;
 mod query;

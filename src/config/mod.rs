@@ -8,7 +8,9 @@
 //! and its last release is stable. It is marked deprecated upstream; the
 //! maintained forks keep its API, so switching later is a one-line change.
 
+mod bytes;
 mod duration;
+mod object_storage;
 #[cfg(test)]
 mod tests;
 
@@ -19,7 +21,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use bytes::{parse_bytes, ByteSize};
 pub use duration::{parse_duration, PromDuration};
+pub use object_storage::{CacheSection, ObjectStorageFlags, ObjectStorageSection};
 
 use crate::server::ServerConfig;
 use crate::storage::{SeriesLimits, StorageConfig, SyncPolicy, TenantConfig, WalOptions};
@@ -73,6 +77,8 @@ pub struct Config {
     pub web: WebConfig,
     /// Authentication and access policies (`auth.mode: none` by default).
     pub auth: crate::auth::AuthConfig,
+    /// Blocks in S3-compatible object storage (`--object-storage.*`).
+    pub object_storage: ObjectStorageSection,
     /// Directory relative paths in the file (e.g. `auth.jwt.keys_file`) are
     /// resolved against: the config file's directory.
     #[serde(skip)]
@@ -250,6 +256,7 @@ impl Default for Config {
             query: QueryConfig::default(),
             web: WebConfig::default(),
             auth: crate::auth::AuthConfig::default(),
+            object_storage: ObjectStorageSection::default(),
             base_dir: PathBuf::from("."),
         }
     }
@@ -334,6 +341,9 @@ pub struct ServeFlags {
     /// Most request body bytes held by all requests at once [default: 1073741824].
     #[arg(long = "web.max-inflight-body-bytes")]
     pub web_max_inflight_body_bytes: Option<u64>,
+    /// Object storage (`--object-storage.*`).
+    #[command(flatten)]
+    pub object_storage: ObjectStorageFlags,
 }
 
 impl Config {
@@ -426,6 +436,7 @@ impl Config {
         if let Some(v) = f.web_max_inflight_body_bytes {
             self.web.max_inflight_body_bytes = v;
         }
+        self.object_storage.apply_flags(&f.object_storage);
     }
 
     /// The server and storage settings this configuration describes.
@@ -441,6 +452,7 @@ impl Config {
         storage.block_range_ms = self.block_range.as_millis_i64();
         storage.maintenance_interval = Some(self.maintenance_interval.0).filter(|d| !d.is_zero());
         storage.tenant_defaults = tenant_config(&self.limits);
+        storage.object_storage = self.object_storage.resolve(&self.data_dir)?;
         let mut rate_overrides = HashMap::new();
         for (id, over) in &self.tenants {
             let tenant = TenantId::new(id)

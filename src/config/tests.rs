@@ -257,3 +257,68 @@ fn query_flags_override_the_file_and_zero_durations_are_refused() {
     assert!(e.contains("query.lookback_delta"), "{e}");
     assert!(Config::from_yaml("query:\n  lookback: 5m\n").is_err());
 }
+
+#[test]
+fn object_storage_from_the_file_and_flags() {
+    let yaml = r#"
+data_dir: /data
+object_storage:
+  url: s3://metrics/tessera
+  endpoint: http://127.0.0.1:8333
+  region: us-east-1
+  access_key_id: key
+  secret_access_key: secret
+  allow_http: true
+  local_retention: 6h
+  cache: {dir: /data/cache, max_bytes: 10GiB}
+"#;
+    let cfg = Config::from_yaml(yaml).unwrap();
+    let os = cfg.server_config().unwrap().storage.object_storage.unwrap();
+    assert_eq!(os.url, "s3://metrics/tessera");
+    assert_eq!(os.endpoint.as_deref(), Some("http://127.0.0.1:8333"));
+    assert_eq!(os.access_key_id.as_deref(), Some("key"));
+    assert!(os.allow_http);
+    assert_eq!(os.local_retention, Duration::from_secs(6 * 3600));
+    assert_eq!(os.cache_dir, PathBuf::from("/data/cache"));
+    assert_eq!(os.cache_max_bytes, 10 << 30);
+
+    let cli = Cli::try_parse_from([
+        "serve",
+        "--object-storage.url",
+        "file:///srv/bucket",
+        "--object-storage.allow-http",
+        "--object-storage.cache.max-bytes",
+        "512MiB",
+        "--object-storage.deletion-delay",
+        "30s",
+    ])
+    .unwrap();
+    let os = Config::from_flags(&cli.flags)
+        .unwrap()
+        .server_config()
+        .unwrap()
+        .storage
+        .object_storage
+        .unwrap();
+    assert_eq!(os.url, "file:///srv/bucket");
+    assert!(os.allow_http);
+    assert_eq!(os.cache_max_bytes, 512 << 20);
+    assert_eq!(os.deletion_delay, Duration::from_secs(30));
+    assert_eq!(os.cache_dir, PathBuf::from("./data/cache"));
+
+    // No url: no bucket, whatever else is set.
+    let none = Config::from_yaml("object_storage: {allow_http: true}").unwrap();
+    assert!(none
+        .server_config()
+        .unwrap()
+        .storage
+        .object_storage
+        .is_none());
+    for bad in [
+        "object_storage: {cache: {max_bytes: 10 gigs}}",
+        "object_storage: {cache: {max_bytes: -1}}",
+        "object_storage: {bucket: x}",
+    ] {
+        assert!(Config::from_yaml(bad).is_err(), "{bad}");
+    }
+}

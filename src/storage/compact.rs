@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use crate::model::{Labels, Sample};
+use crate::storage::block::store::BlockStore;
 use crate::storage::block::{self, writer::BlockWriter, Block, BlockMeta};
 use crate::storage::chunk::StEntry;
 use crate::storage::error::Result;
@@ -18,12 +19,25 @@ use crate::storage::partition::Partition;
 /// Multipliers of the block range giving each compaction level's window.
 pub(crate) const LEVEL_FACTORS: [i64; 4] = [1, 3, 9, 27];
 
-/// Picks the next group of blocks to merge, if any.
-pub(crate) fn plan(
-    blocks: &[Arc<Block>],
+/// Anything that has a block meta: an open block, a bucket index entry.
+pub(crate) trait HasMeta: Clone {
+    /// The block's meta.
+    fn meta(&self) -> &BlockMeta;
+}
+
+impl HasMeta for Arc<Block> {
+    fn meta(&self) -> &BlockMeta {
+        Block::meta(self)
+    }
+}
+
+/// Picks the next group of blocks to merge, if any. `blocks` are sorted
+/// by time; the plan is the same for local blocks and the bucket's.
+pub(crate) fn plan<B: HasMeta>(
+    blocks: &[B],
     block_range: i64,
     flushed_until: i64,
-) -> Option<Vec<Arc<Block>>> {
+) -> Option<Vec<B>> {
     // Overlapping blocks should never exist; if they do, merge them first.
     for w in blocks.windows(2) {
         if w[1].meta().min_time < w[0].meta().max_time {
@@ -35,13 +49,13 @@ pub(crate) fn plan(
         let mut i = 0;
         while i < blocks.len() {
             let k = blocks[i].meta().min_time.div_euclid(window);
-            let group: Vec<Arc<Block>> = blocks[i..]
+            let group: Vec<B> = blocks[i..]
                 .iter()
                 .take_while(|b| b.meta().min_time.div_euclid(window) == k)
                 .cloned()
                 .collect();
             i += group.len();
-            let contained: Vec<Arc<Block>> = group
+            let contained: Vec<B> = group
                 .into_iter()
                 .filter(|b| (b.meta().max_time - 1).div_euclid(window) == k)
                 .collect();
@@ -57,8 +71,44 @@ pub(crate) fn plan(
 /// Merges `sources` into one block, publishes it, swaps it into the
 /// partition and deletes the sources.
 pub(crate) fn compact_group(p: &Partition, sources: &[Arc<Block>]) -> Result<Option<BlockMeta>> {
-    let blocks_dir = p.dir().join("blocks");
-    let mut w = BlockWriter::new(&blocks_dir)?;
+    let mut w = BlockWriter::new(p.local.staging_dir())?;
+    merge_into(&mut w, sources)?;
+    let ids = sources.iter().map(|b| b.meta().ulid.clone()).collect();
+    fault::compaction_step("written");
+    let Some(staged) = w.finish(next_level(sources), ids)? else {
+        return Ok(None);
+    };
+    let new_block = p.local.publish(staged.dir(), &staged.meta)?;
+    let meta = staged.meta.clone();
+    {
+        let mut blocks = p.blocks.write();
+        blocks.retain(|b| !sources.iter().any(|s| Arc::ptr_eq(s, b)));
+        blocks.push(new_block);
+        blocks.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+    }
+    fault::compaction_step("published");
+    for (i, s) in sources.iter().enumerate() {
+        p.local.delete(&s.meta().ulid)?;
+        if i == 0 {
+            fault::compaction_step("deleting");
+        }
+    }
+    Ok(Some(meta))
+}
+
+/// The compaction level of a block merged from `sources`.
+pub(crate) fn next_level(sources: &[Arc<Block>]) -> u32 {
+    sources
+        .iter()
+        .map(|b| b.meta().compaction.level)
+        .max()
+        .unwrap_or(1)
+        + 1
+}
+
+/// Writes the series of `sources` into `w`, merged: a series present in
+/// several sources gets their samples in time order, each timestamp once.
+pub(crate) fn merge_into(w: &mut BlockWriter, sources: &[Arc<Block>]) -> Result<()> {
     let mut iters: Vec<SeriesCursor> = sources
         .iter()
         .map(|b| SeriesCursor::new(b.clone()))
@@ -92,32 +142,7 @@ pub(crate) fn compact_group(p: &Partition, sources: &[Arc<Block>]) -> Result<Opt
         }
         w.add_series(&min, &merged, &sts)?;
     }
-    let level = sources
-        .iter()
-        .map(|b| b.meta().compaction.level)
-        .max()
-        .unwrap_or(1)
-        + 1;
-    let ids = sources.iter().map(|b| b.meta().ulid.clone()).collect();
-    fault::compaction_step("written");
-    let Some((dir, meta)) = w.finish(level, ids)? else {
-        return Ok(None);
-    };
-    let new_block = Arc::new(Block::open(&dir)?);
-    {
-        let mut blocks = p.blocks.write();
-        blocks.retain(|b| !sources.iter().any(|s| Arc::ptr_eq(s, b)));
-        blocks.push(new_block);
-        blocks.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
-    }
-    fault::compaction_step("published");
-    for (i, s) in sources.iter().enumerate() {
-        block::delete_block_dir(s.dir())?;
-        if i == 0 {
-            fault::compaction_step("deleting");
-        }
-    }
-    Ok(Some(meta))
+    Ok(())
 }
 
 /// Walks a block's series in label order.
@@ -141,7 +166,7 @@ impl SeriesCursor {
     }
 
     fn advance(&mut self) -> Result<()> {
-        self.current = if self.next < self.block.num_series() {
+        self.current = if self.next < self.block.num_series()? {
             let s = self.block.series_samples(self.next, &mut self.cache)?;
             self.next += 1;
             Some(s)

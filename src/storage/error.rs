@@ -38,6 +38,16 @@ pub enum StorageError {
     /// A configuration value was out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A request to the object store failed (the store is down, refused
+    /// the credentials, or the object is missing).
+    #[error("object storage error on {path}: {source}")]
+    ObjectStore {
+        /// The object (or prefix) involved.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: object_store::Error,
+    },
     /// The storage was closed, or poisoned by an earlier I/O failure.
     #[error("storage is closed")]
     Closed,
@@ -48,6 +58,14 @@ impl StorageError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> StorageError {
         StorageError::Io {
             path: path.into(),
+            source,
+        }
+    }
+
+    /// Wraps an object store error with the object it concerned.
+    pub fn object_store(path: impl std::fmt::Display, source: object_store::Error) -> StorageError {
+        StorageError::ObjectStore {
+            path: path.to_string(),
             source,
         }
     }

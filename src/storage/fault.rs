@@ -17,6 +17,17 @@
 //!   deleted; `deleting`: the first source is gone, the others not), after
 //!   logging `fault hook: compaction paused at <step>` at `warn`, so a
 //!   test can wait for that line and SIGKILL the process mid-compaction.
+//! * `TESSERA_FAULT_UPLOAD_PAUSE=<step>:<ms>`: shipping a block to the
+//!   bucket sleeps at `<step>` (`partial`: its `chunks` and `index` are
+//!   uploaded, `meta.json` is not; `uploaded`: `meta.json` is uploaded, the
+//!   bucket index does not list the block yet), logging `fault hook:
+//!   upload paused at <step>`.
+//! * `TESSERA_FAULT_BUCKET_COMPACTION_PAUSE=<step>:<ms>`: a compaction in
+//!   the bucket sleeps at `<step>` (`partial`, `uploaded`: as for uploads,
+//!   of the merged block; `published`: the index lists the merged block and
+//!   marks its sources; `purging`: a marked block's `meta.json` is deleted,
+//!   its other files not yet), logging `fault hook: bucket compaction
+//!   paused at <step>`.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -26,6 +37,10 @@ use std::time::Duration;
 pub const DISK_FULL_ENV: &str = "TESSERA_FAULT_DISK_FULL_FILE";
 /// `<step>:<ms>` at which compactions pause.
 pub const COMPACTION_PAUSE_ENV: &str = "TESSERA_FAULT_COMPACTION_PAUSE";
+/// `<step>:<ms>` at which uploads of flushed blocks pause.
+pub const UPLOAD_PAUSE_ENV: &str = "TESSERA_FAULT_UPLOAD_PAUSE";
+/// `<step>:<ms>` at which compactions in the bucket pause.
+pub const BUCKET_COMPACTION_PAUSE_ENV: &str = "TESSERA_FAULT_BUCKET_COMPACTION_PAUSE";
 
 /// The `ENOSPC` errno, the one error the disk-full handling keys on.
 pub(crate) const ENOSPC: i32 = 28;
@@ -44,18 +59,42 @@ pub(crate) fn disk_full() -> bool {
         .is_some_and(|p| p.exists())
 }
 
-/// Pauses a compaction at `step` when the hook names it.
-pub(crate) fn compaction_step(step: &str) {
-    static PAUSE: OnceLock<Option<(String, u64)>> = OnceLock::new();
-    let pause = PAUSE.get_or_init(|| {
-        let v = std::env::var(COMPACTION_PAUSE_ENV).ok()?;
+/// A parsed `<step>:<ms>` pause hook.
+type Pause = OnceLock<Option<(String, u64)>>;
+
+fn pause(cell: &'static Pause, env: &str, what: &str, step: &str) {
+    let pause = cell.get_or_init(|| {
+        let v = std::env::var(env).ok()?;
         let (s, ms) = v.split_once(':')?;
         Some((s.to_string(), ms.parse().ok()?))
     });
     if let Some((s, ms)) = pause {
         if s == step {
-            tracing::warn!("fault hook: compaction paused at {step} for {ms}ms");
+            tracing::warn!("fault hook: {what} paused at {step} for {ms}ms");
             std::thread::sleep(Duration::from_millis(*ms));
         }
     }
+}
+
+/// Pauses a compaction at `step` when the hook names it.
+pub(crate) fn compaction_step(step: &str) {
+    static PAUSE: Pause = OnceLock::new();
+    pause(&PAUSE, COMPACTION_PAUSE_ENV, "compaction", step);
+}
+
+/// Pauses an upload of a flushed block at `step` when the hook names it.
+pub(crate) fn upload_step(step: &str) {
+    static PAUSE: Pause = OnceLock::new();
+    pause(&PAUSE, UPLOAD_PAUSE_ENV, "upload", step);
+}
+
+/// Pauses a compaction in the bucket at `step` when the hook names it.
+pub(crate) fn bucket_compaction_step(step: &str) {
+    static PAUSE: Pause = OnceLock::new();
+    pause(
+        &PAUSE,
+        BUCKET_COMPACTION_PAUSE_ENV,
+        "bucket compaction",
+        step,
+    );
 }

@@ -8,6 +8,8 @@
 //! `flushed_until` file.
 
 pub(crate) mod block;
+pub mod bucket;
+mod bucket_api;
 pub mod chunk;
 pub(crate) mod compact;
 pub mod error;
@@ -32,6 +34,8 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use block::{BlockMeta, BlockStats, Compaction};
+pub use bucket::ObjectStorageConfig;
+pub use bucket_api::BucketStatus;
 pub use error::{Result, StorageError};
 pub use head::cardinality::{CardinalityStat, TsdbStatus};
 pub use index::{MatchOp, Matcher};
@@ -78,6 +82,9 @@ pub struct StorageConfig {
     /// How often the background task flushes, compacts and applies
     /// retention. `None` disables it (tests drive those steps by hand).
     pub maintenance_interval: Option<Duration>,
+    /// Blocks in object storage; `None` (the default) keeps everything on
+    /// the local disk.
+    pub object_storage: Option<bucket::ObjectStorageConfig>,
 }
 
 impl StorageConfig {
@@ -90,6 +97,7 @@ impl StorageConfig {
             tenant_defaults: TenantConfig::default(),
             tenant_overrides: HashMap::new(),
             maintenance_interval: Some(Duration::from_secs(60)),
+            object_storage: None,
         }
     }
 
@@ -137,6 +145,8 @@ pub struct OpenStats {
 pub struct Storage {
     inner: Arc<Inner>,
     background: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The bucket worker, when a bucket is configured and maintenance runs.
+    bucket_worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 struct Inner {
@@ -153,6 +163,12 @@ struct Inner {
     maintenance_failures: std::sync::atomic::AtomicU64,
     /// Compactions (background or asked for) that failed.
     compaction_failures: std::sync::atomic::AtomicU64,
+    /// The bucket, its cache and settings, when one is configured.
+    bucket: Option<Arc<bucket::BucketContext>>,
+    /// What the bucket worker did.
+    bucket_counters: Arc<bucket::worker::WorkerCounters>,
+    /// Stops the bucket worker.
+    bucket_stop: Arc<AtomicBool>,
 }
 
 /// What `Storage::open` did, kept for `/metrics`.
@@ -178,6 +194,10 @@ impl Storage {
             )));
         }
         let started = std::time::Instant::now();
+        let bucket = match &cfg.object_storage {
+            Some(o) => Some(Arc::new(bucket::BucketContext::open(o)?)),
+            None => None,
+        };
         let root = cfg.data_dir.join("tenants");
         std::fs::create_dir_all(&root).map_err(|e| StorageError::io(&root, e))?;
         let mut tenants = HashMap::new();
@@ -199,6 +219,7 @@ impl Storage {
                 cfg.tenant(&tenant),
                 cfg.block_range_ms,
                 cfg.wal.clone(),
+                bucket.as_ref(),
             )?;
             tracing::info!(
                 tenant = %tenant,
@@ -217,6 +238,22 @@ impl Storage {
             stats.repairs.extend(report.replay.repaired.clone());
             tenants.insert(tenant, Arc::new(p));
         }
+        if let Some(ctx) = &bucket {
+            for tenant in discover_tenants(ctx, &tenants) {
+                let dir = root.join(tenant.as_str());
+                let (p, _) = Partition::open(
+                    tenant.clone(),
+                    &dir,
+                    cfg.tenant(&tenant),
+                    cfg.block_range_ms,
+                    cfg.wal.clone(),
+                    Some(ctx),
+                )?;
+                stats.tenants += 1;
+                stats.blocks += p.blocks().len();
+                tenants.insert(tenant, Arc::new(p));
+            }
+        }
         let inner = Arc::new(Inner {
             cfg,
             tenants: RwLock::new(tenants),
@@ -232,9 +269,13 @@ impl Storage {
             },
             maintenance_failures: std::sync::atomic::AtomicU64::new(0),
             compaction_failures: std::sync::atomic::AtomicU64::new(0),
+            bucket,
+            bucket_counters: Arc::default(),
+            bucket_stop: Arc::default(),
         });
         let storage = Storage {
             background: Mutex::new(spawn_background(&inner)),
+            bucket_worker: Mutex::new(spawn_bucket_worker(&inner)),
             inner,
         };
         Ok((storage, stats))
@@ -260,6 +301,7 @@ impl Storage {
             cfg.tenant(tenant),
             cfg.block_range_ms,
             cfg.wal.clone(),
+            self.inner.bucket.as_ref(),
         )?;
         let p = Arc::new(p);
         self.inner.tenants.write().insert(tenant.clone(), p.clone());
@@ -320,11 +362,15 @@ impl Storage {
         Ok(out)
     }
 
-    /// Compacts the tenant's blocks as far as the level plan allows.
+    /// Compacts the tenant's blocks as far as the level plan allows (in
+    /// the bucket when one is configured).
     pub fn compact(&self, tenant: &TenantId) -> Result<Vec<BlockMeta>> {
         self.check_open()?;
         match self.partition(tenant) {
-            Some(p) => compact_counted(&self.inner, &p),
+            Some(p) => match &p.bucket {
+                Some(side) => bucket::compactor::compact(&p, side),
+                None => compact_counted(&self.inner, &p),
+            },
             None => Ok(Vec::new()),
         }
     }
@@ -420,6 +466,13 @@ impl Storage {
         if let Some(h) = self.background.lock().take() {
             let _ = h.join();
         }
+        if let Some(ctx) = &self.inner.bucket {
+            self.inner.bucket_stop.store(true, Ordering::Release);
+            ctx.wake.notify();
+        }
+        if let Some(h) = self.bucket_worker.lock().take() {
+            let _ = h.join();
+        }
         let parts: Vec<Arc<Partition>> = self.inner.tenants.read().values().cloned().collect();
         for p in parts {
             p.wal.close()?;
@@ -454,6 +507,10 @@ fn maintain(inner: &Inner) -> Result<()> {
             };
             p.flush(Some(boundary))?;
         }
+        if p.bucket.is_some() {
+            // Compaction and retention happen in the bucket (the worker).
+            continue;
+        }
         compact_counted(inner, &p)?;
         if let (Some(ret), Some(max)) = (p.cfg.retention_ms, p.max_time()) {
             p.apply_retention(max.saturating_sub(ret))?;
@@ -468,6 +525,43 @@ fn compact_counted(inner: &Inner, p: &Partition) -> Result<Vec<BlockMeta>> {
         inner.compaction_failures.fetch_add(1, Ordering::Relaxed);
         tracing::error!(tenant = %p.tenant, error = %e, "compaction failed");
     })
+}
+
+/// Tenants that have a prefix in the bucket but no local directory (a
+/// replaced machine), found with one delimiter listing of the prefix.
+fn discover_tenants(
+    ctx: &bucket::BucketContext,
+    known: &HashMap<TenantId, Arc<Partition>>,
+) -> Vec<TenantId> {
+    match ctx.bucket.list_dirs(&ctx.bucket.path([])) {
+        Ok(names) => names
+            .iter()
+            .filter_map(|n| TenantId::new(n).ok())
+            .filter(|t| !known.contains_key(t))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list the bucket's tenants at start");
+            Vec::new()
+        }
+    }
+}
+
+/// Starts the bucket worker when a bucket is configured and maintenance runs.
+fn spawn_bucket_worker(inner: &Arc<Inner>) -> Option<std::thread::JoinHandle<()>> {
+    let ctx = inner.bucket.clone()?;
+    let interval = inner.cfg.maintenance_interval?;
+    let weak = Arc::downgrade(inner);
+    bucket::worker::spawn(
+        ctx,
+        move || {
+            weak.upgrade()
+                .map(|i| i.tenants.read().values().cloned().collect())
+                .unwrap_or_default()
+        },
+        inner.bucket_counters.clone(),
+        interval,
+        inner.bucket_stop.clone(),
+    )
 }
 
 /// Starts the thread that fsyncs WALs under the batch policy and runs maintenance.

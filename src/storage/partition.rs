@@ -10,7 +10,11 @@ use std::time::Instant;
 use parking_lot::{Mutex, RwLock};
 
 use crate::model::describe_label_refs;
-use crate::storage::block::{self, writer::BlockWriter, Block, DELETED_SUFFIX, TMP_SUFFIX};
+use crate::storage::block::local::LocalBlocks;
+use crate::storage::block::store::BlockStore;
+use crate::storage::block::{self, writer::BlockWriter, Block};
+use crate::storage::bucket::side::BucketSide;
+use crate::storage::bucket::{compactor, view, BucketContext};
 use crate::storage::error::{Result, StorageError};
 use crate::storage::head::append::{apply, decide, normalize_label_order, DecideCtx, Decision};
 use crate::storage::head::series::Placement;
@@ -64,6 +68,10 @@ pub(crate) struct Partition {
     pub(crate) head: Head,
     pub(crate) wal: Wal,
     pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
+    /// The local blocks directory.
+    pub(crate) local: LocalBlocks,
+    /// The tenant's blocks in the bucket, when one is configured.
+    pub(crate) bucket: Option<BucketSide>,
     append_lock: Mutex<AppendScratch>,
     pub(crate) maintenance: Mutex<()>,
     flushed_until: AtomicI64,
@@ -82,22 +90,29 @@ pub(crate) struct OpenReport {
 }
 
 impl Partition {
-    fn blocks_dir(&self) -> PathBuf {
-        self.dir.join("blocks")
-    }
-
-    /// Opens (or creates) the partition in `dir`, replaying its WAL.
+    /// Opens (or creates) the partition in `dir`, replaying its WAL. With
+    /// a bucket, its index's blocks join the local ones (if the bucket
+    /// cannot be read now, the background shipper does it later).
     pub fn open(
         tenant: TenantId,
         dir: &Path,
         cfg: TenantConfig,
         block_range: i64,
         wal_opts: WalOptions,
+        bucket: Option<&Arc<BucketContext>>,
     ) -> Result<(Partition, OpenReport)> {
         let started = Instant::now();
-        let blocks_dir = dir.join("blocks");
-        std::fs::create_dir_all(&blocks_dir).map_err(|e| StorageError::io(&blocks_dir, e))?;
-        let blocks = open_blocks(&blocks_dir)?;
+        let local = LocalBlocks::new(&dir.join("blocks"))?;
+        let mut blocks = local.open_all()?;
+        let bucket = match bucket {
+            Some(ctx) => Some(BucketSide::open(ctx, &tenant, dir)?),
+            None => None,
+        };
+        if let Some(side) = &bucket {
+            if let Err(e) = join_bucket(&local, side, &mut blocks) {
+                tracing::warn!(tenant = %tenant, error = %e, "bucket not readable at start; retrying in the background");
+            }
+        }
         let flushed_until = read_flushed_until(dir)?.max(
             blocks
                 .iter()
@@ -123,6 +138,8 @@ impl Partition {
             head,
             wal,
             blocks: RwLock::new(blocks),
+            local,
+            bucket,
             append_lock: Mutex::new(AppendScratch::default()),
             maintenance: Mutex::new(()),
             flushed_until: AtomicI64::new(flushed_until),
@@ -321,16 +338,16 @@ impl Partition {
             self.head.set_min_valid_time(before);
             self.wal.cut_segment()?
         };
-        let blocks_dir = self.blocks_dir();
-        let mut w = BlockWriter::new(&blocks_dir)?;
+        let mut w = BlockWriter::new(self.local.staging_dir())?;
         self.head
             .for_each_series_before(before, &mut |l, s, st| w.add_series(l, s, st))?;
-        let written = w.finish(1, Vec::new())?;
-        let meta = match written {
-            Some((dir, meta)) => {
-                let b = Arc::new(Block::open(&dir)?);
-                self.add_block(b);
-                Some(meta)
+        let meta = match w.finish(1, Vec::new())? {
+            Some(staged) => {
+                self.add_block(self.local.publish(staged.dir(), &staged.meta)?);
+                if let Some(side) = &self.bucket {
+                    side.ctx.wake.notify();
+                }
+                Some(staged.meta.clone())
             }
             None => None,
         };
@@ -381,7 +398,7 @@ impl Partition {
         let mut ranges = Vec::new();
         for b in doomed {
             self.blocks.write().retain(|x| !Arc::ptr_eq(x, &b));
-            block::delete_block_dir(b.dir())?;
+            self.local.delete(&b.meta().ulid)?;
             ranges.push((b.meta().min_time, b.meta().max_time));
         }
         Ok(ranges)
@@ -390,11 +407,6 @@ impl Partition {
     /// A snapshot of the open blocks.
     pub fn blocks(&self) -> Vec<Arc<Block>> {
         self.blocks.read().clone()
-    }
-
-    /// The partition's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Newest time held anywhere in the partition.
@@ -408,6 +420,17 @@ impl Partition {
             .max();
         head.max(blocks)
     }
+}
+
+/// Recovers what a crash left in the bucket, reads the tenant's bucket
+/// index and merges its blocks into `blocks`.
+fn join_bucket(local: &LocalBlocks, side: &BucketSide, blocks: &mut Vec<Arc<Block>>) -> Result<()> {
+    compactor::recover_staging(side)?;
+    let ix = side.store.read_index()?;
+    let doomed = view::merge(blocks, side, &ix)?;
+    view::delete_dropped(local, side, blocks, &doomed)?;
+    side.synced.store(true, Ordering::Release);
+    Ok(())
 }
 
 fn replay_record(head: &Head, rec: WalRecord, report: &mut OpenReport) {
@@ -443,43 +466,6 @@ fn replay_record(head: &Head, rec: WalRecord, report: &mut OpenReport) {
             }
         }
     }
-}
-
-/// Opens every published block, removing leftovers of interrupted writes,
-/// deletions and compactions.
-fn open_blocks(dir: &Path) -> Result<Vec<Arc<Block>>> {
-    let mut blocks = Vec::new();
-    let rd = std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))?;
-    for entry in rd {
-        let path = entry.map_err(|e| StorageError::io(dir, e))?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        if name.ends_with(TMP_SUFFIX) || name.ends_with(DELETED_SUFFIX) {
-            tracing::info!(dir = %path.display(), "removing leftover of an interrupted block write or deletion");
-            std::fs::remove_dir_all(&path).map_err(|e| StorageError::io(&path, e))?;
-            continue;
-        }
-        if path.is_dir() {
-            blocks.push(Arc::new(Block::open(&path)?));
-        }
-    }
-    let replaced: std::collections::HashSet<String> = blocks
-        .iter()
-        .flat_map(|b| b.meta().compaction.sources.iter().cloned())
-        .collect();
-    let (gone, kept): (Vec<_>, Vec<_>) = blocks
-        .into_iter()
-        .partition(|b| replaced.contains(&b.meta().ulid));
-    for b in gone {
-        tracing::info!(block = %b.meta().ulid, "removing block already replaced by a compaction");
-        block::delete_block_dir(b.dir())?;
-    }
-    let mut kept = kept;
-    kept.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
-    Ok(kept)
 }
 
 fn read_flushed_until(dir: &Path) -> Result<i64> {

@@ -17,8 +17,9 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use memmap2::Mmap;
+use super::source::{ByteSource, MappedFile};
 
 use crate::model::Sample;
 use crate::storage::chunk::{decode_block_chunk_st, encode_block_chunk_st, StEntry};
@@ -28,8 +29,8 @@ use crate::storage::error::{Result, StorageError};
 pub(crate) const CHUNKS_MAGIC: u32 = 0x5453_434B;
 /// Chunk file format version.
 pub(crate) const CHUNKS_VERSION: u8 = 1;
-const HEADER_LEN: usize = 12;
-const FRAME_HEADER_LEN: usize = 12;
+pub(crate) const HEADER_LEN: usize = 12;
+pub(crate) const FRAME_HEADER_LEN: usize = 12;
 /// A frame is closed once its uncompressed size passes this.
 pub(crate) const FRAME_TARGET: usize = 128 << 10;
 /// Largest decompressed frame a reader accepts (the in-frame offset has 24 bits).
@@ -134,45 +135,64 @@ impl ChunkFileWriter {
 /// decompresses each frame once.
 #[derive(Default)]
 pub(crate) struct FrameCache {
-    key: Option<(usize, u64)>,
+    key: Option<(u64, u64)>,
     raw: Vec<u8>,
 }
 
-/// A memory-mapped chunk file.
+/// Gives every chunk file reader its own id, the first half of a
+/// [`FrameCache`] key.
+static NEXT_READER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A chunk file read through a [`ByteSource`]: mapped from the local disk,
+/// or fetched by ranges from the bucket.
 pub(crate) struct ChunkFileReader {
-    path: String,
-    map: Mmap,
+    id: u64,
+    src: Box<dyn ByteSource>,
+    /// Whether the header has been checked (at open for a local file, at
+    /// the first read for a remote one, so opening costs no request).
+    header_ok: AtomicBool,
 }
 
 impl ChunkFileReader {
-    /// Maps the file and checks its header.
+    /// Maps the local file at `path` and checks its header.
     pub fn open(path: &Path) -> Result<ChunkFileReader> {
-        let f = File::open(path).map_err(|e| StorageError::io(path, e))?;
-        // SAFETY: block files are immutable once published; nothing writes them while mapped.
-        let map = unsafe { Mmap::map(&f) }.map_err(|e| StorageError::io(path, e))?;
-        let name = path.display().to_string();
-        if map.len() < HEADER_LEN || map[..4] != CHUNKS_MAGIC.to_be_bytes() {
-            return Err(StorageError::corruption(name, 0, "bad chunk file magic"));
+        let r = ChunkFileReader::from_source(Box::new(MappedFile::open(path)?));
+        r.check_header()?;
+        Ok(r)
+    }
+
+    /// A reader over `src` whose header is checked at the first read.
+    pub fn from_source(src: Box<dyn ByteSource>) -> ChunkFileReader {
+        ChunkFileReader {
+            id: NEXT_READER_ID.fetch_add(1, Ordering::Relaxed),
+            src,
+            header_ok: AtomicBool::new(false),
         }
-        if frame_crc(&map[..8]).to_le_bytes() != map[8..HEADER_LEN] {
-            return Err(StorageError::corruption(
-                name,
-                8,
-                "chunk file header checksum mismatch",
-            ));
+    }
+
+    fn check_header(&self) -> Result<()> {
+        if self.header_ok.load(Ordering::Acquire) {
+            return Ok(());
         }
-        if map[4] != CHUNKS_VERSION {
-            return Err(StorageError::corruption(
-                name,
-                4,
-                format!("unsupported chunk file version {}", map[4]),
-            ));
+        if self.src.len() < HEADER_LEN as u64 {
+            return Err(self.corrupt(0, "bad chunk file magic"));
         }
-        Ok(ChunkFileReader { path: name, map })
+        let h = self.src.read(0, HEADER_LEN)?;
+        if h[..4] != CHUNKS_MAGIC.to_be_bytes() {
+            return Err(self.corrupt(0, "bad chunk file magic"));
+        }
+        if frame_crc(&h[..8]).to_le_bytes() != h[8..HEADER_LEN] {
+            return Err(self.corrupt(8, "chunk file header checksum mismatch"));
+        }
+        if h[4] != CHUNKS_VERSION {
+            return Err(self.corrupt(4, format!("unsupported chunk file version {}", h[4])));
+        }
+        self.header_ok.store(true, Ordering::Release);
+        Ok(())
     }
 
     fn corrupt(&self, offset: u64, reason: impl Into<String>) -> StorageError {
-        StorageError::corruption(&self.path, offset, reason)
+        StorageError::corruption(self.src.name(), offset, reason)
     }
 
     /// Decodes the chunk at `chunk_ref`, appending its samples to `out` and,
@@ -186,9 +206,10 @@ impl ChunkFileReader {
     ) -> Result<()> {
         let frame_off = chunk_ref >> 24;
         let in_frame = (chunk_ref & 0xff_ffff) as usize;
-        let key = (self.map.as_ptr() as usize, frame_off);
+        let key = (self.id, frame_off);
         if cache.key != Some(key) {
             cache.key = None;
+            self.check_header()?;
             self.load_frame(frame_off, &mut cache.raw)?;
             cache.key = Some(key);
         }
@@ -206,27 +227,28 @@ impl ChunkFileReader {
     }
 
     fn load_frame(&self, off: u64, raw: &mut Vec<u8>) -> Result<()> {
-        let start =
-            usize::try_from(off).map_err(|_| self.corrupt(off, "frame offset out of range"))?;
-        let header = start
-            .checked_add(FRAME_HEADER_LEN)
-            .and_then(|end| self.map.get(start..end))
-            .ok_or_else(|| self.corrupt(off, "frame header past end of file"))?;
+        let header = self
+            .src
+            .read(off, FRAME_HEADER_LEN)
+            .map_err(|_| self.corrupt(off, "frame header past end of file"))?;
         let word =
             |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
         let (comp_len, raw_len, crc) = (word(0) as usize, word(4) as usize, word(8));
         if raw_len > MAX_RAW_FRAME + FRAME_TARGET {
             return Err(self.corrupt(off, format!("frame claims {raw_len} uncompressed bytes")));
         }
-        let body_start = start + FRAME_HEADER_LEN;
-        let comp = body_start
-            .checked_add(comp_len)
-            .and_then(|end| self.map.get(body_start..end))
-            .ok_or_else(|| self.corrupt(off, "frame body past end of file"))?;
-        if frame_crc(comp) != crc {
+        let body_off = off.saturating_add(FRAME_HEADER_LEN as u64);
+        if body_off.saturating_add(comp_len as u64) > self.src.len() {
+            return Err(self.corrupt(off, "frame body past end of file"));
+        }
+        let comp = self
+            .src
+            .read(body_off, comp_len)
+            .map_err(|_| self.corrupt(off, "frame body past end of file"))?;
+        if frame_crc(&comp) != crc {
             return Err(self.corrupt(off, "frame checksum mismatch"));
         }
-        *raw = zstd::bulk::decompress(comp, raw_len)
+        *raw = zstd::bulk::decompress(&comp, raw_len)
             .map_err(|e| self.corrupt(off, format!("zstd: {e}")))?;
         if raw.len() != raw_len {
             return Err(self.corrupt(off, "frame decompressed to the wrong size"));

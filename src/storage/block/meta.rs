@@ -1,6 +1,7 @@
 //! `meta.json`: a block's time range, statistics and compaction lineage,
 //! with a CRC32C over its own canonical serialization.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,12 @@ pub struct BlockMeta {
     pub compaction: Compaction,
     /// Layout version, [`BLOCK_VERSION`].
     pub version: u32,
+    /// Fields a producer adds for its own bookkeeping (a replicated
+    /// ingest log would record the last sequence the block covers). Kept
+    /// through uploads and indexes; absent when empty, so metas written
+    /// before it existed keep their checksum.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -81,8 +88,13 @@ impl BlockMeta {
     pub(crate) fn read(dir: &Path) -> Result<BlockMeta> {
         let path = dir.join(META_FILE);
         let bytes = std::fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
-        let name = path.display().to_string();
-        let file: MetaFile = serde_json::from_slice(&bytes)
+        BlockMeta::decode(&bytes, &path.display().to_string())
+    }
+
+    /// Decodes and verifies the bytes of a `meta.json` read from `name`.
+    pub(crate) fn decode(bytes: &[u8], name: &str) -> Result<BlockMeta> {
+        let name = name.to_string();
+        let file: MetaFile = serde_json::from_slice(bytes)
             .map_err(|e| StorageError::corruption(&name, e.column() as u64, e.to_string()))?;
         if file.meta.checksum()? != file.crc32c {
             return Err(StorageError::corruption(
@@ -121,7 +133,21 @@ mod tests {
                 sources: vec!["a".into(), "b".into()],
             },
             version: BLOCK_VERSION,
+            extra: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn extra_fields_survive_and_are_checksummed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = meta();
+        m.extra.insert("ingestLogSeq".into(), "42".into());
+        m.write(dir.path()).unwrap();
+        assert_eq!(BlockMeta::read(dir.path()).unwrap(), m);
+        let p = dir.path().join(META_FILE);
+        let text = std::fs::read_to_string(&p).unwrap().replace("42", "43");
+        std::fs::write(&p, text).unwrap();
+        assert!(BlockMeta::read(dir.path()).is_err());
     }
 
     #[test]

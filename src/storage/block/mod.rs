@@ -1,18 +1,26 @@
 //! Persistent, immutable blocks: one directory per block holding
 //! `chunks` (zstd frames of block-encoded chunks), `index` (symbols, series,
-//! postings) and `meta.json`. Files are opened with `mmap`.
+//! postings) and `meta.json`.
 //!
-//! A block is published by renaming a fully written and fsynced temporary
-//! directory, so a crash leaves either the old state or the complete block.
+//! A block is written into a staging directory ([`writer`]) and then
+//! published through a [`store::BlockStore`]: the local directory
+//! ([`local`], files read with `mmap`, published by one rename) or the
+//! bucket (`storage/bucket/`, `meta.json` uploaded last, files read by
+//! ranges through the on-disk cache). A [`Block`] reads the same way from
+//! either; only its [`source::ByteSource`] and index loader differ.
 
 pub(crate) mod chunks;
+pub(crate) mod local;
 pub(crate) mod meta;
+pub(crate) mod source;
+pub(crate) mod store;
 pub(crate) mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 pub(crate) use chunks::FrameCache;
-use chunks::{ChunkFileReader, CHUNKS_FILE};
+pub(crate) use chunks::{ChunkFileReader, CHUNKS_FILE};
 pub use meta::{BlockMeta, BlockStats, Compaction};
 use roaring::RoaringBitmap;
 
@@ -28,24 +36,58 @@ pub(crate) const TMP_SUFFIX: &str = ".tmp";
 /// Suffix of a block directory being deleted.
 pub(crate) const DELETED_SUFFIX: &str = ".deleted";
 
+/// Opens a block's index when it is first needed (and again after the
+/// cache evicted it): the bucket's blocks are listed at start but their
+/// indexes are fetched only by the queries that reach them.
+pub(crate) trait IndexLoader: Send + Sync {
+    /// The index, fetched and verified if it is not at hand.
+    fn load(&self) -> Result<Arc<IndexReader>>;
+}
+
+/// A block's index: open already (a local block) or loaded on demand.
+enum IndexSlot {
+    Ready(Arc<IndexReader>),
+    Lazy(Box<dyn IndexLoader>),
+}
+
+/// Where an open block's files are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Home {
+    /// The local blocks directory.
+    Local,
+    /// The bucket, read through the cache.
+    Bucket,
+}
+
 /// An open block.
 pub(crate) struct Block {
-    dir: PathBuf,
     meta: BlockMeta,
-    index: IndexReader,
+    home: Home,
+    index: IndexSlot,
     chunks: ChunkFileReader,
 }
 
 impl Block {
-    /// Opens and verifies the block in `dir`.
+    /// Opens and verifies the block in the local directory `dir`.
     pub fn open(dir: &Path) -> Result<Block> {
         let meta = BlockMeta::read(dir)?;
         Ok(Block {
-            index: IndexReader::open(&dir.join(INDEX_FILE))?,
+            index: IndexSlot::Ready(Arc::new(IndexReader::open(&dir.join(INDEX_FILE))?)),
             chunks: ChunkFileReader::open(&dir.join(CHUNKS_FILE))?,
-            dir: dir.to_path_buf(),
+            home: Home::Local,
             meta,
         })
+    }
+
+    /// A block in the bucket: its index is loaded by `index` when first
+    /// needed, its chunks read through `chunks`.
+    pub fn remote(meta: BlockMeta, index: Box<dyn IndexLoader>, chunks: ChunkFileReader) -> Block {
+        Block {
+            meta,
+            home: Home::Bucket,
+            index: IndexSlot::Lazy(index),
+            chunks,
+        }
     }
 
     /// The block's meta.
@@ -53,9 +95,16 @@ impl Block {
         &self.meta
     }
 
-    /// The block's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Where the block's files are.
+    pub fn home(&self) -> Home {
+        self.home
+    }
+
+    fn index(&self) -> Result<Arc<IndexReader>> {
+        match &self.index {
+            IndexSlot::Ready(i) => Ok(i.clone()),
+            IndexSlot::Lazy(l) => l.load(),
+        }
     }
 
     /// Whether the block's range `[min_time, max_time)` meets `[mint, maxt]`.
@@ -63,13 +112,21 @@ impl Block {
         self.meta.min_time <= maxt && self.meta.max_time > mint
     }
 
-    fn ids(&self, matchers: &[Matcher]) -> Result<RoaringBitmap> {
-        index::select(&self.index, matchers)
+    /// Ids of the series matching `matchers`, and the index they index.
+    fn ids(&self, matchers: &[Matcher]) -> Result<(Arc<IndexReader>, RoaringBitmap)> {
+        let ix = self.index()?;
+        let ids = index::select(&*ix, matchers)?;
+        Ok((ix, ids))
     }
 
     /// Series `id`'s labels and its chunk metas that meet `[mint, maxt]`.
-    fn series_in(&self, id: u32, mint: i64, maxt: i64) -> Result<(Labels, Vec<ChunkMeta>)> {
-        let (labels, mut metas) = self.index.series(id)?;
+    fn series_in(
+        ix: &IndexReader,
+        id: u32,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<(Labels, Vec<ChunkMeta>)> {
+        let (labels, mut metas) = ix.series(id)?;
         metas.retain(|m| m.maxt >= mint && m.mint <= maxt);
         Ok((labels, metas))
     }
@@ -109,8 +166,9 @@ impl Block {
     ) -> Result<Vec<(Labels, Vec<Sample>)>> {
         let mut cache = FrameCache::default();
         let mut out = Vec::new();
-        for id in &self.ids(matchers)? {
-            let (labels, metas) = self.series_in(id, mint, maxt)?;
+        let (ix, ids) = self.ids(matchers)?;
+        for id in &ids {
+            let (labels, metas) = Block::series_in(&ix, id, mint, maxt)?;
             let mut samples = Vec::new();
             self.read_chunks(&metas, mint, maxt, &mut cache, &mut samples, None)?;
             if !samples.is_empty() {
@@ -130,8 +188,9 @@ impl Block {
         maxt: i64,
     ) -> Result<Vec<(Labels, Vec<ChunkMeta>)>> {
         let mut out = Vec::new();
-        for id in &self.ids(matchers)? {
-            let (labels, metas) = self.series_in(id, mint, maxt)?;
+        let (ix, ids) = self.ids(matchers)?;
+        for id in &ids {
+            let (labels, metas) = Block::series_in(&ix, id, mint, maxt)?;
             if !metas.is_empty() {
                 out.push((labels, metas));
             }
@@ -156,8 +215,9 @@ impl Block {
     /// Label sets of matching series with a chunk meeting `[mint, maxt]`.
     pub fn select_labels(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>> {
         let mut out = Vec::new();
-        for id in &self.ids(matchers)? {
-            let (labels, metas) = self.series_in(id, mint, maxt)?;
+        let (ix, ids) = self.ids(matchers)?;
+        for id in &ids {
+            let (labels, metas) = Block::series_in(&ix, id, mint, maxt)?;
             if !metas.is_empty() {
                 out.push(labels);
             }
@@ -170,23 +230,24 @@ impl Block {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Option<RoaringBitmap>> {
+    ) -> Result<(Arc<IndexReader>, Option<RoaringBitmap>)> {
         if matchers.is_empty() {
-            return Ok(None);
+            return Ok((self.index()?, None));
         }
         let mut c = RoaringBitmap::new();
-        for id in &self.ids(matchers)? {
-            if !self.series_in(id, mint, maxt)?.1.is_empty() {
+        let (ix, ids) = self.ids(matchers)?;
+        for id in &ids {
+            if !Block::series_in(&ix, id, mint, maxt)?.1.is_empty() {
                 c.insert(id);
             }
         }
-        Ok(Some(c))
+        Ok((ix, Some(c)))
     }
 
     /// Label names of matching series (all series without matchers).
     pub fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>> {
-        let c = self.candidates(matchers, mint, maxt)?;
-        index::label_names(&self.index, c.as_ref(), None)
+        let (ix, c) = self.candidates(matchers, mint, maxt)?;
+        index::label_names(&*ix, c.as_ref(), None)
     }
 
     /// Values of `name` on matching series (all series without matchers).
@@ -197,8 +258,8 @@ impl Block {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>> {
-        let c = self.candidates(matchers, mint, maxt)?;
-        index::label_values(&self.index, name, c.as_ref(), None)
+        let (ix, c) = self.candidates(matchers, mint, maxt)?;
+        index::label_values(&*ix, name, c.as_ref(), None)
     }
 
     /// Labels, all samples and their start timestamps of series `id` (ids
@@ -208,7 +269,7 @@ impl Block {
         id: u32,
         cache: &mut FrameCache,
     ) -> Result<(Labels, Vec<Sample>, Vec<StEntry>)> {
-        let (labels, metas) = self.index.series(id)?;
+        let (labels, metas) = self.index()?.series(id)?;
         let (mut samples, mut sts) = (Vec::new(), Vec::new());
         self.read_chunks(
             &metas,
@@ -222,8 +283,8 @@ impl Block {
     }
 
     /// Number of series in the block.
-    pub fn num_series(&self) -> u32 {
-        self.index.num_series()
+    pub fn num_series(&self) -> Result<u32> {
+        Ok(self.index()?.num_series())
     }
 }
 
@@ -243,16 +304,4 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     std::fs::File::open(dir)
         .and_then(|f| f.sync_all())
         .map_err(|e| StorageError::io(dir, e))
-}
-
-/// Deletes a block directory: rename to `.deleted` (atomic), then remove.
-pub(crate) fn delete_block_dir(dir: &Path) -> Result<()> {
-    let mut gone = dir.as_os_str().to_owned();
-    gone.push(DELETED_SUFFIX);
-    let gone = PathBuf::from(gone);
-    std::fs::rename(dir, &gone).map_err(|e| StorageError::io(dir, e))?;
-    if let Some(parent) = dir.parent() {
-        fsync_dir(parent)?;
-    }
-    std::fs::remove_dir_all(&gone).map_err(|e| StorageError::io(&gone, e))
 }

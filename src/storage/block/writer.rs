@@ -1,5 +1,6 @@
-//! Writing a block: chunks, index and meta into a temporary directory,
-//! published by one rename.
+//! Writing a block: chunks, index and meta into a staging directory
+//! `<ulid>.tmp/`, every file fsynced. Publishing it is the job of a
+//! [`BlockStore`](super::store::BlockStore).
 
 use std::path::{Path, PathBuf};
 
@@ -25,9 +26,24 @@ impl Drop for TmpDir {
     }
 }
 
+/// A finished block in its staging directory, every file and the
+/// directory fsynced, not yet published. Dropping it removes the
+/// directory if it is still there (a local publish renamed it away).
+pub(crate) struct StagedBlock {
+    tmp: TmpDir,
+    /// The block's meta, as written into its `meta.json`.
+    pub meta: BlockMeta,
+}
+
+impl StagedBlock {
+    /// The staging directory.
+    pub fn dir(&self) -> &Path {
+        &self.tmp.0
+    }
+}
+
 /// Builds one block. Series must be added in label order.
 pub(crate) struct BlockWriter {
-    blocks_dir: PathBuf,
     ulid: String,
     tmp: TmpDir,
     chunks: ChunkFileWriter,
@@ -39,14 +55,13 @@ pub(crate) struct BlockWriter {
 }
 
 impl BlockWriter {
-    /// Starts a block under `blocks_dir` in `<ulid>.tmp`.
-    pub fn new(blocks_dir: &Path) -> Result<BlockWriter> {
+    /// Starts a block under `staging` in `<ulid>.tmp`.
+    pub fn new(staging: &Path) -> Result<BlockWriter> {
         let ulid = ulid::Ulid::new().to_string();
-        let tmp = blocks_dir.join(format!("{ulid}{TMP_SUFFIX}"));
+        let tmp = staging.join(format!("{ulid}{TMP_SUFFIX}"));
         std::fs::create_dir_all(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
         let tmp = TmpDir(tmp);
         Ok(BlockWriter {
-            blocks_dir: blocks_dir.to_path_buf(),
             chunks: ChunkFileWriter::create(&tmp.0.join(CHUNKS_FILE))?,
             index: IndexWriter::create(&tmp.0.join(INDEX_FILE))?,
             ulid,
@@ -99,9 +114,9 @@ impl BlockWriter {
         Ok(())
     }
 
-    /// Finishes the files, fsyncs them, and renames the directory into
-    /// place. Returns `None` (and removes the directory) if no series was added.
-    pub fn finish(self, level: u32, sources: Vec<String>) -> Result<Option<(PathBuf, BlockMeta)>> {
+    /// Finishes the files and fsyncs them and the staging directory.
+    /// Returns `None` (and removes the directory) if no series was added.
+    pub fn finish(self, level: u32, sources: Vec<String>) -> Result<Option<StagedBlock>> {
         self.chunks.finish()?;
         if self.stats.num_series == 0 {
             drop(self.index);
@@ -116,13 +131,14 @@ impl BlockWriter {
             stats: self.stats,
             compaction: Compaction { level, sources },
             version: BLOCK_VERSION,
+            extra: Default::default(),
         };
         meta.write(&self.tmp.0)?;
         fsync_dir(&self.tmp.0)?;
-        let dst = self.blocks_dir.join(&self.ulid);
-        std::fs::rename(&self.tmp.0, &dst).map_err(|e| StorageError::io(&dst, e))?;
-        fsync_dir(&self.blocks_dir)?;
-        Ok(Some((dst, meta)))
+        Ok(Some(StagedBlock {
+            tmp: self.tmp,
+            meta,
+        }))
     }
 }
 
@@ -142,13 +158,22 @@ mod tests {
     }
 
     #[test]
-    fn a_published_block_stays() {
+    fn a_published_block_stays_and_an_unpublished_one_goes() {
+        use crate::storage::block::local::LocalBlocks;
+        use crate::storage::block::store::BlockStore;
         let dir = tempfile::tempdir().unwrap();
-        let mut w = BlockWriter::new(dir.path()).unwrap();
+        let store = LocalBlocks::new(dir.path()).unwrap();
         let l = Labels::from_pairs([("__name__", "m")]);
+        let mut w = BlockWriter::new(store.staging_dir()).unwrap();
         w.add_series(&l, &[Sample::new(1, 1.0)], &[]).unwrap();
-        let (published, _) = w.finish(1, Vec::new()).unwrap().unwrap();
+        let staged = w.finish(1, Vec::new()).unwrap().unwrap();
+        store.publish(staged.dir(), &staged.meta).unwrap();
+        let published = store.path_of(&staged.meta.ulid);
+        drop(staged);
         assert!(published.join(INDEX_FILE).exists());
+        let mut w = BlockWriter::new(store.staging_dir()).unwrap();
+        w.add_series(&l, &[Sample::new(2, 1.0)], &[]).unwrap();
+        drop(w.finish(1, Vec::new()).unwrap().unwrap());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
