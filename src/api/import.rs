@@ -17,7 +17,7 @@ use axum::routing::post;
 use axum::Router;
 
 use super::{blocking, ApiError, AppState, HeldBody, Writer};
-use crate::ingest::text::{parse, ParsedText, TextFormat, TextMetadata};
+use crate::ingest::text::{count_sample_lines, parse_in_batches, TextFormat, TextMetadata};
 use crate::model::{LabelRef, Sample};
 use crate::storage::RejectReason;
 use crate::storage::{AppendOutcome, MetricMetadata, SeriesInput, Storage};
@@ -198,33 +198,53 @@ pub(super) fn append_rows(
     tenant: &TenantId,
     rows: &[Row],
 ) -> Result<AppendOutcome, ApiError> {
-    let refs: Vec<Vec<LabelRef<'_>>> = rows
-        .iter()
-        .map(|(l, _)| l.iter().map(|(n, v)| LabelRef::new(n, v)).collect())
-        .collect();
-    let inputs: Vec<SeriesInput<'_>> = refs
-        .iter()
-        .zip(rows)
-        .map(|(labels, (_, sample))| SeriesInput {
-            labels,
-            samples: std::slice::from_ref(sample),
-        })
-        .collect();
-    let metrics = state.metrics();
+    let refs = label_refs(rows);
     let n = rows.len() as u64;
+    take_rate(state, tenant, n)?;
+    append_inputs(state, storage, tenant, &inputs_of(rows, &refs))
+}
+
+/// Counts `n` received samples and takes them from the tenant's ingestion
+/// rate, or refuses the request (429) before anything of it is stored.
+pub(super) fn take_rate(state: &AppState, tenant: &TenantId, n: u64) -> Result<(), ApiError> {
+    let metrics = state.metrics();
     metrics.add_received(tenant, n);
     if let Err(limit) = state.limiter().try_take(tenant, n) {
         let reason = RejectReason::RateLimited(limit.rate as u64);
         metrics.add_rejected(tenant, reason.metric_name(), n);
         return Err(ApiError::TooManyRequests(reason.to_string()));
     }
+    Ok(())
+}
+
+/// Appends series inputs whose samples were already taken from the rate,
+/// counting what storage refused.
+fn append_inputs(
+    state: &AppState,
+    storage: &Storage,
+    tenant: &TenantId,
+    inputs: &[SeriesInput<'_>],
+) -> Result<AppendOutcome, ApiError> {
+    let metrics = state.metrics();
+    let n: u64 = inputs.iter().map(|i| i.samples.len() as u64).sum();
     let outcome = storage
-        .append(tenant, &inputs)
+        .append(tenant, inputs)
         .inspect_err(|e| metrics.add_storage_failure(tenant, e, n))?;
     for (reason, n) in &outcome.rejected_by_reason {
         metrics.add_rejected(tenant, reason, *n);
     }
     Ok(outcome)
+}
+
+/// Rows as series inputs borrowing their labels from `refs`.
+fn inputs_of<'a>(rows: &'a [Row], refs: &'a [Vec<LabelRef<'a>>]) -> Vec<SeriesInput<'a>> {
+    refs.iter()
+        .zip(rows)
+        .map(|(labels, (_, sample))| SeriesInput {
+            labels,
+            samples: std::slice::from_ref(sample),
+        })
+        .collect()
 }
 
 /// Parses and stores one body (blocking); returns the 400 body lines, or
@@ -237,40 +257,84 @@ fn ingest(
     format: TextFormat,
     extra: &[(String, String)],
 ) -> Result<Vec<String>, ApiError> {
-    let ParsedText {
-        samples,
-        metadata,
-        errors,
-        exemplars,
-    } = parse(body_text(body)?, format);
-    // OpenMetrics exemplars are validated but there is no exemplar storage.
-    state.metrics().add_exemplars_discarded(tenant, exemplars);
+    let text = body_text(body)?;
+    // The rate limit takes the whole request up front (a 429 stores
+    // nothing), counting the lines that can be samples without parsing.
+    take_rate(state, tenant, count_sample_lines(text))?;
     let now = now_ms();
-    let rows: Vec<Row> = samples
-        .iter()
-        .map(|s| {
-            let t = s.timestamp_ms.unwrap_or(now);
-            (with_labels(&s.labels, extra), Sample::new(t, s.value))
-        })
-        .collect();
-    let outcome = append_rows(state, storage, tenant, &rows)?;
-    storage.record_metadata(tenant, &text_metadata(&metadata))?;
-    if errors.is_empty() && outcome.rejected == 0 {
+    let mut total = Totals::default();
+    let mut failed = None;
+    // Parsed and stored a batch at a time, so a large body never holds
+    // all its parsed samples (an import is not atomic anyway).
+    let parsed = parse_in_batches(text, format, IMPORT_BATCH, &mut |batch| {
+        let rows: Vec<Row> = batch
+            .iter()
+            .map(|s| {
+                let t = s.timestamp_ms.unwrap_or(now);
+                (with_labels(&s.labels, extra), Sample::new(t, s.value))
+            })
+            .collect();
+        let refs = label_refs(&rows);
+        match append_inputs(state, storage, tenant, &inputs_of(&rows, &refs)) {
+            Ok(o) => {
+                total.add(o);
+                true
+            }
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    // OpenMetrics exemplars are validated but there is no exemplar storage.
+    state.metrics().add_exemplars_discarded(tenant, parsed.exemplars);
+    storage.record_metadata(tenant, &text_metadata(&parsed.metadata))?;
+    let bad_lines = parsed.error_count();
+    if bad_lines == 0 && total.rejected == 0 {
         return Ok(Vec::new());
     }
     let summary = format!(
-        "{} lines rejected, {} samples rejected by storage, {} samples stored",
-        errors.len(),
-        outcome.rejected,
-        outcome.accepted + outcome.duplicates_ignored
+        "{bad_lines} lines rejected, {} samples rejected by storage, {} samples stored",
+        total.rejected, total.stored
     );
-    let reasons = errors
+    let reasons = parsed
+        .errors
         .iter()
         .map(|e| e.to_string())
-        .chain(outcome.rejections.iter().map(|r| r.to_string()))
+        .chain(total.rejections.iter().map(|r| r.to_string()))
         .take(MAX_REASONS)
         .map(|r| r.replace('\n', "\\n"));
     Ok(std::iter::once(summary).chain(reasons).collect())
+}
+
+/// Samples parsed and stored per batch of an import.
+const IMPORT_BATCH: usize = 10_000;
+
+/// What the batches of one import did, together.
+#[derive(Default)]
+struct Totals {
+    stored: u64,
+    rejected: u64,
+    rejections: Vec<crate::storage::Rejection>,
+}
+
+impl Totals {
+    fn add(&mut self, o: AppendOutcome) {
+        self.stored += o.accepted + o.duplicates_ignored;
+        self.rejected += o.rejected;
+        let room = AppendOutcome::MAX_REPORTED.saturating_sub(self.rejections.len());
+        self.rejections.extend(o.rejections.into_iter().take(room));
+    }
+}
+
+/// Each row's labels as borrowed pairs.
+fn label_refs(rows: &[Row]) -> Vec<Vec<LabelRef<'_>>> {
+    rows.iter()
+        .map(|(l, _)| l.iter().map(|(n, v)| LabelRef::new(n, v)).collect())
+        .collect()
 }
 
 #[cfg(test)]

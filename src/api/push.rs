@@ -24,7 +24,7 @@ use axum::Router;
 use super::import::{append_rows, body_text, now_ms, text_format, text_metadata, with_labels, Row};
 use super::{blocking, ApiError, AppState, HeldBody, Writer};
 use crate::ingest::push::parse_grouping_path;
-use crate::ingest::text::{parse, ParsedText, TextFormat, TextSample};
+use crate::ingest::text::{count_sample_lines, parse, ParsedText, TextFormat, TextSample};
 use crate::model::{stale_nan, Sample};
 use crate::storage::Storage;
 use crate::tenant::TenantId;
@@ -159,18 +159,33 @@ struct Pushed {
     exemplars: u64,
 }
 
+/// Most samples one push may carry (a push is parsed and replaced whole).
+pub(crate) const MAX_PUSH_SAMPLES: u64 = 200_000;
+
 /// Parses a push body, refusing it whole on any bad line, any timestamp
 /// or any series given twice.
 fn parse_push(body: &[u8], format: TextFormat, key: &LabelPairs) -> Result<Pushed, ApiError> {
     let text = body_text(body)?;
+    // A push replaces its group as a whole, so it is parsed whole; the
+    // sample count is bounded before anything is parsed.
+    let lines = count_sample_lines(text);
+    if lines > MAX_PUSH_SAMPLES {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "push body has {lines} sample lines, more than the limit of {MAX_PUSH_SAMPLES} per push; split it into several POST requests (each replaces only the metrics it names) or use /api/v1/import/prometheus"
+        )));
+    }
+    let parsed = parse(text, format);
+    let more_errors = parsed.more_errors;
     let ParsedText {
         samples,
         metadata,
         errors,
         exemplars,
-    } = parse(text, format);
+        ..
+    } = parsed;
     if !errors.is_empty() {
-        let mut lines = vec![format!("{} lines rejected, nothing stored", errors.len())];
+        let bad = errors.len() as u64 + more_errors;
+        let mut lines = vec![format!("{bad} lines rejected, nothing stored")];
         lines.extend(
             errors
                 .iter()

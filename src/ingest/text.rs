@@ -82,11 +82,61 @@ pub struct ParsedText {
     /// Exemplars on valid sample lines: validated, not stored (there is no
     /// exemplar storage yet), so callers count them as discarded.
     pub exemplars: u64,
+    /// Bad lines beyond the first [`MAX_KEPT_ERRORS`], counted only.
+    pub more_errors: u64,
+}
+
+impl ParsedText {
+    /// Every bad line, kept or only counted.
+    pub fn error_count(&self) -> u64 {
+        self.errors.len() as u64 + self.more_errors
+    }
+}
+
+/// Bad lines whose errors are kept in [`ParsedText::errors`]; the rest are
+/// counted in [`ParsedText::more_errors`], so a body of garbage costs no
+/// more memory than a body of samples.
+pub const MAX_KEPT_ERRORS: usize = 100;
+
+/// Metric families whose metadata one body may declare; a `# TYPE`, `# HELP`
+/// or `# UNIT` line for one more is a bad line. Bounds what a body's
+/// metadata costs (and what it adds to the tenant's metadata store).
+pub const MAX_FAMILIES_PER_BODY: usize = 10_000;
+
+/// Sample lines a body has at most: the lines that are neither blank nor
+/// comments. Cheap (no allocation), for checking limits before parsing.
+pub fn count_sample_lines(body: &str) -> u64 {
+    body.split('\n')
+        .filter(|l| {
+            let t = l.trim_start_matches([' ', '\t']);
+            !t.is_empty() && !t.starts_with('#')
+        })
+        .count() as u64
 }
 
 /// Parses a whole body. Never panics; bad lines are reported in
 /// [`ParsedText::errors`] and skipped.
 pub fn parse(body: &str, format: TextFormat) -> ParsedText {
+    let mut samples = Vec::new();
+    let mut out = parse_in_batches(body, format, usize::MAX, &mut |batch| {
+        samples.extend(batch);
+        true
+    });
+    out.samples = samples;
+    out
+}
+
+/// [`parse`] that hands the samples to `sink` in batches of at most
+/// `batch` as it goes (so a large body never holds all its parsed samples
+/// at once) and stops early when `sink` returns false. The returned
+/// [`ParsedText`] has no samples, only metadata, errors and counts.
+pub fn parse_in_batches(
+    body: &str,
+    format: TextFormat,
+    batch: usize,
+    sink: &mut dyn FnMut(Vec<TextSample>) -> bool,
+) -> ParsedText {
+    let batch = batch.max(1);
     let mut builder = Builder::default();
     // A final `\n` ends the last line rather than starting an empty one.
     let body = body.strip_suffix('\n').unwrap_or(body);
@@ -105,6 +155,12 @@ pub fn parse(body: &str, format: TextFormat) -> ParsedText {
             break;
         }
         builder.line(n, line, format);
+        if builder.out.samples.len() >= batch && !sink(std::mem::take(&mut builder.out.samples)) {
+            return builder.out;
+        }
+    }
+    if !builder.out.samples.is_empty() && !sink(std::mem::take(&mut builder.out.samples)) {
+        return builder.out;
     }
     if format == TextFormat::OpenMetrics && !saw_eof {
         // Reported where the marker was due: just past the last line.
@@ -138,7 +194,11 @@ struct Builder {
 
 impl Builder {
     fn error(&mut self, line: usize, reason: String) {
-        self.out.errors.push(IngestError::Text { line, reason });
+        if self.out.errors.len() < MAX_KEPT_ERRORS {
+            self.out.errors.push(IngestError::Text { line, reason });
+        } else {
+            self.out.more_errors += 1;
+        }
     }
 
     fn line(&mut self, n: usize, line: &str, format: TextFormat) {
@@ -147,7 +207,7 @@ impl Builder {
             TextFormat::OpenMetrics => line,
         };
         let result = if content.starts_with('#') {
-            meta::parse_comment(line, format).map(|c| self.comment(c))
+            meta::parse_comment(line, format).and_then(|c| self.comment(c))
         } else if content.is_empty() {
             match format {
                 TextFormat::Prometheus => Ok(()),
@@ -168,17 +228,22 @@ impl Builder {
 
     /// Later HELP/TYPE/UNIT lines for a family overwrite earlier ones, as
     /// Prometheus's metadata cache keeps the last value it saw.
-    fn comment(&mut self, c: Comment) {
+    fn comment(&mut self, c: Comment) -> Result<(), String> {
         let Comment::Meta {
             family,
             field,
             text,
         } = c
         else {
-            return;
+            return Ok(());
         };
         let idx = match self.families.get(&family) {
             Some(&i) => i,
+            None if self.families.len() >= MAX_FAMILIES_PER_BODY => {
+                return Err(format!(
+                    "metadata for more than {MAX_FAMILIES_PER_BODY} metric families in one body; the metadata of {family:?} is not recorded"
+                ));
+            }
             None => {
                 self.out.metadata.push(TextMetadata {
                     metric: family.clone(),
@@ -196,6 +261,7 @@ impl Builder {
                 MetaField::Unit => m.unit = text,
             }
         }
+        Ok(())
     }
 }
 

@@ -233,6 +233,12 @@ fn ingest_cases() -> Vec<Case> {
     let wide = format!("wide{{{}}} 1\n", (0..5000).map(|i| format!("l{i}=\"v\"")).collect::<Vec<_>>().join(","));
     v.push(case("import of a line with 5,000 labels", import(wide.into_bytes()), 400, "label"));
     v.push(case("import of 4 MB of tiny lines", import("t 1\n".repeat(1 << 20).into_bytes()), 204, ""));
+    // Garbage is counted, not kept: only the first errors are listed.
+    v.push(case("import of 1,000,000 bad lines", import("{{{\n".repeat(1_000_000).into_bytes()), 400, "1000000 lines rejected, 0 samples rejected by storage, 0 samples stored"));
+    let families: String = (0..10_001).map(|i| format!("# TYPE fam_{i} gauge\n")).collect();
+    v.push(case("import declaring 10,001 metric families", import(format!("{families}fam_0 1\n").into_bytes()), 400, "metadata for more than 10000 metric families in one body"));
+    let push = |body: Vec<u8>| Send::Post("/metrics/job/bulk", vec![("X-Scope-OrgID", "hostile".into())], body);
+    v.push(case("push of 200,001 samples", push((0..200_001).map(|i| format!("s{{i=\"{i}\"}} 1\n")).collect::<String>().into_bytes()), 413, "more than the limit of 200000 per push"));
     v.push(case("push to a path with ..", Send::Method("PUT", "/metrics/job/../../../etc/passwd".into()), 400, ""));
     v.push(case("push with bad base64 in the path", Send::Method("PUT", "/metrics/job@base64/!!!!".into()), 400, "base64"));
     v.push(case("push with an odd number of path segments", Send::Method("PUT", "/metrics/job/a/b".into()), 400, ""));

@@ -391,3 +391,52 @@ fn content_types() {
         assert_eq!(TextFormat::from_content_type(*ct), *want, "{ct:?}");
     }
 }
+
+#[test]
+fn batches_hand_over_every_sample_in_order_and_can_stop() {
+    let body: String = (0..25).map(|i| format!("m{{i=\"{i}\"}} {i}\n")).collect();
+    let mut sizes = Vec::new();
+    let mut values = Vec::new();
+    let out = parse_in_batches(&body, TextFormat::Prometheus, 10, &mut |b| {
+        sizes.push(b.len());
+        values.extend(b.iter().map(|s| s.value));
+        true
+    });
+    assert_eq!(sizes, vec![10, 10, 5]);
+    assert_eq!(values, (0..25).map(f64::from).collect::<Vec<_>>());
+    assert!(out.samples.is_empty() && out.errors.is_empty());
+
+    let mut calls = 0;
+    parse_in_batches(&body, TextFormat::Prometheus, 10, &mut |_| {
+        calls += 1;
+        false
+    });
+    assert_eq!(calls, 1, "a sink that refuses stops the parse");
+}
+
+#[test]
+fn only_the_first_errors_are_kept_the_rest_are_counted() {
+    let body = "{{{\n".repeat(MAX_KEPT_ERRORS + 57);
+    let out = parse(&body, TextFormat::Prometheus);
+    assert_eq!(out.errors.len(), MAX_KEPT_ERRORS);
+    assert_eq!(out.more_errors, 57);
+    assert_eq!(out.error_count(), (MAX_KEPT_ERRORS + 57) as u64);
+}
+
+#[test]
+fn metadata_for_too_many_families_is_a_bad_line() {
+    let mut body: String = (0..MAX_FAMILIES_PER_BODY).map(|i| format!("# HELP f{i} x\n")).collect();
+    body.push_str("# TYPE f0 gauge\n# TYPE one_more counter\nf0 1\n");
+    let out = parse(&body, TextFormat::Prometheus);
+    assert_eq!(out.metadata.len(), MAX_FAMILIES_PER_BODY);
+    assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+    assert!(out.errors[0].to_string().contains("one_more"), "{}", out.errors[0]);
+    assert_eq!(out.samples.len(), 1, "the samples of the body still count");
+}
+
+#[test]
+fn sample_lines_are_counted_without_comments_or_blanks() {
+    assert_eq!(count_sample_lines(""), 0);
+    assert_eq!(count_sample_lines("# HELP a b\n\n  \n a 1\nb 2\n\t# c\n"), 2);
+    assert_eq!(count_sample_lines("a 1"), 1);
+}
