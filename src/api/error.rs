@@ -151,6 +151,7 @@ impl From<crate::promql::QueryError> for ApiError {
             "internal" => ApiError::Internal(msg),
             "forbidden" => ApiError::Forbidden(msg),
             "canceled" => ApiError::Canceled(msg),
+            "unavailable" => ApiError::Unavailable(msg),
             _ => ApiError::Execution(msg),
         }
     }
@@ -223,5 +224,30 @@ mod tests {
             ApiError::from(StorageError::EmptyMatchers).status(),
             StatusCode::BAD_REQUEST
         );
+    }
+
+    #[test]
+    fn a_store_that_is_down_makes_a_query_unavailable_not_internal() {
+        use crate::promql::QueryError;
+        let down = StorageError::object_store(
+            "t/01ABC/index",
+            object_store::Error::Generic {
+                store: "S3",
+                source: "connection refused".into(),
+            },
+        );
+        let e = ApiError::from(QueryError::from(down));
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE, "{e:?}");
+        assert_eq!(e.error_type(), "unavailable");
+        assert!(e.to_string().contains("retry later"), "{e}");
+        let missing = StorageError::object_store(
+            "t/01ABC/index",
+            object_store::Error::NotFound {
+                path: "t/01ABC/index".into(),
+                source: "gone".into(),
+            },
+        );
+        let e = ApiError::from(QueryError::from(missing));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR, "{e:?}");
     }
 }

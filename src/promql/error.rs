@@ -19,6 +19,9 @@ pub enum QueryError {
     Unsupported(String),
     /// Storage failed while reading (`internal`).
     Storage(String),
+    /// Storage could not be read for now, e.g. the object store is down
+    /// (`unavailable`, HTTP 503: worth retrying).
+    Unavailable(String),
     /// The caller's access policy does not allow this (HTTP 403).
     Forbidden(String),
     /// The query was stopped from outside, e.g. its client went away (`canceled`).
@@ -39,6 +42,7 @@ impl QueryError {
             QueryError::Storage(_) | QueryError::Internal(_) => "internal",
             QueryError::Forbidden(_) => "forbidden",
             QueryError::Canceled => "canceled",
+            QueryError::Unavailable(_) => "unavailable",
             _ => "execution",
         }
     }
@@ -50,6 +54,7 @@ impl fmt::Display for QueryError {
             QueryError::BadData(m)
             | QueryError::Execution(m)
             | QueryError::Storage(m)
+            | QueryError::Unavailable(m)
             | QueryError::Internal(m)
             | QueryError::Limit(m)
             | QueryError::Forbidden(m) => f.write_str(m),
@@ -94,6 +99,25 @@ impl Annotations {
     pub fn info(&mut self, msg: String) {
         if !self.infos.contains(&msg) {
             self.infos.push(msg);
+        }
+    }
+}
+
+impl From<crate::storage::StorageError> for QueryError {
+    /// A store that is down (or a closed storage) is transient; any other
+    /// storage failure is internal.
+    fn from(e: crate::storage::StorageError) -> QueryError {
+        use crate::storage::StorageError;
+        match e {
+            StorageError::ObjectStore {
+                source: object_store::Error::NotFound { .. },
+                ..
+            } => QueryError::Storage(e.to_string()),
+            StorageError::ObjectStore { .. } => {
+                QueryError::Unavailable(format!("object storage unavailable, retry later: {e}"))
+            }
+            StorageError::Closed => QueryError::Unavailable(e.to_string()),
+            _ => QueryError::Storage(e.to_string()),
         }
     }
 }

@@ -268,7 +268,7 @@ impl<'a> TenantScope<'a> {
 }
 
 fn storage_err(e: crate::storage::StorageError) -> QueryError {
-    QueryError::Storage(e.to_string())
+    QueryError::from(e)
 }
 
 /// Whether a matcher on a restricted label stays inside `allowed`: `=` an

@@ -115,7 +115,7 @@ impl Ctx<'_> {
             } else {
                 q.select_each(&sel.matchers, |l, s| each(l, s, Vec::new()))
             };
-            read.map_err(|e| QueryError::Storage(e.to_string()))?;
+            read.map_err(QueryError::from)?;
             if err.is_some() {
                 break;
             }
