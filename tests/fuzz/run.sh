@@ -19,15 +19,20 @@ fi
 cargo fuzz build --fuzz-dir . $targets 2>&1 | tail -n 3
 for t in $targets; do
   work=target/corpus/$t
-  mkdir -p "$work" "artifacts/$t"
+  mkdir -p "$work" "artifacts/$t" target
   echo "== fuzzing $t for ${secs}s"
   start=$(date +%s)
+  log=target/fuzz-$t.log
+  set +e
   cargo fuzz run --fuzz-dir . "$t" "$work" "corpus/$t" -- \
     -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -max_len=65536 \
-    -print_final_stats=1 2>&1 | grep -E '^(#[0-9]+.*(DONE|pulse)|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|thread .* panicked|Test unit written)' || true
-  status=${PIPESTATUS[0]}
+    -print_final_stats=1 >"$log" 2>&1
+  status=$?
+  set -e
+  grep -E '^(#[0-9]+.*(DONE|pulse)|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|thread .* panicked|Test unit written)' "$log" | tail -n 20 || true
   echo "   $t: exit $status after $(( $(date +%s) - start ))s"
   if [ "$status" -ne 0 ]; then
+    tail -n 40 "$log" >&2
     echo "fuzz target $t crashed; input in tests/fuzz/artifacts/$t/" >&2
     exit 1
   fi
