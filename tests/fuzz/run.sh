@@ -16,7 +16,12 @@ export RUSTC_BOOTSTRAP=1
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
-cargo fuzz build --fuzz-dir . $targets 2>&1 | tail -n 3
+# `cargo fuzz build` takes one target or none (all of them).
+if [ $# -eq 0 ]; then
+  cargo fuzz build --fuzz-dir . 2>&1 | tail -n 3
+else
+  for t in $targets; do cargo fuzz build --fuzz-dir . "$t" 2>&1 | tail -n 3; done
+fi
 for t in $targets; do
   work=target/corpus/$t
   mkdir -p "$work" "artifacts/$t" target
