@@ -92,6 +92,7 @@ fn hostile_requests_never_take_the_server_down_nor_touch_stored_data() {
     assert!(before[0].contains("\"host\":\"c\""), "{}", before[0]);
     let all = cases::all();
     assert!(all.len() >= 60, "only {} cases", all.len());
+    eprintln!("{} hostile cases", all.len());
     let mut failures = Vec::new();
     for c in &all {
         let started = Instant::now();
