@@ -11,11 +11,12 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 7] = [
     ("remote_write", targets::remote_write),
     ("snappy", targets::snappy),
     ("text", targets::text),
     ("push", targets::push),
+    ("remote_read", targets::remote_read),
     ("promql", targets::promql),
     ("query_params", targets::query_params),
 ];

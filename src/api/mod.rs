@@ -18,6 +18,7 @@ mod metrics_bucket;
 mod params;
 mod push;
 mod query;
+mod read;
 mod status_tsdb;
 mod tenant;
 mod ui;
@@ -272,6 +273,7 @@ pub fn app(state: AppState) -> Router {
         .route("/-/healthy", get(health::healthy))
         .route("/-/ready", get(health::ready))
         .route("/api/v1/write", post(write::remote_write))
+        .route("/api/v1/read", post(read::remote_read))
         .route("/api/v1/admin/tsdb/flush", post(admin::flush))
         .route(
             "/federate",

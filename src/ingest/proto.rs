@@ -1,10 +1,11 @@
 //! Hand-written prost message types for remote_write 1.0 and 2.0, used by
-//! senders (the load generator, tests). The server decodes with the
-//! zero-copy decoder in [`super::remote_write`] instead.
+//! senders (the load generator, tests; the server decodes writes with the
+//! zero-copy decoder in [`super::remote_write`] instead), and for remote
+//! read, which the server decodes and answers with them ([`read`]).
 //!
 //! The structs mirror `prompb/remote.proto`, `prompb/types.proto` and
 //! `prompb/io/prometheus/write/v2/types.proto` field for field (numbers and
-//! types); only the messages remote_write needs are included.
+//! types); only the messages remote write and remote read need are included.
 
 /// Encodes `msg` and compresses it in the snappy block format, as remote
 /// write bodies are sent.
@@ -441,4 +442,161 @@ pub mod v2 {
             }
         }
     }
+}
+
+/// Remote read (`prompb/remote.proto`): the request, the sampled response
+/// and the frames of the streamed-chunks response.
+pub mod read {
+    pub use super::v1::{Label, TimeSeries};
+
+    /// `prometheus.ReadRequest`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ReadRequest {
+        /// The queries, answered in order.
+        #[prost(message, repeated, tag = "1")]
+        pub queries: Vec<Query>,
+        /// Response types the client accepts, in its order of preference;
+        /// none means samples.
+        #[prost(enumeration = "ResponseType", repeated, tag = "2")]
+        pub accepted_response_types: Vec<i32>,
+    }
+
+    /// `prometheus.ReadRequest.ResponseType`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+    #[repr(i32)]
+    pub enum ResponseType {
+        /// One snappy-compressed `ReadResponse`.
+        Samples = 0,
+        /// A stream of `ChunkedReadResponse` frames holding XOR chunks.
+        StreamedXorChunks = 1,
+    }
+
+    /// `prometheus.Query`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Query {
+        /// Start of the range, inclusive (ms).
+        #[prost(int64, tag = "1")]
+        pub start_timestamp_ms: i64,
+        /// End of the range, inclusive (ms).
+        #[prost(int64, tag = "2")]
+        pub end_timestamp_ms: i64,
+        /// Series selector.
+        #[prost(message, repeated, tag = "3")]
+        pub matchers: Vec<LabelMatcher>,
+        /// What the client will do with the data (not used).
+        #[prost(message, optional, tag = "4")]
+        pub hints: Option<ReadHints>,
+    }
+
+    /// `prometheus.LabelMatcher`.
+    #[derive(Clone, PartialEq, Eq, prost::Message)]
+    pub struct LabelMatcher {
+        /// `EQ`, `NEQ`, `RE` or `NRE`.
+        #[prost(enumeration = "MatcherType", tag = "1")]
+        pub r#type: i32,
+        /// Label name.
+        #[prost(string, tag = "2")]
+        pub name: String,
+        /// Value or regex.
+        #[prost(string, tag = "3")]
+        pub value: String,
+    }
+
+    /// `prometheus.LabelMatcher.Type`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+    #[repr(i32)]
+    pub enum MatcherType {
+        /// `=`
+        Eq = 0,
+        /// `!=`
+        Neq = 1,
+        /// `=~`
+        Re = 2,
+        /// `!~`
+        Nre = 3,
+    }
+
+    /// `prometheus.ReadHints`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ReadHints {
+        /// Query step (ms).
+        #[prost(int64, tag = "1")]
+        pub step_ms: i64,
+        /// Surrounding function or aggregation.
+        #[prost(string, tag = "2")]
+        pub func: String,
+        /// Start (ms).
+        #[prost(int64, tag = "3")]
+        pub start_ms: i64,
+        /// End (ms).
+        #[prost(int64, tag = "4")]
+        pub end_ms: i64,
+        /// Grouping labels.
+        #[prost(string, repeated, tag = "5")]
+        pub grouping: Vec<String>,
+        /// `by` (true) or `without`.
+        #[prost(bool, tag = "6")]
+        pub by: bool,
+        /// Range of the range selector (ms).
+        #[prost(int64, tag = "7")]
+        pub range_ms: i64,
+    }
+
+    /// `prometheus.ReadResponse`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ReadResponse {
+        /// One result per query, in the request's order.
+        #[prost(message, repeated, tag = "1")]
+        pub results: Vec<QueryResult>,
+    }
+
+    /// `prometheus.QueryResult`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct QueryResult {
+        /// The matching series with their samples.
+        #[prost(message, repeated, tag = "1")]
+        pub timeseries: Vec<TimeSeries>,
+    }
+
+    /// `prometheus.ChunkedReadResponse`: one frame of a streamed response.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ChunkedReadResponse {
+        /// Series (here always one per frame) with some of their chunks.
+        #[prost(message, repeated, tag = "1")]
+        pub chunked_series: Vec<ChunkedSeries>,
+        /// Index of the query these series answer.
+        #[prost(int64, tag = "2")]
+        pub query_index: i64,
+    }
+
+    /// `prometheus.ChunkedSeries`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ChunkedSeries {
+        /// Labels, sorted by name.
+        #[prost(message, repeated, tag = "1")]
+        pub labels: Vec<Label>,
+        /// Chunks in start-time order.
+        #[prost(message, repeated, tag = "2")]
+        pub chunks: Vec<Chunk>,
+    }
+
+    /// `prometheus.Chunk`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Chunk {
+        /// First sample's timestamp (ms).
+        #[prost(int64, tag = "1")]
+        pub min_time_ms: i64,
+        /// Last sample's timestamp (ms).
+        #[prost(int64, tag = "2")]
+        pub max_time_ms: i64,
+        /// Encoding; 1 is Prometheus's XOR chunk.
+        #[prost(int32, tag = "3")]
+        pub r#type: i32,
+        /// The chunk's bytes.
+        #[prost(bytes = "vec", tag = "4")]
+        pub data: Vec<u8>,
+    }
+
+    /// `Chunk.Encoding` `XOR`.
+    pub const CHUNK_XOR: i32 = 1;
 }

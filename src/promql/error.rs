@@ -117,6 +117,9 @@ impl From<crate::storage::StorageError> for QueryError {
                 QueryError::Unavailable(format!("object storage unavailable, retry later: {e}"))
             }
             StorageError::Closed => QueryError::Unavailable(e.to_string()),
+            StorageError::InvalidTenant(_)
+            | StorageError::InvalidMatcher(_)
+            | StorageError::EmptyMatchers => QueryError::BadData(e.to_string()),
             _ => QueryError::Storage(e.to_string()),
         }
     }

@@ -182,6 +182,34 @@ impl<'a> TenantScope<'a> {
         Ok(self.bind(super::plan::parse_selector(text)?)?.matchers)
     }
 
+    /// Raw samples in `[start, end]` of every series matching `user`, the
+    /// policy applied as for any selector, from each tenant the scope reads
+    /// (with `__tenant_id__` when federated): remote read's walk. `f`
+    /// returns false to stop.
+    pub fn select_samples(
+        &self,
+        user: Vec<Matcher>,
+        start: i64,
+        end: i64,
+        mut f: impl FnMut(Labels, Vec<crate::model::Sample>) -> bool,
+    ) -> Result<(), QueryError> {
+        let b = self.bind(user)?;
+        for t in self.tenants_for(&b) {
+            let mut go = true;
+            self.storage
+                .querier(t, start, end)
+                .select_each(&b.matchers, |l, s| {
+                    go = f(self.tag(l, t), s);
+                    go
+                })
+                .map_err(storage_err)?;
+            if !go {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Binds the `match[]` selectors of a metadata request; none means
     /// "everything the policy allows".
     fn bind_sets(&self, selectors: &[&str]) -> Result<Vec<Bound>, QueryError> {

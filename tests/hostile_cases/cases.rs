@@ -227,6 +227,19 @@ fn ingest_cases() -> Vec<Case> {
     v.push(case("histogram spans claiming 4 billion buckets", rw(v1_body(vec![hist])), 400, "huge_spans"));
     v.push(case("Content-Encoding gzip", Send::Post("/api/v1/write", vec![("Content-Encoding", "gzip".into())], vec![1, 2, 3]), 415, "gzip"));
     v.push(case("Content-Type of an unknown proto", Send::Post("/api/v1/write", vec![("Content-Type", "application/x-protobuf;proto=evil.Message".into())], vec![]), 415, "unknown proto"));
+    let read_req = |body: Vec<u8>| Send::Post("/api/v1/read", vec![("X-Scope-OrgID", "hostile".into())], body);
+    v.push(case("remote read claiming 4 GiB decompressed", read_req(snappy_claiming(4 << 30, b"\x00")), 400, "remote read request"));
+    v.push(case("remote read that is not protobuf", read_req(proto(&[0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])), 400, "bad protobuf"));
+    let everything = tessera::ingest::proto::read::ReadRequest {
+        queries: vec![tessera::ingest::proto::read::Query {
+            start_timestamp_ms: i64::MIN,
+            end_timestamp_ms: i64::MAX,
+            matchers: vec![tessera::ingest::proto::read::LabelMatcher { r#type: 2, name: "__name__".into(), value: ".*".into() }],
+            hints: None,
+        }],
+        accepted_response_types: vec![1],
+    };
+    v.push(case("remote read of every series with matchers that match nothing in particular", read_req(tessera::ingest::proto::encode_snappy(&everything)), 400, "non-empty matcher"));
     let import = |body: Vec<u8>| Send::Post("/api/v1/import/prometheus", vec![("X-Scope-OrgID", "hostile".into())], body);
     v.push(case("import of one 10 MB line", import(vec![b'a'; 10 << 20]), 400, "line 1"));
     v.push(case("import of invalid UTF-8", import(b"up 1\n\xff\xfe 2\n".to_vec()), 400, "UTF-8"));

@@ -18,6 +18,7 @@
 mod bits;
 mod blockenc;
 mod decimal;
+mod prom_xor;
 mod st;
 mod xor;
 
@@ -26,6 +27,7 @@ pub(crate) use blockenc::{
 };
 pub(crate) use st::{StEntry, StWriter};
 pub(crate) use xor::{XorAppender, XorIter};
+pub use prom_xor::{decode_prom_xor, encode_prom_xor, MAX_PROM_XOR_SAMPLES};
 
 use crate::model::Sample;
 

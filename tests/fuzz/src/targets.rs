@@ -188,6 +188,31 @@ pub fn push(data: &[u8]) {
     assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{}", String::from_utf8_lossy(&body));
 }
 
+/// Remote read: `data[0]` odd sends the rest as the body as is, even
+/// snappy-compresses it first (so the fuzzer explores the protobuf); the
+/// request reads the fixture's tenant. Never a 500; a 200 is a snappy
+/// `ReadResponse` or well-formed frames.
+pub fn remote_read(data: &[u8]) {
+    let Some((&m, rest)) = data.split_first() else {
+        return;
+    };
+    let body = if m & 1 == 1 {
+        rest.to_vec()
+    } else {
+        snap::raw::Encoder::new().compress_vec(rest).unwrap_or_default()
+    };
+    let Ok(req) = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/read")
+        .header("X-Scope-OrgID", "fuzz")
+        .body(Body::from(body))
+    else {
+        return;
+    };
+    let (status, body) = send(req);
+    assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{}", String::from_utf8_lossy(&body));
+}
+
 /// Path bytes as a URI path: `/` kept, everything but unreserved escaped.
 fn percent_encode_path(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() * 3);

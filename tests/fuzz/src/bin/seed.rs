@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tessera::ingest::proto::{encode_snappy, v1, v2};
+use tessera::ingest::proto::{encode_snappy, read, v1, v2};
 use tessera::model::Sample;
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
@@ -118,6 +118,24 @@ fn main() {
     write(&push, "put", b"\x00job/batch/instance/x\x00# TYPE done gauge\ndone{step=\"1\"} 1\n");
     write(&push, "post-b64", b"\x01job@base64/YmF0Y2g=/path@base64/L3Zhci90bXA=\x00up 1\n");
     write(&push, "delete", b"\x02job/batch\x00");
+
+    let rr = corpus.join("remote_read");
+    for (name, streamed, re) in [("samples", 0, false), ("streamed", 1, false), ("regex", 0, true)] {
+        let req = read::ReadRequest {
+            queries: vec![read::Query {
+                start_timestamp_ms: 0,
+                end_timestamp_ms: 3_600_000,
+                matchers: vec![read::LabelMatcher {
+                    r#type: if re { 2 } else { 0 },
+                    name: "__name__".into(),
+                    value: if re { "req.*".into() } else { "up".into() },
+                }],
+                hints: None,
+            }],
+            accepted_response_types: vec![streamed],
+        };
+        write(&rr, name, &[[0u8].as_slice(), &prost::Message::encode_to_vec(&req)].concat());
+    }
 
     let pq = corpus.join("promql");
     for (i, q) in promql_corpus(&root).iter().enumerate() {
