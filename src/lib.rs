@@ -12,6 +12,7 @@ pub mod loadgen;
 pub mod model;
 pub mod panics;
 pub mod promql;
+pub mod reload;
 pub mod server;
 pub mod storage;
 pub mod synth;

@@ -102,12 +102,16 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
 }
 
 fn serve(flags: &ServeFlags) -> anyhow::Result<()> {
-    let cfg = Config::from_flags(flags)?.server_config()?;
+    let config = Config::from_flags(flags)?;
+    let cfg = config.server_config()?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?
-        .block_on(tessera::server::serve(cfg))?;
+        .block_on(tessera::server::serve_with_reload(
+            cfg,
+            Some((flags.clone(), config)),
+        ))?;
     Ok(())
 }
 

@@ -89,6 +89,16 @@ pub enum ServerError {
 
 /// Binds `cfg.listen` and serves until SIGTERM or SIGINT.
 pub async fn serve(cfg: ServerConfig) -> Result<(), ServerError> {
+    serve_with_reload(cfg, None).await
+}
+
+/// [`serve`] that can re-read its configuration while running (SIGHUP,
+/// `POST /-/reload`): `source` is the command line and the config it
+/// produced at start (see [`crate::reload`]).
+pub async fn serve_with_reload(
+    cfg: ServerConfig,
+    source: Option<(crate::config::ServeFlags, crate::config::Config)>,
+) -> Result<(), ServerError> {
     if let Some(fds) = raise_fd_limit() {
         // Each connection is a descriptor; storage needs some of its own.
         if fds < cfg.conn.max_connections as u64 + 256 {
@@ -117,6 +127,11 @@ pub async fn serve(cfg: ServerConfig) -> Result<(), ServerError> {
         .with_body_budget(crate::api::BodyBudget::new(cfg.conn.max_inflight_body_bytes));
     if let Some(auth) = cfg.auth {
         state = state.with_shared_authenticator(auth);
+    }
+    state.metrics().record_reload(true);
+    if let Some((flags, config)) = source {
+        crate::reload::install(&state, flags, config);
+        crate::reload::listen_for_sighup(state.clone());
     }
     run_with_limits(
         listener,

@@ -61,9 +61,25 @@ pub struct Metrics {
     limit_hits: Mutex<BTreeMap<(TenantId, &'static str), u64>>,
     /// Keyed by query endpoint (a fixed set, see [`query_endpoint`]).
     query: Mutex<BTreeMap<&'static str, Histogram>>,
+    /// Whether the last config reload was refused.
+    last_reload_failed: std::sync::atomic::AtomicBool,
+    /// When the config was last applied (start or reload), Unix seconds.
+    last_reload_success_s: std::sync::atomic::AtomicI64,
 }
 
 impl Metrics {
+    /// Records a config load or reload attempt.
+    pub fn record_reload(&self, ok: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.last_reload_failed.store(!ok, Relaxed);
+        if ok {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            self.last_reload_success_s.store(now, Relaxed);
+        }
+    }
+
     /// Counts samples received (decoded) for a tenant.
     pub fn add_received(&self, tenant: &TenantId, n: u64) {
         if n > 0 {
@@ -195,6 +211,23 @@ impl Metrics {
             "Panics caught in request handlers and query threads (each answered 500); any is a bug.",
         );
         let _ = writeln!(out, "tessera_panics_total {}", crate::panics::caught());
+        use std::sync::atomic::Ordering::Relaxed;
+        family(
+            &mut out,
+            "tessera_config_last_reload_successful",
+            "gauge",
+            "Whether the last configuration reload attempt was successful (1) or refused (0).",
+        );
+        let ok = u8::from(!self.last_reload_failed.load(Relaxed));
+        let _ = writeln!(out, "tessera_config_last_reload_successful {ok}");
+        family(
+            &mut out,
+            "tessera_config_last_reload_success_timestamp_seconds",
+            "gauge",
+            "When the configuration was last applied (start or reload), Unix seconds.",
+        );
+        let ts = self.last_reload_success_s.load(Relaxed);
+        let _ = writeln!(out, "tessera_config_last_reload_success_timestamp_seconds {ts}");
         self.render_limits(&mut out);
         if let Some(s) = storage {
             render_storage(&mut out, s);

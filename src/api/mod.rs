@@ -59,8 +59,11 @@ pub struct AppState {
     engine: Arc<crate::promql::Engine>,
     /// When this state was made (the server's start), Unix ms.
     started_ms: i64,
-    /// Who may call; `None` is auth mode `none`.
-    auth: Option<Arc<crate::auth::Authenticator>>,
+    /// Who may call; `None` is auth mode `none`. Replaced by a reload.
+    auth: Arc<parking_lot::RwLock<Option<Arc<crate::auth::Authenticator>>>>,
+    /// Re-reads the config file and applies it (`POST /-/reload`, SIGHUP);
+    /// set by the server when it was started from a config.
+    reload: Arc<parking_lot::RwLock<Option<ReloadFn>>>,
     /// Request body bytes held at once, across all requests.
     body_budget: BodyBudget,
     /// Where PromQL queries run (threads sized for deep queries, at most
@@ -69,6 +72,11 @@ pub struct AppState {
     /// Running queries per tenant, for `max_concurrent_queries`.
     query_slots: Arc<parking_lot::Mutex<std::collections::HashMap<crate::tenant::TenantId, usize>>>,
 }
+
+/// A config reload: re-reads the file and applies what can change while
+/// running. `Ok` carries notes (settings that only a restart applies);
+/// `Err` the reason the file was refused (nothing was applied).
+pub type ReloadFn = Arc<dyn Fn() -> Result<Vec<String>, String> + Send + Sync>;
 
 /// One running query counted against its tenant's concurrency limit;
 /// released when dropped.
@@ -152,9 +160,26 @@ impl AppState {
     }
 
     /// Sets how callers are authenticated.
-    pub fn with_authenticator(mut self, auth: crate::auth::Authenticator) -> AppState {
-        self.auth = Some(Arc::new(auth));
+    pub fn with_authenticator(self, auth: crate::auth::Authenticator) -> AppState {
+        self.set_authenticator(Arc::new(auth));
         self
+    }
+
+    /// Replaces how callers are authenticated, for requests from now on
+    /// (a reload); requests already past authentication are not affected.
+    pub fn set_authenticator(&self, auth: Arc<crate::auth::Authenticator>) {
+        *self.auth.write() = Some(auth);
+    }
+
+    /// Installs what `POST /-/reload` and SIGHUP run.
+    pub fn set_reload(&self, f: ReloadFn) {
+        *self.reload.write() = Some(f);
+    }
+
+    /// Runs the installed reload, if any.
+    pub fn reload(&self) -> Option<Result<Vec<String>, String>> {
+        let f = self.reload.read().clone()?;
+        Some(f())
     }
 
     /// Takes a query slot for the caller's tenant, or refuses with 429 when
@@ -180,14 +205,15 @@ impl AppState {
     }
 
     /// Sets a shared authenticator.
-    pub fn with_shared_authenticator(mut self, auth: Arc<crate::auth::Authenticator>) -> AppState {
-        self.auth = Some(auth);
+    pub fn with_shared_authenticator(self, auth: Arc<crate::auth::Authenticator>) -> AppState {
+        self.set_authenticator(auth);
         self
     }
 
     /// How callers are authenticated.
     pub fn authenticator(&self) -> Arc<crate::auth::Authenticator> {
         self.auth
+            .read()
             .clone()
             .unwrap_or_else(caller::default_authenticator)
     }
@@ -272,6 +298,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/-/healthy", get(health::healthy))
         .route("/-/ready", get(health::ready))
+        .route("/-/reload", post(admin::reload))
         .route("/api/v1/write", post(write::remote_write))
         .route("/api/v1/read", post(read::remote_read))
         .route("/api/v1/admin/tsdb/flush", post(admin::flush))

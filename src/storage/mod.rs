@@ -151,6 +151,9 @@ pub struct Storage {
 
 struct Inner {
     cfg: StorageConfig,
+    /// Per-tenant settings (defaults, overrides), replaced by a reload;
+    /// `cfg`'s copies are only what the storage was opened with.
+    tenant_settings: RwLock<(TenantConfig, HashMap<TenantId, TenantConfig>)>,
     tenants: RwLock<HashMap<TenantId, Arc<Partition>>>,
     /// Serialises partition creation so two appenders don't open one twice.
     creating: Mutex<()>,
@@ -255,6 +258,7 @@ impl Storage {
             }
         }
         let inner = Arc::new(Inner {
+            tenant_settings: RwLock::new((cfg.tenant_defaults.clone(), cfg.tenant_overrides.clone())),
             cfg,
             tenants: RwLock::new(tenants),
             creating: Mutex::new(()),
@@ -298,7 +302,7 @@ impl Storage {
         let (p, _) = Partition::open(
             tenant.clone(),
             &dir,
-            cfg.tenant(tenant),
+            self.tenant_config(tenant),
             cfg.block_range_ms,
             cfg.wal.clone(),
             self.inner.bucket.as_ref(),
@@ -342,6 +346,26 @@ impl Storage {
     /// A querier over `[mint, maxt]` (inclusive, ms) bound to `tenant`.
     pub fn querier(&self, tenant: &TenantId, mint: i64, maxt: i64) -> Querier {
         Querier::new(self.partition(tenant), mint, maxt)
+    }
+
+    /// The settings that apply to `tenant` now.
+    pub fn tenant_config(&self, tenant: &TenantId) -> TenantConfig {
+        let (defaults, overrides) = &*self.inner.tenant_settings.read();
+        overrides.get(tenant).unwrap_or(defaults).clone()
+    }
+
+    /// Replaces every tenant's settings (a config reload): open tenants
+    /// take them for their next append, new tenants when they appear.
+    pub fn set_tenant_configs(
+        &self,
+        defaults: TenantConfig,
+        overrides: HashMap<TenantId, TenantConfig>,
+    ) {
+        *self.inner.tenant_settings.write() = (defaults, overrides);
+        let open: Vec<Arc<Partition>> = self.inner.tenants.read().values().cloned().collect();
+        for p in open {
+            *p.cfg.write() = self.tenant_config(&p.tenant);
+        }
     }
 
     /// Writes the tenant's whole head into a block now (the admin flush).
@@ -512,7 +536,7 @@ fn maintain(inner: &Inner) -> Result<()> {
             continue;
         }
         compact_counted(inner, &p)?;
-        if let (Some(ret), Some(max)) = (p.cfg.retention_ms, p.max_time()) {
+        if let (Some(ret), Some(max)) = (p.cfg.read().retention_ms, p.max_time()) {
             p.apply_retention(max.saturating_sub(ret))?;
         }
     }

@@ -64,7 +64,8 @@ impl AppendScratch {
 pub(crate) struct Partition {
     pub tenant: TenantId,
     dir: PathBuf,
-    pub(crate) cfg: TenantConfig,
+    /// The tenant's settings; replaced whole by a config reload.
+    pub(crate) cfg: RwLock<TenantConfig>,
     pub(crate) head: Head,
     pub(crate) wal: Wal,
     pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
@@ -134,7 +135,7 @@ impl Partition {
         let p = Partition {
             tenant,
             dir: dir.to_path_buf(),
-            cfg,
+            cfg: RwLock::new(cfg),
             head,
             wal,
             blocks: RwLock::new(blocks),
@@ -182,7 +183,7 @@ impl Partition {
                         input.labels,
                         &sc.order[a as usize..b as usize],
                         key,
-                        &self.cfg.limits,
+                        &self.cfg.read().limits.clone(),
                     ) {
                         Ok((h, created)) => {
                             if let Some(l) = created {
@@ -241,10 +242,11 @@ impl Partition {
     fn resolve_series(&self, sc: &mut AppendScratch, batch: &[SeriesInput<'_>]) {
         let mut order = std::mem::take(&mut sc.order);
         let mut one = std::mem::take(&mut sc.one);
+        let limits = self.cfg.read().limits.clone();
         for input in batch {
             let checked = normalize_label_order(input.labels, &mut one)
                 .map_err(RejectReason::Labels)
-                .and_then(|()| self.cfg.limits.check_labels(input.labels, &one));
+                .and_then(|()| limits.check_labels(input.labels, &one));
             match checked {
                 Ok(()) => {
                     let start = order.len() as u32;
@@ -286,7 +288,7 @@ impl Partition {
                 let ctx = DecideCtx {
                     maxt,
                     min_valid_t,
-                    ooo_window: self.cfg.ooo_window_ms,
+                    ooo_window: self.cfg.read().ooo_window_ms,
                     series: id,
                     pending: &sc.samples,
                 };
@@ -381,7 +383,7 @@ impl Partition {
             return None;
         }
         let boundary = min.div_euclid(r).saturating_add(1).saturating_mul(r);
-        (boundary <= max.saturating_sub(self.cfg.ooo_window_ms)).then_some(boundary)
+        (boundary <= max.saturating_sub(self.cfg.read().ooo_window_ms)).then_some(boundary)
     }
 
     /// Deletes blocks whose every sample is older than `cutoff`. Returns

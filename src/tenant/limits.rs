@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use super::TenantId;
 
@@ -39,8 +39,8 @@ struct Bucket {
 /// Token buckets for every tenant, with defaults and per-tenant overrides.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
-    defaults: RateLimit,
-    overrides: HashMap<TenantId, RateLimit>,
+    /// Defaults and per-tenant overrides; replaced whole by a reload.
+    limits: RwLock<(RateLimit, HashMap<TenantId, RateLimit>)>,
     buckets: Mutex<HashMap<TenantId, Bucket>>,
 }
 
@@ -48,15 +48,21 @@ impl RateLimiter {
     /// A limiter applying `defaults` to every tenant without an override.
     pub fn new(defaults: RateLimit, overrides: HashMap<TenantId, RateLimit>) -> RateLimiter {
         RateLimiter {
-            defaults,
-            overrides,
+            limits: RwLock::new((defaults, overrides)),
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
     /// The limit that applies to `tenant`.
     pub fn limit(&self, tenant: &TenantId) -> RateLimit {
-        self.overrides.get(tenant).copied().unwrap_or(self.defaults)
+        let (defaults, overrides) = &*self.limits.read();
+        overrides.get(tenant).copied().unwrap_or(*defaults)
+    }
+
+    /// Replaces the limits (a config reload). A tenant's bucket keeps its
+    /// tokens, refilled at the new rate and capped by the new burst.
+    pub fn set_limits(&self, defaults: RateLimit, overrides: HashMap<TenantId, RateLimit>) {
+        *self.limits.write() = (defaults, overrides);
     }
 
     /// Takes `n` samples' worth of tokens for `tenant`, or refuses (taking

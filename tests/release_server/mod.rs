@@ -90,6 +90,12 @@ impl Tessera {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Where the config given to [`Tessera::start`] was written (a test
+    /// rewrites it before a reload).
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("tessera.yml")
+    }
+
     /// Everything the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default()

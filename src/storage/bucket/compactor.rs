@@ -138,7 +138,7 @@ pub(crate) fn compact(p: &Partition, side: &BucketSide) -> Result<Vec<BlockMeta>
 
 /// Marks the tenant's blocks past its `retention` for deletion.
 fn apply_retention(p: &Partition, side: &BucketSide) -> Result<Vec<String>> {
-    let (Some(ret), Some(max)) = (p.cfg.retention_ms, p.max_time()) else {
+    let (Some(ret), Some(max)) = (p.cfg.read().retention_ms, p.max_time()) else {
         return Ok(Vec::new());
     };
     let cutoff = max.saturating_sub(ret);

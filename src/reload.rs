@@ -1,0 +1,117 @@
+//! Applying a changed config file without a restart: `SIGHUP` and
+//! `POST /-/reload` (Prometheus's triggers) re-read the file and the
+//! command line, as at start.
+//!
+//! What changes at once, for requests from then on: tokens, basic-auth
+//! users, policies, JWT settings and keys (the JWKS file is re-read), and
+//! every tenant limit (`limits`, `tenants`: ingestion rate and burst,
+//! series and label limits, out-of-order window, retention). Nothing is
+//! dropped meanwhile: connections stay open, requests already
+//! authenticated finish under the credentials they came with, and ingest
+//! never stops (each piece is swapped whole under its own lock).
+//!
+//! A file that does not load or validate is refused as a whole: nothing of
+//! it is applied, the error is logged and returned, and
+//! `tessera_config_last_reload_successful` turns 0 until a reload
+//! succeeds. Settings only a restart applies (listen address, data dir,
+//! WAL, block range, maintenance, shutdown timeout, `query.*`, `web.*`,
+//! object storage) are named in the answer and the log when they differ
+//! from the running ones, and left as they are.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::api::AppState;
+use crate::config::{Config, ServeFlags};
+
+/// Installs the reload into `state`: `running` is the config the server
+/// started with, `flags` its command line (which names the file).
+pub fn install(state: &AppState, flags: ServeFlags, running: Config) {
+    let running = Mutex::new(running);
+    let target = state.clone();
+    state.set_reload(Arc::new(move || {
+        let result = reload(&target, &flags, &running);
+        target.metrics().record_reload(result.is_ok());
+        match &result {
+            Ok(notes) => tracing::info!(?notes, "configuration reloaded"),
+            Err(e) => tracing::error!(error = %e, "configuration reload refused; the running configuration stays"),
+        }
+        result
+    }));
+}
+
+fn reload(state: &AppState, flags: &ServeFlags, running: &Mutex<Config>) -> Result<Vec<String>, String> {
+    let new = Config::from_flags(flags).map_err(|e| e.to_string())?;
+    let sc = new.server_config().map_err(|e| e.to_string())?;
+    let storage = state
+        .storage()
+        .ok_or("storage is still opening (WAL replay); reload once the server is ready")?;
+    let mut running = running.lock();
+    let notes = restart_only_changes(&running, &new);
+    // Everything is validated above; from here on nothing can fail.
+    if let Some(auth) = sc.auth {
+        state.set_authenticator(auth);
+    }
+    state
+        .limiter()
+        .set_limits(sc.rate_defaults, sc.rate_overrides);
+    storage.set_tenant_configs(sc.storage.tenant_defaults, sc.storage.tenant_overrides);
+    // The restart-only settings keep describing what runs.
+    let mut applied = new;
+    applied.listen = running.listen;
+    applied.data_dir = running.data_dir.clone();
+    applied.wal = running.wal.clone();
+    applied.block_range = running.block_range;
+    applied.maintenance_interval = running.maintenance_interval;
+    applied.shutdown_timeout = running.shutdown_timeout;
+    applied.query = running.query.clone();
+    applied.web = running.web.clone();
+    applied.object_storage = running.object_storage.clone();
+    *running = applied;
+    Ok(notes)
+}
+
+/// The settings that differ but only apply at the next start.
+fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |name: &str, changed: bool| {
+        if changed {
+            out.push(format!("{name} changed: it applies at the next restart"));
+        }
+    };
+    check("listen", old.listen != new.listen);
+    check("data_dir", old.data_dir != new.data_dir);
+    check("wal", old.wal != new.wal);
+    check("block_range", old.block_range != new.block_range);
+    check("maintenance_interval", old.maintenance_interval != new.maintenance_interval);
+    check("shutdown_timeout", old.shutdown_timeout != new.shutdown_timeout);
+    check("query", old.query != new.query);
+    check("web", old.web != new.web);
+    check("object_storage", old.object_storage != new.object_storage);
+    out
+}
+
+/// Reloads on every SIGHUP until the process ends.
+#[cfg(unix)]
+pub fn listen_for_sighup(state: AppState) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; reload with POST /-/reload");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading the configuration");
+            let s = state.clone();
+            let _ = tokio::task::spawn_blocking(move || s.reload()).await;
+        }
+    });
+}
+
+/// Reloads on every SIGHUP (not on this platform).
+#[cfg(not(unix))]
+pub fn listen_for_sighup(_state: AppState) {}
