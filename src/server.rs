@@ -210,7 +210,22 @@ pub async fn run_with_limits(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "WAL replay done; storage ready"
             );
-            state.set_storage(Arc::new(st));
+            let st = Arc::new(st);
+            state.metrics().usage().load(&st);
+            state.set_storage(st.clone());
+            // The usage totals go to disk every so often and at shutdown.
+            let usage_state = state.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(crate::api::USAGE_PERSIST_EVERY).await;
+                    let s = usage_state.clone();
+                    let st = st.clone();
+                    let _ = tokio::task::spawn_blocking(move || s.metrics().usage().persist(&st)).await;
+                    if usage_state.storage().is_none() {
+                        break;
+                    }
+                }
+            });
             Ok(())
         }
         Ok(Err(e)) => Err(ServerError::Storage(e)),
@@ -258,7 +273,11 @@ async fn close(state: &AppState) -> Result<(), ServerError> {
     let Some(storage) = state.storage() else {
         return Ok(());
     };
-    tokio::task::spawn_blocking(move || storage.close())
+    let metrics = state.metrics().clone();
+    tokio::task::spawn_blocking(move || {
+        metrics.usage().persist(&storage);
+        storage.close()
+    })
         .await
         .map_err(|e| ServerError::Task(e.to_string()))??;
     tracing::info!("storage closed");

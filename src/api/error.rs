@@ -175,7 +175,8 @@ impl From<StorageError> for ApiError {
             }
             StorageError::InvalidTenant(_)
             | StorageError::InvalidMatcher(_)
-            | StorageError::EmptyMatchers => ApiError::BadData(e.to_string()),
+            | StorageError::EmptyMatchers
+            | StorageError::Unsupported(_) => ApiError::BadData(e.to_string()),
             _ => ApiError::Internal(e.to_string()),
         }
     }

@@ -233,6 +233,7 @@ fn append_inputs(
     for (reason, n) in &outcome.rejected_by_reason {
         metrics.add_rejected(tenant, reason, *n);
     }
+    metrics.add_stored(tenant, outcome.accepted, outcome.series_created);
     Ok(outcome)
 }
 

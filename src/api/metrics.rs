@@ -65,9 +65,21 @@ pub struct Metrics {
     last_reload_failed: std::sync::atomic::AtomicBool,
     /// When the config was last applied (start or reload), Unix seconds.
     last_reload_success_s: std::sync::atomic::AtomicI64,
+    /// Per-tenant daily usage (see `usage.rs`).
+    usage: super::usage::Usage,
 }
 
 impl Metrics {
+    /// Per-tenant daily usage.
+    pub fn usage(&self) -> &super::usage::Usage {
+        &self.usage
+    }
+
+    /// Counts what storage accepted from one request, for usage.
+    pub fn add_stored(&self, tenant: &TenantId, samples: u64, series: u64) {
+        self.usage.add_stored(tenant, samples, series);
+    }
+
     /// Records a config load or reload attempt.
     pub fn record_reload(&self, ok: bool) {
         use std::sync::atomic::Ordering::Relaxed;
@@ -98,6 +110,7 @@ impl Metrics {
     /// a limit also counts one hit of that limit (once per call, which is
     /// once per request).
     pub fn add_rejected(&self, tenant: &TenantId, reason: &'static str, n: u64) {
+        self.usage.add_rejected(tenant, reason, n);
         if n > 0 {
             *self
                 .rejected
@@ -118,6 +131,43 @@ impl Metrics {
             .lock()
             .entry((tenant.clone(), limit))
             .or_default() += 1;
+    }
+
+    /// Per-tenant usage: daily totals summed, and what each tenant occupies.
+    fn render_usage(&self, out: &mut String, storage: &crate::storage::Storage) {
+        self.usage.sync_reads(storage);
+        let mut tenants = storage.tenant_ids();
+        tenants.extend(self.usage.tenants());
+        tenants.sort();
+        tenants.dedup();
+        let rows: Vec<(TenantId, super::usage::DayUsage, crate::storage::Footprint)> = tenants
+            .into_iter()
+            .map(|t| {
+                let mut total = super::usage::DayUsage::default();
+                for (_, d) in self.usage.days(&t) {
+                    total.samples_ingested += d.samples_ingested;
+                    total.series_created += d.series_created;
+                    total.queries += d.queries;
+                    total.samples_read += d.samples_read;
+                }
+                let fp = storage.footprint(&t);
+                (t, total, fp)
+            })
+            .collect();
+        let series: [(&str, &str, &str, fn(&super::usage::DayUsage, &crate::storage::Footprint) -> u64); 6] = [
+            ("tessera_tenant_samples_ingested_total", "counter", "Samples stored for the tenant, over the days kept (survives restarts).", |u, _| u.samples_ingested),
+            ("tessera_tenant_series_created_total", "counter", "Series created for the tenant, over the days kept.", |u, _| u.series_created),
+            ("tessera_tenant_queries_total", "counter", "Query requests of the tenant (instant, range, remote read), over the days kept.", |u, _| u.queries),
+            ("tessera_tenant_samples_read_total", "counter", "Samples read by the tenant's queries, over the days kept.", |u, _| u.samples_read),
+            ("tessera_tenant_samples_in_blocks", "gauge", "Samples in the tenant's local blocks.", |_, f| f.samples_in_blocks),
+            ("tessera_tenant_disk_bytes", "gauge", "Bytes the tenant's data takes on local disk (WAL, blocks, metadata).", |_, f| f.bytes_on_disk),
+        ];
+        for (name, kind, help, get) in series {
+            family(out, name, kind, help);
+            for (t, u, f) in &rows {
+                let _ = writeln!(out, "{name}{{tenant=\"{}\"}} {}", esc(t.as_str()), get(u, f));
+            }
+        }
     }
 
     /// Counts a query that failed on a query limit, if `e` is one.
@@ -230,6 +280,7 @@ impl Metrics {
         let _ = writeln!(out, "tessera_config_last_reload_success_timestamp_seconds {ts}");
         self.render_limits(&mut out);
         if let Some(s) = storage {
+            self.render_usage(&mut out, s);
             render_storage(&mut out, s);
         }
         self.render_http(&mut out);

@@ -21,6 +21,8 @@ mod query;
 mod read;
 mod status_tsdb;
 mod tenant;
+mod usage;
+pub use usage::PERSIST_EVERY as USAGE_PERSIST_EVERY;
 mod ui;
 mod whoami;
 mod write;
@@ -308,6 +310,9 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/status/tsdb", get(status_tsdb::status_tsdb))
         .route("/api/v1/status/whoami", get(whoami::whoami))
+        .route("/api/v1/status/usage", get(usage::status_usage))
+        .route("/api/v1/admin/tenants", get(usage::list_tenants))
+        .route("/api/v1/admin/tenants/{tenant}", axum::routing::delete(usage::delete_tenant))
         .merge(ui::routes())
         .merge(import::routes())
         .merge(push::routes())

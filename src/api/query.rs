@@ -278,6 +278,7 @@ where
     let engine = engine.with_cancel(cancel.clone());
     let metrics = state.metrics().clone();
     let tenant = reader.0.tenant.clone();
+    metrics.usage().add_query(&tenant);
     state
         .query_pool()
         .run(&cancel, move || {

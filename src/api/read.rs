@@ -66,6 +66,7 @@ pub(crate) async fn remote_read(
     drop(body);
     let streamed = wants_streamed(&request)?;
     let (max_samples, max_series) = limits(&state, &reader);
+    state.metrics().usage().add_query(&reader.0.tenant);
     blocking(move || {
         let scope = reader.scope(&storage)?;
         let mut budget = Budget {

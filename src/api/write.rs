@@ -176,6 +176,7 @@ fn ingest(
     for (reason, n) in &outcome.rejected_by_reason {
         metrics.add_rejected(tenant, reason, *n);
     }
+    metrics.add_stored(tenant, outcome.accepted, outcome.series_created);
     // Native histograms are decoded and validated but not stored yet: the
     // request is a partial write for them, never a silent success.
     metrics.add_rejected(tenant, HISTOGRAMS_UNSUPPORTED, histograms);

@@ -53,6 +53,11 @@ pub(crate) struct MetadataStore {
 }
 
 impl MetadataStore {
+    /// Forgets a tenant's map (its file goes with the tenant's directory).
+    pub(crate) fn forget(&self, tenant: &TenantId) {
+        self.tenants.lock().remove(tenant);
+    }
+
     /// The tenant's map, read from `dir` on first use.
     fn tenant(&self, tenant: &TenantId, dir: &Path) -> TenantMetadata {
         let mut tenants = self.tenants.lock();

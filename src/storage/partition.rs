@@ -63,7 +63,7 @@ impl AppendScratch {
 /// A tenant's partition.
 pub(crate) struct Partition {
     pub tenant: TenantId,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// The tenant's settings; replaced whole by a config reload.
     pub(crate) cfg: RwLock<TenantConfig>,
     pub(crate) head: Head,
@@ -76,6 +76,8 @@ pub(crate) struct Partition {
     append_lock: Mutex<AppendScratch>,
     pub(crate) maintenance: Mutex<()>,
     flushed_until: AtomicI64,
+    /// Samples this tenant's queriers returned since the process started.
+    pub(crate) samples_read: std::sync::atomic::AtomicU64,
     /// Open queriers; a flush waits for the older ones before truncating.
     pub(crate) readers: Arc<crate::storage::readers::Readers>,
 }
@@ -144,6 +146,7 @@ impl Partition {
             append_lock: Mutex::new(AppendScratch::default()),
             maintenance: Mutex::new(()),
             flushed_until: AtomicI64::new(flushed_until),
+            samples_read: std::sync::atomic::AtomicU64::new(0),
             readers: Arc::default(),
         };
         Ok((p, report))

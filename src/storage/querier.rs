@@ -73,13 +73,17 @@ impl Querier {
         for (l, s) in p.head.select(matchers, self.mint, self.maxt)? {
             merged.entry(l).or_default().push(s);
         }
-        Ok(merged
+        let out: Vec<Series> = merged
             .into_iter()
             .map(|(labels, parts)| Series {
                 labels,
                 samples: merge_parts(parts),
             })
-            .collect())
+            .collect();
+        let n: usize = out.iter().map(|s| s.samples.len()).sum();
+        p.samples_read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(out)
     }
 
     /// Calls `f` with each matching series that has samples in range, in
@@ -148,6 +152,8 @@ impl Querier {
                 st.sort_by_key(|e| e.0);
                 st.dedup_by_key(|e| e.0);
             }
+            p.samples_read
+                .fetch_add(samples.len() as u64, std::sync::atomic::Ordering::Relaxed);
             if !samples.is_empty() && !f(labels, samples, st) {
                 break;
             }

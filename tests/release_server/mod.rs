@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -24,6 +24,8 @@ pub struct Tessera {
     base: String,
     http: reqwest::blocking::Client,
     _dir: tempfile::TempDir,
+    /// The full command line, for [`Tessera::restart`].
+    argv: Vec<std::ffi::OsString>,
 }
 
 impl Tessera {
@@ -45,30 +47,58 @@ impl Tessera {
             .arg(dir.path().join("data"))
             .arg("--wal.sync=none")
             .arg("--maintenance-interval=0s")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap());
+            .args(args);
+        // The log (stdout) and anything on stderr, in one file.
+        let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+        cmd.stdout(log.try_clone().unwrap()).stderr(log);
         if let Some(yaml) = config {
             let path = dir.path().join("tessera.yml");
             std::fs::write(&path, yaml).unwrap();
             cmd.arg("--config").arg(path);
         }
+        let argv: Vec<std::ffi::OsString> = cmd.get_args().map(|a| a.to_os_string()).collect();
         let child = cmd.spawn().expect("start the tessera binary");
         let t = Tessera {
             child,
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::blocking::Client::new(),
             _dir: dir,
+            argv,
         };
+        t.wait_ready();
+        t
+    }
+
+    fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            let ok = t.http.get(t.url("/-/ready")).send();
+            let ok = self.http.get(self.url("/-/ready")).send();
             if ok.is_ok_and(|r| r.status() == 200) {
-                return t;
+                return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("tessera never became ready");
+    }
+
+    /// Stops the server gracefully (SIGTERM) and starts it again with the
+    /// same command line and data directory.
+    pub fn restart(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "graceful stop failed: {status}");
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self._dir.path().join("stderr.log"))
+            .unwrap();
+        self.child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(&self.argv)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("restart the tessera binary");
+        self.wait_ready();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -96,7 +126,7 @@ impl Tessera {
         self._dir.path().join("tessera.yml")
     }
 
-    /// Everything the server logged so far.
+    /// Everything the server logged (and wrote to stderr) so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default()
     }

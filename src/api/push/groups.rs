@@ -42,6 +42,11 @@ impl PushGroups {
             })
             .clone()
     }
+
+    /// Forgets the tenant's registry (its file went with the tenant).
+    pub(crate) fn forget(&self, tenant: &TenantId) {
+        self.tenants.lock().remove(tenant);
+    }
 }
 
 /// One group: its series (label set → metric family) and the time of its
