@@ -397,6 +397,16 @@ fn explorer_checks(s: &Session) {
     assert_eq!(top.1, ["3", "1"]);
     let labels = texts(s, "#card-labels tbody tr td:first-child");
     assert!(labels.contains(&"path".to_string()), "{labels:?}");
+    // The usage view: tenant A's one day, its 244 imported samples in 4
+    // series (tenant B's import is not counted here).
+    let usage = s.wait("the usage by day", || {
+        let cells = texts(s, "#usage-days tbody tr:first-child td");
+        (!cells.is_empty()).then_some(cells)
+    });
+    assert_eq!(usage.len(), 6, "{usage:?}");
+    assert_eq!((usage[1].as_str(), usage[2].as_str()), ("244", "4"), "{usage:?}");
+    let now_text = s.script("return document.getElementById('usage-now').textContent", json!([]));
+    assert!(now_text.as_str().unwrap().starts_with("4 active series"), "{now_text}");
     let page = s.script("return document.body.textContent", json!([]));
     assert!(!page.as_str().unwrap().contains("secret_b_metric"));
     assert_contrast(s, "in the explorer");

@@ -1,5 +1,6 @@
 // The cardinality explorer: the caller's tenant head from
-// /api/v1/status/tsdb, each name a button that opens its query.
+// /api/v1/status/tsdb, each name a button that opens its query; and the
+// tenant's usage by day from /api/v1/status/usage.
 
 import { apiGet, clearMessages, showOutcome } from './api.js';
 import { labelQuery, metricQuery, pairQuery } from './promql.js';
@@ -44,4 +45,32 @@ export async function loadExplorer(limit, open) {
     const list = res.data[key] || [];
     document.querySelector(`#${id} tbody`).replaceChildren(...list.map((e) => entryRow(e, toQuery, open)));
   }
+}
+
+function cell(text) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  return td;
+}
+
+/** Loads the caller's usage: what it occupies now and its days, newest first. */
+export async function loadUsage() {
+  const res = await apiGet('/api/v1/status/usage');
+  const now = document.getElementById('usage-now');
+  const body = document.querySelector('#usage-days tbody');
+  if (!res.ok) {
+    now.textContent = '';
+    body.replaceChildren();
+    return;
+  }
+  const d = res.data;
+  now.textContent = `${d.active_series} active series, ${d.samples_in_blocks} samples in blocks, ${d.bytes_on_disk} bytes on disk`;
+  const rows = [...d.days].reverse().map((day) => {
+    const tr = document.createElement('tr');
+    const rejected = Object.values(day.samples_rejected || {}).reduce((a, b) => a + b, 0);
+    tr.append(cell(day.date), cell(String(day.samples_ingested)), cell(String(day.series_created)),
+      cell(String(rejected)), cell(String(day.queries)), cell(String(day.samples_read)));
+    return tr;
+  });
+  body.replaceChildren(...rows);
 }

@@ -6,7 +6,7 @@ import { apiGet, clearMessages, showMessage, showOutcome } from './api.js';
 import { attachAuth, refreshIdentity } from './auth.js';
 import { renderChart } from './chart.js';
 import { attachCompletion, resetCompletions } from './complete.js';
-import { loadExplorer } from './explorer.js';
+import { loadExplorer, loadUsage } from './explorer.js';
 import { renderTable, toChartSeries } from './table.js';
 import { autoStepMs, endMs, formatDuration, parseDuration, toSeconds } from './time.js';
 
@@ -58,7 +58,10 @@ function showView(view) {
   state.view = view;
   selectTab([$('view-query-tab'), $('view-cardinality-tab')], $(`view-${view}-tab`));
   saveHash();
-  if (view === 'cardinality') loadExplorer(Number($('card-limit').value) || 10, openQuery);
+  if (view === 'cardinality') {
+    loadExplorer(Number($('card-limit').value) || 10, openQuery);
+    loadUsage();
+  }
 }
 
 function showTab(tab) {
