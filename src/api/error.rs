@@ -175,8 +175,7 @@ impl From<StorageError> for ApiError {
             }
             StorageError::InvalidTenant(_)
             | StorageError::InvalidMatcher(_)
-            | StorageError::EmptyMatchers
-            | StorageError::Unsupported(_) => ApiError::BadData(e.to_string()),
+            | StorageError::EmptyMatchers => ApiError::BadData(e.to_string()),
             _ => ApiError::Internal(e.to_string()),
         }
     }

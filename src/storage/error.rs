@@ -38,9 +38,7 @@ pub enum StorageError {
     /// A configuration value was out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// An operation this storage cannot do in its configuration.
-    #[error("{0}")]
-    Unsupported(String),
+
     /// A request to the object store failed (the store is down, refused
     /// the credentials, or the object is missing).
     #[error("object storage error on {path}: {source}")]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::error::{Result, StorageError};
 use super::metadata::{unseal, write_file_atomic};
+use super::bucket::layout::TenantBucket;
 use super::partition::Partition;
 use super::Storage;
 use crate::tenant::TenantId;
@@ -44,19 +45,15 @@ impl Storage {
     }
 
     /// Deletes everything the tenant has: head, WAL, blocks, metadata and
-    /// whatever else lives in its directory (push groups). Returns whether
+    /// whatever else lives in its directory (push groups), and with object
+    /// storage its objects under `<prefix>/<tenant>/` (the bucket index
+    /// first, so nothing of it is readable from then on). Returns whether
     /// the tenant existed. Other tenants are not touched: only this
-    /// tenant's partition and directory are. Appends racing with the
-    /// deletion may land in the removed files or start the tenant afresh.
-    /// With object storage configured, the tenant's shipped blocks would
-    /// come back from the bucket, so deletion is refused there.
+    /// tenant's partition, directory and bucket prefix are. Appends racing
+    /// with the deletion may land in the removed files or start the tenant
+    /// afresh.
     pub fn delete_tenant(&self, tenant: &TenantId) -> Result<bool> {
         self.check_open()?;
-        if self.inner.bucket.is_some() {
-            return Err(StorageError::Unsupported(
-                "deleting a tenant is not supported with object storage configured: its shipped blocks would remain in the bucket".into(),
-            ));
-        }
         let _c = self.inner.creating.lock();
         let removed: Option<Arc<Partition>> = self.inner.tenants.write().remove(tenant);
         let dir = self.tenant_dir(tenant);
@@ -70,7 +67,16 @@ impl Storage {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(StorageError::io(&dir, e)),
         }
-        Ok(existed)
+        let mut in_bucket = false;
+        if let Some(ctx) = &self.inner.bucket {
+            let tb = TenantBucket::new(ctx.bucket.clone(), tenant.clone());
+            ctx.bucket.delete(&tb.index_path())?;
+            for obj in ctx.bucket.list(&tb.root())? {
+                in_bucket = true;
+                ctx.bucket.delete(&obj.location)?;
+            }
+        }
+        Ok(existed || in_bucket)
     }
 
     /// A server state file under `<data dir>/state/`, if it exists (as
