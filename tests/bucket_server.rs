@@ -255,11 +255,14 @@ fn state(os: &ObjectStorageConfig) -> State {
 }
 
 impl State {
-    /// Block directories without `meta.json`.
+    /// Block directories without `meta.json` that are not being purged:
+    /// a deleted block loses its `meta.json` first and its
+    /// `deletion-mark.json` last, so a purge caught half-way is not a
+    /// partial upload (it is never readable, and it finishes).
     fn partials(&self) -> Vec<&String> {
         self.dirs
             .iter()
-            .filter(|(_, f)| !f.contains("meta.json"))
+            .filter(|(_, f)| !f.contains("meta.json") && !f.contains("deletion-mark.json"))
             .map(|(d, _)| d)
             .collect()
     }
