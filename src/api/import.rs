@@ -290,7 +290,9 @@ fn ingest(
         return Err(e);
     }
     // OpenMetrics exemplars are validated but there is no exemplar storage.
-    state.metrics().add_exemplars_discarded(tenant, parsed.exemplars);
+    state
+        .metrics()
+        .add_exemplars_discarded(tenant, parsed.exemplars);
     storage.record_metadata(tenant, &text_metadata(&parsed.metadata))?;
     let bad_lines = parsed.error_count();
     if bad_lines == 0 && total.rejected == 0 {

@@ -156,8 +156,12 @@ fn ingest(
         .unzip();
     let metrics = state.metrics();
     let decoded: u64 = inputs.iter().map(|s| s.samples.len() as u64).sum();
-    let refused: u64 = batch.rejected.iter().map(|r| r.samples + r.histograms).sum();
-    let histograms: u64 = batch.series.iter().map(|s| u64::from(s.histograms)).sum();
+    let refused: u64 = batch
+        .rejected
+        .iter()
+        .map(|r| r.samples + r.histograms)
+        .sum();
+    let histograms: u64 = batch.series.iter().map(|s| s.histograms.len() as u64).sum();
     metrics.add_received(tenant, decoded + refused + histograms);
     metrics.add_rejected(tenant, "invalid_series", refused);
     // After decoding (the sample count is needed), before anything is stored.
@@ -203,11 +207,11 @@ fn ingest(
             .reasons
             .push(format!("{} for series {}", r.reason, r.series));
     }
-    for s in batch.series.iter().filter(|s| s.histograms > 0) {
+    for s in batch.series.iter().filter(|s| !s.histograms.is_empty()) {
         let labels = batch.labels.get(s.labels.clone()).unwrap_or_default();
         report.reasons.push(format!(
             "{} native histogram samples rejected: native histograms are not stored by this server yet, for series {}",
-            s.histograms,
+            s.histograms.len(),
             crate::model::describe_label_refs(labels)
         ));
     }

@@ -17,7 +17,7 @@
 use std::ops::Range;
 
 use super::IngestError;
-use crate::model::{describe_label_refs, LabelRef, Sample, METRIC_NAME};
+use crate::model::{describe_label_refs, HistogramSample, LabelRef, Sample, METRIC_NAME};
 
 mod histogram;
 mod v1;
@@ -115,8 +115,8 @@ pub struct DecodedSeries {
     pub labels: Range<usize>,
     /// Range in [`DecodedBatch::samples`].
     pub samples: Range<usize>,
-    /// Valid native histograms carried by the series (counted, not stored).
-    pub histograms: u32,
+    /// Range in [`DecodedBatch::histograms`].
+    pub histograms: Range<usize>,
     /// Valid exemplars carried by the series (counted, not stored).
     pub exemplars: u32,
 }
@@ -143,6 +143,8 @@ pub struct DecodedBatch<'a> {
     pub labels: Vec<LabelRef<'a>>,
     /// Sample arena.
     pub samples: Vec<Sample>,
+    /// Native histogram arena (validated).
+    pub histograms: Vec<HistogramSample>,
     /// Start (created) timestamps aligned with `samples` (0: none). Empty
     /// when no sample of the request had one, so requests without them
     /// cost nothing extra; it may also end before `samples` does.
@@ -202,6 +204,7 @@ impl<'a> DecodedBatch<'a> {
         DecodedBatch {
             labels: Vec::with_capacity(c.labels),
             samples: Vec::with_capacity(c.samples),
+            histograms: Vec::new(),
             start_times: Vec::new(),
             series: Vec::with_capacity(c.series),
             metadata: Vec::new(),
@@ -216,6 +219,7 @@ impl<'a> DecodedBatch<'a> {
 pub(crate) struct PendingSeries {
     labels: usize,
     samples: usize,
+    hist_start: usize,
     pub(crate) histograms: u32,
     pub(crate) exemplars: u32,
     problem: Option<String>,
@@ -226,6 +230,7 @@ impl PendingSeries {
         PendingSeries {
             labels: batch.labels.len(),
             samples: batch.samples.len(),
+            hist_start: batch.histograms.len(),
             histograms: 0,
             exemplars: 0,
             problem: None,
@@ -235,6 +240,19 @@ impl PendingSeries {
     /// Index of the series' first sample in the batch's arena.
     pub(crate) fn first_sample(&self) -> usize {
         self.samples
+    }
+
+    /// Validates a histogram read from the wire and adds it to the arena,
+    /// or records why the series is refused.
+    pub(crate) fn histogram(&mut self, batch: &mut DecodedBatch<'_>, h: histogram::WireHistogram) {
+        let i = self.histograms;
+        self.histograms = self.histograms.saturating_add(1);
+        let t = h.timestamp();
+        match h.into_histogram() {
+            Ok(h) if self.problem.is_none() => batch.histograms.push(HistogramSample { t, h }),
+            Ok(_) => {}
+            Err(e) => self.reject(|| format!("histogram {i}: {e}")),
+        }
     }
 
     /// Records a reason to refuse the series; the first one wins.
@@ -278,13 +296,14 @@ impl PendingSeries {
             batch.labels.truncate(self.labels);
             batch.samples.truncate(self.samples);
             batch.start_times.truncate(self.samples);
+            batch.histograms.truncate(self.hist_start);
             return None;
         }
         if samples > 0 || self.histograms > 0 || self.exemplars > 0 {
             batch.series.push(DecodedSeries {
                 labels: self.labels..batch.labels.len(),
                 samples: self.samples..batch.samples.len(),
-                histograms: self.histograms,
+                histograms: self.hist_start..batch.histograms.len(),
                 exemplars: self.exemplars,
             });
         } else {
