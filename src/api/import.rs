@@ -243,6 +243,7 @@ fn inputs_of<'a>(rows: &'a [Row], refs: &'a [Vec<LabelRef<'a>>]) -> Vec<SeriesIn
         .map(|(labels, (_, sample))| SeriesInput {
             labels,
             samples: std::slice::from_ref(sample),
+            histograms: &[],
         })
         .collect()
 }

@@ -24,10 +24,6 @@ const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
 const HISTOGRAMS_WRITTEN: &str = "x-prometheus-remote-write-histograms-written";
 const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
 
-/// The `tessera_samples_rejected_total` reason for native histogram
-/// samples, which are not stored yet.
-pub(crate) const HISTOGRAMS_UNSUPPORTED: &str = "native_histograms_unsupported";
-
 /// How many rejection reasons a 400 body lists.
 const MAX_REASONS: usize = 10;
 
@@ -145,11 +141,12 @@ fn ingest(
     let (inputs, start_times): (Vec<SeriesInput<'_>>, Vec<&[i64]>) = batch
         .series
         .iter()
-        .filter(|s| !s.samples.is_empty())
+        .filter(|s| !s.samples.is_empty() || !s.histograms.is_empty())
         .filter_map(|s| {
             let input = SeriesInput {
                 labels: batch.labels.get(s.labels.clone())?,
                 samples: batch.samples.get(s.samples.clone())?,
+                histograms: batch.histograms.get(s.histograms.clone())?,
             };
             Some((input, batch.start_times_of(s.samples.clone())))
         })
@@ -180,9 +177,6 @@ fn ingest(
     for (reason, n) in &outcome.rejected_by_reason {
         metrics.add_rejected(tenant, reason, *n);
     }
-    // Native histograms are decoded and validated but not stored yet: the
-    // request is a partial write for them, never a silent success.
-    metrics.add_rejected(tenant, HISTOGRAMS_UNSUPPORTED, histograms);
     // Exemplars are not stored either; they are counted and documented,
     // and the request still succeeds for its samples (as Prometheus does
     // with exemplar storage off).
@@ -193,11 +187,12 @@ fn ingest(
         .chain(batch.rejected.iter().map(|r| r.exemplars))
         .sum();
     metrics.add_exemplars_discarded(tenant, exemplars);
+    let histograms_written = outcome.histograms_accepted + outcome.histogram_duplicates_ignored;
     let mut report = WriteReport {
-        samples_written: outcome.accepted + outcome.duplicates_ignored,
-        histograms_written: 0,
+        samples_written: outcome.accepted + outcome.duplicates_ignored - histograms_written,
+        histograms_written,
         exemplars_written: 0,
-        samples_rejected: outcome.rejected + histograms,
+        samples_rejected: outcome.rejected,
         series_refused: batch.rejected.len(),
         reasons: Vec::new(),
     };
@@ -206,14 +201,6 @@ fn ingest(
         report
             .reasons
             .push(format!("{} for series {}", r.reason, r.series));
-    }
-    for s in batch.series.iter().filter(|s| !s.histograms.is_empty()) {
-        let labels = batch.labels.get(s.labels.clone()).unwrap_or_default();
-        report.reasons.push(format!(
-            "{} native histogram samples rejected: native histograms are not stored by this server yet, for series {}",
-            s.histograms.len(),
-            crate::model::describe_label_refs(labels)
-        ));
     }
     report
         .reasons

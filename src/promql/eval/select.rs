@@ -4,11 +4,21 @@
 //! matchers (which end with the forced matchers).
 
 use super::{Ctx, Grid, RawSeries, Result, StepSeries};
+use crate::model::Labels;
 use crate::model::{is_stale_nan, Sample};
 use crate::promql::error::QueryError;
 use crate::promql::functions::extended;
 use crate::promql::plan::{Node, Selector, Subquery};
-use crate::storage::Series;
+use crate::storage::{Series, SeriesValues};
+
+/// The error a query gets when it reads native histograms, which the
+/// evaluator does not handle yet.
+pub(crate) fn histograms_unsupported(labels: &Labels) -> QueryError {
+    QueryError::Unsupported(format!(
+        "series {labels} holds native histograms in the queried range; \
+         PromQL over native histograms is not supported yet"
+    ))
+}
 
 /// A callback taking one series and the `(t, st)` pairs of its samples
 /// that have a start timestamp.
@@ -89,18 +99,29 @@ impl Ctx<'_> {
         };
         for tenant in scope.tenants_for(&bound) {
             let q = scope.storage.querier(tenant, mint, maxt);
-            let mut each = |labels, samples: Vec<Sample>, sts| {
+            let each = |labels, v: SeriesValues| {
                 count += 1;
                 if max_series > 0 && count > max_series {
                     err = Some(QueryError::TooManySeries(max_series));
                     return false;
                 }
-                let n = samples.len();
+                if !v.histograms.is_empty() {
+                    // FIXME(issue 16): the evaluator has no histogram values
+                    // yet; refusing is better than silently dropping them.
+                    err = Some(histograms_unsupported(&labels));
+                    return false;
+                }
+                let n = v.samples.len();
                 let labels = scope.tag(labels, tenant);
+                let series = Series {
+                    labels,
+                    samples: v.samples,
+                    histograms: Vec::new(),
+                };
                 let r = self
                     .check_time()
                     .and_then(|_| self.acquire(n))
-                    .and_then(|_| f(self, Series { labels, samples }, sts));
+                    .and_then(|_| f(self, series, v.start_times));
                 self.release(n);
                 match r {
                     Ok(()) => true,
@@ -110,12 +131,8 @@ impl Ctx<'_> {
                     }
                 }
             };
-            let read = if with_st {
-                q.select_each_with_start_times(&sel.matchers, each)
-            } else {
-                q.select_each(&sel.matchers, |l, s| each(l, s, Vec::new()))
-            };
-            read.map_err(QueryError::from)?;
+            q.select_each_values(&sel.matchers, with_st, each)
+                .map_err(QueryError::from)?;
             if err.is_some() {
                 break;
             }
