@@ -520,3 +520,87 @@ async fn native_histograms_are_stored_and_counted() {
     );
     srv.stop().await;
 }
+
+async fn query_body(srv: &http::Server, tenant: &str, path: &str) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .get(srv.url(path))
+        .header("X-Scope-OrgID", tenant)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// Bare selectors return stored histograms in Prometheus's JSON
+/// (`histogram` / `histograms` points with count, sum and buckets as
+/// `[boundary rule, lower, upper, count]`); anything that would compute
+/// with them is refused, never answered without them.
+#[tokio::test(flavor = "multi_thread")]
+async fn histograms_are_queried_as_prometheus_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let mut hist = v1_series(&[("__name__", "latency"), ("job", "api")], &[]);
+    let mut stale = int_histogram(180_000);
+    stale.sum = stale_nan();
+    hist.histograms = vec![int_histogram(60_000), int_histogram(120_000), stale];
+    let mixed_float = v1_series(&[("__name__", "mixed")], &[(60_000, 1.0)]);
+    let resp = srv
+        .write(V1_TYPE, Some("team"), v1_body(vec![hist, mixed_float]))
+        .await;
+    assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
+    let mut later = v1_series(&[("__name__", "mixed")], &[]);
+    later.histograms = vec![int_histogram(120_000)];
+    let resp = srv.write(V1_TYPE, Some("team"), v1_body(vec![later])).await;
+    assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
+
+    let h = r#"{"count":"3","sum":"4.5","buckets":[[3,"-0.001","0.001","1"],[0,"0.5","1","1"],[0,"1","2","1"]]}"#;
+    let (status, body) = query_body(&srv, "team", "/api/v1/query?query=latency&time=120").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{"__name__":"latency","job":"api"}},"histogram":[120,{h}]}}]}}}}"#
+        )
+    );
+    // The histogram stale marker ends the series.
+    let (_, body) = query_body(&srv, "team", "/api/v1/query?query=latency&time=190").await;
+    assert!(body.contains(r#""result":[]"#), "{body}");
+    // A range query, and a series that changed from floats to histograms.
+    let (status, body) = query_body(
+        &srv,
+        "team",
+        "/api/v1/query_range?query=%7B__name__%3D~%22latency%7Cmixed%22%7D&start=60&end=120&step=60",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{"__name__":"latency","job":"api"}},"histograms":[[60,{h}],[120,{h}]]}},{{"metric":{{"__name__":"mixed"}},"values":[[60,"1"]],"histograms":[[120,{h}]]}}]}}}}"#
+        )
+    );
+    // An instant query of a range selector.
+    let (status, body) =
+        query_body(&srv, "team", "/api/v1/query?query=latency%5B1m%5D&time=120").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(&format!(r#""histograms":[[120,{h}]]"#)),
+        "{body}"
+    );
+    // Computing with histograms is refused, not answered without them.
+    for q in [
+        "rate(latency%5B5m%5D)",
+        "sum(latency)",
+        "latency%20%2A%202",
+        "-latency",
+    ] {
+        let (status, body) =
+            query_body(&srv, "team", &format!("/api/v1/query?query={q}&time=120")).await;
+        assert_eq!(status, 422, "{q}: {body}");
+        assert!(body.contains("native histograms"), "{q}: {body}");
+    }
+    // Another tenant sees nothing.
+    let (_, body) = query_body(&srv, "other", "/api/v1/query?query=latency&time=120").await;
+    assert!(body.contains(r#""result":[]"#), "{body}");
+    srv.stop().await;
+}

@@ -116,6 +116,21 @@ pub struct Histogram {
     pub custom_values: Vec<f64>,
 }
 
+/// One bucket of a histogram, as Prometheus' bucket iterators yield it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    /// Lower boundary.
+    pub lower: f64,
+    /// Upper boundary.
+    pub upper: f64,
+    /// Whether `lower` belongs to the bucket.
+    pub lower_inclusive: bool,
+    /// Whether `upper` belongs to the bucket.
+    pub upper_inclusive: bool,
+    /// Observations in it.
+    pub count: f64,
+}
+
 /// A histogram at a timestamp.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistogramSample {
@@ -213,6 +228,99 @@ impl Histogram {
                 }
             }
         }
+    }
+
+    /// Every bucket with a count, lowest first: negative buckets, the zero
+    /// bucket, positive buckets. Reproduces what `MarshalHistogram` in
+    /// Prometheus' `util/jsonutil` sees: `FloatHistogram.AllBucketIterator`
+    /// (bounds from `getBound`, inclusivity from `baseBucketIterator.at`,
+    /// bounds next to the zero bucket clamped to its threshold) with empty
+    /// buckets skipped.
+    pub fn nonempty_buckets(&self) -> Vec<Bucket> {
+        let mut out = Vec::new();
+        let thr = self.zero_threshold;
+        let mut neg = self.side_buckets(false);
+        neg.reverse();
+        for mut b in neg {
+            if b.upper < 0.0 && b.upper > -thr {
+                b.upper = -thr;
+            } else if b.lower > 0.0 && b.lower < thr {
+                b.lower = thr;
+            }
+            out.push(b);
+        }
+        if self.zero_count_f64() > 0.0 {
+            out.push(Bucket {
+                lower: -thr,
+                upper: thr,
+                lower_inclusive: true,
+                upper_inclusive: true,
+                count: self.zero_count_f64(),
+            });
+        }
+        for mut b in self.side_buckets(true) {
+            if b.lower > 0.0 && b.lower < thr {
+                b.lower = thr;
+            } else if b.upper < 0.0 && b.upper > -thr {
+                b.upper = -thr;
+            }
+            out.push(b);
+        }
+        out.retain(|b| b.count != 0.0);
+        out
+    }
+
+    /// One side's buckets in index order, with their bounds.
+    fn side_buckets(&self, positive: bool) -> Vec<Bucket> {
+        let spans = if positive {
+            &self.positive_spans
+        } else {
+            &self.negative_spans
+        };
+        let counts = self.bucket_counts(positive);
+        let custom = self.schema == CUSTOM_BUCKETS_SCHEMA;
+        let mut out = Vec::with_capacity(counts.len());
+        let mut idx = 0i64;
+        let mut c = counts.iter();
+        for s in spans {
+            idx = idx.saturating_add(i64::from(s.offset));
+            for k in 0..s.length {
+                let Some(&count) = c.next() else {
+                    return out;
+                };
+                let at = idx.saturating_add(i64::from(k));
+                let (hi, lo) = (self.bound(at), self.bound(at.saturating_sub(1)));
+                let (lower, upper) = if positive { (lo, hi) } else { (-hi, -lo) };
+                let (lower_inclusive, upper_inclusive) = if custom {
+                    (at == 0, true)
+                } else {
+                    (lower < 0.0, upper > 0.0)
+                };
+                out.push(Bucket {
+                    lower,
+                    upper,
+                    lower_inclusive,
+                    upper_inclusive,
+                    count,
+                });
+            }
+            idx = idx.saturating_add(i64::from(s.length));
+        }
+        out
+    }
+
+    /// The upper bound of bucket `idx` (`getBound` upstream), saturating
+    /// to ±Inf outside the range instead of failing.
+    fn bound(&self, idx: i64) -> f64 {
+        if self.schema == CUSTOM_BUCKETS_SCHEMA {
+            let len = self.custom_values.len() as i64;
+            return match idx {
+                i if i >= len => f64::INFINITY,
+                i if i < 0 => f64::NEG_INFINITY,
+                i => self.custom_values[i as usize],
+            };
+        }
+        exponential_bound(idx, self.schema)
     }
 
     /// Bit-exact equality (NaN sums and stale markers compare by bits), the
@@ -348,6 +456,9 @@ impl Histogram {
         if !self.negative_spans.is_empty() || neg_buckets > 0 {
             return Err("custom-bucket histogram with negative buckets".into());
         }
+        if self.positive_spans.first().is_some_and(|s| s.offset < 0) {
+            return Err("custom-bucket histogram with a negative first span offset".into());
+        }
         let sorted = self.custom_values.first().is_none_or(|v| !v.is_nan())
             && self
                 .custom_values
@@ -371,6 +482,30 @@ impl Histogram {
         }
         Ok(())
     }
+}
+
+/// `2^(idx * 2^-schema)`, the upper bound of exponential bucket `idx`, with
+/// the bucket below the ±Inf bucket ending at `f64::MAX` as
+/// `getBoundExponential` upstream has it.
+fn exponential_bound(idx: i64, schema: i32) -> f64 {
+    let (frac, exp) = if schema < 0 {
+        let exp = idx.saturating_mul(1i64 << (-schema).clamp(0, 8));
+        if exp == 1024 {
+            return f64::MAX;
+        }
+        (1.0, exp)
+    } else {
+        let per = 1i64 << schema.clamp(0, 8);
+        let frac_idx = idx.rem_euclid(per);
+        let exp = idx.div_euclid(per).saturating_add(1);
+        if frac_idx == 0 && exp == 1025 {
+            return f64::MAX;
+        }
+        ((frac_idx as f64 / per as f64).exp2() / 2.0, exp)
+    };
+    // ldexp without overflow in between: two halves of the exponent.
+    let e = exp.clamp(-2200, 2200) as i32;
+    frac * 2f64.powi(e / 2) * 2f64.powi(e - e / 2)
 }
 
 /// One past the last bucket index the spans reach (offsets plus lengths).
@@ -571,6 +706,87 @@ mod tests {
                 (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
             }
         }
+    }
+
+    #[test]
+    fn buckets_as_prometheus_iterates_them() {
+        // Schema 0: positive bucket i is (2^(i-1), 2^i]; negative mirrored.
+        let h = Histogram {
+            zero_threshold: 0.001,
+            counts: HistogramCounts::Int {
+                count: 10,
+                zero_count: 1,
+                positive_deltas: vec![2, -2, 3],
+                negative_deltas: vec![4],
+            },
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 3,
+            }],
+            negative_spans: vec![Span {
+                offset: 1,
+                length: 1,
+            }],
+            ..Histogram::empty_int(0)
+        };
+        let got: Vec<_> = h
+            .nonempty_buckets()
+            .iter()
+            .map(|b| {
+                (
+                    b.lower_inclusive,
+                    b.upper_inclusive,
+                    b.lower,
+                    b.upper,
+                    b.count,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (true, false, -2.0, -1.0, 4.0),
+                (true, true, -0.001, 0.001, 1.0),
+                (false, true, 0.5, 1.0, 2.0),
+                (false, true, 2.0, 4.0, 3.0),
+            ]
+        );
+        // Schema 2 and -2 bounds, and the bucket below the Inf bucket.
+        assert_eq!(exponential_bound(2, 2), 2f64.sqrt());
+        assert_eq!(exponential_bound(-4, 2), 0.5);
+        assert_eq!(exponential_bound(1, -2), 16.0);
+        assert_eq!(exponential_bound(1024, 0), f64::MAX);
+        assert_eq!(exponential_bound(1025, 0), f64::INFINITY);
+        assert_eq!(exponential_bound(i64::MAX, 8), f64::INFINITY);
+        assert_eq!(exponential_bound(i64::MIN, -4), 0.0);
+        // Custom buckets: the first includes its lower bound, -Inf.
+        let n = Histogram {
+            schema: CUSTOM_BUCKETS_SCHEMA,
+            custom_values: vec![1.0, 5.0],
+            counts: HistogramCounts::Float {
+                count: 6.0,
+                zero_count: 0.0,
+                positive: vec![1.0, 0.0, 5.0],
+                negative: vec![],
+            },
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 3,
+            }],
+            ..Histogram::empty_int(0)
+        };
+        let got: Vec<_> = n
+            .nonempty_buckets()
+            .iter()
+            .map(|b| (b.lower_inclusive, b.lower, b.upper, b.count))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (true, f64::NEG_INFINITY, 1.0, 1.0),
+                (false, 5.0, f64::INFINITY, 5.0)
+            ]
+        );
     }
 
     #[test]

@@ -539,6 +539,7 @@ impl Ctx<'_> {
                     labels: s.labels.clone(),
                     t,
                     v: p.v,
+                    histogram: None,
                 })
             })
             .collect();

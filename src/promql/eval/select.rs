@@ -5,7 +5,7 @@
 
 use super::{Ctx, Grid, RawSeries, Result, StepSeries};
 use crate::model::Labels;
-use crate::model::{is_stale_nan, Sample};
+use crate::model::{is_stale_nan, stale_nan, HistogramSample, Sample};
 use crate::promql::error::QueryError;
 use crate::promql::functions::extended;
 use crate::promql::plan::{Node, Selector, Subquery};
@@ -97,6 +97,7 @@ impl Ctx<'_> {
             user_count: sel.user_count,
             tenant_matchers: sel.tenant_matchers.clone(),
         };
+        let histograms_allowed = self.histograms_allowed;
         for tenant in scope.tenants_for(&bound) {
             let q = scope.storage.querier(tenant, mint, maxt);
             let each = |labels, v: SeriesValues| {
@@ -105,18 +106,18 @@ impl Ctx<'_> {
                     err = Some(QueryError::TooManySeries(max_series));
                     return false;
                 }
-                if !v.histograms.is_empty() {
-                    // FIXME(issue 16): the evaluator has no histogram values
-                    // yet; refusing is better than silently dropping them.
+                if !v.histograms.is_empty() && !histograms_allowed {
+                    // FIXME(issue 16): the evaluator computes with floats
+                    // only; refusing is better than silently dropping.
                     err = Some(histograms_unsupported(&labels));
                     return false;
                 }
-                let n = v.samples.len();
+                let n = v.samples.len() + v.histograms.len();
                 let labels = scope.tag(labels, tenant);
                 let series = Series {
                     labels,
                     samples: v.samples,
-                    histograms: Vec::new(),
+                    histograms: v.histograms,
                 };
                 let r = self
                     .check_time()
@@ -169,7 +170,10 @@ impl Ctx<'_> {
         } else {
             last
         };
-        self.each_series(sel, mint, maxt, &mut |_, s| {
+        self.each_series(sel, mint, maxt, &mut |ctx, s| {
+            if !s.histograms.is_empty() {
+                return ctx.mixed_vector_selector(s, &eff, grid, sink);
+            }
             let vals = if smoothed {
                 smoothed_values(&s.samples, &eff, lookback)
             } else {
@@ -184,6 +188,57 @@ impl Ctx<'_> {
             }
             Ok(())
         })
+    }
+
+    /// A bare instant selector over a series that holds histograms: per
+    /// step the newest float or histogram in the lookback window, unless
+    /// it is a stale marker (of either kind). Floats go to `sink`, the
+    /// histograms to [`Ctx::histogram_points`] for the result.
+    fn mixed_vector_selector(
+        &mut self,
+        s: Series,
+        eff: &[i64],
+        grid: Grid,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        // One timeline of both kinds; a histogram stands in as a float
+        // that is stale exactly when the histogram is.
+        let mut points: Vec<(Sample, Option<usize>)> =
+            s.samples.iter().map(|x| (*x, None)).collect();
+        points.extend(s.histograms.iter().enumerate().map(|(i, h)| {
+            let v = if h.h.is_stale() { stale_nan() } else { 0.0 };
+            (Sample::new(h.t, v), Some(i))
+        }));
+        points.sort_by_key(|p| p.0.t);
+        let timeline: Vec<Sample> = points.iter().map(|p| p.0).collect();
+        let picked = lookback_index(&timeline, eff, self.cfg.lookback_delta_ms);
+        let mut vals = Vec::with_capacity(picked.len());
+        let mut hists = Vec::new();
+        for (step, k) in picked.into_iter().enumerate() {
+            match k.map(|k| points[k]) {
+                Some((_, Some(h))) => {
+                    vals.push(None);
+                    hists.push(HistogramSample {
+                        t: grid.ts(step),
+                        h: s.histograms[h].h.clone(),
+                    });
+                }
+                Some((x, None)) => vals.push(Some(x.v)),
+                None => vals.push(None),
+            }
+        }
+        self.acquire(hists.len())?;
+        if !hists.is_empty() {
+            self.histogram_points.push((s.labels.clone(), hists));
+        }
+        if vals.iter().any(Option::is_some) {
+            sink(StepSeries {
+                labels: s.labels,
+                vals,
+                drop_name: false,
+            })?;
+        }
+        Ok(())
     }
 
     /// `start_timestamp(selector)`: per step, the start timestamp (seconds)
@@ -262,7 +317,21 @@ impl Ctx<'_> {
                     .saturating_sub(*range + windows.left)
                     .saturating_add(1);
                 let maxt = last.saturating_add(windows.right);
+                let first_window = (first.saturating_sub(*range), first);
                 self.each_series_st(sel, mint, maxt, with_st, &mut |ctx, s, sts| {
+                    if !s.histograms.is_empty() {
+                        // Only a bare range selector of an instant query
+                        // gets here (one window): keep its histograms.
+                        let (lo, hi) = first_window;
+                        let hs: Vec<HistogramSample> = s
+                            .histograms
+                            .iter()
+                            .filter(|h| h.t > lo && h.t <= hi && !h.h.is_stale())
+                            .cloned()
+                            .collect();
+                        ctx.acquire(hs.len())?;
+                        ctx.histogram_points.push((s.labels.clone(), hs));
+                    }
                     let samples: Vec<Sample> = s
                         .samples
                         .into_iter()
