@@ -31,6 +31,15 @@ mod tests_reject;
 #[cfg(test)]
 mod tests_snappy;
 
+/// Most native histograms one request may carry, and most spans, buckets
+/// and bounds all its histograms together may hold: a histogram takes
+/// some 200 bytes in memory for as little as 2 on the wire, so without a
+/// bound a 64 MiB body could ask for gigabytes. Senders batch a few
+/// thousand samples or histograms per request.
+pub const MAX_HISTOGRAMS_PER_REQUEST: usize = 1 << 20;
+/// See [`MAX_HISTOGRAMS_PER_REQUEST`].
+pub const MAX_HISTOGRAM_VALUES_PER_REQUEST: usize = 1 << 24;
+
 /// Largest decompressed body accepted (bytes).
 pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 << 20;
 
@@ -155,6 +164,8 @@ pub struct DecodedBatch<'a> {
     pub metadata: Vec<MetadataRef<'a>>,
     /// Series refused as a whole (no `__name__`, bad refs, bad histogram, ...).
     pub rejected: Vec<DecodeRejection>,
+    /// Spans, buckets and bounds of the histograms in the arena.
+    histogram_values: usize,
 }
 
 /// Decodes a remote_write 1.0 `WriteRequest`.
@@ -209,6 +220,7 @@ impl<'a> DecodedBatch<'a> {
             series: Vec::with_capacity(c.series),
             metadata: Vec::new(),
             rejected: Vec::new(),
+            histogram_values: 0,
         }
     }
 }
@@ -249,8 +261,24 @@ impl PendingSeries {
         self.histograms = self.histograms.saturating_add(1);
         let t = h.timestamp();
         match h.into_histogram() {
-            Ok(h) if self.problem.is_none() => batch.histograms.push(HistogramSample { t, h }),
-            Ok(_) => {}
+            Ok(_) if self.problem.is_some() => {}
+            Ok(h) => {
+                let values = batch.histogram_values.saturating_add(h.num_values());
+                if batch.histograms.len() >= MAX_HISTOGRAMS_PER_REQUEST
+                    || values > MAX_HISTOGRAM_VALUES_PER_REQUEST
+                {
+                    self.reject(|| {
+                        format!(
+                            "histogram {i}: the request holds more than \
+                             {MAX_HISTOGRAMS_PER_REQUEST} histograms or \
+                             {MAX_HISTOGRAM_VALUES_PER_REQUEST} spans, buckets and bounds"
+                        )
+                    });
+                    return;
+                }
+                batch.histogram_values = values;
+                batch.histograms.push(HistogramSample { t, h });
+            }
             Err(e) => self.reject(|| format!("histogram {i}: {e}")),
         }
     }
@@ -296,6 +324,11 @@ impl PendingSeries {
             batch.labels.truncate(self.labels);
             batch.samples.truncate(self.samples);
             batch.start_times.truncate(self.samples);
+            let dropped: usize = batch.histograms[self.hist_start.min(batch.histograms.len())..]
+                .iter()
+                .map(|h| h.h.num_values())
+                .sum();
+            batch.histogram_values = batch.histogram_values.saturating_sub(dropped);
             batch.histograms.truncate(self.hist_start);
             return None;
         }

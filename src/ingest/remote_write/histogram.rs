@@ -8,6 +8,21 @@
 use super::wire::{zigzag32, zigzag64, Reader, WireResult};
 use crate::model::{CounterResetHint, Histogram, HistogramCounts, Span};
 
+/// Most entries (spans, bucket counts, custom bounds) one list of a
+/// histogram may hold. A packed list costs 1 byte an entry on the wire
+/// and 8 in memory; this bounds what one histogram can make a request
+/// allocate, far above what any sender uses.
+pub(crate) const MAX_LIST_ENTRIES: usize = 1 << 20;
+
+/// Pushes `x` unless `v` is full, which is remembered in `over`.
+fn bounded_push<T>(v: &mut Vec<T>, x: T, over: &mut bool) {
+    if v.len() < MAX_LIST_ENTRIES {
+        v.push(x);
+    } else {
+        *over = true;
+    }
+}
+
 /// One histogram as read, before it is known to be integer or float.
 #[derive(Debug, Default)]
 pub(crate) struct WireHistogram {
@@ -27,6 +42,8 @@ pub(crate) struct WireHistogram {
     negative_counts: Vec<f64>,
     positive_counts: Vec<f64>,
     custom_values: Vec<f64>,
+    /// Some list had more than [`MAX_LIST_ENTRIES`] entries.
+    over: bool,
 }
 
 impl WireHistogram {
@@ -45,15 +62,31 @@ impl WireHistogram {
                 5 => h.zero_threshold = r.read_double(f)?,
                 6 => h.zero_int = Some(r.read_varint(f)?),
                 7 => h.zero_float = Some(r.read_double(f)?),
-                8 => h.negative_spans.push(read_span(&mut r, f)?),
-                11 => h.positive_spans.push(read_span(&mut r, f)?),
-                9 => r.read_packed_varints(f, |v| h.negative_deltas.push(zigzag64(v)))?,
-                12 => r.read_packed_varints(f, |v| h.positive_deltas.push(zigzag64(v)))?,
-                10 => r.read_packed_doubles(f, |c| h.negative_counts.push(c))?,
-                13 => r.read_packed_doubles(f, |c| h.positive_counts.push(c))?,
+                8 => {
+                    let s = read_span(&mut r, f)?;
+                    bounded_push(&mut h.negative_spans, s, &mut h.over);
+                }
+                11 => {
+                    let s = read_span(&mut r, f)?;
+                    bounded_push(&mut h.positive_spans, s, &mut h.over);
+                }
+                9 => r.read_packed_varints(f, |v| {
+                    bounded_push(&mut h.negative_deltas, zigzag64(v), &mut h.over)
+                })?,
+                12 => r.read_packed_varints(f, |v| {
+                    bounded_push(&mut h.positive_deltas, zigzag64(v), &mut h.over)
+                })?,
+                10 => r.read_packed_doubles(f, |c| {
+                    bounded_push(&mut h.negative_counts, c, &mut h.over)
+                })?,
+                13 => r.read_packed_doubles(f, |c| {
+                    bounded_push(&mut h.positive_counts, c, &mut h.over)
+                })?,
                 14 => h.reset_hint = r.read_varint(f)?,
                 15 => h.timestamp = r.read_varint(f)? as i64,
-                16 => r.read_packed_doubles(f, |v| h.custom_values.push(v))?,
+                16 => r.read_packed_doubles(f, |v| {
+                    bounded_push(&mut h.custom_values, v, &mut h.over)
+                })?,
                 // start_timestamp and anything newer are not stored.
                 _ => r.skip(f)?,
             }
@@ -68,6 +101,11 @@ impl WireHistogram {
 
     /// The validated histogram, or the reason it may not be stored.
     pub(crate) fn into_histogram(self) -> Result<Histogram, String> {
+        if self.over {
+            return Err(format!(
+                "more than {MAX_LIST_ENTRIES} spans, buckets or bounds in one list"
+            ));
+        }
         for (which, d, c) in [
             ("negative", &self.negative_deltas, &self.negative_counts),
             ("positive", &self.positive_deltas, &self.positive_counts),

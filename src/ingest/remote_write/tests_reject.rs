@@ -679,3 +679,24 @@ fn decoded_histograms_carry_every_field() {
     let rejected = with_hist(int_hist(99, 0, &[1], &[]));
     assert!(rejected.histograms.is_empty(), "arena rolled back");
 }
+
+#[test]
+fn oversized_histogram_lists_are_refused_without_holding_them() {
+    let n = super::histogram::MAX_LIST_ENTRIES + 1;
+    let h = v2::Histogram {
+        count: Some(v2::Count::CountInt(0)),
+        positive_spans: vec![span(0, n as u32)],
+        positive_deltas: vec![0; n],
+        timestamp: NOW,
+        ..Default::default()
+    };
+    let batch = with_hist(h);
+    assert_eq!(batch.series, []);
+    assert!(batch.histograms.is_empty());
+    let r = &batch.rejected[0];
+    assert!(
+        r.reason.contains("spans, buckets or bounds in one list"),
+        "{}",
+        r.reason
+    );
+}
