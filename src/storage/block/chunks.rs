@@ -328,3 +328,103 @@ impl ChunkFileReader {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Histogram;
+
+    fn header(version: u8) -> Vec<u8> {
+        let mut h = CHUNKS_MAGIC.to_be_bytes().to_vec();
+        h.extend_from_slice(&[version, 0, 0, 0]);
+        let crc = frame_crc(&h);
+        h.extend_from_slice(&crc.to_le_bytes());
+        h
+    }
+
+    fn frame(raw: &[u8]) -> Vec<u8> {
+        let comp = zstd::bulk::compress(raw, ZSTD_LEVEL).unwrap();
+        let mut f = (comp.len() as u32).to_le_bytes().to_vec();
+        f.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+        f.extend_from_slice(&frame_crc(&comp).to_le_bytes());
+        f.extend_from_slice(&comp);
+        f
+    }
+
+    #[test]
+    fn float_and_histogram_chunks_carry_their_encoding() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(CHUNKS_FILE);
+        let mut w = ChunkFileWriter::create(&path).unwrap();
+        let floats = [Sample::new(1, 1.5), Sample::new(2, 2.5)];
+        let hists = vec![
+            HistogramSample {
+                t: 3,
+                h: Histogram::empty_int(1),
+            },
+            HistogramSample {
+                t: 4,
+                h: Histogram::stale_marker(),
+            },
+        ];
+        let f = w.add_chunk(&floats, &[]).unwrap();
+        let h = w.add_histogram_chunk(&hists).unwrap();
+        w.finish().unwrap();
+        let r = ChunkFileReader::open(&path).unwrap();
+        let (mut out, mut hout, mut cache) = (Vec::new(), Vec::new(), FrameCache::default());
+        r.read(f, &mut cache, &mut out, None, &mut hout).unwrap();
+        assert_eq!(out, floats);
+        assert!(hout.is_empty());
+        r.read(h, &mut cache, &mut out, None, &mut hout).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(hout.len(), 2);
+        assert!(hout[1].h.is_stale());
+        // An unknown encoding byte is damage, named as such.
+        let mut raw = vec![9u8];
+        crate::storage::chunk::encode_block_chunk(&floats, &mut raw);
+        let mut bytes = header(CHUNKS_VERSION);
+        bytes.extend(frame(&raw));
+        std::fs::write(&path, &bytes).unwrap();
+        let r = ChunkFileReader::open(&path).unwrap();
+        let err = r
+            .read(
+                12 << 24,
+                &mut FrameCache::default(),
+                &mut out,
+                None,
+                &mut hout,
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown chunk encoding 9"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn version_one_files_read_and_newer_ones_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(CHUNKS_FILE);
+        let floats = [Sample::new(10, 1.0), Sample::new(20, f64::NAN)];
+        let mut raw = Vec::new();
+        crate::storage::chunk::encode_block_chunk(&floats, &mut raw);
+        let mut bytes = header(1);
+        bytes.extend(frame(&raw));
+        std::fs::write(&path, &bytes).unwrap();
+        let r = ChunkFileReader::open(&path).unwrap();
+        let (mut out, mut hout) = (Vec::new(), Vec::new());
+        r.read(
+            12 << 24,
+            &mut FrameCache::default(),
+            &mut out,
+            None,
+            &mut hout,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 2);
+        assert!(out[0].bit_eq(&floats[0]) && out[1].bit_eq(&floats[1]));
+        std::fs::write(&path, header(CHUNKS_VERSION + 1)).unwrap();
+        let err = ChunkFileReader::open(&path).err().unwrap().to_string();
+        assert!(err.contains("written by a newer build"), "{err}");
+    }
+}
