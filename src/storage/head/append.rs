@@ -596,6 +596,72 @@ mod tests {
     }
 
     #[test]
+    fn histogram_decisions_share_the_float_rules() {
+        let h = |sum: f64| Histogram {
+            sum,
+            ..Histogram::empty_int(0)
+        };
+        let mut s = MemSeries::new();
+        s.append_in_order(200, 2.0, i64::MAX);
+        s.append_histogram_in_order(HistogramSample { t: 300, h: h(1.0) }, i64::MAX);
+        use Decision::*;
+        let d = |c: &DecideCtx, t, x: &Histogram| decide_histogram(&s, c, t, x).unwrap();
+        assert_eq!(
+            d(&ctx(300, 0, &[]), 301, &h(1.0)),
+            Accept(Placement::InOrder)
+        );
+        assert_eq!(d(&ctx(300, 0, &[]), 300, &h(1.0)), IgnoreDuplicate);
+        assert_eq!(
+            d(&ctx(300, 0, &[]), 300, &h(2.0)),
+            Reject(SampleReject::DuplicateTimestamp)
+        );
+        // A histogram where a float is, and a float where a histogram is.
+        assert_eq!(
+            d(&ctx(300, 60, &[]), 200, &h(2.0)),
+            Reject(SampleReject::DuplicateTimestamp)
+        );
+        assert_eq!(
+            decide(&s, &ctx(300, 60, &[]), 300, 1.0).unwrap(),
+            Reject(SampleReject::DuplicateTimestamp)
+        );
+        assert_eq!(
+            d(&ctx(300, 0, &[]), 250, &h(1.0)),
+            Reject(SampleReject::OutOfOrder)
+        );
+        assert_eq!(
+            d(&ctx(300, 60, &[]), 250, &h(1.0)),
+            Accept(Placement::OutOfOrder)
+        );
+        assert_eq!(
+            d(&ctx(300, 60, &[]), 239, &h(1.0)),
+            Reject(SampleReject::TooOld)
+        );
+        assert_eq!(
+            d(&ctx(300, 60, &[]), 99, &h(1.0)),
+            Reject(SampleReject::TooOld)
+        );
+        // Histograms accepted earlier in the batch count too.
+        let pending = [HistogramEntry {
+            series: 1,
+            t: 310,
+            h: h(5.0),
+        }];
+        let c = DecideCtx {
+            pending_hists: &pending,
+            ..ctx(310, 0, &[])
+        };
+        assert_eq!(d(&c, 310, &h(5.0)), IgnoreDuplicate);
+        assert_eq!(
+            d(&c, 310, &h(6.0)),
+            Reject(SampleReject::DuplicateTimestamp)
+        );
+        assert_eq!(
+            decide(&s, &c, 310, 5.0).unwrap(),
+            Reject(SampleReject::DuplicateTimestamp)
+        );
+    }
+
+    #[test]
     fn get_or_create_is_keyed_by_label_set() {
         let h = Head::new(7_200_000);
         let x: &[(&[u8], &[u8])] = &[(b"__name__", b"up"), (b"job", b"x")];
