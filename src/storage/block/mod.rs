@@ -27,6 +27,9 @@ use roaring::RoaringBitmap;
 use crate::model::{HistogramSample, Labels, Sample};
 use crate::storage::chunk::StEntry;
 
+/// A selected series: its labels, float samples and histograms.
+pub(crate) type SelectedSeries = (Labels, Vec<Sample>, Vec<HistogramSample>);
+
 /// One series' values as a flush or a compaction moves them: float samples
 /// with the start timestamps of those that have one, and histograms.
 #[derive(Debug, Default)]
@@ -184,7 +187,7 @@ impl Block {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<(Labels, Vec<Sample>, Vec<HistogramSample>)>> {
+    ) -> Result<Vec<SelectedSeries>> {
         let mut cache = FrameCache::default();
         let mut out = Vec::new();
         let (ix, ids) = self.ids(matchers)?;

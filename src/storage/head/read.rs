@@ -7,7 +7,7 @@ use roaring::RoaringBitmap;
 
 use super::{resolve_labels, Head, SeriesHandle};
 use crate::model::{HistogramSample, Labels, Sample};
-use crate::storage::block::SeriesData;
+use crate::storage::block::{SelectedSeries, SeriesData};
 use crate::storage::chunk::StEntry;
 use crate::storage::error::Result;
 use crate::storage::index::{self, Matcher};
@@ -87,7 +87,7 @@ impl Head {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<(Labels, Vec<Sample>, Vec<HistogramSample>)>> {
+    ) -> Result<Vec<SelectedSeries>> {
         let ids = self.select_ids(matchers)?;
         let mut out = Vec::new();
         for (_, h) in self.handles_in(&ids, mint, maxt) {
