@@ -38,7 +38,8 @@ mod tests_snappy;
 /// thousand samples or histograms per request.
 pub const MAX_HISTOGRAMS_PER_REQUEST: usize = 1 << 20;
 /// See [`MAX_HISTOGRAMS_PER_REQUEST`].
-pub const MAX_HISTOGRAM_VALUES_PER_REQUEST: usize = 1 << 24;
+/// (2^22 entries encode to at most some 40 MiB, inside one WAL record.)
+pub const MAX_HISTOGRAM_VALUES_PER_REQUEST: usize = 1 << 22;
 
 /// Largest decompressed body accepted (bytes).
 pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 << 20;

@@ -8,15 +8,17 @@
 use super::wire::{zigzag32, zigzag64, Reader, WireResult};
 use crate::model::{CounterResetHint, Histogram, HistogramCounts, Span};
 
-/// Most entries (spans, bucket counts, custom bounds) one list of a
-/// histogram may hold. A packed list costs 1 byte an entry on the wire
+/// Most entries (spans, bucket counts, custom bounds) one histogram may
+/// hold in all its lists. A packed list costs 1 byte an entry on the wire
 /// and 8 in memory; this bounds what one histogram can make a request
-/// allocate, far above what any sender uses.
-pub(crate) const MAX_LIST_ENTRIES: usize = 1 << 20;
+/// allocate, and keeps its stored encoding (at most about 10 bytes an
+/// entry) well inside one block chunk frame. Far above what senders use.
+pub(crate) const MAX_HISTOGRAM_ENTRIES: usize = 1 << 20;
 
-/// Pushes `x` unless `v` is full, which is remembered in `over`.
-fn bounded_push<T>(v: &mut Vec<T>, x: T, over: &mut bool) {
-    if v.len() < MAX_LIST_ENTRIES {
+/// Pushes `x` unless the histogram is full, which is remembered in `over`.
+fn bounded_push<T>(v: &mut Vec<T>, x: T, count: &mut usize, over: &mut bool) {
+    if *count < MAX_HISTOGRAM_ENTRIES {
+        *count += 1;
         v.push(x);
     } else {
         *over = true;
@@ -42,7 +44,9 @@ pub(crate) struct WireHistogram {
     negative_counts: Vec<f64>,
     positive_counts: Vec<f64>,
     custom_values: Vec<f64>,
-    /// Some list had more than [`MAX_LIST_ENTRIES`] entries.
+    /// Entries in all lists so far.
+    entries: usize,
+    /// The lists had more than [`MAX_HISTOGRAM_ENTRIES`] entries.
     over: bool,
 }
 
@@ -64,28 +68,38 @@ impl WireHistogram {
                 7 => h.zero_float = Some(r.read_double(f)?),
                 8 => {
                     let s = read_span(&mut r, f)?;
-                    bounded_push(&mut h.negative_spans, s, &mut h.over);
+                    bounded_push(&mut h.negative_spans, s, &mut h.entries, &mut h.over);
                 }
                 11 => {
                     let s = read_span(&mut r, f)?;
-                    bounded_push(&mut h.positive_spans, s, &mut h.over);
+                    bounded_push(&mut h.positive_spans, s, &mut h.entries, &mut h.over);
                 }
                 9 => r.read_packed_varints(f, |v| {
-                    bounded_push(&mut h.negative_deltas, zigzag64(v), &mut h.over)
+                    bounded_push(
+                        &mut h.negative_deltas,
+                        zigzag64(v),
+                        &mut h.entries,
+                        &mut h.over,
+                    )
                 })?,
                 12 => r.read_packed_varints(f, |v| {
-                    bounded_push(&mut h.positive_deltas, zigzag64(v), &mut h.over)
+                    bounded_push(
+                        &mut h.positive_deltas,
+                        zigzag64(v),
+                        &mut h.entries,
+                        &mut h.over,
+                    )
                 })?,
                 10 => r.read_packed_doubles(f, |c| {
-                    bounded_push(&mut h.negative_counts, c, &mut h.over)
+                    bounded_push(&mut h.negative_counts, c, &mut h.entries, &mut h.over)
                 })?,
                 13 => r.read_packed_doubles(f, |c| {
-                    bounded_push(&mut h.positive_counts, c, &mut h.over)
+                    bounded_push(&mut h.positive_counts, c, &mut h.entries, &mut h.over)
                 })?,
                 14 => h.reset_hint = r.read_varint(f)?,
                 15 => h.timestamp = r.read_varint(f)? as i64,
                 16 => r.read_packed_doubles(f, |v| {
-                    bounded_push(&mut h.custom_values, v, &mut h.over)
+                    bounded_push(&mut h.custom_values, v, &mut h.entries, &mut h.over)
                 })?,
                 // start_timestamp and anything newer are not stored.
                 _ => r.skip(f)?,
@@ -103,7 +117,7 @@ impl WireHistogram {
     pub(crate) fn into_histogram(self) -> Result<Histogram, String> {
         if self.over {
             return Err(format!(
-                "more than {MAX_LIST_ENTRIES} spans, buckets or bounds in one list"
+                "more than {MAX_HISTOGRAM_ENTRIES} spans, buckets and bounds"
             ));
         }
         for (which, d, c) in [

@@ -682,7 +682,7 @@ fn decoded_histograms_carry_every_field() {
 
 #[test]
 fn oversized_histogram_lists_are_refused_without_holding_them() {
-    let n = super::histogram::MAX_LIST_ENTRIES + 1;
+    let n = super::histogram::MAX_HISTOGRAM_ENTRIES;
     let h = v2::Histogram {
         count: Some(v2::Count::CountInt(0)),
         positive_spans: vec![span(0, n as u32)],
@@ -695,7 +695,8 @@ fn oversized_histogram_lists_are_refused_without_holding_them() {
     assert!(batch.histograms.is_empty());
     let r = &batch.rejected[0];
     assert!(
-        r.reason.contains("spans, buckets or bounds in one list"),
+        r.reason
+            .contains("more than 1048576 spans, buckets and bounds"),
         "{}",
         r.reason
     );

@@ -17,6 +17,34 @@ pub(crate) const MAX_BLOCK_CHUNK_SAMPLES: usize = 1024;
 /// Histograms per histogram chunk inside a block (they are larger).
 pub(crate) const MAX_BLOCK_HISTOGRAM_CHUNK_SAMPLES: usize = 120;
 
+/// Spans, buckets and bounds after which a histogram chunk is cut even
+/// below [`MAX_BLOCK_HISTOGRAM_CHUNK_SAMPLES`], so a chunk of large
+/// histograms stays far inside a frame (one histogram holds at most 2^20).
+const HISTOGRAM_CHUNK_VALUES: usize = 1 << 17;
+
+/// Splits a series' histograms into chunks: at most
+/// [`MAX_BLOCK_HISTOGRAM_CHUNK_SAMPLES`] each, and cut once they hold
+/// [`HISTOGRAM_CHUNK_VALUES`] values (never empty).
+fn histogram_chunks(hists: &[HistogramSample]) -> Vec<&[HistogramSample]> {
+    let mut out = Vec::new();
+    let (mut start, mut values) = (0, 0usize);
+    for (i, h) in hists.iter().enumerate() {
+        let n = h.h.num_values();
+        if i > start
+            && (i - start >= MAX_BLOCK_HISTOGRAM_CHUNK_SAMPLES
+                || values.saturating_add(n) > HISTOGRAM_CHUNK_VALUES)
+        {
+            out.push(&hists[start..i]);
+            (start, values) = (i, 0);
+        }
+        values = values.saturating_add(n);
+    }
+    if start < hists.len() {
+        out.push(&hists[start..]);
+    }
+    out
+}
+
 /// An unpublished block directory, removed when the write fails part-way
 /// (a full disk, say) instead of holding space until the next start. After
 /// the publishing rename it no longer exists and removing it is a no-op.
@@ -109,7 +137,7 @@ impl BlockWriter {
                 chunk_ref,
             });
         }
-        for part in hists.chunks(MAX_BLOCK_HISTOGRAM_CHUNK_SAMPLES) {
+        for part in histogram_chunks(hists) {
             let chunk_ref = self.chunks.add_histogram_chunk(part)?;
             self.metas.push(ChunkMeta {
                 mint: part[0].t,
@@ -162,6 +190,39 @@ impl BlockWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histogram_chunks_cut_by_count_and_size() {
+        use crate::model::{Histogram, HistogramCounts, Span};
+        let small = |t| HistogramSample {
+            t,
+            h: Histogram::empty_int(0),
+        };
+        let big = |t| HistogramSample {
+            t,
+            h: Histogram {
+                counts: HistogramCounts::Int {
+                    count: 0,
+                    zero_count: 0,
+                    positive_deltas: vec![0; 100_000],
+                    negative_deltas: vec![],
+                },
+                positive_spans: vec![Span {
+                    offset: 0,
+                    length: 100_000,
+                }],
+                ..Histogram::empty_int(0)
+            },
+        };
+        let lens = |v: &[HistogramSample]| -> Vec<usize> {
+            histogram_chunks(v).iter().map(|c| c.len()).collect()
+        };
+        assert!(lens(&[]).is_empty());
+        let many: Vec<_> = (0..250).map(small).collect();
+        assert_eq!(lens(&many), [120, 120, 10]);
+        let bigs: Vec<_> = (0..3).map(big).chain((3..5).map(small)).collect();
+        assert_eq!(lens(&bigs), [1, 1, 3]);
+    }
 
     #[test]
     fn an_abandoned_block_write_leaves_no_tmp_dir() {
