@@ -60,6 +60,7 @@ fn load(st: &Storage, t: &TenantId, shape: &NodeExporterShape) {
                 .map(|(r, s)| SeriesInput {
                     labels: r,
                     samples: s,
+                    histograms: &[],
                 })
                 .collect();
             st.append(t, &batch).unwrap();

@@ -151,6 +151,7 @@ fn load(storage: &tessera::storage::Storage, tenant: &TenantId, n: usize, t: i64
             .map(|(l, s)| SeriesInput {
                 labels: l,
                 samples: std::slice::from_ref(s),
+                histograms: &[],
             })
             .collect();
         let out = storage.append(tenant, &batch).unwrap();

@@ -63,6 +63,7 @@ fn scrape_batches(d: &Data, st: &Storage, t: &TenantId) {
                 .map(|&s| SeriesInput {
                     labels: &refs[s],
                     samples: std::slice::from_ref(&d.samples[s][round]),
+                    histograms: &[],
                 })
                 .collect();
             let out = st.append(t, &batch).unwrap();
@@ -79,6 +80,7 @@ fn series_batches(d: &Data, st: &Storage, t: &TenantId) {
             .map(|&s| SeriesInput {
                 labels: &refs[s],
                 samples: &d.samples[s],
+                histograms: &[],
             })
             .collect();
         st.append(t, &batch).unwrap();

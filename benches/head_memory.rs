@@ -94,6 +94,7 @@ fn main() {
                 .map(|&s| SeriesInput {
                     labels: &refs[s],
                     samples: std::slice::from_ref(&vals[s]),
+                    histograms: &[],
                 })
                 .collect();
             st.append(&t, &batch).unwrap();

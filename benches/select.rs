@@ -35,6 +35,7 @@ fn bench(c: &mut Criterion) {
             .map(|r| SeriesInput {
                 labels: r,
                 samples: &sample,
+                histograms: &[],
             })
             .collect();
         st.append(&t, &batch).unwrap();

@@ -159,6 +159,7 @@ fn smoke(
         .map(|(l, s)| SeriesInput {
             labels: l,
             samples: s,
+            histograms: &[],
         })
         .collect();
     let t = Instant::now();

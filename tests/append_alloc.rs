@@ -65,10 +65,12 @@ fn appending_to_existing_series_does_not_allocate() {
                         SeriesInput {
                             labels: &a,
                             samples: &s,
+                            histograms: &[],
                         },
                         SeriesInput {
                             labels: &b,
                             samples: &s,
+                            histograms: &[],
                         },
                     ],
                 )

@@ -288,6 +288,7 @@ async fn large_bodies_are_streamed_in_chunks() {
         .map(|l| SeriesInput {
             labels: l,
             samples: &samples,
+            histograms: &[],
         })
         .collect();
     srv.storage()

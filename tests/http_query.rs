@@ -29,6 +29,7 @@ fn append(server: &http::Server, tenant: &str, pairs: &[(&str, &str)], samples: 
             &[SeriesInput {
                 labels: &refs,
                 samples,
+                histograms: &[],
             }],
         )
         .unwrap();

@@ -32,6 +32,7 @@ async fn replay_and_repairs_are_reported() {
             &[SeriesInput {
                 labels: &refs,
                 samples: &samples,
+                histograms: &[],
             }],
         )
         .unwrap();
@@ -200,6 +201,7 @@ async fn compaction_failures_are_counted() {
         let input = SeriesInput {
             labels: &refs,
             samples: &samples,
+            histograms: &[],
         };
         st.append(&t, &[input]).unwrap();
         st.flush(&t).unwrap().expect("a block");

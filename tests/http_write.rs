@@ -267,7 +267,8 @@ async fn body_over_the_limit_gives_413() {
 fn raw_status(addr: &str, head: &str, body: usize) -> Option<u16> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
     s.write_all(head.as_bytes()).unwrap();
     let chunk = vec![b'x'; 64 << 10];
     let mut sent = 0;
@@ -390,11 +391,43 @@ fn int_histogram(ts: i64) -> v1::Histogram {
     }
 }
 
-/// Native histograms are not stored yet: a request carrying them is a
-/// partial write (floats stored, 400 naming the histogram series, counted
-/// as rejected), never a silent 204.
+/// The histograms of the series named `name` for `tenant`, as (t, sum, count).
+fn read_histograms(
+    storage: &tessera::storage::Storage,
+    tenant: &str,
+    name: &str,
+) -> Vec<(i64, f64, f64)> {
+    let m =
+        tessera::storage::Matcher::new(tessera::storage::MatchOp::Equal, "__name__", name).unwrap();
+    let t = tessera::tenant::TenantId::new(tenant).unwrap();
+    storage
+        .querier(&t, i64::MIN, i64::MAX)
+        .select(&[m])
+        .unwrap()
+        .into_iter()
+        .flat_map(|s| s.histograms)
+        .map(|h| (h.t, h.h.sum, h.h.count_f64()))
+        .collect()
+}
+
+fn v2_histogram(v1h: &v1::Histogram) -> v2::Histogram {
+    v2::Histogram {
+        count: v1h.count,
+        sum: v1h.sum,
+        zero_threshold: v1h.zero_threshold,
+        zero_count: v1h.zero_count,
+        positive_spans: v1h.positive_spans.clone(),
+        positive_deltas: v1h.positive_deltas.clone(),
+        timestamp: v1h.timestamp,
+        ..Default::default()
+    }
+}
+
+/// Native histograms are stored from 1.0 and 2.0 requests (custom buckets
+/// included), the 2.0 Histograms-Written header counts them, and a bad or
+/// conflicting histogram makes a partial write like a float would.
 #[tokio::test(flavor = "multi_thread")]
-async fn native_histograms_are_a_partial_write_naming_the_series() {
+async fn native_histograms_are_stored_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path()).await;
     let mut hist = v1_series(&[("__name__", "latency"), ("job", "api")], &[]);
@@ -404,45 +437,170 @@ async fn native_histograms_are_a_partial_write_naming_the_series() {
         hist,
     ]);
     let resp = srv.write(V1_TYPE, None, body).await;
-    assert_eq!(resp.status(), 400);
-    let text = resp.text().await.unwrap();
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("2 samples rejected"), "{text}");
-    let reason = lines.next().unwrap_or_default();
-    assert!(
-        reason.starts_with("2 native histogram samples rejected: native histograms are not stored"),
-        "{text}"
-    );
-    assert!(reason.ends_with(r#"for series {__name__="latency", job="api"}"#), "{text}");
+    assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
     assert_eq!(read(&srv.storage(), "anonymous", "up").len(), 1);
-    assert!(read(&srv.storage(), "anonymous", "latency").is_empty());
+    assert_eq!(
+        read_histograms(&srv.storage(), "anonymous", "latency"),
+        [(1000, 4.5, 3.0), (2000, 4.5, 3.0)]
+    );
+    // Another tenant sees none of it.
+    assert!(read_histograms(&srv.storage(), "other", "latency").is_empty());
 
-    // 2.0: the same, and the written headers say what was stored.
+    // 2.0, with a custom-bucket histogram: the headers say what was stored.
     let mut b = v2::RequestBuilder::new();
-    b.series(&[("__name__", "up"), ("job", "v2")], &samples(&[(1000, 1.0)]));
-    let mut h = v2::Histogram::default();
-    let v1h = int_histogram(3000);
-    h.count = v1h.count;
-    h.sum = v1h.sum;
-    h.zero_threshold = v1h.zero_threshold;
-    h.zero_count = v1h.zero_count;
-    h.positive_spans = v1h.positive_spans.clone();
-    h.positive_deltas = v1h.positive_deltas.clone();
-    h.timestamp = v1h.timestamp;
+    b.series(
+        &[("__name__", "up"), ("job", "v2")],
+        &samples(&[(1000, 1.0)]),
+    );
+    let nhcb = v2::Histogram {
+        schema: -53,
+        custom_values: vec![0.5, 1.0],
+        positive_spans: vec![v2::BucketSpan {
+            offset: 0,
+            length: 3,
+        }],
+        positive_deltas: vec![1, 0, 1],
+        count: Some(v2::Count::CountInt(4)),
+        zero_count: None,
+        zero_threshold: 0.0,
+        sum: 2.0,
+        timestamp: 4000,
+        ..Default::default()
+    };
     b.series(&[("__name__", "latency"), ("job", "v2")], &[])
         .histograms
-        .push(h);
+        .extend([v2_histogram(&int_histogram(3000)), nhcb]);
+    let resp = srv.write(V2_TYPE, None, encode_snappy(&b.build())).await;
+    assert_eq!(resp.status(), 204);
+    assert_eq!(written(&resp), [Some(1), Some(2), Some(0)]);
+    assert_eq!(
+        read_histograms(&srv.storage(), "anonymous", "latency"),
+        [
+            (1000, 4.5, 3.0),
+            (2000, 4.5, 3.0),
+            (3000, 4.5, 3.0),
+            (4000, 2.0, 4.0)
+        ]
+    );
+
+    // Partial write: an invalid histogram refuses its series; a different
+    // histogram at a stored timestamp is a duplicate; the rest is stored.
+    let mut b = v2::RequestBuilder::new();
+    let mut bad = v2_histogram(&int_histogram(5000));
+    bad.count = Some(v2::Count::CountInt(99));
+    b.series(&[("__name__", "bad"), ("job", "v2")], &[])
+        .histograms
+        .push(bad);
+    let mut changed = v2_histogram(&int_histogram(3000));
+    changed.sum = 9.0;
+    b.series(&[("__name__", "latency"), ("job", "v2")], &[])
+        .histograms
+        .extend([changed, v2_histogram(&int_histogram(6000))]);
     let resp = srv.write(V2_TYPE, None, encode_snappy(&b.build())).await;
     assert_eq!(resp.status(), 400);
-    assert_eq!(written(&resp), [Some(1), Some(0), Some(0)]);
+    assert_eq!(written(&resp), [Some(0), Some(1), Some(0)]);
     let text = resp.text().await.unwrap();
-    assert!(text.contains(r#"{__name__="latency", job="v2"}"#), "{text}");
+    assert!(
+        text.starts_with("2 samples rejected (1 series refused)"),
+        "{text}"
+    );
+    assert!(text.contains("histogram 0: count 99"), "{text}");
+    assert!(text.contains("duplicate"), "{text}");
+    assert!(read_histograms(&srv.storage(), "anonymous", "bad").is_empty());
+    assert_eq!(
+        read_histograms(&srv.storage(), "anonymous", "latency").last(),
+        Some(&(6000, 4.5, 3.0))
+    );
     let metrics = srv.get("/metrics").await.text().await.unwrap();
     assert!(
         metrics.contains(
-            "tessera_samples_rejected_total{tenant=\"anonymous\",reason=\"native_histograms_unsupported\"} 3\n"
+            "tessera_samples_rejected_total{tenant=\"anonymous\",reason=\"duplicate_timestamp\"} 1\n"
         ),
         "{metrics}"
     );
+    srv.stop().await;
+}
+
+async fn query_body(srv: &http::Server, tenant: &str, path: &str) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .get(srv.url(path))
+        .header("X-Scope-OrgID", tenant)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// Bare selectors return stored histograms in Prometheus's JSON
+/// (`histogram` / `histograms` points with count, sum and buckets as
+/// `[boundary rule, lower, upper, count]`); anything that would compute
+/// with them is refused, never answered without them.
+#[tokio::test(flavor = "multi_thread")]
+async fn histograms_are_queried_as_prometheus_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let mut hist = v1_series(&[("__name__", "latency"), ("job", "api")], &[]);
+    let mut stale = int_histogram(180_000);
+    stale.sum = stale_nan();
+    hist.histograms = vec![int_histogram(60_000), int_histogram(120_000), stale];
+    let mixed_float = v1_series(&[("__name__", "mixed")], &[(60_000, 1.0)]);
+    let resp = srv
+        .write(V1_TYPE, Some("team"), v1_body(vec![hist, mixed_float]))
+        .await;
+    assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
+    let mut later = v1_series(&[("__name__", "mixed")], &[]);
+    later.histograms = vec![int_histogram(120_000)];
+    let resp = srv.write(V1_TYPE, Some("team"), v1_body(vec![later])).await;
+    assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
+
+    let h = r#"{"count":"3","sum":"4.5","buckets":[[3,"-0.001","0.001","1"],[0,"0.5","1","1"],[0,"1","2","1"]]}"#;
+    let (status, body) = query_body(&srv, "team", "/api/v1/query?query=latency&time=120").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{"__name__":"latency","job":"api"}},"histogram":[120,{h}]}}]}}}}"#
+        )
+    );
+    // The histogram stale marker ends the series.
+    let (_, body) = query_body(&srv, "team", "/api/v1/query?query=latency&time=190").await;
+    assert!(body.contains(r#""result":[]"#), "{body}");
+    // A range query, and a series that changed from floats to histograms.
+    let (status, body) = query_body(
+        &srv,
+        "team",
+        "/api/v1/query_range?query=%7B__name__%3D~%22latency%7Cmixed%22%7D&start=60&end=120&step=60",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{"__name__":"latency","job":"api"}},"histograms":[[60,{h}],[120,{h}]]}},{{"metric":{{"__name__":"mixed"}},"values":[[60,"1"]],"histograms":[[120,{h}]]}}]}}}}"#
+        )
+    );
+    // An instant query of a range selector.
+    let (status, body) =
+        query_body(&srv, "team", "/api/v1/query?query=latency%5B1m%5D&time=120").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(&format!(r#""histograms":[[120,{h}]]"#)),
+        "{body}"
+    );
+    // Computing with histograms is refused, not answered without them.
+    for q in [
+        "rate(latency%5B5m%5D)",
+        "sum(latency)",
+        "latency%20%2A%202",
+        "-latency",
+    ] {
+        let (status, body) =
+            query_body(&srv, "team", &format!("/api/v1/query?query={q}&time=120")).await;
+        assert_eq!(status, 422, "{q}: {body}");
+        assert!(body.contains("native histograms"), "{q}: {body}");
+    }
+    // Another tenant sees nothing.
+    let (_, body) = query_body(&srv, "other", "/api/v1/query?query=latency&time=120").await;
+    assert!(body.contains(r#""result":[]"#), "{body}");
     srv.stop().await;
 }

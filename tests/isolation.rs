@@ -55,6 +55,7 @@ fn append(server: &http::Server, tenant: &str, pairs: &[(&str, &str)], v: f64) {
             &[SeriesInput {
                 labels: &refs,
                 samples: &samples,
+                histograms: &[],
             }],
         )
         .unwrap();

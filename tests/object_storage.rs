@@ -85,6 +85,7 @@ fn a_cold_narrow_query_fetches_only_what_it_needs() {
             &[tessera::storage::SeriesInput {
                 labels: &labels,
                 samples: &samples,
+                histograms: &[],
             }],
         )
         .unwrap();

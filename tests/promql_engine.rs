@@ -391,6 +391,7 @@ fn start_timestamp_function_reads_the_picked_samples_start_time() {
             &[tessera::storage::SeriesInput {
                 labels: &refs,
                 samples: &samples,
+                histograms: &[],
             }],
             &[&[37_000, 30_000]],
         )

@@ -113,30 +113,37 @@ fn bad_series_are_reported_by_name_and_do_not_disturb_the_batch() {
         SeriesInput {
             labels: &good,
             samples: &s,
+            histograms: &[],
         },
         SeriesInput {
             labels: &empty,
             samples: &s,
+            histograms: &[],
         },
         SeriesInput {
             labels: &dup,
             samples: &s,
+            histograms: &[],
         },
         SeriesInput {
             labels: &empty_name,
             samples: &s,
+            histograms: &[],
         },
         SeriesInput {
             labels: &bad_name,
             samples: &s,
+            histograms: &[],
         },
         SeriesInput {
             labels: &bad_value,
             samples: &s,
+            histograms: &[],
         },
         SeriesInput {
             labels: &good2,
             samples: &s,
+            histograms: &[],
         },
     ];
     let out = st.append(&t, &batch).unwrap();

@@ -3,6 +3,10 @@
 //! against an in-memory `BTreeMap` oracle. Results must agree exactly,
 //! bit for bit (NaN payloads and stale markers included).
 //!
+//! Values are floats or native histograms (from a small pool, stale markers
+//! and custom buckets included), mixed within a series over time as
+//! Prometheus allows: a float and a histogram at one timestamp conflict.
+//!
 //! A second run adds a bucket (`object_store`'s filesystem backend) and the
 //! operations that use it: shipping, bucket rounds (compaction there, local
 //! copies dropped at once since `local_retention` is 0, so reads go to the
@@ -14,8 +18,10 @@ mod common;
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use tessera::model::{stale_nan, Labels, Sample};
-use tessera::storage::{MatchOp, Matcher, SampleReject, Storage, StorageConfig};
+use tessera::model::{
+    stale_nan, Histogram, HistogramCounts, HistogramSample, LabelRef, Labels, Sample, Span,
+};
+use tessera::storage::{MatchOp, Matcher, SampleReject, SeriesInput, Storage, StorageConfig};
 use tessera::tenant::TenantId;
 
 const BLOCK_RANGE: i64 = 100;
@@ -53,12 +59,69 @@ fn matcher_sets() -> Vec<Vec<Matcher>> {
     ]
 }
 
+/// A stored value: float bits, or an index into [`histogram_pool`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Val {
+    F(u64),
+    H(usize),
+}
+
+/// The histograms appends choose from: integer and float counts, custom
+/// buckets, a NaN sum and the stale marker; all different bit for bit.
+fn histogram_pool() -> Vec<Histogram> {
+    let span = |offset, length| Span { offset, length };
+    let int = Histogram {
+        schema: 3,
+        zero_threshold: 0.001,
+        sum: 12.5,
+        counts: HistogramCounts::Int {
+            count: 10,
+            zero_count: 1,
+            positive_deltas: vec![2, 1, -2],
+            negative_deltas: vec![3],
+        },
+        positive_spans: vec![span(-1, 2), span(4, 1)],
+        negative_spans: vec![span(0, 1)],
+        ..Histogram::empty_int(3)
+    };
+    let float = Histogram {
+        schema: -4,
+        sum: -3.25,
+        counts: HistogramCounts::Float {
+            count: 6.5,
+            zero_count: 0.5,
+            positive: vec![1.0, 5.0],
+            negative: vec![],
+        },
+        positive_spans: vec![span(2, 2)],
+        ..Histogram::empty_int(-4)
+    };
+    let nhcb = Histogram {
+        schema: -53,
+        custom_values: vec![0.1, 1.0, 10.0],
+        sum: 7.0,
+        counts: HistogramCounts::Int {
+            count: 4,
+            zero_count: 0,
+            positive_deltas: vec![1, 0, 1],
+            negative_deltas: vec![],
+        },
+        positive_spans: vec![span(0, 1), span(1, 2)],
+        ..Histogram::empty_int(-53)
+    };
+    let nan_sum = Histogram {
+        sum: f64::NAN,
+        ..int.clone()
+    };
+    vec![int, float, nhcb, nan_sum, Histogram::stale_marker()]
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Append {
         tenant: usize,
         series: usize,
-        samples: Vec<(i64, u64)>,
+        samples: Vec<(i64, Val)>,
     },
     Query {
         tenant: usize,
@@ -87,6 +150,13 @@ enum Op {
     Replace,
 }
 
+fn value() -> impl Strategy<Value = Val> {
+    prop_oneof![
+        3 => value_bits().prop_map(Val::F),
+        1 => (0..histogram_pool().len()).prop_map(Val::H),
+    ]
+}
+
 fn value_bits() -> impl Strategy<Value = u64> {
     prop_oneof![
         (0u32..1000).prop_map(|v| (v as f64 / 4.0).to_bits()),
@@ -105,7 +175,7 @@ fn value_bits() -> impl Strategy<Value = u64> {
 fn bucket_op() -> impl Strategy<Value = Op> {
     let t = 0..=TENANTS.len() - 1;
     prop_oneof![
-        8 => (t.clone(), 0..6usize, prop::collection::vec((0i64..1500, value_bits()), 1..12))
+        8 => (t.clone(), 0..6usize, prop::collection::vec((0i64..1500, value()), 1..12))
             .prop_map(|(tenant, series, samples)| Op::Append { tenant, series, samples }),
         3 => (t.clone(), 0..6usize, -10i64..1600, 0i64..1600)
             .prop_map(|(tenant, matchers, mint, len)| Op::Query { tenant, matchers, mint, maxt: mint + len }),
@@ -123,7 +193,7 @@ fn bucket_op() -> impl Strategy<Value = Op> {
 fn op() -> impl Strategy<Value = Op> {
     let t = 0..=TENANTS.len() - 1;
     prop_oneof![
-        8 => (t.clone(), 0..6usize, prop::collection::vec((0i64..1500, value_bits()), 1..12))
+        8 => (t.clone(), 0..6usize, prop::collection::vec((0i64..1500, value()), 1..12))
             .prop_map(|(tenant, series, samples)| Op::Append { tenant, series, samples }),
         3 => (t.clone(), 0..6usize, -10i64..1600, 0i64..1600)
             .prop_map(|(tenant, matchers, mint, len)| Op::Query { tenant, matchers, mint, maxt: mint + len }),
@@ -138,7 +208,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 #[derive(Default, Clone)]
 struct SeriesModel {
-    samples: BTreeMap<i64, u64>,
+    samples: BTreeMap<i64, Val>,
     maxt: Option<i64>,
 }
 
@@ -155,7 +225,7 @@ impl Model {
         tenant: usize,
         s: &SeriesModel,
         t: i64,
-        bits: u64,
+        bits: Val,
     ) -> Result<bool, SampleReject> {
         if t < self.min_valid[tenant] {
             return Err(SampleReject::TooOld);
@@ -181,16 +251,19 @@ impl Model {
         Ok(true)
     }
 
-    /// Applies an append; returns (accepted, ignored, rejected).
+    /// Applies an append; returns (accepted, ignored, rejected). The
+    /// engine tries a series' floats first, then its histograms.
     fn append(
         &mut self,
         tenant: usize,
         labels: &Labels,
-        samples: &[(i64, u64)],
+        samples: &[(i64, Val)],
     ) -> (u64, u64, u64) {
         let mut s = self.series[tenant].remove(labels).unwrap_or_default();
         let mut counts = (0, 0, 0);
-        for &(t, bits) in samples {
+        let floats = samples.iter().filter(|(_, v)| matches!(v, Val::F(_)));
+        let hists = samples.iter().filter(|(_, v)| matches!(v, Val::H(_)));
+        for &(t, bits) in floats.chain(hists) {
             match self.decide(tenant, &s, t, bits) {
                 Ok(true) => {
                     s.samples.insert(t, bits);
@@ -254,7 +327,7 @@ impl Model {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Vec<(Labels, Vec<(i64, u64)>)> {
+    ) -> Vec<(Labels, Vec<(i64, Val)>)> {
         self.series[tenant]
             .iter()
             .filter(|(l, _)| {
@@ -274,6 +347,56 @@ impl Model {
             .filter(|(_, v)| !v.is_empty())
             .collect()
     }
+}
+
+/// Appends floats and histograms of one series in one call.
+fn append_values(
+    st: &Storage,
+    tenant: &TenantId,
+    labels: &Labels,
+    samples: &[(i64, Val)],
+) -> tessera::storage::AppendOutcome {
+    let pool = histogram_pool();
+    let mut floats = Vec::new();
+    let mut hists = Vec::new();
+    for &(t, v) in samples {
+        match v {
+            Val::F(b) => floats.push(Sample::new(t, f64::from_bits(b))),
+            Val::H(i) => hists.push(HistogramSample {
+                t,
+                h: pool[i].clone(),
+            }),
+        }
+    }
+    let refs: Vec<LabelRef> = labels.refs();
+    st.append(
+        tenant,
+        &[SeriesInput {
+            labels: &refs,
+            samples: &floats,
+            histograms: &hists,
+        }],
+    )
+    .unwrap()
+}
+
+/// An engine series' values in time order, histograms named by their
+/// index in the pool (a histogram outside it fails the test).
+fn values_of(samples: &[Sample], hists: &[HistogramSample]) -> Vec<(i64, Val)> {
+    let pool = histogram_pool();
+    let mut out: Vec<(i64, Val)> = samples
+        .iter()
+        .map(|s| (s.t, Val::F(s.v.to_bits())))
+        .collect();
+    for h in hists {
+        let i = pool
+            .iter()
+            .position(|p| p.bit_eq(&h.h))
+            .unwrap_or_else(|| panic!("histogram not from the pool: {:?}", h.h));
+        out.push((h.t, Val::H(i)));
+    }
+    out.sort_by_key(|(t, _)| *t);
+    out
 }
 
 fn tenants() -> Vec<TenantId> {
@@ -328,11 +451,7 @@ fn run_with(ops: &[Op], windows: [i64; 2], with_bucket: bool) -> Result<(), Test
                 series,
                 samples,
             } => {
-                let smp: Vec<Sample> = samples
-                    .iter()
-                    .map(|(t, b)| Sample::new(*t, f64::from_bits(*b)))
-                    .collect();
-                let got = common::append(st, &ts[*tenant], &pool[*series], &smp).unwrap();
+                let got = append_values(st, &ts[*tenant], &pool[*series], samples);
                 let want = model.append(*tenant, &pool[*series], samples);
                 prop_assert_eq!(
                     (got.accepted, got.duplicates_ignored, got.rejected),
@@ -348,12 +467,12 @@ fn run_with(ops: &[Op], windows: [i64; 2], with_bucket: bool) -> Result<(), Test
                 mint,
                 maxt,
             } => {
-                let got: Vec<(Labels, Vec<(i64, u64)>)> = st
+                let got: Vec<(Labels, Vec<(i64, Val)>)> = st
                     .querier(&ts[*tenant], *mint, *maxt)
                     .select(&sets[*matchers])
                     .unwrap()
                     .into_iter()
-                    .map(|s| (s.labels, common::bits(&s.samples)))
+                    .map(|s| (s.labels, values_of(&s.samples, &s.histograms)))
                     .collect();
                 prop_assert_eq!(
                     got,
@@ -430,7 +549,7 @@ fn run_with(ops: &[Op], windows: [i64; 2], with_bucket: bool) -> Result<(), Test
             .select(all)
             .unwrap()
             .into_iter()
-            .map(|s| (s.labels, common::bits(&s.samples)))
+            .map(|s| (s.labels, values_of(&s.samples, &s.histograms)))
             .collect();
         prop_assert_eq!(
             got,
@@ -460,7 +579,10 @@ fn app(tenant: usize, series: usize, samples: &[(i64, f64)]) -> Op {
     Op::Append {
         tenant,
         series,
-        samples: samples.iter().map(|(t, v)| (*t, v.to_bits())).collect(),
+        samples: samples
+            .iter()
+            .map(|(t, v)| (*t, Val::F(v.to_bits())))
+            .collect(),
     }
 }
 
@@ -579,4 +701,37 @@ fn shipped_blocks_read_from_the_bucket_after_a_replace_regression() {
         q(0),
     ]);
     run_with(&ops, [0, 0], true).unwrap();
+}
+
+fn app_h(tenant: usize, series: usize, samples: &[(i64, usize)]) -> Op {
+    Op::Append {
+        tenant,
+        series,
+        samples: samples.iter().map(|(t, i)| (*t, Val::H(*i))).collect(),
+    }
+}
+
+#[test]
+fn histograms_survive_crash_flush_and_compaction_regression() {
+    let q = Op::Query {
+        tenant: 0,
+        matchers: 0,
+        mint: i64::MIN / 2,
+        maxt: i64::MAX / 2,
+    };
+    let ops = vec![
+        app_h(0, 0, &[(10, 0), (20, 1), (30, 4), (40, 2), (50, 3)]),
+        app(0, 0, &[(60, 1.5), (25, 2.5)]),
+        app_h(0, 0, &[(60, 0), (15, 2), (70, 1)]),
+        Op::Crash,
+        q.clone(),
+        Op::Flush { tenant: 0 },
+        app_h(0, 0, &[(250, 0)]),
+        app_h(0, 1, &[(150, 1), (260, 2)]),
+        Op::Flush { tenant: 0 },
+        Op::Compact { tenant: 0 },
+        Op::Restart,
+        q,
+    ];
+    run(&ops, [50, 0]).unwrap();
 }

@@ -21,6 +21,7 @@ fn append_st(st: &Storage, t: &TenantId, l: &Labels, samples: &[Sample], sts: &[
             &[SeriesInput {
                 labels: &refs,
                 samples,
+                histograms: &[],
             }],
             &[sts],
         )

@@ -52,6 +52,7 @@ pub fn load(st: &Storage, tenant: &TenantId, shape: &dyn Shape) -> u64 {
             .map(|(l, s)| SeriesInput {
                 labels: l,
                 samples: s,
+                histograms: &[],
             })
             .collect();
         let out = st.append(tenant, &batch).expect("append");

@@ -244,6 +244,7 @@ fn inputs_of<'a>(rows: &'a [Row], refs: &'a [Vec<LabelRef<'a>>]) -> Vec<SeriesIn
         .map(|(labels, (_, sample))| SeriesInput {
             labels,
             samples: std::slice::from_ref(sample),
+            histograms: &[],
         })
         .collect()
 }
@@ -291,7 +292,9 @@ fn ingest(
         return Err(e);
     }
     // OpenMetrics exemplars are validated but there is no exemplar storage.
-    state.metrics().add_exemplars_discarded(tenant, parsed.exemplars);
+    state
+        .metrics()
+        .add_exemplars_discarded(tenant, parsed.exemplars);
     storage.record_metadata(tenant, &text_metadata(&parsed.metadata))?;
     let bad_lines = parsed.error_count();
     if bad_lines == 0 && total.rejected == 0 {

@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState, Params, Reader};
-use crate::model::Labels;
+use crate::model::{Histogram, Labels};
 use crate::promql::{Annotations, Cancel, Engine, QueryError, QueryOutput, Value};
 
 /// Most points a range query may return per series (Prometheus's limit).
@@ -57,6 +57,66 @@ fn json_point(out: &mut String, t: i64, v: f64) {
     let _ = write!(out, "[{},\"{}\"]", format_ts(t), format_value(v));
 }
 
+/// A float as `MarshalFloat` in Prometheus' `util/jsonutil` writes it:
+/// shortest round-trip digits, in exponent form (`1e-07`, `1.5e+21`) below
+/// 1e-6 and from 1e21 on.
+fn format_json_float(f: f64) -> String {
+    let a = f.abs();
+    if !f.is_finite() || a == 0.0 || (1e-6..1e21).contains(&a) {
+        return format_value(f);
+    }
+    let e = format!("{f:e}");
+    match e.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => e,
+    }
+}
+
+/// `[<time>,{"count":..,"sum":..,"buckets":[[rule,lower,upper,count],..]}]`,
+/// the histogram point of Prometheus' JSON (`marshalHPointJSON` in
+/// `web/api/v1/json_codec.go` with `jsonutil.MarshalHistogram`). Empty
+/// buckets are left out, and `buckets` is absent when none has a count.
+/// The boundary rule: 0 upper bound inclusive, 1 lower, 2 neither, 3 both.
+fn json_histogram_point(out: &mut String, t: i64, h: &Histogram) {
+    let _ = write!(
+        out,
+        "[{},{{\"count\":\"{}\",\"sum\":\"{}\"",
+        format_ts(t),
+        format_json_float(h.count_f64()),
+        format_json_float(h.sum)
+    );
+    let buckets = h.nonempty_buckets();
+    if !buckets.is_empty() {
+        out.push_str(",\"buckets\":[");
+        for (i, b) in buckets.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let rule = match (b.lower_inclusive, b.upper_inclusive) {
+                (false, true) => 0,
+                (true, false) => 1,
+                (false, false) => 2,
+                (true, true) => 3,
+            };
+            let _ = write!(
+                out,
+                "[{rule},\"{}\",\"{}\",\"{}\"]",
+                format_json_float(b.lower),
+                format_json_float(b.upper),
+                format_json_float(b.count)
+            );
+        }
+        out.push(']');
+    }
+    out.push_str("}]");
+}
+
 /// The success body for a query result.
 pub(crate) fn result_json(out: &QueryOutput) -> String {
     let mut s = String::with_capacity(256);
@@ -83,8 +143,16 @@ pub(crate) fn result_json(out: &QueryOutput) -> String {
                 }
                 s.push_str("{\"metric\":");
                 json_labels(&mut s, &x.labels);
-                s.push_str(",\"value\":");
-                json_point(&mut s, x.t, x.v);
+                match &x.histogram {
+                    Some(h) => {
+                        s.push_str(",\"histogram\":");
+                        json_histogram_point(&mut s, x.t, h);
+                    }
+                    None => {
+                        s.push_str(",\"value\":");
+                        json_point(&mut s, x.t, x.v);
+                    }
+                }
                 s.push('}');
             }
             s.push(']');
@@ -97,14 +165,29 @@ pub(crate) fn result_json(out: &QueryOutput) -> String {
                 }
                 s.push_str("{\"metric\":");
                 json_labels(&mut s, &x.labels);
-                s.push_str(",\"values\":[");
-                for (j, p) in x.samples.iter().enumerate() {
-                    if j > 0 {
-                        s.push(',');
+                // As upstream's `marshalSeriesJSON`: each list only when
+                // the series has points of that kind.
+                if !x.samples.is_empty() {
+                    s.push_str(",\"values\":[");
+                    for (j, p) in x.samples.iter().enumerate() {
+                        if j > 0 {
+                            s.push(',');
+                        }
+                        json_point(&mut s, p.t, p.v);
                     }
-                    json_point(&mut s, p.t, p.v);
+                    s.push(']');
                 }
-                s.push_str("]}");
+                if !x.histograms.is_empty() {
+                    s.push_str(",\"histograms\":[");
+                    for (j, p) in x.histograms.iter().enumerate() {
+                        if j > 0 {
+                            s.push(',');
+                        }
+                        json_histogram_point(&mut s, p.t, &p.h);
+                    }
+                    s.push(']');
+                }
+                s.push('}');
             }
             s.push(']');
         }
@@ -336,6 +419,46 @@ pub(crate) fn not_ready() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histogram_points_as_prometheus_writes_them() {
+        use crate::model::{HistogramCounts, Span};
+        assert_eq!(format_json_float(1e-7), "1e-07");
+        assert_eq!(format_json_float(-2.5e21), "-2.5e+21");
+        assert_eq!(format_json_float(1e21), "1e+21");
+        assert_eq!(format_json_float(0.25), "0.25");
+        assert_eq!(format_json_float(f64::INFINITY), "+Inf");
+        let mut out = String::new();
+        json_histogram_point(&mut out, 1500, &Histogram::empty_int(0));
+        assert_eq!(out, r#"[1.5,{"count":"0","sum":"0"}]"#);
+        // Buckets at the far ends of the index range: bounds saturate.
+        let far = Histogram {
+            schema: 8,
+            counts: HistogramCounts::Float {
+                count: 2.0,
+                zero_count: 0.0,
+                positive: vec![1.0, 1.0],
+                negative: vec![],
+            },
+            positive_spans: vec![
+                Span {
+                    offset: i32::MAX,
+                    length: 1,
+                },
+                Span {
+                    offset: i32::MAX,
+                    length: 1,
+                },
+            ],
+            ..Histogram::empty_int(8)
+        };
+        let mut out = String::new();
+        json_histogram_point(&mut out, 0, &far);
+        assert_eq!(
+            out,
+            r#"[0,{"count":"2","sum":"0","buckets":[[0,"+Inf","+Inf","1"],[0,"+Inf","+Inf","1"]]}]"#
+        );
+    }
 
     #[test]
     fn timestamps_and_values_are_written_like_prometheus() {

@@ -24,10 +24,6 @@ const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
 const HISTOGRAMS_WRITTEN: &str = "x-prometheus-remote-write-histograms-written";
 const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
 
-/// The `tessera_samples_rejected_total` reason for native histogram
-/// samples, which are not stored yet.
-pub(crate) const HISTOGRAMS_UNSUPPORTED: &str = "native_histograms_unsupported";
-
 /// How many rejection reasons a 400 body lists.
 const MAX_REASONS: usize = 10;
 
@@ -145,19 +141,24 @@ fn ingest(
     let (inputs, start_times): (Vec<SeriesInput<'_>>, Vec<&[i64]>) = batch
         .series
         .iter()
-        .filter(|s| !s.samples.is_empty())
+        .filter(|s| !s.samples.is_empty() || !s.histograms.is_empty())
         .filter_map(|s| {
             let input = SeriesInput {
                 labels: batch.labels.get(s.labels.clone())?,
                 samples: batch.samples.get(s.samples.clone())?,
+                histograms: batch.histograms.get(s.histograms.clone())?,
             };
             Some((input, batch.start_times_of(s.samples.clone())))
         })
         .unzip();
     let metrics = state.metrics();
     let decoded: u64 = inputs.iter().map(|s| s.samples.len() as u64).sum();
-    let refused: u64 = batch.rejected.iter().map(|r| r.samples + r.histograms).sum();
-    let histograms: u64 = batch.series.iter().map(|s| u64::from(s.histograms)).sum();
+    let refused: u64 = batch
+        .rejected
+        .iter()
+        .map(|r| r.samples + r.histograms)
+        .sum();
+    let histograms: u64 = batch.series.iter().map(|s| s.histograms.len() as u64).sum();
     metrics.add_received(tenant, decoded + refused + histograms);
     metrics.add_rejected(tenant, "invalid_series", refused);
     // After decoding (the sample count is needed), before anything is stored.
@@ -177,9 +178,6 @@ fn ingest(
         metrics.add_rejected(tenant, reason, *n);
     }
     metrics.add_stored(tenant, outcome.accepted, outcome.series_created);
-    // Native histograms are decoded and validated but not stored yet: the
-    // request is a partial write for them, never a silent success.
-    metrics.add_rejected(tenant, HISTOGRAMS_UNSUPPORTED, histograms);
     // Exemplars are not stored either; they are counted and documented,
     // and the request still succeeds for its samples (as Prometheus does
     // with exemplar storage off).
@@ -190,11 +188,12 @@ fn ingest(
         .chain(batch.rejected.iter().map(|r| r.exemplars))
         .sum();
     metrics.add_exemplars_discarded(tenant, exemplars);
+    let histograms_written = outcome.histograms_accepted + outcome.histogram_duplicates_ignored;
     let mut report = WriteReport {
-        samples_written: outcome.accepted + outcome.duplicates_ignored,
-        histograms_written: 0,
+        samples_written: outcome.accepted + outcome.duplicates_ignored - histograms_written,
+        histograms_written,
         exemplars_written: 0,
-        samples_rejected: outcome.rejected + histograms,
+        samples_rejected: outcome.rejected,
         series_refused: batch.rejected.len(),
         reasons: Vec::new(),
     };
@@ -203,14 +202,6 @@ fn ingest(
         report
             .reasons
             .push(format!("{} for series {}", r.reason, r.series));
-    }
-    for s in batch.series.iter().filter(|s| s.histograms > 0) {
-        let labels = batch.labels.get(s.labels.clone()).unwrap_or_default();
-        report.reasons.push(format!(
-            "{} native histogram samples rejected: native histograms are not stored by this server yet, for series {}",
-            s.histograms,
-            crate::model::describe_label_refs(labels)
-        ));
     }
     report
         .reasons

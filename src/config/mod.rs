@@ -161,7 +161,10 @@ impl WebConfig {
         positive("header_read_timeout", self.header_read_timeout.0.is_zero())?;
         positive("read_timeout", self.read_timeout.0.is_zero())?;
         positive("max_header_bytes", self.max_header_bytes == 0)?;
-        positive("max_inflight_body_bytes", self.max_inflight_body_bytes < 1024)?;
+        positive(
+            "max_inflight_body_bytes",
+            self.max_inflight_body_bytes < 1024,
+        )?;
         Ok(crate::api::ConnLimits {
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             header_read_timeout: self.header_read_timeout.0,
@@ -472,7 +475,11 @@ impl Config {
             engine: self.query.engine_config()?,
             conn: self.web.conn_limits()?,
             max_query_concurrency: match self.query.max_concurrency {
-                0 => return Err(ConfigError::Invalid("query.max_concurrency must be positive".into())),
+                0 => {
+                    return Err(ConfigError::Invalid(
+                        "query.max_concurrency must be positive".into(),
+                    ))
+                }
                 n => usize::try_from(n).unwrap_or(usize::MAX),
             },
             auth: Some(std::sync::Arc::new(

@@ -17,7 +17,7 @@
 use std::ops::Range;
 
 use super::IngestError;
-use crate::model::{describe_label_refs, LabelRef, Sample, METRIC_NAME};
+use crate::model::{describe_label_refs, HistogramSample, LabelRef, Sample, METRIC_NAME};
 
 mod histogram;
 mod v1;
@@ -30,6 +30,16 @@ mod tests;
 mod tests_reject;
 #[cfg(test)]
 mod tests_snappy;
+
+/// Most native histograms one request may carry, and most spans, buckets
+/// and bounds all its histograms together may hold: a histogram takes
+/// some 200 bytes in memory for as little as 2 on the wire, so without a
+/// bound a 64 MiB body could ask for gigabytes. Senders batch a few
+/// thousand samples or histograms per request.
+pub const MAX_HISTOGRAMS_PER_REQUEST: usize = 1 << 20;
+/// See [`MAX_HISTOGRAMS_PER_REQUEST`].
+/// (2^22 entries encode to at most some 40 MiB, inside one WAL record.)
+pub const MAX_HISTOGRAM_VALUES_PER_REQUEST: usize = 1 << 22;
 
 /// Largest decompressed body accepted (bytes).
 pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 << 20;
@@ -115,8 +125,8 @@ pub struct DecodedSeries {
     pub labels: Range<usize>,
     /// Range in [`DecodedBatch::samples`].
     pub samples: Range<usize>,
-    /// Valid native histograms carried by the series (counted, not stored).
-    pub histograms: u32,
+    /// Range in [`DecodedBatch::histograms`].
+    pub histograms: Range<usize>,
     /// Valid exemplars carried by the series (counted, not stored).
     pub exemplars: u32,
 }
@@ -143,6 +153,8 @@ pub struct DecodedBatch<'a> {
     pub labels: Vec<LabelRef<'a>>,
     /// Sample arena.
     pub samples: Vec<Sample>,
+    /// Native histogram arena (validated).
+    pub histograms: Vec<HistogramSample>,
     /// Start (created) timestamps aligned with `samples` (0: none). Empty
     /// when no sample of the request had one, so requests without them
     /// cost nothing extra; it may also end before `samples` does.
@@ -153,6 +165,8 @@ pub struct DecodedBatch<'a> {
     pub metadata: Vec<MetadataRef<'a>>,
     /// Series refused as a whole (no `__name__`, bad refs, bad histogram, ...).
     pub rejected: Vec<DecodeRejection>,
+    /// Spans, buckets and bounds of the histograms in the arena.
+    histogram_values: usize,
 }
 
 /// Decodes a remote_write 1.0 `WriteRequest`.
@@ -202,10 +216,12 @@ impl<'a> DecodedBatch<'a> {
         DecodedBatch {
             labels: Vec::with_capacity(c.labels),
             samples: Vec::with_capacity(c.samples),
+            histograms: Vec::new(),
             start_times: Vec::new(),
             series: Vec::with_capacity(c.series),
             metadata: Vec::new(),
             rejected: Vec::new(),
+            histogram_values: 0,
         }
     }
 }
@@ -216,6 +232,7 @@ impl<'a> DecodedBatch<'a> {
 pub(crate) struct PendingSeries {
     labels: usize,
     samples: usize,
+    hist_start: usize,
     pub(crate) histograms: u32,
     pub(crate) exemplars: u32,
     problem: Option<String>,
@@ -226,6 +243,7 @@ impl PendingSeries {
         PendingSeries {
             labels: batch.labels.len(),
             samples: batch.samples.len(),
+            hist_start: batch.histograms.len(),
             histograms: 0,
             exemplars: 0,
             problem: None,
@@ -235,6 +253,35 @@ impl PendingSeries {
     /// Index of the series' first sample in the batch's arena.
     pub(crate) fn first_sample(&self) -> usize {
         self.samples
+    }
+
+    /// Validates a histogram read from the wire and adds it to the arena,
+    /// or records why the series is refused.
+    pub(crate) fn histogram(&mut self, batch: &mut DecodedBatch<'_>, h: histogram::WireHistogram) {
+        let i = self.histograms;
+        self.histograms = self.histograms.saturating_add(1);
+        let t = h.timestamp();
+        match h.into_histogram() {
+            Ok(_) if self.problem.is_some() => {}
+            Ok(h) => {
+                let values = batch.histogram_values.saturating_add(h.num_values());
+                if batch.histograms.len() >= MAX_HISTOGRAMS_PER_REQUEST
+                    || values > MAX_HISTOGRAM_VALUES_PER_REQUEST
+                {
+                    self.reject(|| {
+                        format!(
+                            "histogram {i}: the request holds more than \
+                             {MAX_HISTOGRAMS_PER_REQUEST} histograms or \
+                             {MAX_HISTOGRAM_VALUES_PER_REQUEST} spans, buckets and bounds"
+                        )
+                    });
+                    return;
+                }
+                batch.histogram_values = values;
+                batch.histograms.push(HistogramSample { t, h });
+            }
+            Err(e) => self.reject(|| format!("histogram {i}: {e}")),
+        }
     }
 
     /// Records a reason to refuse the series; the first one wins.
@@ -278,13 +325,19 @@ impl PendingSeries {
             batch.labels.truncate(self.labels);
             batch.samples.truncate(self.samples);
             batch.start_times.truncate(self.samples);
+            let dropped: usize = batch.histograms[self.hist_start.min(batch.histograms.len())..]
+                .iter()
+                .map(|h| h.h.num_values())
+                .sum();
+            batch.histogram_values = batch.histogram_values.saturating_sub(dropped);
+            batch.histograms.truncate(self.hist_start);
             return None;
         }
         if samples > 0 || self.histograms > 0 || self.exemplars > 0 {
             batch.series.push(DecodedSeries {
                 labels: self.labels..batch.labels.len(),
                 samples: self.samples..batch.samples.len(),
-                histograms: self.histograms,
+                histograms: self.hist_start..batch.histograms.len(),
                 exemplars: self.exemplars,
             });
         } else {

@@ -1,6 +1,6 @@
 //! Query results as the API returns them.
 
-use crate::model::{Labels, Sample};
+use crate::model::{Histogram, HistogramSample, Labels, Sample};
 
 use super::error::Annotations;
 
@@ -11,8 +11,10 @@ pub struct InstantSample {
     pub labels: Labels,
     /// Evaluation timestamp (ms).
     pub t: i64,
-    /// Value.
+    /// Value (0 when the element is a histogram).
     pub v: f64,
+    /// The element's native histogram, when it is one.
+    pub histogram: Option<Histogram>,
 }
 
 /// One series of a range result.
@@ -20,8 +22,10 @@ pub struct InstantSample {
 pub struct RangeSeries {
     /// Series labels.
     pub labels: Labels,
-    /// Points in time order.
+    /// Float points in time order.
     pub samples: Vec<Sample>,
+    /// Histogram points in time order.
+    pub histograms: Vec<HistogramSample>,
 }
 
 /// A query result, in the four PromQL value types.

@@ -8,10 +8,9 @@
 
 use std::sync::Arc;
 
-use crate::model::{Labels, Sample};
+use crate::model::Labels;
 use crate::storage::block::store::BlockStore;
-use crate::storage::block::{self, writer::BlockWriter, Block, BlockMeta};
-use crate::storage::chunk::StEntry;
+use crate::storage::block::{self, writer::BlockWriter, Block, BlockMeta, SeriesData};
 use crate::storage::error::Result;
 use crate::storage::fault;
 use crate::storage::partition::Partition;
@@ -119,14 +118,14 @@ pub(crate) fn merge_into(w: &mut BlockWriter, sources: &[Arc<Block>]) -> Result<
         .min()
         .cloned()
     {
-        let mut merged: Vec<Sample> = Vec::new();
-        let mut sts: Vec<StEntry> = Vec::new();
+        let mut merged = SeriesData::default();
         let mut parts = 0;
         for c in iters.iter_mut() {
             if c.current.as_ref().is_some_and(|x| x.0 == min) {
-                if let Some((_, s, st)) = c.current.take() {
-                    merged.extend(s);
-                    sts.extend(st);
+                if let Some((_, d)) = c.current.take() {
+                    merged.samples.extend(d.samples);
+                    merged.sts.extend(d.sts);
+                    merged.histograms.extend(d.histograms);
                     parts += 1;
                 }
                 c.advance()?;
@@ -135,12 +134,14 @@ pub(crate) fn merge_into(w: &mut BlockWriter, sources: &[Arc<Block>]) -> Result<
         if parts > 1 {
             // Stable sorts: a timestamp held twice keeps its first copy, and
             // its start timestamp the first one recorded for it.
-            merged.sort_by_key(|s| s.t);
-            merged.dedup_by_key(|s| s.t);
-            sts.sort_by_key(|e| e.0);
-            sts.dedup_by_key(|e| e.0);
+            merged.samples.sort_by_key(|s| s.t);
+            merged.samples.dedup_by_key(|s| s.t);
+            merged.sts.sort_by_key(|e| e.0);
+            merged.sts.dedup_by_key(|e| e.0);
+            merged.histograms.sort_by_key(|h| h.t);
+            merged.histograms.dedup_by_key(|h| h.t);
         }
-        w.add_series(&min, &merged, &sts)?;
+        w.add_series(&min, &merged.samples, &merged.sts, &merged.histograms)?;
     }
     Ok(())
 }
@@ -150,7 +151,7 @@ struct SeriesCursor {
     block: Arc<Block>,
     next: u32,
     cache: block::FrameCache,
-    current: Option<(Labels, Vec<Sample>, Vec<StEntry>)>,
+    current: Option<(Labels, SeriesData)>,
 }
 
 impl SeriesCursor {
@@ -167,9 +168,9 @@ impl SeriesCursor {
 
     fn advance(&mut self) -> Result<()> {
         self.current = if self.next < self.block.num_series()? {
-            let s = self.block.series_samples(self.next, &mut self.cache)?;
+            let mut d = self.block.series_samples(self.next, &mut self.cache)?;
             self.next += 1;
-            Some(s)
+            Some((std::mem::take(&mut d.labels), d))
         } else {
             None
         };

@@ -45,7 +45,7 @@ pub(crate) use metadata::unseal as unseal_state_file;
 pub use metadata::MetricMetadata;
 
 pub use outcome::{AppendOutcome, LabelError, RejectReason, Rejection, SampleReject, SeriesInput};
-pub use querier::{Querier, Series};
+pub use querier::{Querier, Series, SeriesValues};
 pub use tenant_ops::Footprint;
 pub use wal::{SyncPolicy, WalOptions};
 

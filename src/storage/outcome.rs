@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::model::LabelRef;
-use crate::model::Sample;
+use crate::model::{HistogramSample, Sample};
 pub use crate::storage::head::append::{LabelError, SampleReject};
 
 /// One series handed to [`crate::storage::Storage::append`]: borrowed,
@@ -15,6 +15,8 @@ pub struct SeriesInput<'a> {
     pub labels: &'a [LabelRef<'a>],
     /// Samples in the order they should be tried.
     pub samples: &'a [Sample],
+    /// Native histograms (validated), tried after the samples.
+    pub histograms: &'a [HistogramSample],
 }
 
 /// Why samples were refused.
@@ -147,10 +149,14 @@ impl fmt::Display for Rejection {
 /// WAL sync policy once this is returned.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AppendOutcome {
-    /// Samples stored.
+    /// Samples stored (floats and histograms).
     pub accepted: u64,
     /// Samples identical to stored ones (same timestamp and value), ignored.
     pub duplicates_ignored: u64,
+    /// Of `accepted`, the histograms.
+    pub histograms_accepted: u64,
+    /// Of `duplicates_ignored`, the histograms.
+    pub histogram_duplicates_ignored: u64,
     /// Samples refused.
     pub rejected: u64,
     /// Refused samples by reason.

@@ -16,11 +16,15 @@ use crate::storage::block::{self, writer::BlockWriter, Block};
 use crate::storage::bucket::side::BucketSide;
 use crate::storage::bucket::{compactor, view, BucketContext};
 use crate::storage::error::{Result, StorageError};
-use crate::storage::head::append::{apply, decide, normalize_label_order, DecideCtx, Decision};
+use crate::storage::head::append::{
+    apply, apply_histogram, decide, decide_histogram, normalize_label_order, DecideCtx, Decision,
+};
 use crate::storage::head::series::Placement;
 use crate::storage::head::{Head, MixHasher, SeriesHandle, SeriesKey};
 use crate::storage::outcome::{AppendOutcome, RejectReason, SeriesInput};
-use crate::storage::wal::{self, SampleEntry, SeriesEntry, Wal, WalOptions, WalRecord};
+use crate::storage::wal::{
+    self, HistogramEntry, SampleEntry, SeriesEntry, Wal, WalOptions, WalRecord,
+};
 use crate::storage::TenantConfig;
 use crate::tenant::TenantId;
 
@@ -34,6 +38,9 @@ struct AppendScratch {
     samples: Vec<SampleEntry>,
     placements: Vec<Placement>,
     plan: Vec<(SeriesHandle, usize, usize)>,
+    hists: Vec<HistogramEntry>,
+    hist_placements: Vec<Placement>,
+    hist_plan: Vec<(SeriesHandle, usize, usize)>,
     batch_maxt: HashMap<u32, i64, std::hash::BuildHasherDefault<MixHasher>>,
     /// Sorted label order of every input series, concatenated.
     order: Vec<u32>,
@@ -52,6 +59,9 @@ impl AppendScratch {
         self.samples.clear();
         self.placements.clear();
         self.plan.clear();
+        self.hists.clear();
+        self.hist_placements.clear();
+        self.hist_plan.clear();
         self.batch_maxt.clear();
         self.order.clear();
         self.spans.clear();
@@ -174,7 +184,7 @@ impl Partition {
         for (i, input) in batch.iter().enumerate() {
             let h = match (&sc.spans[i], sc.found[i].take()) {
                 (Err(e), _) => {
-                    let (e, n) = (e.clone(), input.samples.len() as u64);
+                    let (e, n) = (e.clone(), input_len(input));
                     out.reject(e, n, || describe_label_refs(input.labels), None);
                     continue;
                 }
@@ -199,7 +209,7 @@ impl Partition {
                             h
                         }
                         Err(e) => {
-                            let n = input.samples.len() as u64;
+                            let n = input_len(input);
                             out.reject(e, n, || describe_label_refs(input.labels), None);
                             continue;
                         }
@@ -210,10 +220,13 @@ impl Partition {
             let st = sts.get(i).copied().unwrap_or_default();
             self.decide_series(sc, &mut out, id, h, input, st)?;
         }
-        if sc.new_series.is_empty() && sc.samples.is_empty() {
+        if sc.new_series.is_empty() && sc.samples.is_empty() && sc.hists.is_empty() {
             return Ok(out);
         }
-        let pos = match self.wal.log(&sc.new_series, &sc.samples) {
+        let pos = match self
+            .wal
+            .log_with_histograms(&sc.new_series, &sc.samples, &sc.hists)
+        {
             Ok(p) => p,
             Err(e) => {
                 for id in &sc.created {
@@ -233,7 +246,19 @@ impl Partition {
                 );
             }
         }
-        out.accepted = sc.samples.len() as u64;
+        for (h, start, end) in sc.hist_plan.drain(..) {
+            let mut s = h.data.lock();
+            for k in start..end {
+                apply_histogram(
+                    &mut s,
+                    sc.hist_placements[k],
+                    &sc.hists[k],
+                    self.head.block_range,
+                );
+            }
+        }
+        out.histograms_accepted = sc.hists.len() as u64;
+        out.accepted = (sc.samples.len() + sc.hists.len()) as u64;
         out.series_created = sc.created.len() as u64;
         drop(guard);
         self.wal.sync_to(pos)?;
@@ -294,6 +319,7 @@ impl Partition {
                     ooo_window: self.cfg.read().ooo_window_ms,
                     series: id,
                     pending: &sc.samples,
+                    pending_hists: &sc.hists,
                 };
                 match decide(&s, &ctx, smp.t, smp.v)? {
                     Decision::Accept(p) => {
@@ -318,6 +344,45 @@ impl Partition {
                         );
                     }
                 }
+            }
+            let h_start = sc.hists.len();
+            for hs in input.histograms {
+                let ctx = DecideCtx {
+                    maxt,
+                    min_valid_t,
+                    ooo_window: self.cfg.read().ooo_window_ms,
+                    series: id,
+                    pending: &sc.samples,
+                    pending_hists: &sc.hists,
+                };
+                match decide_histogram(&s, &ctx, hs.t, &hs.h)? {
+                    Decision::Accept(p) => {
+                        if p == Placement::InOrder {
+                            maxt = hs.t;
+                        }
+                        sc.hists.push(HistogramEntry {
+                            series: id,
+                            t: hs.t,
+                            h: hs.h.clone(),
+                        });
+                        sc.hist_placements.push(p);
+                    }
+                    Decision::IgnoreDuplicate => {
+                        out.duplicates_ignored += 1;
+                        out.histogram_duplicates_ignored += 1;
+                    }
+                    Decision::Reject(r) => {
+                        out.reject(
+                            RejectReason::Sample(r),
+                            1,
+                            || self.head.labels_of(&h).to_string(),
+                            Some(hs.t),
+                        );
+                    }
+                }
+            }
+            if sc.hists.len() > h_start {
+                sc.hist_plan.push((h.clone(), h_start, sc.hists.len()));
             }
             if maxt != s.maxt {
                 sc.batch_maxt.insert(id, maxt);
@@ -344,8 +409,9 @@ impl Partition {
             self.wal.cut_segment()?
         };
         let mut w = BlockWriter::new(self.local.staging_dir())?;
-        self.head
-            .for_each_series_before(before, &mut |l, s, st| w.add_series(l, s, st))?;
+        self.head.for_each_series_before(before, &mut |d| {
+            w.add_series(&d.labels, &d.samples, &d.sts, &d.histograms)
+        })?;
         let meta = match w.finish(1, Vec::new())? {
             Some(staged) => {
                 self.add_block(self.local.publish(staged.dir(), &staged.meta)?);
@@ -463,6 +529,7 @@ fn replay_record(head: &Head, rec: WalRecord, report: &mut OpenReport) {
                     ooo_window: i64::MAX,
                     series: e.series,
                     pending: &[],
+                    pending_hists: &[],
                 };
                 match decide(&s, &ctx, e.t, e.v) {
                     Ok(Decision::Accept(p)) => apply(&mut s, p, &e, head.block_range),
@@ -470,7 +537,38 @@ fn replay_record(head: &Head, rec: WalRecord, report: &mut OpenReport) {
                 }
             }
         }
+        WalRecord::Histograms(entries) => {
+            let min_valid_t = head.min_valid_time();
+            for e in entries {
+                if e.t < min_valid_t {
+                    report.samples_skipped += 1;
+                    continue;
+                }
+                let Some(h) = head.series(e.series) else {
+                    report.unknown_series_samples += 1;
+                    continue;
+                };
+                let mut s = h.data.lock();
+                let ctx = DecideCtx {
+                    maxt: s.maxt,
+                    min_valid_t,
+                    ooo_window: i64::MAX,
+                    series: e.series,
+                    pending: &[],
+                    pending_hists: &[],
+                };
+                match decide_histogram(&s, &ctx, e.t, &e.h) {
+                    Ok(Decision::Accept(p)) => apply_histogram(&mut s, p, &e, head.block_range),
+                    _ => report.samples_skipped += 1,
+                }
+            }
+        }
     }
+}
+
+/// Samples and histograms an input carries.
+fn input_len(input: &SeriesInput<'_>) -> u64 {
+    (input.samples.len() + input.histograms.len()) as u64
 }
 
 fn read_flushed_until(dir: &Path) -> Result<i64> {

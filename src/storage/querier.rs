@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::model::{Labels, Sample};
+use crate::model::{HistogramSample, Labels, Sample};
 use crate::storage::block::{Block, FrameCache};
 use crate::storage::chunk::StEntry;
 use crate::storage::error::Result;
@@ -18,8 +18,22 @@ use crate::storage::readers::ReadGuard;
 pub struct Series {
     /// Its labels.
     pub labels: Labels,
-    /// Samples in time order, bit-exact.
+    /// Float samples in time order, bit-exact.
     pub samples: Vec<Sample>,
+    /// Native histogram samples in time order. A series may hold floats
+    /// and histograms over time, never both at one timestamp.
+    pub histograms: Vec<HistogramSample>,
+}
+
+/// One series' values as handed to [`Querier::select_each_values`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesValues {
+    /// Float samples in time order, bit-exact.
+    pub samples: Vec<Sample>,
+    /// Native histogram samples in time order.
+    pub histograms: Vec<HistogramSample>,
+    /// `(t, st)` of the float samples that have a start timestamp, when asked for.
+    pub start_times: Vec<(i64, i64)>,
 }
 
 /// A querier bound to one tenant and one time range `[mint, maxt]`
@@ -64,20 +78,26 @@ impl Querier {
             check_not_empty(matchers)?;
             return Ok(Vec::new());
         };
-        let mut merged: BTreeMap<Labels, Vec<Vec<Sample>>> = BTreeMap::new();
+        type Parts = (Vec<Vec<Sample>>, Vec<Vec<HistogramSample>>);
+        let mut merged: BTreeMap<Labels, Parts> = BTreeMap::new();
         for b in &self.blocks {
-            for (l, s) in b.select(matchers, self.mint, self.maxt)? {
-                merged.entry(l).or_default().push(s);
+            for (l, s, h) in b.select(matchers, self.mint, self.maxt)? {
+                let e = merged.entry(l).or_default();
+                e.0.push(s);
+                e.1.push(h);
             }
         }
-        for (l, s) in p.head.select(matchers, self.mint, self.maxt)? {
-            merged.entry(l).or_default().push(s);
+        for (l, s, h) in p.head.select(matchers, self.mint, self.maxt)? {
+            let e = merged.entry(l).or_default();
+            e.0.push(s);
+            e.1.push(h);
         }
         let out: Vec<Series> = merged
             .into_iter()
-            .map(|(labels, parts)| Series {
+            .map(|(labels, (s, h))| Series {
                 labels,
-                samples: merge_parts(parts),
+                samples: merge_parts(s),
+                histograms: merge_histogram_parts(h),
             })
             .collect();
         let n: usize = out.iter().map(|s| s.samples.len()).sum();
@@ -86,15 +106,31 @@ impl Querier {
         Ok(out)
     }
 
-    /// Calls `f` with each matching series that has samples in range, in
-    /// label order, decoding one series' samples at a time so a caller that
-    /// streams never holds more than one series. `f` returns `false` to stop.
+    /// Calls `f` with each matching series that has float samples in
+    /// range, in label order, decoding one series' samples at a time so a
+    /// caller that streams never holds more than one series. `f` returns
+    /// `false` to stop. Histograms are not handed on: callers that can meet
+    /// them use [`Querier::select_each_values`].
     pub fn select_each(
         &self,
         matchers: &[Matcher],
         mut f: impl FnMut(Labels, Vec<Sample>) -> bool,
     ) -> Result<()> {
-        self.select_each_inner(matchers, false, &mut |l, s, _| f(l, s))
+        self.select_each_inner(matchers, false, &mut |l, v| {
+            v.samples.is_empty() || f(l, v.samples)
+        })
+    }
+
+    /// Calls `f` with each matching series that has floats or histograms in
+    /// range, in label order, one series at a time; with `with_st`, the
+    /// start timestamps of its float samples too. `f` returns `false` to stop.
+    pub fn select_each_values(
+        &self,
+        matchers: &[Matcher],
+        with_st: bool,
+        mut f: impl FnMut(Labels, SeriesValues) -> bool,
+    ) -> Result<()> {
+        self.select_each_inner(matchers, with_st, &mut f)
     }
 
     /// [`Querier::select_each`] that also hands `f` the start (created)
@@ -106,14 +142,16 @@ impl Querier {
         matchers: &[Matcher],
         mut f: impl FnMut(Labels, Vec<Sample>, Vec<(i64, i64)>) -> bool,
     ) -> Result<()> {
-        self.select_each_inner(matchers, true, &mut f)
+        self.select_each_inner(matchers, true, &mut |l, v| {
+            v.samples.is_empty() || f(l, v.samples, v.start_times)
+        })
     }
 
     fn select_each_inner(
         &self,
         matchers: &[Matcher],
         with_st: bool,
-        f: &mut dyn FnMut(Labels, Vec<Sample>, Vec<StEntry>) -> bool,
+        f: &mut dyn FnMut(Labels, SeriesValues) -> bool,
     ) -> Result<()> {
         let Some(p) = &self.partition else {
             check_not_empty(matchers)?;
@@ -137,24 +175,37 @@ impl Querier {
         let mut sts = Vec::new();
         while let Some((labels, src)) = it.next() {
             let st = with_st.then_some(&mut sts);
-            let mut parts = vec![self.read_source(p, &src, &mut cache, st)?];
-            let mut n = 1;
+            let (s, h) = self.read_source(p, &src, &mut cache, st)?;
+            let (mut parts, mut hparts) = (vec![s], vec![h]);
             while it.peek().is_some_and(|(l, _)| *l == labels) {
                 if let Some((_, more)) = it.next() {
                     let st = with_st.then_some(&mut sts);
-                    parts.push(self.read_source(p, &more, &mut cache, st)?);
-                    n += 1;
+                    let (s, h) = self.read_source(p, &more, &mut cache, st)?;
+                    parts.push(s);
+                    hparts.push(h);
                 }
             }
+            let n = parts.len();
             let samples = merge_parts(parts);
-            let mut st = std::mem::take(&mut sts);
+            let histograms = merge_histogram_parts(hparts);
+            let mut start_times = std::mem::take(&mut sts);
             if n > 1 {
-                st.sort_by_key(|e| e.0);
-                st.dedup_by_key(|e| e.0);
+                start_times.sort_by_key(|e| e.0);
+                start_times.dedup_by_key(|e| e.0);
             }
-            p.samples_read
-                .fetch_add(samples.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            if !samples.is_empty() && !f(labels, samples, st) {
+            p.samples_read.fetch_add(
+                (samples.len() + histograms.len()) as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            if samples.is_empty() && histograms.is_empty() {
+                continue;
+            }
+            let v = SeriesValues {
+                samples,
+                histograms,
+                start_times,
+            };
+            if !f(labels, v) {
                 break;
             }
         }
@@ -167,20 +218,21 @@ impl Querier {
         src: &Source,
         cache: &mut FrameCache,
         sts: Option<&mut Vec<StEntry>>,
-    ) -> Result<Vec<Sample>> {
-        let mut out = Vec::new();
+    ) -> Result<(Vec<Sample>, Vec<HistogramSample>)> {
+        let (mut out, mut hists) = (Vec::new(), Vec::new());
+        let (mint, maxt) = (self.mint, self.maxt);
         match (src, sts) {
-            (Source::Head(h), None) => p.head.samples_of(h, self.mint, self.maxt, &mut out)?,
+            (Source::Head(h), None) => p.head.samples_of(h, mint, maxt, &mut out, &mut hists)?,
             (Source::Head(h), Some(sts)) => p
                 .head
-                .samples_and_start_times_of(h, self.mint, self.maxt, &mut out, sts)?,
+                .samples_and_start_times_of(h, mint, maxt, &mut out, &mut hists, sts)?,
             (Source::Block(bi, metas), sts) => {
                 if let Some(b) = self.blocks.get(*bi) {
-                    b.samples_of(metas, self.mint, self.maxt, cache, &mut out, sts)?;
+                    b.samples_of(metas, mint, maxt, cache, &mut out, &mut hists, sts)?;
                 }
             }
         }
-        Ok(out)
+        Ok((out, hists))
     }
 
     /// Number of distinct matching series with samples in range, without
@@ -261,6 +313,18 @@ fn sorted_limited(mut v: Vec<String>, limit: Option<usize>) -> Vec<String> {
 enum Source {
     Head(SeriesHandle),
     Block(usize, Vec<ChunkMeta>),
+}
+
+/// [`merge_parts`] for histograms.
+fn merge_histogram_parts(mut parts: Vec<Vec<HistogramSample>>) -> Vec<HistogramSample> {
+    parts.retain(|p| !p.is_empty());
+    if parts.len() <= 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let mut all: Vec<HistogramSample> = parts.into_iter().flatten().collect();
+    all.sort_by_key(|s| s.t);
+    all.dedup_by_key(|s| s.t);
+    all
 }
 
 /// Merges per-source sample runs into one time-ordered run. A timestamp

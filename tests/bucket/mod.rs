@@ -123,6 +123,7 @@ pub fn load(st: &Storage, tenant: &TenantId, hours: i64, k: f64) {
                     &[SeriesInput {
                         labels: &labels,
                         samples: &samples,
+                        histograms: &[],
                     }],
                 )
                 .unwrap();

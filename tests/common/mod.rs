@@ -39,6 +39,7 @@ pub fn append(
         &[SeriesInput {
             labels: &refs,
             samples,
+            histograms: &[],
         }],
     )
 }

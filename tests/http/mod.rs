@@ -101,6 +101,7 @@ impl Server {
         let batch = [SeriesInput {
             labels: &refs,
             samples: &samples,
+            histograms: &[],
         }];
         let out = self
             .storage()

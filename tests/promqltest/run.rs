@@ -7,8 +7,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 use std::time::Duration;
 
-use tessera::promql::parser::Expr;
 use tessera::model::{LabelRef, Sample};
+use tessera::promql::parser::Expr;
 use tessera::promql::{Engine, EngineConfig, QueryError, QueryOutput, TenantScope, Value};
 use tessera::storage::{SeriesInput, Storage, StorageConfig, SyncPolicy, TenantConfig};
 use tessera::tenant::TenantId;
@@ -189,7 +189,11 @@ impl Runner {
         let batch: Vec<SeriesInput> = refs
             .iter()
             .zip(&owned)
-            .map(|(labels, (_, samples))| SeriesInput { labels, samples })
+            .map(|(labels, (_, samples))| SeriesInput {
+                labels,
+                samples,
+                histograms: &[],
+            })
             .collect();
         let st_refs: Vec<&[i64]> = sts.iter().map(Vec::as_slice).collect();
         match self
@@ -535,6 +539,7 @@ impl Ctx<'_> {
                     labels: s.labels.clone(),
                     t,
                     v: p.v,
+                    histogram: None,
                 })
             })
             .collect();

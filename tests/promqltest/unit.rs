@@ -378,6 +378,7 @@ fn sample(pairs: &[(&str, &str)], v: f64) -> tessera::promql::InstantSample {
         labels: tessera::model::Labels::from_pairs(pairs.iter().copied()),
         t: 0,
         v,
+        histogram: None,
     }
 }
 
@@ -442,6 +443,7 @@ fn matrix_comparison() {
         Value::Matrix(vec![RangeSeries {
             labels: Labels::from_pairs([("__name__", "x")]),
             samples: pts.iter().map(|&(t, v)| Sample::new(t, v)).collect(),
+            histograms: vec![],
         }])
     };
     assert_eq!(compare(&ev, &series(&[(0, 1.0), (120_000, 3.0)])), Ok(()));
@@ -459,10 +461,12 @@ fn matrix_comparison() {
         RangeSeries {
             labels: Labels::from_pairs([("a", "2")]),
             samples: vec![],
+            histograms: vec![],
         },
         RangeSeries {
             labels: Labels::from_pairs([("a", "1")]),
             samples: vec![],
+            histograms: vec![],
         },
     ]);
     assert!(super::compare::check_sorted(match &unsorted {

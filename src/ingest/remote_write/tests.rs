@@ -320,7 +320,7 @@ fn check(specs: &[SSpec], batch: &DecodedBatch<'_>) {
                 for (g, &(v, t)) in got.iter().zip(&s.samples) {
                     assert!(g.t == t && g.v.to_bits() == v, "{g:?} vs ({v:#x}, {t})");
                 }
-                assert_eq!(d.histograms as usize, s.hists.len());
+                assert_eq!(d.histograms.len(), s.hists.len());
                 assert_eq!(d.exemplars as usize, s.exemplars.len());
             }
             Outcome::NothingToStore => {}

@@ -128,7 +128,7 @@ fn valid_histograms_are_accepted_and_counted() {
         let batch = with_hist(h);
         assert_eq!(batch.rejected, [], "{name}");
         assert_eq!(batch.series.len(), 1, "{name}");
-        assert_eq!(batch.series[0].histograms, 1, "{name}");
+        assert_eq!(batch.series[0].histograms.len(), 1, "{name}");
         assert!(batch.series[0].samples.is_empty(), "{name}");
     }
 }
@@ -315,7 +315,7 @@ fn v1_histograms_are_validated_too() {
     let buf = req.encode_to_vec();
     let batch = decode_v1(&buf).unwrap();
     assert_eq!(batch.series.len(), 1);
-    assert_eq!(batch.series[0].histograms, 2);
+    assert_eq!(batch.series[0].histograms.len(), 2);
     assert_eq!(batch.rejected.len(), 1);
     assert!(
         batch.rejected[0].reason.contains("count 99"),
@@ -625,7 +625,79 @@ fn compliance_fifty_samples_with_fifty_exemplars_and_fifty_histograms() {
         50
     );
     assert_eq!(batch.series.iter().map(|d| d.exemplars).sum::<u32>(), 50);
-    assert_eq!(batch.series.iter().map(|d| d.histograms).sum::<u32>(), 50);
+    assert_eq!(
+        batch
+            .series
+            .iter()
+            .map(|d| d.histograms.len())
+            .sum::<usize>(),
+        50
+    );
     assert_eq!(batch.metadata.len(), 1);
     assert_eq!(batch.metadata[0].kind, MetricType::Histogram);
+}
+
+#[test]
+fn decoded_histograms_carry_every_field() {
+    use crate::model::{CounterResetHint, HistogramCounts, Span};
+    let batch = with_hist(v2::Histogram {
+        reset_hint: v2::ResetHint::Gauge as i32,
+        zero_threshold: 0.25,
+        ..int_hist(11, 1, &[2, 1, -2], &[4])
+    });
+    let hs = &batch.histograms[batch.series[0].histograms.clone()];
+    assert_eq!(hs.len(), 1);
+    let h = &hs[0];
+    assert_eq!(h.t, NOW);
+    assert_eq!(h.h.reset_hint, CounterResetHint::Gauge);
+    assert_eq!((h.h.schema, h.h.zero_threshold, h.h.sum), (0, 0.25, 1.5));
+    assert_eq!(
+        h.h.positive_spans,
+        [Span {
+            offset: 0,
+            length: 3
+        }]
+    );
+    assert_eq!(
+        h.h.negative_spans,
+        [Span {
+            offset: -1,
+            length: 1
+        }]
+    );
+    assert_eq!(
+        h.h.counts,
+        HistogramCounts::Int {
+            count: 11,
+            zero_count: 1,
+            positive_deltas: vec![2, 1, -2],
+            negative_deltas: vec![4],
+        }
+    );
+    let f = with_hist(nhcb(&[0.5, 1.0], &[1, 0, 1], 4));
+    assert_eq!(f.histograms[0].h.custom_values, [0.5, 1.0]);
+    let rejected = with_hist(int_hist(99, 0, &[1], &[]));
+    assert!(rejected.histograms.is_empty(), "arena rolled back");
+}
+
+#[test]
+fn oversized_histogram_lists_are_refused_without_holding_them() {
+    let n = super::histogram::MAX_HISTOGRAM_ENTRIES;
+    let h = v2::Histogram {
+        count: Some(v2::Count::CountInt(0)),
+        positive_spans: vec![span(0, n as u32)],
+        positive_deltas: vec![0; n],
+        timestamp: NOW,
+        ..Default::default()
+    };
+    let batch = with_hist(h);
+    assert_eq!(batch.series, []);
+    assert!(batch.histograms.is_empty());
+    let r = &batch.rejected[0];
+    assert!(
+        r.reason
+            .contains("more than 1048576 spans, buckets and bounds"),
+        "{}",
+        r.reason
+    );
 }

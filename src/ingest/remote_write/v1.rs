@@ -6,7 +6,7 @@
 //! Exemplar{labels=1, value=2, timestamp=3};
 //! MetricMetadata{type=1, metric_family_name=2, help=4, unit=5}.
 
-use super::histogram::HistogramCheck;
+use super::histogram::WireHistogram;
 use super::wire::{Reader, WireResult};
 use super::{Capacity, DecodedBatch, MetadataRef, MetricType, PendingSeries};
 use crate::model::{LabelRef, Sample};
@@ -68,14 +68,7 @@ fn series<'a>(mut r: Reader<'a>, batch: &mut DecodedBatch<'a>) -> WireResult<()>
                 exemplar(r.read_message(f)?)?;
                 p.exemplars = p.exemplars.saturating_add(1);
             }
-            4 => {
-                let h = HistogramCheck::read(r.read_message(f)?)?;
-                let i = p.histograms;
-                p.histograms = p.histograms.saturating_add(1);
-                if let Err(e) = h.verdict() {
-                    p.reject(|| format!("histogram {i}: {e}"));
-                }
-            }
+            4 => p.histogram(batch, WireHistogram::read(r.read_message(f)?)?),
             _ => r.skip(f)?,
         }
     }

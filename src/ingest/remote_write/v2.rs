@@ -12,7 +12,7 @@
 //! table and size the arenas (fields may come in any order), once to decode
 //! the series against it.
 
-use super::histogram::HistogramCheck;
+use super::histogram::WireHistogram;
 use super::v1::sample_with_start;
 use super::wire::{corrupt, Reader, WireResult, WireType};
 use super::{Capacity, DecodedBatch, MetadataRef, MetricType, PendingSeries};
@@ -112,14 +112,7 @@ fn series<'a>(
                 batch.set_start_time(batch.samples.len() - 1, st);
             }
             6 => created = r.read_varint(f)? as i64,
-            3 => {
-                let h = HistogramCheck::read(r.read_message(f)?)?;
-                let i = p.histograms;
-                p.histograms = p.histograms.saturating_add(1);
-                if let Err(e) = h.verdict() {
-                    p.reject(|| format!("histogram {i}: {e}"));
-                }
-            }
+            3 => p.histogram(batch, WireHistogram::read(r.read_message(f)?)?),
             4 => {
                 let i = p.exemplars;
                 p.exemplars = p.exemplars.saturating_add(1);

@@ -425,18 +425,27 @@ fn only_the_first_errors_are_kept_the_rest_are_counted() {
 
 #[test]
 fn metadata_for_too_many_families_is_a_bad_line() {
-    let mut body: String = (0..MAX_FAMILIES_PER_BODY).map(|i| format!("# HELP f{i} x\n")).collect();
+    let mut body: String = (0..MAX_FAMILIES_PER_BODY)
+        .map(|i| format!("# HELP f{i} x\n"))
+        .collect();
     body.push_str("# TYPE f0 gauge\n# TYPE one_more counter\nf0 1\n");
     let out = parse(&body, TextFormat::Prometheus);
     assert_eq!(out.metadata.len(), MAX_FAMILIES_PER_BODY);
     assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
-    assert!(out.errors[0].to_string().contains("one_more"), "{}", out.errors[0]);
+    assert!(
+        out.errors[0].to_string().contains("one_more"),
+        "{}",
+        out.errors[0]
+    );
     assert_eq!(out.samples.len(), 1, "the samples of the body still count");
 }
 
 #[test]
 fn sample_lines_are_counted_without_comments_or_blanks() {
     assert_eq!(count_sample_lines(""), 0);
-    assert_eq!(count_sample_lines("# HELP a b\n\n  \n a 1\nb 2\n\t# c\n"), 2);
+    assert_eq!(
+        count_sample_lines("# HELP a b\n\n  \n a 1\nb 2\n\t# c\n"),
+        2
+    );
     assert_eq!(count_sample_lines("a 1"), 1);
 }

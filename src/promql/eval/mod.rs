@@ -20,8 +20,8 @@ use super::error::{Annotations, QueryError};
 use super::plan::Node;
 use super::value::{InstantSample, QueryOutput, RangeSeries, Value};
 use super::{EngineConfig, TenantScope};
-use crate::model::Labels;
 use crate::model::Sample;
+use crate::model::{HistogramSample, Labels};
 
 pub(crate) type Result<T> = std::result::Result<T, QueryError>;
 
@@ -154,6 +154,14 @@ pub(crate) struct Ctx<'a> {
     pub query_start: i64,
     pub query_end: i64,
     pub query_step: i64,
+    /// Whether selectors may return native histograms: only when the
+    /// query is a bare selector, whose result is the selected values
+    /// (nothing in the evaluator computes with histograms yet).
+    pub histograms_allowed: bool,
+    /// The histogram points such a bare selector selected, per series
+    /// (at step times for an instant selector, at their own times for a
+    /// range selector), merged into the result at the end.
+    pub histogram_points: Vec<(Labels, Vec<HistogramSample>)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -176,6 +184,8 @@ impl<'a> Ctx<'a> {
             query_start: bounds.0,
             query_end: bounds.1,
             query_step: bounds.2,
+            histograms_allowed: false,
+            histogram_points: Vec::new(),
         }
     }
 
@@ -330,12 +340,25 @@ pub(crate) fn run(
     let step = if range { grid.step } else { 0 };
     let budget = Budget::new(cfg.max_samples);
     budget.check_grid(grid.checked_len())?;
-    let mut ctx = Ctx::new(scope, cfg, cancel, &budget, query, (grid.start, grid.end, step));
+    let mut ctx = Ctx::new(
+        scope,
+        cfg,
+        cancel,
+        &budget,
+        query,
+        (grid.start, grid.end, step),
+    );
+    ctx.histograms_allowed = match node {
+        Node::Vector(sel) => !sel.smoothed,
+        Node::Matrix(sel, _) => !range && !sel.anchored && !sel.smoothed,
+        _ => false,
+    };
     let val = ctx.eval(node, grid)?;
+    let hists = std::mem::take(&mut ctx.histogram_points);
     let value = if range {
-        range_value(val, grid)?
+        range_value(val, grid, hists)?
     } else {
-        instant_value(val, grid.start)?
+        instant_value(val, grid.start, hists)?
     };
     Ok(QueryOutput {
         value,
@@ -343,25 +366,58 @@ pub(crate) fn run(
     })
 }
 
-fn instant_value(val: Val, t: i64) -> Result<Value> {
+/// Histogram points of a bare selector, by series.
+type HistPoints = Vec<(Labels, Vec<HistogramSample>)>;
+
+/// Adds histogram points to the series of a matrix result (or new series
+/// for series that had none), keeping label order.
+fn merge_histograms(out: &mut Vec<RangeSeries>, hists: HistPoints) {
+    for (labels, h) in hists.into_iter().filter(|(_, h)| !h.is_empty()) {
+        match out.iter_mut().find(|s| s.labels == labels) {
+            Some(s) => s.histograms = h,
+            None => out.push(RangeSeries {
+                labels,
+                samples: Vec::new(),
+                histograms: h,
+            }),
+        }
+    }
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+}
+
+fn instant_value(val: Val, t: i64, hists: HistPoints) -> Result<Value> {
     Ok(match val {
         Val::Scalar(v) => Value::Scalar {
             t,
             v: v.first().copied().unwrap_or(f64::NAN),
         },
         Val::Str(s) => Value::String { t, v: s },
-        Val::Vector(series) => Value::Vector(
-            labels::finish_labels(series)?
+        Val::Vector(series) => {
+            let mut out: Vec<InstantSample> = labels::finish_labels(series)?
                 .into_iter()
                 .filter_map(|s| {
                     s.vals.first().copied().flatten().map(|v| InstantSample {
                         labels: s.labels,
                         t,
                         v,
+                        histogram: None,
                     })
                 })
-                .collect(),
-        ),
+                .collect();
+            if !hists.is_empty() {
+                out.extend(hists.into_iter().filter_map(|(labels, mut h)| {
+                    let h = h.pop()?;
+                    Some(InstantSample {
+                        labels,
+                        t,
+                        v: 0.0,
+                        histogram: Some(h.h),
+                    })
+                }));
+                out.sort_by(|a, b| a.labels.cmp(&b.labels));
+            }
+            Value::Vector(out)
+        }
         Val::Matrix(raw) => {
             let mut out: Vec<RangeSeries> = raw
                 .into_iter()
@@ -372,18 +428,20 @@ fn instant_value(val: Val, t: i64) -> Result<Value> {
                         r.labels
                     },
                     samples: r.samples,
+                    histograms: Vec::new(),
                 })
                 .collect();
             out.sort_by(|a, b| a.labels.cmp(&b.labels));
             if out.windows(2).any(|w| w[0].labels == w[1].labels) {
                 return Err(labels::same_labelset());
             }
+            merge_histograms(&mut out, hists);
             Value::Matrix(out)
         }
     })
 }
 
-fn range_value(val: Val, grid: Grid) -> Result<Value> {
+fn range_value(val: Val, grid: Grid, hists: HistPoints) -> Result<Value> {
     let series = match val {
         Val::Scalar(v) => vec![StepSeries {
             labels: Labels::default(),
@@ -414,9 +472,11 @@ fn range_value(val: Val, grid: Grid) -> Result<Value> {
             (!samples.is_empty()).then_some(RangeSeries {
                 labels: s.labels,
                 samples,
+                histograms: Vec::new(),
             })
         })
         .collect();
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    merge_histograms(&mut out, hists);
     Ok(Value::Matrix(out))
 }

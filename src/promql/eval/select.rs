@@ -4,11 +4,21 @@
 //! matchers (which end with the forced matchers).
 
 use super::{Ctx, Grid, RawSeries, Result, StepSeries};
-use crate::model::{is_stale_nan, Sample};
+use crate::model::Labels;
+use crate::model::{is_stale_nan, stale_nan, HistogramSample, Sample};
 use crate::promql::error::QueryError;
 use crate::promql::functions::extended;
 use crate::promql::plan::{Node, Selector, Subquery};
-use crate::storage::Series;
+use crate::storage::{Series, SeriesValues};
+
+/// The error a query gets when it reads native histograms, which the
+/// evaluator does not handle yet.
+pub(crate) fn histograms_unsupported(labels: &Labels) -> QueryError {
+    QueryError::Unsupported(format!(
+        "series {labels} holds native histograms in the queried range; \
+         PromQL over native histograms is not supported yet"
+    ))
+}
 
 /// A callback taking one series and the `(t, st)` pairs of its samples
 /// that have a start timestamp.
@@ -87,20 +97,32 @@ impl Ctx<'_> {
             user_count: sel.user_count,
             tenant_matchers: sel.tenant_matchers.clone(),
         };
+        let histograms_allowed = self.histograms_allowed;
         for tenant in scope.tenants_for(&bound) {
             let q = scope.storage.querier(tenant, mint, maxt);
-            let mut each = |labels, samples: Vec<Sample>, sts| {
+            let each = |labels, v: SeriesValues| {
                 count += 1;
                 if max_series > 0 && count > max_series {
                     err = Some(QueryError::TooManySeries(max_series));
                     return false;
                 }
-                let n = samples.len();
+                if !v.histograms.is_empty() && !histograms_allowed {
+                    // FIXME(issue 16): the evaluator computes with floats
+                    // only; refusing is better than silently dropping.
+                    err = Some(histograms_unsupported(&labels));
+                    return false;
+                }
+                let n = v.samples.len() + v.histograms.len();
                 let labels = scope.tag(labels, tenant);
+                let series = Series {
+                    labels,
+                    samples: v.samples,
+                    histograms: v.histograms,
+                };
                 let r = self
                     .check_time()
                     .and_then(|_| self.acquire(n))
-                    .and_then(|_| f(self, Series { labels, samples }, sts));
+                    .and_then(|_| f(self, series, v.start_times));
                 self.release(n);
                 match r {
                     Ok(()) => true,
@@ -110,12 +132,8 @@ impl Ctx<'_> {
                     }
                 }
             };
-            let read = if with_st {
-                q.select_each_with_start_times(&sel.matchers, each)
-            } else {
-                q.select_each(&sel.matchers, |l, s| each(l, s, Vec::new()))
-            };
-            read.map_err(QueryError::from)?;
+            q.select_each_values(&sel.matchers, with_st, each)
+                .map_err(QueryError::from)?;
             if err.is_some() {
                 break;
             }
@@ -152,7 +170,10 @@ impl Ctx<'_> {
         } else {
             last
         };
-        self.each_series(sel, mint, maxt, &mut |_, s| {
+        self.each_series(sel, mint, maxt, &mut |ctx, s| {
+            if !s.histograms.is_empty() {
+                return ctx.mixed_vector_selector(s, &eff, grid, sink);
+            }
             let vals = if smoothed {
                 smoothed_values(&s.samples, &eff, lookback)
             } else {
@@ -167,6 +188,57 @@ impl Ctx<'_> {
             }
             Ok(())
         })
+    }
+
+    /// A bare instant selector over a series that holds histograms: per
+    /// step the newest float or histogram in the lookback window, unless
+    /// it is a stale marker (of either kind). Floats go to `sink`, the
+    /// histograms to [`Ctx::histogram_points`] for the result.
+    fn mixed_vector_selector(
+        &mut self,
+        s: Series,
+        eff: &[i64],
+        grid: Grid,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        // One timeline of both kinds; a histogram stands in as a float
+        // that is stale exactly when the histogram is.
+        let mut points: Vec<(Sample, Option<usize>)> =
+            s.samples.iter().map(|x| (*x, None)).collect();
+        points.extend(s.histograms.iter().enumerate().map(|(i, h)| {
+            let v = if h.h.is_stale() { stale_nan() } else { 0.0 };
+            (Sample::new(h.t, v), Some(i))
+        }));
+        points.sort_by_key(|p| p.0.t);
+        let timeline: Vec<Sample> = points.iter().map(|p| p.0).collect();
+        let picked = lookback_index(&timeline, eff, self.cfg.lookback_delta_ms);
+        let mut vals = Vec::with_capacity(picked.len());
+        let mut hists = Vec::new();
+        for (step, k) in picked.into_iter().enumerate() {
+            match k.map(|k| points[k]) {
+                Some((_, Some(h))) => {
+                    vals.push(None);
+                    hists.push(HistogramSample {
+                        t: grid.ts(step),
+                        h: s.histograms[h].h.clone(),
+                    });
+                }
+                Some((x, None)) => vals.push(Some(x.v)),
+                None => vals.push(None),
+            }
+        }
+        self.acquire(hists.len())?;
+        if !hists.is_empty() {
+            self.histogram_points.push((s.labels.clone(), hists));
+        }
+        if vals.iter().any(Option::is_some) {
+            sink(StepSeries {
+                labels: s.labels,
+                vals,
+                drop_name: false,
+            })?;
+        }
+        Ok(())
     }
 
     /// `start_timestamp(selector)`: per step, the start timestamp (seconds)
@@ -229,7 +301,11 @@ impl Ctx<'_> {
                 let windows = Windows {
                     ends: Self::eff_times(sel.at, sel.offset, grid),
                     range: *range,
-                    left: if sel.anchored || sel.smoothed { lookback } else { 0 },
+                    left: if sel.anchored || sel.smoothed {
+                        lookback
+                    } else {
+                        0
+                    },
                     right: if sel.smoothed { lookback } else { 0 },
                 };
                 let (Some(&first), Some(&last)) =
@@ -241,7 +317,21 @@ impl Ctx<'_> {
                     .saturating_sub(*range + windows.left)
                     .saturating_add(1);
                 let maxt = last.saturating_add(windows.right);
+                let first_window = (first.saturating_sub(*range), first);
                 self.each_series_st(sel, mint, maxt, with_st, &mut |ctx, s, sts| {
+                    if !s.histograms.is_empty() {
+                        // Only a bare range selector of an instant query
+                        // gets here (one window): keep its histograms.
+                        let (lo, hi) = first_window;
+                        let hs: Vec<HistogramSample> = s
+                            .histograms
+                            .iter()
+                            .filter(|h| h.t > lo && h.t <= hi && !h.h.is_stale())
+                            .cloned()
+                            .collect();
+                        ctx.acquire(hs.len())?;
+                        ctx.histogram_points.push((s.labels.clone(), hs));
+                    }
                     let samples: Vec<Sample> = s
                         .samples
                         .into_iter()
@@ -292,7 +382,8 @@ impl Ctx<'_> {
             if extended {
                 let end = w.ends.first().copied().unwrap_or(0);
                 for r in &mut cut {
-                    r.samples = extended::extend_floats(&r.samples, end - w.range, end, sel.smoothed);
+                    r.samples =
+                        extended::extend_floats(&r.samples, end - w.range, end, sel.smoothed);
                     r.sts = None;
                 }
                 cut.retain(|r| !r.samples.is_empty());
@@ -324,8 +415,11 @@ impl Ctx<'_> {
             return Ok((Vec::new(), windows));
         };
         let lo = first.saturating_sub(sq.range);
-        let start = (lo.div_euclid(step) * step)
-            .saturating_add(if lo.rem_euclid(step) == 0 { 0 } else { step });
+        let start = (lo.div_euclid(step) * step).saturating_add(if lo.rem_euclid(step) == 0 {
+            0
+        } else {
+            step
+        });
         let inner = Grid {
             start,
             end: last,
@@ -428,7 +522,11 @@ fn lookback_values(samples: &[Sample], eff: &[i64], lookback: i64, ts: bool) -> 
 /// interpolated from the samples within the lookback delta around it
 /// (`smoothSeries` upstream, which ignores stale markers).
 fn smoothed_values(samples: &[Sample], eff: &[i64], lookback: i64) -> Vec<Option<f64>> {
-    let live: Vec<Sample> = samples.iter().copied().filter(|s| !is_stale_nan(s.v)).collect();
+    let live: Vec<Sample> = samples
+        .iter()
+        .copied()
+        .filter(|s| !is_stale_nan(s.v))
+        .collect();
     eff.iter()
         .map(|&t| {
             let lo = live.partition_point(|s| s.t <= t.saturating_sub(lookback));

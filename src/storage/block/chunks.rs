@@ -12,23 +12,42 @@
 //! └────────────────────┴──────────────────┴──────────────────┴───────────────────┘
 //! ```
 //! The CRC covers the compressed bytes. A chunk reference is
-//! `frame_offset << 24 | offset_in_decompressed_frame`.
+//! `frame_offset << 24 | offset_in_decompressed_frame`. From version 2 on,
+//! every chunk starts with an encoding byte ([`ChunkKind`]); version 1
+//! files hold float block chunks without it and are still read.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 use super::source::{ByteSource, MappedFile};
 
-use crate::model::Sample;
-use crate::storage::chunk::{decode_block_chunk_st, encode_block_chunk_st, StEntry};
+use crate::model::{HistogramSample, Sample};
+use crate::storage::chunk::{
+    decode_block_chunk_st, decode_histogram_chunk, encode_block_chunk_st, encode_histogram_chunk,
+    StEntry,
+};
 use crate::storage::error::{Result, StorageError};
 
 /// Magic number opening a chunk file ("TSCK").
 pub(crate) const CHUNKS_MAGIC: u32 = 0x5453_434B;
-/// Chunk file format version.
-pub(crate) const CHUNKS_VERSION: u8 = 1;
+/// Chunk file format version this build writes: 2, every chunk led by
+/// its encoding byte.
+pub(crate) const CHUNKS_VERSION: u8 = 2;
+/// The first version: float block chunks only, without encoding bytes.
+const CHUNKS_VERSION_FLOATS_ONLY: u8 = 1;
+
+/// Which value encoding a chunk holds: the byte that leads every chunk
+/// of a version-2 file. A later encoding gets the next number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum ChunkKind {
+    /// A float block chunk (`storage/chunk/blockenc.rs`).
+    Float = 1,
+    /// A histogram chunk (`storage/chunk/histogram.rs`).
+    Histogram = 2,
+}
 pub(crate) const HEADER_LEN: usize = 12;
 pub(crate) const FRAME_HEADER_LEN: usize = 12;
 /// A frame is closed once its uncompressed size passes this.
@@ -93,14 +112,31 @@ impl ChunkFileWriter {
             self.flush_frame()?;
         }
         let r = (self.pos << 24) | self.raw.len() as u64;
+        self.raw.push(ChunkKind::Float as u8);
         encode_block_chunk_st(samples, sts, &mut self.raw);
+        self.check_frame_room(samples.len())?;
+        Ok(r)
+    }
+
+    /// Encodes one histogram chunk and returns its reference.
+    pub fn add_histogram_chunk(&mut self, samples: &[HistogramSample]) -> Result<u64> {
+        if self.raw.len() >= FRAME_TARGET {
+            self.flush_frame()?;
+        }
+        let r = (self.pos << 24) | self.raw.len() as u64;
+        self.raw.push(ChunkKind::Histogram as u8);
+        encode_histogram_chunk(samples, &mut self.raw);
+        self.check_frame_room(samples.len())?;
+        Ok(r)
+    }
+
+    fn check_frame_room(&self, samples: usize) -> Result<()> {
         if self.raw.len() > MAX_RAW_FRAME {
             return Err(StorageError::Config(format!(
-                "chunk of {} samples too large for a frame",
-                samples.len()
+                "chunk of {samples} samples too large for a frame"
             )));
         }
-        Ok(r)
+        Ok(())
     }
 
     fn flush_frame(&mut self) -> Result<()> {
@@ -151,6 +187,8 @@ pub(crate) struct ChunkFileReader {
     /// Whether the header has been checked (at open for a local file, at
     /// the first read for a remote one, so opening costs no request).
     header_ok: AtomicBool,
+    /// The file's version, once the header was checked.
+    version: AtomicU8,
 }
 
 impl ChunkFileReader {
@@ -167,6 +205,7 @@ impl ChunkFileReader {
             id: NEXT_READER_ID.fetch_add(1, Ordering::Relaxed),
             src,
             header_ok: AtomicBool::new(false),
+            version: AtomicU8::new(0),
         }
     }
 
@@ -184,9 +223,19 @@ impl ChunkFileReader {
         if frame_crc(&h[..8]).to_le_bytes() != h[8..HEADER_LEN] {
             return Err(self.corrupt(8, "chunk file header checksum mismatch"));
         }
-        if h[4] != CHUNKS_VERSION {
+        if h[4] > CHUNKS_VERSION {
+            return Err(self.corrupt(
+                4,
+                format!(
+                    "chunk file version {} was written by a newer build (this one reads 1 to {CHUNKS_VERSION})",
+                    h[4]
+                ),
+            ));
+        }
+        if h[4] < CHUNKS_VERSION_FLOATS_ONLY {
             return Err(self.corrupt(4, format!("unsupported chunk file version {}", h[4])));
         }
+        self.version.store(h[4], Ordering::Release);
         self.header_ok.store(true, Ordering::Release);
         Ok(())
     }
@@ -195,14 +244,16 @@ impl ChunkFileReader {
         StorageError::corruption(self.src.name(), offset, reason)
     }
 
-    /// Decodes the chunk at `chunk_ref`, appending its samples to `out` and,
-    /// when `sts` is given, its start timestamps to `sts`.
+    /// Decodes the chunk at `chunk_ref`, appending its float samples to
+    /// `out` (and, when `sts` is given, their start timestamps to `sts`) or
+    /// its histograms to `hists`, as its encoding byte says.
     pub fn read(
         &self,
         chunk_ref: u64,
         cache: &mut FrameCache,
         out: &mut Vec<Sample>,
         sts: Option<&mut Vec<StEntry>>,
+        hists: &mut Vec<HistogramSample>,
     ) -> Result<()> {
         let frame_off = chunk_ref >> 24;
         let in_frame = (chunk_ref & 0xff_ffff) as usize;
@@ -213,14 +264,35 @@ impl ChunkFileReader {
             self.load_frame(frame_off, &mut cache.raw)?;
             cache.key = Some(key);
         }
-        let bytes = cache
+        let mut bytes = cache
             .raw
             .get(in_frame..)
             .ok_or_else(|| self.corrupt(frame_off, "chunk offset past frame end"))?;
-        decode_block_chunk_st(bytes, out, sts).map_err(|e| {
+        let mut at = in_frame;
+        let kind = if self.version.load(Ordering::Acquire) == CHUNKS_VERSION_FLOATS_ONLY {
+            ChunkKind::Float as u8
+        } else {
+            let (&k, rest) = bytes
+                .split_first()
+                .ok_or_else(|| self.corrupt(frame_off, "chunk offset past frame end"))?;
+            bytes = rest;
+            at += 1;
+            k
+        };
+        let decoded = match kind {
+            k if k == ChunkKind::Float as u8 => decode_block_chunk_st(bytes, out, sts),
+            k if k == ChunkKind::Histogram as u8 => decode_histogram_chunk(bytes, hists),
+            k => {
+                return Err(self.corrupt(
+                    frame_off,
+                    format!("frame byte {in_frame}: unknown chunk encoding {k}"),
+                ))
+            }
+        };
+        decoded.map_err(|e| {
             self.corrupt(
                 frame_off,
-                format!("frame byte {}: {}", in_frame + e.offset, e.reason),
+                format!("frame byte {}: {}", at + e.offset, e.reason),
             )
         })?;
         Ok(())
@@ -254,5 +326,105 @@ impl ChunkFileReader {
             return Err(self.corrupt(off, "frame decompressed to the wrong size"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Histogram;
+
+    fn header(version: u8) -> Vec<u8> {
+        let mut h = CHUNKS_MAGIC.to_be_bytes().to_vec();
+        h.extend_from_slice(&[version, 0, 0, 0]);
+        let crc = frame_crc(&h);
+        h.extend_from_slice(&crc.to_le_bytes());
+        h
+    }
+
+    fn frame(raw: &[u8]) -> Vec<u8> {
+        let comp = zstd::bulk::compress(raw, ZSTD_LEVEL).unwrap();
+        let mut f = (comp.len() as u32).to_le_bytes().to_vec();
+        f.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+        f.extend_from_slice(&frame_crc(&comp).to_le_bytes());
+        f.extend_from_slice(&comp);
+        f
+    }
+
+    #[test]
+    fn float_and_histogram_chunks_carry_their_encoding() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(CHUNKS_FILE);
+        let mut w = ChunkFileWriter::create(&path).unwrap();
+        let floats = [Sample::new(1, 1.5), Sample::new(2, 2.5)];
+        let hists = vec![
+            HistogramSample {
+                t: 3,
+                h: Histogram::empty_int(1),
+            },
+            HistogramSample {
+                t: 4,
+                h: Histogram::stale_marker(),
+            },
+        ];
+        let f = w.add_chunk(&floats, &[]).unwrap();
+        let h = w.add_histogram_chunk(&hists).unwrap();
+        w.finish().unwrap();
+        let r = ChunkFileReader::open(&path).unwrap();
+        let (mut out, mut hout, mut cache) = (Vec::new(), Vec::new(), FrameCache::default());
+        r.read(f, &mut cache, &mut out, None, &mut hout).unwrap();
+        assert_eq!(out, floats);
+        assert!(hout.is_empty());
+        r.read(h, &mut cache, &mut out, None, &mut hout).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(hout.len(), 2);
+        assert!(hout[1].h.is_stale());
+        // An unknown encoding byte is damage, named as such.
+        let mut raw = vec![9u8];
+        crate::storage::chunk::encode_block_chunk(&floats, &mut raw);
+        let mut bytes = header(CHUNKS_VERSION);
+        bytes.extend(frame(&raw));
+        std::fs::write(&path, &bytes).unwrap();
+        let r = ChunkFileReader::open(&path).unwrap();
+        let err = r
+            .read(
+                12 << 24,
+                &mut FrameCache::default(),
+                &mut out,
+                None,
+                &mut hout,
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown chunk encoding 9"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn version_one_files_read_and_newer_ones_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(CHUNKS_FILE);
+        let floats = [Sample::new(10, 1.0), Sample::new(20, f64::NAN)];
+        let mut raw = Vec::new();
+        crate::storage::chunk::encode_block_chunk(&floats, &mut raw);
+        let mut bytes = header(1);
+        bytes.extend(frame(&raw));
+        std::fs::write(&path, &bytes).unwrap();
+        let r = ChunkFileReader::open(&path).unwrap();
+        let (mut out, mut hout) = (Vec::new(), Vec::new());
+        r.read(
+            12 << 24,
+            &mut FrameCache::default(),
+            &mut out,
+            None,
+            &mut hout,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 2);
+        assert!(out[0].bit_eq(&floats[0]) && out[1].bit_eq(&floats[1]));
+        std::fs::write(&path, header(CHUNKS_VERSION + 1)).unwrap();
+        let err = ChunkFileReader::open(&path).err().unwrap().to_string();
+        assert!(err.contains("written by a newer build"), "{err}");
     }
 }

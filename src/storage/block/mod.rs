@@ -24,8 +24,25 @@ pub(crate) use chunks::{ChunkFileReader, CHUNKS_FILE};
 pub use meta::{BlockMeta, BlockStats, Compaction};
 use roaring::RoaringBitmap;
 
-use crate::model::{Labels, Sample};
+use crate::model::{HistogramSample, Labels, Sample};
 use crate::storage::chunk::StEntry;
+
+/// A selected series: its labels, float samples and histograms.
+pub(crate) type SelectedSeries = (Labels, Vec<Sample>, Vec<HistogramSample>);
+
+/// One series' values as a flush or a compaction moves them: float samples
+/// with the start timestamps of those that have one, and histograms.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesData {
+    /// The series.
+    pub labels: Labels,
+    /// Float samples, time-ordered.
+    pub samples: Vec<Sample>,
+    /// `(t, st)` of the float samples that have a start timestamp.
+    pub sts: Vec<StEntry>,
+    /// Histogram samples, time-ordered.
+    pub histograms: Vec<HistogramSample>,
+}
 use crate::storage::error::{Result, StorageError};
 use crate::storage::index::{self, ChunkMeta, IndexReader, Matcher};
 
@@ -131,8 +148,10 @@ impl Block {
         Ok((labels, metas))
     }
 
-    /// Appends the samples in `[mint, maxt]` of the given chunks to `out`,
-    /// and their start timestamps to `sts` when given.
+    /// Appends the float samples in `[mint, maxt]` of the given chunks to
+    /// `out` (their start timestamps to `sts` when given) and the
+    /// histograms to `hists`.
+    #[allow(clippy::too_many_arguments)]
     fn read_chunks(
         &self,
         metas: &[ChunkMeta],
@@ -140,15 +159,20 @@ impl Block {
         maxt: i64,
         cache: &mut FrameCache,
         out: &mut Vec<Sample>,
+        hists: &mut Vec<HistogramSample>,
         mut sts: Option<&mut Vec<StEntry>>,
     ) -> Result<()> {
         let start = out.len();
+        let h_start = hists.len();
         let st_start = sts.as_ref().map_or(0, |v| v.len());
         for m in metas {
             self.chunks
-                .read(m.chunk_ref, cache, out, sts.as_deref_mut())?;
+                .read(m.chunk_ref, cache, out, sts.as_deref_mut(), hists)?;
         }
         crate::storage::head::series::retain_range(out, start, mint, maxt);
+        let mut kept = hists.split_off(h_start);
+        kept.retain(|h| (mint..=maxt).contains(&h.t));
+        hists.append(&mut kept);
         if let Some(v) = sts {
             let mut kept = v.split_off(st_start);
             kept.retain(|e| (mint..=maxt).contains(&e.0));
@@ -163,16 +187,24 @@ impl Block {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<(Labels, Vec<Sample>)>> {
+    ) -> Result<Vec<SelectedSeries>> {
         let mut cache = FrameCache::default();
         let mut out = Vec::new();
         let (ix, ids) = self.ids(matchers)?;
         for id in &ids {
             let (labels, metas) = Block::series_in(&ix, id, mint, maxt)?;
-            let mut samples = Vec::new();
-            self.read_chunks(&metas, mint, maxt, &mut cache, &mut samples, None)?;
-            if !samples.is_empty() {
-                out.push((labels, samples));
+            let (mut samples, mut hists) = (Vec::new(), Vec::new());
+            self.read_chunks(
+                &metas,
+                mint,
+                maxt,
+                &mut cache,
+                &mut samples,
+                &mut hists,
+                None,
+            )?;
+            if !samples.is_empty() || !hists.is_empty() {
+                out.push((labels, samples, hists));
             }
         }
         Ok(out)
@@ -198,8 +230,10 @@ impl Block {
         Ok(out)
     }
 
-    /// Appends the samples in `[mint, maxt]` of the given chunks to `out`,
-    /// and their start timestamps to `sts` when given.
+    /// Appends the float samples in `[mint, maxt]` of the given chunks to
+    /// `out` (their start timestamps to `sts` when given) and the
+    /// histograms to `hists`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn samples_of(
         &self,
         metas: &[ChunkMeta],
@@ -207,9 +241,10 @@ impl Block {
         maxt: i64,
         cache: &mut FrameCache,
         out: &mut Vec<Sample>,
+        hists: &mut Vec<HistogramSample>,
         sts: Option<&mut Vec<StEntry>>,
     ) -> Result<()> {
-        self.read_chunks(metas, mint, maxt, cache, out, sts)
+        self.read_chunks(metas, mint, maxt, cache, out, hists, sts)
     }
 
     /// Label sets of matching series with a chunk meeting `[mint, maxt]`.
@@ -262,24 +297,20 @@ impl Block {
         index::label_values(&*ix, name, c.as_ref(), None)
     }
 
-    /// Labels, all samples and their start timestamps of series `id` (ids
-    /// are in label order).
-    pub(crate) fn series_samples(
-        &self,
-        id: u32,
-        cache: &mut FrameCache,
-    ) -> Result<(Labels, Vec<Sample>, Vec<StEntry>)> {
+    /// Labels and all values of series `id` (ids are in label order).
+    pub(crate) fn series_samples(&self, id: u32, cache: &mut FrameCache) -> Result<SeriesData> {
         let (labels, metas) = self.index()?.series(id)?;
-        let (mut samples, mut sts) = (Vec::new(), Vec::new());
+        let mut d = SeriesData::default();
         self.read_chunks(
             &metas,
             i64::MIN,
             i64::MAX,
             cache,
-            &mut samples,
-            Some(&mut sts),
+            &mut d.samples,
+            &mut d.histograms,
+            Some(&mut d.sts),
         )?;
-        Ok((labels, samples, sts))
+        Ok(SeriesData { labels, ..d })
     }
 
     /// Number of series in the block.

@@ -18,12 +18,16 @@
 mod bits;
 mod blockenc;
 mod decimal;
+mod histogram;
 mod prom_xor;
 mod st;
 mod xor;
 
 pub(crate) use blockenc::{
     decode_block_chunk, decode_block_chunk_st, encode_block_chunk, encode_block_chunk_st,
+};
+pub(crate) use histogram::{
+    decode_histogram_chunk, encode_histogram_chunk, put_histogram, HistReader,
 };
 pub(crate) use st::{StEntry, StWriter};
 pub(crate) use xor::{XorAppender, XorIter};

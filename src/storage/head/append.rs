@@ -8,11 +8,11 @@ use parking_lot::Mutex;
 
 use super::series::{MemSeries, Placement};
 use super::{resolve_labels, Head, SeriesEntry, SeriesHandle, SeriesKey};
-use crate::model::{LabelRef, Labels};
+use crate::model::{Histogram, HistogramSample, LabelRef, Labels};
 use crate::storage::error::Result;
 use crate::storage::limits::SeriesLimits;
 use crate::storage::outcome::RejectReason;
-use crate::storage::wal::SampleEntry;
+use crate::storage::wal::{HistogramEntry, SampleEntry};
 
 /// Why a series' labels were refused. Each names the offending label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,31 +161,50 @@ pub(crate) struct DecideCtx<'b> {
     pub series: u32,
     /// Samples accepted earlier in this batch (any series; filtered by id).
     pub pending: &'b [SampleEntry],
+    /// Histograms accepted earlier in this batch (any series; filtered by id).
+    pub pending_hists: &'b [HistogramEntry],
 }
 
-/// Decides where sample `(t, v)` goes, without changing anything.
-pub(crate) fn decide(s: &MemSeries, ctx: &DecideCtx<'_>, t: i64, v: f64) -> Result<Decision> {
+/// What already sits at the timestamp a new sample is for.
+enum Existing {
+    Float(u64),
+    Histogram(Histogram),
+}
+
+/// The sample or histogram a series already has at `t`: from this batch
+/// first, then from the head.
+fn existing_at(s: &MemSeries, ctx: &DecideCtx<'_>, t: i64) -> Result<Option<Existing>> {
+    let mine = |series: u32, at: i64| series == ctx.series && at == t;
+    if let Some(p) = ctx.pending.iter().rev().find(|p| mine(p.series, p.t)) {
+        return Ok(Some(Existing::Float(p.v.to_bits())));
+    }
+    if let Some(p) = ctx.pending_hists.iter().rev().find(|p| mine(p.series, p.t)) {
+        return Ok(Some(Existing::Histogram(p.h.clone())));
+    }
+    if let Some(bits) = s.value_bits_at(t)? {
+        return Ok(Some(Existing::Float(bits)));
+    }
+    Ok(s.histogram_at(t)?.map(Existing::Histogram))
+}
+
+/// The placement rules shared by floats and histograms, once it is known
+/// whether an identical (`Some(true)`) or a different (`Some(false)`)
+/// value is already at `t`.
+fn place(
+    ctx: &DecideCtx<'_>,
+    t: i64,
+    same: impl FnOnce() -> Result<Option<bool>>,
+) -> Result<Decision> {
     if t < ctx.min_valid_t {
         return Ok(Decision::Reject(SampleReject::TooOld));
     }
     if t > ctx.maxt {
         return Ok(Decision::Accept(Placement::InOrder));
     }
-    let existing = match ctx
-        .pending
-        .iter()
-        .rev()
-        .find(|p| p.series == ctx.series && p.t == t)
-    {
-        Some(p) => Some(p.v.to_bits()),
-        None => s.value_bits_at(t)?,
-    };
-    if let Some(bits) = existing {
-        return Ok(if bits == v.to_bits() {
-            Decision::IgnoreDuplicate
-        } else {
-            Decision::Reject(SampleReject::DuplicateTimestamp)
-        });
+    match same()? {
+        Some(true) => return Ok(Decision::IgnoreDuplicate),
+        Some(false) => return Ok(Decision::Reject(SampleReject::DuplicateTimestamp)),
+        None => {}
     }
     if ctx.ooo_window <= 0 {
         return Ok(Decision::Reject(SampleReject::OutOfOrder));
@@ -196,8 +215,49 @@ pub(crate) fn decide(s: &MemSeries, ctx: &DecideCtx<'_>, t: i64, v: f64) -> Resu
     Ok(Decision::Accept(Placement::OutOfOrder))
 }
 
-/// Applies a sample previously accepted by [`decide`], with its start
-/// timestamp `st` (0: none, which stores nothing).
+/// Decides where histogram `h` at `t` goes, without changing anything: the
+/// rules of [`decide`], where a float at the same time is a different value.
+pub(crate) fn decide_histogram(
+    s: &MemSeries,
+    ctx: &DecideCtx<'_>,
+    t: i64,
+    h: &Histogram,
+) -> Result<Decision> {
+    place(ctx, t, || {
+        Ok(existing_at(s, ctx, t)?.map(|e| match e {
+            Existing::Histogram(old) => old.bit_eq(h),
+            Existing::Float(_) => false,
+        }))
+    })
+}
+
+/// Applies a decided histogram.
+pub(crate) fn apply_histogram(
+    s: &mut MemSeries,
+    p: Placement,
+    e: &HistogramEntry,
+    block_range: i64,
+) {
+    let hs = HistogramSample {
+        t: e.t,
+        h: e.h.clone(),
+    };
+    match p {
+        Placement::InOrder => s.append_histogram_in_order(hs, block_range),
+        Placement::OutOfOrder => s.insert_histogram_ooo(hs),
+    }
+}
+
+/// Decides where sample `(t, v)` goes, without changing anything.
+pub(crate) fn decide(s: &MemSeries, ctx: &DecideCtx<'_>, t: i64, v: f64) -> Result<Decision> {
+    place(ctx, t, || {
+        Ok(existing_at(s, ctx, t)?.map(|e| match e {
+            Existing::Float(bits) => bits == v.to_bits(),
+            Existing::Histogram(_) => false,
+        }))
+    })
+}
+
 pub(crate) fn apply(s: &mut MemSeries, p: Placement, e: &SampleEntry, block_range: i64) {
     match p {
         Placement::InOrder => s.append_in_order(e.t, e.v, block_range),
@@ -468,6 +528,7 @@ mod tests {
             ooo_window: window,
             series: 1,
             pending,
+            pending_hists: &[],
         }
     }
 
@@ -532,6 +593,72 @@ mod tests {
             "other series' pending sample"
         );
         let _ = Sample::new(0, 0.0);
+    }
+
+    #[test]
+    fn histogram_decisions_share_the_float_rules() {
+        let h = |sum: f64| Histogram {
+            sum,
+            ..Histogram::empty_int(0)
+        };
+        let mut s = MemSeries::new();
+        s.append_in_order(200, 2.0, i64::MAX);
+        s.append_histogram_in_order(HistogramSample { t: 300, h: h(1.0) }, i64::MAX);
+        use Decision::*;
+        let d = |c: &DecideCtx, t, x: &Histogram| decide_histogram(&s, c, t, x).unwrap();
+        assert_eq!(
+            d(&ctx(300, 0, &[]), 301, &h(1.0)),
+            Accept(Placement::InOrder)
+        );
+        assert_eq!(d(&ctx(300, 0, &[]), 300, &h(1.0)), IgnoreDuplicate);
+        assert_eq!(
+            d(&ctx(300, 0, &[]), 300, &h(2.0)),
+            Reject(SampleReject::DuplicateTimestamp)
+        );
+        // A histogram where a float is, and a float where a histogram is.
+        assert_eq!(
+            d(&ctx(300, 60, &[]), 200, &h(2.0)),
+            Reject(SampleReject::DuplicateTimestamp)
+        );
+        assert_eq!(
+            decide(&s, &ctx(300, 60, &[]), 300, 1.0).unwrap(),
+            Reject(SampleReject::DuplicateTimestamp)
+        );
+        assert_eq!(
+            d(&ctx(300, 0, &[]), 250, &h(1.0)),
+            Reject(SampleReject::OutOfOrder)
+        );
+        assert_eq!(
+            d(&ctx(300, 60, &[]), 250, &h(1.0)),
+            Accept(Placement::OutOfOrder)
+        );
+        assert_eq!(
+            d(&ctx(300, 60, &[]), 239, &h(1.0)),
+            Reject(SampleReject::TooOld)
+        );
+        assert_eq!(
+            d(&ctx(300, 60, &[]), 99, &h(1.0)),
+            Reject(SampleReject::TooOld)
+        );
+        // Histograms accepted earlier in the batch count too.
+        let pending = [HistogramEntry {
+            series: 1,
+            t: 310,
+            h: h(5.0),
+        }];
+        let c = DecideCtx {
+            pending_hists: &pending,
+            ..ctx(310, 0, &[])
+        };
+        assert_eq!(d(&c, 310, &h(5.0)), IgnoreDuplicate);
+        assert_eq!(
+            d(&c, 310, &h(6.0)),
+            Reject(SampleReject::DuplicateTimestamp)
+        );
+        assert_eq!(
+            decide(&s, &c, 310, 5.0).unwrap(),
+            Reject(SampleReject::DuplicateTimestamp)
+        );
     }
 
     #[test]

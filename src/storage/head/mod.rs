@@ -10,6 +10,7 @@
 pub(crate) mod append;
 pub(crate) mod cardinality;
 pub(crate) mod gc;
+mod histograms;
 pub(crate) mod read;
 pub(crate) mod series;
 mod start_times;

@@ -6,13 +6,14 @@ use std::cmp::Ordering;
 use roaring::RoaringBitmap;
 
 use super::{resolve_labels, Head, SeriesHandle};
-use crate::model::{Labels, Sample};
+use crate::model::{HistogramSample, Labels, Sample};
+use crate::storage::block::{SelectedSeries, SeriesData};
 use crate::storage::chunk::StEntry;
 use crate::storage::error::Result;
 use crate::storage::index::{self, Matcher};
 
 /// A callback taking one series' labels, samples and start timestamps.
-pub(crate) type FlushSeriesFn<'f> = dyn FnMut(&Labels, &[Sample], &[StEntry]) -> Result<()> + 'f;
+pub(crate) type FlushSeriesFn<'f> = dyn FnMut(&SeriesData) -> Result<()> + 'f;
 
 impl Head {
     /// Ids of series matching `matchers` (Prometheus semantics).
@@ -55,8 +56,11 @@ impl Head {
         mint: i64,
         maxt: i64,
         out: &mut Vec<Sample>,
+        hists: &mut Vec<HistogramSample>,
     ) -> Result<()> {
-        h.data.lock().samples_in(mint, maxt, out)
+        let s = h.data.lock();
+        s.samples_in(mint, maxt, out)?;
+        s.histograms_in(mint, maxt, hists)
     }
 
     /// [`Head::samples_of`] that also appends the `(t, st)` of samples
@@ -67,10 +71,12 @@ impl Head {
         mint: i64,
         maxt: i64,
         out: &mut Vec<Sample>,
+        hists: &mut Vec<HistogramSample>,
         sts: &mut Vec<StEntry>,
     ) -> Result<()> {
         let s = h.data.lock();
         s.samples_in(mint, maxt, out)?;
+        s.histograms_in(mint, maxt, hists)?;
         s.start_times_in(mint, maxt, sts)
     }
 
@@ -81,14 +87,14 @@ impl Head {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<(Labels, Vec<Sample>)>> {
+    ) -> Result<Vec<SelectedSeries>> {
         let ids = self.select_ids(matchers)?;
         let mut out = Vec::new();
         for (_, h) in self.handles_in(&ids, mint, maxt) {
-            let mut samples = Vec::new();
-            h.data.lock().samples_in(mint, maxt, &mut samples)?;
-            if !samples.is_empty() {
-                out.push((self.labels_of(&h), samples));
+            let (mut samples, mut hists) = (Vec::new(), Vec::new());
+            self.samples_of(&h, mint, maxt, &mut samples, &mut hists)?;
+            if !samples.is_empty() || !hists.is_empty() {
+                out.push((self.labels_of(&h), samples, hists));
             }
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -188,20 +194,22 @@ impl Head {
                 a.labels.len().cmp(&b.labels.len())
             });
         }
-        let (mut samples, mut sts) = (Vec::new(), Vec::new());
+        let mut d = SeriesData::default();
         for h in handles {
-            samples.clear();
-            sts.clear();
+            d.samples.clear();
+            d.sts.clear();
+            d.histograms.clear();
             self.samples_and_start_times_of(
                 &h,
                 i64::MIN,
                 before.saturating_sub(1),
-                &mut samples,
-                &mut sts,
+                &mut d.samples,
+                &mut d.histograms,
+                &mut d.sts,
             )?;
-            if !samples.is_empty() {
-                let labels = resolve_labels(&self.symbols.read(), &h.labels);
-                f(&labels, &samples, &sts)?;
+            if !d.samples.is_empty() || !d.histograms.is_empty() {
+                d.labels = resolve_labels(&self.symbols.read(), &h.labels);
+                f(&d)?;
             }
         }
         Ok(())

@@ -1,7 +1,8 @@
 //! One in-memory series: closed Gorilla chunks, the chunk being appended to,
 //! and a sorted buffer of out-of-order samples.
 
-use crate::model::Sample;
+use super::histograms::HeadHistograms;
+use crate::model::{Histogram, HistogramSample, Sample};
 use crate::storage::chunk::{
     decode_block_chunk, encode_block_chunk, StWriter, XorAppender, XorIter,
 };
@@ -182,11 +183,13 @@ pub(crate) struct Side {
     pub ooo: Vec<Sample>,
     /// Start timestamps of the samples that have one (see `start_times.rs`).
     pub sts: StWriter,
+    /// Native histogram samples (see `histograms.rs`).
+    pub hist: HeadHistograms,
 }
 
 impl Side {
     fn is_empty(&self) -> bool {
-        self.ooo.is_empty() && self.sts.is_empty()
+        self.ooo.is_empty() && self.sts.is_empty() && self.hist.is_empty()
     }
 }
 
@@ -215,9 +218,16 @@ impl MemSeries {
         self.side.as_deref().map_or(&[], |v| v.ooo.as_slice())
     }
 
+    fn hist(&self) -> Option<&HeadHistograms> {
+        self.side.as_deref().map(|s| &s.hist)
+    }
+
     /// Whether the series holds no samples.
     pub fn is_empty(&self) -> bool {
-        self.closed.is_empty() && self.open.is_none() && self.ooo().is_empty()
+        self.closed.is_empty()
+            && self.open.is_none()
+            && self.ooo().is_empty()
+            && self.hist().is_none_or(|h| h.is_empty())
     }
 
     /// Oldest sample time, if any.
@@ -227,15 +237,56 @@ impl MemSeries {
             .first()
             .map(|c| c.mint)
             .or(self.open.as_ref().map(|o| o.mint));
-        match (chunk_min, self.ooo().first().map(|s| s.t)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [
+            chunk_min,
+            self.ooo().first().map(|s| s.t),
+            self.hist().and_then(|h| h.min_time()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Number of chunks held (closed and open, floats and histograms).
+    pub fn num_chunks(&self) -> usize {
+        self.closed.len()
+            + usize::from(self.open.is_some())
+            + self.hist().map_or(0, |h| h.num_chunks())
+    }
+
+    /// Appends a histogram newer than every stored sample.
+    pub fn append_histogram_in_order(&mut self, s: HistogramSample, block_range: i64) {
+        debug_assert!(s.t > self.maxt);
+        self.maxt = s.t;
+        let side = self.side.get_or_insert_with(Default::default);
+        side.hist.append_in_order(s, block_range);
+    }
+
+    /// Inserts an out-of-order histogram (older than `maxt`, not a duplicate).
+    pub fn insert_histogram_ooo(&mut self, s: HistogramSample) {
+        let side = self.side.get_or_insert_with(Default::default);
+        side.hist.insert_ooo(s);
+    }
+
+    /// The histogram stored at exactly `t`, if any.
+    pub fn histogram_at(&self, t: i64) -> Result<Option<Histogram>> {
+        match self.hist() {
+            Some(h) => h.at(t),
+            None => Ok(None),
         }
     }
 
-    /// Number of chunks held (closed and open).
-    pub fn num_chunks(&self) -> usize {
-        self.closed.len() + usize::from(self.open.is_some())
+    /// Appends the histograms with `mint <= t <= maxt` to `out`, in time order.
+    pub fn histograms_in(
+        &self,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<HistogramSample>,
+    ) -> Result<()> {
+        match self.hist() {
+            Some(h) => h.samples_in(mint, maxt, out),
+            None => Ok(()),
+        }
     }
 
     /// Appends a sample newer than every stored one. Cuts the open chunk at
@@ -331,6 +382,7 @@ impl MemSeries {
         self.closed.iter().any(|(c, _)| chunk(c.mint, c.maxt()))
             || self.open.as_ref().is_some_and(|o| chunk(o.mint, self.maxt))
             || self.ooo().iter().any(|s| s.t >= mint && s.t <= maxt)
+            || self.hist().is_some_and(|h| h.overlaps(mint, maxt))
     }
 
     /// Drops every sample older than `before`. Chunks that straddle the
@@ -338,6 +390,7 @@ impl MemSeries {
     pub fn truncate_before(&mut self, before: i64, block_range: i64) -> Result<()> {
         if let Some(side) = self.side.as_mut() {
             side.ooo.retain(|s| s.t >= before);
+            side.hist.truncate_before(before, block_range)?;
         }
         self.truncate_start_times(before)?;
         if self.side.as_ref().is_some_and(|s| s.is_empty()) {

@@ -12,12 +12,13 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::record::{
-    append_samples, append_series, decode, TYPE_SAMPLES, TYPE_SAMPLES_ST, TYPE_SERIES,
+    append_histograms, append_samples, append_series, decode, TYPE_HISTOGRAMS, TYPE_SAMPLES,
+    TYPE_SAMPLES_ST, TYPE_SERIES,
 };
 use super::replay::{checkpoint_segments, remove_covered, scan_segment, Outcome};
 use super::segment::{checkpoint_name, create_segment, list, segment_name, TMP_SUFFIX};
 use super::sync::FsyncStats;
-use super::{CheckpointStats, SampleEntry, SeriesEntry, Wal, WalRecord};
+use super::{CheckpointStats, HistogramEntry, SampleEntry, SeriesEntry, Wal, WalRecord};
 use crate::model::Labels;
 use crate::storage::error::{Result, StorageError};
 
@@ -25,6 +26,8 @@ use crate::storage::error::{Result, StorageError};
 const SERIES_RECORD_BYTES: usize = 1 << 20;
 /// Samples per checkpoint record.
 const SAMPLES_PER_RECORD: usize = 10_000;
+/// Histogram samples per checkpoint record (each is larger than a sample).
+const HISTOGRAMS_PER_RECORD: usize = 1_000;
 
 impl Wal {
     /// See [`Wal::checkpoint`].
@@ -142,6 +145,25 @@ impl Wal {
         })?;
         res?;
         out.put_samples(&mut pending)?;
+        let mut pending = Vec::with_capacity(HISTOGRAMS_PER_RECORD);
+        let mut res = Ok(());
+        for_each_record(sources, TYPE_HISTOGRAMS, &mut |rec| {
+            let WalRecord::Histograms(entries) = rec else {
+                return;
+            };
+            for h in entries
+                .into_iter()
+                .filter(|h| h.t >= min_t && keep_series(h.series))
+            {
+                stats.samples += 1;
+                pending.push(h);
+                if pending.len() == HISTOGRAMS_PER_RECORD && res.is_ok() {
+                    res = out.put_histograms(&mut pending);
+                }
+            }
+        })?;
+        res?;
+        out.put_histograms(&mut pending)?;
         out.finish(&self.group.stats)?;
         self.group.stats.sync_dir(tmp)
     }
@@ -222,6 +244,13 @@ impl<'a> CheckpointFile<'a> {
     /// Writes `pending` as one record and empties it.
     fn put_samples(&mut self, pending: &mut Vec<SampleEntry>) -> Result<()> {
         append_samples(&mut self.buf, pending).map_err(|e| too_large(self.path, e.0))?;
+        pending.clear();
+        self.emit()
+    }
+
+    /// Writes `pending` as one histograms record and empties it.
+    fn put_histograms(&mut self, pending: &mut Vec<HistogramEntry>) -> Result<()> {
+        append_histograms(&mut self.buf, pending).map_err(|e| too_large(self.path, e.0))?;
         pending.clear();
         self.emit()
     }

@@ -132,6 +132,17 @@ pub struct SampleEntry {
     pub st: i64,
 }
 
+/// One native histogram sample for a series defined earlier in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramEntry {
+    /// Head-local series id.
+    pub series: u32,
+    /// Timestamp (ms).
+    pub t: i64,
+    /// The histogram (validated when it was appended).
+    pub h: crate::model::Histogram,
+}
+
 /// A decoded WAL record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WalRecord {
@@ -139,6 +150,8 @@ pub enum WalRecord {
     Series(Vec<SeriesEntry>),
     /// Samples.
     Samples(Vec<SampleEntry>),
+    /// Native histogram samples.
+    Histograms(Vec<HistogramEntry>),
 }
 
 /// A position in the log: segment index and byte offset after a record.
@@ -229,7 +242,18 @@ impl Wal {
     /// If the write fails (a full disk, say) the segment is cut back to where
     /// the batch began and the error returned; a later call may succeed.
     pub fn log(&self, series: &[SeriesEntry], samples: &[SampleEntry]) -> Result<WalPos> {
-        self.log_batch(series, samples)
+        self.log_batch(series, samples, &[])
+    }
+
+    /// [`Wal::log`] for a batch that may also hold histogram samples: at
+    /// most three records (series, samples, histograms), one `write`.
+    pub fn log_with_histograms(
+        &self,
+        series: &[SeriesEntry],
+        samples: &[SampleEntry],
+        histograms: &[HistogramEntry],
+    ) -> Result<WalPos> {
+        self.log_batch(series, samples, histograms)
     }
 
     /// Under [`SyncPolicy::Always`], returns once an fsync covering `pos` has

@@ -7,7 +7,8 @@
 use crate::model::Labels;
 use crate::storage::varint::{get_uvarint, get_varint, put_uvarint, put_varint};
 
-use super::{SampleEntry, SeriesEntry, WalRecord};
+use super::{HistogramEntry, SampleEntry, SeriesEntry, WalRecord};
+use crate::storage::chunk::{put_histogram, HistReader};
 
 /// Bytes before the type byte: payload length and CRC.
 pub(crate) const RECORD_HEADER_LEN: usize = 9;
@@ -22,6 +23,11 @@ pub(crate) const TYPE_SAMPLES: u8 = 2;
 /// a start timestamp. Written only for batches where some sample has one,
 /// so logs of series without start timestamps are unchanged.
 pub(crate) const TYPE_SAMPLES_ST: u8 = 3;
+/// Record type of a [`WalRecord::Histograms`] payload (segment version 2).
+pub(crate) const TYPE_HISTOGRAMS: u8 = 4;
+/// Smallest encoding of one histogram entry: two one-byte varints, flags,
+/// schema, threshold, sum, two counts and five empty lists.
+const MIN_HISTOGRAM_ENTRY: usize = 2 + 2 + 16 + 2 + 5;
 
 /// Smallest encoding of one series entry (id varint + label count varint).
 const MIN_SERIES_ENTRY: usize = 2;
@@ -113,6 +119,30 @@ pub(crate) fn append_samples(out: &mut Vec<u8>, samples: &[SampleEntry]) -> Resu
     finish_record(out, start)
 }
 
+/// Appends a framed histogram samples record to `out` (nothing for an
+/// empty slice): ids and timestamps as zigzag deltas against the first
+/// entry, as in samples records, each followed by its histogram in the
+/// histogram value encoding. On [`TooLarge`] `out` is left as it was.
+pub(crate) fn append_histograms(
+    out: &mut Vec<u8>,
+    hists: &[HistogramEntry],
+) -> Result<(), TooLarge> {
+    let Some(first) = hists.first() else {
+        return Ok(());
+    };
+    let start = begin_record(out, TYPE_HISTOGRAMS);
+    put_uvarint(out, hists.len() as u64);
+    put_uvarint(out, u64::from(first.series));
+    put_varint(out, first.t);
+    put_histogram(out, &first.h);
+    for e in &hists[1..] {
+        put_varint(out, i64::from(e.series) - i64::from(first.series));
+        put_varint(out, e.t.wrapping_sub(first.t));
+        put_histogram(out, &e.h);
+    }
+    finish_record(out, start)
+}
+
 /// Reserves the header and writes the type byte; returns the record start.
 fn begin_record(out: &mut Vec<u8>, typ: u8) -> usize {
     let start = out.len();
@@ -146,6 +176,7 @@ pub(crate) fn decode(typ: u8, payload: &[u8]) -> Result<WalRecord, DecodeError> 
         TYPE_SERIES => decode_series(payload).map(WalRecord::Series),
         TYPE_SAMPLES => decode_samples(payload, false).map(WalRecord::Samples),
         TYPE_SAMPLES_ST => decode_samples(payload, true).map(WalRecord::Samples),
+        TYPE_HISTOGRAMS => decode_histograms(payload).map(WalRecord::Histograms),
         other => Err(DecodeError::at(0, format!("unknown record type {other}"))),
     }
 }
@@ -300,6 +331,43 @@ fn decode_samples(payload: &[u8], with_st: bool) -> Result<Vec<SampleEntry>, Dec
         let v = c.f64()?;
         let st = st_of(&mut c, t)?;
         out.push(SampleEntry { series, t, v, st });
+    }
+    c.finish()?;
+    Ok(out)
+}
+
+fn decode_histograms(payload: &[u8]) -> Result<Vec<HistogramEntry>, DecodeError> {
+    let mut c = Cursor {
+        buf: payload,
+        pos: 0,
+    };
+    let n = c.count(MIN_HISTOGRAM_ENTRY, "histogram count")?;
+    let mut out: Vec<HistogramEntry> = Vec::with_capacity(n);
+    let histogram = |c: &mut Cursor<'_>| {
+        let mut r = HistReader::new(&c.buf[c.pos..]);
+        let h = r
+            .histogram()
+            .map_err(|e| DecodeError::at(c.pos + e.offset, e.reason))?;
+        c.pos += r.pos;
+        Ok::<_, DecodeError>(h)
+    };
+    let (mut base_id, mut base_t) = (0u32, 0i64);
+    for i in 0..n {
+        let (series, t) = if i == 0 {
+            base_id = c.series_id()?;
+            base_t = c.varint("timestamp")?;
+            (base_id, base_t)
+        } else {
+            let at = c.pos;
+            let d = c.varint("series id delta")?;
+            let series = i64::from(base_id)
+                .checked_add(d)
+                .and_then(|id| u32::try_from(id).ok())
+                .ok_or_else(|| DecodeError::at(at, format!("series id delta {d} out of range")))?;
+            (series, base_t.wrapping_add(c.varint("timestamp delta")?))
+        };
+        let h = histogram(&mut c)?;
+        out.push(HistogramEntry { series, t, h });
     }
     c.finish()?;
     Ok(out)
@@ -527,7 +595,41 @@ mod tests {
         }
 
         #[test]
-        fn random_payloads_never_panic(typ in 0u8..5, p in proptest::collection::vec(any::<u8>(), 0..64)) {
+        fn histograms_round_trip(
+            ids in proptest::collection::vec(0u32..1000, 1..6),
+            ts in proptest::collection::vec(any::<i64>(), 6),
+        ) {
+            let hs: Vec<HistogramEntry> = ids
+                .iter()
+                .zip(&ts)
+                .enumerate()
+                .map(|(i, (&series, &t))| {
+                    let mut h = if i % 2 == 0 {
+                        crate::model::Histogram::stale_marker()
+                    } else {
+                        crate::model::Histogram::empty_int(3)
+                    };
+                    h.zero_threshold = i as f64;
+                    HistogramEntry { series, t, h }
+                })
+                .collect();
+            let mut buf = Vec::new();
+            append_histograms(&mut buf, &hs).unwrap();
+            let (typ, payload) = unframe(&buf);
+            prop_assert_eq!(typ, TYPE_HISTOGRAMS);
+            match decode(typ, payload).unwrap() {
+                WalRecord::Histograms(got) => {
+                    prop_assert_eq!(got.len(), hs.len());
+                    for (a, b) in got.iter().zip(&hs) {
+                        prop_assert!(a.series == b.series && a.t == b.t && a.h.bit_eq(&b.h));
+                    }
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
+        }
+
+        #[test]
+        fn random_payloads_never_panic(typ in 0u8..6, p in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode(typ, &p);
         }
 

@@ -64,6 +64,7 @@ fn replay_segment(
         match &rec {
             WalRecord::Series(s) => stats.series += s.len() as u64,
             WalRecord::Samples(s) => stats.samples += s.len() as u64,
+            WalRecord::Histograms(h) => stats.samples += h.len() as u64,
         }
         f(rec);
         Ok(())

@@ -12,8 +12,11 @@ use crate::storage::error::{Result, StorageError};
 
 /// First four bytes of every segment: "TWAL".
 pub(crate) const SEGMENT_MAGIC: [u8; 4] = *b"TWAL";
-/// Segment format version.
-pub(crate) const SEGMENT_VERSION: u8 = 1;
+/// Segment format version this build writes. Version 2 segments may hold
+/// histogram records (type 4); version 1 segments are still read.
+pub(crate) const SEGMENT_VERSION: u8 = 2;
+/// The oldest segment version this build reads.
+const OLDEST_SEGMENT_VERSION: u8 = 1;
 /// Magic, version, three reserved zero bytes and the CRC32C of those eight.
 pub(crate) const SEGMENT_HEADER_LEN: u64 = 12;
 /// Name prefix of checkpoint directories.
@@ -25,9 +28,14 @@ pub(crate) const MAX_SEGMENT_INDEX: u32 = 99_999_999;
 
 /// The header every segment starts with.
 pub(crate) fn segment_header() -> [u8; SEGMENT_HEADER_LEN as usize] {
+    segment_header_of(SEGMENT_VERSION)
+}
+
+/// The header of a segment of `version`.
+pub(crate) fn segment_header_of(version: u8) -> [u8; SEGMENT_HEADER_LEN as usize] {
     let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
     h[..4].copy_from_slice(&SEGMENT_MAGIC);
-    h[4] = SEGMENT_VERSION;
+    h[4] = version;
     let crc = checksum(&[&h[..8]]);
     h[8..].copy_from_slice(&crc.to_le_bytes());
     h
@@ -244,10 +252,21 @@ impl<R: Read> SegmentReader<R> {
         let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
         self.r.read_exact(&mut h)?;
         self.offset = SEGMENT_HEADER_LEN;
-        if h != segment_header() {
+        if h[..4] == SEGMENT_MAGIC && h[4] > SEGMENT_VERSION && h == segment_header_of(h[4]) {
+            // Intact, but from a newer build: not damage to cut away.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "WAL segment version {} was written by a newer build (this one reads {OLDEST_SEGMENT_VERSION} to {SEGMENT_VERSION}); refusing to read or repair it",
+                    h[4]
+                ),
+            ));
+        }
+        let known = (OLDEST_SEGMENT_VERSION..=SEGMENT_VERSION).contains(&h[4]);
+        if !known || h != segment_header_of(h[4]) {
             let reason = if h[..4] != SEGMENT_MAGIC {
                 "bad segment magic".to_string()
-            } else if h[4] != SEGMENT_VERSION {
+            } else if !known {
                 format!("unsupported segment version {}", h[4])
             } else {
                 "segment header checksum mismatch".to_string()

@@ -17,6 +17,7 @@ use crate::storage::error::StorageError;
 pub(super) enum Norm {
     Series(Vec<(u32, Labels)>),
     Samples(Vec<(u32, i64, u64)>),
+    Histograms(Vec<(u32, i64, Vec<u8>)>),
 }
 
 pub(super) fn norm(r: &WalRecord) -> Norm {
@@ -27,6 +28,15 @@ pub(super) fn norm(r: &WalRecord) -> Norm {
         WalRecord::Samples(s) => {
             Norm::Samples(s.iter().map(|e| (e.series, e.t, e.v.to_bits())).collect())
         }
+        WalRecord::Histograms(h) => Norm::Histograms(
+            h.iter()
+                .map(|e| {
+                    let mut b = Vec::new();
+                    crate::storage::chunk::put_histogram(&mut b, &e.h);
+                    (e.series, e.t, b)
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -439,6 +449,7 @@ fn checkpoint_filters_and_replays() {
         .flat_map(|r| match r {
             Norm::Series(s) => s.iter().map(|e| e.0).collect::<Vec<_>>(),
             Norm::Samples(s) => s.iter().map(|e| e.0).collect(),
+            Norm::Histograms(h) => h.iter().map(|e| e.0).collect(),
         })
         .collect();
     assert!(!ids.is_empty() && ids.iter().all(|&i| i == 0), "{ids:?}");
@@ -474,4 +485,75 @@ fn interrupted_checkpoints_leave_a_replayable_log() {
     assert_eq!(stats.checkpoint, Some(upto));
     assert_eq!(filtered(&recs, i64::MIN), filtered(&want, i64::MIN));
     assert!(list(d.path()).unwrap().segments.iter().all(|s| s.0 > upto));
+}
+
+fn hist_entry(series: u32, t: i64) -> HistogramEntry {
+    let mut h = crate::model::Histogram::empty_int(2);
+    h.sum = t as f64;
+    if t % 3 == 0 {
+        h = crate::model::Histogram::stale_marker();
+    }
+    HistogramEntry { series, t, h }
+}
+
+#[test]
+fn histograms_survive_replay_and_checkpoints() {
+    let d = tempfile::tempdir().unwrap();
+    let wal = Wal::open(d.path(), opts(1 << 20, SyncPolicy::None)).unwrap();
+    let series: Vec<SeriesEntry> = (0..4)
+        .map(|i| SeriesEntry {
+            series: i,
+            labels: crate::model::Labels::from_pairs([("__name__", format!("h{i}"))]),
+        })
+        .collect();
+    let hists: Vec<HistogramEntry> = (0..40)
+        .map(|i| hist_entry(i % 4, i64::from(i) * 10))
+        .collect();
+    let floats = vec![SampleEntry {
+        series: 1,
+        t: 5,
+        v: 1.5,
+        st: 0,
+    }];
+    wal.log_with_histograms(&series, &floats, &hists).unwrap();
+    let want: Vec<(u32, i64, Vec<u8>)> = match norm(&WalRecord::Histograms(hists.clone())) {
+        Norm::Histograms(h) => h,
+        _ => unreachable!(),
+    };
+    let (recs, stats) = replay_all(d.path());
+    assert_eq!(recs.len(), 3);
+    assert_eq!(recs[2], Norm::Histograms(want.clone()));
+    assert_eq!(stats.samples, 41);
+    // A checkpoint keeps the histograms of kept series at or after min_t.
+    let upto = wal.cut_segment().unwrap();
+    let st = wal.checkpoint(upto, &even, 200).unwrap();
+    assert_eq!(st.samples, 10);
+    let (recs, _) = replay_all(d.path());
+    let kept: Vec<(u32, i64, Vec<u8>)> = want
+        .into_iter()
+        .filter(|e| e.0 % 2 == 0 && e.1 >= 200)
+        .collect();
+    assert_eq!(recs.last(), Some(&Norm::Histograms(kept)));
+}
+
+#[test]
+fn segment_versions_old_read_newer_refused() {
+    use super::segment::{segment_header_of, SEGMENT_VERSION};
+    let d = tempfile::tempdir().unwrap();
+    // A version-1 segment (before histogram records) replays as before.
+    let mut v1 = segment_header_of(1).to_vec();
+    let (series, samples) = batch(0);
+    super::record::append_series(&mut v1, &series).unwrap();
+    super::record::append_samples(&mut v1, &samples).unwrap();
+    std::fs::write(d.path().join(segment_name(0)), &v1).unwrap();
+    let (recs, stats) = replay_all(d.path());
+    assert_eq!(recs, expect(&series, &samples));
+    assert!(stats.repaired.is_none(), "{:?}", stats.repaired);
+    // A segment from a newer build is an error, and is left untouched.
+    let newer = segment_header_of(SEGMENT_VERSION + 1);
+    let path = d.path().join(segment_name(1));
+    std::fs::write(&path, newer).unwrap();
+    let err = replay(d.path(), |_| {}).unwrap_err().to_string();
+    assert!(err.contains("newer build"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), newer);
 }

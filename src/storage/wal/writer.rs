@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
 
-use super::record::{append_samples, append_series, decode, TooLarge};
+use super::record::{append_histograms, append_samples, append_series, decode, TooLarge};
 use super::replay::{scan_segment, Outcome};
 use super::segment::{
     create_segment, list, remove_tmp, segment_name, truncate_file, MAX_SEGMENT_INDEX,
     SEGMENT_HEADER_LEN,
 };
 use super::sync::{FsyncStats, GroupSync};
-use super::{SampleEntry, SeriesEntry, Wal, WalOptions, WalPos};
+use super::{HistogramEntry, SampleEntry, SeriesEntry, Wal, WalOptions, WalPos};
 use crate::storage::error::{Result, StorageError};
 
 /// A failure the tests make the next write suffer.
@@ -192,13 +192,15 @@ impl Wal {
         &self,
         series: &[SeriesEntry],
         samples: &[SampleEntry],
+        histograms: &[HistogramEntry],
     ) -> Result<WalPos> {
         let mut w = self.writer.lock();
         w.ready()?;
         let mut buf = std::mem::take(&mut w.buf);
         buf.clear();
-        let encoded =
-            append_series(&mut buf, series).and_then(|()| append_samples(&mut buf, samples));
+        let encoded = append_series(&mut buf, series)
+            .and_then(|()| append_samples(&mut buf, samples))
+            .and_then(|()| append_histograms(&mut buf, histograms));
         let res = match encoded {
             Ok(()) => self.write_encoded(&mut w, &buf),
             Err(TooLarge(n)) => Err(StorageError::Config(format!(

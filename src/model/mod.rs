@@ -1,6 +1,11 @@
-//! The data model shared by every layer: labels, samples, timestamps.
+//! The data model shared by every layer: labels, samples, timestamps,
+//! native histograms.
 
 use std::fmt;
+
+pub mod histogram;
+
+pub use histogram::{CounterResetHint, Histogram, HistogramCounts, HistogramSample, Span};
 
 /// Milliseconds since the Unix epoch, as Prometheus counts time.
 pub type Timestamp = i64;
