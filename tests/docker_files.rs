@@ -11,10 +11,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tessera::promql::parser::{self, Expr};
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 use sha2::{Digest, Sha256};
+use tessera::promql::parser::{self, Expr};
 
 const TESSERA_URL: &str = "http://tessera:9201";
 const WRITE_URL: &str = "http://tessera:9201/api/v1/write";

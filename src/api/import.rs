@@ -218,8 +218,8 @@ pub(super) fn append_rows(
         metrics.add_rejected(tenant, reason.metric_name(), n);
         return Err(ApiError::TooManyRequests(reason.to_string()));
     }
-    let outcome = storage
-        .append(tenant, &inputs)
+    let outcome = state
+        .append(storage, tenant, &inputs, None)
         .inspect_err(|e| metrics.add_storage_failure(tenant, e, n))?;
     for (reason, n) in &outcome.rejected_by_reason {
         metrics.add_rejected(tenant, reason, *n);

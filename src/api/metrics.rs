@@ -74,7 +74,11 @@ impl Metrics {
     /// Counts exemplars a tenant sent that were not stored.
     pub fn add_exemplars_discarded(&self, tenant: &TenantId, n: u64) {
         if n > 0 {
-            *self.exemplars_discarded.lock().entry(tenant.clone()).or_default() += n;
+            *self
+                .exemplars_discarded
+                .lock()
+                .entry(tenant.clone())
+                .or_default() += n;
         }
     }
 
@@ -416,7 +420,10 @@ pub(crate) async fn metrics(
     _access: super::MetricsAccess,
     State(state): State<AppState>,
 ) -> Response {
-    let body = state.metrics().render(state.storage().as_deref());
+    let mut body = state.metrics().render(state.storage().as_deref());
+    if let Some(c) = state.cluster() {
+        body.push_str(&c.metrics_text());
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -458,12 +465,15 @@ mod tests {
         let t = TenantId::new("busy").unwrap();
         let mut policy = Policy::permissive();
         policy.limits.max_concurrent_queries = Some(1);
-        let reader = Reader(Caller {
-            tenant: t.clone(),
-            tenants: vec![t],
-            policy: Arc::new(policy),
-            credential: "none".into(),
-        });
+        let reader = Reader(
+            Caller {
+                tenant: t.clone(),
+                tenants: vec![t],
+                policy: Arc::new(policy),
+                credential: "none".into(),
+            },
+            None,
+        );
         let held = state.query_slot(&reader).unwrap();
         assert!(state.query_slot(&reader).is_err());
         drop(held);

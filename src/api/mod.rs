@@ -7,6 +7,7 @@
 
 mod admin;
 mod caller;
+mod cluster;
 mod conn;
 mod error;
 mod federate;
@@ -67,6 +68,8 @@ pub struct AppState {
     query_pool: crate::promql::QueryPool,
     /// Running queries per tenant, for `max_concurrent_queries`.
     query_slots: Arc<parking_lot::Mutex<std::collections::HashMap<crate::tenant::TenantId, usize>>>,
+    /// This node's part in a cluster; `None` on a single node.
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 /// One running query counted against its tenant's concurrency limit;
@@ -178,6 +181,42 @@ impl AppState {
         })
     }
 
+    /// Makes this node a cluster member: writes go to the log, reads fan
+    /// out to partition owners.
+    pub fn with_cluster(mut self, cluster: crate::cluster::Cluster) -> AppState {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// The cluster, in cluster mode.
+    pub fn cluster(&self) -> Option<&crate::cluster::Cluster> {
+        self.cluster.as_ref()
+    }
+
+    /// The one path every write endpoint appends through (blocking): the
+    /// storage on a single node; in cluster mode the log, acknowledged by
+    /// the stream before this returns (the owners' storage validates and
+    /// counts what it refuses).
+    pub(crate) fn append(
+        &self,
+        storage: &Storage,
+        tenant: &crate::tenant::TenantId,
+        inputs: &[crate::storage::SeriesInput<'_>],
+        start_times: Option<&[&[i64]]>,
+    ) -> Result<crate::storage::AppendOutcome, crate::storage::StorageError> {
+        match (&self.cluster, start_times) {
+            (Some(c), st) => {
+                c.publish(tenant, inputs, st)?;
+                Ok(crate::storage::AppendOutcome {
+                    accepted: inputs.iter().map(|s| s.samples.len() as u64).sum(),
+                    ..Default::default()
+                })
+            }
+            (None, None) => storage.append(tenant, inputs),
+            (None, Some(st)) => storage.append_with_start_times(tenant, inputs, st),
+        }
+    }
+
     /// Sets a shared authenticator.
     pub fn with_shared_authenticator(mut self, auth: Arc<crate::auth::Authenticator>) -> AppState {
         self.auth = Some(auth);
@@ -279,6 +318,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/status/tsdb", get(status_tsdb::status_tsdb))
         .route("/api/v1/status/whoami", get(whoami::whoami))
+        .route("/api/v1/status/cluster", get(cluster::status))
+        .route(crate::cluster::READ_PATH, post(cluster::read))
         .merge(ui::routes())
         .merge(import::routes())
         .merge(push::routes())

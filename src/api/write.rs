@@ -156,7 +156,11 @@ fn ingest(
         .unzip();
     let metrics = state.metrics();
     let decoded: u64 = inputs.iter().map(|s| s.samples.len() as u64).sum();
-    let refused: u64 = batch.rejected.iter().map(|r| r.samples + r.histograms).sum();
+    let refused: u64 = batch
+        .rejected
+        .iter()
+        .map(|r| r.samples + r.histograms)
+        .sum();
     let histograms: u64 = batch.series.iter().map(|s| u64::from(s.histograms)).sum();
     metrics.add_received(tenant, decoded + refused + histograms);
     metrics.add_rejected(tenant, "invalid_series", refused);
@@ -166,11 +170,8 @@ fn ingest(
         metrics.add_rejected(tenant, reason.metric_name(), decoded);
         return Err(ApiError::TooManyRequests(reason.to_string()));
     }
-    let appended = if batch.start_times.is_empty() {
-        storage.append(tenant, &inputs)
-    } else {
-        storage.append_with_start_times(tenant, &inputs, &start_times)
-    };
+    let st = (!batch.start_times.is_empty()).then_some(start_times.as_slice());
+    let appended = state.append(storage, tenant, &inputs, st);
     let outcome = appended.inspect_err(|e| metrics.add_storage_failure(tenant, e, decoded))?;
     storage.record_metadata(tenant, &batch_metadata(&batch.metadata))?;
     for (reason, n) in &outcome.rejected_by_reason {

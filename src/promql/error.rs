@@ -19,6 +19,8 @@ pub enum QueryError {
     Unsupported(String),
     /// Storage failed while reading (`internal`).
     Storage(String),
+    /// A cluster peer or the log could not be reached (`unavailable`, 503).
+    Unavailable(String),
     /// The caller's access policy does not allow this (HTTP 403).
     Forbidden(String),
     /// The query was stopped from outside, e.g. its client went away (`canceled`).
@@ -31,6 +33,15 @@ pub enum QueryError {
 }
 
 impl QueryError {
+    /// A storage error as a query error: cluster failures are transient
+    /// (503), everything else internal.
+    pub fn from_storage(e: crate::storage::StorageError) -> QueryError {
+        match e {
+            crate::storage::StorageError::Cluster(_) => QueryError::Unavailable(e.to_string()),
+            _ => QueryError::Storage(e.to_string()),
+        }
+    }
+
     /// The `errorType` string of Prometheus's API for this error.
     pub fn error_type(&self) -> &'static str {
         match self {
@@ -38,6 +49,7 @@ impl QueryError {
             QueryError::Timeout(_) => "timeout",
             QueryError::Storage(_) | QueryError::Internal(_) => "internal",
             QueryError::Forbidden(_) => "forbidden",
+            QueryError::Unavailable(_) => "unavailable",
             QueryError::Canceled => "canceled",
             _ => "execution",
         }
@@ -50,6 +62,7 @@ impl fmt::Display for QueryError {
             QueryError::BadData(m)
             | QueryError::Execution(m)
             | QueryError::Storage(m)
+            | QueryError::Unavailable(m)
             | QueryError::Internal(m)
             | QueryError::Limit(m)
             | QueryError::Forbidden(m) => f.write_str(m),

@@ -51,6 +51,10 @@ pub enum StorageError {
     /// The storage was closed, or poisoned by an earlier I/O failure.
     #[error("storage is closed")]
     Closed,
+    /// In cluster mode, the log or a partition's owner could not be
+    /// reached or did not answer in time (transient: retry).
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 impl StorageError {

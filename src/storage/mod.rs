@@ -22,6 +22,7 @@ mod outcome;
 pub(crate) mod partition;
 mod querier;
 mod readers;
+mod source;
 pub(crate) mod varint;
 pub mod wal;
 
@@ -45,6 +46,7 @@ pub use metadata::MetricMetadata;
 
 pub use outcome::{AppendOutcome, LabelError, RejectReason, Rejection, SampleReject, SeriesInput};
 pub use querier::{Querier, Series};
+pub use source::{EachSeries, ReadSource, TenantReader};
 pub use wal::{SyncPolicy, WalOptions};
 
 use crate::tenant::TenantId;

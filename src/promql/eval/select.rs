@@ -88,7 +88,7 @@ impl Ctx<'_> {
             tenant_matchers: sel.tenant_matchers.clone(),
         };
         for tenant in scope.tenants_for(&bound) {
-            let q = scope.storage.querier(tenant, mint, maxt);
+            let q = scope.source.reader(tenant, mint, maxt);
             let mut each = |labels, samples: Vec<Sample>, sts| {
                 count += 1;
                 if max_series > 0 && count > max_series {
@@ -110,12 +110,8 @@ impl Ctx<'_> {
                     }
                 }
             };
-            let read = if with_st {
-                q.select_each_with_start_times(&sel.matchers, each)
-            } else {
-                q.select_each(&sel.matchers, |l, s| each(l, s, Vec::new()))
-            };
-            read.map_err(|e| QueryError::Storage(e.to_string()))?;
+            q.select_each_st(&sel.matchers, with_st, &mut each)
+                .map_err(QueryError::from_storage)?;
             if err.is_some() {
                 break;
             }
@@ -229,7 +225,11 @@ impl Ctx<'_> {
                 let windows = Windows {
                     ends: Self::eff_times(sel.at, sel.offset, grid),
                     range: *range,
-                    left: if sel.anchored || sel.smoothed { lookback } else { 0 },
+                    left: if sel.anchored || sel.smoothed {
+                        lookback
+                    } else {
+                        0
+                    },
                     right: if sel.smoothed { lookback } else { 0 },
                 };
                 let (Some(&first), Some(&last)) =
@@ -292,7 +292,8 @@ impl Ctx<'_> {
             if extended {
                 let end = w.ends.first().copied().unwrap_or(0);
                 for r in &mut cut {
-                    r.samples = extended::extend_floats(&r.samples, end - w.range, end, sel.smoothed);
+                    r.samples =
+                        extended::extend_floats(&r.samples, end - w.range, end, sel.smoothed);
                     r.sts = None;
                 }
                 cut.retain(|r| !r.samples.is_empty());
@@ -324,8 +325,11 @@ impl Ctx<'_> {
             return Ok((Vec::new(), windows));
         };
         let lo = first.saturating_sub(sq.range);
-        let start = (lo.div_euclid(step) * step)
-            .saturating_add(if lo.rem_euclid(step) == 0 { 0 } else { step });
+        let start = (lo.div_euclid(step) * step).saturating_add(if lo.rem_euclid(step) == 0 {
+            0
+        } else {
+            step
+        });
         let inner = Grid {
             start,
             end: last,
@@ -428,7 +432,11 @@ fn lookback_values(samples: &[Sample], eff: &[i64], lookback: i64, ts: bool) -> 
 /// interpolated from the samples within the lookback delta around it
 /// (`smoothSeries` upstream, which ignores stale markers).
 fn smoothed_values(samples: &[Sample], eff: &[i64], lookback: i64) -> Vec<Option<f64>> {
-    let live: Vec<Sample> = samples.iter().copied().filter(|s| !is_stale_nan(s.v)).collect();
+    let live: Vec<Sample> = samples
+        .iter()
+        .copied()
+        .filter(|s| !is_stale_nan(s.v))
+        .collect();
     eff.iter()
         .map(|&t| {
             let lo = live.partition_point(|s| s.t <= t.saturating_sub(lookback));
