@@ -130,7 +130,7 @@ impl Cluster {
         let client = async_nats::ConnectOptions::new()
             .name(format!("tessera-{}", cfg.node_id))
             .connection_timeout(Duration::from_secs(5))
-            .connect(urls.as_str())
+            .connect(cfg.nats_urls.clone())
             .await
             .map_err(|e| ClusterError::Connect {
                 urls: urls.clone(),
@@ -148,6 +148,7 @@ impl Cluster {
                 Err(e) => return Err(ClusterError::Setup(e)),
             }
         };
+        crate::storage::bucket::url::install_tls_provider();
         let http = reqwest_s3::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .build()
