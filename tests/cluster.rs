@@ -327,8 +327,9 @@ async fn killed_nats_server_loses_no_acknowledged_sample() {
         assert!(
             tail.iter()
                 .all(|b| b.outcome == crash::load::Outcome::Acked),
-            "sender {} still failing after the NATS server died: {tail:?}",
-            log.sender
+            "sender {} still failing after the NATS server died: {tail:?}\n{}",
+            log.sender,
+            s.logs()
         );
     }
     assert!(acked > 50, "{v:?}");

@@ -24,8 +24,11 @@ use crate::tenant::TenantId;
 const MAX_MESSAGE_BYTES: usize = 512 << 10;
 /// Most samples of one series in one message piece.
 const MAX_SERIES_SAMPLES: usize = 8192;
-/// How long a publish may wait for the stream's acknowledgement.
+/// How long a write may spend publishing (all attempts) before it is
+/// answered 503.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one publish attempt waits for the stream's acknowledgement.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long the stream remembers message ids to drop duplicates.
 pub(crate) const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
 
@@ -201,29 +204,17 @@ impl Cluster {
             return Ok(());
         }
         let inner = &self.inner;
+        let deadline = tokio::time::Instant::now() + PUBLISH_TIMEOUT;
         let result = inner.handle.block_on(async {
-            let mut acks = Vec::with_capacity(messages.len());
-            for (p, piece, payload) in messages {
+            let sends = messages.into_iter().map(|(p, piece, payload)| {
                 let id = message_id(tenant, p, piece, &payload);
-                let msg = Publish::build()
-                    .payload(payload.into())
-                    .message_id(id)
-                    .header(TENANT_HEADER, tenant.as_str());
-                let ack = inner
-                    .js
-                    .send_publish(subject(p), msg)
-                    .await
-                    .map_err(|e| format!("publishing to partition {p}: {e}"))?;
-                acks.push((p, ack));
-            }
-            let mut duplicates = 0u64;
+                publish_one(&inner.js, tenant, p, id, payload.into(), deadline)
+            });
+            let acks = futures::future::join_all(sends).await;
             let n = acks.len() as u64;
-            for (p, ack) in acks {
-                let ack = tokio::time::timeout(PUBLISH_TIMEOUT, ack)
-                    .await
-                    .map_err(|_| format!("partition {p}: no acknowledgement from the stream in {PUBLISH_TIMEOUT:?}"))?
-                    .map_err(|e| format!("partition {p}: the stream did not acknowledge: {e}"))?;
-                duplicates += u64::from(ack.duplicate);
+            let mut duplicates = 0u64;
+            for ack in acks {
+                duplicates += u64::from(ack?);
             }
             Ok::<_, String>((n, duplicates))
         });
@@ -392,6 +383,47 @@ impl Cluster {
     pub async fn close(&self) {
         let _ = self.stop.send(true);
         super::leases::release_all(&self.inner).await;
+    }
+}
+
+/// Publishes one message until the stream acknowledges it or `deadline`
+/// passes; returns whether the stream called it a duplicate. Retrying is
+/// safe because the message id makes the stream drop a second copy; it
+/// carries writes over a NATS server's death or a stream leader election.
+async fn publish_one(
+    js: &jetstream::Context,
+    tenant: &TenantId,
+    p: u32,
+    id: String,
+    payload: bytes::Bytes,
+    deadline: tokio::time::Instant,
+) -> Result<bool, String> {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let msg = Publish::build()
+            .payload(payload.clone())
+            .message_id(id.as_str())
+            .header(TENANT_HEADER, tenant.as_str());
+        let attempt = async {
+            let ack = js
+                .send_publish(subject(p), msg)
+                .await
+                .map_err(|e| format!("publishing to partition {p}: {e}"))?;
+            ack.await
+                .map_err(|e| format!("partition {p}: the stream did not acknowledge: {e}"))
+        };
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let err = match tokio::time::timeout(left.min(ATTEMPT_TIMEOUT), attempt).await {
+            Ok(Ok(ack)) => return Ok(ack.duplicate),
+            Ok(Err(e)) => e,
+            Err(_) => format!("partition {p}: no acknowledgement from the stream in time"),
+        };
+        if tokio::time::Instant::now() + backoff >= deadline {
+            return Err(err);
+        }
+        tracing::debug!(partition = p, error = %err, "publish failed; retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_millis(800));
     }
 }
 
