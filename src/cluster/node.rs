@@ -359,21 +359,25 @@ impl Cluster {
         );
         let last = self.inner.last_seq.lock().clone();
         let owned = self.inner.owned.lock().clone();
-        out.push_str("# HELP tessera_cluster_owned_partitions Partitions this node owns.\n# TYPE tessera_cluster_owned_partitions gauge\n");
-        out.push_str(&format!(
-            "tessera_cluster_owned_partitions {}\n",
-            owned.len()
-        ));
-        out.push_str("# HELP tessera_cluster_consumer_lag_messages Log sequences between a partition's last message and what this node consumed.\n# TYPE tessera_cluster_consumer_lag_messages gauge\n");
+        let gauge = |out: &mut String, name: &str, help: &str| {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        };
+        let name = "tessera_cluster_owned_partitions";
+        gauge(&mut out, name, "Partitions this node owns.");
+        out.push_str(&format!("{name} {}\n", owned.len()));
+        let name = "tessera_cluster_consumer_lag_messages";
+        gauge(
+            &mut out,
+            name,
+            "Log sequences between a partition's last message and what this node consumed.",
+        );
         for (p, o) in &owned {
             let lag = last
                 .get(p)
                 .copied()
                 .unwrap_or(0)
                 .saturating_sub(o.consumed());
-            out.push_str(&format!(
-                "tessera_cluster_consumer_lag_messages{{partition=\"{p}\"}} {lag}\n"
-            ));
+            out.push_str(&format!("{name}{{partition=\"{p}\"}} {lag}\n"));
         }
         out
     }
