@@ -387,6 +387,42 @@ async fn retried_request_is_stored_once() {
     let data = strong_query(s.base(0), "rt", "count_over_time(retry_m[1m])", t + 1001).await;
     let result = data["result"].as_array().unwrap();
     assert!(result.iter().all(|r| r["value"][1] == "2"), "{data}");
+    // A series with bad labels is refused by the node that takes the write
+    // (a partial write, as on one node); the good series of the request
+    // are stored.
+    let label = |n: &str, v: &str| v1::Label {
+        name: n.into(),
+        value: v.into(),
+    };
+    let sample = v1::Sample {
+        value: 4.0,
+        timestamp: t + 2000,
+    };
+    let req = v1::WriteRequest {
+        timeseries: vec![
+            v1::TimeSeries {
+                labels: vec![label("__name__", "bad_m"), label("a", "1"), label("a", "2")],
+                samples: vec![sample.clone()],
+                ..Default::default()
+            },
+            v1::TimeSeries {
+                labels: vec![label("__name__", "good_m")],
+                samples: vec![sample],
+                ..Default::default()
+            },
+        ],
+        metadata: Vec::new(),
+    };
+    let r = write(s.base(1), "rt", encode_snappy(&req)).await;
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("duplicate label name") && text.contains("bad_m"),
+        "{text}"
+    );
+    let data = strong_query(s.base(2), "rt", "good_m or bad_m", t + 2000).await;
+    assert_eq!(data["result"].as_array().unwrap().len(), 1, "{data}");
+    assert_eq!(data["result"][0]["metric"]["__name__"], "good_m", "{data}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -206,11 +206,32 @@ impl AppState {
     ) -> Result<crate::storage::AppendOutcome, crate::storage::StorageError> {
         match (&self.cluster, start_times) {
             (Some(c), st) => {
-                c.publish(tenant, inputs, st)?;
-                Ok(crate::storage::AppendOutcome {
-                    accepted: inputs.iter().map(|s| s.samples.len() as u64).sum(),
-                    ..Default::default()
-                })
+                // Bad labels are refused here, as storage would, so the
+                // writer gets its partial-write answer; everything else an
+                // owner decides later.
+                let mut outcome = crate::storage::AppendOutcome::default();
+                let mut good = Vec::with_capacity(inputs.len());
+                let mut good_st = Vec::with_capacity(inputs.len());
+                for (i, input) in inputs.iter().enumerate() {
+                    match storage.check_labels(tenant, input.labels) {
+                        Ok(()) => {
+                            good.push(crate::storage::SeriesInput {
+                                labels: input.labels,
+                                samples: input.samples,
+                            });
+                            good_st.push(st.and_then(|s| s.get(i).copied()).unwrap_or(&[]));
+                        }
+                        Err(reason) => outcome.reject(
+                            reason,
+                            input.samples.len() as u64,
+                            || crate::model::describe_label_refs(input.labels),
+                            None,
+                        ),
+                    }
+                }
+                c.publish(tenant, &good, st.map(|_| good_st.as_slice()))?;
+                outcome.accepted = good.iter().map(|s| s.samples.len() as u64).sum();
+                Ok(outcome)
             }
             (None, None) => storage.append(tenant, inputs),
             (None, Some(st)) => storage.append_with_start_times(tenant, inputs, st),

@@ -341,6 +341,29 @@ impl Storage {
             .append_st(batch, start_times)
     }
 
+    /// Checks one series' labels as an append does before creating a
+    /// series (non-empty names, no duplicates, UTF-8, the tenant's label
+    /// limits) without storing anything. Cluster mode refuses bad series
+    /// with it before they enter the log, so the writer still sees them.
+    pub fn check_labels(
+        &self,
+        tenant: &TenantId,
+        labels: &[crate::model::LabelRef<'_>],
+    ) -> std::result::Result<(), RejectReason> {
+        let mut order = Vec::new();
+        head::append::normalize_label_order(labels, &mut order).map_err(RejectReason::Labels)?;
+        let pairs: Vec<(&[u8], &[u8])> = order
+            .iter()
+            .map(|&i| (labels[i as usize].name, labels[i as usize].value))
+            .collect();
+        head::append::check_utf8(&pairs).map_err(RejectReason::Labels)?;
+        self.inner
+            .cfg
+            .tenant(tenant)
+            .limits
+            .check_labels(labels, &order)
+    }
+
     /// A querier over `[mint, maxt]` (inclusive, ms) bound to `tenant`.
     pub fn querier(&self, tenant: &TenantId, mint: i64, maxt: i64) -> Querier {
         Querier::new(self.partition(tenant), mint, maxt)
