@@ -94,10 +94,9 @@ start_nodes() {
     if [[ $clustered == 1 ]]; then
         # Until every partition has an owner and every node owns some.
         for _ in $(seq 300); do
-            owners=$(curl -fsS "http://127.0.0.1:$((BASE_PORT + 100))/api/v1/status/cluster" |
-                grep -o '"owner":"[^"]*"' | sort | uniq | wc -l)
-            unowned=$(curl -fsS "http://127.0.0.1:$((BASE_PORT + 100))/api/v1/status/cluster" |
-                grep -c '"owner":null' || true)
+            st=$(curl -fsS "http://127.0.0.1:$((BASE_PORT + 100))/api/v1/status/cluster" || true)
+            owners=$(grep -o '"owner":"[^"]*"' <<<"$st" | sort -u | wc -l || true)
+            unowned=$(grep -c '"owner":null' <<<"$st" || true)
             if [[ $owners -ge $((n < PARTITIONS ? n : PARTITIONS)) && $unowned == 0 ]]; then return 0; fi
             sleep 0.2
         done
