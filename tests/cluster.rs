@@ -54,8 +54,8 @@ fn client() -> reqwest::Client {
 struct Stack {
     nodes: Vec<Proc>,
     nats: Nats,
-    _weed: Weed,
-    _dir: tempfile::TempDir,
+    weed: Weed,
+    dir: tempfile::TempDir,
 }
 
 /// `serve` flags of node `id`.
@@ -91,11 +91,20 @@ impl Stack {
         let s = Stack {
             nodes,
             nats,
-            _weed: weed,
-            _dir: dir,
+            weed,
+            dir,
         };
         s.wait_owned(0, &NODES[..n]).await;
         s
+    }
+
+    /// Starts one more node, `id`, with the same settings.
+    async fn add_node(&mut self, id: &str) {
+        let d = self.dir.path().join(id);
+        std::fs::create_dir_all(&d).unwrap();
+        let env = vec![("RUST_LOG".to_string(), "info".to_string())];
+        let args = node_args(id, &self.nats, &self.weed);
+        self.nodes.push(Proc::start_with(&d, None, args, env).await);
     }
 
     fn base(&self, i: usize) -> &str {
@@ -294,6 +303,52 @@ async fn killed_owner_loses_no_acknowledged_sample() {
     );
     let st = status(s.base(2)).await.unwrap();
     eprintln!("after takeover: {st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_joining_node_takes_its_share_without_restarts() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = Stack::start(2).await;
+    let t0 = now_ms() - 120_000;
+    for k in 0..40i64 {
+        let r = write(
+            s.base((k % 2) as usize),
+            "join",
+            body("join_m", "x", 30, t0 + k * 1000, |i| i as f64),
+        )
+        .await;
+        assert_eq!(r.status(), 204);
+    }
+    // node-c joins: the others hand partitions over, no restart.
+    s.add_node("node-c").await;
+    s.wait_owned(0, &NODES).await;
+    for k in 40..80i64 {
+        let r = write(
+            s.base((k % 3) as usize),
+            "join",
+            body("join_m", "x", 30, t0 + k * 1000, |i| i as f64),
+        )
+        .await;
+        assert_eq!(r.status(), 204);
+    }
+    let end = t0 + 79_000;
+    for node in 0..3 {
+        let data = strong_query(s.base(node), "join", "count_over_time(join_m[5m])", end).await;
+        let result = data["result"].as_array().unwrap();
+        assert_eq!(result.len(), 30, "node {node}: {data}");
+        assert!(
+            result.iter().all(|r| r["value"][1] == "80"),
+            "node {node}: {data}"
+        );
+    }
+    let st = status(s.base(2)).await.unwrap();
+    let owners: BTreeSet<&str> = st["partition_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["owner"].as_str())
+        .collect();
+    assert_eq!(owners, NODES.into_iter().collect(), "{st}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
