@@ -67,6 +67,7 @@ fn node_args(id: &str, nats: &Nats, weed: &Weed) -> Vec<String> {
         "--cluster.replicas=3".into(),
         "--cluster.lease-ttl=3s".into(),
         "--cluster.strong-read-timeout=20s".into(),
+        "--query.max-samples=1000000".into(),
         format!("--object-storage.url=s3://{BUCKET}/cluster"),
         format!("--object-storage.endpoint={}", weed.endpoint),
         "--object-storage.region=us-east-1".into(),
@@ -521,6 +522,76 @@ async fn strong_reads_see_the_write_at_once() {
                 .trim_end_matches('.'),
             "write {k}: {v}"
         );
+    }
+}
+
+/// A read that would gather more samples from the owners than the query
+/// limit is refused with the limit's error (422), not answered unbounded;
+/// a narrower one still works, and the nodes stay healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fan_out_is_bounded_by_the_sample_limit() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Stack::start(3).await;
+    let t0 = now_ms() - 700_000;
+    // 2000 series x 600 samples = 1.2 M samples, over the 1 M limit.
+    for k in 0..4i64 {
+        let timeseries = (0..2000)
+            .map(|i| v1::TimeSeries {
+                labels: vec![
+                    v1::Label {
+                        name: "__name__".into(),
+                        value: "big_m".into(),
+                    },
+                    v1::Label {
+                        name: "i".into(),
+                        value: i.to_string(),
+                    },
+                ],
+                samples: (k * 150..(k + 1) * 150)
+                    .map(|j| v1::Sample {
+                        value: j as f64,
+                        timestamp: t0 + j * 1000,
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect();
+        let b = encode_snappy(&v1::WriteRequest {
+            timeseries,
+            metadata: Vec::new(),
+        });
+        let r = write(s.base(k as usize % 3), "big", b).await;
+        assert_eq!(r.status(), 204);
+    }
+    let end = t0 + 599_000;
+    let p = [
+        ("query", "count_over_time(big_m[15m])".to_string()),
+        ("time", crash::check::secs(end)),
+    ];
+    for node in 0..3 {
+        let (code, v) = get(s.base(node), "big", "/api/v1/query", &p, true).await;
+        assert_eq!(code, 422, "node {node}: {v}");
+        assert_eq!(v["errorType"], "execution", "{v}");
+        assert!(
+            v["error"].as_str().unwrap().contains("too many samples"),
+            "{v}"
+        );
+    }
+    let data = strong_query(
+        s.base(1),
+        "big",
+        "count_over_time(big_m{i=\"7\"}[15m])",
+        end,
+    )
+    .await;
+    assert_eq!(data["result"][0]["value"][1], "600", "{data}");
+    for node in 0..3 {
+        let r = client()
+            .get(format!("{}/-/healthy", s.base(node)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
     }
 }
 

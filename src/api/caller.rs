@@ -74,7 +74,7 @@ impl FromRequestParts<AppState> for Reader {
                 .get(crate::cluster::CONSISTENCY_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("strong"));
-            Arc::new(c.reads(forwarded, strong))
+            Arc::new(c.reads(forwarded, strong, state.engine().config().max_samples))
         });
         Ok(Reader(caller, source))
     }

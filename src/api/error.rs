@@ -173,6 +173,7 @@ impl From<StorageError> for ApiError {
             StorageError::ObjectStore { .. } => {
                 ApiError::Unavailable(format!("object storage unavailable, retry later: {e}"))
             }
+            StorageError::TooManySamples(_) => ApiError::Execution(e.to_string()),
             StorageError::InvalidTenant(_)
             | StorageError::InvalidMatcher(_)
             | StorageError::EmptyMatchers => ApiError::BadData(e.to_string()),

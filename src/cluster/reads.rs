@@ -31,6 +31,8 @@ pub struct ClusterReads {
     /// Credential headers forwarded to owners, which check them again.
     headers: Vec<(String, String)>,
     strong: bool,
+    /// Most samples a read may gather from the owners.
+    max_samples: usize,
     /// Last sequence per partition, fetched once per strong request.
     waits: Mutex<HashMap<u32, u64>>,
 }
@@ -39,12 +41,19 @@ impl Cluster {
     /// A read source for one request: `headers` are the caller's
     /// credential headers (forwarded so each owner authenticates the
     /// caller itself), `strong` whether `X-Read-Consistency: strong` was
-    /// asked for.
-    pub fn reads(&self, headers: Vec<(String, String)>, strong: bool) -> ClusterReads {
+    /// asked for, `max_samples` the query's sample limit: a read that
+    /// would gather more from the owners fails with the limit's error.
+    pub fn reads(
+        &self,
+        headers: Vec<(String, String)>,
+        strong: bool,
+        max_samples: usize,
+    ) -> ClusterReads {
         ClusterReads {
             inner: self.inner.clone(),
             headers,
             strong,
+            max_samples,
             waits: Mutex::new(HashMap::new()),
         }
     }
@@ -227,6 +236,7 @@ impl ClusterReads {
                 maxt,
                 op: op.clone(),
                 matchers: wire.clone(),
+                max_samples: Some(self.max_samples),
             };
             let url = view.nodes.get(&owner).cloned();
             calls.push(self.call(owner, url, req, matchers.to_vec()));
@@ -237,9 +247,16 @@ impl ClusterReads {
             .fetch_add(calls.len() as u64, Ordering::Relaxed);
         let results = inner.handle.block_on(futures::future::join_all(calls));
         let mut out = Vec::with_capacity(results.len());
+        let mut held = 0usize;
         for r in results {
             match r {
-                Ok(reply) => out.push(reply),
+                Ok(reply) => {
+                    held += reply.series.iter().map(|s| s.samples.len()).sum::<usize>();
+                    if held > self.max_samples {
+                        return Err(StorageError::TooManySamples(self.max_samples));
+                    }
+                    out.push(reply)
+                }
                 Err(e) => {
                     inner
                         .counters
@@ -293,6 +310,9 @@ impl ClusterReads {
         let resp = rb.send().await.map_err(|e| failed(e.to_string()))?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| failed(e.to_string()))?;
+        if status.as_u16() == 422 {
+            return Err(StorageError::TooManySamples(self.max_samples));
+        }
         if !status.is_success() {
             let text =
                 String::from_utf8_lossy(&bytes[..bytes.len().min(ERROR_BODY_BYTES)]).to_string();
@@ -360,12 +380,18 @@ fn serve_local(
     match &req.op {
         ReadOp::Select { with_st } => {
             let mut merged = Merged::new();
+            let limit = req.max_samples.unwrap_or(usize::MAX);
+            let mut held = 0usize;
             for o in &owned {
                 let q = o.storage.querier(&tenant, req.mint, req.maxt);
                 q.select_each_st(matchers, *with_st, &mut |l, s, st| {
+                    held += s.len();
                     merge_series(&mut merged, l, s, st);
-                    true
+                    held <= limit
                 })?;
+                if held > limit {
+                    return Err(StorageError::TooManySamples(limit));
+                }
             }
             reply.series = merged
                 .iter()

@@ -147,6 +147,10 @@ pub struct ReadRequest {
     /// Storage matchers (the caller's, policy already appended; the owner
     /// appends the credential's policy again).
     pub matchers: Vec<WireMatcher>,
+    /// Most samples the answer may hold (the query's sample limit); more
+    /// is an error rather than an unbounded answer.
+    #[serde(default)]
+    pub max_samples: Option<usize>,
 }
 
 /// The operation of a [`ReadRequest`].

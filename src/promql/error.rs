@@ -38,6 +38,7 @@ impl QueryError {
     pub fn from_storage(e: crate::storage::StorageError) -> QueryError {
         match e {
             crate::storage::StorageError::Cluster(_) => QueryError::Unavailable(e.to_string()),
+            crate::storage::StorageError::TooManySamples(n) => QueryError::TooManySamples(n),
             _ => QueryError::Storage(e.to_string()),
         }
     }

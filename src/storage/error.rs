@@ -55,6 +55,10 @@ pub enum StorageError {
     /// reached or did not answer in time (transient: retry).
     #[error("cluster: {0}")]
     Cluster(String),
+    /// In cluster mode, a read would gather more samples from the
+    /// partition owners than a query may hold (the query's sample limit).
+    #[error("query processing would load too many samples into memory in query execution (max samples per query: {0})")]
+    TooManySamples(usize),
 }
 
 impl StorageError {
