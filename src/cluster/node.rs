@@ -242,6 +242,16 @@ impl Cluster {
         }
     }
 
+    /// Flushes `tenant`'s head into blocks in every partition this node
+    /// owns (blocking), which ships them when a bucket is set.
+    pub fn flush_owned(&self, tenant: &TenantId) -> Result<(), StorageError> {
+        let owned: Vec<_> = self.inner.owned.lock().values().cloned().collect();
+        for o in owned {
+            o.storage.flush(tenant)?;
+        }
+        Ok(())
+    }
+
     /// Nodes, partitions, owners and this node's consumer lag.
     pub fn status(&self) -> ClusterStatus {
         let view = self.inner.view.read().clone();
