@@ -408,6 +408,52 @@ async fn a_joining_node_takes_its_share_without_restarts() {
     assert_eq!(owners, NODES.into_iter().collect(), "{st}");
 }
 
+/// All of NATS gone: the nodes cannot renew their leases, give their
+/// partitions up within a TTL and answer reads with 503 instead of
+/// possibly stale data; writes are refused (503), not acknowledged; when
+/// NATS returns, the partitions are taken again and every acknowledged
+/// sample is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_cut_off_from_nats_stop_answering_and_recover() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = Stack::start(2).await;
+    let t = now_ms() - 20_000;
+    let r = write(s.base(0), "cut", body("cut_m", "x", 40, t, |i| i as f64)).await;
+    assert_eq!(r.status(), 204);
+    let data = strong_query(s.base(1), "cut", "count(cut_m)", t).await;
+    assert_eq!(data["result"][0]["value"][1], "40", "{data}");
+    tokio::task::block_in_place(|| (0..3).for_each(|i| s.nats.kill(i)));
+    let p = [
+        ("query", "count(cut_m)".to_string()),
+        ("time", crash::check::secs(t)),
+    ];
+    let started = Instant::now();
+    loop {
+        let (code, v) = get(s.base(0), "cut", "/api/v1/query", &p, false).await;
+        if code == 503 {
+            break;
+        }
+        assert_eq!(code, 200, "{v}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still answering without NATS: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let r = write(
+        s.base(1),
+        "cut",
+        body("cut_m", "x", 40, t + 1000, |i| i as f64),
+    )
+    .await;
+    assert_eq!(r.status(), 503, "a write acknowledged without the log");
+    tokio::task::block_in_place(|| (0..3).for_each(|i| s.nats.restart(i)));
+    let data = strong_query(s.base(1), "cut", "count_over_time(cut_m[1m])", t + 1000).await;
+    let result = data["result"].as_array().unwrap();
+    assert_eq!(result.len(), 40, "{data}");
+    assert!(result.iter().all(|r| r["value"][1] == "1"), "{data}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_nats_server_loses_no_acknowledged_sample() {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

@@ -35,6 +35,8 @@ pub(crate) struct Owned {
     consumed: AtomicU64,
     /// Revision of our lease key.
     pub revision: AtomicU64,
+    /// When the lease was last taken or renewed.
+    pub renewed: Mutex<Instant>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -97,6 +99,7 @@ pub(crate) async fn open(
         storage: Arc::new(opened),
         consumed: AtomicU64::new(0),
         revision: AtomicU64::new(revision),
+        renewed: Mutex::new(Instant::now()),
         task: Mutex::new(None),
     });
     let task = tokio::spawn(run(inner.clone(), owned.clone()));

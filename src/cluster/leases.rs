@@ -27,6 +27,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut stop: tokio::sync::watch::Receive
         if let Err(e) = round(&inner).await {
             tracing::warn!(error = %e, "lease round failed");
         }
+        expire_unrenewed(&inner).await;
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
             _ = stop.changed() => return,
@@ -66,6 +67,7 @@ async fn round(inner: &Arc<Inner>) -> Result<(), String> {
                 {
                     Ok(rev) => {
                         o.revision.store(rev, Ordering::Relaxed);
+                        *o.renewed.lock() = std::time::Instant::now();
                         owners[p as usize] = Some(me.to_string());
                     }
                     Err(err) => {
@@ -136,6 +138,31 @@ async fn round(inner: &Arc<Inner>) -> Result<(), String> {
     view.nodes = nodes;
     view.owners = owners;
     Ok(())
+}
+
+/// Gives up partitions whose lease this node could not renew for a whole
+/// TTL (NATS unreachable from here): by now another node may hold them,
+/// and this node must not answer reads for them with a stale head.
+async fn expire_unrenewed(inner: &Arc<Inner>) {
+    let ttl = inner.cfg.lease_ttl;
+    let stale: Vec<u32> = inner
+        .owned
+        .lock()
+        .iter()
+        .filter(|(_, o)| o.renewed.lock().elapsed() > ttl)
+        .map(|(p, _)| *p)
+        .collect();
+    for p in stale {
+        tracing::warn!(
+            partition = p,
+            ?ttl,
+            "lease not renewed for a whole TTL; giving the partition up"
+        );
+        lose(inner, p).await;
+        if let Some(o) = inner.view.write().owners.get_mut(p as usize) {
+            *o = None;
+        }
+    }
 }
 
 async fn live_nodes(inner: &Inner) -> Result<BTreeMap<String, String>, String> {

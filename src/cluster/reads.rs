@@ -194,8 +194,35 @@ fn merge_wire(merged: &mut Merged, series: Vec<WireRead>) {
     }
 }
 
+/// How many times a fan-out is tried while partitions change owner.
+const FETCH_ATTEMPTS: u32 = 3;
+
 impl ClusterReads {
+    /// [`ClusterReads::fetch_once`], tried again (after the lease loop
+    /// has refreshed this node's view) when an owner was unreachable or a
+    /// partition had moved: a takeover or a rebalance is a brief state.
     fn fetch(
+        &self,
+        tenant: &TenantId,
+        mint: i64,
+        maxt: i64,
+        op: ReadOp,
+        matchers: &[Matcher],
+    ) -> Result<Vec<ReadReply>, StorageError> {
+        let mut attempt = 1;
+        loop {
+            match self.fetch_once(tenant, mint, maxt, op.clone(), matchers) {
+                Err(StorageError::Cluster(e)) if attempt < FETCH_ATTEMPTS => {
+                    tracing::debug!(error = %e, attempt, "fan-out failed; retrying with a fresh view");
+                    std::thread::sleep(self.inner.cfg.lease_ttl / 3);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn fetch_once(
         &self,
         tenant: &TenantId,
         mint: i64,
