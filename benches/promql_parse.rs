@@ -55,11 +55,7 @@ fn bench(c: &mut Criterion) {
     let rates: Vec<String> = (0..100)
         .map(|i| format!("rate(http_requests_total{{job=\"api-{i}\",code=~\"5..\"}}[5m])"))
         .collect();
-    compare(
-        c,
-        "long_query",
-        &[format!("sum by (job) ({})", rates.join(" or "))],
-    );
+    compare(c, "long_query", &[format!("sum by (job) ({})", rates.join(" or "))]);
 }
 
 criterion_group!(benches, bench);

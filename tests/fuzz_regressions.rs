@@ -21,9 +21,7 @@ const TARGETS: [(&str, Target); 6] = [
 ];
 
 fn replay(kind: &str) -> usize {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fuzz")
-        .join(kind);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz").join(kind);
     let mut n = 0;
     for (name, f) in TARGETS {
         let dir = root.join(name);

@@ -21,11 +21,7 @@ fn seed_lines(name: &str, hosts: &[&str]) -> String {
     let mut out = String::new();
     for h in hosts {
         for i in 0..=60 {
-            out.push_str(&format!(
-                "{name}{{job=\"api\",host=\"{h}\"}} {} {}\n",
-                i * 3 + h.len(),
-                i * 60_000
-            ));
+            out.push_str(&format!("{name}{{job=\"api\",host=\"{h}\"}} {} {}\n", i * 3 + h.len(), i * 60_000));
         }
     }
     out
@@ -45,20 +41,9 @@ fn snapshot(t: &Tessera) -> Vec<String> {
             .unwrap()
     };
     vec![
-        get(
-            "/api/v1/query_range",
-            &[
-                ("query", "up"),
-                ("start", "0"),
-                ("end", "3600"),
-                ("step", "60"),
-            ],
-        ),
+        get("/api/v1/query_range", &[("query", "up"), ("start", "0"), ("end", "3600"), ("step", "60")]),
         get("/api/v1/series", &[("match[]", "up")]),
-        get(
-            "/api/v1/query",
-            &[("query", "sum by (host) (up)"), ("time", "3600")],
-        ),
+        get("/api/v1/query", &[("query", "sum by (host) (up)"), ("time", "3600")]),
     ]
 }
 
@@ -101,14 +86,8 @@ fn healthy(t: &Tessera) -> bool {
 #[test]
 fn hostile_requests_never_take_the_server_down_nor_touch_stored_data() {
     let mut t = Tessera::start(None);
-    t.import(
-        ("X-Scope-OrgID", "acme"),
-        seed_lines("up", &["a", "b", "c"]),
-    );
-    t.import(
-        ("X-Scope-OrgID", "anonymous"),
-        seed_lines("up", &["a", "b"]),
-    );
+    t.import(("X-Scope-OrgID", "acme"), seed_lines("up", &["a", "b", "c"]));
+    t.import(("X-Scope-OrgID", "anonymous"), seed_lines("up", &["a", "b"]));
     let before = snapshot(&t);
     assert!(before[0].contains("\"host\":\"c\""), "{}", before[0]);
     let all = cases::all();
@@ -132,41 +111,13 @@ fn hostile_requests_never_take_the_server_down_nor_touch_stored_data() {
             ));
         }
         assert!(t.alive(), "the server died on case {:?}", c.name);
-        assert!(
-            healthy(&t),
-            "the server stopped answering after case {:?}",
-            c.name
-        );
-        assert!(
-            took < Duration::from_secs(60),
-            "case {:?} took {took:?}",
-            c.name
-        );
+        assert!(healthy(&t), "the server stopped answering after case {:?}", c.name);
+        assert!(took < Duration::from_secs(60), "case {:?} took {took:?}", c.name);
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases answered wrongly:\n{}",
-        failures.len(),
-        all.len(),
-        failures.join("\n")
-    );
-    assert_eq!(
-        snapshot(&t),
-        before,
-        "data written before the suite changed"
-    );
-    let metrics = t
-        .client()
-        .get(t.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    assert!(
-        metrics.contains("\ntessera_panics_total 0\n"),
-        "a panic was caught:\n{}",
-        t.log()
-    );
+    assert!(failures.is_empty(), "{} of {} cases answered wrongly:\n{}", failures.len(), all.len(), failures.join("\n"));
+    assert_eq!(snapshot(&t), before, "data written before the suite changed");
+    let metrics = t.client().get(t.url("/metrics")).send().unwrap().text().unwrap();
+    assert!(metrics.contains("\ntessera_panics_total 0\n"), "a panic was caught:\n{}", t.log());
     assert!(!t.log().contains("panicked"), "{}", t.log());
 }
 
@@ -174,10 +125,7 @@ fn hostile_requests_never_take_the_server_down_nor_touch_stored_data() {
 fn raise_nofile() {
     // SAFETY: plain libc calls on a local struct.
     unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
             lim.rlim_cur = lim.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
@@ -191,14 +139,11 @@ fn a_thousand_idle_and_a_thousand_trickling_connections_do_not_delay_a_query() {
     let t = Tessera::start_with(None, &["--web.header-read-timeout=3s"]);
     t.import(("X-Scope-OrgID", "anonymous"), seed_lines("up", &["a"]));
     let addr = t.addr();
-    let idle: Vec<TcpStream> = (0..1000)
-        .map(|_| TcpStream::connect(&addr).unwrap())
-        .collect();
+    let idle: Vec<TcpStream> = (0..1000).map(|_| TcpStream::connect(&addr).unwrap()).collect();
     let mut trickling: Vec<TcpStream> = (0..1000)
         .map(|_| {
             let mut s = TcpStream::connect(&addr).unwrap();
-            s.write_all(b"GET /api/v1/query?query=up HTTP/1.1\r\nHost: x\r\n")
-                .unwrap();
+            s.write_all(b"GET /api/v1/query?query=up HTTP/1.1\r\nHost: x\r\n").unwrap();
             s
         })
         .collect();
@@ -246,31 +191,19 @@ fn a_thousand_idle_and_a_thousand_trickling_connections_do_not_delay_a_query() {
             }
         })
         .count();
-    assert_eq!(
-        closed, 2000,
-        "connections still open past the header deadline"
-    );
+    assert_eq!(closed, 2000, "connections still open past the header deadline");
 }
 
 #[test]
 fn slow_and_oversubscribed_bodies_are_cut_off_with_their_own_status() {
     let t = Tessera::start_with(
         None,
-        &[
-            "--web.min-body-rate=1000",
-            "--web.max-inflight-body-bytes=1048576",
-        ],
+        &["--web.min-body-rate=1000", "--web.max-inflight-body-bytes=1048576"],
     );
     let addr = t.addr();
     // A body trickled below the minimum rate: 408 once the grace is over.
     let mut slow = TcpStream::connect(&addr).unwrap();
-    slow.write_all(&raw::request(
-        "POST",
-        "/api/v1/import/prometheus",
-        &[("Content-Length", "100000")],
-        b"",
-    ))
-    .unwrap();
+    slow.write_all(&raw::request("POST", "/api/v1/import/prometheus", &[("Content-Length", "100000")], b"")).unwrap();
     let started = Instant::now();
     let status = loop {
         if slow.write_all(b"u").is_err() {
@@ -290,22 +223,11 @@ fn slow_and_oversubscribed_bodies_are_cut_off_with_their_own_status() {
         }
     };
     assert_eq!(status, Some(408), "after {:?}", started.elapsed());
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
 
     // Bodies together past the budget: the one that does not fit gets 503.
     let mut holder = TcpStream::connect(&addr).unwrap();
-    holder
-        .write_all(&raw::request(
-            "POST",
-            "/api/v1/import/prometheus",
-            &[("Content-Length", "2000000")],
-            b"",
-        ))
-        .unwrap();
+    holder.write_all(&raw::request("POST", "/api/v1/import/prometheus", &[("Content-Length", "2000000")], b"")).unwrap();
     holder.write_all(&vec![b'#'; 1000 * 1024]).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let resp = t
@@ -344,11 +266,7 @@ fn a_query_whose_client_leaves_stops_using_cpu() {
     let mut lines = String::new();
     for s in 0..400 {
         for i in 0..=240 {
-            lines.push_str(&format!(
-                "stress{{s=\"{s}\"}} {} {}\n",
-                i * (s % 7 + 1),
-                i * 15_000
-            ));
+            lines.push_str(&format!("stress{{s=\"{s}\"}} {} {}\n", i * (s % 7 + 1), i * 15_000));
         }
     }
     t.import(("X-Scope-OrgID", "anonymous"), lines);
@@ -361,12 +279,7 @@ fn a_query_whose_client_leaves_stops_using_cpu() {
     // The whole query, for scale.
     let before = cpu_seconds(t.pid());
     let started = Instant::now();
-    let resp = t
-        .client()
-        .get(t.url("/api/v1/query_range"))
-        .query(&params)
-        .send()
-        .unwrap();
+    let resp = t.client().get(t.url("/api/v1/query_range")).query(&params).send().unwrap();
     assert_eq!(resp.status(), 200, "{}", resp.text().unwrap_or_default());
     let full_wall = started.elapsed();
     let full_cpu = cpu_seconds(t.pid()) - before;
@@ -376,10 +289,7 @@ fn a_query_whose_client_leaves_stops_using_cpu() {
         .timeout(full_wall / 5)
         .build()
         .unwrap();
-    let gone = client
-        .get(t.url("/api/v1/query_range"))
-        .query(&params)
-        .send();
+    let gone = client.get(t.url("/api/v1/query_range")).query(&params).send();
     assert!(gone.is_err(), "the query finished before the client left");
     let at_leave = cpu_seconds(t.pid());
     std::thread::sleep(full_wall + Duration::from_secs(1));
@@ -389,20 +299,11 @@ fn a_query_whose_client_leaves_stops_using_cpu() {
         full_wall / 5,
         at_leave - quiet
     );
-    assert!(
-        full_cpu > 0.5,
-        "the query is too light to measure: {full_cpu:.2} s"
-    );
+    assert!(full_cpu > 0.5, "the query is too light to measure: {full_cpu:.2} s");
     assert!(
         after_leave < full_cpu * 0.25,
         "the abandoned query kept running: {after_leave:.2} s of {full_cpu:.2} s"
     );
-    let metrics = t
-        .client()
-        .get(t.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = t.client().get(t.url("/metrics")).send().unwrap().text().unwrap();
     assert!(metrics.contains("\ntessera_panics_total 0\n"));
 }

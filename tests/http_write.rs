@@ -267,8 +267,7 @@ async fn body_over_the_limit_gives_413() {
 fn raw_status(addr: &str, head: &str, body: usize) -> Option<u16> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
     s.write_all(head.as_bytes()).unwrap();
     let chunk = vec![b'x'; 64 << 10];
     let mut sent = 0;
@@ -414,19 +413,13 @@ async fn native_histograms_are_a_partial_write_naming_the_series() {
         reason.starts_with("2 native histogram samples rejected: native histograms are not stored"),
         "{text}"
     );
-    assert!(
-        reason.ends_with(r#"for series {__name__="latency", job="api"}"#),
-        "{text}"
-    );
+    assert!(reason.ends_with(r#"for series {__name__="latency", job="api"}"#), "{text}");
     assert_eq!(read(&srv.storage(), "anonymous", "up").len(), 1);
     assert!(read(&srv.storage(), "anonymous", "latency").is_empty());
 
     // 2.0: the same, and the written headers say what was stored.
     let mut b = v2::RequestBuilder::new();
-    b.series(
-        &[("__name__", "up"), ("job", "v2")],
-        &samples(&[(1000, 1.0)]),
-    );
+    b.series(&[("__name__", "up"), ("job", "v2")], &samples(&[(1000, 1.0)]));
     let mut h = v2::Histogram::default();
     let v1h = int_histogram(3000);
     h.count = v1h.count;

@@ -59,12 +59,7 @@ fn compare(q: &str) -> Verdict {
 
 fn corpus() -> Vec<String> {
     let mut all = corpus::promqltest_exprs(&corpus::scripts_dir());
-    all.extend(
-        templates::expand(QUERIES_YML)
-            .unwrap()
-            .into_iter()
-            .map(|q| q.text),
-    );
+    all.extend(templates::expand(QUERIES_YML).unwrap().into_iter().map(|q| q.text));
     all.extend(corpus::generated(3000));
     all
 }
@@ -82,11 +77,7 @@ fn known() -> BTreeMap<String, String> {
 #[test]
 fn parsers_agree_wherever_the_crate_accepts() {
     let corpus = corpus();
-    assert!(
-        corpus.len() > 5000,
-        "corpus of {} expressions",
-        corpus.len()
-    );
+    assert!(corpus.len() > 5000, "corpus of {} expressions", corpus.len());
     let known = known();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut unlisted = Vec::new();
@@ -109,10 +100,7 @@ fn parsers_agree_wherever_the_crate_accepts() {
             }
         }
     }
-    println!(
-        "parser differential over {} expressions: {counts:?}",
-        corpus.len()
-    );
+    println!("parser differential over {} expressions: {counts:?}", corpus.len());
     unlisted.sort();
     unlisted.dedup();
     assert!(
@@ -122,15 +110,10 @@ fn parsers_agree_wherever_the_crate_accepts() {
         unlisted.join("\n")
     );
     let stale: Vec<&String> = known.keys().filter(|k| !seen_known.contains(*k)).collect();
-    assert!(
-        stale.is_empty(),
-        "KNOWN.tsv lists cases that no longer disagree: {stale:?}"
-    );
-    assert!(
-        counts.get("agree").copied().unwrap_or(0) > 4000,
-        "{counts:?}"
-    );
+    assert!(stale.is_empty(), "KNOWN.tsv lists cases that no longer disagree: {stale:?}");
+    assert!(counts.get("agree").copied().unwrap_or(0) > 4000, "{counts:?}");
 }
+
 
 /// Printing a parsed expression and parsing it again gives the same text
 /// and the same meaning, over the whole corpus.
@@ -160,68 +143,11 @@ mod props {
 
     /// Fragments that make up PromQL text, valid and not.
     const PIECES: &[&str] = &[
-        "sum",
-        "rate(",
-        "x",
-        "{",
-        "}",
-        "a=\"b\"",
-        "(",
-        ")",
-        "[",
-        "]",
-        "5m",
-        ":",
-        "1m",
-        "+",
-        "-",
-        "*",
-        "/",
-        "^",
-        "==",
-        "bool",
-        "on(",
-        "ignoring(",
-        "group_left",
-        "by",
-        "without",
-        ",",
-        "offset",
-        "@",
-        "start()",
-        "step()",
-        "anchored",
-        "smoothed",
-        ">/",
-        "</",
-        "1",
-        "0x1f",
-        "1e3",
-        "\"s\"",
-        "'q'",
-        "`r`",
-        "#c\n",
-        " ",
-        "and",
-        "or",
-        "unless",
-        "topk(",
-        "min_of(",
-        "fill(",
-        "info(",
-        "\\",
-        "$",
-        "=~",
-        "!~",
-        "!=",
-        "}",
-        "1_0",
-        ".5",
-        "Inf",
-        "NaN",
-        "atan2",
-        "[5m:]",
-        "\n",
+        "sum", "rate(", "x", "{", "}", "a=\"b\"", "(", ")", "[", "]", "5m", ":", "1m", "+", "-", "*",
+        "/", "^", "==", "bool", "on(", "ignoring(", "group_left", "by", "without", ",", "offset", "@",
+        "start()", "step()", "anchored", "smoothed", ">/", "</", "1", "0x1f", "1e3", "\"s\"", "'q'",
+        "`r`", "#c\n", " ", "and", "or", "unless", "topk(", "min_of(", "fill(", "info(", "\\", "$",
+        "=~", "!~", "!=", "}", "1_0", ".5", "Inf", "NaN", "atan2", "[5m:]", "\n",
     ];
 
     proptest! {

@@ -46,10 +46,7 @@ fn start_prometheus(dir: &std::path::Path) -> (Reaper, String) {
     std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n").unwrap();
     let child = Command::new(&bin)
         .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
+        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -82,10 +79,7 @@ fn prometheus_format(client: &reqwest::blocking::Client, base: &str, q: &str) ->
         Some("success") => v["data"].as_str().unwrap_or_default().to_string(),
         _ => {
             let e = v["error"].as_str().unwrap_or_default();
-            format!(
-                "ERR {}",
-                e.trim_start_matches("invalid parameter \"query\": ")
-            )
+            format!("ERR {}", e.trim_start_matches("invalid parameter \"query\": "))
         }
     }
 }
@@ -107,36 +101,20 @@ fn version_difference(q: &str, theirs: &str, ours: &str) -> Option<&'static str>
         return Some("syntax newer than 2.42 (duration expressions, anchored/smoothed, trims, fill, info(), newer functions, `_` in numbers, durations as numbers)");
     }
     if !theirs.starts_with("ERR") {
-        let exponent = theirs
-            .as_bytes()
-            .windows(3)
-            .any(|w| w[0].is_ascii_digit() && w[1] == b'e' && (w[2] == b'+' || w[2] == b'-'));
+        let exponent = theirs.as_bytes().windows(3).any(|w| {
+            w[0].is_ascii_digit() && w[1] == b'e' && (w[2] == b'+' || w[2] == b'-')
+        });
         if exponent {
             return Some("numbers print with FormatFloat 'f' since 2.42, not %v");
         }
-        if has(ours, &[" group_left (", " group_right ("])
-            && !has(theirs, &[" group_left (", " group_right ("])
-        {
+        if has(ours, &[" group_left (", " group_right ("]) && !has(theirs, &[" group_left (", " group_right ("]) {
             return Some("group_left/group_right print even without on/ignoring labels since 2.42");
         }
         return None;
     }
-    if has(
-        ours,
-        &[
-            "in duration expression",
-            "expected number, duration, step(), or range()",
-            "expected number, duration, step(), range(), or",
-        ],
-    ) || has(
-        theirs,
-        &[
-            "missing unit character in duration",
-            "bad duration syntax",
-            "unclosed left bracket",
-            "expected duration",
-        ],
-    ) {
+    if has(ours, &["in duration expression", "expected number, duration, step(), or range()", "expected number, duration, step(), range(), or"])
+        || has(theirs, &["missing unit character in duration", "bad duration syntax", "unclosed left bracket", "expected duration"])
+    {
         return Some("errors of the newer lexer and grammar for ranges, offsets and @");
     }
     if theirs.contains("not a valid duration string") && ours.contains("unknown unit") {
@@ -146,28 +124,13 @@ fn version_difference(q: &str, theirs: &str, ours: &str) -> Option<&'static str>
         return Some("the newer lexer refuses a number ending in an exponent sign");
     }
     if theirs.contains("error parsing regexp") && ours.contains("error parsing regexp") {
-        return Some(
-            "regular expression errors: Go's regexp words them differently (same position)",
-        );
+        return Some("regular expression errors: Go's regexp words them differently (same position)");
     }
-    if has(
-        theirs,
-        &[
-            "unknown function with name",
-            "unexpected <op:/>",
-            "unexpected \"(\"",
-        ],
-    ) || has(q, &["limitk", "limit_ratio", "_"])
-        && has(
-            theirs,
-            &["<by> in aggregation", "bad number or duration syntax"],
-        )
-        || theirs.contains("bad number or duration syntax")
-            && ours.contains("bad number or duration syntax")
+    if has(theirs, &["unknown function with name", "unexpected <op:/>", "unexpected \"(\""])
+        || has(q, &["limitk", "limit_ratio", "_"]) && has(theirs, &["<by> in aggregation", "bad number or duration syntax"])
+        || theirs.contains("bad number or duration syntax") && ours.contains("bad number or duration syntax")
     {
-        return Some(
-            "functions, aggregations, operators and number syntax newer than 2.42, cut short",
-        );
+        return Some("functions, aggregations, operators and number syntax newer than 2.42, cut short");
     }
     None
 }
@@ -191,12 +154,7 @@ fn format_query_and_errors_match_prometheus_2_42() {
     let (_prom, base) = start_prometheus(dir.path());
     let client = reqwest::blocking::Client::new();
     let mut valid = corpus::promqltest_exprs(&corpus::scripts_dir());
-    valid.extend(
-        templates::expand(QUERIES_YML)
-            .unwrap()
-            .into_iter()
-            .map(|q| q.text),
-    );
+    valid.extend(templates::expand(QUERIES_YML).unwrap().into_iter().map(|q| q.text));
     valid.extend(corpus::generated(1000));
     valid.sort();
     valid.dedup();
@@ -220,22 +178,14 @@ fn format_query_and_errors_match_prometheus_2_42() {
         let a = prometheus_format(&client, &base, &q);
         (q, a)
     }));
-    let known: Vec<&str> = KNOWN
-        .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(q, _)| q)
-        .collect();
+    let known: Vec<&str> = KNOWN.lines().filter_map(|l| l.split_once('\t')).map(|(q, _)| q).collect();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for (q, theirs) in &answers {
         let theirs = theirs.clone();
         let mine = ours(q);
         let key = if theirs == mine {
-            if mine.starts_with("ERR") {
-                "same error"
-            } else {
-                "same text"
-            }
+            if mine.starts_with("ERR") { "same error" } else { "same text" }
         } else if let Some(why) = version_difference(q, &theirs, &mine) {
             why
         } else if known.contains(&q.as_str()) {
@@ -250,18 +200,7 @@ fn format_query_and_errors_match_prometheus_2_42() {
     for (k, n) in &counts {
         println!("  {n:5}  {k}");
     }
-    assert!(
-        failures.is_empty(),
-        "{} answers differ from 2.42:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    assert!(
-        counts.get("same text").copied().unwrap_or(0) > 3500,
-        "{counts:?}"
-    );
-    assert!(
-        counts.get("same error").copied().unwrap_or(0) > 1500,
-        "{counts:?}"
-    );
+    assert!(failures.is_empty(), "{} answers differ from 2.42:\n{}", failures.len(), failures.join("\n"));
+    assert!(counts.get("same text").copied().unwrap_or(0) > 3500, "{counts:?}");
+    assert!(counts.get("same error").copied().unwrap_or(0) > 1500, "{counts:?}");
 }

@@ -134,10 +134,7 @@ fn a_subquery_grid_too_long_for_the_budget_is_refused_before_allocation() {
         "max_over_time(max_over_time(x[1d:1ms])[1d:1ms])",
     ] {
         let err = engine.instant_query(&scope, q, 60 * MIN).unwrap_err();
-        assert!(
-            matches!(err, QueryError::TooManySamples(50_000_000)),
-            "{q}: {err}"
-        );
+        assert!(matches!(err, QueryError::TooManySamples(50_000_000)), "{q}: {err}");
         assert!(
             err.to_string()
                 .starts_with("query processing would load too many samples into memory"),
@@ -190,26 +187,14 @@ fn label_functions_cannot_build_giant_label_values() {
     let err = engine.instant_query(&scope, &join, 60 * MIN).unwrap_err();
     assert_eq!(err.error_type(), "execution", "{err}");
     let msg = err.to_string();
-    assert!(
-        msg.starts_with("label_join() would make a label value of 1250006 bytes"),
-        "{msg}"
-    );
+    assert!(msg.starts_with("label_join() would make a label value of 1250006 bytes"), "{msg}");
     assert!(msg.ends_with("over the limit of 1048576 bytes"), "{msg}");
     let refs = "$1".repeat(600_000);
     let replace = format!("label_replace(x, \"dst\", \"{refs}\", \"host\", \"(.*)\")");
-    let err = engine
-        .instant_query(&scope, &replace, 60 * MIN)
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("label_replace() would make a label value"),
-        "{err}"
-    );
+    let err = engine.instant_query(&scope, &replace, 60 * MIN).unwrap_err();
+    assert!(err.to_string().contains("label_replace() would make a label value"), "{err}");
     // Below the limit, both work.
-    let ok = format!(
-        "label_join(x, \"dst\", \"{}\", \"host\", \"host\")",
-        "s".repeat(1000)
-    );
+    let ok = format!("label_join(x, \"dst\", \"{}\", \"host\", \"host\")", "s".repeat(1000));
     engine.instant_query(&scope, &ok, 60 * MIN).unwrap();
 }
 

@@ -165,13 +165,8 @@ async fn handle(
 }
 
 /// Polls `fut`, turning a panic into `Err` (logged and counted).
-async fn futures_catch_unwind<F: Future>(
-    fut: std::panic::AssertUnwindSafe<F>,
-) -> Result<F::Output, ()> {
-    CatchUnwind {
-        fut: Box::pin(fut.0),
-    }
-    .await
+async fn futures_catch_unwind<F: Future>(fut: std::panic::AssertUnwindSafe<F>) -> Result<F::Output, ()> {
+    CatchUnwind { fut: Box::pin(fut.0) }.await
 }
 
 struct CatchUnwind<F: Future> {
@@ -193,6 +188,8 @@ impl<F: Future> Future for CatchUnwind<F> {
         }
     }
 }
+
+
 
 /// What every request body is held to: a deadline and a minimum rate.
 #[derive(Debug, Clone, Copy)]
@@ -354,9 +351,7 @@ pub(crate) async fn read_body(
     let mut held_kib: u32 = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| body_error(&e))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
+        let Ok(data) = frame.into_data() else { continue };
         if buf.len().saturating_add(data.len()) > limit {
             return Err(ApiError::PayloadTooLarge(format!(
                 "request body too large: more than {limit} bytes"
@@ -410,11 +405,6 @@ impl axum::extract::FromRequest<super::AppState> for HeldBody {
         req: axum::extract::Request,
         state: &super::AppState,
     ) -> Result<Self, Self::Rejection> {
-        read_body(
-            req.into_body(),
-            super::MAX_REQUEST_BODY,
-            state.body_budget(),
-        )
-        .await
+        read_body(req.into_body(), super::MAX_REQUEST_BODY, state.body_budget()).await
     }
 }

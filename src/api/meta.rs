@@ -149,8 +149,9 @@ pub(crate) async fn label_values(
 ) -> Result<Response, ApiError> {
     // A name that is not UTF-8 once percent-decoded is Prometheus's
     // `bad_data`, in the API's JSON, not the router's plain-text 400.
-    let Path(name) = name
-        .map_err(|_| ApiError::BadData("invalid label name: the name is not valid UTF-8".into()))?;
+    let Path(name) = name.map_err(|_| {
+        ApiError::BadData("invalid label name: the name is not valid UTF-8".into())
+    })?;
     let name = unescape_label_name(&name);
     if name.is_empty() {
         return Err(ApiError::BadData(format!("invalid label name: {name:?}")));

@@ -95,8 +95,7 @@ async fn push(
         let st = state.clone();
         blocking(move || {
             let pushed = parse_push(&body, format, &key)?;
-            st.metrics()
-                .add_exemplars_discarded(&tenant, pushed.exemplars);
+            st.metrics().add_exemplars_discarded(&tenant, pushed.exemplars);
             storage.record_metadata(&tenant, &text_metadata(&pushed.metadata))?;
             let dir = storage.tenant_dir(&tenant);
             let registry = groups.tenant(&tenant, &dir);

@@ -166,15 +166,7 @@ impl Engine {
             end,
             step: step.unwrap_or(1),
         };
-        eval::run(
-            scope,
-            &self.cfg,
-            &self.cancel,
-            &node,
-            grid,
-            text,
-            step.is_some(),
-        )
+        eval::run(scope, &self.cfg, &self.cancel, &node, grid, text, step.is_some())
     }
 }
 

@@ -7,9 +7,9 @@
 //! checks (selectors that match everything, unsupported syntax) fail before
 //! any data is read.
 
-use super::error::QueryError;
 use super::parser::duration::{evaluate, DurationContext};
 use super::parser::{self as ast, At, Duration, Expr, VectorSelector};
+use super::error::QueryError;
 use super::TenantScope;
 use crate::storage::index::{MatchOp, Matcher};
 

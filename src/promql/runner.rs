@@ -128,9 +128,7 @@ impl QueryPool {
                 let msg = crate::panics::record("query", panic.as_ref());
                 Err(QueryError::Internal(format!("query panicked: {msg}")).into())
             }
-            Err(_) => {
-                Err(QueryError::Internal("query thread ended without an answer".into()).into())
-            }
+            Err(_) => Err(QueryError::Internal("query thread ended without an answer".into()).into()),
         }
     }
 }

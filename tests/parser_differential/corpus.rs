@@ -20,15 +20,9 @@ pub fn scripts_dir() -> PathBuf {
 /// The expression of an `eval` line, if it is one.
 fn eval_expr(line: &str) -> Option<&str> {
     let line = line.trim();
-    let rest = [
-        "eval_fail ",
-        "eval_warn ",
-        "eval_info ",
-        "eval_ordered ",
-        "eval ",
-    ]
-    .iter()
-    .find_map(|p| line.strip_prefix(p))?;
+    let rest = ["eval_fail ", "eval_warn ", "eval_info ", "eval_ordered ", "eval "]
+        .iter()
+        .find_map(|p| line.strip_prefix(p))?;
     if let Some(r) = rest.strip_prefix("instant at ") {
         return r.split_once(' ').map(|(_, e)| e.trim());
     }
@@ -54,67 +48,17 @@ pub fn promqltest_exprs(dir: &Path) -> Vec<String> {
 }
 
 const NAMES: &[&str] = &[
-    "up",
-    "http_requests_total",
-    "node_cpu_seconds_total",
-    "foo:bar:rate5m",
-    "sum",
-    "offset",
-    "by",
-    "anchored",
-    "smoothed",
-    "step",
-    "range",
-    "start",
-    "end",
-    "min",
-    "fill",
-    "bool_metric",
-    "inf_x",
+    "up", "http_requests_total", "node_cpu_seconds_total", "foo:bar:rate5m", "sum", "offset", "by",
+    "anchored", "smoothed", "step", "range", "start", "end", "min", "fill", "bool_metric", "inf_x",
 ];
-const LABELS: &[&str] = &[
-    "job",
-    "instance",
-    "le",
-    "mode",
-    "on",
-    "group_left",
-    "offset",
-    "anchored",
-    "__name__",
-];
+const LABELS: &[&str] = &["job", "instance", "le", "mode", "on", "group_left", "offset", "anchored", "__name__"];
 const VALUES: &[&str] = &["api", "a\\nb", "x.*", "", "10", "ü", "a\\\"b", "1|2"];
 const DURATIONS: &[&str] = &["1s", "30s", "5m", "1h30m", "2d", "1w", "100ms", "1y", "90"];
-const NUMBERS: &[&str] = &[
-    "1", "0.5", "1e3", "0x1F", "Inf", "NaN", ".5", "5.", "1_000", "010", "2.5e-3",
-];
+const NUMBERS: &[&str] = &["1", "0.5", "1e3", "0x1F", "Inf", "NaN", ".5", "5.", "1_000", "010", "2.5e-3"];
 const SCALAR_FNS: &[&str] = &["time()", "pi()", "scalar(up)"];
-const VECTOR_FNS: &[&str] = &[
-    "abs",
-    "ceil",
-    "exp",
-    "ln",
-    "sgn",
-    "sort",
-    "timestamp",
-    "absent",
-    "deg",
-];
-const RANGE_FNS: &[&str] = &[
-    "rate",
-    "increase",
-    "delta",
-    "irate",
-    "changes",
-    "resets",
-    "avg_over_time",
-    "max_over_time",
-    "last_over_time",
-    "deriv",
-];
-const AGGS: &[&str] = &[
-    "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
-];
+const VECTOR_FNS: &[&str] = &["abs", "ceil", "exp", "ln", "sgn", "sort", "timestamp", "absent", "deg"];
+const RANGE_FNS: &[&str] = &["rate", "increase", "delta", "irate", "changes", "resets", "avg_over_time", "max_over_time", "last_over_time", "deriv"];
+const AGGS: &[&str] = &["sum", "avg", "min", "max", "count", "group", "stddev", "stdvar"];
 const ARITH: &[&str] = &["+", "-", "*", "/", "%", "^", "atan2"];
 const CMP: &[&str] = &["==", "!=", ">", "<", ">=", "<="];
 const SET: &[&str] = &["and", "or", "unless"];
@@ -135,32 +79,16 @@ fn selector(r: &mut StdRng) -> String {
     if named {
         s.push_str(pick(r, NAMES));
     }
-    let n = if named {
-        r.gen_range(0..3)
-    } else {
-        r.gen_range(1..3)
-    };
+    let n = if named { r.gen_range(0..3) } else { r.gen_range(1..3) };
     if n > 0 || r.gen_bool(0.1) {
         let ms: Vec<String> = (0..n)
             .map(|i| {
-                let l = if !named && i == 0 {
-                    "job"
-                } else {
-                    pick(r, &LABELS[..8])
-                };
+                let l = if !named && i == 0 { "job" } else { pick(r, &LABELS[..8]) };
                 let op = pick(r, &["=", "!=", "=~", "!~"]);
                 let op = if !named && i == 0 { "=" } else { op };
-                let v = if !named && i == 0 {
-                    "api"
-                } else {
-                    pick(r, VALUES)
-                };
+                let v = if !named && i == 0 { "api" } else { pick(r, VALUES) };
                 let q = if r.gen_bool(0.8) { '"' } else { '\'' };
-                let v = if q == '\'' {
-                    v.replace("\\\"", "\"")
-                } else {
-                    v.to_string()
-                };
+                let v = if q == '\'' { v.replace("\\\"", "\"") } else { v.to_string() };
                 format!("{l}{op}{q}{v}{q}")
             })
             .collect();
@@ -236,12 +164,7 @@ fn scalar(r: &mut StdRng) -> String {
         0 => pick(r, NUMBERS).to_string(),
         1 => pick(r, SCALAR_FNS).to_string(),
         2 => format!("-{}", pick(r, &NUMBERS[..4])),
-        _ => format!(
-            "({} {} {})",
-            pick(r, &NUMBERS[..4]),
-            pick(r, ARITH),
-            pick(r, &NUMBERS[..4])
-        ),
+        _ => format!("({} {} {})", pick(r, &NUMBERS[..4]), pick(r, ARITH), pick(r, &NUMBERS[..4])),
     }
 }
 
@@ -263,10 +186,7 @@ fn binary(r: &mut StdRng, depth: u32) -> String {
         m.push_str(&format!(" {w}({})", labels(r)));
         if kind != 2 && r.gen_bool(0.3) {
             let g = pick(r, &["group_left", "group_right"]);
-            m.push_str(&format!(
-                " {g}({})",
-                if r.gen_bool(0.5) { "mode" } else { "" }
-            ));
+            m.push_str(&format!(" {g}({})", if r.gen_bool(0.5) { "mode" } else { "" }));
         }
     }
     format!("{lhs} {op}{m} {rhs}")

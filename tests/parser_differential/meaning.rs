@@ -5,9 +5,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use promql_parser::label::{MatchOp as CMatchOp, Matchers};
-use promql_parser::parser::{
-    self as crate_ast, AtModifier, LabelModifier, Offset, VectorMatchCardinality,
-};
+use promql_parser::parser::{self as crate_ast, AtModifier, LabelModifier, Offset, VectorMatchCardinality};
 use tessera::promql::parser::{self as ours, At, Cardinality, Expr};
 
 fn num(v: f64) -> String {
@@ -31,14 +29,7 @@ fn selector(name: Option<&str>, mut matchers: Vec<String>, offset: String, at: S
     format!("sel{{{}}} off={offset} at={at}", sorted(matchers))
 }
 
-fn matching(
-    set: bool,
-    card: &str,
-    on: bool,
-    labels: Vec<String>,
-    include: Vec<String>,
-    fill: (Option<f64>, Option<f64>),
-) -> String {
+fn matching(set: bool, card: &str, on: bool, labels: Vec<String>, include: Vec<String>, fill: (Option<f64>, Option<f64>)) -> String {
     let card = if set { "n:n" } else { card };
     let f = |v: Option<f64>| v.map_or("-".into(), num);
     format!(
@@ -77,31 +68,17 @@ pub fn of_ours(e: &Expr) -> String {
                     Cardinality::OneToMany => "1:n",
                     Cardinality::ManyToMany => "n:n",
                 };
-                matching(
-                    b.op.is_set(),
-                    card,
-                    m.on,
-                    m.labels.clone(),
-                    m.include.clone(),
-                    (m.fill_lhs, m.fill_rhs),
-                )
+                matching(b.op.is_set(), card, m.on, m.labels.clone(), m.include.clone(), (m.fill_lhs, m.fill_rhs))
             });
             let bool_ = if b.return_bool { " bool" } else { "" };
-            format!(
-                "({} {}{bool_}{m} {})",
-                of_ours(&b.lhs),
-                b.op.as_str(),
-                of_ours(&b.rhs)
-            )
+            format!("({} {}{bool_}{m} {})", of_ours(&b.lhs), b.op.as_str(), of_ours(&b.rhs))
         }
         Expr::Aggregate(a) => format!(
             "{}{}({}){}({})",
             a.op.as_str(),
             if a.without { " without" } else { " by" },
             sorted(a.grouping.clone()),
-            a.param
-                .as_ref()
-                .map_or(String::new(), |p| format!("{},", of_ours(p))),
+            a.param.as_ref().map_or(String::new(), |p| format!("{},", of_ours(p))),
             of_ours(&a.expr)
         ),
         Expr::Call(c) => {
@@ -222,9 +199,7 @@ pub fn of_crate(e: &crate_ast::Expr) -> Option<String> {
             "({})[{}:{}] off={} at={}",
             of_crate(&s.expr)?,
             dur_ms(&s.range),
-            s.step
-                .as_ref()
-                .map_or("-".into(), |d| dur_ms(d).to_string()),
+            s.step.as_ref().map_or("-".into(), |d| dur_ms(d).to_string()),
             crate_offset(s.offset.as_ref()),
             crate_at(s.at.as_ref())
         ),
@@ -242,30 +217,15 @@ pub fn of_crate(e: &crate_ast::Expr) -> Option<String> {
                         VectorMatchCardinality::OneToMany(l) => ("1:n", l.labels.clone()),
                         VectorMatchCardinality::ManyToMany => ("n:n", Vec::new()),
                     };
-                    matching(
-                        set,
-                        card,
-                        on,
-                        ls,
-                        include,
-                        (m.fill_values.lhs, m.fill_values.rhs),
-                    )
+                    matching(set, card, on, ls, include, (m.fill_values.lhs, m.fill_values.rhs))
                 }
                 None if both_vectors(&b.lhs, &b.rhs) => {
                     matching(set, "1:1", false, Vec::new(), Vec::new(), (None, None))
                 }
                 _ => String::new(),
             };
-            let bool_ = if b.modifier.as_ref().is_some_and(|m| m.return_bool) {
-                " bool"
-            } else {
-                ""
-            };
-            format!(
-                "({} {op}{bool_}{m} {})",
-                of_crate(&b.lhs)?,
-                of_crate(&b.rhs)?
-            )
+            let bool_ = if b.modifier.as_ref().is_some_and(|m| m.return_bool) { " bool" } else { "" };
+            format!("({} {op}{bool_}{m} {})", of_crate(&b.lhs)?, of_crate(&b.rhs)?)
         }
         C::Aggregate(a) => {
             let (without, ls) = match &a.modifier {

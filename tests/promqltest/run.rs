@@ -7,8 +7,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 use std::time::Duration;
 
-use tessera::model::{LabelRef, Sample};
 use tessera::promql::parser::Expr;
+use tessera::model::{LabelRef, Sample};
 use tessera::promql::{Engine, EngineConfig, QueryError, QueryOutput, TenantScope, Value};
 use tessera::storage::{SeriesInput, Storage, StorageConfig, SyncPolicy, TenantConfig};
 use tessera::tenant::TenantId;

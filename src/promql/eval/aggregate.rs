@@ -222,12 +222,7 @@ impl Ctx<'_> {
         })?;
         budget.release(groups.len() * n);
         if op == AggOp::Quantile {
-            budget.release(
-                groups
-                    .iter()
-                    .map(|g| g.values.iter().map(Vec::len).sum::<usize>())
-                    .sum(),
-            );
+            budget.release(groups.iter().map(|g| g.values.iter().map(Vec::len).sum::<usize>()).sum());
         }
         let out: Vec<StepSeries> = groups
             .into_iter()

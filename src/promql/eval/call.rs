@@ -2,13 +2,13 @@
 //! functions, and the series-level functions (`label_replace`,
 //! `label_join`, `absent`, `scalar`, `vector`, sorting).
 
+use crate::promql::limits;
 use super::labels::{self, NAME};
-use super::range_ext::{extended_modifier, extended_range};
 use super::{Ctx, Grid, Result, StepSeries, Val};
 use crate::model::Labels;
 use crate::promql::error::QueryError;
+use super::range_ext::{extended_modifier, extended_range};
 use crate::promql::functions::{self, rate_st, DateFn, MathFn, RangeFn, Window};
-use crate::promql::limits;
 use crate::promql::plan::{Call, Node};
 
 fn range_fn(name: &str) -> Option<RangeFn> {
@@ -404,10 +404,7 @@ impl Ctx<'_> {
         let budget = self.budget;
         self.stream(arg, grid, &mut |mut s: StepSeries| {
             let joined: Vec<&str> = srcs.iter().map(|n| s.labels.get(n).unwrap_or("")).collect();
-            let len = joined
-                .iter()
-                .map(|p| p.len())
-                .sum::<usize>()
+            let len = joined.iter().map(|p| p.len()).sum::<usize>()
                 .saturating_add(sep.len().saturating_mul(joined.len().saturating_sub(1)));
             if len > limits::MAX_LABEL_VALUE_BYTES {
                 return Err(limits::label_too_long("label_join", len));

@@ -330,14 +330,7 @@ pub(crate) fn run(
     let step = if range { grid.step } else { 0 };
     let budget = Budget::new(cfg.max_samples);
     budget.check_grid(grid.checked_len())?;
-    let mut ctx = Ctx::new(
-        scope,
-        cfg,
-        cancel,
-        &budget,
-        query,
-        (grid.start, grid.end, step),
-    );
+    let mut ctx = Ctx::new(scope, cfg, cancel, &budget, query, (grid.start, grid.end, step));
     let val = ctx.eval(node, grid)?;
     let value = if range {
         range_value(val, grid)?

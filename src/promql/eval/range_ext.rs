@@ -16,14 +16,7 @@ pub(super) fn extended_modifier(c: &Call, mi: usize, f: RangeFn) -> Result<Optio
     };
     let (allowed, word, list) = if sel.anchored {
         (
-            matches!(
-                f,
-                RangeFn::Changes
-                    | RangeFn::Delta
-                    | RangeFn::Increase
-                    | RangeFn::Rate
-                    | RangeFn::Resets
-            ),
+            matches!(f, RangeFn::Changes | RangeFn::Delta | RangeFn::Increase | RangeFn::Rate | RangeFn::Resets),
             "anchored",
             "changes, delta, increase, rate, resets",
         )
@@ -47,12 +40,7 @@ pub(super) fn extended_modifier(c: &Call, mi: usize, f: RangeFn) -> Result<Optio
 
 /// One step of a range function over an anchored or smoothed window
 /// (`extendedRate`, and `pickFirstSampleIndices` for `changes`/`resets`).
-pub(super) fn extended_range(
-    f: RangeFn,
-    w: Window<'_>,
-    smoothed: bool,
-    sts: Option<&[i64]>,
-) -> Option<f64> {
+pub(super) fn extended_range(f: RangeFn, w: Window<'_>, smoothed: bool, sts: Option<&[i64]>) -> Option<f64> {
     let range = (w.start, w.end);
     match f {
         RangeFn::Rate => extended::extended_rate(w.samples, range, smoothed, true, true),

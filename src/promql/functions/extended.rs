@@ -21,13 +21,7 @@ fn first_after(s: &[Sample], limit: usize, t: i64) -> usize {
 /// The boundary indices and values of an extended window
 /// (`extendedRate`'s and `extendFloats`' shared start), or `None` when no
 /// sample falls inside `(start, end]`.
-fn boundaries(
-    s: &[Sample],
-    start: i64,
-    end: i64,
-    smoothed: bool,
-    counter: bool,
-) -> Option<(usize, usize, f64, f64)> {
+fn boundaries(s: &[Sample], start: i64, end: i64, smoothed: bool, counter: bool) -> Option<(usize, usize, f64, f64)> {
     let mut last = s.len().checked_sub(1)?;
     let first = first_after(s, last, start).saturating_sub(1);
     if smoothed {
@@ -111,8 +105,7 @@ pub(crate) fn anchored_first(samples: &[Sample], start: i64) -> Option<usize> {
 /// smoothed range selector returns: the boundary values at `mint` and
 /// `maxt` around the samples strictly inside.
 pub(crate) fn extend_floats(s: &[Sample], mint: i64, maxt: i64, smoothed: bool) -> Vec<Sample> {
-    let Some((mut first, mut last, left, right)) = boundaries(s, mint, maxt, smoothed, false)
-    else {
+    let Some((mut first, mut last, left, right)) = boundaries(s, mint, maxt, smoothed, false) else {
         return Vec::new();
     };
     if s[first].t <= mint {
@@ -154,27 +147,15 @@ mod tests {
     #[test]
     fn anchored_increase_takes_the_sample_before_the_range() {
         // metric 1+1x4 9+1x4 every 15s, increase(metric[1m] anchored) at 80s.
-        let s = series(&[
-            (15_000, 2.0),
-            (30_000, 3.0),
-            (45_000, 4.0),
-            (60_000, 5.0),
-            (75_000, 9.0),
-        ]);
-        assert_eq!(
-            extended_rate(&s, (20_000, 80_000), false, true, false),
-            Some(7.0)
-        );
+        let s = series(&[(15_000, 2.0), (30_000, 3.0), (45_000, 4.0), (60_000, 5.0), (75_000, 9.0)]);
+        assert_eq!(extended_rate(&s, (20_000, 80_000), false, true, false), Some(7.0));
         assert_eq!(extended_rate(&[], (0, 10), false, true, false), None);
     }
 
     #[test]
     fn smoothed_interpolates_both_ends() {
         let s = series(&[(0, 0.0), (10_000, 10.0), (20_000, 20.0)]);
-        assert_eq!(
-            extended_rate(&s, (5_000, 15_000), true, false, false),
-            Some(10.0)
-        );
+        assert_eq!(extended_rate(&s, (5_000, 15_000), true, false, false), Some(10.0));
         assert_eq!(smoothed_value(&s, 15_000), Some(15.0));
         assert_eq!(smoothed_value(&s, 25_000), Some(20.0));
         assert_eq!(smoothed_value(&s[1..], 5_000), None);

@@ -499,8 +499,7 @@ impl Expr {
             Expr::Paren(p) => p.expr.value_type(),
             Expr::Unary(u) => u.expr.value_type(),
             Expr::Binary(b) => {
-                if b.lhs.value_type() == ValueType::Scalar
-                    && b.rhs.value_type() == ValueType::Scalar
+                if b.lhs.value_type() == ValueType::Scalar && b.rhs.value_type() == ValueType::Scalar
                 {
                     ValueType::Scalar
                 } else {

@@ -148,10 +148,7 @@ impl Checker<'_> {
             let msg = "bool modifier can only be used on comparison operators";
             return fail(self.op_start(b), msg.into());
         }
-        if b.op.is_comparison()
-            && !b.return_bool
-            && lt == ValueType::Scalar
-            && rt == ValueType::Scalar
+        if b.op.is_comparison() && !b.return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar
         {
             let msg = "comparisons between scalars must use BOOL modifier";
             return fail(self.op_start(b), msg.into());
@@ -162,20 +159,14 @@ impl Checker<'_> {
             }
             if m.on {
                 if let Some(l) = m.labels.iter().find(|l| m.include.contains(l)) {
-                    let msg = format!(
-                        "label {} must not occur in ON and GROUP clause at once",
-                        go_quote(l)
-                    );
+                    let msg = format!("label {} must not occur in ON and GROUP clause at once", go_quote(l));
                     return fail(self.op_start(b), msg);
                 }
             }
         }
         let both_ok = |t: ValueType| t == ValueType::Scalar || t == ValueType::Vector;
         if !both_ok(lt) {
-            return fail(
-                b.lhs.span().start,
-                "binary expression must contain only scalar and instant vector types".into(),
-            );
+            return fail(b.lhs.span().start, "binary expression must contain only scalar and instant vector types".into());
         }
         if !both_ok(rt) {
             return fail(
@@ -187,39 +178,24 @@ impl Checker<'_> {
         if lt != ValueType::Vector || rt != ValueType::Vector {
             if let Some(m) = b.matching.take() {
                 if !m.labels.is_empty() {
-                    return fail(
-                        b.lhs.span().start,
-                        "vector matching only allowed between instant vectors".into(),
-                    );
+                    return fail(b.lhs.span().start, "vector matching only allowed between instant vectors".into());
                 }
                 if m.fill_lhs.is_some() || m.fill_rhs.is_some() {
-                    return fail(
-                        b.lhs.span().start,
-                        "filling in missing series only allowed between instant vectors".into(),
-                    );
+                    return fail(b.lhs.span().start, "filling in missing series only allowed between instant vectors".into());
                 }
             }
         } else if b.op.is_set() {
             if let Some(m) = &b.matching {
                 if matches!(m.card, Cardinality::OneToMany | Cardinality::ManyToOne) {
-                    return fail(
-                        b.lhs.span().start,
-                        format!("no grouping allowed for {op} operation"),
-                    );
+                    return fail(b.lhs.span().start, format!("no grouping allowed for {op} operation"));
                 }
                 if m.fill_lhs.is_some() || m.fill_rhs.is_some() {
-                    return fail(
-                        b.lhs.span().start,
-                        "filling in missing series not allowed for set operators".into(),
-                    );
+                    return fail(b.lhs.span().start, "filling in missing series not allowed for set operators".into());
                 }
             }
         }
         if (lt == ValueType::Scalar || rt == ValueType::Scalar) && b.op.is_set() {
-            return fail(
-                b.lhs.span().start,
-                format!("set operator {op} not allowed in binary scalar expression"),
-            );
+            return fail(b.lhs.span().start, format!("set operator {op} not allowed in binary scalar expression"));
         }
         Ok(())
     }
@@ -332,10 +308,7 @@ fn unary_error(start: usize, t: ValueType) -> PResult<()> {
 fn subquery_error(start: usize, t: ValueType) -> PResult<()> {
     fail(
         start,
-        format!(
-            "subquery is only allowed on instant vector, got {} instead",
-            t.name()
-        ),
+        format!("subquery is only allowed on instant vector, got {} instead", t.name()),
     )
 }
 
@@ -348,26 +321,17 @@ fn arity(c: &Call) -> PResult<()> {
     let got = c.args.len();
     if f.variadic == 0 {
         if nargs != got {
-            return fail(
-                c.span.start,
-                format!("expected {nargs} argument(s) in call to {name}, got {got}"),
-            );
+            return fail(c.span.start, format!("expected {nargs} argument(s) in call to {name}, got {got}"));
         }
         return Ok(());
     }
     let na = nargs - 1;
     if na > got {
-        return fail(
-            c.span.start,
-            format!("expected at least {na} argument(s) in call to {name}, got {got}"),
-        );
+        return fail(c.span.start, format!("expected at least {na} argument(s) in call to {name}, got {got}"));
     }
     let max = na + f.variadic.max(0) as usize;
     if f.variadic > 0 && max < got {
-        return fail(
-            c.span.start,
-            format!("expected at most {max} argument(s) in call to {name}, got {got}"),
-        );
+        return fail(c.span.start, format!("expected at most {max} argument(s) in call to {name}, got {got}"));
     }
     Ok(())
 }

@@ -182,12 +182,8 @@ mod tests {
         ] {
             assert_eq!(parse_duration(text), Ok(ns), "{text}");
         }
-        assert!(parse_duration("1m1h")
-            .unwrap_err()
-            .contains("not a valid duration"));
-        assert!(parse_duration("1hs")
-            .unwrap_err()
-            .contains("unknown unit \"hs\""));
+        assert!(parse_duration("1m1h").unwrap_err().contains("not a valid duration"));
+        assert!(parse_duration("1hs").unwrap_err().contains("unknown unit \"hs\""));
         assert!(parse_duration("").is_err());
         assert_eq!(parse_duration("300y"), Err("duration out of range".into()));
         for (ms, text) in [

@@ -177,9 +177,7 @@ impl<'a> Lexer<'a> {
                 }
             },
             '<' | '>' => self.comparison(c),
-            c if c.is_ascii_digit()
-                || (c == '.' && self.peek().is_some_and(|d| d.is_ascii_digit())) =>
-            {
+            c if c.is_ascii_digit() || (c == '.' && self.peek().is_some_and(|d| d.is_ascii_digit())) => {
                 self.pos = start;
                 return Some(self.number_or_duration(start));
             }
@@ -337,12 +335,8 @@ impl<'a> Lexer<'a> {
                 self.skip_spaces();
                 return None;
             }
-            c if matches!(c.to_ascii_lowercase(), 's' | 'r' | 'm') => {
-                self.duration_keyword(start, c)
-            }
-            c if c.is_ascii_digit()
-                || (c == '.' && self.peek().is_some_and(|d| d.is_ascii_digit())) =>
-            {
+            c if matches!(c.to_ascii_lowercase(), 's' | 'r' | 'm') => self.duration_keyword(start, c),
+            c if c.is_ascii_digit() || (c == '.' && self.peek().is_some_and(|d| d.is_ascii_digit())) => {
                 self.pos = start;
                 self.got_duration = true;
                 self.number_or_duration(start)
@@ -381,10 +375,7 @@ impl<'a> Lexer<'a> {
             return self.error(at, msg.into());
         }
         if self.got_colon {
-            return self.error(
-                at,
-                "unexpected repeated colon in duration expression".into(),
-            );
+            return self.error(at, "unexpected repeated colon in duration expression".into());
         }
         self.got_colon = true;
         self.tok(Kind::Colon, start)
@@ -468,10 +459,7 @@ impl<'a> Lexer<'a> {
         self.accept(".");
         self.accept(digits);
         let (mut dot, mut exp) = (false, false);
-        while self
-            .peek()
-            .is_some_and(|c| digits.contains(c) || "._eE".contains(c))
-        {
+        while self.peek().is_some_and(|c| digits.contains(c) || "._eE".contains(c)) {
             if self.peek() == Some('.') && dot || matches!(self.peek(), Some('e' | 'E')) && exp {
                 self.bump();
                 return false;
@@ -514,7 +502,9 @@ impl<'a> Lexer<'a> {
                         return self.error(start, msg);
                     }
                 }
-                None | Some('\n') => return self.error(start, "unterminated quoted string".into()),
+                None | Some('\n') => {
+                    return self.error(start, "unterminated quoted string".into())
+                }
                 Some(c) if c == quote => break,
                 Some(_) => {}
             }

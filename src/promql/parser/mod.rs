@@ -81,9 +81,7 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
 /// instant vector selector.
 pub fn parse_selector(input: &str) -> Result<VectorSelector, ParseError> {
     match parse(input)? {
-        Expr::Vector(vs)
-            if vs.offset.is_none() && vs.at.is_none() && !vs.anchored && !vs.smoothed =>
-        {
+        Expr::Vector(vs) if vs.offset.is_none() && vs.at.is_none() && !vs.anchored && !vs.smoothed => {
             Ok(*vs)
         }
         other => Err(ParseError {

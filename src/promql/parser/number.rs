@@ -5,9 +5,7 @@
 
 /// The value of a `NUMBER` token, or `None` when neither reading works.
 pub(crate) fn parse_number(text: &str) -> Option<f64> {
-    parse_int(text)
-        .map(|v| v as f64)
-        .or_else(|| parse_float(text))
+    parse_int(text).map(|v| v as f64).or_else(|| parse_float(text))
 }
 
 /// Whether `_` only separates digits (or follows a base prefix), Go's

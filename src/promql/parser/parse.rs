@@ -221,13 +221,8 @@ impl<'a> Parser<'a> {
             Kind::Number | Kind::Duration | Kind::String | Kind::LeftBrace => self.leaf(),
             Kind::LeftParen => self.paren(),
             k if agg_op(k).is_some() => self.aggregate_or_metric(),
-            Kind::Identifier
-            | Kind::Start
-            | Kind::End
-            | Kind::Step
-            | Kind::Range
-            | Kind::MaxOf
-            | Kind::MinOf => self.call_or_metric(),
+            Kind::Identifier | Kind::Start | Kind::End | Kind::Step | Kind::Range
+            | Kind::MaxOf | Kind::MinOf => self.call_or_metric(),
             k if k.is_metric_identifier() => self.leaf(),
             _ => self.unexpected_here(),
         }
@@ -307,10 +302,7 @@ impl<'a> Parser<'a> {
             }),
             None => self.err(
                 t.start,
-                format!(
-                    "error parsing number: strconv.ParseFloat: parsing {}: invalid syntax",
-                    super::quote::go_quote(text)
-                ),
+                format!("error parsing number: strconv.ParseFloat: parsing {}: invalid syntax", super::quote::go_quote(text)),
             ),
         }
     }
@@ -362,10 +354,7 @@ impl<'a> Parser<'a> {
 
     #[inline(never)]
     fn trailing_comma<T>(&self, at: usize) -> PResult<T> {
-        self.err(
-            at,
-            "trailing commas not allowed in function call args".into(),
-        )
+        self.err(at, "trailing commas not allowed in function call args".into())
     }
 
     #[inline(never)]
@@ -373,10 +362,7 @@ impl<'a> Parser<'a> {
         let text = name.text(self.input);
         self.err(
             name.start,
-            format!(
-                "unknown function with name {}",
-                super::quote::go_quote(text)
-            ),
+            format!("unknown function with name {}", super::quote::go_quote(text)),
         )
     }
 

@@ -111,11 +111,7 @@ impl Parser<'_> {
                 break;
             }
             let op_tok = self.advance();
-            let next = if op == DurationOp::Pow {
-                prec
-            } else {
-                prec + 1
-            };
+            let next = if op == DurationOp::Pow { prec } else { prec + 1 };
             self.enter()?;
             let rhs = self.dur_expr(next, ctx)?;
             self.leave();

@@ -18,7 +18,8 @@ const STEP_CONTEXT: (&str, &str) = (
     "subquery selector",
     "number, duration, step(), range(), or \"]\"",
 );
-pub(crate) const OFFSET_CONTEXT: (&str, &str) = ("offset", "number, duration, step(), or range()");
+pub(crate) const OFFSET_CONTEXT: (&str, &str) =
+    ("offset", "number, duration, step(), or range()");
 
 impl Parser<'_> {
     /// A vector selector: an optional name (already consumed) and optional
@@ -296,9 +297,7 @@ impl Parser<'_> {
                     Expr::Vector(vs) if vs.offset.is_some() => {
                         Some("no offset modifiers allowed before range")
                     }
-                    Expr::Vector(vs) if vs.at.is_some() => {
-                        Some("no @ modifiers allowed before range")
-                    }
+                    Expr::Vector(vs) if vs.at.is_some() => Some("no @ modifiers allowed before range"),
                     Expr::Vector(_) => None,
                     _ => Some("ranges only allowed for vector selectors"),
                 };
@@ -355,13 +354,9 @@ impl Parser<'_> {
                 )
             }
         };
-        if matches!(slot, Some(Duration::Expr(_)))
-            || matches!(slot, Some(Duration::Fixed(n)) if *n != 0)
+        if matches!(slot, Some(Duration::Expr(_))) || matches!(slot, Some(Duration::Fixed(n)) if *n != 0)
         {
-            return self.err(
-                e.span().start,
-                "offset may not be set multiple times".into(),
-            );
+            return self.err(e.span().start, "offset may not be set multiple times".into());
         }
         *slot = Some(d);
         *end_slot = end;
@@ -444,10 +439,7 @@ impl Parser<'_> {
             Expr::Vector(vs) => vs.as_mut(),
             Expr::Matrix(m) => &mut m.vs,
             Expr::Subquery(_) => {
-                return self.err(
-                    start,
-                    format!("{word} modifier is not supported for subqueries"),
-                )
+                return self.err(start, format!("{word} modifier is not supported for subqueries"))
             }
             _ => return self.err(start, format!("{word} modifier not implemented")),
         };

@@ -23,9 +23,9 @@ pub(crate) fn format_float(v: f64) -> String {
 /// legacy (`[a-zA-Z_][a-zA-Z0-9_]*`) name.
 fn write_label(out: &mut String, l: &str) {
     let legacy = !l.is_empty()
-        && l.chars()
-            .enumerate()
-            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+        && l.chars().enumerate().all(|(i, c)| {
+            c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
+        });
     if legacy {
         out.push_str(l);
     } else {
@@ -82,11 +82,7 @@ pub(crate) fn write_duration_expr(out: &mut String, e: &DurationExpr) {
         DurationOp::Step => out.push_str("step()"),
         DurationOp::Range => out.push_str("range()"),
         DurationOp::MinOf | DurationOp::MaxOf => {
-            out.push_str(if e.op == DurationOp::MinOf {
-                "min_of("
-            } else {
-                "max_of("
-            });
+            out.push_str(if e.op == DurationOp::MinOf { "min_of(" } else { "max_of(" });
             side(out, &e.lhs);
             out.push_str(", ");
             side(out, &e.rhs);
@@ -168,10 +164,7 @@ fn write_selector_body(out: &mut String, vs: &VectorSelector) {
         .matchers
         .iter()
         .filter(|m| {
-            !(m.name == "__name__"
-                && m.op == MatchOp::Equal
-                && m.value == vs.name
-                && !m.value.is_empty())
+            !(m.name == "__name__" && m.op == MatchOp::Equal && m.value == vs.name && !m.value.is_empty())
         })
         .map(matcher_string)
         .collect();
@@ -283,11 +276,7 @@ fn go_value(v: f64) -> String {
     if v.is_nan() || v.is_infinite() {
         return format_float(v);
     }
-    let exp = if v == 0.0 {
-        0
-    } else {
-        v.abs().log10().floor() as i32
-    };
+    let exp = if v == 0.0 { 0 } else { v.abs().log10().floor() as i32 };
     if (-4..21).contains(&exp) {
         return format!("{v}");
     }

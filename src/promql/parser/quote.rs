@@ -109,11 +109,7 @@ pub(crate) fn unquote(tok: &str) -> Result<String, String> {
             'U' => (8, 16),
             _ => (2, 8),
         };
-        let mut v: u32 = if radix == 8 {
-            e.to_digit(8).unwrap_or(0)
-        } else {
-            0
-        };
+        let mut v: u32 = if radix == 8 { e.to_digit(8).unwrap_or(0) } else { 0 };
         for _ in 0..n {
             let d = it.next().and_then(|c| c.to_digit(radix)).unwrap_or(0);
             v = v * radix + d;

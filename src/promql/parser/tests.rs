@@ -129,10 +129,7 @@ fn canonical_text_matches_prometheus() {
         ("foo offset -5m", "foo offset -5m"),
         ("rate(foo[90s])", "rate(foo[1m30s])"),
         ("a * on(x) group_left(y) b", "a * on (x) group_left (y) b"),
-        (
-            "a * ignoring(x) group_right b",
-            "a * ignoring (x) group_right () b",
-        ),
+        ("a * ignoring(x) group_right b", "a * ignoring (x) group_right () b"),
         ("sum(foo) without (a)", "sum without (a) (foo)"),
         ("foo{a='b'}", "foo{a=\"b\"}"),
         ("foo{a=\"b\" # c\n}", "foo{a=\"b\"}"),
@@ -142,24 +139,12 @@ fn canonical_text_matches_prometheus() {
         // Newer syntax, printed as upstream's printer.go does.
         ("foo[5m+1m]", "foo[5m + 1m]"),
         ("foo[(5m)]", "foo[(5m)]"),
-        (
-            "foo[step()*2] offset -step()",
-            "foo[step() * 2] offset -step()",
-        ),
-        (
-            "foo offset max_of(step(), 1s)",
-            "foo offset max_of(step(), 1s)",
-        ),
-        (
-            "foo[5m] anchored @ 10 offset 1m",
-            "foo[5m] anchored @ 10.000 offset 1m",
-        ),
+        ("foo[step()*2] offset -step()", "foo[step() * 2] offset -step()"),
+        ("foo offset max_of(step(), 1s)", "foo offset max_of(step(), 1s)"),
+        ("foo[5m] anchored @ 10 offset 1m", "foo[5m] anchored @ 10.000 offset 1m"),
         ("foo smoothed", "foo smoothed"),
         ("foo[1800]", "foo[30m]"),
-        (
-            "a + fill_left(1) fill_right(2) b",
-            "a + fill_left (1) fill_right (2) b",
-        ),
+        ("a + fill_left(1) fill_right(2) b", "a + fill_left (1) fill_right (2) b"),
         ("a + fill(-1) b", "a + fill (-1) b"),
         ("a >/ 0.5", "a >/ 0.5"),
         ("{\"my.metric\"}", "{__name__=\"my.metric\"}"),
@@ -197,10 +182,7 @@ fn precedence_and_associativity() {
     assert!(matches!(parse("-a ^ b").unwrap(), Expr::Unary(_)));
     // After an unsigned parenthesis the offset expression goes on.
     assert_eq!(text("x offset (1m) + 2"), "x offset (1m) + 2");
-    assert!(matches!(
-        parse("x offset (1m) + 2").unwrap(),
-        Expr::Vector(_)
-    ));
+    assert!(matches!(parse("x offset (1m) + 2").unwrap(), Expr::Vector(_)));
 }
 
 #[test]
@@ -223,9 +205,7 @@ fn keywords_are_names_where_upstream_allows_them() {
 fn info_selector_may_match_empty() {
     let e = parse("info(foo, {k8s_cluster_name=~\".*\"})").unwrap();
     let Expr::Call(c) = e else { panic!() };
-    let Expr::Vector(vs) = &c.args[1] else {
-        panic!()
-    };
+    let Expr::Vector(vs) = &c.args[1] else { panic!() };
     assert!(vs.bypass_empty_matcher_check);
 }
 
@@ -243,25 +223,15 @@ fn on_small_stack(f: impl FnOnce() + Send + 'static) {
 fn nested(n: usize) -> Vec<(&'static str, String)> {
     let pairs = n / 2;
     vec![
-        (
-            "parentheses",
-            format!("{}x{}", "(".repeat(n), ")".repeat(n)),
-        ),
+        ("parentheses", format!("{}x{}", "(".repeat(n), ")".repeat(n))),
         ("calls", format!("{}x{}", "abs(".repeat(n), ")".repeat(n))),
-        (
-            "aggregations",
-            format!("{}x{}", "sum(".repeat(n), ")".repeat(n)),
-        ),
+        ("aggregations", format!("{}x{}", "sum(".repeat(n), ")".repeat(n))),
         ("unary operators", format!("{}x", "-".repeat(n))),
         ("binary chain", format!("x{}", "+x".repeat(n))),
         ("right-nested binary", format!("{}x", "x^".repeat(n))),
         (
             "subqueries in calls",
-            format!(
-                "{}x{}",
-                "max_over_time(".repeat(pairs),
-                "[1m:])".repeat(pairs)
-            ),
+            format!("{}x{}", "max_over_time(".repeat(pairs), "[1m:])".repeat(pairs)),
         ),
         (
             "range selectors in calls",

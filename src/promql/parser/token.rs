@@ -239,7 +239,10 @@ impl Kind {
     pub(crate) fn is_maybe_label(&self) -> bool {
         use Kind::*;
         (self.is_metric_identifier() && *self != Without)
-            || matches!(self, Bool | GroupLeft | GroupRight | Ignoring | On | Atan2)
+            || matches!(
+                self,
+                Bool | GroupLeft | GroupRight | Ignoring | On | Atan2
+            )
     }
 }
 

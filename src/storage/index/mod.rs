@@ -22,8 +22,8 @@ mod select_tests;
 
 pub(crate) use block_index::{ChunkMeta, IndexReader, IndexWriter};
 pub use matcher::{MatchOp, Matcher};
-pub(crate) use postings::MemPostings;
 pub use regex_analysis::{compile_regex, MAX_REGEX_COMPILED_BYTES, MAX_REGEX_DFA_BYTES};
+pub(crate) use postings::MemPostings;
 #[cfg(test)]
 pub(crate) use select::PostingsSource;
 pub(crate) use select::{label_names, label_values, select};

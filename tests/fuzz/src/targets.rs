@@ -48,8 +48,7 @@ fn fixture() -> &'static Fixture {
             .enable_all()
             .build()
             .expect("runtime");
-        let state = tessera::api::AppState::with_storage(storage.clone())
-            .with_engine(Engine::new(engine_config()));
+        let state = tessera::api::AppState::with_storage(storage.clone()).with_engine(Engine::new(engine_config()));
         let router = tessera::api::app(state);
         Fixture {
             _dir: dir,
@@ -67,48 +66,26 @@ fn tenant() -> TenantId {
 fn load(storage: &Storage) {
     let t = tenant();
     let put = |pairs: &[(&str, &str)], f: &dyn Fn(i64) -> Option<f64>| {
-        let refs: Vec<LabelRef<'_>> = pairs.iter().map(|(n, v)| LabelRef::new(n, v)).collect();
+        let refs: Vec<LabelRef<'_>> = pairs
+            .iter()
+            .map(|(n, v)| LabelRef::new(n, v))
+            .collect();
         let samples: Vec<Sample> = (0..=60)
             .filter_map(|i| f(i).map(|v| Sample::new(i * MIN, v)))
             .collect();
         storage
-            .append(
-                &t,
-                &[SeriesInput {
-                    labels: &refs,
-                    samples: &samples,
-                }],
-            )
+            .append(&t, &[SeriesInput { labels: &refs, samples: &samples }])
             .expect("load fixture");
     };
     for (host, k) in [("a", 1.0), ("b", 2.0), ("c", 0.5)] {
-        put(
-            &[("__name__", "up"), ("job", "api"), ("host", host)],
-            &|i| Some(f64::from(i32::from(i % 7 != 0)) * k),
-        );
-        put(
-            &[
-                ("__name__", "requests_total"),
-                ("job", "api"),
-                ("host", host),
-            ],
-            &|i| Some((i as f64 * k * 10.0) % 500.0),
-        );
+        put(&[("__name__", "up"), ("job", "api"), ("host", host)], &|i| Some(f64::from(i32::from(i % 7 != 0)) * k));
+        put(&[("__name__", "requests_total"), ("job", "api"), ("host", host)], &|i| Some((i as f64 * k * 10.0) % 500.0));
         put(&[("__name__", "temp"), ("host", host)], &|i| {
-            (i % 11 != 5).then(|| {
-                if i == 30 {
-                    tessera::model::stale_nan()
-                } else {
-                    (i as f64).sin() * k
-                }
-            })
+            (i % 11 != 5).then(|| if i == 30 { tessera::model::stale_nan() } else { (i as f64).sin() * k })
         });
         for le in ["0.1", "0.5", "1", "+Inf"] {
             let b = le.parse::<f64>().unwrap_or(f64::INFINITY).min(2.0);
-            put(
-                &[("__name__", "lat_bucket"), ("host", host), ("le", le)],
-                &move |i| Some(i as f64 * b * k),
-            );
+            put(&[("__name__", "lat_bucket"), ("host", host), ("le", le)], &move |i| Some(i as f64 * b * k));
         }
     }
 }
@@ -125,14 +102,8 @@ fn engine_config() -> EngineConfig {
 /// Checks a decoded batch's internal references.
 fn check_batch(b: &DecodedBatch<'_>) {
     for s in &b.series {
-        assert!(
-            b.labels.get(s.labels.clone()).is_some(),
-            "label range out of the arena"
-        );
-        assert!(
-            b.samples.get(s.samples.clone()).is_some(),
-            "sample range out of the arena"
-        );
+        assert!(b.labels.get(s.labels.clone()).is_some(), "label range out of the arena");
+        assert!(b.samples.get(s.samples.clone()).is_some(), "sample range out of the arena");
         assert!(b.start_times_of(s.samples.clone()).len() <= s.samples.len());
     }
 }
@@ -142,11 +113,7 @@ pub fn remote_write(data: &[u8]) {
     let Some((&v, body)) = data.split_first() else {
         return;
     };
-    let decoded = if v & 1 == 0 {
-        decode_v1(body)
-    } else {
-        decode_v2(body)
-    };
+    let decoded = if v & 1 == 0 { decode_v1(body) } else { decode_v2(body) };
     if let Ok(b) = decoded {
         check_batch(&b);
     }
@@ -175,10 +142,7 @@ pub fn text(data: &[u8]) {
     for f in [TextFormat::Prometheus, TextFormat::OpenMetrics] {
         let p = parse(s, f);
         for sample in &p.samples {
-            assert!(
-                sample.labels.iter().any(|(n, _)| n == "__name__"),
-                "sample without a name"
-            );
+            assert!(sample.labels.iter().any(|(n, _)| n == "__name__"), "sample without a name");
         }
     }
 }
@@ -188,12 +152,7 @@ pub fn text(data: &[u8]) {
 fn send(req: Request<Body>) -> (StatusCode, Vec<u8>) {
     let f = fixture();
     f.runtime.block_on(async {
-        let resp = f
-            .router
-            .clone()
-            .oneshot(req)
-            .await
-            .expect("infallible router");
+        let resp = f.router.clone().oneshot(req).await.expect("infallible router");
         let status = resp.status();
         let body = http_body_util::BodyExt::collect(resp.into_body())
             .await
@@ -220,33 +179,20 @@ pub fn push(data: &[u8]) {
         .method(method)
         .uri(uri)
         .header("X-Scope-OrgID", "fuzz-push")
-        .header(
-            "Content-Type",
-            if m & 0x80 == 0 {
-                "text/plain; version=0.0.4"
-            } else {
-                "application/openmetrics-text"
-            },
-        )
+        .header("Content-Type", if m & 0x80 == 0 { "text/plain; version=0.0.4" } else { "application/openmetrics-text" })
         .body(Body::from(body.to_vec()))
     else {
         return;
     };
     let (status, body) = send(req);
-    assert_ne!(
-        status,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
+    assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{}", String::from_utf8_lossy(&body));
 }
 
 /// Path bytes as a URI path: `/` kept, everything but unreserved escaped.
 fn percent_encode_path(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() * 3);
     for &c in b {
-        if c.is_ascii_alphanumeric() || matches!(c, b'/' | b'-' | b'_' | b'.' | b'~' | b'@' | b'=')
-        {
+        if c.is_ascii_alphanumeric() || matches!(c, b'/' | b'-' | b'_' | b'.' | b'~' | b'@' | b'=') {
             s.push(char::from(c));
         } else {
             s.push_str(&format!("%{c:02X}"));
@@ -356,18 +302,9 @@ pub fn query_params(data: &[u8]) {
         return;
     };
     let (status, body) = send(req);
-    assert_ne!(
-        status,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
+    assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{}", String::from_utf8_lossy(&body));
     if endpoint.starts_with("/api/") && status != StatusCode::METHOD_NOT_ALLOWED {
         let json: Result<serde_json::Value, _> = serde_json::from_slice(&body);
-        assert!(
-            json.is_ok(),
-            "{endpoint}: not JSON: {}",
-            String::from_utf8_lossy(&body)
-        );
+        assert!(json.is_ok(), "{endpoint}: not JSON: {}", String::from_utf8_lossy(&body));
     }
 }
