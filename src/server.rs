@@ -120,9 +120,7 @@ pub async fn serve(cfg: ServerConfig) -> Result<(), ServerError> {
         .with_rate_limiter(limiter)
         .with_engine(crate::promql::Engine::new(cfg.engine))
         .with_query_pool(crate::promql::QueryPool::new(cfg.max_query_concurrency))
-        .with_body_budget(crate::api::BodyBudget::new(
-            cfg.conn.max_inflight_body_bytes,
-        ));
+        .with_body_budget(crate::api::BodyBudget::new(cfg.conn.max_inflight_body_bytes));
     if let Some(auth) = cfg.auth {
         state = state.with_shared_authenticator(auth);
     }

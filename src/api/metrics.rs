@@ -74,11 +74,7 @@ impl Metrics {
     /// Counts exemplars a tenant sent that were not stored.
     pub fn add_exemplars_discarded(&self, tenant: &TenantId, n: u64) {
         if n > 0 {
-            *self
-                .exemplars_discarded
-                .lock()
-                .entry(tenant.clone())
-                .or_default() += n;
+            *self.exemplars_discarded.lock().entry(tenant.clone()).or_default() += n;
         }
     }
 

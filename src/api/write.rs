@@ -156,11 +156,7 @@ fn ingest(
         .unzip();
     let metrics = state.metrics();
     let decoded: u64 = inputs.iter().map(|s| s.samples.len() as u64).sum();
-    let refused: u64 = batch
-        .rejected
-        .iter()
-        .map(|r| r.samples + r.histograms)
-        .sum();
+    let refused: u64 = batch.rejected.iter().map(|r| r.samples + r.histograms).sum();
     let histograms: u64 = batch.series.iter().map(|s| u64::from(s.histograms)).sum();
     metrics.add_received(tenant, decoded + refused + histograms);
     metrics.add_rejected(tenant, "invalid_series", refused);

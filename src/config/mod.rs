@@ -165,10 +165,7 @@ impl WebConfig {
         positive("header_read_timeout", self.header_read_timeout.0.is_zero())?;
         positive("read_timeout", self.read_timeout.0.is_zero())?;
         positive("max_header_bytes", self.max_header_bytes == 0)?;
-        positive(
-            "max_inflight_body_bytes",
-            self.max_inflight_body_bytes < 1024,
-        )?;
+        positive("max_inflight_body_bytes", self.max_inflight_body_bytes < 1024)?;
         Ok(crate::api::ConnLimits {
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             header_read_timeout: self.header_read_timeout.0,

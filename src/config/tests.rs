@@ -128,33 +128,26 @@ fn empty_file_gives_defaults() {
 
 #[test]
 fn label_limits_default_to_mimirs_and_zero_makes_them_unlimited() {
-    let sc = Config::from_yaml(
-        "limits:
+    let sc = Config::from_yaml("limits:
   max_label_value_length: 0
-",
-    )
-    .unwrap()
-    .server_config()
-    .unwrap();
+")
+        .unwrap()
+        .server_config()
+        .unwrap();
     let l = &sc.storage.tenant_defaults.limits;
     assert_eq!(l.max_label_value_length, 0);
     assert_eq!(l.max_label_name_length, 1024);
     assert_eq!(l.max_label_names_per_series, 30);
-    let sc = Config::from_yaml(
-        "limits:
+    let sc = Config::from_yaml("limits:
   max_label_names_per_series: 0
 tenants:
   big:
     max_label_names_per_series: 100
-",
-    )
-    .unwrap()
-    .server_config()
-    .unwrap();
-    assert_eq!(
-        sc.storage.tenant_defaults.limits.max_label_names_per_series,
-        0
-    );
+")
+        .unwrap()
+        .server_config()
+        .unwrap();
+    assert_eq!(sc.storage.tenant_defaults.limits.max_label_names_per_series, 0);
     let big = &sc.storage.tenant_overrides[&crate::tenant::TenantId::new("big").unwrap()];
     assert_eq!(big.limits.max_label_names_per_series, 100);
     assert_eq!(big.limits.max_label_value_length, 2048);

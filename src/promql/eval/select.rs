@@ -225,11 +225,7 @@ impl Ctx<'_> {
                 let windows = Windows {
                     ends: Self::eff_times(sel.at, sel.offset, grid),
                     range: *range,
-                    left: if sel.anchored || sel.smoothed {
-                        lookback
-                    } else {
-                        0
-                    },
+                    left: if sel.anchored || sel.smoothed { lookback } else { 0 },
                     right: if sel.smoothed { lookback } else { 0 },
                 };
                 let (Some(&first), Some(&last)) =
@@ -292,8 +288,7 @@ impl Ctx<'_> {
             if extended {
                 let end = w.ends.first().copied().unwrap_or(0);
                 for r in &mut cut {
-                    r.samples =
-                        extended::extend_floats(&r.samples, end - w.range, end, sel.smoothed);
+                    r.samples = extended::extend_floats(&r.samples, end - w.range, end, sel.smoothed);
                     r.sts = None;
                 }
                 cut.retain(|r| !r.samples.is_empty());
@@ -325,11 +320,8 @@ impl Ctx<'_> {
             return Ok((Vec::new(), windows));
         };
         let lo = first.saturating_sub(sq.range);
-        let start = (lo.div_euclid(step) * step).saturating_add(if lo.rem_euclid(step) == 0 {
-            0
-        } else {
-            step
-        });
+        let start = (lo.div_euclid(step) * step)
+            .saturating_add(if lo.rem_euclid(step) == 0 { 0 } else { step });
         let inner = Grid {
             start,
             end: last,
@@ -432,11 +424,7 @@ fn lookback_values(samples: &[Sample], eff: &[i64], lookback: i64, ts: bool) -> 
 /// interpolated from the samples within the lookback delta around it
 /// (`smoothSeries` upstream, which ignores stale markers).
 fn smoothed_values(samples: &[Sample], eff: &[i64], lookback: i64) -> Vec<Option<f64>> {
-    let live: Vec<Sample> = samples
-        .iter()
-        .copied()
-        .filter(|s| !is_stale_nan(s.v))
-        .collect();
+    let live: Vec<Sample> = samples.iter().copied().filter(|s| !is_stale_nan(s.v)).collect();
     eff.iter()
         .map(|&t| {
             let lo = live.partition_point(|s| s.t <= t.saturating_sub(lookback));
