@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub conn: ConnLimits,
     /// Most PromQL queries evaluated at once (`query.max-concurrency`).
     pub max_query_concurrency: usize,
+    /// Cluster membership (`cluster.*`); `None` is a single node.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl ServerConfig {
@@ -60,6 +62,7 @@ impl ServerConfig {
             rate_overrides: HashMap::new(),
             conn: ConnLimits::default(),
             max_query_concurrency: crate::promql::DEFAULT_MAX_CONCURRENCY,
+            cluster: None,
         }
     }
 }
@@ -79,6 +82,9 @@ pub enum ServerError {
     /// Serving HTTP failed.
     #[error("serving HTTP: {0}")]
     Serve(#[source] std::io::Error),
+    /// Joining the cluster failed.
+    #[error("cluster: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
     /// Opening or closing the storage failed.
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
@@ -135,9 +141,21 @@ pub async fn serve_with_reload(
         crate::reload::install(&state, flags, config);
         crate::reload::listen_for_sighup(state.clone());
     }
+    let mut storage = cfg.storage;
+    if let Some(cluster) = cfg.cluster {
+        // Partitions get storages of their own (with the bucket, under a
+        // prefix per partition); the node's own storage keeps what is not
+        // partitioned (metadata, push groups) and never lists the bucket,
+        // whose top level holds partitions, not tenants.
+        let template = storage.clone();
+        storage.object_storage = None;
+        tracing::info!(urls = ?cluster.nats_urls, node = %cluster.node_id, "joining the cluster");
+        let c = crate::cluster::Cluster::start(cluster, template).await?;
+        state = state.with_cluster(c);
+    }
     run_with_limits(
         listener,
-        cfg.storage,
+        storage,
         state,
         shutdown_signal(),
         cfg.shutdown_timeout,
@@ -237,6 +255,10 @@ pub async fn run_with_limits(
         let _ = fail_tx.send(());
     }
     let served = drain(server, drain_rx, grace).await;
+    if let Some(c) = state.cluster() {
+        c.close().await;
+        tracing::info!("left the cluster");
+    }
     let closed = close(&state).await;
     opened?;
     served?;

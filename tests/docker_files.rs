@@ -40,7 +40,9 @@ fn yaml(rel: &str) -> Yaml {
 
 /// The files that render `/metrics`.
 fn metrics_source() -> String {
-    read(&root().join("src/api/metrics.rs")) + &read(&root().join("src/api/metrics_bucket.rs"))
+    read(&root().join("src/api/metrics.rs"))
+        + &read(&root().join("src/api/metrics_bucket.rs"))
+        + &read(&root().join("src/cluster/node.rs"))
 }
 
 fn str_at<'a>(v: &'a Yaml, path: &[&str]) -> &'a str {
@@ -251,6 +253,80 @@ fn compose_ports_and_commands_agree() {
         image.starts_with("prom/prometheus:v2."),
         "agent flag needs 2.x: {image}"
     );
+}
+
+// ---- docker-compose.cluster.yml ----------------------------------------------
+
+/// The cluster stack: every mounted path exists, named volumes are
+/// declared, each Tessera node has a unique id and advertises its own
+/// service name, and the shared config names the NATS services and the
+/// SeaweedFS service the compose file runs, and loads.
+#[test]
+fn cluster_compose_agrees_with_its_config() {
+    let c = yaml("docker-compose.cluster.yml");
+    let services = c["services"].as_mapping().expect("services");
+    let named = c["volumes"].as_mapping().expect("top-level volumes");
+    let mut ids = BTreeSet::new();
+    let mut host_ports = BTreeSet::new();
+    for (name, svc) in services {
+        let name = name.as_str().unwrap();
+        for (src, dst) in volumes(svc) {
+            if src.starts_with('.') {
+                assert!(docker_dir().join(&src).exists(), "{name}: {src} is missing");
+            } else {
+                assert!(
+                    named.contains_key(src.as_str()),
+                    "{name}: volume {src} is not declared"
+                );
+            }
+            assert!(dst.starts_with('/'), "{name}: target {dst}");
+        }
+        if !name.starts_with("tessera-") {
+            continue;
+        }
+        let cmd: Vec<&str> = seq(&svc["command"])
+            .iter()
+            .filter_map(Yaml::as_str)
+            .collect();
+        let flag = |f: &str| {
+            cmd[cmd
+                .iter()
+                .position(|a| *a == f)
+                .unwrap_or_else(|| panic!("{name}: no {f}"))
+                + 1]
+        };
+        assert!(
+            ids.insert(flag("--cluster.node-id").to_string()),
+            "{name}: duplicate node id"
+        );
+        assert_eq!(
+            flag("--cluster.advertise-url"),
+            format!("http://{name}:9201")
+        );
+        assert_eq!(flag("--config"), mount_target(svc, "./tessera-cluster.yml"));
+        for p in seq(&svc["ports"]) {
+            assert!(
+                host_ports.insert(p.as_str().unwrap().to_string()),
+                "{name}: port reused"
+            );
+        }
+    }
+    assert_eq!(ids.len(), 3, "three Tessera nodes");
+    let cfg = yaml("tessera-cluster.yml");
+    for url in str_at(&cfg, &["cluster", "nats_url"]).split(',') {
+        let host = url.trim_start_matches("nats://").split(':').next().unwrap();
+        assert!(services.contains_key(host), "{url}: no such service");
+    }
+    let endpoint = str_at(&cfg, &["object_storage", "endpoint"]);
+    let host = endpoint
+        .trim_start_matches("http://")
+        .split(':')
+        .next()
+        .unwrap();
+    assert!(services.contains_key(host), "{endpoint}: no such service");
+    tessera::config::Config::load(&docker_dir().join("tessera-cluster.yml"))
+        .and_then(|c| c.server_config())
+        .expect("tessera-cluster.yml loads");
 }
 
 // ---- Prometheus agent --------------------------------------------------------

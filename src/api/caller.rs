@@ -43,8 +43,12 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     Ok(state.authenticator().authenticate(&parts.headers)?)
 }
 
-/// A caller allowed to read: its tenants and policy.
-pub struct Reader(pub Caller);
+/// A caller allowed to read: its tenants and policy, and in cluster mode
+/// where its series come from (the owners of its tenants' partitions).
+pub struct Reader(
+    pub Caller,
+    pub(crate) Option<Arc<crate::cluster::ClusterReads>>,
+);
 
 impl FromRequestParts<AppState> for Reader {
     type Rejection = ApiError;
@@ -52,17 +56,40 @@ impl FromRequestParts<AppState> for Reader {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = authenticate(parts, state)?;
         caller.require_read()?;
-        Ok(Reader(caller))
+        let source = state.cluster().map(|c| {
+            // The owners authenticate the caller again from the same
+            // headers, so a forged internal read gets nothing more.
+            let forwarded = [
+                http::header::AUTHORIZATION.as_str(),
+                crate::auth::TENANT_HEADER,
+            ]
+            .iter()
+            .filter_map(|name| {
+                let v = parts.headers.get(*name)?.to_str().ok()?;
+                Some((name.to_string(), v.to_string()))
+            })
+            .collect();
+            let strong = parts
+                .headers
+                .get(crate::cluster::CONSISTENCY_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("strong"));
+            Arc::new(c.reads(forwarded, strong, state.engine().config().max_samples))
+        });
+        Ok(Reader(caller, source))
     }
 }
 
 impl Reader {
     /// The query scope: the caller's tenants, narrowed by its policy's
     /// forced matchers and restricted labels.
-    pub fn scope<'a>(&self, storage: &'a Storage) -> Result<TenantScope<'a>, ApiError> {
+    pub fn scope<'a>(&'a self, storage: &'a Storage) -> Result<TenantScope<'a>, ApiError> {
         let c = &self.0;
         let mut scope = TenantScope::federated(storage, c.tenants.clone())
             .with_forced_matchers(c.policy.forced_matchers.clone());
+        if let Some(source) = &self.1 {
+            scope = scope.with_source(&**source);
+        }
         for (label, allowed) in &c.policy.restricted_labels {
             scope = scope.with_restricted_label(label, allowed.iter().cloned().collect())?;
         }

@@ -150,8 +150,8 @@ impl From<crate::promql::QueryError> for ApiError {
             "timeout" => ApiError::Timeout(msg),
             "internal" => ApiError::Internal(msg),
             "forbidden" => ApiError::Forbidden(msg),
-            "canceled" => ApiError::Canceled(msg),
             "unavailable" => ApiError::Unavailable(msg),
+            "canceled" => ApiError::Canceled(msg),
             _ => ApiError::Execution(msg),
         }
     }
@@ -160,7 +160,7 @@ impl From<crate::promql::QueryError> for ApiError {
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> ApiError {
         match e {
-            StorageError::Closed => ApiError::Unavailable(e.to_string()),
+            StorageError::Closed | StorageError::Cluster(_) => ApiError::Unavailable(e.to_string()),
             // 503, not 507: Prometheus' remote-write client
             // (`storage/remote/client.go`, `Client.Store`) retries every 5xx
             // alike, but 503 is the one status every sender, proxy and load
@@ -173,6 +173,7 @@ impl From<StorageError> for ApiError {
             StorageError::ObjectStore { .. } => {
                 ApiError::Unavailable(format!("object storage unavailable, retry later: {e}"))
             }
+            StorageError::TooManySamples(_) => ApiError::Execution(e.to_string()),
             StorageError::InvalidTenant(_)
             | StorageError::InvalidMatcher(_)
             | StorageError::EmptyMatchers => ApiError::BadData(e.to_string()),

@@ -57,11 +57,15 @@ pub(crate) async fn federate(
     let maxt = now_ms();
     let mint = maxt.saturating_sub(state.engine().config().lookback_delta_ms);
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    let cluster = reader.1.clone();
     tokio::task::spawn_blocking(move || {
         let mut out = Writer::new(tx);
-        let res = storage.for_each_newest(&tenant, &selectors, mint, maxt, &mut |labels, s| {
-            out.series(labels, s)
-        });
+        let res = match &cluster {
+            Some(source) => newest_from(&**source, &tenant, &selectors, mint, maxt, &mut out),
+            None => storage.for_each_newest(&tenant, &selectors, mint, maxt, &mut |labels, s| {
+                out.series(labels, s)
+            }),
+        };
         match res {
             Ok(()) => out.finish(),
             Err(e) => {
@@ -75,6 +79,42 @@ pub(crate) async fn federate(
         Body::new(ChannelBody(rx)),
     )
         .into_response())
+}
+
+/// Federation through a read source (cluster mode: the partition
+/// owners): the union of the selectors' series, grouped by metric name,
+/// each with its newest sample. Unlike the local walk this holds the
+/// newest sample of every matching series at once.
+fn newest_from(
+    source: &dyn crate::storage::ReadSource,
+    tenant: &crate::tenant::TenantId,
+    selectors: &[Vec<crate::storage::Matcher>],
+    mint: i64,
+    maxt: i64,
+    out: &mut Writer,
+) -> Result<(), crate::storage::StorageError> {
+    let reader = source.reader(tenant, mint, maxt);
+    let mut newest: std::collections::BTreeMap<(String, crate::model::Labels), Sample> =
+        std::collections::BTreeMap::new();
+    for sel in selectors {
+        reader.select_each_st(sel, false, &mut |labels, v| {
+            if let Some(&last) = v.samples.last() {
+                let name = labels.get(METRIC_NAME).unwrap_or_default().to_string();
+                newest.insert((name, labels), last);
+            }
+            true
+        })?;
+    }
+    for ((_, labels), s) in newest {
+        let pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
+        if !out.series(&pairs, s) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A `match[]` selector's error in upstream's wording; policy refusals

@@ -227,8 +227,8 @@ fn append_inputs(
 ) -> Result<AppendOutcome, ApiError> {
     let metrics = state.metrics();
     let n: u64 = inputs.iter().map(|i| i.samples.len() as u64).sum();
-    let outcome = storage
-        .append(tenant, inputs)
+    let outcome = state
+        .append(storage, tenant, inputs, None)
         .inspect_err(|e| metrics.add_storage_failure(tenant, e, n))?;
     for (reason, n) in &outcome.rejected_by_reason {
         metrics.add_rejected(tenant, reason, *n);

@@ -504,7 +504,10 @@ pub(crate) async fn metrics(
     _access: super::MetricsAccess,
     State(state): State<AppState>,
 ) -> Response {
-    let body = state.metrics().render(state.storage().as_deref());
+    let mut body = state.metrics().render(state.storage().as_deref());
+    if let Some(c) = state.cluster() {
+        body.push_str(&c.metrics_text());
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -546,12 +549,15 @@ mod tests {
         let t = TenantId::new("busy").unwrap();
         let mut policy = Policy::permissive();
         policy.limits.max_concurrent_queries = Some(1);
-        let reader = Reader(Caller {
-            tenant: t.clone(),
-            tenants: vec![t],
-            policy: Arc::new(policy),
-            credential: "none".into(),
-        });
+        let reader = Reader(
+            Caller {
+                tenant: t.clone(),
+                tenants: vec![t],
+                policy: Arc::new(policy),
+                credential: "none".into(),
+            },
+            None,
+        );
         let held = state.query_slot(&reader).unwrap();
         assert!(state.query_slot(&reader).is_err());
         drop(held);

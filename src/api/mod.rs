@@ -7,6 +7,7 @@
 
 mod admin;
 mod caller;
+mod cluster;
 mod conn;
 mod error;
 mod federate;
@@ -73,6 +74,8 @@ pub struct AppState {
     query_pool: crate::promql::QueryPool,
     /// Running queries per tenant, for `max_concurrent_queries`.
     query_slots: Arc<parking_lot::Mutex<std::collections::HashMap<crate::tenant::TenantId, usize>>>,
+    /// This node's part in a cluster; `None` on a single node.
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 /// A config reload: re-reads the file and applies what can change while
@@ -206,6 +209,73 @@ impl AppState {
         })
     }
 
+    /// Makes this node a cluster member: writes go to the log, reads fan
+    /// out to partition owners.
+    pub fn with_cluster(mut self, cluster: crate::cluster::Cluster) -> AppState {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// The cluster, in cluster mode.
+    pub fn cluster(&self) -> Option<&crate::cluster::Cluster> {
+        self.cluster.as_ref()
+    }
+
+    /// The one path every write endpoint appends through (blocking): the
+    /// storage on a single node; in cluster mode the log, acknowledged by
+    /// the stream before this returns (the owners' storage validates and
+    /// counts what it refuses).
+    pub(crate) fn append(
+        &self,
+        storage: &Storage,
+        tenant: &crate::tenant::TenantId,
+        inputs: &[crate::storage::SeriesInput<'_>],
+        start_times: Option<&[&[i64]]>,
+    ) -> Result<crate::storage::AppendOutcome, crate::storage::StorageError> {
+        match (&self.cluster, start_times) {
+            (Some(c), st) => {
+                // Bad labels are refused here, as storage would, so the
+                // writer gets its partial-write answer; everything else an
+                // owner decides later.
+                let mut outcome = crate::storage::AppendOutcome::default();
+                let mut good = Vec::with_capacity(inputs.len());
+                let mut good_st = Vec::with_capacity(inputs.len());
+                for (i, input) in inputs.iter().enumerate() {
+                    if !input.histograms.is_empty() {
+                        outcome.reject(
+                            crate::storage::RejectReason::HistogramsInCluster,
+                            input.histograms.len() as u64,
+                            || crate::model::describe_label_refs(input.labels),
+                            None,
+                        );
+                    }
+                    match storage.check_labels(tenant, input.labels) {
+                        Ok(()) if input.samples.is_empty() => {}
+                        Ok(()) => {
+                            good.push(crate::storage::SeriesInput {
+                                labels: input.labels,
+                                samples: input.samples,
+                                histograms: &[],
+                            });
+                            good_st.push(st.and_then(|s| s.get(i).copied()).unwrap_or(&[]));
+                        }
+                        Err(reason) => outcome.reject(
+                            reason,
+                            input.samples.len() as u64,
+                            || crate::model::describe_label_refs(input.labels),
+                            None,
+                        ),
+                    }
+                }
+                c.publish(tenant, &good, st.map(|_| good_st.as_slice()))?;
+                outcome.accepted = good.iter().map(|s| s.samples.len() as u64).sum();
+                Ok(outcome)
+            }
+            (None, None) => storage.append(tenant, inputs),
+            (None, Some(st)) => storage.append_with_start_times(tenant, inputs, st),
+        }
+    }
+
     /// Sets a shared authenticator.
     pub fn with_shared_authenticator(self, auth: Arc<crate::auth::Authenticator>) -> AppState {
         self.set_authenticator(auth);
@@ -313,6 +383,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/status/usage", get(usage::status_usage))
         .route("/api/v1/admin/tenants", get(usage::list_tenants))
         .route("/api/v1/admin/tenants/{tenant}", axum::routing::delete(usage::delete_tenant))
+        .route("/api/v1/status/cluster", get(cluster::status))
+        .route(crate::cluster::READ_PATH, post(cluster::read))
         .merge(ui::routes())
         .merge(import::routes())
         .merge(push::routes())

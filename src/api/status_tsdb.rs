@@ -21,6 +21,13 @@ pub(crate) async fn status_tsdb(
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     let limit = parse_limit(params.get("limit"))?;
+    if state.cluster().is_some() {
+        // The node's own storage holds no samples in cluster mode; an
+        // empty answer would look like an empty tenant.
+        return Err(ApiError::BadData(
+            "/api/v1/status/tsdb is not available in cluster mode yet (the statistics live on the partition owners)".into(),
+        ));
+    }
     let tenant = reader.single_tenant("/api/v1/status/tsdb")?;
     // The statistics cover the whole tenant head; a caller whose policy
     // narrows its view would learn about series it may not see.

@@ -167,11 +167,8 @@ fn ingest(
         metrics.add_rejected(tenant, reason.metric_name(), decoded);
         return Err(ApiError::TooManyRequests(reason.to_string()));
     }
-    let appended = if batch.start_times.is_empty() {
-        storage.append(tenant, &inputs)
-    } else {
-        storage.append_with_start_times(tenant, &inputs, &start_times)
-    };
+    let st = (!batch.start_times.is_empty()).then_some(start_times.as_slice());
+    let appended = state.append(storage, tenant, &inputs, st);
     let outcome = appended.inspect_err(|e| metrics.add_storage_failure(tenant, e, decoded))?;
     storage.record_metadata(tenant, &batch_metadata(&batch.metadata))?;
     for (reason, n) in &outcome.rejected_by_reason {

@@ -9,6 +9,7 @@
 //! maintained forks keep its API, so switching later is a one-line change.
 
 mod bytes;
+mod cluster;
 mod duration;
 mod object_storage;
 #[cfg(test)]
@@ -22,6 +23,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use bytes::{parse_bytes, ByteSize};
+pub use cluster::{ClusterFlags, ClusterSection};
 pub use duration::{parse_duration, PromDuration};
 pub use object_storage::{CacheSection, ObjectStorageFlags, ObjectStorageSection};
 
@@ -79,6 +81,8 @@ pub struct Config {
     pub auth: crate::auth::AuthConfig,
     /// Blocks in S3-compatible object storage (`--object-storage.*`).
     pub object_storage: ObjectStorageSection,
+    /// Several nodes on a NATS JetStream ingest log (`--cluster.*`).
+    pub cluster: ClusterSection,
     /// Directory relative paths in the file (e.g. `auth.jwt.keys_file`) are
     /// resolved against: the config file's directory.
     #[serde(skip)]
@@ -243,6 +247,9 @@ pub struct Limits {
     pub out_of_order_window: Option<PromDuration>,
     /// Blocks older than this are deleted; 0 keeps data forever.
     pub retention: Option<PromDuration>,
+    /// In cluster mode, how many of the log's partitions the tenant's
+    /// series spread over (shuffle sharding); 0 = all.
+    pub partitions: Option<u32>,
 }
 
 impl Default for Config {
@@ -260,6 +267,7 @@ impl Default for Config {
             web: WebConfig::default(),
             auth: crate::auth::AuthConfig::default(),
             object_storage: ObjectStorageSection::default(),
+            cluster: ClusterSection::default(),
             base_dir: PathBuf::from("."),
         }
     }
@@ -347,6 +355,9 @@ pub struct ServeFlags {
     /// Object storage (`--object-storage.*`).
     #[command(flatten)]
     pub object_storage: ObjectStorageFlags,
+    /// Cluster membership (`--cluster.*`).
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
 }
 
 impl Config {
@@ -440,6 +451,7 @@ impl Config {
             self.web.max_inflight_body_bytes = v;
         }
         self.object_storage.apply_flags(&f.object_storage);
+        self.cluster.apply_flags(&f.cluster);
     }
 
     /// The server and storage settings this configuration describes.
@@ -456,6 +468,12 @@ impl Config {
         storage.maintenance_interval = Some(self.maintenance_interval.0).filter(|d| !d.is_zero());
         storage.tenant_defaults = tenant_config(&self.limits);
         storage.object_storage = self.object_storage.resolve(&self.data_dir)?;
+        let cluster = self.cluster.resolve(
+            self.listen,
+            self.block_range.0,
+            storage.object_storage.is_some(),
+        )?;
+        let mut shard_overrides = HashMap::new();
         let mut rate_overrides = HashMap::new();
         for (id, over) in &self.tenants {
             let tenant = TenantId::new(id)
@@ -464,11 +482,18 @@ impl Config {
             storage
                 .tenant_overrides
                 .insert(tenant.clone(), tenant_config(&merged));
+            shard_overrides.insert(tenant.clone(), merged.partitions.unwrap_or(0));
             rate_overrides.insert(tenant, rate_limit(&merged));
         }
+        let cluster = cluster.map(|mut c| {
+            c.shard_default = self.limits.partitions.unwrap_or(0);
+            c.shard_overrides = shard_overrides;
+            c
+        });
         Ok(ServerConfig {
             listen: self.listen,
             storage,
+            cluster,
             shutdown_timeout: self.shutdown_timeout.0,
             rate_defaults: rate_limit(&self.limits),
             rate_overrides,
@@ -505,6 +530,7 @@ impl Limits {
             max_label_value_length: over.max_label_value_length.or(self.max_label_value_length),
             out_of_order_window: over.out_of_order_window.or(self.out_of_order_window),
             retention: over.retention.or(self.retention),
+            partitions: over.partitions.or(self.partitions),
         }
     }
 }

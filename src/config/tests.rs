@@ -329,3 +329,71 @@ object_storage:
         assert!(Config::from_yaml(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn cluster_section_from_the_file_and_flags() {
+    let yaml = r#"
+listen: "10.0.0.1:9201"
+block_range: 2h
+object_storage: {url: "s3://b/p"}
+limits: {partitions: 4}
+tenants:
+  big: {partitions: 0}
+cluster:
+  nats_url: "nats://n1:4222, nats://n2:4222"
+  node_id: node-a
+  partitions: 32
+  replicas: 3
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yml");
+    std::fs::write(&path, yaml).unwrap();
+    let cli = Cli::try_parse_from([
+        "serve",
+        "--config",
+        path.to_str().unwrap(),
+        "--cluster.node-id",
+        "node-b",
+        "--cluster.lease-ttl",
+        "5s",
+    ])
+    .unwrap();
+    let sc = Config::from_flags(&cli.flags)
+        .unwrap()
+        .server_config()
+        .unwrap();
+    let c = sc.cluster.expect("cluster mode");
+    assert_eq!(c.nats_urls, ["nats://n1:4222", "nats://n2:4222"]);
+    assert_eq!(c.node_id, "node-b");
+    assert_eq!(c.advertise_url, "http://10.0.0.1:9201");
+    assert_eq!((c.partitions, c.replicas), (32, 3));
+    assert_eq!(c.lease_ttl, Duration::from_secs(5));
+    // Default retention: twice the block range plus an hour.
+    assert_eq!(c.retention, Duration::from_secs(5 * 3600));
+    assert_eq!(c.shard(&t("small")).len(), 4);
+    assert_eq!(c.shard(&t("big")).len(), 32);
+    // Without nats_url: a single node, whatever else the section says.
+    let single = Config::from_yaml("cluster: {partitions: 3}").unwrap();
+    assert!(single.server_config().unwrap().cluster.is_none());
+}
+
+#[test]
+fn bad_cluster_settings_name_the_key() {
+    let cases = [
+        ("cluster: {nats_url: \"nats://x:4222\", node_id: a}", "object_storage.url"),
+        ("object_storage: {url: \"memory://x\"}\ncluster: {nats_url: \" , \", node_id: a}", "cluster.nats_url"),
+        ("object_storage: {url: \"memory://x\"}\ncluster: {nats_url: \"nats://x\", node_id: a, partitions: 2000}", "cluster.partitions"),
+        ("object_storage: {url: \"memory://x\"}\ncluster: {nats_url: \"nats://x\", node_id: a, replicas: 0}", "cluster.replicas"),
+        ("object_storage: {url: \"memory://x\"}\ncluster: {nats_url: \"nats://x\", node_id: \"a/b\"}", "cluster.node_id"),
+        ("object_storage: {url: \"memory://x\"}\ncluster: {nats_url: \"nats://x\", node_id: a, lease_ttl: 100ms}", "cluster.lease_ttl"),
+        ("object_storage: {url: \"memory://x\"}\ncluster: {nats_url: \"nats://x\", node_id: a, advertise_url: \"10.0.0.1:9201\"}", "cluster.advertise_url"),
+        ("object_storage: {url: \"memory://x\"}\ncluster: {nats_url: \"nats://x\", node_id: a, retention: 1h}", "cluster.retention"),
+        ("cluster: {no_such_key: 1}", "no_such_key"),
+    ];
+    for (yaml, key) in cases {
+        let e = Config::from_yaml(yaml)
+            .and_then(|c| c.server_config().map(|_| ()))
+            .expect_err(yaml);
+        assert!(e.to_string().contains(key), "{yaml}: {e}");
+    }
+}

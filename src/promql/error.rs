@@ -19,8 +19,9 @@ pub enum QueryError {
     Unsupported(String),
     /// Storage failed while reading (`internal`).
     Storage(String),
-    /// Storage could not be read for now, e.g. the object store is down
-    /// (`unavailable`, HTTP 503: worth retrying).
+    /// Storage or a cluster peer could not be read for now: the object
+    /// store is down, a peer or the log is unreachable (`unavailable`,
+    /// HTTP 503: worth retrying).
     Unavailable(String),
     /// The caller's access policy does not allow this (HTTP 403).
     Forbidden(String),
@@ -41,8 +42,8 @@ impl QueryError {
             QueryError::Timeout(_) => "timeout",
             QueryError::Storage(_) | QueryError::Internal(_) => "internal",
             QueryError::Forbidden(_) => "forbidden",
-            QueryError::Canceled => "canceled",
             QueryError::Unavailable(_) => "unavailable",
+            QueryError::Canceled => "canceled",
             _ => "execution",
         }
     }
@@ -104,8 +105,10 @@ impl Annotations {
 }
 
 impl From<crate::storage::StorageError> for QueryError {
-    /// A store that is down (or a closed storage) is transient; any other
-    /// storage failure is internal.
+    /// A store or cluster peer that is down (or a closed storage) is
+    /// transient; a fan-out past the sample limit is Prometheus's error;
+    /// bad matchers are the caller's; any other storage failure is
+    /// internal.
     fn from(e: crate::storage::StorageError) -> QueryError {
         use crate::storage::StorageError;
         match e {
@@ -116,7 +119,8 @@ impl From<crate::storage::StorageError> for QueryError {
             StorageError::ObjectStore { .. } => {
                 QueryError::Unavailable(format!("object storage unavailable, retry later: {e}"))
             }
-            StorageError::Closed => QueryError::Unavailable(e.to_string()),
+            StorageError::Closed | StorageError::Cluster(_) => QueryError::Unavailable(e.to_string()),
+            StorageError::TooManySamples(n) => QueryError::TooManySamples(n),
             StorageError::InvalidTenant(_)
             | StorageError::InvalidMatcher(_)
             | StorageError::EmptyMatchers => QueryError::BadData(e.to_string()),

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use super::error::QueryError;
 use crate::model::Labels;
 use crate::storage::index::{MatchOp, Matcher};
-use crate::storage::Storage;
+use crate::storage::{ReadSource, Storage};
 use crate::tenant::TenantId;
 
 /// The label a federated query adds to every series: the tenant it came
@@ -28,7 +28,7 @@ struct Restriction {
 /// One or more tenants' data plus the caller's policy: forced matchers
 /// appended to every selector and restricted labels.
 pub struct TenantScope<'a> {
-    pub(crate) storage: &'a Storage,
+    pub(crate) source: &'a dyn ReadSource,
     tenants: Vec<TenantId>,
     forced: Vec<Matcher>,
     restricted: Vec<Restriction>,
@@ -46,7 +46,7 @@ impl<'a> TenantScope<'a> {
     /// A scope over `tenant`'s data with no policy.
     pub fn new(storage: &'a Storage, tenant: TenantId) -> TenantScope<'a> {
         TenantScope {
-            storage,
+            source: storage,
             tenants: vec![tenant],
             forced: Vec::new(),
             restricted: Vec::new(),
@@ -63,11 +63,18 @@ impl<'a> TenantScope<'a> {
             tenants.push(TenantId::anonymous());
         }
         TenantScope {
-            storage,
+            source: storage,
             tenants,
             forced: Vec::new(),
             restricted: Vec::new(),
         }
+    }
+
+    /// Reads series from `source` instead of the storage given at
+    /// construction (cluster mode: the partition owners).
+    pub fn with_source(mut self, source: &'a dyn ReadSource) -> TenantScope<'a> {
+        self.source = source;
+        self
     }
 
     /// Adds matchers that the planner appends to every selector.
@@ -176,6 +183,13 @@ impl<'a> TenantScope<'a> {
         Labels::from_pairs(pairs)
     }
 
+    /// Binds already parsed matchers to this scope (policy checked and
+    /// appended): the storage matchers. Owners use it on reads forwarded
+    /// by another node.
+    pub fn bind_matchers(&self, user: Vec<Matcher>) -> Result<Vec<Matcher>, QueryError> {
+        Ok(self.bind(user)?.matchers)
+    }
+
     /// Parses a series selector and binds it to this scope: the storage
     /// matchers, policy applied (for endpoints that walk storage directly).
     pub fn bind_selector(&self, text: &str) -> Result<Vec<Matcher>, QueryError> {
@@ -196,10 +210,15 @@ impl<'a> TenantScope<'a> {
         let b = self.bind(user)?;
         for t in self.tenants_for(&b) {
             let mut go = true;
-            self.storage
-                .querier(t, start, end)
-                .select_each(&b.matchers, |l, s| {
-                    go = f(self.tag(l, t), s);
+            self.source
+                .reader(t, start, end)
+                .select_each_st(&b.matchers, false, &mut |l, v| {
+                    // Float samples only: remote read carries no native
+                    // histograms here yet.
+                    if v.samples.is_empty() {
+                        return true;
+                    }
+                    go = f(self.tag(l, t), v.samples);
                     go
                 })
                 .map_err(storage_err)?;
@@ -284,11 +303,15 @@ impl<'a> TenantScope<'a> {
         selectors: &[&str],
         start: i64,
         end: i64,
-        mut f: impl FnMut(&TenantId, &[Matcher], crate::storage::Querier) -> Result<(), QueryError>,
+        mut f: impl FnMut(
+            &TenantId,
+            &[Matcher],
+            Box<dyn crate::storage::TenantReader + '_>,
+        ) -> Result<(), QueryError>,
     ) -> Result<(), QueryError> {
         for b in self.bind_sets(selectors)? {
             for t in self.tenants_for(&b) {
-                f(t, &b.matchers, self.storage.querier(t, start, end))?;
+                f(t, &b.matchers, self.source.reader(t, start, end))?;
             }
         }
         Ok(())

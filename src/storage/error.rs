@@ -52,6 +52,14 @@ pub enum StorageError {
     /// The storage was closed, or poisoned by an earlier I/O failure.
     #[error("storage is closed")]
     Closed,
+    /// In cluster mode, the log or a partition's owner could not be
+    /// reached or did not answer in time (transient: retry).
+    #[error("cluster: {0}")]
+    Cluster(String),
+    /// In cluster mode, a read would gather more samples from the
+    /// partition owners than a query may hold (the query's sample limit).
+    #[error("query processing would load too many samples into memory in query execution (max samples per query: {0})")]
+    TooManySamples(usize),
 }
 
 impl StorageError {

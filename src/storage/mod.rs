@@ -23,6 +23,7 @@ pub(crate) mod partition;
 mod querier;
 mod readers;
 mod tenant_ops;
+mod source;
 pub(crate) mod varint;
 pub mod wal;
 
@@ -46,6 +47,7 @@ pub use metadata::MetricMetadata;
 
 pub use outcome::{AppendOutcome, LabelError, RejectReason, Rejection, SampleReject, SeriesInput};
 pub use querier::{Querier, Series, SeriesValues};
+pub use source::{EachSeries, ReadSource, TenantReader};
 pub use tenant_ops::Footprint;
 pub use wal::{SyncPolicy, WalOptions};
 
@@ -343,6 +345,29 @@ impl Storage {
         self.check_open()?;
         self.partition_or_create(tenant)?
             .append_st(batch, start_times)
+    }
+
+    /// Checks one series' labels as an append does before creating a
+    /// series (non-empty names, no duplicates, UTF-8, the tenant's label
+    /// limits) without storing anything. Cluster mode refuses bad series
+    /// with it before they enter the log, so the writer still sees them.
+    pub fn check_labels(
+        &self,
+        tenant: &TenantId,
+        labels: &[crate::model::LabelRef<'_>],
+    ) -> std::result::Result<(), RejectReason> {
+        let mut order = Vec::new();
+        head::append::normalize_label_order(labels, &mut order).map_err(RejectReason::Labels)?;
+        let pairs: Vec<(&[u8], &[u8])> = order
+            .iter()
+            .map(|&i| (labels[i as usize].name, labels[i as usize].value))
+            .collect();
+        head::append::check_utf8(&pairs).map_err(RejectReason::Labels)?;
+        self.inner
+            .cfg
+            .tenant(tenant)
+            .limits
+            .check_labels(labels, &order)
     }
 
     /// A querier over `[mint, maxt]` (inclusive, ms) bound to `tenant`.

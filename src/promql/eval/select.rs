@@ -99,8 +99,8 @@ impl Ctx<'_> {
         };
         let histograms_allowed = self.histograms_allowed;
         for tenant in scope.tenants_for(&bound) {
-            let q = scope.storage.querier(tenant, mint, maxt);
-            let each = |labels, v: SeriesValues| {
+            let q = scope.source.reader(tenant, mint, maxt);
+            let mut each = |labels, v: SeriesValues| {
                 count += 1;
                 if max_series > 0 && count > max_series {
                     err = Some(QueryError::TooManySeries(max_series));
@@ -132,7 +132,7 @@ impl Ctx<'_> {
                     }
                 }
             };
-            q.select_each_values(&sel.matchers, with_st, each)
+            q.select_each_st(&sel.matchers, with_st, &mut each)
                 .map_err(QueryError::from)?;
             if err.is_some() {
                 break;

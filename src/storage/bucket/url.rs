@@ -51,15 +51,20 @@ pub(crate) fn open_store(cfg: &ObjectStorageConfig) -> Result<(Arc<dyn ObjectSto
     }
 }
 
+/// Makes rustls use the ring provider for every HTTP client of the
+/// process (the bucket's and the cluster's); installing it twice is
+/// harmless (the second call reports the first). Deprecated upstream only
+/// for lacking post-quantum key exchange.
+pub(crate) fn install_tls_provider() {
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An S3 client: the usual `AWS_*` environment variables first, then the
 /// configured keys over them. Requests are retried briefly by the client;
 /// the shipper does the long backoff while a store is down.
 fn s3(cfg: &ObjectStorageConfig, bucket: &str) -> Result<object_store::aws::AmazonS3> {
-    // TLS goes through rustls with the ring provider; installing it twice
-    // is harmless (the second call reports the first). Deprecated upstream
-    // only for lacking post-quantum key exchange.
-    #[allow(deprecated)]
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_tls_provider();
     let mut b = AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
         .with_retry(RetryConfig {

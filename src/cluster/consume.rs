@@ -1,0 +1,296 @@
+//! One partition this node owns: a storage engine of its own under
+//! `<data-dir>/partitions/<p>/` and an ordered consumer of the partition's
+//! subject feeding it.
+//!
+//! A partition's storage starts empty each time this node takes the
+//! partition (its previous local state may be stale: another node owned
+//! it meanwhile) and replays the log from its first retained message;
+//! blocks that earlier owners shipped to the bucket (under
+//! `<prefix>/p<p>/`) are read through the bucket index, and the overlap
+//! between them and the replayed head is merged away by the querier,
+//! which keeps one sample per timestamp.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use futures::{FutureExt, StreamExt};
+use parking_lot::Mutex;
+
+use super::node::Inner;
+use super::wire::{decode, TENANT_HEADER};
+use super::{subject, ClusterError};
+use crate::storage::{SeriesInput, Storage, StorageConfig};
+use crate::tenant::TenantId;
+
+/// Most log messages applied in one storage call.
+const MAX_BATCH: usize = 256;
+
+/// An owned partition.
+pub(crate) struct Owned {
+    pub partition: u32,
+    pub storage: Arc<Storage>,
+    /// Last stream sequence applied (0 = none).
+    consumed: AtomicU64,
+    /// Revision of our lease key.
+    pub revision: AtomicU64,
+    /// When the lease was last taken or renewed.
+    pub renewed: Mutex<Instant>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Owned {
+    /// Last stream sequence applied.
+    pub fn consumed(&self) -> u64 {
+        self.consumed.load(Ordering::Acquire)
+    }
+
+    /// Waits (blocking, polling every 5 ms) until the partition is
+    /// consumed up to `seq`; false if `deadline` passes first.
+    pub fn wait_for(&self, seq: u64, deadline: Instant) -> bool {
+        loop {
+            if self.consumed() >= seq {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The storage settings of partition `p`.
+pub(crate) fn partition_config(template: &StorageConfig, p: u32) -> StorageConfig {
+    let mut cfg = template.clone();
+    cfg.data_dir = template.data_dir.join("partitions").join(p.to_string());
+    if let Some(os) = &mut cfg.object_storage {
+        os.url = format!("{}/p{p}", os.url.trim_end_matches('/'));
+        os.cache_dir = cfg.data_dir.join("cache");
+    }
+    cfg
+}
+
+/// Opens partition `p`'s storage afresh and starts consuming it.
+pub(crate) async fn open(
+    inner: &Arc<Inner>,
+    p: u32,
+    revision: u64,
+) -> Result<Arc<Owned>, ClusterError> {
+    let cfg = partition_config(&inner.template, p);
+    let dir = cfg.data_dir.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("clearing {}: {e}", dir.display())),
+        }
+        Storage::open(cfg)
+            .map(|(s, _)| s)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r)
+    .map_err(|why| ClusterError::Partition { partition: p, why })?;
+    let owned = Arc::new(Owned {
+        partition: p,
+        storage: Arc::new(opened),
+        consumed: AtomicU64::new(0),
+        revision: AtomicU64::new(revision),
+        renewed: Mutex::new(Instant::now()),
+        task: Mutex::new(None),
+    });
+    let task = tokio::spawn(run(inner.clone(), owned.clone()));
+    *owned.task.lock() = Some(task);
+    Ok(owned)
+}
+
+/// Stops the consumer and closes the storage.
+pub(crate) async fn close(owned: Arc<Owned>) {
+    if let Some(t) = owned.task.lock().take() {
+        t.abort();
+    }
+    let storage = owned.storage.clone();
+    let p = owned.partition;
+    let closed = tokio::task::spawn_blocking(move || storage.close()).await;
+    if let Ok(Err(e)) = closed {
+        tracing::warn!(partition = p, error = %e, "closing a partition's storage failed");
+    }
+}
+
+async fn run(inner: Arc<Inner>, owned: Arc<Owned>) {
+    let p = owned.partition;
+    loop {
+        let next = owned.consumed() + 1;
+        let cfg = pull::OrderedConfig {
+            filter_subject: subject(p),
+            deliver_policy: if next <= 1 {
+                DeliverPolicy::All
+            } else {
+                DeliverPolicy::ByStartSequence {
+                    start_sequence: next,
+                }
+            },
+            ..Default::default()
+        };
+        let messages = match inner.stream.create_consumer(cfg).await {
+            Ok(c) => c.messages().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let mut messages = match messages {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(partition = p, error = %e, "cannot consume the partition; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        loop {
+            let first = match messages.next().await {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    tracing::warn!(partition = p, error = %e, "consumer failed; restarting it");
+                    break;
+                }
+                None => break,
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match messages.next().now_or_never() {
+                    Some(Some(Ok(m))) => batch.push(m),
+                    _ => break,
+                }
+            }
+            apply(&inner, &owned, batch).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One log message ready to append.
+struct Pending {
+    seq: u64,
+    tenant: TenantId,
+    payload: bytes::Bytes,
+}
+
+/// Applies messages in order; an append that fails (disk full, storage
+/// closed) is retried until it succeeds, so nothing is skipped.
+async fn apply(inner: &Arc<Inner>, owned: &Arc<Owned>, batch: Vec<async_nats::jetstream::Message>) {
+    let p = owned.partition;
+    let mut pending = Vec::with_capacity(batch.len());
+    let mut last = owned.consumed();
+    for m in batch {
+        let Ok(info) = m.info() else {
+            inner.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let seq = info.stream_sequence;
+        if seq <= last {
+            continue;
+        }
+        last = seq;
+        let tenant = m
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(TENANT_HEADER))
+            .map(|v| v.as_str().to_string())
+            .and_then(|t| TenantId::new(&t).ok());
+        match tenant {
+            Some(tenant) => pending.push(Pending {
+                seq,
+                tenant,
+                payload: m.payload.clone(),
+            }),
+            None => {
+                inner.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    partition = p,
+                    seq,
+                    "log message without a valid tenant header; skipped"
+                );
+            }
+        }
+    }
+    loop {
+        let storage = owned.storage.clone();
+        let work: Vec<(u64, TenantId, bytes::Bytes)> = pending
+            .iter()
+            .map(|m| (m.seq, m.tenant.clone(), m.payload.clone()))
+            .collect();
+        let counters_bad = {
+            let inner = inner.clone();
+            move |seq: u64, e: String| {
+                inner.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(partition = p, seq, error = %e, "undecodable log message skipped");
+            }
+        };
+        let res = tokio::task::spawn_blocking(move || {
+            for (seq, tenant, payload) in &work {
+                let decoded = match decode(*seq, payload) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        counters_bad(*seq, e.to_string());
+                        continue;
+                    }
+                };
+                let refs = decoded.label_refs();
+                let inputs: Vec<SeriesInput<'_>> = refs
+                    .iter()
+                    .zip(&decoded.samples)
+                    .map(|(l, s)| SeriesInput {
+                        labels: l,
+                        samples: s,
+                        histograms: &[],
+                    })
+                    .collect();
+                let with_st = decoded
+                    .batch
+                    .series
+                    .iter()
+                    .any(|s| !s.start_times.is_empty());
+                let r = if with_st {
+                    let sts: Vec<&[i64]> = decoded
+                        .batch
+                        .series
+                        .iter()
+                        .map(|s| s.start_times.as_slice())
+                        .collect();
+                    storage.append_with_start_times(tenant, &inputs, &sts)
+                } else {
+                    storage.append(tenant, &inputs)
+                };
+                r.map_err(|e| (*seq, e.to_string()))?;
+            }
+            Ok::<_, (u64, String)>(())
+        })
+        .await;
+        match res {
+            Ok(Ok(())) => break,
+            Ok(Err((seq, e))) => {
+                inner
+                    .counters
+                    .append_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(partition = p, seq, error = %e, "append from the log failed; retrying");
+                // Messages before `seq` were applied; retry from it.
+                pending.retain(|m| m.seq >= seq);
+                if let Some(first) = pending.first() {
+                    owned.consumed.store(first.seq - 1, Ordering::Release);
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                tracing::error!(partition = p, error = %e, "append task failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    inner
+        .counters
+        .consumed_messages
+        .fetch_add(pending.len() as u64, Ordering::Relaxed);
+    owned.consumed.store(last, Ordering::Release);
+}

@@ -1,0 +1,80 @@
+//! The read seam: where a query's series come from. On one node that is
+//! [`Storage`] itself (a [`Querier`] per tenant and range); in cluster mode
+//! it is the fan-out to the owners of the tenant's partitions
+//! (`cluster::reads`). The PromQL scope reads only through this trait, so
+//! both paths run the same engine, policy and tenant checks.
+
+use crate::model::Labels;
+use crate::storage::error::Result;
+use crate::storage::index::Matcher;
+use crate::storage::{Querier, SeriesValues, Storage};
+use crate::tenant::TenantId;
+
+/// A callback taking one series and its values: float samples and native
+/// histograms in time order, and the `(t, st)` pairs of its samples that
+/// have a start timestamp (empty unless asked for); it returns `false` to
+/// stop.
+pub type EachSeries<'f> = dyn FnMut(Labels, SeriesValues) -> bool + 'f;
+
+/// One tenant's series over one time range.
+pub trait TenantReader {
+    /// Calls `f` with each series matching all `matchers` that has samples
+    /// in range, in label order; with `with_st`, also its start timestamps.
+    fn select_each_st(
+        &self,
+        matchers: &[Matcher],
+        with_st: bool,
+        f: &mut EachSeries<'_>,
+    ) -> Result<()>;
+    /// Label sets of matching series with samples in range.
+    fn select_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>>;
+    /// Label names of matching series, sorted, at most `limit`.
+    fn label_names(&self, matchers: &[Matcher], limit: Option<usize>) -> Result<Vec<String>>;
+    /// Values of `name` on matching series, sorted, at most `limit`.
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        limit: Option<usize>,
+    ) -> Result<Vec<String>>;
+}
+
+/// Where series come from: one reader per tenant and range.
+pub trait ReadSource: Send + Sync {
+    /// A reader of `tenant`'s data in `[mint, maxt]` (inclusive, ms).
+    fn reader<'a>(&'a self, tenant: &TenantId, mint: i64, maxt: i64) -> Box<dyn TenantReader + 'a>;
+}
+
+impl TenantReader for Querier {
+    fn select_each_st(
+        &self,
+        matchers: &[Matcher],
+        with_st: bool,
+        f: &mut EachSeries<'_>,
+    ) -> Result<()> {
+        self.select_each_values(matchers, with_st, |l, v| f(l, v))
+    }
+
+    fn select_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>> {
+        Querier::select_labels(self, matchers)
+    }
+
+    fn label_names(&self, matchers: &[Matcher], limit: Option<usize>) -> Result<Vec<String>> {
+        Querier::label_names(self, matchers, limit)
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        limit: Option<usize>,
+    ) -> Result<Vec<String>> {
+        Querier::label_values(self, name, matchers, limit)
+    }
+}
+
+impl ReadSource for Storage {
+    fn reader<'a>(&'a self, tenant: &TenantId, mint: i64, maxt: i64) -> Box<dyn TenantReader + 'a> {
+        Box::new(self.querier(tenant, mint, maxt))
+    }
+}

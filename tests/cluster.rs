@@ -1,0 +1,887 @@
+//! Cluster mode end to end: a real three-server NATS JetStream cluster,
+//! SeaweedFS and three `tessera` processes on loopback, all started here.
+//!
+//! - kill -9 of a partition owner while writes go to another node: every
+//!   acknowledged sample is read back exactly once through a third node,
+//!   nothing that was never sent;
+//! - kill -9 of one NATS server under write load: writes go on, nothing
+//!   acknowledged is lost;
+//! - a retried request is not stored twice (the log drops it by its
+//!   `Nats-Msg-Id`, whichever node it reaches);
+//! - `X-Read-Consistency: strong` reads see a write at once;
+//! - two tenants with identical series, every read endpoint through every
+//!   node, and a forged internal read.
+//!
+//! Each test starts its own stack; they run one at a time (the machine
+//! has few cores, and each stack is seven processes).
+
+mod crash;
+mod nats;
+mod weed;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crash::server::Proc;
+use nats::Nats;
+use serde_json::Value;
+use tessera::ingest::proto::{encode_snappy, v1};
+use weed::{Weed, BUCKET};
+
+/// One stack at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const PARTITIONS: u32 = 6;
+const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// NATS, SeaweedFS and the Tessera nodes.
+struct Stack {
+    nodes: Vec<Proc>,
+    nats: Nats,
+    weed: Weed,
+    dir: tempfile::TempDir,
+}
+
+/// `serve` flags of node `id`.
+fn node_args(id: &str, nats: &Nats, weed: &Weed) -> Vec<String> {
+    vec![
+        format!("--cluster.nats-url={}", nats.urls()),
+        format!("--cluster.node-id={id}"),
+        format!("--cluster.partitions={PARTITIONS}"),
+        "--cluster.replicas=3".into(),
+        "--cluster.lease-ttl=3s".into(),
+        "--cluster.strong-read-timeout=20s".into(),
+        "--query.max-samples=1000000".into(),
+        "--maintenance-interval=1s".into(),
+        format!("--object-storage.url=s3://{BUCKET}/cluster"),
+        format!("--object-storage.endpoint={}", weed.endpoint),
+        "--object-storage.region=us-east-1".into(),
+        "--object-storage.access-key-id=test".into(),
+        "--object-storage.secret-access-key=test".into(),
+        "--object-storage.allow-http".into(),
+    ]
+}
+
+impl Stack {
+    async fn start(n: usize) -> Stack {
+        let nats = tokio::task::block_in_place(Nats::start);
+        let weed = tokio::task::block_in_place(Weed::start);
+        let dir = tempfile::tempdir().unwrap();
+        let mut nodes = Vec::new();
+        for id in &NODES[..n] {
+            let d = dir.path().join(id);
+            std::fs::create_dir_all(&d).unwrap();
+            let env = vec![("RUST_LOG".to_string(), "info".to_string())];
+            nodes.push(Proc::start_with(&d, None, node_args(id, &nats, &weed), env).await);
+        }
+        let s = Stack {
+            nodes,
+            nats,
+            weed,
+            dir,
+        };
+        s.wait_owned(0, &NODES[..n]).await;
+        s
+    }
+
+    /// Starts one more node, `id`, with the same settings.
+    async fn add_node(&mut self, id: &str) {
+        let d = self.dir.path().join(id);
+        std::fs::create_dir_all(&d).unwrap();
+        let env = vec![("RUST_LOG".to_string(), "info".to_string())];
+        let args = node_args(id, &self.nats, &self.weed);
+        self.nodes.push(Proc::start_with(&d, None, args, env).await);
+    }
+
+    fn base(&self, i: usize) -> &str {
+        &self.nodes[i].base
+    }
+
+    /// Waits until node `via` sees every partition owned by one of `live`
+    /// and every one of `live` owning some (when there are enough).
+    async fn wait_owned(&self, via: usize, live: &[&str]) {
+        let started = Instant::now();
+        let mut last = Value::Null;
+        while started.elapsed() < Duration::from_secs(60) {
+            if let Ok(st) = status(self.base(via)).await {
+                let owners: Vec<Option<String>> = st["partition_status"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["owner"].as_str().map(str::to_string))
+                    .collect();
+                let all_live = owners
+                    .iter()
+                    .all(|o| o.as_deref().is_some_and(|o| live.contains(&o)));
+                let used: BTreeSet<&str> = owners.iter().flatten().map(String::as_str).collect();
+                if all_live && used.len() == live.len().min(PARTITIONS as usize) {
+                    return;
+                }
+                last = st;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "partitions never settled on {live:?}: {last:#}\n{}",
+            self.logs()
+        );
+    }
+
+    fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("--- {}:\n{}", NODES[i], n.log_tail()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+async fn status(base: &str) -> Result<Value, String> {
+    let r = client()
+        .get(format!("{base}/api/v1/status/cluster"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let v: Value = r.json().await.map_err(|e| e.to_string())?;
+    Ok(v["data"].clone())
+}
+
+/// The sum of every partition's last sequence as `base` last saw them.
+async fn log_length(base: &str) -> u64 {
+    let st = status(base).await.unwrap();
+    st["partition_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["last_sequence"].as_u64().unwrap())
+        .sum()
+}
+
+/// A remote-write body: `metric{tenant_tag, i}` for `i < series`, one
+/// sample each at `t` with value `v(i)`.
+fn body(metric: &str, tag: &str, series: usize, t: i64, v: impl Fn(usize) -> f64) -> Vec<u8> {
+    let timeseries = (0..series)
+        .map(|i| v1::TimeSeries {
+            labels: vec![
+                v1::Label {
+                    name: "__name__".into(),
+                    value: metric.into(),
+                },
+                v1::Label {
+                    name: "i".into(),
+                    value: i.to_string(),
+                },
+                v1::Label {
+                    name: "tag".into(),
+                    value: tag.into(),
+                },
+            ],
+            samples: vec![v1::Sample {
+                value: v(i),
+                timestamp: t,
+            }],
+            ..Default::default()
+        })
+        .collect();
+    encode_snappy(&v1::WriteRequest {
+        timeseries,
+        metadata: Vec::new(),
+    })
+}
+
+async fn write(base: &str, tenant: &str, body: Vec<u8>) -> reqwest::Response {
+    client()
+        .post(format!("{base}/api/v1/write"))
+        .header("Content-Type", "application/x-protobuf")
+        .header("Content-Encoding", "snappy")
+        .header("X-Scope-OrgID", tenant)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// GET with a tenant and optional strong consistency: status and JSON.
+async fn get(
+    base: &str,
+    tenant: &str,
+    path: &str,
+    params: &[(&str, String)],
+    strong: bool,
+) -> (u16, Value) {
+    let mut rb = client()
+        .get(format!("{base}{path}"))
+        .header("X-Scope-OrgID", tenant)
+        .query(params);
+    if strong {
+        rb = rb.header("X-Read-Consistency", "strong");
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// A strong instant query that must succeed; retried while owners change
+/// (503) for up to a minute.
+async fn strong_query(base: &str, tenant: &str, q: &str, t: i64) -> Value {
+    let started = Instant::now();
+    loop {
+        let p = [("query", q.to_string()), ("time", crash::check::secs(t))];
+        let (code, v) = get(base, tenant, "/api/v1/query", &p, true).await;
+        if code == 200 {
+            return v["data"].clone();
+        }
+        assert_eq!(code, 503, "{q}: {v}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{q} kept failing: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_owner_loses_no_acknowledged_sample() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = Stack::start(3).await;
+    // Node B owns some partitions (balanced: two of six each).
+    let st = status(s.base(0)).await.unwrap();
+    let b_owns = st["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "node-b")
+        .map(|n| n["owns"].as_array().unwrap().len())
+        .unwrap_or(0);
+    assert!(b_owns > 0, "node-b owns nothing: {st:#}");
+    let first_t = now_ms() - 60_000;
+    let load = crash::load::Load::start(s.base(0), first_t);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    s.nodes[1].kill();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let logs = load.stop().await;
+    // B's partitions move to A and C within a lease TTL, and the new
+    // owners replay the log.
+    s.wait_owned(2, &["node-a", "node-c"]).await;
+    // A strong read through C waits until the owners have consumed
+    // everything the log holds.
+    let data = strong_query(
+        s.base(2),
+        crash::load::TENANT,
+        "count(durab_sample)",
+        now_ms(),
+    )
+    .await;
+    assert_eq!(data["result"][0]["value"][1], "32", "{data}");
+    let v = crash::check::verify(s.base(2), &logs).await;
+    let (acked, refused, failed) = v.requests;
+    eprintln!("owner kill: {acked} requests acknowledged, {refused} refused, {failed} failed; {} samples verified", v.acked);
+    assert!(acked > 50, "too few writes acknowledged: {v:?}");
+    assert_eq!(
+        refused + failed,
+        0,
+        "writes through node A failed while B died: {v:?}"
+    );
+    // Now through the bucket: the owners flush their heads into blocks,
+    // which ship; then node C dies too, and A, owning everything, replays
+    // the whole log into empty storages next to the shipped blocks. Every
+    // acknowledged sample is still there once, with its value.
+    for node in [0, 2] {
+        let r = client()
+            .post(format!("{}/api/v1/admin/tsdb/flush", s.base(node)))
+            .header("X-Scope-OrgID", crash::load::TENANT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    }
+    let shipped = wait_shipped(&s, 2).await;
+    s.nodes[2].kill();
+    s.wait_owned(0, &["node-a"]).await;
+    let data = strong_query(
+        s.base(0),
+        crash::load::TENANT,
+        "count(durab_sample)",
+        now_ms(),
+    )
+    .await;
+    assert_eq!(data["result"][0]["value"][1], "32", "{data}");
+    let again = crash::check::verify(s.base(0), &logs).await;
+    assert_eq!(again.acked, v.acked, "{again:?}");
+    eprintln!(
+        "after C's death too: {} blocks were in the bucket; {} samples verified again",
+        shipped, again.acked
+    );
+}
+
+/// Waits until the bucket holds at least `min` blocks (a `meta.json` each)
+/// under the cluster prefix; returns how many.
+async fn wait_shipped(s: &Stack, min: usize) -> usize {
+    let started = Instant::now();
+    loop {
+        let n = tokio::task::block_in_place(|| count_metas(&s.weed.endpoint));
+        if n >= min {
+            return n;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "only {n} blocks shipped"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Block `meta.json` objects in the cluster prefix, by listing the bucket.
+fn count_metas(endpoint: &str) -> usize {
+    let body = reqwest::blocking::Client::new()
+        .get(format!("{endpoint}/{BUCKET}?list-type=2&prefix=cluster/"))
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_default();
+    body.matches("/meta.json</Key>").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_joining_node_takes_its_share_without_restarts() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = Stack::start(2).await;
+    let t0 = now_ms() - 120_000;
+    for k in 0..40i64 {
+        let r = write(
+            s.base((k % 2) as usize),
+            "join",
+            body("join_m", "x", 30, t0 + k * 1000, |i| i as f64),
+        )
+        .await;
+        assert_eq!(r.status(), 204);
+    }
+    // node-c joins: the others hand partitions over, no restart.
+    s.add_node("node-c").await;
+    s.wait_owned(0, &NODES).await;
+    for k in 40..80i64 {
+        let r = write(
+            s.base((k % 3) as usize),
+            "join",
+            body("join_m", "x", 30, t0 + k * 1000, |i| i as f64),
+        )
+        .await;
+        assert_eq!(r.status(), 204);
+    }
+    let end = t0 + 79_000;
+    for node in 0..3 {
+        let data = strong_query(s.base(node), "join", "count_over_time(join_m[5m])", end).await;
+        let result = data["result"].as_array().unwrap();
+        assert_eq!(result.len(), 30, "node {node}: {data}");
+        assert!(
+            result.iter().all(|r| r["value"][1] == "80"),
+            "node {node}: {data}"
+        );
+    }
+    let st = status(s.base(2)).await.unwrap();
+    let owners: BTreeSet<&str> = st["partition_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["owner"].as_str())
+        .collect();
+    assert_eq!(owners, NODES.into_iter().collect(), "{st}");
+}
+
+/// All of NATS gone: the nodes cannot renew their leases, give their
+/// partitions up within a TTL and answer reads with 503 instead of
+/// possibly stale data; writes are refused (503), not acknowledged; when
+/// NATS returns, the partitions are taken again and every acknowledged
+/// sample is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_cut_off_from_nats_stop_answering_and_recover() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = Stack::start(2).await;
+    let t = now_ms() - 20_000;
+    let r = write(s.base(0), "cut", body("cut_m", "x", 40, t, |i| i as f64)).await;
+    assert_eq!(r.status(), 204);
+    let data = strong_query(s.base(1), "cut", "count(cut_m)", t).await;
+    assert_eq!(data["result"][0]["value"][1], "40", "{data}");
+    tokio::task::block_in_place(|| (0..3).for_each(|i| s.nats.kill(i)));
+    let p = [
+        ("query", "count(cut_m)".to_string()),
+        ("time", crash::check::secs(t)),
+    ];
+    let started = Instant::now();
+    loop {
+        let (code, v) = get(s.base(0), "cut", "/api/v1/query", &p, false).await;
+        if code == 503 {
+            break;
+        }
+        assert_eq!(code, 200, "{v}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still answering without NATS: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let r = write(
+        s.base(1),
+        "cut",
+        body("cut_m", "x", 40, t + 1000, |i| i as f64),
+    )
+    .await;
+    assert_eq!(r.status(), 503, "a write acknowledged without the log");
+    tokio::task::block_in_place(|| (0..3).for_each(|i| s.nats.restart(i)));
+    let data = strong_query(s.base(1), "cut", "count_over_time(cut_m[1m])", t + 1000).await;
+    let result = data["result"].as_array().unwrap();
+    assert_eq!(result.len(), 40, "{data}");
+    assert!(result.iter().all(|r| r["value"][1] == "1"), "{data}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_nats_server_loses_no_acknowledged_sample() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = Stack::start(2).await;
+    let first_t = now_ms() - 60_000;
+    let load = crash::load::Load::start(s.base(0), first_t);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::task::block_in_place(|| s.nats.kill(0));
+    let killed_at = Instant::now();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let logs = load.stop().await;
+    let data = strong_query(
+        s.base(1),
+        crash::load::TENANT,
+        "count(durab_sample)",
+        now_ms(),
+    )
+    .await;
+    assert_eq!(data["result"][0]["value"][1], "32", "{data}");
+    let v = crash::check::verify(s.base(1), &logs).await;
+    let (acked, refused, failed) = v.requests;
+    eprintln!(
+        "NATS server kill: {acked} requests acknowledged, {refused} refused, {failed} failed; {} samples verified, {} of {} unacknowledged samples present; {:?} since the kill",
+        v.acked, v.unknown_present, v.unknown, killed_at.elapsed()
+    );
+    // Writes go on: the senders' last requests (after the kill) succeeded.
+    for log in &logs {
+        let tail: Vec<_> = log.batches.iter().rev().take(5).collect();
+        assert!(
+            tail.iter()
+                .all(|b| b.outcome == crash::load::Outcome::Acked),
+            "sender {} still failing after the NATS server died: {tail:?}\n{}",
+            log.sender,
+            s.logs()
+        );
+    }
+    assert!(acked > 50, "{v:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retried_request_is_stored_once() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Stack::start(3).await;
+    let t = now_ms() - 10_000;
+    let b = body("retry_m", "x", 50, t, |i| i as f64 + 0.5);
+    let r = write(s.base(0), "rt", b.clone()).await;
+    assert_eq!(r.status(), 204);
+    // The log length settles once the lease loops have seen it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = log_length(s.base(0)).await;
+    assert!(before > 0);
+    // The client retries the same request, through each node.
+    for i in 0..3 {
+        let r = write(s.base(i), "rt", b.clone()).await;
+        assert_eq!(r.status(), 204);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = log_length(s.base(0)).await;
+    assert_eq!(before, after, "the retries added messages to the log");
+    let mut dups = 0u64;
+    for i in 0..3 {
+        let m = client()
+            .get(format!("{}/metrics", s.base(i)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        dups += m
+            .lines()
+            .find_map(|l| l.strip_prefix("tessera_cluster_duplicate_messages_total "))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    assert!(dups >= 3, "the stream reported {dups} duplicate messages");
+    let data = strong_query(s.base(1), "rt", "count_over_time(retry_m[1m])", t + 1).await;
+    let result = data["result"].as_array().unwrap();
+    assert_eq!(result.len(), 50, "{data}");
+    assert!(result.iter().all(|r| r["value"][1] == "1"), "{data}");
+    // A different request with new samples is stored.
+    let r = write(
+        s.base(2),
+        "rt",
+        body("retry_m", "x", 50, t + 1000, |i| i as f64),
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    let data = strong_query(s.base(0), "rt", "count_over_time(retry_m[1m])", t + 1001).await;
+    let result = data["result"].as_array().unwrap();
+    assert!(result.iter().all(|r| r["value"][1] == "2"), "{data}");
+    // A series with bad labels is refused by the node that takes the write
+    // (a partial write, as on one node); the good series of the request
+    // are stored.
+    let label = |n: &str, v: &str| v1::Label {
+        name: n.into(),
+        value: v.into(),
+    };
+    let sample = v1::Sample {
+        value: 4.0,
+        timestamp: t + 2000,
+    };
+    let req = v1::WriteRequest {
+        timeseries: vec![
+            v1::TimeSeries {
+                labels: vec![label("__name__", "bad_m"), label("a", "1"), label("a", "2")],
+                samples: vec![sample.clone()],
+                ..Default::default()
+            },
+            v1::TimeSeries {
+                labels: vec![label("__name__", "good_m")],
+                samples: vec![sample],
+                ..Default::default()
+            },
+        ],
+        metadata: Vec::new(),
+    };
+    let r = write(s.base(1), "rt", encode_snappy(&req)).await;
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("duplicate label name") && text.contains("bad_m"),
+        "{text}"
+    );
+    let data = strong_query(s.base(2), "rt", "good_m or bad_m", t + 2000).await;
+    assert_eq!(data["result"].as_array().unwrap().len(), 1, "{data}");
+    assert_eq!(data["result"][0]["metric"]["__name__"], "good_m", "{data}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn strong_reads_see_the_write_at_once() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Stack::start(3).await;
+    let t0 = now_ms() - 100_000;
+    for k in 0..30i64 {
+        let t = t0 + k * 1000;
+        let w = (k % 3) as usize;
+        let r = write(
+            s.base(w),
+            "sc",
+            body("strong_m", "x", 20, t, |i| (k * 100 + i as i64) as f64),
+        )
+        .await;
+        assert_eq!(r.status(), 204);
+        // Immediately, through another node, once: no retry.
+        let p = [
+            ("query", "sum(strong_m)".to_string()),
+            ("time", crash::check::secs(t)),
+        ];
+        let (code, v) = get(s.base((w + 1) % 3), "sc", "/api/v1/query", &p, true).await;
+        assert_eq!(code, 200, "{v}");
+        let want: i64 = (0..20).map(|i| k * 100 + i).sum();
+        assert_eq!(
+            v["data"]["result"][0]["value"][1],
+            want.to_string(),
+            "write {k}: {v}"
+        );
+        // The sample is the newest: its timestamp is t.
+        let p = [
+            ("query", "timestamp(strong_m{i=\"0\"})".to_string()),
+            ("time", crash::check::secs(t)),
+        ];
+        let (_, v) = get(s.base((w + 2) % 3), "sc", "/api/v1/query", &p, true).await;
+        assert_eq!(
+            v["data"]["result"][0]["value"][1],
+            crash::check::secs(t)
+                .trim_end_matches('0')
+                .trim_end_matches('.'),
+            "write {k}: {v}"
+        );
+    }
+}
+
+/// A read that would gather more samples from the owners than the query
+/// limit is refused with the limit's error (422), not answered unbounded;
+/// a narrower one still works, and the nodes stay healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fan_out_is_bounded_by_the_sample_limit() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Stack::start(3).await;
+    let t0 = now_ms() - 700_000;
+    // 2000 series x 600 samples = 1.2 M samples, over the 1 M limit.
+    for k in 0..4i64 {
+        let timeseries = (0..2000)
+            .map(|i| v1::TimeSeries {
+                labels: vec![
+                    v1::Label {
+                        name: "__name__".into(),
+                        value: "big_m".into(),
+                    },
+                    v1::Label {
+                        name: "i".into(),
+                        value: i.to_string(),
+                    },
+                ],
+                samples: (k * 150..(k + 1) * 150)
+                    .map(|j| v1::Sample {
+                        value: j as f64,
+                        timestamp: t0 + j * 1000,
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect();
+        let b = encode_snappy(&v1::WriteRequest {
+            timeseries,
+            metadata: Vec::new(),
+        });
+        let r = write(s.base(k as usize % 3), "big", b).await;
+        assert_eq!(r.status(), 204);
+    }
+    let end = t0 + 599_000;
+    let p = [
+        ("query", "count_over_time(big_m[15m])".to_string()),
+        ("time", crash::check::secs(end)),
+    ];
+    for node in 0..3 {
+        let (code, v) = get(s.base(node), "big", "/api/v1/query", &p, true).await;
+        assert_eq!(code, 422, "node {node}: {v}");
+        assert_eq!(v["errorType"], "execution", "{v}");
+        assert!(
+            v["error"].as_str().unwrap().contains("too many samples"),
+            "{v}"
+        );
+    }
+    let data = strong_query(
+        s.base(1),
+        "big",
+        "count_over_time(big_m{i=\"7\"}[15m])",
+        end,
+    )
+    .await;
+    assert_eq!(data["result"][0]["value"][1], "600", "{data}");
+    for node in 0..3 {
+        let r = client()
+            .get(format!("{}/-/healthy", s.base(node)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tenants_stay_apart_on_every_node() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Stack::start(3).await;
+    let t = now_ms() - 30_000;
+    // Identical series names and labels; values tell the tenants apart.
+    let r = write(
+        s.base(0),
+        "alpha",
+        body("iso_m", "same", 12, t, |i| 1000.0 + i as f64),
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    let r = write(
+        s.base(1),
+        "beta",
+        body("iso_m", "same", 12, t, |i| 2000.0 + i as f64),
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    let r = write(s.base(2), "beta", body("beta_only", "b", 3, t, |_| 7.0)).await;
+    assert_eq!(r.status(), 204);
+    let ts = crash::check::secs(t);
+    for node in 0..3 {
+        let base = s.base(node);
+        for (tenant, lo, hi, other_metric) in [
+            ("alpha", 1000.0, 1011.0, "beta_only"),
+            ("beta", 2000.0, 2011.0, ""),
+        ] {
+            let p = [("query", "iso_m".to_string()), ("time", ts.clone())];
+            let (code, v) = get(base, tenant, "/api/v1/query", &p, true).await;
+            assert_eq!(code, 200, "{v}");
+            let res = v["data"]["result"].as_array().unwrap();
+            assert_eq!(res.len(), 12, "node {node} {tenant}: {v}");
+            for r in res {
+                let x: f64 = r["value"][1].as_str().unwrap().parse().unwrap();
+                assert!((lo..=hi).contains(&x), "node {node} {tenant} sees {x}: {v}");
+            }
+            let p = [
+                ("query", "sum(iso_m)".to_string()),
+                ("start", crash::check::secs(t - 60_000)),
+                ("end", ts.clone()),
+                ("step", "15".to_string()),
+            ];
+            let (code, v) = get(base, tenant, "/api/v1/query_range", &p, true).await;
+            assert_eq!(code, 200, "{v}");
+            let want: f64 = (0..12).map(|i| lo + i as f64).sum();
+            let vals = v["data"]["result"][0]["values"].as_array().unwrap();
+            assert!(
+                vals.iter().all(|x| x[1] == want.to_string()),
+                "node {node} {tenant}: {v}"
+            );
+            let p = [("match[]", "{__name__=~\".+\"}".to_string())];
+            let (_, v) = get(base, tenant, "/api/v1/series", &p, true).await;
+            let names: BTreeSet<&str> = v["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["__name__"].as_str().unwrap())
+                .collect();
+            let want: BTreeSet<&str> = if tenant == "beta" {
+                ["iso_m", "beta_only"].into()
+            } else {
+                ["iso_m"].into()
+            };
+            assert_eq!(names, want, "node {node} {tenant} series: {v}");
+            let (_, v) = get(base, tenant, "/api/v1/label/__name__/values", &[], true).await;
+            let got: BTreeSet<&str> = v["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect();
+            assert_eq!(got, want, "node {node} {tenant} values: {v}");
+            let (_, v) = get(base, tenant, "/api/v1/labels", &[], true).await;
+            assert_eq!(
+                v["data"],
+                serde_json::json!(["__name__", "i", "tag"]),
+                "node {node} {tenant} labels: {v}"
+            );
+            if !other_metric.is_empty() {
+                let p = [("query", other_metric.to_string()), ("time", ts.clone())];
+                let (_, v) = get(base, tenant, "/api/v1/query", &p, true).await;
+                assert_eq!(
+                    v["data"]["result"],
+                    serde_json::json!([]),
+                    "node {node} {tenant}: {v}"
+                );
+            }
+            let p = [("match[]", "iso_m".to_string())];
+            let r = client()
+                .get(format!("{base}/federate"))
+                .header("X-Scope-OrgID", tenant)
+                .query(&p)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let text = r.text().await.unwrap();
+            let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("iso_m")).collect();
+            assert_eq!(lines.len(), 12, "node {node} {tenant} federate:\n{text}");
+            for l in lines {
+                let x: f64 = l.split(' ').nth(1).unwrap().parse().unwrap();
+                assert!((lo..=hi).contains(&x), "node {node} {tenant} federates {l}");
+            }
+        }
+        // A forged internal read: alpha's credential asking for beta.
+        let forged = serde_json::json!({
+            "tenant": "beta", "partitions": (0..PARTITIONS).collect::<Vec<_>>(), "mint": 0, "maxt": i64::MAX / 2,
+            "op": {"select": {"with_st": false}},
+            "matchers": [{"name": "__name__", "op": "=", "value": "iso_m"}],
+        });
+        let r = client()
+            .post(format!("{base}/internal/cluster/read"))
+            .header("X-Scope-OrgID", "alpha")
+            .json(&forged)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "node {node}: {}", r.text().await.unwrap());
+        // Malformed internal reads are 400s naming the problem.
+        let r = client()
+            .post(format!("{base}/internal/cluster/read"))
+            .header("X-Scope-OrgID", "alpha")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert!(r.text().await.unwrap().contains("does not decode"));
+        let mut bad = forged.clone();
+        bad["tenant"] = "alpha".into();
+        bad["partitions"] = serde_json::json!([PARTITIONS + 5]);
+        let r = client()
+            .post(format!("{base}/internal/cluster/read"))
+            .header("X-Scope-OrgID", "alpha")
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert!(r.text().await.unwrap().contains("does not exist"));
+    }
+}
+
+#[test]
+fn cluster_mode_needs_object_storage_and_valid_settings() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(Path::new("/nonexistent-tessera-test-dir"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} started");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let e = run(&["--cluster.nats-url=nats://127.0.0.1:1"]);
+    assert!(e.contains("object_storage.url"), "{e}");
+    let os = "--object-storage.url=memory://x";
+    let e = run(&[
+        "--cluster.nats-url=nats://127.0.0.1:1",
+        os,
+        "--cluster.partitions=0",
+    ]);
+    assert!(e.contains("cluster.partitions"), "{e}");
+    let e = run(&[
+        "--cluster.nats-url=nats://127.0.0.1:1",
+        os,
+        "--cluster.node-id=a b",
+    ]);
+    assert!(e.contains("cluster.node_id"), "{e}");
+    let e = run(&[
+        "--cluster.nats-url=nats://127.0.0.1:1",
+        os,
+        "--cluster.node-id=a",
+        "--cluster.replicas=9",
+    ]);
+    assert!(e.contains("cluster.replicas"), "{e}");
+    // Nothing listens on port 1: the error names NATS and the URL.
+    let e = run(&[
+        "--cluster.nats-url=nats://127.0.0.1:1",
+        os,
+        "--cluster.node-id=a",
+    ]);
+    assert!(e.contains("NATS") && e.contains("127.0.0.1:1"), "{e}");
+}
