@@ -299,6 +299,12 @@ pub(crate) async fn delete_tenant(
     params: Params,
 ) -> Result<Response, ApiError> {
     state.authenticator().authorize_admin(&reader.0)?;
+    if state.cluster().is_some() {
+        // The tenant's data lives in the partitions' storages and the log.
+        return Err(ApiError::BadData(
+            "deleting a tenant is not supported in cluster mode yet: its data is spread over the partitions and the log".into(),
+        ));
+    }
     let tenant = TenantId::new(&name).map_err(|e| ApiError::BadData(format!("invalid tenant: {e}")))?;
     if params.get("confirm") != Some(tenant.as_str()) {
         return Err(ApiError::BadData(format!(
