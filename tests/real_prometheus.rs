@@ -7,11 +7,13 @@
 //! this test fails and says so.
 
 mod http;
+mod peer;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use http::{read, start};
+use peer::prometheus_binary;
 
 /// Kills the child process when dropped, so a failing test leaves nothing behind.
 struct Reaper(Child);
@@ -21,21 +23,6 @@ impl Drop for Reaper {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn prometheus_binary() -> String {
-    let bin = std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "prometheus".to_string());
-    let ok = Command::new(&bin)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        ok,
-        "`{bin}` not found: install Debian's `prometheus` package (apt-get install -y prometheus)"
-    );
-    bin
 }
 
 #[tokio::test(flavor = "multi_thread")]
