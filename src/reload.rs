@@ -41,7 +41,11 @@ pub fn install(state: &AppState, flags: ServeFlags, running: Config) {
     }));
 }
 
-fn reload(state: &AppState, flags: &ServeFlags, running: &Mutex<Config>) -> Result<Vec<String>, String> {
+fn reload(
+    state: &AppState,
+    flags: &ServeFlags,
+    running: &Mutex<Config>,
+) -> Result<Vec<String>, String> {
     let new = Config::from_flags(flags).map_err(|e| e.to_string())?;
     let sc = new.server_config().map_err(|e| e.to_string())?;
     let storage = state
@@ -84,8 +88,14 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
     check("data_dir", old.data_dir != new.data_dir);
     check("wal", old.wal != new.wal);
     check("block_range", old.block_range != new.block_range);
-    check("maintenance_interval", old.maintenance_interval != new.maintenance_interval);
-    check("shutdown_timeout", old.shutdown_timeout != new.shutdown_timeout);
+    check(
+        "maintenance_interval",
+        old.maintenance_interval != new.maintenance_interval,
+    );
+    check(
+        "shutdown_timeout",
+        old.shutdown_timeout != new.shutdown_timeout,
+    );
     check("query", old.query != new.query);
     check("web", old.web != new.web);
     check("object_storage", old.object_storage != new.object_storage);

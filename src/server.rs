@@ -240,7 +240,8 @@ pub async fn run_with_limits(
                     tokio::time::sleep(crate::api::USAGE_PERSIST_EVERY).await;
                     let s = usage_state.clone();
                     let st = st.clone();
-                    let _ = tokio::task::spawn_blocking(move || s.metrics().usage().persist(&st)).await;
+                    let _ =
+                        tokio::task::spawn_blocking(move || s.metrics().usage().persist(&st)).await;
                     if usage_state.storage().is_none() {
                         break;
                     }
@@ -302,8 +303,8 @@ async fn close(state: &AppState) -> Result<(), ServerError> {
         metrics.usage().persist(&storage);
         storage.close()
     })
-        .await
-        .map_err(|e| ServerError::Task(e.to_string()))??;
+    .await
+    .map_err(|e| ServerError::Task(e.to_string()))??;
     tracing::info!("storage closed");
     Ok(())
 }

@@ -387,7 +387,11 @@ async fn remote_read(
             end_timestamp_ms: i64::MAX / 2,
             matchers: matchers
                 .iter()
-                .map(|(n, t, v)| read::LabelMatcher { r#type: *t, name: n.to_string(), value: v.to_string() })
+                .map(|(n, t, v)| read::LabelMatcher {
+                    r#type: *t,
+                    name: n.to_string(),
+                    value: v.to_string(),
+                })
                 .collect(),
             hints: None,
         }],
@@ -404,9 +408,17 @@ async fn remote_read(
     let code = r.status().as_u16();
     let body = r.bytes().await.unwrap();
     if code != 200 {
-        return (code, Vec::new(), String::from_utf8_lossy(&body).into_owned());
+        return (
+            code,
+            Vec::new(),
+            String::from_utf8_lossy(&body).into_owned(),
+        );
     }
-    let pairs = |l: &[read::Label]| l.iter().map(|l| (l.name.clone(), l.value.clone())).collect::<Vec<_>>();
+    let pairs = |l: &[read::Label]| {
+        l.iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect::<Vec<_>>()
+    };
     let mut out = Vec::new();
     if streamed {
         let mut rest = &body[..];
@@ -428,7 +440,10 @@ async fn remote_read(
         let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
         let resp = read::ReadResponse::decode(raw.as_slice()).unwrap();
         for ts in &resp.results[0].timeseries {
-            out.push((pairs(&ts.labels), ts.samples.iter().map(|s| s.value).collect()));
+            out.push((
+                pairs(&ts.labels),
+                ts.samples.iter().map(|s| s.value).collect(),
+            ));
         }
     }
     let dump = format!("{out:?}");
@@ -464,7 +479,10 @@ async fn remote_read_is_scoped_to_the_tenant_and_filtered_by_the_policy() {
             assert_eq!(code, 200, "{m:?}: {dump}");
             assert_clean(&format!("{m:?}"), &dump);
             for (labels, values) in &series {
-                assert!(labels.contains(&("organisation_id".into(), "org1".into())), "{dump}");
+                assert!(
+                    labels.contains(&("organisation_id".into(), "org1".into())),
+                    "{dump}"
+                );
                 assert!(values.iter().all(|v| *v == 1.0), "{dump}");
             }
             if m[0].2 != "internal_cost" && m.len() == 1 {
@@ -474,22 +492,38 @@ async fn remote_read_is_scoped_to_the_tenant_and_filtered_by_the_policy() {
         }
         // Widening the restricted label is refused, as in a query.
         for m in [
-            vec![("__name__", EQ, "req_total"), ("organisation_id", RE, "org.*")],
-            vec![("__name__", EQ, "req_total"), ("organisation_id", EQ, "org2")],
+            vec![
+                ("__name__", EQ, "req_total"),
+                ("organisation_id", RE, "org.*"),
+            ],
+            vec![
+                ("__name__", EQ, "req_total"),
+                ("organisation_id", EQ, "org2"),
+            ],
         ] {
             let (code, _, body) = remote_read(&s, "customer-secret", &m, streamed).await;
             assert_eq!(code, 403, "{m:?}: {body}");
             assert_clean(&format!("{m:?}"), &body);
         }
         // globex's token reads globex's identical series, never acme's.
-        let (code, series, dump) =
-            remote_read(&s, "other-secret", &[("__name__", EQ, "req_total")], streamed).await;
+        let (code, series, dump) = remote_read(
+            &s,
+            "other-secret",
+            &[("__name__", EQ, "req_total")],
+            streamed,
+        )
+        .await;
         assert_eq!(code, 200, "{dump}");
         assert_eq!(series.len(), 1, "{dump}");
         assert!(series[0].1.iter().all(|v| *v == 777777.0), "{dump}");
         // A writer may not read.
-        let (code, _, body) =
-            remote_read(&s, "writer-secret", &[("__name__", EQ, "req_total")], streamed).await;
+        let (code, _, body) = remote_read(
+            &s,
+            "writer-secret",
+            &[("__name__", EQ, "req_total")],
+            streamed,
+        )
+        .await;
         assert_eq!(code, 403, "{body}");
     }
     s.stop().await;

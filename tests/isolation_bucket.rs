@@ -162,13 +162,20 @@ fn deleting_a_tenant_removes_its_objects_and_nothing_of_another() {
         st.ship().unwrap();
         let before_b = answers(&st, &b, 4);
         assert!(st.delete_tenant(&a).unwrap(), "{}", backend.name());
-        assert!(st.querier(&a, 0, i64::MAX).select(&[all()]).unwrap().is_empty());
+        assert!(st
+            .querier(&a, 0, i64::MAX)
+            .select(&[all()])
+            .unwrap()
+            .is_empty());
         assert_eq!(answers(&st, &b, 4), before_b, "{}", backend.name());
         drop(st);
         std::fs::remove_dir_all(data.path()).unwrap();
         let st = open(&cfg);
         assert!(
-            st.querier(&a, 0, i64::MAX).select(&[all()]).unwrap().is_empty(),
+            st.querier(&a, 0, i64::MAX)
+                .select(&[all()])
+                .unwrap()
+                .is_empty(),
             "{}: the deleted tenant came back from the bucket",
             backend.name()
         );

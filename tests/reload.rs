@@ -24,7 +24,9 @@ fn config(tokens: &[(&str, &str, &str)], rate: Option<u64>) -> String {
     }
     y.push_str("  policies:\n    rw: {read: true, write: true}\n    admin: {read: true, write: true, admin: true}\n");
     if let Some(r) = rate {
-        y.push_str(&format!("tenants:\n  acme: {{ingestion_rate: {r}, ingestion_burst: {r}}}\n"));
+        y.push_str(&format!(
+            "tenants:\n  acme: {{ingestion_rate: {r}, ingestion_burst: {r}}}\n"
+        ));
     }
     y
 }
@@ -40,7 +42,12 @@ fn status(t: &Tessera, token: &str) -> u16 {
 }
 
 fn reload_http(t: &Tessera, token: &str) -> (u16, String) {
-    let r = t.client().post(t.url("/-/reload")).bearer_auth(token).send().unwrap();
+    let r = t
+        .client()
+        .post(t.url("/-/reload"))
+        .bearer_auth(token)
+        .send()
+        .unwrap();
     (r.status().as_u16(), r.text().unwrap())
 }
 
@@ -80,7 +87,10 @@ fn eventually(what: &str, f: impl Fn() -> bool) {
 
 #[test]
 fn credentials_and_limits_change_without_a_restart_under_load() {
-    let base = [("admin", "admin-secret", "admin"), ("writer", "writer-secret", "rw")];
+    let base = [
+        ("admin", "admin-secret", "admin"),
+        ("writer", "writer-secret", "rw"),
+    ];
     let t = Tessera::start(Some(&config(&base, None)));
     let pid = t.pid();
 
@@ -98,12 +108,21 @@ fn credentials_and_limits_change_without_a_restart_under_load() {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let body = format!("load_seq {i} {}\n", t0 + i as i64);
-                match http.post(&url).bearer_auth("writer-secret").body(body).send() {
+                match http
+                    .post(&url)
+                    .bearer_auth("writer-secret")
+                    .body(body)
+                    .send()
+                {
                     Ok(r) if r.status() == 204 => {
                         acked.store(i + 1, Ordering::Relaxed);
                         i += 1;
                     }
-                    Ok(r) => failures.lock().push(format!("{}: {}", r.status(), r.text().unwrap_or_default())),
+                    Ok(r) => failures.lock().push(format!(
+                        "{}: {}",
+                        r.status(),
+                        r.text().unwrap_or_default()
+                    )),
                     Err(e) => failures.lock().push(e.to_string()),
                 }
             }
@@ -115,7 +134,11 @@ fn credentials_and_limits_change_without_a_restart_under_load() {
         std::thread::spawn(move || {
             let http = reqwest::blocking::Client::new();
             while !stop.load(Ordering::Relaxed) {
-                let r = http.get(&url).bearer_auth("writer-secret").query(&[("query", "count(load_seq)")]).send();
+                let r = http
+                    .get(&url)
+                    .bearer_auth("writer-secret")
+                    .query(&[("query", "count(load_seq)")])
+                    .send();
                 match r {
                     Ok(r) if r.status() == 200 => {}
                     Ok(r) => failures.lock().push(format!("query {}", r.status())),
@@ -130,7 +153,9 @@ fn credentials_and_limits_change_without_a_restart_under_load() {
     let with_new = [base[0], base[1], ("new", "new-secret", "rw")];
     std::fs::write(t.config_path(), config(&with_new, None)).unwrap();
     sighup(&t);
-    eventually("the new token works after SIGHUP", || status(&t, "new-secret") == 200);
+    eventually("the new token works after SIGHUP", || {
+        status(&t, "new-secret") == 200
+    });
 
     // Remove it again, reload over HTTP: 401.
     std::fs::write(t.config_path(), config(&base, None)).unwrap();
@@ -149,14 +174,21 @@ fn credentials_and_limits_change_without_a_restart_under_load() {
     .unwrap();
     let (code, body) = reload_http(&t, "admin-secret");
     assert_eq!(code, 500, "{body}");
-    assert!(body.contains("failed to reload config") && body.contains("missing_policy"), "{body}");
+    assert!(
+        body.contains("failed to reload config") && body.contains("missing_policy"),
+        "{body}"
+    );
     assert_eq!(status(&t, "new-secret"), 401);
     assert_eq!(status(&t, "writer-secret"), 200);
     assert_eq!(metric(&t, "tessera_config_last_reload_successful"), 0.0);
     std::fs::write(t.config_path(), "auth: [not, a, mapping\n").unwrap();
     sighup(&t);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(status(&t, "writer-secret"), 200, "a bad SIGHUP reload keeps the running config");
+    assert_eq!(
+        status(&t, "writer-secret"),
+        200,
+        "a bad SIGHUP reload keeps the running config"
+    );
 
     // A tenant limit, then a setting that needs a restart.
     let mut limited = config(&base, Some(1));
@@ -164,10 +196,19 @@ fn credentials_and_limits_change_without_a_restart_under_load() {
     std::fs::write(t.config_path(), &limited).unwrap();
     let (code, body) = reload_http(&t, "admin-secret");
     assert_eq!(code, 200, "{body}");
-    assert!(body.contains("block_range changed: it applies at the next restart"), "{body}");
+    assert!(
+        body.contains("block_range changed: it applies at the next restart"),
+        "{body}"
+    );
     assert_eq!(metric(&t, "tessera_config_last_reload_successful"), 1.0);
     let burst = "rate_limited 1\n".repeat(5);
-    let r = t.client().post(t.url("/api/v1/import/prometheus")).bearer_auth("writer-secret").body(burst).send().unwrap();
+    let r = t
+        .client()
+        .post(t.url("/api/v1/import/prometheus"))
+        .bearer_auth("writer-secret")
+        .body(burst)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 429, "the new ingestion rate applies at once");
     std::fs::write(t.config_path(), config(&base, None)).unwrap();
     assert_eq!(reload_http(&t, "admin-secret").0, 200);
@@ -188,7 +229,14 @@ fn credentials_and_limits_change_without_a_restart_under_load() {
         ("Authorization", "Bearer writer-secret"),
         &[("query", "count_over_time(load_seq[2h])")],
     );
-    let got: u64 = v["data"]["result"][0]["value"][1].as_str().unwrap().parse().unwrap();
-    assert_eq!(got, n, "every acknowledged sample is stored exactly once: {v}");
+    let got: u64 = v["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        got, n,
+        "every acknowledged sample is stored exactly once: {v}"
+    );
     assert_eq!(t.pid(), pid, "same process throughout");
 }

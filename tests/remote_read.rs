@@ -21,7 +21,10 @@ const EQ: i32 = 0;
 const RE: i32 = 2;
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 fn query(start: i64, end: i64, matchers: &[(&str, i32, &str)]) -> read::Query {
@@ -47,7 +50,11 @@ fn request(queries: Vec<read::Query>, types: Vec<i32>) -> Vec<u8> {
     })
 }
 
-async fn post(url: &str, body: Vec<u8>, token: Option<&str>) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+async fn post(
+    url: &str,
+    body: Vec<u8>,
+    token: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
     let mut req = reqwest::Client::new().post(url).body(body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -106,9 +113,21 @@ async fn sampled_and_streamed_answers_hold_exactly_what_was_written() {
     let a = series_samples(t0, 300);
     let b = series_samples(t0 + 7, 5);
     let pairs = |s: &[Sample]| s.iter().map(|x| (x.t, x.v)).collect::<Vec<_>>();
-    s.put("anonymous", &[("__name__", "rr_a"), ("job", "x")], &pairs(&a));
-    s.put("anonymous", &[("__name__", "rr_b"), ("job", "x")], &pairs(&b));
-    s.put("other", &[("__name__", "rr_a"), ("job", "x")], &[(t0, 42.0)]);
+    s.put(
+        "anonymous",
+        &[("__name__", "rr_a"), ("job", "x")],
+        &pairs(&a),
+    );
+    s.put(
+        "anonymous",
+        &[("__name__", "rr_b"), ("job", "x")],
+        &pairs(&b),
+    );
+    s.put(
+        "other",
+        &[("__name__", "rr_a"), ("job", "x")],
+        &[(t0, 42.0)],
+    );
 
     let end = t0 + 300 * 15_000;
     let queries = || {
@@ -126,7 +145,8 @@ async fn sampled_and_streamed_answers_hold_exactly_what_was_written() {
         }
     };
 
-    let (status, headers, body) = post(&s.url("/api/v1/read"), request(queries(), vec![]), None).await;
+    let (status, headers, body) =
+        post(&s.url("/api/v1/read"), request(queries(), vec![]), None).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(headers["content-type"], "application/x-protobuf");
     assert_eq!(headers["content-encoding"], "snappy");
@@ -134,7 +154,11 @@ async fn sampled_and_streamed_answers_hold_exactly_what_was_written() {
     let resp = read::ReadResponse::decode(raw.as_slice()).unwrap();
     assert_eq!(resp.results.len(), 3);
     let r0 = &resp.results[0].timeseries;
-    assert_eq!(r0.len(), 2, "sorted by labels, the other tenant's rr_a absent");
+    assert_eq!(
+        r0.len(),
+        2,
+        "sorted by labels, the other tenant's rr_a absent"
+    );
     assert_eq!(r0[0].labels[0].value, "rr_a");
     same(&r0[0].samples, &a);
     same(&r0[1].samples, &b);
@@ -159,23 +183,38 @@ async fn sampled_and_streamed_answers_hold_exactly_what_was_written() {
                 assert_eq!(c.r#type, 1, "XOR");
                 let part = decode_prom_xor(&c.data).unwrap();
                 assert!(part.len() <= 120);
-                assert_eq!((c.min_time_ms, c.max_time_ms), (part[0].t, part[part.len() - 1].t));
+                assert_eq!(
+                    (c.min_time_ms, c.max_time_ms),
+                    (part[0].t, part[part.len() - 1].t)
+                );
                 samples.extend(part);
             }
             (f.query_index, cs.labels[0].value.clone(), samples)
         })
         .collect();
-    assert_eq!(got.len(), 3, "one frame per series: rr_a, rr_b, then rr_a of query 1");
+    assert_eq!(
+        got.len(),
+        3,
+        "one frame per series: rr_a, rr_b, then rr_a of query 1"
+    );
     assert_eq!((got[0].0, got[0].1.as_str()), (0, "rr_a"));
     assert_eq!((got[1].0, got[1].1.as_str()), (0, "rr_b"));
     assert_eq!((got[2].0, got[2].1.as_str()), (1, "rr_a"));
-    for (g, w) in [(&got[0].2, &a[..]), (&got[1].2, &b[..]), (&got[2].2, &a[10..=20])] {
+    for (g, w) in [
+        (&got[0].2, &a[..]),
+        (&got[1].2, &b[..]),
+        (&got[2].2, &a[10..=20]),
+    ] {
         assert_eq!(g.len(), w.len());
         for (x, y) in g.iter().zip(w) {
             assert_eq!((x.t, x.v.to_bits()), (y.t, y.v.to_bits()));
         }
     }
-    assert_eq!(fr[0].chunked_series[0].chunks.len(), 3, "300 samples in chunks of 120");
+    assert_eq!(
+        fr[0].chunked_series[0].chunks.len(),
+        3,
+        "300 samples in chunks of 120"
+    );
     s.stop().await;
 }
 
@@ -194,14 +233,45 @@ async fn limits_and_malformed_requests_are_clear_400s() {
     s.put("anonymous", &[("__name__", "big")], &many);
     let url = s.url("/api/v1/read");
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("over the sample limit", request(vec![query(t0, t0 + 1_000_000, &[("__name__", EQ, "big")])], vec![]), "max samples per query: 100"),
+        (
+            "over the sample limit",
+            request(
+                vec![query(t0, t0 + 1_000_000, &[("__name__", EQ, "big")])],
+                vec![],
+            ),
+            "max samples per query: 100",
+        ),
         ("not snappy", b"hello".to_vec(), "remote read request"),
-        ("snappy but not protobuf", snap::raw::Encoder::new().compress_vec(&[0xff; 20]).unwrap(), "bad protobuf"),
-        ("no supported response type", request(vec![query(0, 1, &[("__name__", EQ, "big")])], vec![7]), "response types"),
-        ("bad regex", request(vec![query(0, 1, &[("__name__", RE, "(")])], vec![]), "regex"),
-        ("unknown matcher type", request(vec![query(0, 1, &[("__name__", 9, "x")])], vec![]), "unknown matcher type 9"),
-        ("only empty matchers", request(vec![query(0, 1, &[("job", EQ, "")])], vec![]), "empty"),
-        ("1001 queries", request(vec![query(0, 1, &[("__name__", EQ, "x")]); 1001], vec![]), "limit of 1000"),
+        (
+            "snappy but not protobuf",
+            snap::raw::Encoder::new().compress_vec(&[0xff; 20]).unwrap(),
+            "bad protobuf",
+        ),
+        (
+            "no supported response type",
+            request(vec![query(0, 1, &[("__name__", EQ, "big")])], vec![7]),
+            "response types",
+        ),
+        (
+            "bad regex",
+            request(vec![query(0, 1, &[("__name__", RE, "(")])], vec![]),
+            "regex",
+        ),
+        (
+            "unknown matcher type",
+            request(vec![query(0, 1, &[("__name__", 9, "x")])], vec![]),
+            "unknown matcher type 9",
+        ),
+        (
+            "only empty matchers",
+            request(vec![query(0, 1, &[("job", EQ, "")])], vec![]),
+            "empty",
+        ),
+        (
+            "1001 queries",
+            request(vec![query(0, 1, &[("__name__", EQ, "x")]); 1001], vec![]),
+            "limit of 1000",
+        ),
     ];
     for (name, body, want) in cases {
         let (status, _, body) = post(&url, body, None).await;
@@ -210,7 +280,15 @@ async fn limits_and_malformed_requests_are_clear_400s() {
         assert!(text.contains(want), "{name}: {text}");
     }
     // Within the limit it answers.
-    let (status, _, _) = post(&url, request(vec![query(t0, t0 + 50_000, &[("__name__", EQ, "big")])], vec![]), None).await;
+    let (status, _, _) = post(
+        &url,
+        request(
+            vec![query(t0, t0 + 50_000, &[("__name__", EQ, "big")])],
+            vec![],
+        ),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     s.stop().await;
 }
@@ -233,11 +311,21 @@ async fn prometheus_reads_tessera_through_remote_read() {
     let now = now_ms() / 1000 * 1000;
     let t0 = now - 20 * 60_000;
     for (job, scale) in [("a", 1.0), ("b", 10.0)] {
-        let samples: Vec<(i64, f64)> = (0..=80).map(|i| (t0 + i * 15_000, scale * i as f64)).collect();
-        s.put("acme", &[("__name__", "rr_requests_total"), ("job", job)], &samples);
+        let samples: Vec<(i64, f64)> = (0..=80)
+            .map(|i| (t0 + i * 15_000, scale * i as f64))
+            .collect();
+        s.put(
+            "acme",
+            &[("__name__", "rr_requests_total"), ("job", job)],
+            &samples,
+        );
     }
     // Another tenant's same series must not be read.
-    s.put("globex", &[("__name__", "rr_requests_total"), ("job", "a")], &[(now - 60_000, 1e9)]);
+    s.put(
+        "globex",
+        &[("__name__", "rr_requests_total"), ("job", "a")],
+        &[(now - 60_000, 1e9)],
+    );
 
     let config = format!(
         "global:\n  scrape_interval: 1h\nremote_read:\n  - url: \"{}\"\n    read_recent: true\n    authorization:\n      credentials: prom-secret\n",

@@ -616,17 +616,37 @@ fn every_float_is_stored_bit_for_bit() {
     let st = common::open(&common::config(dir.path(), 7_200_000));
     let t = common::tenant("bits");
     let labels = tessera::model::Labels::from_pairs([("__name__", "bits")]);
-    let values = [1.0, -0.0, 0.0, -0.0, 1e300, -0.0, f64::INFINITY, -0.0, 3.5, -0.0, f64::NEG_INFINITY];
+    let values = [
+        1.0,
+        -0.0,
+        0.0,
+        -0.0,
+        1e300,
+        -0.0,
+        f64::INFINITY,
+        -0.0,
+        3.5,
+        -0.0,
+        f64::NEG_INFINITY,
+    ];
     let samples: Vec<Sample> = (0..300)
         .map(|i| Sample::new(i * 1000, values[i as usize % values.len()]))
         .collect();
     common::append(&st, &t, &labels, &samples).unwrap();
     let check = |what: &str| {
-        let got = st.querier(&t, 0, i64::MAX).select(&[name_is("bits")]).unwrap();
+        let got = st
+            .querier(&t, 0, i64::MAX)
+            .select(&[name_is("bits")])
+            .unwrap();
         let got = &got[0].samples;
         assert_eq!(got.len(), samples.len(), "{what}");
         for (g, w) in got.iter().zip(&samples) {
-            assert_eq!((g.t, g.v.to_bits()), (w.t, w.v.to_bits()), "{what} at {}", w.t);
+            assert_eq!(
+                (g.t, g.v.to_bits()),
+                (w.t, w.v.to_bits()),
+                "{what} at {}",
+                w.t
+            );
         }
     };
     check("head");

@@ -404,9 +404,19 @@ fn explorer_checks(s: &Session) {
         (!cells.is_empty()).then_some(cells)
     });
     assert_eq!(usage.len(), 6, "{usage:?}");
-    assert_eq!((usage[1].as_str(), usage[2].as_str()), ("244", "4"), "{usage:?}");
-    let now_text = s.script("return document.getElementById('usage-now').textContent", json!([]));
-    assert!(now_text.as_str().unwrap().starts_with("4 active series"), "{now_text}");
+    assert_eq!(
+        (usage[1].as_str(), usage[2].as_str()),
+        ("244", "4"),
+        "{usage:?}"
+    );
+    let now_text = s.script(
+        "return document.getElementById('usage-now').textContent",
+        json!([]),
+    );
+    assert!(
+        now_text.as_str().unwrap().starts_with("4 active series"),
+        "{now_text}"
+    );
     let page = s.script("return document.body.textContent", json!([]));
     assert!(!page.as_str().unwrap().contains("secret_b_metric"));
     assert_contrast(s, "in the explorer");

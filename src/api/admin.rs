@@ -31,15 +31,18 @@ pub(crate) async fn reload(
     Admin(tenant): Admin,
 ) -> Result<(StatusCode, String), ApiError> {
     let outcome = blocking(move || {
-        state.reload().ok_or_else(|| {
-            ApiError::Unavailable("this server has no config to reload".into())
-        })
+        state
+            .reload()
+            .ok_or_else(|| ApiError::Unavailable("this server has no config to reload".into()))
     })
     .await?;
     match outcome {
         Ok(notes) => {
             tracing::info!(by = %tenant, "config reloaded over HTTP");
-            Ok((StatusCode::OK, notes.iter().map(|n| format!("{n}\n")).collect()))
+            Ok((
+                StatusCode::OK,
+                notes.iter().map(|n| format!("{n}\n")).collect(),
+            ))
         }
         Err(e) => Err(ApiError::Internal(format!("failed to reload config: {e}"))),
     }

@@ -158,18 +158,58 @@ impl Metrics {
                 (t, total, fp)
             })
             .collect();
-        let series: [(&str, &str, &str, fn(&super::usage::DayUsage, &crate::storage::Footprint) -> u64); 6] = [
-            ("tessera_tenant_samples_ingested_total", "counter", "Samples stored for the tenant, over the days kept (survives restarts).", |u, _| u.samples_ingested),
-            ("tessera_tenant_series_created_total", "counter", "Series created for the tenant, over the days kept.", |u, _| u.series_created),
-            ("tessera_tenant_queries_total", "counter", "Query requests of the tenant (instant, range, remote read), over the days kept.", |u, _| u.queries),
-            ("tessera_tenant_samples_read_total", "counter", "Samples read by the tenant's queries, over the days kept.", |u, _| u.samples_read),
-            ("tessera_tenant_samples_in_blocks", "gauge", "Samples in the tenant's local blocks.", |_, f| f.samples_in_blocks),
-            ("tessera_tenant_disk_bytes", "gauge", "Bytes the tenant's data takes on local disk (WAL, blocks, metadata).", |_, f| f.bytes_on_disk),
+        let series: [(
+            &str,
+            &str,
+            &str,
+            fn(&super::usage::DayUsage, &crate::storage::Footprint) -> u64,
+        ); 6] = [
+            (
+                "tessera_tenant_samples_ingested_total",
+                "counter",
+                "Samples stored for the tenant, over the days kept (survives restarts).",
+                |u, _| u.samples_ingested,
+            ),
+            (
+                "tessera_tenant_series_created_total",
+                "counter",
+                "Series created for the tenant, over the days kept.",
+                |u, _| u.series_created,
+            ),
+            (
+                "tessera_tenant_queries_total",
+                "counter",
+                "Query requests of the tenant (instant, range, remote read), over the days kept.",
+                |u, _| u.queries,
+            ),
+            (
+                "tessera_tenant_samples_read_total",
+                "counter",
+                "Samples read by the tenant's queries, over the days kept.",
+                |u, _| u.samples_read,
+            ),
+            (
+                "tessera_tenant_samples_in_blocks",
+                "gauge",
+                "Samples in the tenant's local blocks.",
+                |_, f| f.samples_in_blocks,
+            ),
+            (
+                "tessera_tenant_disk_bytes",
+                "gauge",
+                "Bytes the tenant's data takes on local disk (WAL, blocks, metadata).",
+                |_, f| f.bytes_on_disk,
+            ),
         ];
         for (name, kind, help, get) in series {
             family(out, name, kind, help);
             for (t, u, f) in &rows {
-                let _ = writeln!(out, "{name}{{tenant=\"{}\"}} {}", esc(t.as_str()), get(u, f));
+                let _ = writeln!(
+                    out,
+                    "{name}{{tenant=\"{}\"}} {}",
+                    esc(t.as_str()),
+                    get(u, f)
+                );
             }
         }
     }
@@ -281,7 +321,10 @@ impl Metrics {
             "When the configuration was last applied (start or reload), Unix seconds.",
         );
         let ts = self.last_reload_success_s.load(Relaxed);
-        let _ = writeln!(out, "tessera_config_last_reload_success_timestamp_seconds {ts}");
+        let _ = writeln!(
+            out,
+            "tessera_config_last_reload_success_timestamp_seconds {ts}"
+        );
         self.render_limits(&mut out);
         if let Some(s) = storage {
             self.render_usage(&mut out, s);

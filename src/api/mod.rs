@@ -382,7 +382,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/status/whoami", get(whoami::whoami))
         .route("/api/v1/status/usage", get(usage::status_usage))
         .route("/api/v1/admin/tenants", get(usage::list_tenants))
-        .route("/api/v1/admin/tenants/{tenant}", axum::routing::delete(usage::delete_tenant))
+        .route(
+            "/api/v1/admin/tenants/{tenant}",
+            axum::routing::delete(usage::delete_tenant),
+        )
         .route("/api/v1/status/cluster", get(cluster::status))
         .route(crate::cluster::READ_PATH, post(cluster::read))
         .merge(ui::routes())

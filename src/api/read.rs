@@ -131,7 +131,11 @@ fn limits(state: &AppState, reader: &Reader) -> (usize, usize) {
     if let Some(n) = policy.max_samples_per_query {
         samples = samples.min(usize::try_from(n).unwrap_or(usize::MAX));
     }
-    let mut series = if cfg.max_series == 0 { usize::MAX } else { cfg.max_series };
+    let mut series = if cfg.max_series == 0 {
+        usize::MAX
+    } else {
+        cfg.max_series
+    };
     if let Some(n) = policy.max_series_per_query {
         series = series.min(usize::try_from(n).unwrap_or(usize::MAX));
     }
@@ -160,22 +164,27 @@ fn run_query(
     let mut out: Answer = Vec::new();
     let mut over = None;
     scope
-        .select_samples(matchers, q.start_timestamp_ms, q.end_timestamp_ms, |labels, samples| {
-            if budget.series_left == 0 {
-                over = Some(QueryError::TooManySeries(budget.max_series));
-                return false;
-            }
-            if samples.len() > budget.samples_left {
-                over = Some(QueryError::TooManySamples(budget.max_samples));
-                return false;
-            }
-            budget.series_left -= 1;
-            budget.samples_left -= samples.len();
-            if !samples.is_empty() {
-                out.push((labels, samples));
-            }
-            true
-        })
+        .select_samples(
+            matchers,
+            q.start_timestamp_ms,
+            q.end_timestamp_ms,
+            |labels, samples| {
+                if budget.series_left == 0 {
+                    over = Some(QueryError::TooManySeries(budget.max_series));
+                    return false;
+                }
+                if samples.len() > budget.samples_left {
+                    over = Some(QueryError::TooManySamples(budget.max_samples));
+                    return false;
+                }
+                budget.series_left -= 1;
+                budget.samples_left -= samples.len();
+                if !samples.is_empty() {
+                    out.push((labels, samples));
+                }
+                true
+            },
+        )
         .map_err(ApiError::from)?;
     if let Some(e) = over {
         return Err(ApiError::BadData(format!("remote read: {e}")));
@@ -296,7 +305,9 @@ fn frame(query_index: i64, labels: &[Label], chunks: Vec<Chunk>) -> Bytes {
 fn streamed_response(answers: Vec<Answer>) -> Response {
     let frames = stream_frames(answers).map(Ok::<_, std::io::Error>);
     let mut resp = Body::from_stream(futures::stream::iter(frames)).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(STREAMED_TYPE));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(STREAMED_TYPE),
+    );
     resp
 }

@@ -249,7 +249,8 @@ pub(crate) async fn status_usage(
     let storage = state.require_storage()?;
     let tenant = match params.get("tenant") {
         Some(t) => {
-            let t = TenantId::new(t).map_err(|e| ApiError::BadData(format!("invalid parameter \"tenant\": {e}")))?;
+            let t = TenantId::new(t)
+                .map_err(|e| ApiError::BadData(format!("invalid parameter \"tenant\": {e}")))?;
             if t != reader.0.tenant {
                 state.authenticator().authorize_admin(&reader.0)?;
             }
@@ -282,7 +283,10 @@ pub(crate) async fn list_tenants(
         tenants.sort();
         tenants.dedup();
         Ok(serde_json::Value::Array(
-            tenants.iter().map(|t| tenant_json(&storage, usage, t)).collect(),
+            tenants
+                .iter()
+                .map(|t| tenant_json(&storage, usage, t))
+                .collect(),
         ))
     })
     .await?;
@@ -305,7 +309,8 @@ pub(crate) async fn delete_tenant(
             "deleting a tenant is not supported in cluster mode yet: its data is spread over the partitions and the log".into(),
         ));
     }
-    let tenant = TenantId::new(&name).map_err(|e| ApiError::BadData(format!("invalid tenant: {e}")))?;
+    let tenant =
+        TenantId::new(&name).map_err(|e| ApiError::BadData(format!("invalid tenant: {e}")))?;
     if params.get("confirm") != Some(tenant.as_str()) {
         return Err(ApiError::BadData(format!(
             "deleting tenant {tenant} needs confirm={tenant}: it removes all of its data"
@@ -324,5 +329,7 @@ pub(crate) async fn delete_tenant(
     })
     .await?;
     tracing::warn!(target: "audit", tenant = %tenant, by = %by, existed, "tenant deleted");
-    Ok(success(serde_json::json!({"tenant": tenant.as_str(), "deleted": existed})))
+    Ok(success(
+        serde_json::json!({"tenant": tenant.as_str(), "deleted": existed}),
+    ))
 }

@@ -119,7 +119,9 @@ impl From<crate::storage::StorageError> for QueryError {
             StorageError::ObjectStore { .. } => {
                 QueryError::Unavailable(format!("object storage unavailable, retry later: {e}"))
             }
-            StorageError::Closed | StorageError::Cluster(_) => QueryError::Unavailable(e.to_string()),
+            StorageError::Closed | StorageError::Cluster(_) => {
+                QueryError::Unavailable(e.to_string())
+            }
             StorageError::TooManySamples(n) => QueryError::TooManySamples(n),
             StorageError::InvalidTenant(_)
             | StorageError::InvalidMatcher(_)

@@ -22,8 +22,8 @@ mod outcome;
 pub(crate) mod partition;
 mod querier;
 mod readers;
-mod tenant_ops;
 mod source;
+mod tenant_ops;
 pub(crate) mod varint;
 pub mod wal;
 
@@ -262,7 +262,10 @@ impl Storage {
             }
         }
         let inner = Arc::new(Inner {
-            tenant_settings: RwLock::new((cfg.tenant_defaults.clone(), cfg.tenant_overrides.clone())),
+            tenant_settings: RwLock::new((
+                cfg.tenant_defaults.clone(),
+                cfg.tenant_overrides.clone(),
+            )),
             cfg,
             tenants: RwLock::new(tenants),
             creating: Mutex::new(()),

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::bucket::layout::TenantBucket;
 use super::error::{Result, StorageError};
 use super::metadata::{unseal, write_file_atomic};
-use super::bucket::layout::TenantBucket;
 use super::partition::Partition;
 use super::Storage;
 use crate::tenant::TenantId;

@@ -671,19 +671,44 @@ fn ingest_cases() -> Vec<Case> {
         415,
         "unknown proto",
     ));
-    let read_req = |body: Vec<u8>| Send::Post("/api/v1/read", vec![("X-Scope-OrgID", "hostile".into())], body);
-    v.push(case("remote read claiming 4 GiB decompressed", read_req(snappy_claiming(4 << 30, b"\x00")), 400, "remote read request"));
-    v.push(case("remote read that is not protobuf", read_req(proto(&[0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])), 400, "bad protobuf"));
+    let read_req = |body: Vec<u8>| {
+        Send::Post(
+            "/api/v1/read",
+            vec![("X-Scope-OrgID", "hostile".into())],
+            body,
+        )
+    };
+    v.push(case(
+        "remote read claiming 4 GiB decompressed",
+        read_req(snappy_claiming(4 << 30, b"\x00")),
+        400,
+        "remote read request",
+    ));
+    v.push(case(
+        "remote read that is not protobuf",
+        read_req(proto(&[0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])),
+        400,
+        "bad protobuf",
+    ));
     let everything = tessera::ingest::proto::read::ReadRequest {
         queries: vec![tessera::ingest::proto::read::Query {
             start_timestamp_ms: i64::MIN,
             end_timestamp_ms: i64::MAX,
-            matchers: vec![tessera::ingest::proto::read::LabelMatcher { r#type: 2, name: "__name__".into(), value: ".*".into() }],
+            matchers: vec![tessera::ingest::proto::read::LabelMatcher {
+                r#type: 2,
+                name: "__name__".into(),
+                value: ".*".into(),
+            }],
             hints: None,
         }],
         accepted_response_types: vec![1],
     };
-    v.push(case("remote read of every series with matchers that match nothing in particular", read_req(tessera::ingest::proto::encode_snappy(&everything)), 400, "non-empty matcher"));
+    v.push(case(
+        "remote read of every series with matchers that match nothing in particular",
+        read_req(tessera::ingest::proto::encode_snappy(&everything)),
+        400,
+        "non-empty matcher",
+    ));
     let import = |body: Vec<u8>| {
         Send::Post(
             "/api/v1/import/prometheus",

@@ -52,7 +52,10 @@ impl Prometheus {
         std::fs::write(&cfg, config).unwrap();
         let child = Command::new(prometheus_binary())
             .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("prom-data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("prom-data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .args(args)
             .stdout(Stdio::null())

@@ -29,9 +29,9 @@ pub(crate) use blockenc::{
 pub(crate) use histogram::{
     decode_histogram_chunk, encode_histogram_chunk, put_histogram, HistReader,
 };
+pub use prom_xor::{decode_prom_xor, encode_prom_xor, MAX_PROM_XOR_SAMPLES};
 pub(crate) use st::{StEntry, StWriter};
 pub(crate) use xor::{XorAppender, XorIter};
-pub use prom_xor::{decode_prom_xor, encode_prom_xor, MAX_PROM_XOR_SAMPLES};
 
 use crate::model::Sample;
 

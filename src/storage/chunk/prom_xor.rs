@@ -258,14 +258,44 @@ mod tests {
         let mut t = -5_000i64;
         // Deltas that land in each delta-of-delta bucket, both signs,
         // at the bucket edges.
-        for step in [15_000i64, 15_000, 15_001, 15_000 + 8192, 15_000 - 8191, 15_000 + 8193,
-            15_000 + 65_536, 15_000 + 65_537, 15_000 + 524_288, 15_000 + 524_289, 1 << 40, 1, 15_000]
-        {
+        for step in [
+            15_000i64,
+            15_000,
+            15_001,
+            15_000 + 8192,
+            15_000 - 8191,
+            15_000 + 8193,
+            15_000 + 65_536,
+            15_000 + 65_537,
+            15_000 + 524_288,
+            15_000 + 524_289,
+            1 << 40,
+            1,
+            15_000,
+        ] {
             t += step;
             s.push(t);
         }
-        let values = [0.0, 1.0, 1.0, -2.5, f64::NAN, f64::INFINITY, 1e300, 1e-300, 0.1, 0.2, 3.0, 3.0, -0.0];
-        let samples: Vec<Sample> = s.iter().zip(values).map(|(&t, v)| Sample::new(t, v)).collect();
+        let values = [
+            0.0,
+            1.0,
+            1.0,
+            -2.5,
+            f64::NAN,
+            f64::INFINITY,
+            1e300,
+            1e-300,
+            0.1,
+            0.2,
+            3.0,
+            3.0,
+            -0.0,
+        ];
+        let samples: Vec<Sample> = s
+            .iter()
+            .zip(values)
+            .map(|(&t, v)| Sample::new(t, v))
+            .collect();
         roundtrip(&samples);
         roundtrip(&samples[..1]);
         roundtrip(&samples[..2]);
@@ -286,7 +316,11 @@ mod tests {
 
     #[test]
     fn damaged_chunks_are_errors_not_panics() {
-        let good = encode_prom_xor(&(0..50).map(|i| Sample::new(i * 1000, i as f64 * 0.7)).collect::<Vec<_>>());
+        let good = encode_prom_xor(
+            &(0..50)
+                .map(|i| Sample::new(i * 1000, i as f64 * 0.7))
+                .collect::<Vec<_>>(),
+        );
         for cut in 0..good.len() {
             let _ = decode_prom_xor(&good[..cut]);
         }

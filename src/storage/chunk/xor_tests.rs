@@ -364,6 +364,10 @@ proptest! {
 #[test]
 fn negative_zero_keeps_its_sign_after_any_value() {
     for prev in [1e300, 0.0, 1.0, f64::INFINITY, -1.0] {
-        assert_round_trip(&[Sample::new(0, prev), Sample::new(1, -0.0), Sample::new(2, 5.0)]);
+        assert_round_trip(&[
+            Sample::new(0, prev),
+            Sample::new(1, -0.0),
+            Sample::new(2, 5.0),
+        ]);
     }
 }

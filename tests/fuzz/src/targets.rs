@@ -253,7 +253,9 @@ pub fn remote_read(data: &[u8]) {
     let body = if m & 1 == 1 {
         rest.to_vec()
     } else {
-        snap::raw::Encoder::new().compress_vec(rest).unwrap_or_default()
+        snap::raw::Encoder::new()
+            .compress_vec(rest)
+            .unwrap_or_default()
     };
     let Ok(req) = Request::builder()
         .method(Method::POST)
@@ -264,7 +266,12 @@ pub fn remote_read(data: &[u8]) {
         return;
     };
     let (status, body) = send(req);
-    assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{}", String::from_utf8_lossy(&body));
+    assert_ne!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
 }
 
 /// Path bytes as a URI path: `/` kept, everything but unreserved escaped.

@@ -17,12 +17,24 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
 fn v1_request() -> v1::WriteRequest {
     let series = |name: &str, host: &str| v1::TimeSeries {
         labels: vec![
-            v1::Label { name: "__name__".into(), value: name.into() },
-            v1::Label { name: "host".into(), value: host.into() },
+            v1::Label {
+                name: "__name__".into(),
+                value: name.into(),
+            },
+            v1::Label {
+                name: "host".into(),
+                value: host.into(),
+            },
         ],
         samples: vec![
-            v1::Sample { value: 1.5, timestamp: 1000 },
-            v1::Sample { value: f64::NAN, timestamp: 2000 },
+            v1::Sample {
+                value: 1.5,
+                timestamp: 1000,
+            },
+            v1::Sample {
+                value: f64::NAN,
+                timestamp: 2000,
+            },
         ],
         ..Default::default()
     };
@@ -34,7 +46,10 @@ fn v1_request() -> v1::WriteRequest {
         schema: 1,
         zero_threshold: 0.001,
         zero_count: Some(v1::ZeroCount::ZeroCountInt(1)),
-        positive_spans: vec![v1::BucketSpan { offset: -1, length: 2 }],
+        positive_spans: vec![v1::BucketSpan {
+            offset: -1,
+            length: 2,
+        }],
         positive_deltas: vec![1, 0],
         timestamp: 3000,
         ..Default::default()
@@ -48,10 +63,16 @@ fn v1_request() -> v1::WriteRequest {
 fn v2_request() -> v2::Request {
     let mut b = v2::RequestBuilder::new();
     let ex = b.exemplar(&[("trace_id", "abc")], 1.0, 1000);
-    b.series(&[("__name__", "cpu"), ("host", "h1")], &[Sample::new(1000, 2.0)])
-        .exemplars
-        .push(ex);
-    b.series(&[("__name__", "cpu"), ("host", "h2")], &[Sample::new(1000, 3.0)]);
+    b.series(
+        &[("__name__", "cpu"), ("host", "h1")],
+        &[Sample::new(1000, 2.0)],
+    )
+    .exemplars
+    .push(ex);
+    b.series(
+        &[("__name__", "cpu"), ("host", "h2")],
+        &[Sample::new(1000, 3.0)],
+    );
     b.build()
 }
 
@@ -76,7 +97,10 @@ fn promql_corpus(root: &Path) -> Vec<String> {
         }
     }
     let compliance = root.join("../shared/peer-tests/compliance/promql-test-queries.yml");
-    for line in std::fs::read_to_string(compliance).unwrap_or_default().lines() {
+    for line in std::fs::read_to_string(compliance)
+        .unwrap_or_default()
+        .lines()
+    {
         if let Some(q) = line.trim().strip_prefix("- query: ") {
             out.push(q.trim_matches('\'').trim_matches('"').to_string());
         }
@@ -115,12 +139,24 @@ fn main() {
     write(&text, "om", b"# TYPE foo counter\n# UNIT foo seconds\nfoo_total{a=\"b\"} 17.0 1520879607.789 # {trace_id=\"KOO5S4vxi0o\"} 0.67\nfoo_created 1520430000.123\n# EOF\n");
 
     let push = corpus.join("push");
-    write(&push, "put", b"\x00job/batch/instance/x\x00# TYPE done gauge\ndone{step=\"1\"} 1\n");
-    write(&push, "post-b64", b"\x01job@base64/YmF0Y2g=/path@base64/L3Zhci90bXA=\x00up 1\n");
+    write(
+        &push,
+        "put",
+        b"\x00job/batch/instance/x\x00# TYPE done gauge\ndone{step=\"1\"} 1\n",
+    );
+    write(
+        &push,
+        "post-b64",
+        b"\x01job@base64/YmF0Y2g=/path@base64/L3Zhci90bXA=\x00up 1\n",
+    );
     write(&push, "delete", b"\x02job/batch\x00");
 
     let rr = corpus.join("remote_read");
-    for (name, streamed, re) in [("samples", 0, false), ("streamed", 1, false), ("regex", 0, true)] {
+    for (name, streamed, re) in [
+        ("samples", 0, false),
+        ("streamed", 1, false),
+        ("regex", 0, true),
+    ] {
         let req = read::ReadRequest {
             queries: vec![read::Query {
                 start_timestamp_ms: 0,
@@ -134,12 +170,20 @@ fn main() {
             }],
             accepted_response_types: vec![streamed],
         };
-        write(&rr, name, &[[0u8].as_slice(), &prost::Message::encode_to_vec(&req)].concat());
+        write(
+            &rr,
+            name,
+            &[[0u8].as_slice(), &prost::Message::encode_to_vec(&req)].concat(),
+        );
     }
 
     let pq = corpus.join("promql");
     for (i, q) in promql_corpus(&root).iter().enumerate() {
-        write(&pq, &format!("{i:04}"), &[&[40u8, 20, 3][..], q.as_bytes()].concat());
+        write(
+            &pq,
+            &format!("{i:04}"),
+            &[&[40u8, 20, 3][..], q.as_bytes()].concat(),
+        );
     }
 
     let qp = corpus.join("query_params");
