@@ -19,7 +19,7 @@ use crate::storage::error::{Result, StorageError};
 use crate::storage::head::append::{
     apply, apply_histogram, decide, decide_histogram, normalize_label_order, DecideCtx, Decision,
 };
-use crate::storage::head::series::Placement;
+use crate::storage::head::series::{MemSeries, Placement};
 use crate::storage::head::{Head, MixHasher, SeriesHandle, SeriesKey};
 use crate::storage::outcome::{AppendOutcome, RejectReason, SeriesInput};
 use crate::storage::wal::{
@@ -514,55 +514,75 @@ fn replay_record(head: &Head, rec: WalRecord, report: &mut OpenReport) {
         WalRecord::Samples(entries) => {
             let min_valid_t = head.min_valid_time();
             for e in entries {
-                if e.t < min_valid_t {
-                    report.samples_skipped += 1;
-                    continue;
-                }
-                let Some(h) = head.series(e.series) else {
-                    report.unknown_series_samples += 1;
-                    continue;
-                };
-                let mut s = h.data.lock();
-                let ctx = DecideCtx {
-                    maxt: s.maxt,
+                replay_one(
+                    head,
+                    report,
+                    e.series,
+                    e.t,
                     min_valid_t,
-                    ooo_window: i64::MAX,
-                    series: e.series,
-                    pending: &[],
-                    pending_hists: &[],
-                };
-                match decide(&s, &ctx, e.t, e.v) {
-                    Ok(Decision::Accept(p)) => apply(&mut s, p, &e, head.block_range),
-                    _ => report.samples_skipped += 1,
-                }
+                    |s, ctx| match decide(s, ctx, e.t, e.v) {
+                        Ok(Decision::Accept(p)) => {
+                            apply(s, p, &e, head.block_range);
+                            true
+                        }
+                        _ => false,
+                    },
+                );
             }
         }
         WalRecord::Histograms(entries) => {
             let min_valid_t = head.min_valid_time();
             for e in entries {
-                if e.t < min_valid_t {
-                    report.samples_skipped += 1;
-                    continue;
-                }
-                let Some(h) = head.series(e.series) else {
-                    report.unknown_series_samples += 1;
-                    continue;
-                };
-                let mut s = h.data.lock();
-                let ctx = DecideCtx {
-                    maxt: s.maxt,
+                replay_one(
+                    head,
+                    report,
+                    e.series,
+                    e.t,
                     min_valid_t,
-                    ooo_window: i64::MAX,
-                    series: e.series,
-                    pending: &[],
-                    pending_hists: &[],
-                };
-                match decide_histogram(&s, &ctx, e.t, &e.h) {
-                    Ok(Decision::Accept(p)) => apply_histogram(&mut s, p, &e, head.block_range),
-                    _ => report.samples_skipped += 1,
-                }
+                    |s, ctx| match decide_histogram(s, ctx, e.t, &e.h) {
+                        Ok(Decision::Accept(p)) => {
+                            apply_histogram(s, p, &e, head.block_range);
+                            true
+                        }
+                        _ => false,
+                    },
+                );
             }
         }
+    }
+}
+
+/// Replays one logged value (a sample or a histogram) at `t` of `series`:
+/// skipped below the head's minimum valid time or for an unknown series,
+/// otherwise `place` decides it as at append time (any age accepted) and
+/// applies it, returning false when it was refused.
+fn replay_one(
+    head: &Head,
+    report: &mut OpenReport,
+    series: u32,
+    t: i64,
+    min_valid_t: i64,
+    place: impl FnOnce(&mut MemSeries, &DecideCtx<'_>) -> bool,
+) {
+    if t < min_valid_t {
+        report.samples_skipped += 1;
+        return;
+    }
+    let Some(h) = head.series(series) else {
+        report.unknown_series_samples += 1;
+        return;
+    };
+    let mut s = h.data.lock();
+    let ctx = DecideCtx {
+        maxt: s.maxt,
+        min_valid_t,
+        ooo_window: i64::MAX,
+        series,
+        pending: &[],
+        pending_hists: &[],
+    };
+    if !place(&mut s, &ctx) {
+        report.samples_skipped += 1;
     }
 }
 
