@@ -20,18 +20,16 @@
 
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::api::AppState;
 use crate::config::{Config, ServeFlags};
 
-/// Installs the reload into `state`: `running` is the config the server
-/// started with, `flags` its command line (which names the file).
-pub fn install(state: &AppState, flags: ServeFlags, running: Config) {
-    let running = Mutex::new(running);
+/// Installs the reload into `state`: `started` is the config the server
+/// started with (its restart-only settings are what runs until the next
+/// start), `flags` its command line (which names the file).
+pub fn install(state: &AppState, flags: ServeFlags, started: Config) {
     let target = state.clone();
     state.set_reload(Arc::new(move || {
-        let result = reload(&target, &flags, &running);
+        let result = reload(&target, &flags, &started);
         target.metrics().record_reload(result.is_ok());
         match &result {
             Ok(notes) => tracing::info!(?notes, "configuration reloaded"),
@@ -41,18 +39,12 @@ pub fn install(state: &AppState, flags: ServeFlags, running: Config) {
     }));
 }
 
-fn reload(
-    state: &AppState,
-    flags: &ServeFlags,
-    running: &Mutex<Config>,
-) -> Result<Vec<String>, String> {
+fn reload(state: &AppState, flags: &ServeFlags, started: &Config) -> Result<Vec<String>, String> {
     let new = Config::from_flags(flags).map_err(|e| e.to_string())?;
     let sc = new.server_config().map_err(|e| e.to_string())?;
     let storage = state
         .storage()
         .ok_or("storage is still opening (WAL replay); reload once the server is ready")?;
-    let mut running = running.lock();
-    let notes = restart_only_changes(&running, &new);
     // Everything is validated above; from here on nothing can fail.
     if let Some(auth) = sc.auth {
         state.set_authenticator(auth);
@@ -61,19 +53,7 @@ fn reload(
         .limiter()
         .set_limits(sc.rate_defaults, sc.rate_overrides);
     storage.set_tenant_configs(sc.storage.tenant_defaults, sc.storage.tenant_overrides);
-    // The restart-only settings keep describing what runs.
-    let mut applied = new;
-    applied.listen = running.listen;
-    applied.data_dir = running.data_dir.clone();
-    applied.wal = running.wal.clone();
-    applied.block_range = running.block_range;
-    applied.maintenance_interval = running.maintenance_interval;
-    applied.shutdown_timeout = running.shutdown_timeout;
-    applied.query = running.query.clone();
-    applied.web = running.web.clone();
-    applied.object_storage = running.object_storage.clone();
-    *running = applied;
-    Ok(notes)
+    Ok(restart_only_changes(started, &new))
 }
 
 /// The settings that differ but only apply at the next start.

@@ -242,9 +242,6 @@ pub async fn run_with_limits(
                     let st = st.clone();
                     let _ =
                         tokio::task::spawn_blocking(move || s.metrics().usage().persist(&st)).await;
-                    if usage_state.storage().is_none() {
-                        break;
-                    }
                 }
             });
             Ok(())
