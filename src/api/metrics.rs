@@ -140,20 +140,12 @@ impl Metrics {
     /// Per-tenant usage: daily totals summed, and what each tenant occupies.
     fn render_usage(&self, out: &mut String, storage: &crate::storage::Storage) {
         self.usage.sync_reads(storage);
-        let mut tenants = storage.tenant_ids();
-        tenants.extend(self.usage.tenants());
-        tenants.sort();
-        tenants.dedup();
-        let rows: Vec<(TenantId, super::usage::DayUsage, crate::storage::Footprint)> = tenants
+        let rows: Vec<(TenantId, super::usage::DayUsage, crate::storage::Footprint)> = self
+            .usage
+            .tenants(storage)
             .into_iter()
             .map(|t| {
-                let mut total = super::usage::DayUsage::default();
-                for (_, d) in self.usage.days(&t) {
-                    total.samples_ingested += d.samples_ingested;
-                    total.series_created += d.series_created;
-                    total.queries += d.queries;
-                    total.samples_read += d.samples_read;
-                }
+                let total = self.usage.total(&t);
                 let fp = storage.footprint(&t);
                 (t, total, fp)
             })

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState, Params, Reader};
 use crate::model::{Histogram, Labels};
-use crate::promql::{Annotations, Cancel, Engine, QueryError, QueryOutput, Value};
+use crate::promql::{Annotations, Cancel, Engine, EngineConfig, QueryError, QueryOutput, Value};
 
 /// Most points a range query may return per series (Prometheus's limit).
 const MAX_POINTS: i64 = 11_000;
@@ -224,6 +224,23 @@ pub(crate) use super::import::now_ms;
 /// The engine for this request: the server's, with the request's
 /// `timeout` (never longer than the server's) and `lookback_delta`.
 fn request_engine(state: &AppState, p: &Params, reader: &Reader) -> Result<Engine, ApiError> {
+    let mut cfg = caller_engine_config(state, reader);
+    if let Some(ms) = p.duration("timeout")? {
+        if ms > 0 {
+            cfg.timeout = cfg.timeout.min(Duration::from_millis(ms as u64));
+        }
+    }
+    if let Some(ms) = p.duration("lookback_delta")? {
+        if ms > 0 {
+            cfg.lookback_delta_ms = ms;
+        }
+    }
+    Ok(Engine::new(cfg))
+}
+
+/// The server's engine settings with the series and sample limits
+/// narrowed by the caller's policy (`max_series` 0 stays unlimited).
+pub(crate) fn caller_engine_config(state: &AppState, reader: &Reader) -> EngineConfig {
     let mut cfg = state.engine().config().clone();
     let limits = &reader.0.policy.limits;
     if let Some(n) = limits.max_series_per_query {
@@ -239,17 +256,7 @@ fn request_engine(state: &AppState, p: &Params, reader: &Reader) -> Result<Engin
             .max_samples
             .min(usize::try_from(n).unwrap_or(usize::MAX));
     }
-    if let Some(ms) = p.duration("timeout")? {
-        if ms > 0 {
-            cfg.timeout = cfg.timeout.min(Duration::from_millis(ms as u64));
-        }
-    }
-    if let Some(ms) = p.duration("lookback_delta")? {
-        if ms > 0 {
-            cfg.lookback_delta_ms = ms;
-        }
-    }
-    Ok(Engine::new(cfg))
+    cfg
 }
 
 fn query_param(p: &Params) -> Result<String, ApiError> {

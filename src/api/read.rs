@@ -122,24 +122,15 @@ fn wants_streamed(req: &ReadRequest) -> Result<bool, ApiError> {
     )))
 }
 
-/// The sample and series limits of the caller: the server's, narrowed by
-/// its policy, as for a PromQL query.
+/// The sample and series limits of the caller, as for a PromQL query.
 fn limits(state: &AppState, reader: &Reader) -> (usize, usize) {
-    let cfg = state.engine().config();
-    let policy = &reader.0.policy.limits;
-    let mut samples = cfg.max_samples;
-    if let Some(n) = policy.max_samples_per_query {
-        samples = samples.min(usize::try_from(n).unwrap_or(usize::MAX));
-    }
-    let mut series = if cfg.max_series == 0 {
+    let cfg = super::query::caller_engine_config(state, reader);
+    let series = if cfg.max_series == 0 {
         usize::MAX
     } else {
         cfg.max_series
     };
-    if let Some(n) = policy.max_series_per_query {
-        series = series.min(usize::try_from(n).unwrap_or(usize::MAX));
-    }
-    (samples, series)
+    (cfg.max_samples, series)
 }
 
 /// What the rest of the request may still return.

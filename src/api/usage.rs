@@ -132,9 +132,22 @@ impl Usage {
             .unwrap_or_default()
     }
 
-    /// Tenants with any recorded usage.
-    pub fn tenants(&self) -> Vec<TenantId> {
-        self.days.lock().keys().cloned().collect()
+    /// The tenant's days summed.
+    pub fn total(&self, tenant: &TenantId) -> DayUsage {
+        let mut total = DayUsage::default();
+        if let Some(days) = self.days.lock().get(tenant) {
+            days.values().for_each(|d| total.add(d));
+        }
+        total
+    }
+
+    /// Tenants with data in `storage` or any recorded usage, sorted.
+    pub fn tenants(&self, storage: &Storage) -> Vec<TenantId> {
+        let mut tenants = storage.tenant_ids();
+        tenants.extend(self.days.lock().keys().cloned());
+        tenants.sort();
+        tenants.dedup();
+        tenants
     }
 
     /// Forgets a deleted tenant.
@@ -217,10 +230,7 @@ pub fn utc_date(unix_s: i64) -> String {
 fn tenant_json(storage: &Storage, usage: &Usage, tenant: &TenantId) -> serde_json::Value {
     let fp = storage.footprint(tenant);
     let days = usage.days(tenant);
-    let mut total = DayUsage::default();
-    for (_, d) in &days {
-        total.add(d);
-    }
+    let total = usage.total(tenant);
     serde_json::json!({
         "tenant": tenant.as_str(),
         "active_series": fp.active_series,
@@ -278,12 +288,9 @@ pub(crate) async fn list_tenants(
     let body = blocking(move || {
         let usage = metrics.usage();
         usage.sync_reads(&storage);
-        let mut tenants = storage.tenant_ids();
-        tenants.extend(usage.tenants());
-        tenants.sort();
-        tenants.dedup();
         Ok(serde_json::Value::Array(
-            tenants
+            usage
+                .tenants(&storage)
                 .iter()
                 .map(|t| tenant_json(&storage, usage, t))
                 .collect(),
