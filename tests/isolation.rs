@@ -6,6 +6,7 @@
 //! data (its marker values and label values) may come back.
 
 mod http;
+mod read_frames;
 
 use serde_json::Value;
 use tessera::auth::{sha256_hex, AuthConfig, Authenticator};
@@ -421,11 +422,7 @@ async fn remote_read(
     };
     let mut out = Vec::new();
     if streamed {
-        let mut rest = &body[..];
-        while !rest.is_empty() {
-            let (len, n) = uvarint(rest);
-            let msg = &rest[n + 4..n + 4 + len];
-            let frame = read::ChunkedReadResponse::decode(msg).unwrap();
+        for frame in read_frames::frames(&body) {
             for cs in frame.chunked_series {
                 let mut values = Vec::new();
                 for c in &cs.chunks {
@@ -434,7 +431,6 @@ async fn remote_read(
                 }
                 out.push((pairs(&cs.labels), values));
             }
-            rest = &rest[n + 4 + len..];
         }
     } else {
         let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
@@ -448,17 +444,6 @@ async fn remote_read(
     }
     let dump = format!("{out:?}");
     (code, out, dump)
-}
-
-fn uvarint(b: &[u8]) -> (usize, usize) {
-    let mut x = 0usize;
-    for (i, byte) in b.iter().enumerate() {
-        x |= usize::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return (x, i + 1);
-        }
-    }
-    panic!("truncated varint");
 }
 
 #[tokio::test]

@@ -57,23 +57,6 @@ fn sighup(t: &Tessera) {
     assert_eq!(rc, 0);
 }
 
-fn metric(t: &Tessera, name: &str) -> f64 {
-    let body = t
-        .client()
-        .get(t.url("/metrics"))
-        .bearer_auth("admin-secret")
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} missing"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// Waits until `f` holds (a SIGHUP is handled asynchronously).
 fn eventually(what: &str, f: impl Fn() -> bool) {
     for _ in 0..200 {
@@ -180,7 +163,7 @@ fn credentials_and_limits_change_without_a_restart_under_load() {
     );
     assert_eq!(status(&t, "new-secret"), 401);
     assert_eq!(status(&t, "writer-secret"), 200);
-    assert_eq!(metric(&t, "tessera_config_last_reload_successful"), 0.0);
+    assert_eq!(t.metric("tessera_config_last_reload_successful"), 0.0);
     std::fs::write(t.config_path(), "auth: [not, a, mapping\n").unwrap();
     sighup(&t);
     std::thread::sleep(Duration::from_millis(300));
@@ -200,7 +183,7 @@ fn credentials_and_limits_change_without_a_restart_under_load() {
         body.contains("block_range changed: it applies at the next restart"),
         "{body}"
     );
-    assert_eq!(metric(&t, "tessera_config_last_reload_successful"), 1.0);
+    assert_eq!(t.metric("tessera_config_last_reload_successful"), 1.0);
     let burst = "rate_limited 1\n".repeat(5);
     let r = t
         .client()

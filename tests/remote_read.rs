@@ -6,10 +6,12 @@
 
 mod http;
 mod peer;
+mod read_frames;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::Message;
+use read_frames::frames;
 use tessera::auth::{sha256_hex, AuthConfig, Authenticator};
 use tessera::ingest::proto::{encode_snappy, read, v1};
 use tessera::model::Sample;
@@ -63,29 +65,6 @@ async fn post(
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, headers, r.bytes().await.unwrap().to_vec())
-}
-
-/// The frames of a streamed body, each checked against its CRC32C.
-fn frames(mut body: &[u8]) -> Vec<read::ChunkedReadResponse> {
-    let mut out = Vec::new();
-    while !body.is_empty() {
-        let mut len = 0usize;
-        let mut n = 0;
-        loop {
-            let b = body[n];
-            len |= usize::from(b & 0x7f) << (7 * n);
-            n += 1;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        let crc = u32::from_be_bytes(body[n..n + 4].try_into().unwrap());
-        let msg = &body[n + 4..n + 4 + len];
-        assert_eq!(crc32c::crc32c(msg), crc, "frame checksum");
-        out.push(read::ChunkedReadResponse::decode(msg).unwrap());
-        body = &body[n + 4 + len..];
-    }
-    out
 }
 
 /// Samples with irregular gaps, values of every kind and a stale marker.

@@ -57,22 +57,6 @@ fn count(t: &Tessera, token: &str, q: &str) -> f64 {
         .map_or(0.0, |s| s.parse().unwrap())
 }
 
-fn metric(t: &Tessera, line_prefix: &str) -> f64 {
-    let body = t
-        .client()
-        .get(t.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    body.lines()
-        .find_map(|l| l.strip_prefix(line_prefix))
-        .unwrap_or_else(|| panic!("{line_prefix} missing"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn usage_is_counted_kept_across_restarts_and_deleting_a_tenant_touches_no_other() {
     let mut t = Tessera::start(Some(&config()));
@@ -132,14 +116,11 @@ fn usage_is_counted_kept_across_restarts_and_deleting_a_tenant_touches_no_other(
     assert_eq!(v["data"]["total"]["samples_ingested"], 30, "{v}");
     assert_eq!(v["data"]["total"]["queries"], 0, "{v}");
     assert_eq!(
-        metric(
-            &t,
-            "tessera_tenant_samples_ingested_total{tenant=\"acme\"} "
-        ),
+        t.metric("tessera_tenant_samples_ingested_total{tenant=\"acme\"}"),
         30.0
     );
     assert_eq!(
-        metric(&t, "tessera_tenant_queries_total{tenant=\"acme\"} "),
+        t.metric("tessera_tenant_queries_total{tenant=\"acme\"}"),
         3.0
     );
 

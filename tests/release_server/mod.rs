@@ -131,6 +131,24 @@ impl Tessera {
         std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default()
     }
 
+    /// The value of the first `/metrics` line that starts with
+    /// `series` followed by a space (e.g. `name{tenant="a"}`).
+    pub fn metric(&self, series: &str) -> f64 {
+        let body = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{series} missing from /metrics"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     /// The client used by the helpers.
     pub fn client(&self) -> &reqwest::blocking::Client {
         &self.http
