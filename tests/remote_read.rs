@@ -356,13 +356,14 @@ async fn xor_chunks_are_byte_for_byte_prometheus_s() {
         peer::Prometheus::start(dir.path(), config, &["--web.enable-remote-write-receiver"])
     });
     let now = now_ms() / 1000 * 1000;
-    let t0 = now - 4 * 3_600_000;
+    let t0 = now - 11 * 1_800_000;
     // Irregular times (every delta-of-delta bucket, the 64-bit one once)
-    // and values of every kind, about 3.5 h in all; no stale markers:
-    // Prometheus's appender handles those.
+    // and values of every kind, about 5 h in all, so they cross at least
+    // two of Prometheus's 2 h chunk-range boundaries (three chunks or
+    // more); no stale markers: Prometheus's appender handles those.
     let mut t = t0;
     let mut samples = Vec::new();
-    for i in 0..300i64 {
+    for i in 0..430i64 {
         t += match i % 9 {
             0 => 15_000,
             1 => 15_001,
