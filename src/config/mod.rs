@@ -250,6 +250,9 @@ pub struct Limits {
     /// In cluster mode, how many of the log's partitions the tenant's
     /// series spread over (shuffle sharding); 0 = all.
     pub partitions: Option<u32>,
+    /// Exemplars kept per tenant (a circular buffer, Prometheus'
+    /// `max_exemplars`); absent: 100000; 0 keeps none.
+    pub max_exemplars: Option<u64>,
 }
 
 impl Default for Config {
@@ -466,6 +469,7 @@ impl Config {
         };
         storage.block_range_ms = self.block_range.as_millis_i64();
         storage.maintenance_interval = Some(self.maintenance_interval.0).filter(|d| !d.is_zero());
+        check_max_exemplars("limits", &self.limits)?;
         storage.tenant_defaults = tenant_config(&self.limits);
         storage.object_storage = self.object_storage.resolve(&self.data_dir)?;
         let cluster = self.cluster.resolve(
@@ -479,6 +483,7 @@ impl Config {
             let tenant = TenantId::new(id)
                 .map_err(|e| ConfigError::Invalid(format!("tenants.{id}: {e}")))?;
             let merged = self.limits.overlay(over);
+            check_max_exemplars(&format!("tenants.{id}"), &merged)?;
             storage
                 .tenant_overrides
                 .insert(tenant.clone(), tenant_config(&merged));
@@ -531,6 +536,7 @@ impl Limits {
             out_of_order_window: over.out_of_order_window.or(self.out_of_order_window),
             retention: over.retention.or(self.retention),
             partitions: over.partitions.or(self.partitions),
+            max_exemplars: over.max_exemplars.or(self.max_exemplars),
         }
     }
 }
@@ -555,8 +561,26 @@ fn tenant_config(l: &Limits) -> TenantConfig {
                 .max_label_value_length
                 .unwrap_or(DEFAULT_MAX_LABEL_VALUE_LENGTH),
         },
+        max_exemplars: l
+            .max_exemplars
+            .unwrap_or(crate::storage::exemplars::DEFAULT_MAX_EXEMPLARS),
     }
 }
+
+/// Refuses a `max_exemplars` over [`MAX_EXEMPLARS_LIMIT`], naming where it
+/// was set.
+fn check_max_exemplars(section: &str, l: &Limits) -> Result<(), ConfigError> {
+    match l.max_exemplars {
+        Some(n) if n > MAX_EXEMPLARS_LIMIT => Err(ConfigError::Invalid(format!(
+            "{section}.max_exemplars is {n}; at most {MAX_EXEMPLARS_LIMIT} per tenant"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Largest `max_exemplars`: a full slot takes some 100 bytes, so this is
+/// about 1 GB for one tenant.
+pub const MAX_EXEMPLARS_LIMIT: u64 = 10_000_000;
 
 fn rate_limit(l: &Limits) -> RateLimit {
     RateLimit {

@@ -1,10 +1,12 @@
 //! The data model shared by every layer: labels, samples, timestamps,
-//! native histograms.
+//! native histograms, exemplars.
 
 use std::fmt;
 
+pub mod exemplar;
 pub mod histogram;
 
+pub use exemplar::{Exemplar, EXEMPLAR_MAX_LABEL_SET_LENGTH};
 pub use histogram::{CounterResetHint, Histogram, HistogramCounts, HistogramSample, Span};
 
 /// Milliseconds since the Unix epoch, as Prometheus counts time.

@@ -13,6 +13,8 @@ mod bucket_api;
 pub mod chunk;
 pub(crate) mod compact;
 pub mod error;
+mod exemplar_api;
+pub mod exemplars;
 pub mod fault;
 pub(crate) mod head;
 pub mod index;
@@ -39,6 +41,7 @@ pub use block::{BlockMeta, BlockStats, Compaction};
 pub use bucket::ObjectStorageConfig;
 pub use bucket_api::BucketStatus;
 pub use error::{Result, StorageError};
+pub use exemplars::{ExemplarInput, ExemplarOutcome, ExemplarSeries, ExemplarStats};
 pub use head::cardinality::{CardinalityStat, TsdbStatus};
 pub use index::{MatchOp, Matcher};
 pub use limits::SeriesLimits;
@@ -68,6 +71,10 @@ pub struct TenantConfig {
     pub retention_ms: Option<i64>,
     /// Series and label limits, enforced on every ingest path.
     pub limits: SeriesLimits,
+    /// Size of the tenant's exemplar buffer (0, the default here: no
+    /// exemplars are kept; the server's default is
+    /// [`exemplars::DEFAULT_MAX_EXEMPLARS`]).
+    pub max_exemplars: u64,
 }
 
 /// Engine settings.
@@ -394,7 +401,9 @@ impl Storage {
         *self.inner.tenant_settings.write() = (defaults, overrides);
         let open: Vec<Arc<Partition>> = self.inner.tenants.read().values().cloned().collect();
         for p in open {
-            *p.cfg.write() = self.tenant_config(&p.tenant);
+            let cfg = self.tenant_config(&p.tenant);
+            p.resize_exemplars(cfg.max_exemplars);
+            *p.cfg.write() = cfg;
         }
     }
 

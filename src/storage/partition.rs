@@ -16,6 +16,8 @@ use crate::storage::block::{self, writer::BlockWriter, Block};
 use crate::storage::bucket::side::BucketSide;
 use crate::storage::bucket::{compactor, view, BucketContext};
 use crate::storage::error::{Result, StorageError};
+use crate::storage::exemplars::buffer::ExemplarBuffer;
+use crate::storage::exemplars::replay_exemplars;
 use crate::storage::head::append::{
     apply, apply_histogram, decide, decide_histogram, normalize_label_order, DecideCtx, Decision,
 };
@@ -84,6 +86,8 @@ pub(crate) struct Partition {
     /// The tenant's blocks in the bucket, when one is configured.
     pub(crate) bucket: Option<BucketSide>,
     append_lock: Mutex<AppendScratch>,
+    /// The tenant's exemplars (`max_exemplars` slots).
+    pub(crate) exemplars: Mutex<ExemplarBuffer>,
     pub(crate) maintenance: Mutex<()>,
     flushed_until: AtomicI64,
     /// Samples this tenant's queriers returned since the process started.
@@ -98,6 +102,9 @@ pub(crate) struct OpenReport {
     pub replay: wal::ReplayStats,
     pub samples_skipped: u64,
     pub unknown_series_samples: u64,
+    /// Logged exemplars not restored (their series is gone, or the
+    /// buffer refused them again).
+    pub exemplars_skipped: u64,
     pub blocks: usize,
     pub elapsed: std::time::Duration,
 }
@@ -140,7 +147,12 @@ impl Partition {
             ..Default::default()
         };
         let wal_dir = dir.join("wal");
-        report.replay = wal::replay(&wal_dir, |rec| replay_record(&head, rec, &mut report))?;
+        let mut exemplars =
+            ExemplarBuffer::new(usize::try_from(cfg.max_exemplars).unwrap_or(usize::MAX));
+        report.replay = wal::replay(&wal_dir, |rec| match rec {
+            WalRecord::Exemplars(e) => replay_exemplars(&head, &mut exemplars, e, &mut report),
+            rec => replay_record(&head, rec, &mut report),
+        })?;
         head.truncate_before(flushed_until)?;
         let wal = Wal::open(&wal_dir, wal_opts)?;
         report.elapsed = started.elapsed();
@@ -154,6 +166,7 @@ impl Partition {
             local,
             bucket,
             append_lock: Mutex::new(AppendScratch::default()),
+            exemplars: Mutex::new(exemplars),
             maintenance: Mutex::new(()),
             flushed_until: AtomicI64::new(flushed_until),
             samples_read: std::sync::atomic::AtomicU64::new(0),
@@ -165,6 +178,12 @@ impl Partition {
     /// Everything before this time is in blocks.
     pub fn flushed_until(&self) -> i64 {
         self.flushed_until.load(Ordering::Acquire)
+    }
+
+    /// Holds off other appends (exemplars are logged under it, after the
+    /// series they refer to).
+    pub(crate) fn lock_appends(&self) -> impl Drop + '_ {
+        self.append_lock.lock()
     }
 
     /// Validates, decides, logs to the WAL, then applies a batch. Samples
@@ -549,6 +568,8 @@ fn replay_record(head: &Head, rec: WalRecord, report: &mut OpenReport) {
                 );
             }
         }
+        // Restored by `Partition::open` into the exemplar buffer.
+        WalRecord::Exemplars(_) => {}
     }
 }
 

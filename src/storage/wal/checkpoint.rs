@@ -12,13 +12,16 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::record::{
-    append_histograms, append_samples, append_series, decode, TYPE_HISTOGRAMS, TYPE_SAMPLES,
-    TYPE_SAMPLES_ST, TYPE_SERIES,
+    append_histograms, append_samples, append_series, decode, TYPE_EXEMPLARS, TYPE_HISTOGRAMS,
+    TYPE_SAMPLES, TYPE_SAMPLES_ST, TYPE_SERIES,
 };
+use super::record_exemplars::append_exemplars;
 use super::replay::{checkpoint_segments, remove_covered, scan_segment, Outcome};
 use super::segment::{checkpoint_name, create_segment, list, segment_name, TMP_SUFFIX};
 use super::sync::FsyncStats;
-use super::{CheckpointStats, HistogramEntry, SampleEntry, SeriesEntry, Wal, WalRecord};
+use super::{
+    CheckpointStats, ExemplarEntry, HistogramEntry, SampleEntry, SeriesEntry, Wal, WalRecord,
+};
 use crate::model::Labels;
 use crate::storage::error::{Result, StorageError};
 
@@ -28,6 +31,8 @@ const SERIES_RECORD_BYTES: usize = 1 << 20;
 const SAMPLES_PER_RECORD: usize = 10_000;
 /// Histogram samples per checkpoint record (each is larger than a sample).
 const HISTOGRAMS_PER_RECORD: usize = 1_000;
+/// Exemplars per checkpoint record.
+const EXEMPLARS_PER_RECORD: usize = 10_000;
 
 impl Wal {
     /// See [`Wal::checkpoint`].
@@ -164,8 +169,42 @@ impl Wal {
         })?;
         res?;
         out.put_histograms(&mut pending)?;
+        self.keep_exemplars(&mut out, sources, keep_series, min_t, stats)?;
         out.finish(&self.group.stats)?;
         self.group.stats.sync_dir(tmp)
+    }
+}
+
+impl Wal {
+    /// Copies the exemplars of kept series with `t >= min_t` into the
+    /// checkpoint, in log order (so replay refills the buffer as it was).
+    fn keep_exemplars(
+        &self,
+        out: &mut CheckpointFile<'_>,
+        sources: &[PathBuf],
+        keep_series: &dyn Fn(u32) -> bool,
+        min_t: i64,
+        stats: &mut CheckpointStats,
+    ) -> Result<()> {
+        let mut pending = Vec::with_capacity(EXEMPLARS_PER_RECORD);
+        let mut res = Ok(());
+        for_each_record(sources, TYPE_EXEMPLARS, &mut |rec| {
+            let WalRecord::Exemplars(entries) = rec else {
+                return;
+            };
+            for e in entries
+                .into_iter()
+                .filter(|e| e.exemplar.t >= min_t && keep_series(e.series))
+            {
+                stats.exemplars += 1;
+                pending.push(e);
+                if pending.len() == EXEMPLARS_PER_RECORD && res.is_ok() {
+                    res = out.put_exemplars(&mut pending);
+                }
+            }
+        })?;
+        res?;
+        out.put_exemplars(&mut pending)
     }
 }
 
@@ -251,6 +290,13 @@ impl<'a> CheckpointFile<'a> {
     /// Writes `pending` as one histograms record and empties it.
     fn put_histograms(&mut self, pending: &mut Vec<HistogramEntry>) -> Result<()> {
         append_histograms(&mut self.buf, pending).map_err(|e| too_large(self.path, e.0))?;
+        pending.clear();
+        self.emit()
+    }
+
+    /// Writes `pending` as one exemplars record and empties it.
+    fn put_exemplars(&mut self, pending: &mut Vec<ExemplarEntry>) -> Result<()> {
+        append_exemplars(&mut self.buf, pending).map_err(|e| too_large(self.path, e.0))?;
         pending.clear();
         self.emit()
     }

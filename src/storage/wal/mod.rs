@@ -27,6 +27,7 @@ use crate::storage::error::Result;
 
 mod checkpoint;
 mod record;
+mod record_exemplars;
 mod replay;
 mod segment;
 mod sync;
@@ -143,6 +144,15 @@ pub struct HistogramEntry {
     pub h: crate::model::Histogram,
 }
 
+/// One exemplar of a series defined earlier in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExemplarEntry {
+    /// Head-local series id.
+    pub series: u32,
+    /// The exemplar (validated when it was stored).
+    pub exemplar: crate::model::Exemplar,
+}
+
 /// A decoded WAL record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WalRecord {
@@ -152,6 +162,8 @@ pub enum WalRecord {
     Samples(Vec<SampleEntry>),
     /// Native histogram samples.
     Histograms(Vec<HistogramEntry>),
+    /// Exemplars, in the order they were stored.
+    Exemplars(Vec<ExemplarEntry>),
 }
 
 /// A position in the log: segment index and byte offset after a record.
@@ -189,6 +201,8 @@ pub struct ReplayStats {
     pub series: u64,
     /// Sample entries decoded.
     pub samples: u64,
+    /// Exemplar entries decoded.
+    pub exemplars: u64,
     /// The repair made, if the log was torn or corrupt.
     pub repaired: Option<Repair>,
 }
@@ -202,6 +216,8 @@ pub struct CheckpointStats {
     pub series: u64,
     /// Sample entries kept.
     pub samples: u64,
+    /// Exemplar entries kept.
+    pub exemplars: u64,
     /// Segment files deleted.
     pub segments_deleted: usize,
 }
@@ -256,6 +272,12 @@ impl Wal {
         self.log_batch(series, samples, histograms)
     }
 
+    /// Writes exemplars of series logged earlier as one record with one
+    /// `write` (nothing for an empty slice); otherwise as [`Wal::log`].
+    pub fn log_exemplars(&self, exemplars: &[ExemplarEntry]) -> Result<WalPos> {
+        self.log_exemplar_batch(exemplars)
+    }
+
     /// Under [`SyncPolicy::Always`], returns once an fsync covering `pos` has
     /// completed (sharing one fsync among concurrent callers). Under the other
     /// policies it returns at once.
@@ -280,7 +302,7 @@ impl Wal {
 
     /// Writes checkpoint `upto`: the previous checkpoint plus every segment
     /// with index `<= upto`, keeping series for which `keep_series` is true
-    /// and samples of kept series with `t >= min_t`. Published atomically
+    /// and samples and exemplars of kept series with `t >= min_t`. Published atomically
     /// (temporary directory, fsync, rename); afterwards the covered segments
     /// and older checkpoints are deleted. `upto` must be a closed segment
     /// (call [`Wal::cut_segment`] first).

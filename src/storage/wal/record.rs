@@ -25,6 +25,9 @@ pub(crate) const TYPE_SAMPLES: u8 = 2;
 pub(crate) const TYPE_SAMPLES_ST: u8 = 3;
 /// Record type of a [`WalRecord::Histograms`] payload (segment version 2).
 pub(crate) const TYPE_HISTOGRAMS: u8 = 4;
+/// Record type of a [`WalRecord::Exemplars`] payload (segment version 3);
+/// its codec is in `record_exemplars.rs`.
+pub(crate) const TYPE_EXEMPLARS: u8 = 5;
 /// Smallest encoding of one histogram entry: two one-byte varints, flags,
 /// schema, threshold, sum, two counts and five empty lists.
 const MIN_HISTOGRAM_ENTRY: usize = 2 + 2 + 16 + 2 + 5;
@@ -50,7 +53,7 @@ pub(crate) struct DecodeError {
 }
 
 impl DecodeError {
-    fn at(offset: usize, reason: impl Into<String>) -> DecodeError {
+    pub(super) fn at(offset: usize, reason: impl Into<String>) -> DecodeError {
         DecodeError {
             offset,
             reason: reason.into(),
@@ -144,7 +147,7 @@ pub(crate) fn append_histograms(
 }
 
 /// Reserves the header and writes the type byte; returns the record start.
-fn begin_record(out: &mut Vec<u8>, typ: u8) -> usize {
+pub(super) fn begin_record(out: &mut Vec<u8>, typ: u8) -> usize {
     let start = out.len();
     out.extend_from_slice(&[0; 8]);
     out.push(typ);
@@ -153,7 +156,7 @@ fn begin_record(out: &mut Vec<u8>, typ: u8) -> usize {
 
 /// Fills in length and CRC of the record that begins at `start`.
 /// A record the reader would refuse is removed again instead.
-fn finish_record(out: &mut Vec<u8>, start: usize) -> Result<(), TooLarge> {
+pub(super) fn finish_record(out: &mut Vec<u8>, start: usize) -> Result<(), TooLarge> {
     let payload_len = out.len() - start - RECORD_HEADER_LEN;
     if payload_len > MAX_PAYLOAD_LEN as usize {
         out.truncate(start);
@@ -165,7 +168,7 @@ fn finish_record(out: &mut Vec<u8>, start: usize) -> Result<(), TooLarge> {
     Ok(())
 }
 
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+pub(super) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_uvarint(out, b.len() as u64);
     out.extend_from_slice(b);
 }
@@ -177,34 +180,37 @@ pub(crate) fn decode(typ: u8, payload: &[u8]) -> Result<WalRecord, DecodeError> 
         TYPE_SAMPLES => decode_samples(payload, false).map(WalRecord::Samples),
         TYPE_SAMPLES_ST => decode_samples(payload, true).map(WalRecord::Samples),
         TYPE_HISTOGRAMS => decode_histograms(payload).map(WalRecord::Histograms),
+        TYPE_EXEMPLARS => {
+            super::record_exemplars::decode_exemplars(payload).map(WalRecord::Exemplars)
+        }
         other => Err(DecodeError::at(0, format!("unknown record type {other}"))),
     }
 }
 
 /// A cursor over a payload whose every read is bounds-checked.
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
+pub(super) struct Cursor<'a> {
+    pub(super) buf: &'a [u8],
+    pub(super) pos: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn uvarint(&mut self, what: &str) -> Result<u64, DecodeError> {
+    pub(super) fn uvarint(&mut self, what: &str) -> Result<u64, DecodeError> {
         let at = self.pos;
         get_uvarint(self.buf, &mut self.pos)
             .ok_or_else(|| DecodeError::at(at, format!("bad varint ({what})")))
     }
 
-    fn varint(&mut self, what: &str) -> Result<i64, DecodeError> {
+    pub(super) fn varint(&mut self, what: &str) -> Result<i64, DecodeError> {
         let at = self.pos;
         get_varint(self.buf, &mut self.pos)
             .ok_or_else(|| DecodeError::at(at, format!("bad varint ({what})")))
     }
 
-    fn remaining(&self) -> usize {
+    pub(super) fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }
 
-    fn bytes(&mut self, n: u64, what: &str) -> Result<&'a [u8], DecodeError> {
+    pub(super) fn bytes(&mut self, n: u64, what: &str) -> Result<&'a [u8], DecodeError> {
         let at = self.pos;
         let end = usize::try_from(n)
             .ok()
@@ -217,7 +223,7 @@ impl<'a> Cursor<'a> {
         Ok(&self.buf[at..end])
     }
 
-    fn string(&mut self, what: &str) -> Result<String, DecodeError> {
+    pub(super) fn string(&mut self, what: &str) -> Result<String, DecodeError> {
         let n = self.uvarint(what)?;
         let at = self.pos;
         let b = self.bytes(n, what)?;
@@ -225,7 +231,7 @@ impl<'a> Cursor<'a> {
             .map_err(|_| DecodeError::at(at, format!("{what} is not UTF-8")))
     }
 
-    fn f64(&mut self) -> Result<f64, DecodeError> {
+    pub(super) fn f64(&mut self) -> Result<f64, DecodeError> {
         let b = self.bytes(8, "value")?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
@@ -234,7 +240,7 @@ impl<'a> Cursor<'a> {
 
     /// Reads an entry count, refusing one the remaining bytes cannot hold so
     /// that the count can safely size an allocation.
-    fn count(&mut self, min_entry: usize, what: &str) -> Result<usize, DecodeError> {
+    pub(super) fn count(&mut self, min_entry: usize, what: &str) -> Result<usize, DecodeError> {
         let at = self.pos;
         let n = self.uvarint(what)?;
         match usize::try_from(n) {
@@ -251,13 +257,13 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn series_id(&mut self) -> Result<u32, DecodeError> {
+    pub(super) fn series_id(&mut self) -> Result<u32, DecodeError> {
         let at = self.pos;
         let v = self.uvarint("series id")?;
         u32::try_from(v).map_err(|_| DecodeError::at(at, format!("series id {v} out of range")))
     }
 
-    fn finish(&self) -> Result<(), DecodeError> {
+    pub(super) fn finish(&self) -> Result<(), DecodeError> {
         if self.pos == self.buf.len() {
             Ok(())
         } else {

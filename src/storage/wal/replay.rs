@@ -65,6 +65,7 @@ fn replay_segment(
             WalRecord::Series(s) => stats.series += s.len() as u64,
             WalRecord::Samples(s) => stats.samples += s.len() as u64,
             WalRecord::Histograms(h) => stats.samples += h.len() as u64,
+            WalRecord::Exemplars(e) => stats.exemplars += e.len() as u64,
         }
         f(rec);
         Ok(())

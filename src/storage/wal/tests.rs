@@ -18,6 +18,7 @@ pub(super) enum Norm {
     Series(Vec<(u32, Labels)>),
     Samples(Vec<(u32, i64, u64)>),
     Histograms(Vec<(u32, i64, Vec<u8>)>),
+    Exemplars(Vec<(u32, i64, u64, Labels)>),
 }
 
 pub(super) fn norm(r: &WalRecord) -> Norm {
@@ -34,6 +35,14 @@ pub(super) fn norm(r: &WalRecord) -> Norm {
                     let mut b = Vec::new();
                     crate::storage::chunk::put_histogram(&mut b, &e.h);
                     (e.series, e.t, b)
+                })
+                .collect(),
+        ),
+        WalRecord::Exemplars(x) => Norm::Exemplars(
+            x.iter()
+                .map(|e| {
+                    let x = &e.exemplar;
+                    (e.series, x.t, x.value.to_bits(), x.labels.clone())
                 })
                 .collect(),
         ),
@@ -450,6 +459,7 @@ fn checkpoint_filters_and_replays() {
             Norm::Series(s) => s.iter().map(|e| e.0).collect::<Vec<_>>(),
             Norm::Samples(s) => s.iter().map(|e| e.0).collect(),
             Norm::Histograms(h) => h.iter().map(|e| e.0).collect(),
+            Norm::Exemplars(x) => x.iter().map(|e| e.0).collect(),
         })
         .collect();
     assert!(!ids.is_empty() && ids.iter().all(|&i| i == 0), "{ids:?}");
@@ -556,4 +566,36 @@ fn segment_versions_old_read_newer_refused() {
     let err = replay(d.path(), |_| {}).unwrap_err().to_string();
     assert!(err.contains("newer build"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), newer);
+}
+
+#[test]
+fn exemplars_survive_replay_and_checkpoints() {
+    let d = tempfile::tempdir().unwrap();
+    let wal = Wal::open(d.path(), opts(1 << 20, SyncPolicy::None)).unwrap();
+    let (series, _) = batch(0);
+    let ex: Vec<super::ExemplarEntry> = (0..20)
+        .map(|i: i64| super::ExemplarEntry {
+            series: (i % 4) as u32,
+            exemplar: crate::model::Exemplar {
+                labels: Labels::from_pairs([("trace_id", format!("t{i}"))]),
+                value: i as f64,
+                t: i * 10,
+            },
+        })
+        .collect();
+    wal.log(&series, &[]).unwrap();
+    wal.log_exemplars(&ex).unwrap();
+    let (recs, stats) = replay_all(d.path());
+    assert_eq!(recs[1], norm(&WalRecord::Exemplars(ex.clone())));
+    assert_eq!(stats.exemplars, 20);
+    // A checkpoint keeps the exemplars of kept series at or after min_t.
+    let upto = wal.cut_segment().unwrap();
+    let st = wal.checkpoint(upto, &even, 100).unwrap();
+    let kept: Vec<_> = ex
+        .into_iter()
+        .filter(|e| e.series % 2 == 0 && e.exemplar.t >= 100)
+        .collect();
+    assert_eq!(st.exemplars, kept.len() as u64);
+    let (recs, _) = replay_all(d.path());
+    assert_eq!(recs.last(), Some(&norm(&WalRecord::Exemplars(kept))));
 }

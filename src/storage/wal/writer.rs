@@ -8,13 +8,14 @@ use std::sync::Arc;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::record::{append_histograms, append_samples, append_series, decode, TooLarge};
+use super::record_exemplars::append_exemplars;
 use super::replay::{scan_segment, Outcome};
 use super::segment::{
     create_segment, list, remove_tmp, segment_name, truncate_file, MAX_SEGMENT_INDEX,
     SEGMENT_HEADER_LEN,
 };
 use super::sync::{FsyncStats, GroupSync};
-use super::{HistogramEntry, SampleEntry, SeriesEntry, Wal, WalOptions, WalPos};
+use super::{ExemplarEntry, HistogramEntry, SampleEntry, SeriesEntry, Wal, WalOptions, WalPos};
 use crate::storage::error::{Result, StorageError};
 
 /// A failure the tests make the next write suffer.
@@ -202,6 +203,22 @@ impl Wal {
             .and_then(|()| append_samples(&mut buf, samples))
             .and_then(|()| append_histograms(&mut buf, histograms));
         let res = match encoded {
+            Ok(()) => self.write_encoded(&mut w, &buf),
+            Err(TooLarge(n)) => Err(StorageError::Config(format!(
+                "WAL record of {n} bytes is too large"
+            ))),
+        };
+        w.buf = buf;
+        res
+    }
+
+    /// See [`Wal::log_exemplars`].
+    pub(crate) fn log_exemplar_batch(&self, exemplars: &[ExemplarEntry]) -> Result<WalPos> {
+        let mut w = self.writer.lock();
+        w.ready()?;
+        let mut buf = std::mem::take(&mut w.buf);
+        buf.clear();
+        let res = match append_exemplars(&mut buf, exemplars) {
             Ok(()) => self.write_encoded(&mut w, &buf),
             Err(TooLarge(n)) => Err(StorageError::Config(format!(
                 "WAL record of {n} bytes is too large"
