@@ -277,7 +277,15 @@ fn ingest(
             })
             .collect();
         let refs = label_refs(&rows);
-        match append_inputs(state, storage, tenant, &inputs_of(&rows, &refs)) {
+        let stored =
+            append_inputs(state, storage, tenant, &inputs_of(&rows, &refs)).and_then(|o| {
+                let exemplars = batch.iter().zip(&refs).filter_map(|(s, r)| {
+                    let e = s.exemplar.as_ref()?;
+                    Some((r.as_slice(), e, s.timestamp_ms.unwrap_or(now)))
+                });
+                super::exemplars::store_text(state, storage, tenant, exemplars).map(|_| o)
+            });
+        match stored {
             Ok(o) => {
                 total.add(o);
                 true
@@ -291,10 +299,6 @@ fn ingest(
     if let Some(e) = failed {
         return Err(e);
     }
-    // OpenMetrics exemplars are validated but there is no exemplar storage.
-    state
-        .metrics()
-        .add_exemplars_discarded(tenant, parsed.exemplars);
     storage.record_metadata(tenant, &text_metadata(&parsed.metadata))?;
     let bad_lines = parsed.error_count();
     if bad_lines == 0 && total.rejected == 0 {

@@ -1,5 +1,5 @@
 //! Metadata and status endpoints of the Prometheus API: series, label
-//! names and values, metric metadata, exemplars, query formatting, build
+//! names and values, metric metadata, query formatting, build
 //! and runtime info, flags, and the empty rules/alerts lists Grafana asks
 //! for. All of them read only the caller's tenant.
 
@@ -16,7 +16,7 @@ use crate::storage::Storage;
 /// The Prometheus version `buildinfo` reports; see the README.
 pub const COMPAT_VERSION: &str = "3.0.0";
 
-fn success(data: &str) -> Response {
+pub(super) fn success(data: &str) -> Response {
     json_response(format!("{{\"status\":\"success\",\"data\":{data}}}"))
 }
 
@@ -49,7 +49,7 @@ fn match_sets(p: &Params) -> Result<Vec<String>, ApiError> {
 }
 
 /// `start`/`end` with Prometheus's defaults (all time).
-fn bounds(p: &Params) -> Result<(i64, i64), ApiError> {
+pub(super) fn bounds(p: &Params) -> Result<(i64, i64), ApiError> {
     let start = p.time("start", i64::MIN / 2)?;
     let end = p.time("end", i64::MAX / 2)?;
     if end < start {
@@ -60,7 +60,7 @@ fn bounds(p: &Params) -> Result<(i64, i64), ApiError> {
     Ok((start, end))
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&Storage) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -244,16 +244,6 @@ pub(crate) async fn metadata(
     }
     data.push('}');
     Ok(success(&data))
-}
-
-/// `GET|POST /api/v1/query_exemplars`: exemplars are not stored yet, so
-/// the answer is always an empty list (after checking the parameters).
-pub(crate) async fn exemplars(_reader: Reader, p: Params) -> Result<Response, ApiError> {
-    if let Some(q) = p.get("query") {
-        crate::promql::format_query(q).map_err(|e| ApiError::BadData(e.to_string()))?;
-    }
-    bounds(&p)?;
-    Ok(success("[]"))
 }
 
 /// `GET|POST /api/v1/format_query`.

@@ -52,7 +52,8 @@ impl Histogram {
 #[derive(Debug, Default)]
 pub struct Metrics {
     received: Mutex<BTreeMap<TenantId, u64>>,
-    /// Exemplars received and not stored (there is no exemplar storage yet).
+    /// Exemplars received and not stored (invalid, out of order, for an
+    /// unknown series, or exemplar storage off).
     exemplars_discarded: Mutex<BTreeMap<TenantId, u64>>,
     rejected: Mutex<BTreeMap<(TenantId, &'static str), u64>>,
     /// Keyed by matched route (bounded by the router) and status code.
@@ -281,7 +282,7 @@ impl Metrics {
             &mut out,
             "tessera_exemplars_discarded_total",
             "counter",
-            "Exemplars received by tenant and not stored (exemplar storage does not exist yet).",
+            "Exemplars received by tenant and not stored: invalid labels, out of order, no such series, or max_exemplars 0.",
         );
         for (t, n) in self.exemplars_discarded.lock().iter() {
             let _ = writeln!(
@@ -507,6 +508,20 @@ fn render_storage(out: &mut String, s: &Storage) {
             "tessera_blocks{{tenant=\"{}\"}} {}",
             esc(t.as_str()),
             s.blocks(t).len()
+        );
+    }
+    family(
+        out,
+        "tessera_exemplars_in_storage",
+        "gauge",
+        "Exemplars held in the tenant's circular buffer (at most its max_exemplars).",
+    );
+    for (t, e) in s.exemplar_stats() {
+        let t = esc(t.as_str());
+        let _ = writeln!(
+            out,
+            "tessera_exemplars_in_storage{{tenant=\"{t}\"}} {}",
+            e.stored
         );
     }
     let (count, total) = s.wal_fsync_stats();

@@ -10,6 +10,7 @@ mod caller;
 mod cluster;
 mod conn;
 mod error;
+mod exemplars;
 mod federate;
 mod health;
 mod import;
@@ -334,7 +335,7 @@ fn query_routes(state: AppState) -> Router<AppState> {
         .route("/api/v1/metadata", get(meta::metadata))
         .route(
             "/api/v1/query_exemplars",
-            get(meta::exemplars).post(meta::exemplars),
+            get(exemplars::query_exemplars).post(exemplars::query_exemplars),
         )
         .route(
             "/api/v1/format_query",

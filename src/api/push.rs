@@ -95,8 +95,6 @@ async fn push(
         let st = state.clone();
         blocking(move || {
             let pushed = parse_push(&body, format, &key)?;
-            st.metrics()
-                .add_exemplars_discarded(&tenant, pushed.exemplars);
             storage.record_metadata(&tenant, &text_metadata(&pushed.metadata))?;
             let dir = storage.tenant_dir(&tenant);
             let registry = groups.tenant(&tenant, &dir);
@@ -104,7 +102,8 @@ async fn push(
             let t = registry.write_time(&key, now_ms());
             let families = (mode == Mode::Post).then_some(&pushed.families);
             let vanished = registry.replace(&key, pushed.family_of, families, t);
-            let result = store(&st, &storage, &tenant, &pushed.samples, &vanished, t);
+            let result = store(&st, &storage, &tenant, &pushed.samples, &vanished, t)
+                .and_then(|()| store_exemplars(&st, &storage, &tenant, &pushed.exemplars, t));
             registry.save(&dir)?;
             result
         })
@@ -156,8 +155,8 @@ struct Pushed {
     /// Families present in the body (with samples or a `# TYPE`/`# HELP`).
     families: BTreeSet<String>,
     metadata: Vec<crate::ingest::text::TextMetadata>,
-    /// OpenMetrics exemplars in the body (validated, not stored).
-    exemplars: u64,
+    /// OpenMetrics exemplars in the body, with their series' labels.
+    exemplars: Vec<(LabelPairs, crate::ingest::text::TextExemplar)>,
 }
 
 /// Most samples one push may carry (a push is parsed and replaced whole).
@@ -181,7 +180,6 @@ fn parse_push(body: &[u8], format: TextFormat, key: &LabelPairs) -> Result<Pushe
         samples,
         metadata,
         errors,
-        exemplars,
         ..
     } = parsed;
     if !errors.is_empty() {
@@ -204,7 +202,7 @@ fn parse_push(body: &[u8], format: TextFormat, key: &LabelPairs) -> Result<Pushe
         family_of: BTreeMap::new(),
         families: metadata.iter().map(|m| m.metric.clone()).collect(),
         metadata: metadata.clone(),
-        exemplars,
+        exemplars: Vec::new(),
     };
     for s in &samples {
         let mut labels = with_labels(&s.labels, key);
@@ -226,6 +224,9 @@ fn parse_push(body: &[u8], format: TextFormat, key: &LabelPairs) -> Result<Pushe
             )));
         }
         out.families.insert(family);
+        if let Some(e) = &s.exemplar {
+            out.exemplars.push((labels.clone(), e.clone()));
+        }
         out.samples.push((labels, s.value));
     }
     Ok(out)
@@ -294,6 +295,30 @@ fn store(
     let mut lines = vec![format!("{} samples rejected by storage", outcome.rejected)];
     lines.extend(outcome.rejections.iter().take(10).map(|r| r.to_string()));
     Err(ApiError::BadData(lines.join("\n")))
+}
+
+/// Stores a push's exemplars after its samples (those without a
+/// timestamp take the push's time).
+fn store_exemplars(
+    state: &AppState,
+    storage: &Storage,
+    tenant: &TenantId,
+    exemplars: &[(LabelPairs, crate::ingest::text::TextExemplar)],
+    t: i64,
+) -> Result<(), ApiError> {
+    let refs: Vec<Vec<crate::model::LabelRef<'_>>> = exemplars
+        .iter()
+        .map(|(l, _)| {
+            l.iter()
+                .map(|(n, v)| crate::model::LabelRef::new(n, v))
+                .collect()
+        })
+        .collect();
+    let items = refs
+        .iter()
+        .zip(exemplars)
+        .map(|(r, (_, e))| (r.as_slice(), e, t));
+    super::exemplars::store_text(state, storage, tenant, items).map(|_| ())
 }
 
 #[cfg(test)]

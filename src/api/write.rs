@@ -175,21 +175,12 @@ fn ingest(
         metrics.add_rejected(tenant, reason, *n);
     }
     metrics.add_stored(tenant, outcome.accepted, outcome.series_created);
-    // Exemplars are not stored either; they are counted and documented,
-    // and the request still succeeds for its samples (as Prometheus does
-    // with exemplar storage off).
-    let exemplars: u64 = batch
-        .series
-        .iter()
-        .map(|s| u64::from(s.exemplars))
-        .chain(batch.rejected.iter().map(|r| r.exemplars))
-        .sum();
-    metrics.add_exemplars_discarded(tenant, exemplars);
+    let exemplars_written = super::exemplars::store_remote_write(state, storage, tenant, &batch)?;
     let histograms_written = outcome.histograms_accepted + outcome.histogram_duplicates_ignored;
     let mut report = WriteReport {
         samples_written: outcome.accepted + outcome.duplicates_ignored - histograms_written,
         histograms_written,
-        exemplars_written: 0,
+        exemplars_written,
         samples_rejected: outcome.rejected,
         series_refused: batch.rejected.len(),
         reasons: Vec::new(),

@@ -17,7 +17,7 @@
 use std::ops::Range;
 
 use super::IngestError;
-use crate::model::{describe_label_refs, HistogramSample, LabelRef, Sample, METRIC_NAME};
+use crate::model::{describe_label_refs, Exemplar, HistogramSample, LabelRef, Sample, METRIC_NAME};
 
 mod histogram;
 mod v1;
@@ -40,6 +40,11 @@ pub const MAX_HISTOGRAMS_PER_REQUEST: usize = 1 << 20;
 /// See [`MAX_HISTOGRAMS_PER_REQUEST`].
 /// (2^22 entries encode to at most some 40 MiB, inside one WAL record.)
 pub const MAX_HISTOGRAM_VALUES_PER_REQUEST: usize = 1 << 22;
+
+/// Most exemplars one request may carry; later ones are discarded (and
+/// counted), as an exemplar costs some 100 bytes in memory for as little
+/// as 2 on the wire.
+pub const MAX_EXEMPLARS_PER_REQUEST: usize = 1 << 18;
 
 /// Largest decompressed body accepted (bytes).
 pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 << 20;
@@ -127,8 +132,10 @@ pub struct DecodedSeries {
     pub samples: Range<usize>,
     /// Range in [`DecodedBatch::histograms`].
     pub histograms: Range<usize>,
-    /// Valid exemplars carried by the series (counted, not stored).
+    /// Exemplars carried by the series (valid or not).
     pub exemplars: u32,
+    /// Its valid exemplars: a range in [`DecodedBatch::exemplars`].
+    pub exemplar_range: Range<usize>,
 }
 
 /// A series refused during decoding, with the reason (one line).
@@ -163,6 +170,14 @@ pub struct DecodedBatch<'a> {
     pub series: Vec<DecodedSeries>,
     /// Metadata entries (v1 `metadata`, v2 per-series `metadata`).
     pub metadata: Vec<MetadataRef<'a>>,
+    /// Valid exemplars of accepted series (labels checked, at most
+    /// 128 runes), in arrival order.
+    pub exemplars: Vec<Exemplar>,
+    /// Exemplars of accepted series that are not in `exemplars`: invalid
+    /// labels, or past [`MAX_EXEMPLARS_PER_REQUEST`].
+    pub exemplars_invalid: u64,
+    /// Why the first of `exemplars_invalid` was refused.
+    pub exemplar_problem: Option<String>,
     /// Series refused as a whole (no `__name__`, bad refs, bad histogram, ...).
     pub rejected: Vec<DecodeRejection>,
     /// Spans, buckets and bounds of the histograms in the arena.
@@ -220,10 +235,21 @@ impl<'a> DecodedBatch<'a> {
             start_times: Vec::new(),
             series: Vec::with_capacity(c.series),
             metadata: Vec::new(),
+            exemplars: Vec::new(),
+            exemplars_invalid: 0,
+            exemplar_problem: None,
             rejected: Vec::new(),
             histogram_values: 0,
         }
     }
+}
+
+/// An exemplar read from the wire, not yet validated.
+#[derive(Debug)]
+pub(crate) struct WireExemplar<'a> {
+    pub(crate) labels: Vec<LabelRef<'a>>,
+    pub(crate) value: f64,
+    pub(crate) t: i64,
 }
 
 /// A series being decoded: where its labels and samples start in the
@@ -233,6 +259,10 @@ pub(crate) struct PendingSeries {
     labels: usize,
     samples: usize,
     hist_start: usize,
+    ex_start: usize,
+    /// Its exemplars refused for their own sake (invalid labels, too many).
+    ex_invalid: u64,
+    ex_problem: Option<String>,
     pub(crate) histograms: u32,
     pub(crate) exemplars: u32,
     problem: Option<String>,
@@ -244,6 +274,9 @@ impl PendingSeries {
             labels: batch.labels.len(),
             samples: batch.samples.len(),
             hist_start: batch.histograms.len(),
+            ex_start: batch.exemplars.len(),
+            ex_invalid: 0,
+            ex_problem: None,
             histograms: 0,
             exemplars: 0,
             problem: None,
@@ -281,6 +314,33 @@ impl PendingSeries {
                 batch.histograms.push(HistogramSample { t, h });
             }
             Err(e) => self.reject(|| format!("histogram {i}: {e}")),
+        }
+    }
+
+    /// Validates an exemplar read from the wire and adds it to the arena;
+    /// an invalid one is counted but does not refuse the series (as
+    /// Prometheus' write handler only counts a failed `AppendExemplar`).
+    pub(crate) fn exemplar(&mut self, batch: &mut DecodedBatch<'_>, e: WireExemplar<'_>) {
+        let i = self.exemplars;
+        self.exemplars = self.exemplars.saturating_add(1);
+        let refused = if batch.exemplars.len() >= MAX_EXEMPLARS_PER_REQUEST {
+            Some(format!(
+                "the request holds more than {MAX_EXEMPLARS_PER_REQUEST} exemplars"
+            ))
+        } else {
+            match Exemplar::from_refs(&e.labels, e.value, e.t) {
+                Ok(x) => {
+                    batch.exemplars.push(x);
+                    None
+                }
+                Err(reason) => Some(reason),
+            }
+        };
+        if let Some(reason) = refused {
+            self.ex_invalid += 1;
+            if self.ex_problem.is_none() {
+                self.ex_problem = Some(format!("exemplar {i}: {reason}"));
+            }
         }
     }
 
@@ -331,7 +391,15 @@ impl PendingSeries {
                 .sum();
             batch.histogram_values = batch.histogram_values.saturating_sub(dropped);
             batch.histograms.truncate(self.hist_start);
+            batch.exemplars.truncate(self.ex_start);
             return None;
+        }
+        batch.exemplars_invalid += self.ex_invalid;
+        if batch.exemplar_problem.is_none() {
+            if let Some(p) = self.ex_problem.take() {
+                batch.exemplar_problem =
+                    Some(format!("{p} for series {}", describe_label_refs(labels)));
+            }
         }
         if samples > 0 || self.histograms > 0 || self.exemplars > 0 {
             batch.series.push(DecodedSeries {
@@ -339,6 +407,7 @@ impl PendingSeries {
                 samples: self.samples..batch.samples.len(),
                 histograms: self.hist_start..batch.histograms.len(),
                 exemplars: self.exemplars,
+                exemplar_range: self.ex_start..batch.exemplars.len(),
             });
         } else {
             // Nothing to store: keep only what the metadata needs.

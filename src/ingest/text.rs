@@ -55,6 +55,19 @@ pub struct TextSample {
     pub value: f64,
     /// Timestamp in ms, if the line had one.
     pub timestamp_ms: Option<i64>,
+    /// The line's (OpenMetrics) exemplar, if it had one.
+    pub exemplar: Option<TextExemplar>,
+}
+
+/// An OpenMetrics exemplar: `# {labels} value [timestamp]` after a sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextExemplar {
+    /// Its labels, in the order written (unescaped, names unique).
+    pub labels: Vec<(String, String)>,
+    /// The value.
+    pub value: f64,
+    /// Timestamp in ms, if written (else the sample's applies).
+    pub timestamp_ms: Option<i64>,
 }
 
 /// `# TYPE`, `# HELP` and `# UNIT` lines for a metric family.
@@ -79,8 +92,7 @@ pub struct ParsedText {
     pub metadata: Vec<TextMetadata>,
     /// Errors (`IngestError::Text` with line numbers), in order.
     pub errors: Vec<IngestError>,
-    /// Exemplars on valid sample lines: validated, not stored (there is no
-    /// exemplar storage yet), so callers count them as discarded.
+    /// Exemplars on valid sample lines (each kept with its sample).
     pub exemplars: u64,
     /// Bad lines beyond the first [`MAX_KEPT_ERRORS`], counted only.
     pub more_errors: u64,
@@ -216,9 +228,9 @@ impl Builder {
                 }
             }
         } else {
-            sample::parse_sample(line, format).map(|(s, exemplar)| {
+            sample::parse_sample(line, format).map(|s| {
+                self.out.exemplars += u64::from(s.exemplar.is_some());
                 self.out.samples.push(s);
-                self.out.exemplars += u64::from(exemplar);
             })
         };
         if let Err(reason) = result {

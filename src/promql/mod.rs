@@ -9,6 +9,7 @@
 
 mod error;
 mod eval;
+mod exemplars;
 pub(crate) mod functions;
 mod limits;
 pub mod parser;
@@ -18,6 +19,7 @@ mod scope;
 mod value;
 
 pub use error::{Annotations, QueryError};
+pub use exemplars::query_selectors;
 pub use limits::QUERY_STACK_BYTES;
 pub use runner::{Cancel, CancelOnDrop, QueryPool, DEFAULT_MAX_CONCURRENCY};
 pub use scope::{TenantScope, TENANT_LABEL};

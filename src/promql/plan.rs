@@ -349,11 +349,11 @@ pub(crate) fn parse_selector(text: &str) -> Result<Vec<Matcher>, QueryError> {
     Ok(out)
 }
 
-fn storage_matcher(op: MatchOp, name: &str, value: &str) -> Result<Matcher, QueryError> {
+pub(crate) fn storage_matcher(op: MatchOp, name: &str, value: &str) -> Result<Matcher, QueryError> {
     Matcher::new(op, name, value).map_err(|e| QueryError::BadData(e.to_string()))
 }
 
-fn convert(m: &ast::LabelMatcher) -> Result<Matcher, QueryError> {
+pub(crate) fn convert(m: &ast::LabelMatcher) -> Result<Matcher, QueryError> {
     let op = match m.op {
         ast::MatchOp::Equal => MatchOp::Equal,
         ast::MatchOp::NotEqual => MatchOp::NotEqual,

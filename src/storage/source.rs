@@ -7,7 +7,7 @@
 use crate::model::Labels;
 use crate::storage::error::Result;
 use crate::storage::index::Matcher;
-use crate::storage::{Querier, SeriesValues, Storage};
+use crate::storage::{ExemplarSeries, Querier, SeriesValues, Storage};
 use crate::tenant::TenantId;
 
 /// A callback taking one series and its values: float samples and native
@@ -43,6 +43,22 @@ pub trait TenantReader {
 pub trait ReadSource: Send + Sync {
     /// A reader of `tenant`'s data in `[mint, maxt]` (inclusive, ms).
     fn reader<'a>(&'a self, tenant: &TenantId, mint: i64, maxt: i64) -> Box<dyn TenantReader + 'a>;
+
+    /// `tenant`'s exemplars in `[start, end]` of series matching every
+    /// matcher. Only a node's own storage keeps exemplars; other sources
+    /// (cluster mode) say so instead of answering with nothing.
+    fn exemplars(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<ExemplarSeries>> {
+        let _ = (tenant, matchers, start, end);
+        Err(crate::storage::StorageError::Cluster(
+            "exemplars are not stored in cluster mode".into(),
+        ))
+    }
 }
 
 impl TenantReader for Querier {
@@ -76,5 +92,15 @@ impl TenantReader for Querier {
 impl ReadSource for Storage {
     fn reader<'a>(&'a self, tenant: &TenantId, mint: i64, maxt: i64) -> Box<dyn TenantReader + 'a> {
         Box::new(self.querier(tenant, mint, maxt))
+    }
+
+    fn exemplars(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<ExemplarSeries>> {
+        Ok(Storage::exemplars(self, tenant, matchers, start, end))
     }
 }

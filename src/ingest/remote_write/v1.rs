@@ -8,7 +8,7 @@
 
 use super::histogram::WireHistogram;
 use super::wire::{Reader, WireResult};
-use super::{Capacity, DecodedBatch, MetadataRef, MetricType, PendingSeries};
+use super::{Capacity, DecodedBatch, MetadataRef, MetricType, PendingSeries, WireExemplar};
 use crate::model::{LabelRef, Sample};
 
 /// Decodes a whole `WriteRequest`; see [`super::decode_v1`].
@@ -65,8 +65,8 @@ fn series<'a>(mut r: Reader<'a>, batch: &mut DecodedBatch<'a>) -> WireResult<()>
             1 => batch.labels.push(label(r.read_message(f)?)?),
             2 => batch.samples.push(sample(r.read_message(f)?)?),
             3 => {
-                exemplar(r.read_message(f)?)?;
-                p.exemplars = p.exemplars.saturating_add(1);
+                let e = exemplar(r.read_message(f)?)?;
+                p.exemplar(batch, e);
             }
             4 => p.histogram(batch, WireHistogram::read(r.read_message(f)?)?),
             _ => r.skip(f)?,
@@ -113,19 +113,24 @@ pub(super) fn sample_with_start(mut r: Reader<'_>) -> WireResult<(Sample, i64)> 
     Ok((s, st))
 }
 
-/// Exemplars are only counted, but are read in full so that a corrupt one
-/// fails the request like any other corrupt field.
-fn exemplar(mut r: Reader<'_>) -> WireResult<()> {
+/// An exemplar as sent: its label bytes, value and timestamp. A corrupt
+/// one fails the request like any other corrupt field.
+fn exemplar(mut r: Reader<'_>) -> WireResult<WireExemplar<'_>> {
+    let mut e = WireExemplar {
+        labels: Vec::new(),
+        value: 0.0,
+        t: 0,
+    };
     while r.has_more() {
         let f = r.field()?;
         match f.number {
-            1 => drop(label(r.read_message(f)?)?),
-            2 => drop(r.read_double(f)?),
-            3 => drop(r.read_varint(f)?),
+            1 => e.labels.push(label(r.read_message(f)?)?),
+            2 => e.value = r.read_double(f)?,
+            3 => e.t = r.read_varint(f)? as i64,
             _ => r.skip(f)?,
         }
     }
-    Ok(())
+    Ok(e)
 }
 
 fn metadata<'a>(mut r: Reader<'a>, batch: &mut DecodedBatch<'a>) -> WireResult<()> {

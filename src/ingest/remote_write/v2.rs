@@ -15,7 +15,7 @@
 use super::histogram::WireHistogram;
 use super::v1::sample_with_start;
 use super::wire::{corrupt, Reader, WireResult, WireType};
-use super::{Capacity, DecodedBatch, MetadataRef, MetricType, PendingSeries};
+use super::{Capacity, DecodedBatch, MetadataRef, MetricType, PendingSeries, WireExemplar};
 use crate::model::LabelRef;
 
 /// Decodes a whole `Request`; see [`super::decode_v2`].
@@ -115,9 +115,12 @@ fn series<'a>(
             3 => p.histogram(batch, WireHistogram::read(r.read_message(f)?)?),
             4 => {
                 let i = p.exemplars;
-                p.exemplars = p.exemplars.saturating_add(1);
-                if let Err(e) = exemplar(r.read_message(f)?, symbols.len())? {
-                    p.reject(|| format!("exemplar {i}: {e}"));
+                match exemplar(r.read_message(f)?, symbols)? {
+                    Ok(e) => p.exemplar(batch, e),
+                    Err(e) => {
+                        p.exemplars = p.exemplars.saturating_add(1);
+                        p.reject(|| format!("exemplar {i}: {e}"));
+                    }
                 }
             }
             5 => metadata(
@@ -191,30 +194,52 @@ impl<'a> RefPairs<'a> {
     }
 }
 
-/// Reads an exemplar; the inner result says whether its refs are valid.
-fn exemplar(mut r: Reader<'_>, symbols: usize) -> WireResult<Result<(), String>> {
+/// Reads an exemplar, resolving its label refs; the inner result is the
+/// exemplar's labels, value and timestamp, or why its refs are invalid.
+fn exemplar<'a>(
+    mut r: Reader<'a>,
+    symbols: &[&'a [u8]],
+) -> WireResult<Result<WireExemplar<'a>, String>> {
     let mut verdict = Ok(());
     let mut seen: u64 = 0;
+    let mut refs: Vec<&'a [u8]> = Vec::new();
+    let (mut value, mut t) = (0.0, 0i64);
     while r.has_more() {
         let f = r.field()?;
         match f.number {
             1 => r.read_packed_varints(f, |v| {
-                if verdict.is_ok() && v >= symbols as u64 {
-                    verdict = Err(format!(
-                        "labels_refs[{seen}] = {v} out of range ({symbols} symbols)"
-                    ));
+                match usize::try_from(v).ok().and_then(|i| symbols.get(i)) {
+                    Some(sym) if verdict.is_ok() => refs.push(sym),
+                    Some(_) => {}
+                    None if verdict.is_ok() => {
+                        verdict = Err(format!(
+                            "labels_refs[{seen}] = {v} out of range ({} symbols)",
+                            symbols.len()
+                        ));
+                    }
+                    None => {}
                 }
                 seen = seen.saturating_add(1);
             })?,
-            2 => drop(r.read_double(f)?),
-            3 => drop(r.read_varint(f)?),
+            2 => value = r.read_double(f)?,
+            3 => t = r.read_varint(f)? as i64,
             _ => r.skip(f)?,
         }
     }
     if verdict.is_ok() && seen % 2 == 1 {
         verdict = Err(format!("labels_refs has odd length {seen}"));
     }
-    Ok(verdict)
+    Ok(verdict.map(|()| WireExemplar {
+        labels: refs
+            .chunks_exact(2)
+            .map(|p| LabelRef {
+                name: p[0],
+                value: p[1],
+            })
+            .collect(),
+        value,
+        t,
+    }))
 }
 
 /// Merges one metadata message into `m` (a repeated singular message field

@@ -10,13 +10,13 @@ use std::collections::HashSet;
 
 use super::cursor::{unescape, Cursor, Escapes};
 use super::number::{parse_go_float, parse_om_timestamp, parse_prom_timestamp};
-use super::{TextFormat, TextSample};
+use super::{TextExemplar, TextFormat, TextSample};
 
 /// Parses one sample line. Mirrors `PromParser.Next` / `OpenMetricsParser.Next`
 /// for series entries, plus the duplicate-label check Prometheus runs on
 /// the resulting label set.
-/// Also says whether the line carried an (OpenMetrics) exemplar.
-pub(crate) fn parse_sample(line: &str, format: TextFormat) -> Result<(TextSample, bool), String> {
+/// Keeps the line's (OpenMetrics) exemplar with the sample.
+pub(crate) fn parse_sample(line: &str, format: TextFormat) -> Result<TextSample, String> {
     let mut c = Cursor::new(line);
     let mut name = None;
     let mut labels = Vec::new();
@@ -48,18 +48,16 @@ pub(crate) fn parse_sample(line: &str, format: TextFormat) -> Result<(TextSample
     let (value, timestamp_ms, exemplar) = match format {
         TextFormat::Prometheus => {
             let (v, t) = prom_suffix(&mut c)?;
-            (v, t, false)
+            (v, t, None)
         }
         TextFormat::OpenMetrics => om_suffix(&mut c)?,
     };
-    Ok((
-        TextSample {
-            labels: all,
-            value,
-            timestamp_ms,
-        },
+    Ok(TextSample {
+        labels: all,
+        value,
+        timestamp_ms,
         exemplar,
-    ))
+    })
 }
 
 /// Whitespace between tokens: free in Prometheus format, none in OpenMetrics.
@@ -212,22 +210,21 @@ fn prom_suffix(c: &mut Cursor<'_>) -> Result<(f64, Option<i64>), String> {
 /// Marks the start of an exemplar (`<sTimestamp>{S}#{S}\{`).
 const EXEMPLAR_START: &str = " # {";
 
-/// Value, optional float-seconds timestamp and optional exemplar (the
-/// flag), OpenMetrics (`OpenMetricsParser.parseMetricSuffix`).
-fn om_suffix(c: &mut Cursor<'_>) -> Result<(f64, Option<i64>, bool), String> {
+/// Value, optional float-seconds timestamp and optional exemplar,
+/// OpenMetrics (`OpenMetricsParser.parseMetricSuffix`).
+fn om_suffix(c: &mut Cursor<'_>) -> Result<(f64, Option<i64>, Option<TextExemplar>), String> {
     let value = om_value(c, "the metric")?;
     if c.at_end() {
-        return Ok((value, None, false));
+        return Ok((value, None, None));
     }
     if c.eat_str(EXEMPLAR_START) {
-        parse_exemplar(c)?;
-        return Ok((value, None, true));
+        return Ok((value, None, Some(parse_exemplar(c)?)));
     }
     let ts = om_token(c, "a timestamp or exemplar after the value")?;
     let ts = parse_om_timestamp(ts)?;
-    let exemplar = c.eat_str(EXEMPLAR_START);
-    if exemplar {
-        parse_exemplar(c)?;
+    let mut exemplar = None;
+    if c.eat_str(EXEMPLAR_START) {
+        exemplar = Some(parse_exemplar(c)?);
     } else if !c.at_end() {
         return Err(format!(
             "expected end of line or an exemplar after the timestamp, found {}",
@@ -256,24 +253,28 @@ fn om_token<'a>(c: &mut Cursor<'a>, what: &str) -> Result<&'a str, String> {
 }
 
 /// `{labels} value [timestamp]` after ` # {` (`OpenMetricsParser.parseComment`).
-/// Validated and then dropped (counted by the caller): the storage layer
-/// keeps no exemplars.
-fn parse_exemplar(c: &mut Cursor<'_>) -> Result<(), String> {
+/// The 128-rune limit is not a syntax rule: storage checks it.
+fn parse_exemplar(c: &mut Cursor<'_>) -> Result<TextExemplar, String> {
     let mut labels = Vec::new();
     parse_labels(c, TextFormat::OpenMetrics, None, &mut labels)
         .map_err(|e| format!("exemplar: {e}"))?;
     check_unique(&labels, "exemplar ")?;
-    om_value(c, "the exemplar labels").map_err(|e| format!("exemplar: {e}"))?;
+    let value = om_value(c, "the exemplar labels").map_err(|e| format!("exemplar: {e}"))?;
+    let mut e = TextExemplar {
+        labels,
+        value,
+        timestamp_ms: None,
+    };
     if c.at_end() {
-        return Ok(());
+        return Ok(e);
     }
     let ts = om_token(c, "an exemplar timestamp")?;
-    parse_om_timestamp(ts).map_err(|e| format!("exemplar: {e}"))?;
+    e.timestamp_ms = Some(parse_om_timestamp(ts).map_err(|e| format!("exemplar: {e}"))?);
     if !c.at_end() {
         return Err(format!(
             "expected end of line after the exemplar timestamp, found {}",
             c.found()
         ));
     }
-    Ok(())
+    Ok(e)
 }
