@@ -278,9 +278,10 @@ async fn remote_write_metadata_is_recorded() {
     srv.stop().await;
 }
 
-/// OpenMetrics exemplars are not stored (no exemplar storage yet): the
-/// samples are, and the exemplars are counted as discarded, never dropped
-/// in silence.
+/// With exemplar storage off (max_exemplars 0, StorageConfig's default)
+/// OpenMetrics exemplars are not stored: the samples are, and the
+/// exemplars are counted as discarded, never dropped in silence
+/// (tests/http_exemplars.rs stores them).
 #[tokio::test(flavor = "multi_thread")]
 async fn openmetrics_exemplars_are_counted_as_discarded() {
     let dir = tempfile::tempdir().unwrap();

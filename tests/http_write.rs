@@ -88,8 +88,9 @@ async fn v2_write_with_unsorted_refs_is_stored_and_counted() {
     );
     let resp = srv.write(V2_TYPE, None, encode_snappy(&b.build())).await;
     assert_eq!(resp.status(), 204, "{:?}", resp.text().await);
-    // The exemplar is not stored (no exemplar storage yet): not reported as
-    // written, but counted as discarded.
+    // The exemplar is not stored (this storage keeps none: max_exemplars
+    // is 0 by default in StorageConfig): not reported as written, but
+    // counted as discarded. tests/http_exemplars.rs stores them.
     assert_eq!(written(&resp), [Some(6), Some(0), Some(0)]);
     let metrics = srv.get("/metrics").await.text().await.unwrap();
     assert!(

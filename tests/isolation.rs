@@ -10,8 +10,8 @@ mod read_frames;
 
 use serde_json::Value;
 use tessera::auth::{sha256_hex, AuthConfig, Authenticator};
-use tessera::model::{LabelRef, Labels, Sample};
-use tessera::storage::{SeriesInput, StorageConfig};
+use tessera::model::{Exemplar, LabelRef, Labels, Sample};
+use tessera::storage::{ExemplarInput, SeriesInput, StorageConfig};
 use tessera::tenant::TenantId;
 
 const T0: i64 = 1_700_000_000_000;
@@ -49,10 +49,11 @@ fn append(server: &http::Server, tenant: &str, pairs: &[(&str, &str)], v: f64) {
         .as_millis() as i64;
     let mut samples: Vec<Sample> = (0..=10).map(|i| Sample::new(T0 + i * MIN, v)).collect();
     samples.push(Sample::new(now - 30_000, v));
+    let t = TenantId::new(tenant).unwrap();
     server
         .storage()
         .append(
-            &TenantId::new(tenant).unwrap(),
+            &t,
             &[SeriesInput {
                 labels: &refs,
                 samples: &samples,
@@ -60,6 +61,20 @@ fn append(server: &http::Server, tenant: &str, pairs: &[(&str, &str)], v: f64) {
             }],
         )
         .unwrap();
+    // An exemplar carrying the series' marker value, as label and value.
+    let trace = format!("trace-{v}");
+    let ex = Exemplar::from_refs(&[LabelRef::new("trace_id", &trace)], v, T0).unwrap();
+    let out = server
+        .storage()
+        .append_exemplars(
+            &t,
+            &[ExemplarInput {
+                labels: &refs,
+                exemplars: std::slice::from_ref(&ex),
+            }],
+        )
+        .unwrap();
+    assert_eq!(out.stored, 1, "{out:?}");
 }
 
 async fn fixture() -> (tempfile::TempDir, http::Server) {
@@ -73,6 +88,7 @@ async fn fixture() -> (tempfile::TempDir, http::Server) {
     let auth = Authenticator::new(&cfg, dir.path()).unwrap();
     let mut scfg = StorageConfig::new(dir.path().join("data"));
     scfg.maintenance_interval = None;
+    scfg.tenant_defaults.max_exemplars = 100;
     let server =
         http::start_with(scfg, tessera::api::AppState::new().with_authenticator(auth)).await;
     let ext = ("metric_purpose", "external");
@@ -531,6 +547,25 @@ async fn status_metadata_and_admin_endpoints() {
     .await;
     assert_eq!(code, 200);
     assert_clean("exemplars", &body);
+    // The visible series' exemplar is there; hidden ones never are,
+    // whatever the selectors ask for.
+    assert!(body.contains("\"trace-1\""), "{body}");
+    for sel in [
+        "{__name__=~\".+\"}",
+        "internal_cost",
+        "req_total{metric_purpose=\"internal\"}",
+        "req_total{organisation_id=~\"org.*\"}",
+        "{__tenant_id__=\"globex\"}",
+        "rate(req_total[5m]) or internal_cost",
+    ] {
+        let path = format!("/api/v1/query_exemplars?query={}", q(sel));
+        let (code, body) = get(&s, "customer-secret", &path).await;
+        assert!(
+            code == 200 || code == 403 || code == 400,
+            "{sel}: {code} {body}"
+        );
+        assert_clean(&format!("exemplars {sel}"), &body);
+    }
     let r = s
         .client
         .post(s.url("/api/v1/admin/tsdb/flush"))
