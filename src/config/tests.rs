@@ -119,6 +119,8 @@ fn empty_file_gives_defaults() {
     want.limits.max_label_names_per_series = 30;
     want.limits.max_label_name_length = 1024;
     want.limits.max_label_value_length = 2048;
+    // ...and Prometheus's exemplar buffer size.
+    want.max_exemplars = 100_000;
     assert_eq!(sc.storage.tenant_defaults, want);
     assert_eq!(
         sc.storage.block_range_ms,
@@ -396,4 +398,23 @@ fn bad_cluster_settings_name_the_key() {
             .expect_err(yaml);
         assert!(e.to_string().contains(key), "{yaml}: {e}");
     }
+}
+
+#[test]
+fn max_exemplars_inherits_and_is_bounded() {
+    let cfg = Config::from_yaml(
+        "limits:\n  max_exemplars: 500\ntenants:\n  a:\n    max_exemplars: 0\n  b: {}\n",
+    )
+    .unwrap();
+    let sc = cfg.server_config().unwrap();
+    assert_eq!(sc.storage.tenant_defaults.max_exemplars, 500);
+    let t = |s: &str| crate::tenant::TenantId::new(s).unwrap();
+    assert_eq!(sc.storage.tenant_overrides[&t("a")].max_exemplars, 0);
+    assert_eq!(sc.storage.tenant_overrides[&t("b")].max_exemplars, 500);
+    let err = Config::from_yaml("tenants:\n  a:\n    max_exemplars: 20000000\n")
+        .unwrap()
+        .server_config()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tenants.a.max_exemplars is 20000000"), "{err}");
 }

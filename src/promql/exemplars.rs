@@ -103,7 +103,7 @@ mod tests {
     fn selectors_come_from_every_part_of_the_query() {
         assert_eq!(names("up"), ["__name__=up"]);
         assert_eq!(
-            names("sum by (x) (rate(a{j=\"1\"}[5m])) / on() b + count_values(\"v\", c[1h:1m] > 1)"),
+            names("sum by (x) (rate(a{j=\"1\"}[5m])) / on() b + count_values(\"v\", max_over_time(c[1h:1m]))"),
             ["__name__=a,j=1", "__name__=b", "__name__=c"]
         );
         assert!(names("1 + 2").is_empty());
