@@ -735,6 +735,7 @@ async fn query_limits_from_the_policy() {
     let cfg: AuthConfig = serde_yaml::from_str(&yaml).unwrap();
     let auth = Authenticator::new(&cfg, dir.path()).unwrap();
     let mut scfg = StorageConfig::new(dir.path().join("data"));
+    scfg.tenant_defaults.max_exemplars = 100;
     scfg.maintenance_interval = None;
     let s = http::start_with(scfg, tessera::api::AppState::new().with_authenticator(auth)).await;
     append(&s, "acme", &[("__name__", "m"), ("i", "1")], 1.0);
@@ -800,6 +801,7 @@ policies:
     let cfg: AuthConfig = serde_yaml::from_str(yaml).unwrap();
     let auth = Authenticator::new(&cfg, dir.path()).unwrap();
     let mut scfg = StorageConfig::new(dir.path().join("data"));
+    scfg.tenant_defaults.max_exemplars = 100;
     scfg.maintenance_interval = None;
     let s = http::start_with(scfg, tessera::api::AppState::new().with_authenticator(auth)).await;
     append(&s, "acme", &[("__name__", "up"), ("job", "node")], 1.0);
