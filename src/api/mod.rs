@@ -1,4 +1,4 @@
-//! The HTTP face of Tessera: routes, the tenant extractor and the mapping
+//! The HTTP face of Tessera: routes, the caller extractors and the mapping
 //! from every layer's errors to HTTP statuses.
 //!
 //! This is the only module that sees HTTP types. Handlers turn requests into
@@ -21,7 +21,6 @@ mod push;
 mod query;
 mod read;
 mod status_tsdb;
-mod tenant;
 mod usage;
 pub use usage::PERSIST_EVERY as USAGE_PERSIST_EVERY;
 mod ui;
@@ -37,13 +36,13 @@ use axum::Router;
 use crate::storage::Storage;
 use crate::tenant::limits::RateLimiter;
 
+pub use crate::auth::TENANT_HEADER;
 pub use caller::{Admin, HealthAccess, MetricsAccess, Reader, Writer};
 pub(crate) use conn::{read_body, HeldBody};
 pub use conn::{serve, BodyBudget, ConnLimits};
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use params::Params;
-pub use tenant::{Tenant, TENANT_HEADER};
 
 /// Largest request body accepted, before decompression (bytes).
 pub const MAX_REQUEST_BODY: usize = 32 << 20;
@@ -55,8 +54,8 @@ pub const MAX_REQUEST_BODY: usize = 32 << 20;
 #[derive(Clone, Default)]
 pub struct AppState {
     storage: Arc<OnceLock<Arc<Storage>>>,
-    /// Pushgateway-style groups, per tenant (see `push`).
-    push_groups: Arc<push::PushGroups>,
+    /// Pushgateway-style groups, per tenant (see `write::push`).
+    push_groups: Arc<crate::write::PushGroups>,
     limiter: Arc<RateLimiter>,
     metrics: Arc<Metrics>,
     engine: Arc<crate::promql::Engine>,
@@ -221,59 +220,16 @@ impl AppState {
         self.cluster.as_ref()
     }
 
-    /// The one path every write endpoint appends through (blocking): the
-    /// storage on a single node; in cluster mode the log, acknowledged by
-    /// the stream before this returns (the owners' storage validates and
-    /// counts what it refuses).
-    pub(crate) fn append(
-        &self,
-        storage: &Storage,
-        tenant: &crate::tenant::TenantId,
-        inputs: &[crate::storage::SeriesInput<'_>],
-        start_times: Option<&[&[i64]]>,
-    ) -> Result<crate::storage::AppendOutcome, crate::storage::StorageError> {
-        match (&self.cluster, start_times) {
-            (Some(c), st) => {
-                // Bad labels are refused here, as storage would, so the
-                // writer gets its partial-write answer; everything else an
-                // owner decides later.
-                let mut outcome = crate::storage::AppendOutcome::default();
-                let mut good = Vec::with_capacity(inputs.len());
-                let mut good_st = Vec::with_capacity(inputs.len());
-                for (i, input) in inputs.iter().enumerate() {
-                    if !input.histograms.is_empty() {
-                        outcome.reject(
-                            crate::storage::RejectReason::HistogramsInCluster,
-                            input.histograms.len() as u64,
-                            || crate::model::describe_label_refs(input.labels),
-                            None,
-                        );
-                    }
-                    match storage.check_labels(tenant, input.labels) {
-                        Ok(()) if input.samples.is_empty() => {}
-                        Ok(()) => {
-                            good.push(crate::storage::SeriesInput {
-                                labels: input.labels,
-                                samples: input.samples,
-                                histograms: &[],
-                            });
-                            good_st.push(st.and_then(|s| s.get(i).copied()).unwrap_or(&[]));
-                        }
-                        Err(reason) => outcome.reject(
-                            reason,
-                            input.samples.len() as u64,
-                            || crate::model::describe_label_refs(input.labels),
-                            None,
-                        ),
-                    }
-                }
-                c.publish(tenant, &good, st.map(|_| good_st.as_slice()))?;
-                outcome.accepted = good.iter().map(|s| s.samples.len() as u64).sum();
-                Ok(outcome)
-            }
-            (None, None) => storage.append(tenant, inputs),
-            (None, Some(st)) => storage.append_with_start_times(tenant, inputs, st),
-        }
+    /// The write pipeline over `storage`: every write endpoint's one path
+    /// into storage (or, in cluster mode, the log).
+    pub(crate) fn pipeline<'a>(&'a self, storage: &'a Storage) -> crate::write::Pipeline<'a> {
+        crate::write::Pipeline::new(
+            storage,
+            &self.limiter,
+            self.metrics.as_ref(),
+            self.cluster.as_ref(),
+            &self.push_groups,
+        )
     }
 
     /// Sets a shared authenticator.
@@ -311,7 +267,7 @@ impl AppState {
     }
 
     /// The registry of pushed groups.
-    pub(crate) fn push_groups(&self) -> Arc<push::PushGroups> {
+    pub(crate) fn push_groups(&self) -> Arc<crate::write::PushGroups> {
         self.push_groups.clone()
     }
 

@@ -10,7 +10,6 @@
 
 mod bytes;
 mod cluster;
-mod duration;
 mod object_storage;
 #[cfg(test)]
 mod tests;
@@ -24,7 +23,7 @@ use serde::Deserialize;
 
 pub use bytes::{parse_bytes, ByteSize};
 pub use cluster::{ClusterFlags, ClusterSection};
-pub use duration::{parse_duration, PromDuration};
+pub use crate::duration::{parse_duration, PromDuration};
 pub use object_storage::{CacheSection, ObjectStorageFlags, ObjectStorageSection};
 
 use crate::server::ServerConfig;
