@@ -16,6 +16,7 @@ mod import;
 mod meta;
 mod metrics;
 mod metrics_bucket;
+mod otlp;
 mod params;
 mod push;
 mod query;
@@ -57,6 +58,8 @@ pub struct AppState {
     /// Pushgateway-style groups, per tenant (see `write::push`).
     push_groups: Arc<crate::write::PushGroups>,
     limiter: Arc<RateLimiter>,
+    /// Per-tenant OTLP translation settings.
+    otlp: Arc<crate::write::otlp::OtlpConfigs>,
     metrics: Arc<Metrics>,
     engine: Arc<crate::promql::Engine>,
     /// When this state was made (the server's start), Unix ms.
@@ -133,6 +136,25 @@ impl AppState {
     pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> AppState {
         self.limiter = Arc::new(limiter);
         self
+    }
+
+    /// Sets the per-tenant OTLP translation settings (defaults otherwise).
+    pub fn with_otlp(mut self, otlp: crate::write::otlp::OtlpConfigs) -> AppState {
+        self.otlp = Arc::new(otlp);
+        self
+    }
+
+    /// The per-tenant OTLP translation settings.
+    pub(crate) fn otlp(&self) -> &crate::write::otlp::OtlpConfigs {
+        &self.otlp
+    }
+
+    /// The OTLP translation settings of `tenant`.
+    pub(crate) fn otlp_settings(
+        &self,
+        tenant: &crate::tenant::TenantId,
+    ) -> crate::ingest::otlp::OtlpSettings {
+        self.otlp.get(tenant)
     }
 
     /// Replaces the PromQL engine settings (lookback delta, query limits).
@@ -329,6 +351,8 @@ pub fn app(state: AppState) -> Router {
         .route("/-/reload", post(admin::reload))
         .route("/api/v1/write", post(write::remote_write))
         .route("/api/v1/read", post(read::remote_read))
+        .route("/otlp/v1/metrics", post(otlp::metrics))
+        .route("/api/v1/otlp/v1/metrics", post(otlp::metrics))
         .route("/api/v1/admin/tsdb/flush", post(admin::flush))
         .route(
             "/federate",

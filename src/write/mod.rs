@@ -9,6 +9,7 @@
 //! and returns a typed [`WriteReport`] or [`WriteError`]. `api/` keeps only
 //! headers, bodies and statuses; this module knows no HTTP.
 
+pub mod otlp;
 pub mod push;
 mod push_groups;
 pub mod text;
