@@ -36,6 +36,10 @@ pub struct ServerConfig {
     pub rate_defaults: RateLimit,
     /// Per-tenant ingestion rate limits.
     pub rate_overrides: HashMap<TenantId, RateLimit>,
+    /// OTLP translation settings for tenants without an override.
+    pub otlp_defaults: crate::ingest::otlp::OtlpSettings,
+    /// Per-tenant OTLP translation settings.
+    pub otlp_overrides: HashMap<TenantId, crate::ingest::otlp::OtlpSettings>,
     /// PromQL engine settings (lookback delta and per-query limits).
     pub engine: crate::promql::EngineConfig,
     /// Who may call; `None` is auth mode `none` (trust `X-Scope-OrgID`).
@@ -60,6 +64,8 @@ impl ServerConfig {
             engine: crate::promql::EngineConfig::default(),
             auth: None,
             rate_overrides: HashMap::new(),
+            otlp_defaults: Default::default(),
+            otlp_overrides: HashMap::new(),
             conn: ConnLimits::default(),
             max_query_concurrency: crate::promql::DEFAULT_MAX_CONCURRENCY,
             cluster: None,
@@ -128,6 +134,10 @@ pub async fn serve_with_reload(
     let limiter = RateLimiter::new(cfg.rate_defaults, cfg.rate_overrides);
     let mut state = AppState::new()
         .with_rate_limiter(limiter)
+        .with_otlp(crate::write::otlp::OtlpConfigs::new(
+            cfg.otlp_defaults,
+            cfg.otlp_overrides,
+        ))
         .with_engine(crate::promql::Engine::new(cfg.engine))
         .with_query_pool(crate::promql::QueryPool::new(cfg.max_query_concurrency))
         .with_body_budget(crate::api::BodyBudget::new(

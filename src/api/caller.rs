@@ -13,6 +13,12 @@ use crate::promql::TenantScope;
 use crate::storage::Storage;
 use crate::tenant::TenantId;
 
+impl crate::auth::RequestHeaders for axum::http::HeaderMap {
+    fn values(&self, name: &str) -> Vec<&[u8]> {
+        self.get_all(name).iter().map(|v| v.as_bytes()).collect()
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> ApiError {
         match &e {

@@ -219,7 +219,7 @@ pub(crate) fn json_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-pub(crate) use super::import::now_ms;
+pub(crate) use crate::write::text::now_ms;
 
 /// The engine for this request: the server's, with the request's
 /// `timeout` (never longer than the server's) and `lookback_delta`.

@@ -10,7 +10,6 @@
 
 mod bytes;
 mod cluster;
-mod duration;
 mod object_storage;
 #[cfg(test)]
 mod tests;
@@ -22,9 +21,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::duration::{parse_duration, PromDuration};
 pub use bytes::{parse_bytes, ByteSize};
 pub use cluster::{ClusterFlags, ClusterSection};
-pub use duration::{parse_duration, PromDuration};
 pub use object_storage::{CacheSection, ObjectStorageFlags, ObjectStorageSection};
 
 use crate::server::ServerConfig;
@@ -250,6 +249,9 @@ pub struct Limits {
     /// In cluster mode, how many of the log's partitions the tenant's
     /// series spread over (shuffle sharding); 0 = all.
     pub partitions: Option<u32>,
+    /// How OTLP metrics are translated (Prometheus's `otlp:` keys); a
+    /// tenant's `otlp:` replaces the default one whole.
+    pub otlp: Option<crate::ingest::otlp::OtlpSettings>,
 }
 
 impl Default for Config {
@@ -475,6 +477,7 @@ impl Config {
         )?;
         let mut shard_overrides = HashMap::new();
         let mut rate_overrides = HashMap::new();
+        let mut otlp_overrides = HashMap::new();
         for (id, over) in &self.tenants {
             let tenant = TenantId::new(id)
                 .map_err(|e| ConfigError::Invalid(format!("tenants.{id}: {e}")))?;
@@ -483,6 +486,7 @@ impl Config {
                 .tenant_overrides
                 .insert(tenant.clone(), tenant_config(&merged));
             shard_overrides.insert(tenant.clone(), merged.partitions.unwrap_or(0));
+            otlp_overrides.insert(tenant.clone(), merged.otlp.clone().unwrap_or_default());
             rate_overrides.insert(tenant, rate_limit(&merged));
         }
         let cluster = cluster.map(|mut c| {
@@ -497,6 +501,8 @@ impl Config {
             shutdown_timeout: self.shutdown_timeout.0,
             rate_defaults: rate_limit(&self.limits),
             rate_overrides,
+            otlp_defaults: self.limits.otlp.clone().unwrap_or_default(),
+            otlp_overrides,
             engine: self.query.engine_config()?,
             conn: self.web.conn_limits()?,
             max_query_concurrency: match self.query.max_concurrency {
@@ -531,6 +537,7 @@ impl Limits {
             out_of_order_window: over.out_of_order_window.or(self.out_of_order_window),
             retention: over.retention.or(self.retention),
             partitions: over.partitions.or(self.partitions),
+            otlp: over.otlp.clone().or_else(|| self.otlp.clone()),
         }
     }
 }

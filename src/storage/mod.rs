@@ -42,13 +42,12 @@ pub use error::{Result, StorageError};
 pub use head::cardinality::{CardinalityStat, TsdbStatus};
 pub use index::{MatchOp, Matcher};
 pub use limits::SeriesLimits;
-pub(crate) use metadata::unseal as unseal_state_file;
 pub use metadata::MetricMetadata;
 
 pub use outcome::{AppendOutcome, LabelError, RejectReason, Rejection, SampleReject, SeriesInput};
 pub use querier::{Querier, Series, SeriesValues};
 pub use source::{EachSeries, ReadSource, TenantReader};
-pub use tenant_ops::Footprint;
+pub use tenant_ops::{Footprint, TenantStateFile};
 pub use wal::{SyncPolicy, WalOptions};
 
 use crate::tenant::TenantId;
