@@ -92,7 +92,12 @@ fn main() {
     if std::env::var_os("DASH_HOLD").is_some() {
         // For profiling: keep the loaded servers up and say where they are.
         for s in &servers {
-            eprintln!("{} at {} (query end {})", s.kind.name(), s.base, end_ms / 1000);
+            eprintln!(
+                "{} at {} (query end {})",
+                s.kind.name(),
+                s.base,
+                end_ms / 1000
+            );
         }
         std::thread::sleep(Duration::from_secs(3600));
     }

@@ -239,7 +239,10 @@ impl Fleet {
         let mut from = 0;
         while from < STEPS {
             let to = (from + WINDOW_STEPS).min(STEPS);
-            for chunk in (0..self.series.len()).collect::<Vec<_>>().chunks(SERIES_PER_REQUEST) {
+            for chunk in (0..self.series.len())
+                .collect::<Vec<_>>()
+                .chunks(SERIES_PER_REQUEST)
+            {
                 let mut req = v1::WriteRequest::default();
                 for &s in chunk {
                     let mut samples = Vec::with_capacity((to - from) as usize);

@@ -46,7 +46,11 @@ impl Answer {
     /// The first few entries, for a message.
     pub fn brief(&self) -> String {
         match self {
-            Answer::Series(m) => format!("{} series: {:?}", m.len(), m.iter().take(3).collect::<Vec<_>>()),
+            Answer::Series(m) => format!(
+                "{} series: {:?}",
+                m.len(),
+                m.iter().take(3).collect::<Vec<_>>()
+            ),
             Answer::Strings(v) => format!("{} strings: {:?}", v.len(), &v[..v.len().min(3)]),
             Answer::Other(s) => s.clone(),
         }
@@ -206,7 +210,10 @@ fn answer(body: &str) -> Answer {
         };
         let mut sum = 0.0;
         for p in &points {
-            let v: f64 = p[1].as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
+            let v: f64 = p[1]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(f64::NAN);
             if v.is_finite() {
                 sum += v;
             }

@@ -334,8 +334,21 @@ pub(crate) async fn range(
             annotations: Annotations::default(),
         }
     } else {
-        run_query(&state, reader, engine, move |engine, scope| {
-            engine.range_query(scope, &query, start, end, step)
+        let cache = cached_range(&state, &p, &reader, &engine, &query, step);
+        run_query(&state, reader, engine, move |engine, scope| match cache {
+            Some((cache, storage, key, tenants)) => {
+                let req = crate::promql::cache::CachedRange {
+                    key,
+                    tenants: &tenants,
+                    start,
+                    end,
+                    step,
+                };
+                cache.range_query(&storage, &req, &mut |s, e| {
+                    engine.range_query(scope, &query, s, e, step)
+                })
+            }
+            None => engine.range_query(scope, &query, start, end, step),
         })
         .await?
     };
@@ -377,6 +390,46 @@ where
             Ok::<_, ApiError>(out.inspect_err(|e| metrics.add_query_error(&tenant, e))?)
         })
         .await
+}
+
+/// What a range query needs to go through the results cache, when it
+/// may: the cache is on, the request did not ask `nocache=1` (as
+/// VictoriaMetrics' API), the node reads its own storage (not a cluster's
+/// owners, whose writes it does not see) and the query's steps depend only
+/// on data up to their own time. The key holds the tenants, the whole
+/// policy, the engine settings, the step and the query text.
+type CacheUse = (
+    std::sync::Arc<crate::promql::cache::ResultsCache>,
+    std::sync::Arc<crate::storage::Storage>,
+    String,
+    Vec<crate::tenant::TenantId>,
+);
+
+fn cached_range(
+    state: &AppState,
+    p: &Params,
+    reader: &Reader,
+    engine: &Engine,
+    query: &str,
+    step: i64,
+) -> Option<CacheUse> {
+    let cache = state.results_cache();
+    let off = matches!(p.get("nocache"), Some("1" | "true"));
+    if !cache.enabled() || off || reader.1.is_some() {
+        return None;
+    }
+    if !crate::promql::cache::ResultsCache::cacheable(query) {
+        return None;
+    }
+    let storage = state.storage()?;
+    let c = &reader.0;
+    let key = format!(
+        "{:?}|{:?}|{:?}|{step}|{query}",
+        c.tenants,
+        c.policy,
+        engine.config()
+    );
+    Some((cache.clone(), storage, key, c.tenants.clone()))
 }
 
 /// Clamps a range query's start to the policy's `max_query_range` and
