@@ -202,3 +202,51 @@ policies:
     assert_eq!(outcome(&s, "hit").await, 3.0);
     s.stop().await;
 }
+
+async fn infos(s: &http::Server, q: &str, from: i64, to: i64, nocache: bool) -> Value {
+    let secs = |m: i64| ((T0 + m * MIN) / 1000).to_string();
+    let mut params = vec![
+        ("query", q.to_string()),
+        ("start", secs(from)),
+        ("end", secs(to)),
+        ("step", "60".to_string()),
+    ];
+    if nocache {
+        params.push(("nocache", "1".to_string()));
+    }
+    let body: Value = s
+        .client
+        .get(s.url("/api/v1/query_range"))
+        .query(&params)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["infos"].clone()
+}
+
+#[tokio::test]
+async fn annotations_come_back_with_cached_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), None).await;
+    // Not named like a counter: rate() adds an info.
+    s.put("anonymous", &[("__name__", "m")], &every_15s(0, 30, 1.0));
+    let q = "rate(m[5m])";
+    let fresh = infos(&s, q, 0, 30, true).await;
+    assert!(
+        fresh.to_string().contains("might not be a counter"),
+        "{fresh}"
+    );
+    assert_eq!(infos(&s, q, 0, 30, false).await, fresh);
+    assert_eq!(infos(&s, q, 0, 30, false).await, fresh);
+    assert_eq!(outcome(&s, "hit").await, 1.0);
+    // A part of an annotated entry is not reused: computed afresh.
+    assert_eq!(infos(&s, q, 10, 30, false).await, fresh);
+    assert_eq!(
+        range(&s, ANON, q, 10, 30, false).await,
+        range(&s, ANON, q, 10, 30, true).await
+    );
+    s.stop().await;
+}

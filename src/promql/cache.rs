@@ -15,8 +15,9 @@
 //! carry the tenants, the caller's policy and the engine settings, so no
 //! entry is ever served to another tenant or another policy.
 //!
-//! Results with annotations are not cached: an annotation belongs to the
-//! range it was computed over. Splitting a query into parts lets each part
+//! An entry with annotations (warnings, infos) is only reused whole: an
+//! annotation belongs to the range it was computed over, and the
+//! annotations of a range are the union of its parts'. Splitting a query into parts lets each part
 //! stay under the sample limit where the whole range might not.
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +43,7 @@ struct Entry {
     step: i64,
     marks: Vec<ChangeMark>,
     series: Vec<RangeSeries>,
+    annotations: Annotations,
     bytes: usize,
     used: u64,
 }
@@ -188,7 +190,7 @@ impl ResultsCache {
         let marks: Vec<ChangeMark> = req.tenants.iter().map(|t| storage.change_mark(t)).collect();
         let reuse = self.reusable(storage, req);
         let (parts, reused) = match reuse {
-            Some((lo, hi, cached)) => {
+            Some((lo, hi, cached, noted)) => {
                 let mut parts = Vec::new();
                 if req.start < lo {
                     parts.push(compute(req.start, lo - req.step)?);
@@ -202,11 +204,18 @@ impl ResultsCache {
                     &self.stats.partial_hits
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                ((parts, cached), (hi - lo) / req.step + 1)
+                ((parts, cached, noted), (hi - lo) / req.step + 1)
             }
             None => {
                 self.stats.misses.fetch_add(1, Ordering::Relaxed);
-                ((vec![compute(req.start, req.end)?], Vec::new()), 0)
+                (
+                    (
+                        vec![compute(req.start, req.end)?],
+                        Vec::new(),
+                        Annotations::default(),
+                    ),
+                    0,
+                )
             }
         };
         let total = (req.end - req.start) / req.step + 1;
@@ -216,8 +225,7 @@ impl ResultsCache {
         self.stats
             .steps_computed
             .fetch_add((total - reused) as u64, Ordering::Relaxed);
-        let (computed, cached) = parts;
-        let mut annotations = Annotations::default();
+        let (computed, cached, mut annotations) = parts;
         let mut by_labels: BTreeMap<Labels, RangeSeries> = BTreeMap::new();
         for out in computed {
             for w in out.annotations.warnings {
@@ -243,22 +251,21 @@ impl ResultsCache {
             s.samples.sort_by_key(|p| p.t);
             s.histograms.sort_by_key(|p| p.t);
         }
-        if annotations.warnings.is_empty() && annotations.infos.is_empty() {
-            self.store(req, marks, &series);
-        }
+        self.store(req, marks, &series, &annotations);
         Ok(QueryOutput {
             value: Value::Matrix(series),
             annotations,
         })
     }
 
-    /// The still-true steps `[lo, hi]` of `req`'s entry and its series cut
-    /// to them, if there are any.
+    /// The still-true steps `[lo, hi]` of `req`'s entry, its series cut to
+    /// them and its annotations, if there are any (an annotated entry only
+    /// when all of it is still true and asked for).
     fn reusable(
         &self,
         storage: &Storage,
         req: &CachedRange<'_>,
-    ) -> Option<(i64, i64, Vec<RangeSeries>)> {
+    ) -> Option<(i64, i64, Vec<RangeSeries>, Annotations)> {
         if !self.enabled() {
             return None;
         }
@@ -286,6 +293,10 @@ impl ResultsCache {
         if changed <= lo || hi < lo || e.marks.len() != req.tenants.len() {
             return None;
         }
+        let noted = !e.annotations.warnings.is_empty() || !e.annotations.infos.is_empty();
+        if noted && (lo, hi) != (e.start, e.end) {
+            return None;
+        }
         e.used = tick;
         let cut = e
             .series
@@ -310,10 +321,16 @@ impl ResultsCache {
                 })
             })
             .collect();
-        Some((lo, hi, cut))
+        Some((lo, hi, cut, e.annotations.clone()))
     }
 
-    fn store(&self, req: &CachedRange<'_>, marks: Vec<ChangeMark>, series: &[RangeSeries]) {
+    fn store(
+        &self,
+        req: &CachedRange<'_>,
+        marks: Vec<ChangeMark>,
+        series: &[RangeSeries],
+        annotations: &Annotations,
+    ) {
         if !self.enabled() {
             return;
         }
@@ -329,6 +346,7 @@ impl ResultsCache {
             step: req.step,
             marks,
             series: series.to_vec(),
+            annotations: annotations.clone(),
             bytes,
             used: st.tick,
         };
