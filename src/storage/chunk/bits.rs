@@ -89,6 +89,28 @@ impl<'a> BitReader<'a> {
 
     /// Reads `n` bits (`n <= 64`) as the low bits of the result, or `None`
     /// if fewer than `n` bits remain (the position is then unspecified).
+    /// Bits not read yet.
+    pub(super) fn remaining(&self) -> usize {
+        self.buf.len() * 8 - self.pos.min(self.buf.len() * 8)
+    }
+
+    /// The next `n` bits (at most 56, at most [`BitReader::remaining`])
+    /// without consuming them, so a decoder can read a short prefix code in
+    /// one step.
+    pub(super) fn peek_bits(&self, n: u32) -> u64 {
+        debug_assert!(n <= 56 && n as usize <= self.remaining());
+        if n == 0 {
+            return 0;
+        }
+        let mut probe = self.clone();
+        probe.read_bits(n).unwrap_or(0)
+    }
+
+    /// Consumes `n` bits already looked at with [`BitReader::peek_bits`].
+    pub(super) fn skip(&mut self, n: u32) {
+        self.pos = (self.pos + n as usize).min(self.buf.len() * 8);
+    }
+
     pub(super) fn read_bits(&mut self, n: u32) -> Option<u64> {
         debug_assert!(n <= 64);
         let total = self.buf.len() * 8;
