@@ -54,7 +54,21 @@ pub(crate) fn json_labels(out: &mut String, l: &Labels) {
 }
 
 fn json_point(out: &mut String, t: i64, v: f64) {
-    let _ = write!(out, "[{},\"{}\"]", format_ts(t), format_value(v));
+    // Written in place: a range query's answer is mostly points, and two
+    // temporary strings per point cost more than formatting them.
+    out.push('[');
+    if t.rem_euclid(1000) == 0 {
+        let _ = write!(out, "{}", t.div_euclid(1000));
+    } else {
+        out.push_str(&format_ts(t));
+    }
+    out.push_str(",\"");
+    if v.is_finite() {
+        let _ = write!(out, "{v}");
+    } else {
+        out.push_str(&format_value(v));
+    }
+    out.push_str("\"]");
 }
 
 /// A float as `MarshalFloat` in Prometheus' `util/jsonutil` writes it:
@@ -119,7 +133,14 @@ fn json_histogram_point(out: &mut String, t: i64, h: &Histogram) {
 
 /// The success body for a query result.
 pub(crate) fn result_json(out: &QueryOutput) -> String {
-    let mut s = String::with_capacity(256);
+    // About what a matrix takes (a point is ~30 bytes), so the body is not
+    // copied while it grows.
+    let guess = match &out.value {
+        Value::Matrix(m) => m.iter().map(|x| 128 + x.samples.len() * 32).sum::<usize>(),
+        Value::Vector(v) => v.len() * 128,
+        _ => 0,
+    };
+    let mut s = String::with_capacity(256 + guess.min(1 << 30));
     s.push_str("{\"status\":\"success\",\"data\":{");
     match &out.value {
         Value::Scalar { t, v } => {
