@@ -48,6 +48,8 @@ pub struct ServerConfig {
     pub conn: ConnLimits,
     /// Most PromQL queries evaluated at once (`query.max-concurrency`).
     pub max_query_concurrency: usize,
+    /// Bytes of range-query results kept for reuse; 0 = off.
+    pub results_cache_max_bytes: usize,
     /// Cluster membership (`cluster.*`); `None` is a single node.
     pub cluster: Option<crate::cluster::ClusterConfig>,
 }
@@ -68,6 +70,7 @@ impl ServerConfig {
             otlp_overrides: HashMap::new(),
             conn: ConnLimits::default(),
             max_query_concurrency: crate::promql::DEFAULT_MAX_CONCURRENCY,
+            results_cache_max_bytes: crate::promql::cache::DEFAULT_MAX_BYTES,
             cluster: None,
         }
     }
@@ -140,6 +143,9 @@ pub async fn serve_with_reload(
         ))
         .with_engine(crate::promql::Engine::new(cfg.engine))
         .with_query_pool(crate::promql::QueryPool::new(cfg.max_query_concurrency))
+        .with_results_cache(crate::promql::cache::ResultsCache::new(
+            cfg.results_cache_max_bytes,
+        ))
         .with_body_budget(crate::api::BodyBudget::new(
             cfg.conn.max_inflight_body_bytes,
         ));

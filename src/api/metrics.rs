@@ -561,6 +561,7 @@ pub(crate) async fn metrics(
     if let Some(c) = state.cluster() {
         body.push_str(&c.metrics_text());
     }
+    body.push_str(&state.results_cache().metrics_text());
     (
         [(
             header::CONTENT_TYPE,

@@ -78,6 +78,8 @@ pub struct AppState {
     query_slots: Arc<parking_lot::Mutex<std::collections::HashMap<crate::tenant::TenantId, usize>>>,
     /// This node's part in a cluster; `None` on a single node.
     cluster: Option<crate::cluster::Cluster>,
+    /// Range-query results kept for reuse (off unless set).
+    results_cache: Arc<crate::promql::cache::ResultsCache>,
 }
 
 /// A config reload: re-reads the file and applies what can change while
@@ -178,6 +180,17 @@ impl AppState {
     pub fn with_query_pool(mut self, pool: crate::promql::QueryPool) -> AppState {
         self.query_pool = pool;
         self
+    }
+
+    /// Sets the range-query results cache (`query.results_cache_max_bytes`).
+    pub fn with_results_cache(mut self, cache: crate::promql::cache::ResultsCache) -> AppState {
+        self.results_cache = Arc::new(cache);
+        self
+    }
+
+    /// The range-query results cache.
+    pub(crate) fn results_cache(&self) -> &Arc<crate::promql::cache::ResultsCache> {
+        &self.results_cache
     }
 
     /// The pool PromQL queries run on.

@@ -102,6 +102,8 @@ pub struct QueryConfig {
     pub timeout: PromDuration,
     /// Most queries evaluated at once; more wait for a slot (20).
     pub max_concurrency: u64,
+    /// Bytes of range-query results kept for reuse (128 MiB); 0 = off.
+    pub results_cache_max_bytes: u64,
 }
 
 impl Default for QueryConfig {
@@ -113,6 +115,7 @@ impl Default for QueryConfig {
             max_series: e.max_series as u64,
             timeout: PromDuration(e.timeout),
             max_concurrency: crate::promql::DEFAULT_MAX_CONCURRENCY as u64,
+            results_cache_max_bytes: crate::promql::cache::DEFAULT_MAX_BYTES as u64,
         }
     }
 }
@@ -336,6 +339,9 @@ pub struct ServeFlags {
     /// Most queries evaluated at once; more wait for a slot [default: 20].
     #[arg(long = "query.max-concurrency")]
     pub query_max_concurrency: Option<u64>,
+    /// Bytes of range-query results kept for reuse; 0 = off [default: 134217728].
+    #[arg(long = "query.results-cache-max-bytes")]
+    pub query_results_cache_max_bytes: Option<u64>,
     /// Most open connections; more wait to be accepted [default: 4096].
     #[arg(long = "web.max-connections")]
     pub web_max_connections: Option<u64>,
@@ -434,6 +440,9 @@ impl Config {
         if let Some(v) = f.query_max_concurrency {
             self.query.max_concurrency = v;
         }
+        if let Some(v) = f.query_results_cache_max_bytes {
+            self.query.results_cache_max_bytes = v;
+        }
         if let Some(v) = f.web_max_connections {
             self.web.max_connections = v;
         }
@@ -513,6 +522,8 @@ impl Config {
                 }
                 n => usize::try_from(n).unwrap_or(usize::MAX),
             },
+            results_cache_max_bytes: usize::try_from(self.query.results_cache_max_bytes)
+                .unwrap_or(usize::MAX),
             auth: Some(std::sync::Arc::new(
                 crate::auth::Authenticator::new(&self.auth, &self.base_dir)
                     .map_err(|e| ConfigError::Invalid(e.to_string()))?,

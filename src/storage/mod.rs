@@ -10,6 +10,7 @@
 pub(crate) mod block;
 pub mod bucket;
 mod bucket_api;
+pub mod changes;
 pub mod chunk;
 pub(crate) mod compact;
 pub mod error;
@@ -347,6 +348,27 @@ impl Storage {
         self.check_open()?;
         self.partition_or_create(tenant)?
             .append_st(batch, start_times)
+    }
+
+    /// The current point in `tenant`'s change history (see
+    /// [`changes`]); take it before reading.
+    pub fn change_mark(&self, tenant: &TenantId) -> changes::ChangeMark {
+        match self.partition(tenant) {
+            Some(p) => p.changes.mark(),
+            None => changes::ChangeMark::no_data(),
+        }
+    }
+
+    /// The earliest sample time of `tenant` written or removed after
+    /// `mark`: `None` if nothing was, `Some(i64::MIN)` if anything may
+    /// have been (the tenant was deleted or created since, or the mark is
+    /// older than the history kept).
+    pub fn changed_since(&self, tenant: &TenantId, mark: changes::ChangeMark) -> Option<i64> {
+        match (self.partition(tenant), mark.is_no_data()) {
+            (Some(p), false) => p.changes.changed_since(mark),
+            (None, true) => None,
+            _ => Some(i64::MIN),
+        }
     }
 
     /// Checks one series' labels as an append does before creating a

@@ -90,6 +90,8 @@ pub(crate) struct Partition {
     pub(crate) samples_read: std::sync::atomic::AtomicU64,
     /// Open queriers; a flush waits for the older ones before truncating.
     pub(crate) readers: Arc<crate::storage::readers::Readers>,
+    /// The earliest sample times written or removed, for results caches.
+    pub(crate) changes: crate::storage::changes::ChangeLog,
 }
 
 /// What opening a partition found.
@@ -158,6 +160,7 @@ impl Partition {
             flushed_until: AtomicI64::new(flushed_until),
             samples_read: std::sync::atomic::AtomicU64::new(0),
             readers: Arc::default(),
+            changes: crate::storage::changes::ChangeLog::new(),
         };
         Ok((p, report))
     }
@@ -256,6 +259,11 @@ impl Partition {
                     self.head.block_range,
                 );
             }
+        }
+        // Visible to readers from here on: say so to results caches.
+        let min_t = sc.samples.iter().map(|s| s.t);
+        if let Some(t) = min_t.chain(sc.hists.iter().map(|h| h.t)).min() {
+            self.changes.record(t);
         }
         out.histograms_accepted = sc.hists.len() as u64;
         out.accepted = (sc.samples.len() + sc.hists.len()) as u64;
@@ -471,6 +479,10 @@ impl Partition {
             self.blocks.write().retain(|x| !Arc::ptr_eq(x, &b));
             self.local.delete(&b.meta().ulid)?;
             ranges.push((b.meta().min_time, b.meta().max_time));
+        }
+        if !ranges.is_empty() {
+            // Steps whose windows reached into the deleted blocks change.
+            self.changes.record(i64::MIN);
         }
         Ok(ranges)
     }
