@@ -304,9 +304,11 @@ async fn killed_owner_loses_no_acknowledged_sample() {
         "writes through node A failed while B died: {v:?}"
     );
     // Now through the bucket: the owners flush their heads into blocks,
-    // which ship; then node C dies too, and A, owning everything, replays
-    // the whole log into empty storages next to the shipped blocks. Every
-    // acknowledged sample is still there once, with its value.
+    // which ship, each recording the log sequence it covers; a few more
+    // writes follow; then node C dies too, and A, owning everything,
+    // replays only what C's shipped blocks do not cover, into empty
+    // storages next to them. Every acknowledged sample is still there
+    // once, with its value.
     for node in [0, 2] {
         let r = client()
             .post(format!("{}/api/v1/admin/tsdb/flush", s.base(node)))
@@ -317,6 +319,27 @@ async fn killed_owner_loses_no_acknowledged_sample() {
         assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
     }
     let shipped = wait_shipped(&s, 2).await;
+    // After everything the load wrote (its clock runs ahead of the wall
+    // clock), so the flushed heads do not refuse them as too old.
+    let late_t = logs
+        .iter()
+        .flat_map(|l| &l.batches)
+        .map(|b| b.first_t + crash::load::SAMPLES_PER_BATCH)
+        .max()
+        .unwrap_or(first_t)
+        .max(now_ms())
+        + 1000;
+    let (late_writes, late_series) = (10i64, 24usize);
+    for k in 0..late_writes {
+        let b = body("late", "x", late_series, late_t + k * 1000, |i| i as f64);
+        let r = write(s.base(0), crash::load::TENANT, b).await;
+        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    }
+    // Let C consume the late writes, so what it shipped covers less than
+    // the log holds.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let log_len = log_length(s.base(0)).await;
+    let replayed_before = counter(s.base(0), "tessera_cluster_replayed_messages_total").await;
     s.nodes[2].kill();
     s.wait_owned(0, &["node-a"]).await;
     let data = strong_query(
@@ -329,10 +352,54 @@ async fn killed_owner_loses_no_acknowledged_sample() {
     assert_eq!(data["result"][0]["value"][1], "32", "{data}");
     let again = crash::check::verify(s.base(0), &logs).await;
     assert_eq!(again.acked, v.acked, "{again:?}");
-    eprintln!(
-        "after C's death too: {} blocks were in the bucket; {} samples verified again",
-        shipped, again.acked
+    let q = format!("sum(count_over_time(late[1h])) + sum(sum_over_time(late[1h]))");
+    let data = strong_query(s.base(0), crash::load::TENANT, &q, late_t + 60_000).await;
+    let per_write = late_series as i64 + (0..late_series as i64).sum::<i64>();
+    let want = (late_writes * per_write).to_string();
+    assert_eq!(data["result"][0]["value"][1], want, "{data}");
+    // A replayed only the messages after what C's blocks cover: at most
+    // the late writes (one message per partition each), far fewer than
+    // the whole retained log of C's partitions.
+    let replayed =
+        counter(s.base(0), "tessera_cluster_replayed_messages_total").await - replayed_before;
+    let most = late_writes as u64 * u64::from(PARTITIONS);
+    assert!(
+        replayed <= most && replayed * 4 < log_len,
+        "A replayed {replayed} messages of a {log_len}-message log"
     );
+    let st = status(s.base(0)).await.unwrap();
+    let from: Vec<u64> = st["partition_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["replay_from"].as_u64())
+        .collect();
+    assert!(
+        from.iter().any(|&f| f > 1),
+        "no replay started past 1: {st:#}"
+    );
+    eprintln!(
+        "after C's death too: {shipped} blocks were in the bucket; {} samples verified again; \
+         A replayed {replayed} messages of a {log_len}-message log (replay from {from:?})",
+        again.acked
+    );
+}
+
+/// The value of an unlabelled counter on `base`'s `/metrics` (0 when absent).
+async fn counter(base: &str, name: &str) -> u64 {
+    let m = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("{name} ");
+    m.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
 }
 
 /// Waits until the bucket holds at least `min` blocks (a `meta.json` each)
@@ -515,19 +582,7 @@ async fn retried_request_is_stored_once() {
     assert_eq!(before, after, "the retries added messages to the log");
     let mut dups = 0u64;
     for i in 0..3 {
-        let m = client()
-            .get(format!("{}/metrics", s.base(i)))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        dups += m
-            .lines()
-            .find_map(|l| l.strip_prefix("tessera_cluster_duplicate_messages_total "))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
+        dups += counter(s.base(i), "tessera_cluster_duplicate_messages_total").await;
     }
     assert!(dups >= 3, "the stream reported {dups} duplicate messages");
     let data = strong_query(s.base(1), "rt", "count_over_time(retry_m[1m])", t + 1).await;

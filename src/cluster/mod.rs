@@ -14,10 +14,13 @@
 //! - `node.rs` — connecting, the stream and buckets, publishing.
 //! - `leases.rs` — the lease loop: registration, renewal, takeover, release.
 //! - `consume.rs` — one owned partition: its storage and its consumer.
+//! - `coverage.rs` — which log sequences shipped blocks cover, so a
+//!   takeover replays only the rest.
 //! - `reads.rs` — the read fan-out (a [`crate::storage::ReadSource`]) and
 //!   the owner's side of it.
 
 mod consume;
+mod coverage;
 mod leases;
 mod node;
 pub mod partition;

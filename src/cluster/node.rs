@@ -51,6 +51,7 @@ pub(crate) struct Counters {
     pub releases: AtomicU64,
     pub lost_leases: AtomicU64,
     pub consumed_messages: AtomicU64,
+    pub replayed_messages: AtomicU64,
     pub bad_messages: AtomicU64,
     pub append_failures: AtomicU64,
     pub fanout_requests: AtomicU64,
@@ -118,6 +119,10 @@ pub struct PartitionStatus {
     pub consumed_sequence: Option<u64>,
     /// Messages behind (only for partitions this node owns).
     pub lag: Option<u64>,
+    /// The first sequence this node consumed after taking the partition
+    /// (one past what its shipped blocks cover; only for partitions this
+    /// node owns).
+    pub replay_from: Option<u64>,
 }
 
 impl Cluster {
@@ -267,6 +272,7 @@ impl Cluster {
                     last_sequence,
                     consumed_sequence: consumed,
                     lag: consumed.map(|c| last_sequence.saturating_sub(c)),
+                    replay_from: owned.get(&p).map(|o| o.replay_from),
                 }
             })
             .collect();
@@ -342,6 +348,12 @@ impl Cluster {
             "tessera_cluster_consumed_messages_total",
             "Log messages applied to owned partitions.",
             &c.consumed_messages,
+        );
+        counter(
+            &mut out,
+            "tessera_cluster_replayed_messages_total",
+            "Log messages applied while catching up after taking a partition over (up to its last sequence at the takeover).",
+            &c.replayed_messages,
         );
         counter(
             &mut out,

@@ -111,6 +111,11 @@ pub fn decode(seq: u64, payload: &[u8]) -> Result<Decoded, WireError> {
 }
 
 impl Decoded {
+    /// The newest sample time in the message, if it holds any.
+    pub fn newest(&self) -> Option<i64> {
+        self.samples.iter().flatten().map(|s| s.t).max()
+    }
+
     /// The label refs of every series (borrowing the message).
     pub fn label_refs(&self) -> Vec<Vec<LabelRef<'_>>> {
         self.batch
