@@ -682,6 +682,123 @@ async fn strong_reads_see_the_write_at_once() {
     }
 }
 
+/// An integer native histogram: 3 observations, sum 4.5, one in the zero
+/// bucket and one in each of the first two positive buckets of schema 0.
+fn int_histogram(ts: i64) -> v1::Histogram {
+    v1::Histogram {
+        count: Some(v1::Count::CountInt(3)),
+        sum: 4.5,
+        schema: 0,
+        zero_threshold: 0.001,
+        zero_count: Some(v1::ZeroCount::ZeroCountInt(1)),
+        positive_spans: vec![v1::BucketSpan {
+            offset: 0,
+            length: 2,
+        }],
+        positive_deltas: vec![1, 0],
+        timestamp: ts,
+        ..Default::default()
+    }
+}
+
+/// Native histograms written through one node travel through the log
+/// and come back through another as Prometheus writes them; one too
+/// large for a log message is refused as a partial write naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn histograms_travel_through_the_log() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Stack::start(3).await;
+    let t0 = (now_ms() / 1000) * 1000 - 120_000;
+    let series = 12;
+    let timeseries = (0..series)
+        .map(|i| v1::TimeSeries {
+            labels: vec![
+                v1::Label {
+                    name: "__name__".into(),
+                    value: "hist_m".into(),
+                },
+                v1::Label {
+                    name: "i".into(),
+                    value: i.to_string(),
+                },
+            ],
+            histograms: vec![int_histogram(t0), int_histogram(t0 + 60_000)],
+            ..Default::default()
+        })
+        .collect();
+    let b = encode_snappy(&v1::WriteRequest {
+        timeseries,
+        metadata: Vec::new(),
+    });
+    let r = write(s.base(0), "hist", b).await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let h = serde_json::json!({
+        "count": "3",
+        "sum": "4.5",
+        "buckets": [[3, "-0.001", "0.001", "1"], [0, "0.5", "1", "1"], [0, "1", "2", "1"]]
+    });
+    // An instant query through C: every series, each with its histogram.
+    let data = strong_query(s.base(2), "hist", "hist_m", t0 + 60_000).await;
+    let result = data["result"].as_array().unwrap();
+    assert_eq!(result.len(), series, "{data}");
+    for r in result {
+        assert_eq!(r["histogram"][1], h, "{data}");
+        assert!(r.get("value").is_none(), "{data}");
+    }
+    // A range query through B: both points of one series.
+    let p = [
+        ("query", "hist_m{i=\"3\"}".to_string()),
+        ("start", crash::check::secs(t0)),
+        ("end", crash::check::secs(t0 + 60_000)),
+        ("step", "60".to_string()),
+    ];
+    let (code, v) = get(s.base(1), "hist", "/api/v1/query_range", &p, true).await;
+    assert_eq!(code, 200, "{v}");
+    let points = v["data"]["result"][0]["histograms"].as_array().unwrap();
+    assert_eq!(points.len(), 2, "{v}");
+    assert!(points.iter().all(|p| p[1] == h), "{v}");
+    // A histogram of 500,000 buckets encodes to more than a log message
+    // takes: its series is refused (400, naming it), the other stored.
+    let big = v1::Histogram {
+        count: Some(v1::Count::CountInt(500_000)),
+        sum: 1.0,
+        schema: 0,
+        zero_count: Some(v1::ZeroCount::ZeroCountInt(0)),
+        positive_spans: vec![v1::BucketSpan {
+            offset: 0,
+            length: 500_000,
+        }],
+        positive_deltas: std::iter::once(1)
+            .chain(std::iter::repeat_n(0, 499_999))
+            .collect(),
+        timestamp: t0 + 60_000,
+        ..Default::default()
+    };
+    let one = |name: &str, h: v1::Histogram| v1::TimeSeries {
+        labels: vec![v1::Label {
+            name: "__name__".into(),
+            value: name.into(),
+        }],
+        histograms: vec![h],
+        ..Default::default()
+    };
+    let b = encode_snappy(&v1::WriteRequest {
+        timeseries: vec![one("huge_m", big), one("small_m", int_histogram(t0))],
+        metadata: Vec::new(),
+    });
+    let r = write(s.base(0), "hist", b).await;
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("huge_m") && text.contains("the most one message of the cluster's log takes"),
+        "{text}"
+    );
+    let data = strong_query(s.base(2), "hist", "{__name__=~\"small_m|huge_m\"}", t0).await;
+    let result = data["result"].as_array().unwrap();
+    assert_eq!(result.len(), 1, "{data}");
+    assert_eq!(result[0]["metric"]["__name__"], "small_m", "{data}");
+}
+
 /// A read that would gather more samples from the owners than the query
 /// limit is refused with the limit's error (422), not answered unbounded;
 /// a narrower one still works, and the nodes stay healthy.

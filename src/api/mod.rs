@@ -241,34 +241,37 @@ impl AppState {
                 let mut good = Vec::with_capacity(inputs.len());
                 let mut good_st = Vec::with_capacity(inputs.len());
                 for (i, input) in inputs.iter().enumerate() {
-                    if !input.histograms.is_empty() {
-                        outcome.reject(
-                            crate::storage::RejectReason::HistogramsInCluster,
-                            input.histograms.len() as u64,
-                            || crate::model::describe_label_refs(input.labels),
-                            None,
-                        );
-                    }
+                    let n = input.samples.len() + input.histograms.len();
                     match storage.check_labels(tenant, input.labels) {
-                        Ok(()) if input.samples.is_empty() => {}
+                        Ok(()) if n == 0 => {}
                         Ok(()) => {
-                            good.push(crate::storage::SeriesInput {
-                                labels: input.labels,
-                                samples: input.samples,
-                                histograms: &[],
-                            });
+                            good.push(*input);
                             good_st.push(st.and_then(|s| s.get(i).copied()).unwrap_or(&[]));
                         }
                         Err(reason) => outcome.reject(
                             reason,
-                            input.samples.len() as u64,
+                            n as u64,
                             || crate::model::describe_label_refs(input.labels),
                             None,
                         ),
                     }
                 }
-                c.publish(tenant, &good, st.map(|_| good_st.as_slice()))?;
+                let too_large = c.publish(tenant, &good, st.map(|_| good_st.as_slice()))?;
                 outcome.accepted = good.iter().map(|s| s.samples.len() as u64).sum();
+                outcome.histograms_accepted = good.iter().map(|s| s.histograms.len() as u64).sum();
+                for i in too_large {
+                    let input = &good[i];
+                    let n = input.histograms.len() as u64;
+                    outcome.histograms_accepted -= n;
+                    outcome.reject(
+                        crate::storage::RejectReason::HistogramTooLargeForLog {
+                            limit: crate::cluster::MAX_HISTOGRAM_BYTES,
+                        },
+                        n,
+                        || crate::model::describe_label_refs(input.labels),
+                        None,
+                    );
+                }
                 Ok(outcome)
             }
             (None, None) => storage.append(tenant, inputs),

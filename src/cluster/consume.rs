@@ -298,10 +298,11 @@ async fn apply(inner: &Arc<Inner>, owned: &Arc<Owned>, batch: Vec<async_nats::je
                 let inputs: Vec<SeriesInput<'_>> = refs
                     .iter()
                     .zip(&decoded.samples)
-                    .map(|(l, s)| SeriesInput {
+                    .zip(&decoded.histograms)
+                    .map(|((l, s), h)| SeriesInput {
                         labels: l,
                         samples: s,
-                        histograms: &[],
+                        histograms: h,
                     })
                     .collect();
                 let with_st = decoded
