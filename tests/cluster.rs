@@ -745,6 +745,15 @@ async fn histograms_travel_through_the_log() {
         assert_eq!(r["histogram"][1], h, "{data}");
         assert!(r.get("value").is_none(), "{data}");
     }
+    // Usage counts what the fan-out read on the node that answered (C:
+    // both histograms of each series are in the lookback window), and
+    // nothing on A, which only took the write.
+    let samples_read = |v: &Value| v["data"]["total"]["samples_read"].as_u64().unwrap();
+    let (code, u) = get(s.base(2), "hist", "/api/v1/status/usage", &[], false).await;
+    assert_eq!(code, 200, "{u}");
+    assert_eq!(samples_read(&u), 2 * series as u64, "{u}");
+    let (_, u) = get(s.base(0), "hist", "/api/v1/status/usage", &[], false).await;
+    assert_eq!(samples_read(&u), 0, "{u}");
     // A range query through B: both points of one series.
     let p = [
         ("query", "hist_m{i=\"3\"}".to_string()),

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 pub use node::{Cluster, ClusterStatus, NodeStatus, PartitionStatus};
 pub use pieces::MAX_HISTOGRAM_BYTES;
-pub use reads::ClusterReads;
+pub use reads::{ClusterReads, ReadCounter};
 
 use crate::tenant::TenantId;
 

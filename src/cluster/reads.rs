@@ -35,6 +35,22 @@ pub struct ClusterReads {
     max_samples: usize,
     /// Last sequence per partition, fetched once per strong request.
     waits: Mutex<HashMap<u32, u64>>,
+    /// Told how many samples and histograms a select delivered, per
+    /// tenant (usage: on one node the querier counts them).
+    on_read: Option<ReadCounter>,
+}
+
+/// Counts samples read for a tenant (see [`ClusterReads::counting`]).
+pub type ReadCounter = Arc<dyn Fn(&TenantId, u64) + Send + Sync>;
+
+impl ClusterReads {
+    /// This read source, telling `f` the samples and histograms each
+    /// select delivers after the merge, as one node's querier counts
+    /// what it returns.
+    pub fn counting(mut self, f: ReadCounter) -> ClusterReads {
+        self.on_read = Some(f);
+        self
+    }
 }
 
 impl Cluster {
@@ -55,6 +71,7 @@ impl Cluster {
             strong,
             max_samples,
             waits: Mutex::new(HashMap::new()),
+            on_read: None,
         }
     }
 
@@ -110,6 +127,13 @@ impl TenantReader for ClusterReader<'_> {
         let mut merged = Merged::new();
         for reply in self.fetch(ReadOp::Select { with_st }, matchers)? {
             merge_wire(&mut merged, reply.series)?;
+        }
+        let read: usize = merged
+            .values()
+            .map(|v| v.samples.len() + v.histograms.len())
+            .sum();
+        if let Some(count) = &self.reads.on_read {
+            count(&self.tenant, read as u64);
         }
         for (labels, v) in merged {
             if !f(labels, v) {
