@@ -385,17 +385,30 @@ impl WireRead {
         }
     }
 
-    /// The series' histograms, decoded and checked.
-    pub fn decode_histograms(&self) -> Result<Vec<HistogramSample>, WireError> {
-        let hs: Vec<WireHistogram> = self
-            .histograms
+    /// The series' histograms, decoded and checked; an error names the
+    /// series, the histogram and the byte offset.
+    pub fn decode_histograms(&self) -> Result<Vec<HistogramSample>, String> {
+        let name = Labels::from_pairs(self.labels.clone());
+        self.histograms
             .iter()
-            .map(|(t, value)| WireHistogram {
-                t: *t,
-                value: value.clone(),
+            .enumerate()
+            .map(|(i, (t, value))| {
+                let mut r = HistReader::new(value);
+                let h = r.histogram().map_err(|e| {
+                    format!(
+                        "series {name}, histogram {i}: {} at byte {}",
+                        e.reason, e.offset
+                    )
+                })?;
+                if !r.at_end() {
+                    return Err(format!(
+                        "series {name}, histogram {i}: bytes after the histogram at byte {}",
+                        r.pos
+                    ));
+                }
+                Ok(HistogramSample { t: *t, h })
             })
-            .collect();
-        decode_histograms(0, 0, &hs)
+            .collect()
     }
 }
 
@@ -532,6 +545,14 @@ mod tests {
         let d = decode(2, &old.encode_to_vec()).unwrap();
         assert_eq!(d.samples, vec![vec![Sample::new(5, 1.0)]]);
         assert_eq!(d.histograms, vec![Vec::<HistogramSample>::new()]);
+        // An owner's read reply carries histograms the same way; a
+        // damaged one is an error naming the series.
+        let l = Labels::from_pairs(vec![("__name__".to_string(), "h".to_string())]);
+        let mut reply = WireRead::new(&l, &[], &hs, Vec::new());
+        assert_eq!(reply.decode_histograms().unwrap(), hs.to_vec());
+        reply.histograms[1].1.truncate(3);
+        let e = reply.decode_histograms().unwrap_err();
+        assert!(e.contains("histogram 1") && e.contains("h"), "{e}");
         // A newer version is refused, naming it.
         let newer = WireBatch {
             version: WIRE_VERSION + 1,
