@@ -80,7 +80,13 @@ impl FromRequestParts<AppState> for Reader {
                 .get(crate::cluster::CONSISTENCY_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("strong"));
-            Arc::new(c.reads(forwarded, strong, state.engine().config().max_samples))
+            let metrics = state.metrics().clone();
+            let count: crate::cluster::ReadCounter =
+                Arc::new(move |t, n| metrics.usage().add_read(t, n));
+            Arc::new(
+                c.reads(forwarded, strong, state.engine().config().max_samples)
+                    .counting(count),
+            )
         });
         Ok(Reader(caller, source))
     }

@@ -176,7 +176,15 @@ struct Inner {
     bucket_counters: Arc<bucket::worker::WorkerCounters>,
     /// Stops the bucket worker.
     bucket_stop: Arc<AtomicBool>,
+    /// Extras for blocks written from a head (see [`Storage::set_block_extra`]).
+    block_extra: RwLock<Option<BlockExtraFn>>,
 }
+
+/// Gives the meta extras of a block written from a tenant's head: called
+/// with the tenant and the flush boundary once every sample older than
+/// the boundary is in the block or in earlier ones.
+pub type BlockExtraFn =
+    Arc<dyn Fn(&TenantId, i64) -> std::collections::BTreeMap<String, String> + Send + Sync>;
 
 /// What `Storage::open` did, kept for `/metrics`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -283,6 +291,7 @@ impl Storage {
             bucket,
             bucket_counters: Arc::default(),
             bucket_stop: Arc::default(),
+            block_extra: RwLock::new(None),
         });
         let storage = Storage {
             background: Mutex::new(spawn_background(&inner)),
@@ -423,9 +432,22 @@ impl Storage {
     pub fn flush(&self, tenant: &TenantId) -> Result<Option<BlockMeta>> {
         self.check_open()?;
         match self.partition(tenant) {
-            Some(p) => p.flush(None),
+            Some(p) => p.flush(None, self.inner.block_extra.read().as_ref()),
             None => Ok(None),
         }
+    }
+
+    /// Sets what every block written from a head from now on carries in
+    /// its meta's `extra` (cluster mode records the ingest-log sequence
+    /// the block covers). Compacted blocks inherit their sources' extras.
+    pub fn set_block_extra(&self, f: BlockExtraFn) {
+        *self.inner.block_extra.write() = Some(f);
+    }
+
+    /// Everything of `tenant` older than this time is in blocks (`None`
+    /// for a tenant without a partition).
+    pub fn flushed_until(&self, tenant: &TenantId) -> Option<i64> {
+        self.partition(tenant).map(|p| p.flushed_until())
     }
 
     /// Flushes every tenant's head. Returns the blocks written.
@@ -580,7 +602,7 @@ fn maintain(inner: &Inner) -> Result<()> {
             let Some(boundary) = p.due_flush_boundary() else {
                 break;
             };
-            p.flush(Some(boundary))?;
+            p.flush(Some(boundary), inner.block_extra.read().as_ref())?;
         }
         if p.bucket.is_some() {
             // Compaction and retention happen in the bucket (the worker).

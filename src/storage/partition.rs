@@ -404,8 +404,14 @@ impl Partition {
 
     /// Writes every head sample older than `before` (all of them when
     /// `None`) into a new block, then truncates the head and checkpoints the
-    /// WAL. Returns the block written, if any.
-    pub fn flush(&self, before: Option<i64>) -> Result<Option<block::BlockMeta>> {
+    /// WAL. `extra` gives the block's meta extras, asked once every sample
+    /// older than the boundary is in the block (appends after that point
+    /// cannot add any). Returns the block written, if any.
+    pub fn flush(
+        &self,
+        before: Option<i64>,
+        extra: Option<&crate::storage::BlockExtraFn>,
+    ) -> Result<Option<block::BlockMeta>> {
         let _m = self.maintenance.lock();
         let Some((_, head_max)) = self.head.time_bounds() else {
             return Ok(None);
@@ -420,7 +426,8 @@ impl Partition {
         self.head.for_each_series_before(before, &mut |d| {
             w.add_series(&d.labels, &d.samples, &d.sts, &d.histograms)
         })?;
-        let meta = match w.finish(1, Vec::new())? {
+        let extra = extra.map(|f| f(&self.tenant, before)).unwrap_or_default();
+        let meta = match w.finish(1, Vec::new(), extra)? {
             Some(staged) => {
                 self.add_block(self.local.publish(staged.dir(), &staged.meta)?);
                 if let Some(side) = &self.bucket {

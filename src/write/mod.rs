@@ -213,31 +213,33 @@ impl<'a> Pipeline<'a> {
         let mut good = Vec::with_capacity(inputs.len());
         let mut good_st = Vec::with_capacity(inputs.len());
         for (i, input) in inputs.iter().enumerate() {
-            if !input.histograms.is_empty() {
-                outcome.reject(
-                    RejectReason::HistogramsInCluster,
-                    input.histograms.len() as u64,
-                    || describe(input),
-                    None,
-                );
-            }
+            let n = input.samples.len() + input.histograms.len();
             match self.storage.check_labels(tenant, input.labels) {
-                Ok(()) if input.samples.is_empty() => {}
+                Ok(()) if n == 0 => {}
                 Ok(()) => {
-                    good.push(SeriesInput {
-                        labels: input.labels,
-                        samples: input.samples,
-                        histograms: &[],
-                    });
+                    good.push(*input);
                     good_st.push(st.and_then(|s| s.get(i).copied()).unwrap_or(&[]));
                 }
-                Err(reason) => {
-                    outcome.reject(reason, input.samples.len() as u64, || describe(input), None)
-                }
+                Err(reason) => outcome.reject(reason, n as u64, || describe(input), None),
             }
         }
-        c.publish(tenant, &good, st.map(|_| good_st.as_slice()))?;
+        let too_large = c.publish(tenant, &good, st.map(|_| good_st.as_slice()))?;
         outcome.accepted = good.iter().map(|s| s.samples.len() as u64).sum();
+        outcome.histograms_accepted = good.iter().map(|s| s.histograms.len() as u64).sum();
+        for i in too_large {
+            // A histogram whose encoding does not fit in one log message.
+            let input = &good[i];
+            let n = input.histograms.len() as u64;
+            outcome.histograms_accepted -= n;
+            outcome.reject(
+                RejectReason::HistogramTooLargeForLog {
+                    limit: crate::cluster::MAX_HISTOGRAM_BYTES,
+                },
+                n,
+                || describe(input),
+                None,
+            );
+        }
         Ok(outcome)
     }
 
