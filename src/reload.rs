@@ -52,6 +52,7 @@ fn reload(state: &AppState, flags: &ServeFlags, started: &Config) -> Result<Vec<
     state
         .limiter()
         .set_limits(sc.rate_defaults, sc.rate_overrides);
+    state.otlp().set(sc.otlp_defaults, sc.otlp_overrides);
     storage.set_tenant_configs(sc.storage.tenant_defaults, sc.storage.tenant_overrides);
     Ok(restart_only_changes(started, &new))
 }

@@ -36,6 +36,10 @@ pub struct ServerConfig {
     pub rate_defaults: RateLimit,
     /// Per-tenant ingestion rate limits.
     pub rate_overrides: HashMap<TenantId, RateLimit>,
+    /// OTLP translation settings for tenants without an override.
+    pub otlp_defaults: crate::ingest::otlp::OtlpSettings,
+    /// Per-tenant OTLP translation settings.
+    pub otlp_overrides: HashMap<TenantId, crate::ingest::otlp::OtlpSettings>,
     /// PromQL engine settings (lookback delta and per-query limits).
     pub engine: crate::promql::EngineConfig,
     /// Who may call; `None` is auth mode `none` (trust `X-Scope-OrgID`).
@@ -44,6 +48,8 @@ pub struct ServerConfig {
     pub conn: ConnLimits,
     /// Most PromQL queries evaluated at once (`query.max-concurrency`).
     pub max_query_concurrency: usize,
+    /// Bytes of range-query results kept for reuse; 0 = off.
+    pub results_cache_max_bytes: usize,
     /// Cluster membership (`cluster.*`); `None` is a single node.
     pub cluster: Option<crate::cluster::ClusterConfig>,
 }
@@ -60,8 +66,11 @@ impl ServerConfig {
             engine: crate::promql::EngineConfig::default(),
             auth: None,
             rate_overrides: HashMap::new(),
+            otlp_defaults: Default::default(),
+            otlp_overrides: HashMap::new(),
             conn: ConnLimits::default(),
             max_query_concurrency: crate::promql::DEFAULT_MAX_CONCURRENCY,
+            results_cache_max_bytes: crate::promql::cache::DEFAULT_MAX_BYTES,
             cluster: None,
         }
     }
@@ -128,8 +137,15 @@ pub async fn serve_with_reload(
     let limiter = RateLimiter::new(cfg.rate_defaults, cfg.rate_overrides);
     let mut state = AppState::new()
         .with_rate_limiter(limiter)
+        .with_otlp(crate::write::otlp::OtlpConfigs::new(
+            cfg.otlp_defaults,
+            cfg.otlp_overrides,
+        ))
         .with_engine(crate::promql::Engine::new(cfg.engine))
         .with_query_pool(crate::promql::QueryPool::new(cfg.max_query_concurrency))
+        .with_results_cache(crate::promql::cache::ResultsCache::new(
+            cfg.results_cache_max_bytes,
+        ))
         .with_body_budget(crate::api::BodyBudget::new(
             cfg.conn.max_inflight_body_bytes,
         ));

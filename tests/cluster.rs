@@ -304,9 +304,11 @@ async fn killed_owner_loses_no_acknowledged_sample() {
         "writes through node A failed while B died: {v:?}"
     );
     // Now through the bucket: the owners flush their heads into blocks,
-    // which ship; then node C dies too, and A, owning everything, replays
-    // the whole log into empty storages next to the shipped blocks. Every
-    // acknowledged sample is still there once, with its value.
+    // which ship, each recording the log sequence it covers; a few more
+    // writes follow; then node C dies too, and A, owning everything,
+    // replays only what C's shipped blocks do not cover, into empty
+    // storages next to them. Every acknowledged sample is still there
+    // once, with its value.
     for node in [0, 2] {
         let r = client()
             .post(format!("{}/api/v1/admin/tsdb/flush", s.base(node)))
@@ -317,6 +319,27 @@ async fn killed_owner_loses_no_acknowledged_sample() {
         assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
     }
     let shipped = wait_shipped(&s, 2).await;
+    // After everything the load wrote (its clock runs ahead of the wall
+    // clock), so the flushed heads do not refuse them as too old.
+    let late_t = logs
+        .iter()
+        .flat_map(|l| &l.batches)
+        .map(|b| b.first_t + crash::load::SAMPLES_PER_BATCH)
+        .max()
+        .unwrap_or(first_t)
+        .max(now_ms())
+        + 1000;
+    let (late_writes, late_series) = (10i64, 24usize);
+    for k in 0..late_writes {
+        let b = body("late", "x", late_series, late_t + k * 1000, |i| i as f64);
+        let r = write(s.base(0), crash::load::TENANT, b).await;
+        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    }
+    // Let C consume the late writes, so what it shipped covers less than
+    // the log holds.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let log_len = log_length(s.base(0)).await;
+    let replayed_before = counter(s.base(0), "tessera_cluster_replayed_messages_total").await;
     s.nodes[2].kill();
     s.wait_owned(0, &["node-a"]).await;
     let data = strong_query(
@@ -329,10 +352,54 @@ async fn killed_owner_loses_no_acknowledged_sample() {
     assert_eq!(data["result"][0]["value"][1], "32", "{data}");
     let again = crash::check::verify(s.base(0), &logs).await;
     assert_eq!(again.acked, v.acked, "{again:?}");
-    eprintln!(
-        "after C's death too: {} blocks were in the bucket; {} samples verified again",
-        shipped, again.acked
+    let q = format!("sum(count_over_time(late[1h])) + sum(sum_over_time(late[1h]))");
+    let data = strong_query(s.base(0), crash::load::TENANT, &q, late_t + 60_000).await;
+    let per_write = late_series as i64 + (0..late_series as i64).sum::<i64>();
+    let want = (late_writes * per_write).to_string();
+    assert_eq!(data["result"][0]["value"][1], want, "{data}");
+    // A replayed only the messages after what C's blocks cover: at most
+    // the late writes (one message per partition each), far fewer than
+    // the whole retained log of C's partitions.
+    let replayed =
+        counter(s.base(0), "tessera_cluster_replayed_messages_total").await - replayed_before;
+    let most = late_writes as u64 * u64::from(PARTITIONS);
+    assert!(
+        replayed <= most && replayed * 4 < log_len,
+        "A replayed {replayed} messages of a {log_len}-message log"
     );
+    let st = status(s.base(0)).await.unwrap();
+    let from: Vec<u64> = st["partition_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["replay_from"].as_u64())
+        .collect();
+    assert!(
+        from.iter().any(|&f| f > 1),
+        "no replay started past 1: {st:#}"
+    );
+    eprintln!(
+        "after C's death too: {shipped} blocks were in the bucket; {} samples verified again; \
+         A replayed {replayed} messages of a {log_len}-message log (replay from {from:?})",
+        again.acked
+    );
+}
+
+/// The value of an unlabelled counter on `base`'s `/metrics` (0 when absent).
+async fn counter(base: &str, name: &str) -> u64 {
+    let m = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("{name} ");
+    m.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
 }
 
 /// Waits until the bucket holds at least `min` blocks (a `meta.json` each)
@@ -515,19 +582,7 @@ async fn retried_request_is_stored_once() {
     assert_eq!(before, after, "the retries added messages to the log");
     let mut dups = 0u64;
     for i in 0..3 {
-        let m = client()
-            .get(format!("{}/metrics", s.base(i)))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        dups += m
-            .lines()
-            .find_map(|l| l.strip_prefix("tessera_cluster_duplicate_messages_total "))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
+        dups += counter(s.base(i), "tessera_cluster_duplicate_messages_total").await;
     }
     assert!(dups >= 3, "the stream reported {dups} duplicate messages");
     let data = strong_query(s.base(1), "rt", "count_over_time(retry_m[1m])", t + 1).await;
@@ -625,6 +680,132 @@ async fn strong_reads_see_the_write_at_once() {
             "write {k}: {v}"
         );
     }
+}
+
+/// An integer native histogram: 3 observations, sum 4.5, one in the zero
+/// bucket and one in each of the first two positive buckets of schema 0.
+fn int_histogram(ts: i64) -> v1::Histogram {
+    v1::Histogram {
+        count: Some(v1::Count::CountInt(3)),
+        sum: 4.5,
+        schema: 0,
+        zero_threshold: 0.001,
+        zero_count: Some(v1::ZeroCount::ZeroCountInt(1)),
+        positive_spans: vec![v1::BucketSpan {
+            offset: 0,
+            length: 2,
+        }],
+        positive_deltas: vec![1, 0],
+        timestamp: ts,
+        ..Default::default()
+    }
+}
+
+/// Native histograms written through one node travel through the log
+/// and come back through another as Prometheus writes them; one too
+/// large for a log message is refused as a partial write naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn histograms_travel_through_the_log() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Stack::start(3).await;
+    let t0 = (now_ms() / 1000) * 1000 - 120_000;
+    let series = 12;
+    let timeseries = (0..series)
+        .map(|i| v1::TimeSeries {
+            labels: vec![
+                v1::Label {
+                    name: "__name__".into(),
+                    value: "hist_m".into(),
+                },
+                v1::Label {
+                    name: "i".into(),
+                    value: i.to_string(),
+                },
+            ],
+            histograms: vec![int_histogram(t0), int_histogram(t0 + 60_000)],
+            ..Default::default()
+        })
+        .collect();
+    let b = encode_snappy(&v1::WriteRequest {
+        timeseries,
+        metadata: Vec::new(),
+    });
+    let r = write(s.base(0), "hist", b).await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let h = serde_json::json!({
+        "count": "3",
+        "sum": "4.5",
+        "buckets": [[3, "-0.001", "0.001", "1"], [0, "0.5", "1", "1"], [0, "1", "2", "1"]]
+    });
+    // An instant query through C: every series, each with its histogram.
+    let data = strong_query(s.base(2), "hist", "hist_m", t0 + 60_000).await;
+    let result = data["result"].as_array().unwrap();
+    assert_eq!(result.len(), series, "{data}");
+    for r in result {
+        assert_eq!(r["histogram"][1], h, "{data}");
+        assert!(r.get("value").is_none(), "{data}");
+    }
+    // Usage counts what the fan-out read on the node that answered (C:
+    // both histograms of each series are in the lookback window), and
+    // nothing on A, which only took the write.
+    let samples_read = |v: &Value| v["data"]["total"]["samples_read"].as_u64().unwrap();
+    let (code, u) = get(s.base(2), "hist", "/api/v1/status/usage", &[], false).await;
+    assert_eq!(code, 200, "{u}");
+    assert_eq!(samples_read(&u), 2 * series as u64, "{u}");
+    let (_, u) = get(s.base(0), "hist", "/api/v1/status/usage", &[], false).await;
+    assert_eq!(samples_read(&u), 0, "{u}");
+    // A range query through B: both points of one series.
+    let p = [
+        ("query", "hist_m{i=\"3\"}".to_string()),
+        ("start", crash::check::secs(t0)),
+        ("end", crash::check::secs(t0 + 60_000)),
+        ("step", "60".to_string()),
+    ];
+    let (code, v) = get(s.base(1), "hist", "/api/v1/query_range", &p, true).await;
+    assert_eq!(code, 200, "{v}");
+    let points = v["data"]["result"][0]["histograms"].as_array().unwrap();
+    assert_eq!(points.len(), 2, "{v}");
+    assert!(points.iter().all(|p| p[1] == h), "{v}");
+    // A histogram of 500,000 buckets encodes to more than a log message
+    // takes: its series is refused (400, naming it), the other stored.
+    let big = v1::Histogram {
+        count: Some(v1::Count::CountInt(500_000)),
+        sum: 1.0,
+        schema: 0,
+        zero_count: Some(v1::ZeroCount::ZeroCountInt(0)),
+        positive_spans: vec![v1::BucketSpan {
+            offset: 0,
+            length: 500_000,
+        }],
+        positive_deltas: std::iter::once(1)
+            .chain(std::iter::repeat_n(0, 499_999))
+            .collect(),
+        timestamp: t0 + 60_000,
+        ..Default::default()
+    };
+    let one = |name: &str, h: v1::Histogram| v1::TimeSeries {
+        labels: vec![v1::Label {
+            name: "__name__".into(),
+            value: name.into(),
+        }],
+        histograms: vec![h],
+        ..Default::default()
+    };
+    let b = encode_snappy(&v1::WriteRequest {
+        timeseries: vec![one("huge_m", big), one("small_m", int_histogram(t0))],
+        metadata: Vec::new(),
+    });
+    let r = write(s.base(0), "hist", b).await;
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("huge_m") && text.contains("the most one message of the cluster's log takes"),
+        "{text}"
+    );
+    let data = strong_query(s.base(2), "hist", "{__name__=~\"small_m|huge_m\"}", t0).await;
+    let result = data["result"].as_array().unwrap();
+    assert_eq!(result.len(), 1, "{data}");
+    assert_eq!(result[0]["metric"]["__name__"], "small_m", "{data}");
 }
 
 /// A read that would gather more samples from the owners than the query

@@ -11,7 +11,7 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 7] = [
+const TARGETS: [(&str, Target); 8] = [
     ("remote_write", targets::remote_write),
     ("snappy", targets::snappy),
     ("text", targets::text),
@@ -19,6 +19,7 @@ const TARGETS: [(&str, Target); 7] = [
     ("remote_read", targets::remote_read),
     ("promql", targets::promql),
     ("query_params", targets::query_params),
+    ("otlp", targets::otlp),
 ];
 
 fn replay(kind: &str) -> usize {

@@ -653,3 +653,50 @@ fn every_float_is_stored_bit_for_bit() {
     st.flush(&t).unwrap();
     check("block");
 }
+
+/// Large selections decode on a second thread while the caller works:
+/// every series arrives once, in label order, merged across a block and
+/// the head, and a caller that stops early stops the decoder.
+#[test]
+fn large_selections_stream_every_series_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::config(dir.path(), 7_200_000);
+    let st = common::open(&cfg);
+    let t = common::tenant("a");
+    let n = 1_000usize;
+    let name = |i: usize| format!("s{i:05}");
+    for i in 0..n {
+        let l = common::labels(&[("__name__", "m"), ("k", &name(i))]);
+        common::append(&st, &t, &l, &[Sample::new(1_000, i as f64)]).unwrap();
+    }
+    st.flush(&t).unwrap();
+    for i in 0..n {
+        let l = common::labels(&[("__name__", "m"), ("k", &name(i))]);
+        common::append(&st, &t, &l, &[Sample::new(2_000, -(i as f64))]).unwrap();
+    }
+    let q = st.querier(&t, 0, 10_000);
+    let mut seen = Vec::new();
+    q.select_each(&[name_is("m")], |l, s| {
+        seen.push((l.get("k").unwrap().to_string(), common::bits(&s)));
+        true
+    })
+    .unwrap();
+    let want: Vec<(String, Vec<(i64, u64)>)> = (0..n)
+        .map(|i| {
+            let s = [
+                Sample::new(1_000, i as f64),
+                Sample::new(2_000, -(i as f64)),
+            ];
+            (name(i), common::bits(&s))
+        })
+        .collect();
+    assert_eq!(seen, want);
+
+    let mut calls = 0;
+    q.select_each(&[name_is("m")], |_, _| {
+        calls += 1;
+        calls < 300
+    })
+    .unwrap();
+    assert_eq!(calls, 300);
+}

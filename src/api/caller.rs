@@ -13,6 +13,12 @@ use crate::promql::TenantScope;
 use crate::storage::Storage;
 use crate::tenant::TenantId;
 
+impl crate::auth::RequestHeaders for axum::http::HeaderMap {
+    fn values(&self, name: &str) -> Vec<&[u8]> {
+        self.get_all(name).iter().map(|v| v.as_bytes()).collect()
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> ApiError {
         match &e {
@@ -74,7 +80,13 @@ impl FromRequestParts<AppState> for Reader {
                 .get(crate::cluster::CONSISTENCY_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("strong"));
-            Arc::new(c.reads(forwarded, strong, state.engine().config().max_samples))
+            let metrics = state.metrics().clone();
+            let count: crate::cluster::ReadCounter =
+                Arc::new(move |t, n| metrics.usage().add_read(t, n));
+            Arc::new(
+                c.reads(forwarded, strong, state.engine().config().max_samples)
+                    .counting(count),
+            )
         });
         Ok(Reader(caller, source))
     }

@@ -182,6 +182,18 @@ impl From<StorageError> for ApiError {
     }
 }
 
+impl From<crate::write::WriteError> for ApiError {
+    fn from(e: crate::write::WriteError) -> ApiError {
+        use crate::write::WriteError;
+        match e {
+            WriteError::RateLimited(r) => ApiError::TooManyRequests(r.to_string()),
+            WriteError::Invalid(m) => ApiError::BadData(m),
+            WriteError::TooLarge(m) => ApiError::PayloadTooLarge(m),
+            WriteError::Storage(e) => e.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,5 @@
-//! Exemplars in the API: storing those a write carried (one narrow call
-//! from each ingest endpoint, after its samples are stored) and
-//! `/api/v1/query_exemplars`.
+//! `/api/v1/query_exemplars` (storing a write's exemplars is the write
+//! pipeline's hand-off, `write::Pipeline::exemplars`).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -8,99 +7,7 @@ use axum::response::Response;
 use super::meta::{blocking, bounds, success};
 use super::query::{format_ts, format_value, json_labels};
 use super::{ApiError, AppState, Params, Reader};
-use crate::ingest::remote_write::DecodedBatch;
-use crate::ingest::text::TextExemplar;
-use crate::model::{Exemplar, LabelRef, Labels};
-use crate::storage::{ExemplarInput, Storage};
-use crate::tenant::TenantId;
-
-/// Stores `inputs` for `tenant` and counts every exemplar not stored
-/// (plus `invalid` ones the decoder already refused) in
-/// `tessera_exemplars_discarded_total`. Returns how many were written
-/// (stored, or already held: Prometheus counts a duplicate as written).
-/// In cluster mode nothing is kept: the log carries no exemplars.
-pub(crate) fn store(
-    state: &AppState,
-    storage: &Storage,
-    tenant: &TenantId,
-    inputs: &[ExemplarInput<'_>],
-    invalid: u64,
-) -> Result<u64, ApiError> {
-    let sent: u64 = inputs.iter().map(|i| i.exemplars.len() as u64).sum();
-    let metrics = state.metrics();
-    if state.cluster().is_some() || sent == 0 {
-        metrics.add_exemplars_discarded(tenant, sent + invalid);
-        return Ok(0);
-    }
-    let outcome = storage.append_exemplars(tenant, inputs)?;
-    metrics.add_exemplars_discarded(tenant, outcome.discarded() + invalid);
-    Ok(outcome.stored + outcome.duplicates)
-}
-
-/// [`store`] for a decoded remote_write request: the exemplars of its
-/// accepted series; those of refused series and invalid ones are counted
-/// as discarded.
-pub(crate) fn store_remote_write(
-    state: &AppState,
-    storage: &Storage,
-    tenant: &TenantId,
-    batch: &DecodedBatch<'_>,
-) -> Result<u64, ApiError> {
-    let inputs: Vec<ExemplarInput<'_>> = batch
-        .series
-        .iter()
-        .filter(|s| !s.exemplar_range.is_empty())
-        .filter_map(|s| {
-            Some(ExemplarInput {
-                labels: batch.labels.get(s.labels.clone())?,
-                exemplars: batch.exemplars.get(s.exemplar_range.clone())?,
-            })
-        })
-        .collect();
-    if let Some(p) = &batch.exemplar_problem {
-        tracing::debug!(tenant = %tenant, problem = %p, "exemplars refused");
-    }
-    let refused: u64 = batch.rejected.iter().map(|r| r.exemplars).sum();
-    store(
-        state,
-        storage,
-        tenant,
-        &inputs,
-        refused + batch.exemplars_invalid,
-    )
-}
-
-/// [`store`] for text samples (import, push): each item is a sample's
-/// labels, its exemplar and the sample's time, which an exemplar without
-/// its own timestamp takes. Exemplars with invalid labels (over 128 runes,
-/// say) are counted as discarded.
-pub(crate) fn store_text<'a>(
-    state: &AppState,
-    storage: &Storage,
-    tenant: &TenantId,
-    items: impl Iterator<Item = (&'a [LabelRef<'a>], &'a TextExemplar, i64)>,
-) -> Result<u64, ApiError> {
-    let mut invalid = 0;
-    let mut kept: Vec<(&'a [LabelRef<'a>], Exemplar)> = Vec::new();
-    for (labels, e, t) in items {
-        let refs: Vec<LabelRef<'_>> = e.labels.iter().map(|(n, v)| LabelRef::new(n, v)).collect();
-        match Exemplar::from_refs(&refs, e.value, e.timestamp_ms.unwrap_or(t)) {
-            Ok(x) => kept.push((labels, x)),
-            Err(reason) => {
-                invalid += 1;
-                tracing::debug!(tenant = %tenant, %reason, "exemplar refused");
-            }
-        }
-    }
-    let inputs: Vec<ExemplarInput<'_>> = kept
-        .iter()
-        .map(|(labels, x)| ExemplarInput {
-            labels,
-            exemplars: std::slice::from_ref(x),
-        })
-        .collect();
-    store(state, storage, tenant, &inputs, invalid)
-}
+use crate::model::{Exemplar, Labels};
 
 /// `GET|POST /api/v1/query_exemplars` (`query`, `start`, `end`): the
 /// exemplars of the series the query's selectors match, in Prometheus'

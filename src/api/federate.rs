@@ -17,10 +17,10 @@ use axum::response::{IntoResponse, Response};
 use hyper::body::Frame;
 use tokio::sync::mpsc;
 
-use super::import::now_ms;
 use super::{ApiError, AppState, Params, Reader};
 use crate::model::{is_stale_nan, Sample, METRIC_NAME};
 use crate::promql::QueryError;
+use crate::write::text::now_ms;
 
 /// The content type of the text exposition format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -70,6 +70,24 @@ pub struct Metrics {
     usage: super::usage::Usage,
 }
 
+impl crate::write::WriteCounters for Metrics {
+    fn received(&self, tenant: &TenantId, n: u64) {
+        self.add_received(tenant, n);
+    }
+    fn rejected(&self, tenant: &TenantId, reason: &'static str, n: u64) {
+        self.add_rejected(tenant, reason, n);
+    }
+    fn stored(&self, tenant: &TenantId, samples: u64, series: u64) {
+        self.add_stored(tenant, samples, series);
+    }
+    fn storage_failure(&self, tenant: &TenantId, e: &StorageError, n: u64) {
+        self.add_storage_failure(tenant, e, n);
+    }
+    fn exemplars_discarded(&self, tenant: &TenantId, n: u64) {
+        self.add_exemplars_discarded(tenant, n);
+    }
+}
+
 impl Metrics {
     /// Per-tenant daily usage.
     pub fn usage(&self) -> &super::usage::Usage {
@@ -558,6 +576,7 @@ pub(crate) async fn metrics(
     if let Some(c) = state.cluster() {
         body.push_str(&c.metrics_text());
     }
+    body.push_str(&state.results_cache().metrics_text());
     (
         [(
             header::CONTENT_TYPE,

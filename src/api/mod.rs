@@ -1,4 +1,4 @@
-//! The HTTP face of Tessera: routes, the tenant extractor and the mapping
+//! The HTTP face of Tessera: routes, the caller extractors and the mapping
 //! from every layer's errors to HTTP statuses.
 //!
 //! This is the only module that sees HTTP types. Handlers turn requests into
@@ -17,12 +17,12 @@ mod import;
 mod meta;
 mod metrics;
 mod metrics_bucket;
+mod otlp;
 mod params;
 mod push;
 mod query;
 mod read;
 mod status_tsdb;
-mod tenant;
 mod usage;
 pub use usage::PERSIST_EVERY as USAGE_PERSIST_EVERY;
 mod ui;
@@ -38,13 +38,13 @@ use axum::Router;
 use crate::storage::Storage;
 use crate::tenant::limits::RateLimiter;
 
+pub use crate::auth::TENANT_HEADER;
 pub use caller::{Admin, HealthAccess, MetricsAccess, Reader, Writer};
 pub(crate) use conn::{read_body, HeldBody};
 pub use conn::{serve, BodyBudget, ConnLimits};
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use params::Params;
-pub use tenant::{Tenant, TENANT_HEADER};
 
 /// Largest request body accepted, before decompression (bytes).
 pub const MAX_REQUEST_BODY: usize = 32 << 20;
@@ -56,9 +56,11 @@ pub const MAX_REQUEST_BODY: usize = 32 << 20;
 #[derive(Clone, Default)]
 pub struct AppState {
     storage: Arc<OnceLock<Arc<Storage>>>,
-    /// Pushgateway-style groups, per tenant (see `push`).
-    push_groups: Arc<push::PushGroups>,
+    /// Pushgateway-style groups, per tenant (see `write::push`).
+    push_groups: Arc<crate::write::PushGroups>,
     limiter: Arc<RateLimiter>,
+    /// Per-tenant OTLP translation settings.
+    otlp: Arc<crate::write::otlp::OtlpConfigs>,
     metrics: Arc<Metrics>,
     engine: Arc<crate::promql::Engine>,
     /// When this state was made (the server's start), Unix ms.
@@ -77,6 +79,8 @@ pub struct AppState {
     query_slots: Arc<parking_lot::Mutex<std::collections::HashMap<crate::tenant::TenantId, usize>>>,
     /// This node's part in a cluster; `None` on a single node.
     cluster: Option<crate::cluster::Cluster>,
+    /// Range-query results kept for reuse (off unless set).
+    results_cache: Arc<crate::promql::cache::ResultsCache>,
 }
 
 /// A config reload: re-reads the file and applies what can change while
@@ -137,6 +141,25 @@ impl AppState {
         self
     }
 
+    /// Sets the per-tenant OTLP translation settings (defaults otherwise).
+    pub fn with_otlp(mut self, otlp: crate::write::otlp::OtlpConfigs) -> AppState {
+        self.otlp = Arc::new(otlp);
+        self
+    }
+
+    /// The per-tenant OTLP translation settings.
+    pub(crate) fn otlp(&self) -> &crate::write::otlp::OtlpConfigs {
+        &self.otlp
+    }
+
+    /// The OTLP translation settings of `tenant`.
+    pub(crate) fn otlp_settings(
+        &self,
+        tenant: &crate::tenant::TenantId,
+    ) -> crate::ingest::otlp::OtlpSettings {
+        self.otlp.get(tenant)
+    }
+
     /// Replaces the PromQL engine settings (lookback delta, query limits).
     pub fn with_engine(mut self, engine: crate::promql::Engine) -> AppState {
         self.engine = Arc::new(engine);
@@ -158,6 +181,17 @@ impl AppState {
     pub fn with_query_pool(mut self, pool: crate::promql::QueryPool) -> AppState {
         self.query_pool = pool;
         self
+    }
+
+    /// Sets the range-query results cache (`query.results_cache_max_bytes`).
+    pub fn with_results_cache(mut self, cache: crate::promql::cache::ResultsCache) -> AppState {
+        self.results_cache = Arc::new(cache);
+        self
+    }
+
+    /// The range-query results cache.
+    pub(crate) fn results_cache(&self) -> &Arc<crate::promql::cache::ResultsCache> {
+        &self.results_cache
     }
 
     /// The pool PromQL queries run on.
@@ -222,59 +256,16 @@ impl AppState {
         self.cluster.as_ref()
     }
 
-    /// The one path every write endpoint appends through (blocking): the
-    /// storage on a single node; in cluster mode the log, acknowledged by
-    /// the stream before this returns (the owners' storage validates and
-    /// counts what it refuses).
-    pub(crate) fn append(
-        &self,
-        storage: &Storage,
-        tenant: &crate::tenant::TenantId,
-        inputs: &[crate::storage::SeriesInput<'_>],
-        start_times: Option<&[&[i64]]>,
-    ) -> Result<crate::storage::AppendOutcome, crate::storage::StorageError> {
-        match (&self.cluster, start_times) {
-            (Some(c), st) => {
-                // Bad labels are refused here, as storage would, so the
-                // writer gets its partial-write answer; everything else an
-                // owner decides later.
-                let mut outcome = crate::storage::AppendOutcome::default();
-                let mut good = Vec::with_capacity(inputs.len());
-                let mut good_st = Vec::with_capacity(inputs.len());
-                for (i, input) in inputs.iter().enumerate() {
-                    if !input.histograms.is_empty() {
-                        outcome.reject(
-                            crate::storage::RejectReason::HistogramsInCluster,
-                            input.histograms.len() as u64,
-                            || crate::model::describe_label_refs(input.labels),
-                            None,
-                        );
-                    }
-                    match storage.check_labels(tenant, input.labels) {
-                        Ok(()) if input.samples.is_empty() => {}
-                        Ok(()) => {
-                            good.push(crate::storage::SeriesInput {
-                                labels: input.labels,
-                                samples: input.samples,
-                                histograms: &[],
-                            });
-                            good_st.push(st.and_then(|s| s.get(i).copied()).unwrap_or(&[]));
-                        }
-                        Err(reason) => outcome.reject(
-                            reason,
-                            input.samples.len() as u64,
-                            || crate::model::describe_label_refs(input.labels),
-                            None,
-                        ),
-                    }
-                }
-                c.publish(tenant, &good, st.map(|_| good_st.as_slice()))?;
-                outcome.accepted = good.iter().map(|s| s.samples.len() as u64).sum();
-                Ok(outcome)
-            }
-            (None, None) => storage.append(tenant, inputs),
-            (None, Some(st)) => storage.append_with_start_times(tenant, inputs, st),
-        }
+    /// The write pipeline over `storage`: every write endpoint's one path
+    /// into storage (or, in cluster mode, the log).
+    pub(crate) fn pipeline<'a>(&'a self, storage: &'a Storage) -> crate::write::Pipeline<'a> {
+        crate::write::Pipeline::new(
+            storage,
+            &self.limiter,
+            self.metrics.as_ref(),
+            self.cluster.as_ref(),
+            &self.push_groups,
+        )
     }
 
     /// Sets a shared authenticator.
@@ -312,7 +303,7 @@ impl AppState {
     }
 
     /// The registry of pushed groups.
-    pub(crate) fn push_groups(&self) -> Arc<push::PushGroups> {
+    pub(crate) fn push_groups(&self) -> Arc<crate::write::PushGroups> {
         self.push_groups.clone()
     }
 
@@ -374,6 +365,8 @@ pub fn app(state: AppState) -> Router {
         .route("/-/reload", post(admin::reload))
         .route("/api/v1/write", post(write::remote_write))
         .route("/api/v1/read", post(read::remote_read))
+        .route("/otlp/v1/metrics", post(otlp::metrics))
+        .route("/api/v1/otlp/v1/metrics", post(otlp::metrics))
         .route("/api/v1/admin/tsdb/flush", post(admin::flush))
         .route(
             "/federate",

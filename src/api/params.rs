@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{header, Method};
 
 use super::ApiError;
-use crate::config::PromDuration;
+use crate::duration::PromDuration;
 
 /// Largest form body accepted on query endpoints.
 const MAX_FORM_BODY: usize = 8 << 20;

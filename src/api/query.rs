@@ -54,7 +54,21 @@ pub(crate) fn json_labels(out: &mut String, l: &Labels) {
 }
 
 fn json_point(out: &mut String, t: i64, v: f64) {
-    let _ = write!(out, "[{},\"{}\"]", format_ts(t), format_value(v));
+    // Written in place: a range query's answer is mostly points, and two
+    // temporary strings per point cost more than formatting them.
+    out.push('[');
+    if t.rem_euclid(1000) == 0 {
+        let _ = write!(out, "{}", t.div_euclid(1000));
+    } else {
+        out.push_str(&format_ts(t));
+    }
+    out.push_str(",\"");
+    if v.is_finite() {
+        let _ = write!(out, "{v}");
+    } else {
+        out.push_str(&format_value(v));
+    }
+    out.push_str("\"]");
 }
 
 /// A float as `MarshalFloat` in Prometheus' `util/jsonutil` writes it:
@@ -119,7 +133,14 @@ fn json_histogram_point(out: &mut String, t: i64, h: &Histogram) {
 
 /// The success body for a query result.
 pub(crate) fn result_json(out: &QueryOutput) -> String {
-    let mut s = String::with_capacity(256);
+    // About what a matrix takes (a point is ~30 bytes), so the body is not
+    // copied while it grows.
+    let guess = match &out.value {
+        Value::Matrix(m) => m.iter().map(|x| 128 + x.samples.len() * 32).sum::<usize>(),
+        Value::Vector(v) => v.len() * 128,
+        _ => 0,
+    };
+    let mut s = String::with_capacity(256 + guess.min(1 << 30));
     s.push_str("{\"status\":\"success\",\"data\":{");
     match &out.value {
         Value::Scalar { t, v } => {
@@ -219,7 +240,7 @@ pub(crate) fn json_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-pub(crate) use super::import::now_ms;
+pub(crate) use crate::write::text::now_ms;
 
 /// The engine for this request: the server's, with the request's
 /// `timeout` (never longer than the server's) and `lookback_delta`.
@@ -334,8 +355,21 @@ pub(crate) async fn range(
             annotations: Annotations::default(),
         }
     } else {
-        run_query(&state, reader, engine, move |engine, scope| {
-            engine.range_query(scope, &query, start, end, step)
+        let cache = cached_range(&state, &p, &reader, &engine, &query, step);
+        run_query(&state, reader, engine, move |engine, scope| match cache {
+            Some((cache, storage, key, tenants)) => {
+                let req = crate::promql::cache::CachedRange {
+                    key,
+                    tenants: &tenants,
+                    start,
+                    end,
+                    step,
+                };
+                cache.range_query(&storage, &req, &mut |s, e| {
+                    engine.range_query(scope, &query, s, e, step)
+                })
+            }
+            None => engine.range_query(scope, &query, start, end, step),
         })
         .await?
     };
@@ -377,6 +411,46 @@ where
             Ok::<_, ApiError>(out.inspect_err(|e| metrics.add_query_error(&tenant, e))?)
         })
         .await
+}
+
+/// What a range query needs to go through the results cache, when it
+/// may: the cache is on, the request did not ask `nocache=1` (as
+/// VictoriaMetrics' API), the node reads its own storage (not a cluster's
+/// owners, whose writes it does not see) and the query's steps depend only
+/// on data up to their own time. The key holds the tenants, the whole
+/// policy, the engine settings, the step and the query text.
+type CacheUse = (
+    std::sync::Arc<crate::promql::cache::ResultsCache>,
+    std::sync::Arc<crate::storage::Storage>,
+    String,
+    Vec<crate::tenant::TenantId>,
+);
+
+fn cached_range(
+    state: &AppState,
+    p: &Params,
+    reader: &Reader,
+    engine: &Engine,
+    query: &str,
+    step: i64,
+) -> Option<CacheUse> {
+    let cache = state.results_cache();
+    let off = matches!(p.get("nocache"), Some("1" | "true"));
+    if !cache.enabled() || off || reader.1.is_some() {
+        return None;
+    }
+    if !crate::promql::cache::ResultsCache::cacheable(query) {
+        return None;
+    }
+    let storage = state.storage()?;
+    let c = &reader.0;
+    let key = format!(
+        "{:?}|{:?}|{:?}|{step}|{query}",
+        c.tenants,
+        c.policy,
+        engine.config()
+    );
+    Some((cache.clone(), storage, key, c.tenants.clone()))
 }
 
 /// Clamps a range query's start to the policy's `max_query_range` and

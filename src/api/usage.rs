@@ -110,6 +110,15 @@ impl Usage {
         self.today(tenant, |d| d.queries += 1);
     }
 
+    /// Counts samples read by a path storage does not count (a cluster
+    /// fan-out: the owners' queriers count into their partitions'
+    /// storages, which usage does not see).
+    pub fn add_read(&self, tenant: &TenantId, n: u64) {
+        if n > 0 {
+            self.today(tenant, |d| d.samples_read += n);
+        }
+    }
+
     /// Folds storage's samples-read counters into today.
     pub fn sync_reads(&self, storage: &Storage) {
         let mut seen = self.reads_seen.lock();

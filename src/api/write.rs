@@ -15,17 +15,14 @@ use crate::ingest::remote_write::{
     decode_v1, decode_v2, snappy_decompress, DEFAULT_MAX_DECOMPRESSED,
 };
 use crate::ingest::remote_write::{MetadataRef, MetricType};
-use crate::storage::RejectReason;
 use crate::storage::{MetricMetadata, SeriesInput, Storage};
 use crate::tenant::TenantId;
+use crate::write::{Decoded, Refused, WriteReport};
 
 /// The 2.0 response headers counting what was written.
 const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
 const HISTOGRAMS_WRITTEN: &str = "x-prometheus-remote-write-histograms-written";
 const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
-
-/// How many rejection reasons a 400 body lists.
-const MAX_REASONS: usize = 10;
 
 /// The remote-write protocol version, from the `Content-Type`'s `proto` parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,17 +31,6 @@ pub(crate) enum Version {
     V1,
     /// `io.prometheus.write.v2.Request`.
     V2,
-}
-
-/// What one request did: counts for the 2.0 headers and the problems to report.
-#[derive(Debug, Default)]
-struct WriteReport {
-    samples_written: u64,
-    histograms_written: u64,
-    exemplars_written: u64,
-    samples_rejected: u64,
-    series_refused: usize,
-    reasons: Vec<String>,
 }
 
 /// Handles a remote-write request for the caller's tenant.
@@ -119,7 +105,7 @@ fn parse_content_type(raw: &[u8]) -> Result<Version, ApiError> {
     Ok(version)
 }
 
-/// Decompresses, decodes and appends one body (blocking). Decoding happens
+/// Decompresses, decodes and writes one body (blocking). Decoding happens
 /// here because the decoded batch borrows the decompressed bytes.
 fn ingest(
     state: &AppState,
@@ -151,51 +137,38 @@ fn ingest(
             Some((input, batch.start_times_of(s.samples.clone())))
         })
         .unzip();
-    let metrics = state.metrics();
-    let decoded: u64 = inputs.iter().map(|s| s.samples.len() as u64).sum();
-    let refused: u64 = batch
+    let refused = batch
         .rejected
         .iter()
-        .map(|r| r.samples + r.histograms)
-        .sum();
-    let histograms: u64 = batch.series.iter().map(|s| s.histograms.len() as u64).sum();
-    metrics.add_received(tenant, decoded + refused + histograms);
-    metrics.add_rejected(tenant, "invalid_series", refused);
-    // After decoding (the sample count is needed), before anything is stored.
-    if let Err(limit) = state.limiter().try_take(tenant, decoded) {
-        let reason = RejectReason::RateLimited(limit.rate as u64);
-        metrics.add_rejected(tenant, reason.metric_name(), decoded);
-        return Err(ApiError::TooManyRequests(reason.to_string()));
-    }
-    let st = (!batch.start_times.is_empty()).then_some(start_times.as_slice());
-    let appended = state.append(storage, tenant, &inputs, st);
-    let outcome = appended.inspect_err(|e| metrics.add_storage_failure(tenant, e, decoded))?;
-    storage.record_metadata(tenant, &batch_metadata(&batch.metadata))?;
-    for (reason, n) in &outcome.rejected_by_reason {
-        metrics.add_rejected(tenant, reason, *n);
-    }
-    metrics.add_stored(tenant, outcome.accepted, outcome.series_created);
-    let exemplars_written = super::exemplars::store_remote_write(state, storage, tenant, &batch)?;
-    let histograms_written = outcome.histograms_accepted + outcome.histogram_duplicates_ignored;
-    let mut report = WriteReport {
-        samples_written: outcome.accepted + outcome.duplicates_ignored - histograms_written,
-        histograms_written,
-        exemplars_written,
-        samples_rejected: outcome.rejected,
-        series_refused: batch.rejected.len(),
-        reasons: Vec::new(),
+        .map(|r| Refused {
+            series: r.series.to_string(),
+            reason: r.reason.to_string(),
+            samples: r.samples + r.histograms,
+            exemplars: r.exemplars,
+        })
+        .collect();
+    let decoded = Decoded {
+        inputs,
+        start_times: (!batch.start_times.is_empty()).then_some(start_times),
+        metadata: batch_metadata(&batch.metadata),
+        refused,
+        exemplars: batch
+            .series
+            .iter()
+            .filter(|s| !s.exemplar_range.is_empty())
+            .filter_map(|s| {
+                Some(crate::storage::ExemplarInput {
+                    labels: batch.labels.get(s.labels.clone())?,
+                    exemplars: batch.exemplars.get(s.exemplar_range.clone())?,
+                })
+            })
+            .collect(),
+        exemplars_invalid: batch.exemplars_invalid,
     };
-    for r in &batch.rejected {
-        report.samples_rejected += r.samples + r.histograms;
-        report
-            .reasons
-            .push(format!("{} for series {}", r.reason, r.series));
+    if let Some(p) = &batch.exemplar_problem {
+        tracing::debug!(tenant = %tenant, problem = %p, "exemplars refused");
     }
-    report
-        .reasons
-        .extend(outcome.rejections.iter().map(|r| r.to_string()));
-    report.reasons.truncate(MAX_REASONS);
-    Ok(report)
+    Ok(state.pipeline(storage).write(tenant, decoded)?)
 }
 
 /// The batch's metadata in storage's form. Entries that say nothing (no
@@ -233,7 +206,7 @@ fn kind_name(kind: MetricType) -> &'static str {
 /// 204 when everything was stored, 400 listing the problems otherwise;
 /// 2.0 responses carry the written counts either way.
 fn respond(version: Version, report: WriteReport) -> Response {
-    let mut resp = if report.samples_rejected == 0 && report.series_refused == 0 {
+    let mut resp = if report.is_complete() {
         StatusCode::NO_CONTENT.into_response()
     } else {
         let mut summary = format!("{} samples rejected", report.samples_rejected);

@@ -7,8 +7,6 @@
 //! client is told to authenticate.
 
 use base64::Engine;
-use http::header::AUTHORIZATION;
-use http::HeaderMap;
 
 use super::{AuthError, Scheme};
 use crate::tenant::TenantId;
@@ -21,6 +19,17 @@ pub const MAX_HEADER_LEN: usize = 8 * 1024;
 
 /// Separator of tenant ids in a federated `X-Scope-OrgID` (Mimir's `|`).
 const TENANT_SEPARATOR: char = '|';
+
+/// The `Authorization` header's name.
+const AUTHORIZATION: &str = "authorization";
+
+/// A request's headers as auth reads them, without an HTTP framework's
+/// types: every value sent for a name (matched case-insensitively), as
+/// bytes. `api/` implements it for its header map.
+pub trait RequestHeaders {
+    /// The values of header `name`, in the order sent.
+    fn values(&self, name: &str) -> Vec<&[u8]>;
+}
 
 /// Credentials taken from `Authorization`.
 #[derive(PartialEq)]
@@ -39,8 +48,12 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// The single value of header `name`, if present, as visible ASCII.
-fn single_value<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, AuthError> {
-    let mut values = headers.get_all(name).iter();
+fn single_value<'h>(
+    headers: &'h dyn RequestHeaders,
+    name: &str,
+) -> Result<Option<&'h str>, AuthError> {
+    let all = headers.values(name);
+    let mut values = all.into_iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
@@ -55,15 +68,20 @@ fn single_value<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str
             value.len()
         )));
     }
-    let text = value
-        .to_str()
-        .map_err(|_| AuthError::BadRequest(format!("{name} header is not visible ASCII")))?;
+    // Visible ASCII (and tabs), as `http::HeaderValue::to_str` accepts.
+    let visible = value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
+    let text = std::str::from_utf8(value)
+        .ok()
+        .filter(|_| visible)
+        .ok_or_else(|| AuthError::BadRequest(format!("{name} header is not visible ASCII")))?;
     Ok(Some(text))
 }
 
 /// Parses `Authorization`; `None` when the header is absent.
-pub(crate) fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, AuthError> {
-    let Some(text) = single_value(headers, AUTHORIZATION.as_str())? else {
+pub(crate) fn credentials(headers: &dyn RequestHeaders) -> Result<Option<Credentials>, AuthError> {
+    let Some(text) = single_value(headers, AUTHORIZATION)? else {
         return Ok(None);
     };
     let text = text.trim();
@@ -110,7 +128,7 @@ fn basic(encoded: &str) -> Result<Credentials, AuthError> {
 
 /// The tenants named by `X-Scope-OrgID` (`a` or `a|b|c`), in the order
 /// given with repeats dropped; `None` when the header is absent.
-pub(crate) fn tenants(headers: &HeaderMap) -> Result<Option<Vec<TenantId>>, AuthError> {
+pub(crate) fn tenants(headers: &dyn RequestHeaders) -> Result<Option<Vec<TenantId>>, AuthError> {
     let Some(text) = single_value(headers, TENANT_HEADER)? else {
         return Ok(None);
     };
@@ -134,7 +152,7 @@ pub(crate) fn join_tenants(ts: &[TenantId]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+    use http::{HeaderMap, HeaderValue};
 
     fn headers(name: &str, values: &[&[u8]]) -> HeaderMap {
         let mut h = HeaderMap::new();

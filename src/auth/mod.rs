@@ -54,14 +54,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use http::{HeaderMap, StatusCode};
-
 pub use config::{
     AuthConfig, AuthMode, BasicUser, JwtAlgorithm, JwtConfig, LimitsConfig, PolicyConfig,
     TokenEntry,
 };
 pub use hash::sha256_hex;
-pub use headers::{MAX_HEADER_LEN, TENANT_HEADER};
+pub use headers::{RequestHeaders, MAX_HEADER_LEN, TENANT_HEADER};
 pub use policy::{Policy, QueryLimits, TenantSet};
 
 use crate::tenant::TenantId;
@@ -116,12 +114,13 @@ impl AuthError {
         }
     }
 
-    /// The HTTP status to answer with.
-    pub fn status(&self) -> StatusCode {
+    /// The status code `api/` answers with (as a number: auth knows no
+    /// HTTP types).
+    pub fn status(&self) -> u16 {
         match self {
-            AuthError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            AuthError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AuthError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::Unauthorized { .. } => 401,
+            AuthError::Forbidden(_) => 403,
+            AuthError::BadRequest(_) => 400,
         }
     }
 
@@ -226,7 +225,7 @@ impl Authenticator {
     /// In `tokens` and `jwt` modes credentials are checked before
     /// `X-Scope-OrgID`, so a request without them is 401 whatever else
     /// it carries.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, AuthError> {
+    pub fn authenticate(&self, headers: &dyn RequestHeaders) -> Result<Caller, AuthError> {
         if self.mode == AuthMode::None {
             let requested = headers::tenants(headers)?;
             let tenants = requested.unwrap_or_else(|| vec![TenantId::anonymous()]);
@@ -294,7 +293,7 @@ impl Authenticator {
         self.policies.get(name).cloned()
     }
 
-    fn identify(&self, headers: &HeaderMap) -> Result<Identity, AuthError> {
+    fn identify(&self, headers: &dyn RequestHeaders) -> Result<Identity, AuthError> {
         let creds = headers::credentials(headers)?;
         let Some(creds) = creds else {
             return Err(AuthError::unauthorized(

@@ -130,7 +130,7 @@ fn limits_from_config(cfg: &PolicyConfig) -> Result<QueryLimits, String> {
         Some(0) => Err(format!("{key} must be above 0; leave it out for no limit")),
         _ => Ok(v),
     };
-    let dur = |key: &str, v: Option<crate::config::PromDuration>| match v {
+    let dur = |key: &str, v: Option<crate::duration::PromDuration>| match v {
         Some(d) if d.0.is_zero() => Err(format!("{key} must be above 0; leave it out")),
         _ => Ok(v.map(|d| d.0)),
     };

@@ -4,11 +4,14 @@
 //!
 //! A partition's storage starts empty each time this node takes the
 //! partition (its previous local state may be stale: another node owned
-//! it meanwhile) and replays the log from its first retained message;
-//! blocks that earlier owners shipped to the bucket (under
-//! `<prefix>/p<p>/`) are read through the bucket index, and the overlap
-//! between them and the replayed head is merged away by the querier,
-//! which keeps one sample per timestamp.
+//! it meanwhile); blocks that earlier owners shipped to the bucket (under
+//! `<prefix>/p<p>/`) are read through the bucket index, and the log is
+//! replayed from after the greatest sequence those blocks cover
+//! (`coverage.rs`), or from its first retained message when none records
+//! one. Samples a replayed message holds below a tenant's newest shipped
+//! block are refused as too old, as they were when first applied; any
+//! other overlap is merged away by the querier, which keeps one sample
+//! per timestamp.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use futures::{FutureExt, StreamExt};
 use parking_lot::Mutex;
 
+use super::coverage::{self, Coverage};
 use super::node::Inner;
 use super::wire::{decode, TENANT_HEADER};
 use super::{subject, ClusterError};
@@ -37,7 +41,14 @@ pub(crate) struct Owned {
     pub revision: AtomicU64,
     /// When the lease was last taken or renewed.
     pub renewed: Mutex<Instant>,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// First sequence consumed after the takeover.
+    pub replay_from: u64,
+    /// The partition's last sequence when it was taken: messages up to
+    /// it are a replay.
+    replay_until: u64,
+    /// What shipped blocks cover (shared with the storage's block extras).
+    coverage: Arc<Mutex<Coverage>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Owned {
@@ -94,22 +105,68 @@ pub(crate) async fn open(
     .map_err(|e| e.to_string())
     .and_then(|r| r)
     .map_err(|why| ClusterError::Partition { partition: p, why })?;
+    let start = {
+        let metas = opened
+            .tenant_ids()
+            .iter()
+            .flat_map(|t| opened.blocks(t))
+            .collect::<Vec<_>>();
+        coverage::replay_start(metas.iter().map(|m| &m.extra))
+    };
+    let coverage = Arc::new(Mutex::new(Coverage::new(start)));
+    let cov = coverage.clone();
+    opened.set_block_extra(Arc::new(move |tenant, boundary| {
+        cov.lock().extra(tenant, boundary)
+    }));
+    let replay_until = super::leases::last_sequence(inner, p).await.unwrap_or(0);
+    tracing::info!(
+        partition = p,
+        from = start + 1,
+        until = replay_until,
+        "replaying the log after what shipped blocks cover"
+    );
     let owned = Arc::new(Owned {
         partition: p,
         storage: Arc::new(opened),
-        consumed: AtomicU64::new(0),
+        consumed: AtomicU64::new(start),
         revision: AtomicU64::new(revision),
         renewed: Mutex::new(Instant::now()),
-        task: Mutex::new(None),
+        replay_from: start + 1,
+        replay_until,
+        coverage,
+        tasks: Mutex::new(Vec::new()),
     });
-    let task = tokio::spawn(run(inner.clone(), owned.clone()));
-    *owned.task.lock() = Some(task);
+    let consumer = tokio::spawn(run(inner.clone(), owned.clone()));
+    let tracker = tokio::spawn(track_shipped(owned.clone()));
+    *owned.tasks.lock() = vec![consumer, tracker];
     Ok(owned)
+}
+
+/// Every second, records which tenants' blocks are all in the bucket,
+/// and up to which time, for the coverage of later blocks.
+async fn track_shipped(owned: Arc<Owned>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let o = owned.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in o.storage.tenant_ids() {
+                // The boundary first: blocks below it were published
+                // before it moved, so "all shipped" then includes them.
+                let Some(until) = o.storage.flushed_until(&t) else {
+                    continue;
+                };
+                if o.storage.fully_shipped(&t) {
+                    o.coverage.lock().shipped(&t, until);
+                }
+            }
+        })
+        .await;
+    }
 }
 
 /// Stops the consumer and closes the storage.
 pub(crate) async fn close(owned: Arc<Owned>) {
-    if let Some(t) = owned.task.lock().take() {
+    for t in owned.tasks.lock().drain(..) {
         t.abort();
     }
     let storage = owned.storage.clone();
@@ -216,6 +273,7 @@ async fn apply(inner: &Arc<Inner>, owned: &Arc<Owned>, batch: Vec<async_nats::je
     }
     loop {
         let storage = owned.storage.clone();
+        let cov = owned.coverage.clone();
         let work: Vec<(u64, TenantId, bytes::Bytes)> = pending
             .iter()
             .map(|m| (m.seq, m.tenant.clone(), m.payload.clone()))
@@ -240,10 +298,11 @@ async fn apply(inner: &Arc<Inner>, owned: &Arc<Owned>, batch: Vec<async_nats::je
                 let inputs: Vec<SeriesInput<'_>> = refs
                     .iter()
                     .zip(&decoded.samples)
-                    .map(|(l, s)| SeriesInput {
+                    .zip(&decoded.histograms)
+                    .map(|((l, s), h)| SeriesInput {
                         labels: l,
                         samples: s,
-                        histograms: &[],
+                        histograms: h,
                     })
                     .collect();
                 let with_st = decoded
@@ -263,6 +322,7 @@ async fn apply(inner: &Arc<Inner>, owned: &Arc<Owned>, batch: Vec<async_nats::je
                     storage.append(tenant, &inputs)
                 };
                 r.map_err(|e| (*seq, e.to_string()))?;
+                cov.lock().applied(*seq, tenant, decoded.newest());
             }
             Ok::<_, (u64, String)>(())
         })
@@ -292,5 +352,13 @@ async fn apply(inner: &Arc<Inner>, owned: &Arc<Owned>, batch: Vec<async_nats::je
         .counters
         .consumed_messages
         .fetch_add(pending.len() as u64, Ordering::Relaxed);
+    let replayed = pending
+        .iter()
+        .filter(|m| m.seq <= owned.replay_until)
+        .count();
+    inner
+        .counters
+        .replayed_messages
+        .fetch_add(replayed as u64, Ordering::Relaxed);
     owned.consumed.store(last, Ordering::Release);
 }

@@ -12,15 +12,20 @@
 //! - `partition.rs` — which partition a series goes to.
 //! - `wire.rs` — log messages and the internal read protocol.
 //! - `node.rs` — connecting, the stream and buckets, publishing.
+//! - `pieces.rs` — a write split into log messages, and their ids.
 //! - `leases.rs` — the lease loop: registration, renewal, takeover, release.
 //! - `consume.rs` — one owned partition: its storage and its consumer.
+//! - `coverage.rs` — which log sequences shipped blocks cover, so a
+//!   takeover replays only the rest.
 //! - `reads.rs` — the read fan-out (a [`crate::storage::ReadSource`]) and
 //!   the owner's side of it.
 
 mod consume;
+mod coverage;
 mod leases;
 mod node;
 pub mod partition;
+mod pieces;
 mod reads;
 pub mod wire;
 
@@ -28,7 +33,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 pub use node::{Cluster, ClusterStatus, NodeStatus, PartitionStatus};
-pub use reads::ClusterReads;
+pub use pieces::MAX_HISTOGRAM_BYTES;
+pub use reads::{ClusterReads, ReadCounter};
 
 use crate::tenant::TenantId;
 

@@ -8,22 +8,15 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, context::Publish, kv, stream};
 use parking_lot::{Mutex, RwLock};
-use prost::Message;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::consume::Owned;
-use super::partition::series_partition;
-use super::wire::{WireBatch, WireSeries, TENANT_HEADER};
+use super::pieces::{message_id, split};
+use super::wire::TENANT_HEADER;
 use super::{subject, ClusterConfig, ClusterError, LEASES_BUCKET, NODES_BUCKET, STREAM};
 use crate::storage::{SeriesInput, StorageConfig, StorageError};
 use crate::tenant::TenantId;
 
-/// Largest payload put in one log message before a partition's part of a
-/// request is split (NATS refuses messages over 1 MiB by default).
-const MAX_MESSAGE_BYTES: usize = 512 << 10;
-/// Most samples of one series in one message piece.
-const MAX_SERIES_SAMPLES: usize = 8192;
 /// How long a write may spend publishing (all attempts) before it is
 /// answered 503.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,6 +44,7 @@ pub(crate) struct Counters {
     pub releases: AtomicU64,
     pub lost_leases: AtomicU64,
     pub consumed_messages: AtomicU64,
+    pub replayed_messages: AtomicU64,
     pub bad_messages: AtomicU64,
     pub append_failures: AtomicU64,
     pub fanout_requests: AtomicU64,
@@ -118,6 +112,10 @@ pub struct PartitionStatus {
     pub consumed_sequence: Option<u64>,
     /// Messages behind (only for partitions this node owns).
     pub lag: Option<u64>,
+    /// The first sequence this node consumed after taking the partition
+    /// (one past what its shipped blocks cover; only for partitions this
+    /// node owns).
+    pub replay_from: Option<u64>,
 }
 
 impl Cluster {
@@ -192,16 +190,19 @@ impl Cluster {
     /// part (blocking: call it off the async workers). Each message's
     /// `Nats-Msg-Id` is a hash of the tenant, partition, piece and payload,
     /// so a retried request within the stream's duplicate window is
-    /// dropped by the stream, not stored twice.
+    /// dropped by the stream, not stored twice. Returns the indexes of
+    /// series whose histograms were not published because one of them
+    /// encodes to more than the log takes (448 KiB; the
+    /// series' floats are published).
     pub fn publish(
         &self,
         tenant: &TenantId,
         batch: &[SeriesInput<'_>],
         start_times: Option<&[&[i64]]>,
-    ) -> Result<(), StorageError> {
-        let messages = split(&self.inner.cfg, tenant, batch, start_times);
+    ) -> Result<Vec<usize>, StorageError> {
+        let (messages, too_large) = split(&self.inner.cfg, tenant, batch, start_times);
         if messages.is_empty() {
-            return Ok(());
+            return Ok(too_large);
         }
         let inner = &self.inner;
         let deadline = tokio::time::Instant::now() + PUBLISH_TIMEOUT;
@@ -228,7 +229,7 @@ impl Cluster {
                     .counters
                     .duplicate_messages
                     .fetch_add(dup, Ordering::Relaxed);
-                Ok(())
+                Ok(too_large)
             }
             Err(e) => {
                 inner
@@ -267,6 +268,7 @@ impl Cluster {
                     last_sequence,
                     consumed_sequence: consumed,
                     lag: consumed.map(|c| last_sequence.saturating_sub(c)),
+                    replay_from: owned.get(&p).map(|o| o.replay_from),
                 }
             })
             .collect();
@@ -342,6 +344,12 @@ impl Cluster {
             "tessera_cluster_consumed_messages_total",
             "Log messages applied to owned partitions.",
             &c.consumed_messages,
+        );
+        counter(
+            &mut out,
+            "tessera_cluster_replayed_messages_total",
+            "Log messages applied while catching up after taking a partition over (up to its last sequence at the takeover).",
+            &c.replayed_messages,
         );
         counter(
             &mut out,
@@ -502,63 +510,4 @@ async fn bucket(
             .await
             .map_err(|_| format!("key-value bucket {name}: {e}")),
     }
-}
-
-/// A request's series as log messages: `(partition, piece, payload)`.
-fn split(
-    cfg: &ClusterConfig,
-    tenant: &TenantId,
-    batch: &[SeriesInput<'_>],
-    start_times: Option<&[&[i64]]>,
-) -> Vec<(u32, u32, Vec<u8>)> {
-    let shard = cfg.shard(tenant);
-    let mut parts: BTreeMap<u32, Vec<WireBatch>> = BTreeMap::new();
-    let mut sizes: HashMap<u32, usize> = HashMap::new();
-    for (i, input) in batch.iter().enumerate() {
-        if input.samples.is_empty() {
-            continue;
-        }
-        let p = series_partition(tenant, input.labels, &shard);
-        let st = start_times
-            .and_then(|s| s.get(i).copied())
-            .filter(|s| !s.is_empty());
-        for (k, chunk) in input.samples.chunks(MAX_SERIES_SAMPLES).enumerate() {
-            let piece = SeriesInput {
-                labels: input.labels,
-                samples: chunk,
-                histograms: &[],
-            };
-            let st_chunk = st.and_then(|s| s.chunks(MAX_SERIES_SAMPLES).nth(k));
-            let series = WireSeries::from_input(&piece, st_chunk);
-            let size = series.encoded_len() + 8;
-            let list = parts.entry(p).or_default();
-            let used = sizes.entry(p).or_insert(0);
-            if list.is_empty() || *used + size > MAX_MESSAGE_BYTES {
-                list.push(WireBatch::default());
-                *used = 0;
-            }
-            *used += size;
-            if let Some(last) = list.last_mut() {
-                last.series.push(series);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (p, list) in parts {
-        for (piece, b) in list.into_iter().enumerate() {
-            out.push((p, piece as u32, b.encode_to_vec()));
-        }
-    }
-    out
-}
-
-fn message_id(tenant: &TenantId, p: u32, piece: u32, payload: &[u8]) -> String {
-    let mut h = Sha256::new();
-    h.update(tenant.as_str().as_bytes());
-    h.update([0]);
-    h.update(p.to_le_bytes());
-    h.update(piece.to_le_bytes());
-    h.update(payload);
-    let d = h.finalize();
-    d[..20].iter().map(|b| format!("{b:02x}")).collect()
 }

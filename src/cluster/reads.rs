@@ -19,7 +19,7 @@ use super::node::{Cluster, Inner};
 use super::wire::{ReadOp, ReadReply, ReadRequest, WireMatcher, WireRead};
 use super::READ_PATH;
 use crate::model::{Labels, Sample};
-use crate::storage::{EachSeries, Matcher, ReadSource, StorageError, TenantReader};
+use crate::storage::{EachSeries, Matcher, ReadSource, SeriesValues, StorageError, TenantReader};
 use crate::tenant::TenantId;
 
 /// Most bytes of an owner's answer kept in an error message.
@@ -35,6 +35,22 @@ pub struct ClusterReads {
     max_samples: usize,
     /// Last sequence per partition, fetched once per strong request.
     waits: Mutex<HashMap<u32, u64>>,
+    /// Told how many samples and histograms a select delivered, per
+    /// tenant (usage: on one node the querier counts them).
+    on_read: Option<ReadCounter>,
+}
+
+/// Counts samples read for a tenant (see [`ClusterReads::counting`]).
+pub type ReadCounter = Arc<dyn Fn(&TenantId, u64) + Send + Sync>;
+
+impl ClusterReads {
+    /// This read source, telling `f` the samples and histograms each
+    /// select delivers after the merge, as one node's querier counts
+    /// what it returns.
+    pub fn counting(mut self, f: ReadCounter) -> ClusterReads {
+        self.on_read = Some(f);
+        self
+    }
 }
 
 impl Cluster {
@@ -55,6 +71,7 @@ impl Cluster {
             strong,
             max_samples,
             waits: Mutex::new(HashMap::new()),
+            on_read: None,
         }
     }
 
@@ -88,7 +105,7 @@ struct ClusterReader<'a> {
     maxt: i64,
 }
 
-type Merged = BTreeMap<Labels, (Vec<Sample>, Vec<(i64, i64)>)>;
+type Merged = BTreeMap<Labels, SeriesValues>;
 
 impl ClusterReader<'_> {
     fn fetch(&self, op: ReadOp, matchers: &[Matcher]) -> Result<Vec<ReadReply>, StorageError> {
@@ -109,16 +126,16 @@ impl TenantReader for ClusterReader<'_> {
         }
         let mut merged = Merged::new();
         for reply in self.fetch(ReadOp::Select { with_st }, matchers)? {
-            merge_wire(&mut merged, reply.series);
+            merge_wire(&mut merged, reply.series)?;
         }
-        // The log carries float samples only; native histograms are not
-        // replicated in cluster mode yet.
-        for (labels, (samples, start_times)) in merged {
-            let v = crate::storage::SeriesValues {
-                samples,
-                histograms: Vec::new(),
-                start_times,
-            };
+        let read: usize = merged
+            .values()
+            .map(|v| v.samples.len() + v.histograms.len())
+            .sum();
+        if let Some(count) = &self.reads.on_read {
+            count(&self.tenant, read as u64);
+        }
+        for (labels, v) in merged {
             if !f(labels, v) {
                 break;
             }
@@ -173,32 +190,45 @@ fn limited(set: BTreeSet<String>, limit: Option<usize>) -> Vec<String> {
     set.into_iter().take(limit.unwrap_or(usize::MAX)).collect()
 }
 
-/// Adds series to `merged`, keeping one sample per timestamp.
-fn merge_series(merged: &mut Merged, labels: Labels, samples: Vec<Sample>, st: Vec<(i64, i64)>) {
+/// Adds a series to `merged`, keeping one sample and one histogram per
+/// timestamp.
+fn merge_series(merged: &mut Merged, labels: Labels, v: SeriesValues) {
     match merged.get_mut(&labels) {
         None => {
-            merged.insert(labels, (samples, st));
+            merged.insert(labels, v);
         }
-        Some((have, have_st)) => {
-            have.extend(samples);
-            have.sort_by_key(|s| s.t);
-            have.dedup_by_key(|s| s.t);
-            have_st.extend(st);
-            have_st.sort_unstable();
-            have_st.dedup_by_key(|x| x.0);
+        Some(have) => {
+            have.samples.extend(v.samples);
+            have.samples.sort_by_key(|s| s.t);
+            have.samples.dedup_by_key(|s| s.t);
+            have.histograms.extend(v.histograms);
+            have.histograms.sort_by_key(|h| h.t);
+            have.histograms.dedup_by_key(|h| h.t);
+            have.start_times.extend(v.start_times);
+            have.start_times.sort_unstable();
+            have.start_times.dedup_by_key(|x| x.0);
         }
     }
 }
 
-fn merge_wire(merged: &mut Merged, series: Vec<WireRead>) {
+fn merge_wire(merged: &mut Merged, series: Vec<WireRead>) -> Result<(), StorageError> {
     for s in series {
         let samples = s
             .samples
             .iter()
             .map(|&(t, b)| Sample::new(t, f64::from_bits(b)))
             .collect();
-        merge_series(merged, Labels::from_pairs(s.labels), samples, s.st);
+        let histograms = s
+            .decode_histograms()
+            .map_err(|e| StorageError::Cluster(format!("an owner's answer: {e}")))?;
+        let v = SeriesValues {
+            samples,
+            histograms,
+            start_times: s.st,
+        };
+        merge_series(merged, Labels::from_pairs(s.labels), v);
     }
+    Ok(())
 }
 
 /// How many times a fan-out is tried while partitions change owner.
@@ -285,7 +315,11 @@ impl ClusterReads {
         for r in results {
             match r {
                 Ok(reply) => {
-                    held += reply.series.iter().map(|s| s.samples.len()).sum::<usize>();
+                    held += reply
+                        .series
+                        .iter()
+                        .map(|s| s.samples.len() + s.histograms.len())
+                        .sum::<usize>();
                     if held > self.max_samples {
                         return Err(StorageError::TooManySamples(self.max_samples));
                     }
@@ -419,8 +453,8 @@ fn serve_local(
             for o in &owned {
                 let q = o.storage.querier(&tenant, req.mint, req.maxt);
                 q.select_each_st(matchers, *with_st, &mut |l, v| {
-                    held += v.samples.len();
-                    merge_series(&mut merged, l, v.samples, v.start_times);
+                    held += v.samples.len() + v.histograms.len();
+                    merge_series(&mut merged, l, v);
                     held <= limit
                 })?;
                 if held > limit {
@@ -429,7 +463,7 @@ fn serve_local(
             }
             reply.series = merged
                 .iter()
-                .map(|(l, (s, st))| WireRead::new(l, s, st.clone()))
+                .map(|(l, v)| WireRead::new(l, &v.samples, &v.histograms, v.start_times.clone()))
                 .collect();
         }
         ReadOp::Labels => {
@@ -443,7 +477,7 @@ fn serve_local(
             }
             reply.series = set
                 .iter()
-                .map(|l| WireRead::new(l, &[], Vec::new()))
+                .map(|l| WireRead::new(l, &[], &[], Vec::new()))
                 .collect();
         }
         ReadOp::Names { limit } => {

@@ -4,16 +4,27 @@
 //! A log message holds label bytes exactly as the sender gave them, so
 //! the owner's storage validates them as it would on one node; sample
 //! values travel as their bit patterns (`fixed64`), so stale markers and
-//! NaN payloads survive.
+//! NaN payloads survive; native histograms travel in the storage's
+//! histogram value encoding (the WAL's and the chunks'), so the log
+//! carries them bit for bit too.
+//!
+//! Versions: 1 (the field absent) carries floats only; 2 adds
+//! histograms. A version-1 message is read as always; a version above
+//! [`WIRE_VERSION`] is refused naming it, rather than read with parts
+//! dropped.
 
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{LabelRef, Labels, Sample};
+use crate::model::{HistogramSample, LabelRef, Labels, Sample};
+use crate::storage::chunk::{put_histogram, HistReader};
 use crate::storage::{MatchOp, Matcher, SeriesInput};
 
 /// The header naming a log message's tenant.
 pub const TENANT_HEADER: &str = "Tessera-Tenant";
+
+/// The log message version this build writes and the newest it reads.
+pub const WIRE_VERSION: u32 = 2;
 
 /// One log message: series of one tenant for one partition.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -21,6 +32,20 @@ pub struct WireBatch {
     /// The series.
     #[prost(message, repeated, tag = "1")]
     pub series: Vec<WireSeries>,
+    /// The format version (0 when absent: version 1).
+    #[prost(uint32, tag = "2")]
+    pub version: u32,
+}
+
+/// One native histogram of a series.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WireHistogram {
+    /// Its timestamp (ms).
+    #[prost(int64, tag = "1")]
+    pub t: i64,
+    /// The histogram in the storage's histogram value encoding.
+    #[prost(bytes = "vec", tag = "2")]
+    pub value: Vec<u8>,
 }
 
 /// One series and its samples.
@@ -41,10 +66,14 @@ pub struct WireSeries {
     /// Start timestamps, one per sample, or empty when the sender gave none.
     #[prost(int64, repeated, tag = "5")]
     pub start_times: Vec<i64>,
+    /// Native histograms (version 2).
+    #[prost(message, repeated, tag = "6")]
+    pub histograms: Vec<WireHistogram>,
 }
 
 impl WireSeries {
-    /// A series from a request's input.
+    /// A series from a request's input (its floats; histograms are added
+    /// with [`WireSeries::with_histograms`]).
     pub fn from_input(input: &SeriesInput<'_>, start_times: Option<&[i64]>) -> WireSeries {
         WireSeries {
             names: input.labels.iter().map(|l| l.name.to_vec()).collect(),
@@ -55,7 +84,21 @@ impl WireSeries {
                 .filter(|st| st.len() == input.samples.len())
                 .map(<[i64]>::to_vec)
                 .unwrap_or_default(),
+            histograms: Vec::new(),
         }
+    }
+
+    /// The series with `hs` as its histograms.
+    pub fn with_histograms(mut self, hs: &[HistogramSample]) -> WireSeries {
+        self.histograms = hs
+            .iter()
+            .map(|h| {
+                let mut value = Vec::new();
+                put_histogram(&mut value, &h.h);
+                WireHistogram { t: h.t, value }
+            })
+            .collect();
+        self
     }
 }
 
@@ -65,6 +108,8 @@ pub struct Decoded {
     pub batch: WireBatch,
     /// Samples per series.
     pub samples: Vec<Vec<Sample>>,
+    /// Histograms per series.
+    pub histograms: Vec<Vec<HistogramSample>>,
 }
 
 /// Why a log message could not be read.
@@ -86,6 +131,30 @@ pub enum WireError {
         /// Which series.
         index: usize,
     },
+    /// Written by a newer build, in a version this one cannot read whole.
+    #[error(
+        "log message at sequence {seq} has version {version}; this build reads up to {WIRE_VERSION}"
+    )]
+    Version {
+        /// Its stream sequence.
+        seq: u64,
+        /// Its version.
+        version: u32,
+    },
+    /// A histogram that does not decode, or is not valid.
+    #[error("log message at sequence {seq}: series {index}, histogram {histogram}: {why} at byte {offset}")]
+    Histogram {
+        /// Its stream sequence.
+        seq: u64,
+        /// Which series.
+        index: usize,
+        /// Which histogram of the series.
+        histogram: usize,
+        /// What was wrong.
+        why: &'static str,
+        /// Byte offset in the histogram's value.
+        offset: usize,
+    },
 }
 
 /// Decodes a log message's payload.
@@ -94,7 +163,14 @@ pub fn decode(seq: u64, payload: &[u8]) -> Result<Decoded, WireError> {
         seq,
         why: e.to_string(),
     })?;
+    if batch.version > WIRE_VERSION {
+        return Err(WireError::Version {
+            seq,
+            version: batch.version,
+        });
+    }
     let mut samples = Vec::with_capacity(batch.series.len());
+    let mut histograms = Vec::with_capacity(batch.series.len());
     for (index, s) in batch.series.iter().enumerate() {
         let st_ok = s.start_times.is_empty() || s.start_times.len() == s.ts.len();
         if s.names.len() != s.values.len() || s.ts.len() != s.bits.len() || !st_ok {
@@ -106,11 +182,48 @@ pub fn decode(seq: u64, payload: &[u8]) -> Result<Decoded, WireError> {
                 .map(|(&t, &b)| Sample::new(t, f64::from_bits(b)))
                 .collect(),
         );
+        histograms.push(decode_histograms(seq, index, &s.histograms)?);
     }
-    Ok(Decoded { batch, samples })
+    Ok(Decoded {
+        batch,
+        samples,
+        histograms,
+    })
+}
+
+fn decode_histograms(
+    seq: u64,
+    index: usize,
+    hs: &[WireHistogram],
+) -> Result<Vec<HistogramSample>, WireError> {
+    hs.iter()
+        .enumerate()
+        .map(|(histogram, w)| {
+            let err = |why, offset| WireError::Histogram {
+                seq,
+                index,
+                histogram,
+                why,
+                offset,
+            };
+            let mut r = HistReader::new(&w.value);
+            let h = r.histogram().map_err(|e| err(e.reason, e.offset))?;
+            if !r.at_end() {
+                return Err(err("bytes after the histogram", r.pos));
+            }
+            Ok(HistogramSample { t: w.t, h })
+        })
+        .collect()
 }
 
 impl Decoded {
+    /// The newest sample or histogram time in the message, if it holds any.
+    pub fn newest(&self) -> Option<i64> {
+        let floats = self.samples.iter().flatten().map(|s| s.t);
+        let hists = self.histograms.iter().flatten().map(|h| h.t);
+        floats.chain(hists).max()
+    }
+
     /// The label refs of every series (borrowing the message).
     pub fn label_refs(&self) -> Vec<Vec<LabelRef<'_>>> {
         self.batch
@@ -240,11 +353,20 @@ pub struct WireRead {
     /// `(t, st)` of samples with a start timestamp.
     #[serde(default)]
     pub st: Vec<(i64, i64)>,
+    /// `(t, histogram)` in time order, each in the storage's histogram
+    /// value encoding (as in log messages).
+    #[serde(default)]
+    pub histograms: Vec<(i64, Vec<u8>)>,
 }
 
 impl WireRead {
     /// The wire form of a series.
-    pub fn new(labels: &Labels, samples: &[Sample], st: Vec<(i64, i64)>) -> WireRead {
+    pub fn new(
+        labels: &Labels,
+        samples: &[Sample],
+        histograms: &[HistogramSample],
+        st: Vec<(i64, i64)>,
+    ) -> WireRead {
         WireRead {
             labels: labels
                 .iter()
@@ -252,13 +374,48 @@ impl WireRead {
                 .collect(),
             samples: samples.iter().map(|s| (s.t, s.v.to_bits())).collect(),
             st,
+            histograms: histograms
+                .iter()
+                .map(|h| {
+                    let mut b = Vec::new();
+                    put_histogram(&mut b, &h.h);
+                    (h.t, b)
+                })
+                .collect(),
         }
+    }
+
+    /// The series' histograms, decoded and checked; an error names the
+    /// series, the histogram and the byte offset.
+    pub fn decode_histograms(&self) -> Result<Vec<HistogramSample>, String> {
+        let name = Labels::from_pairs(self.labels.clone());
+        self.histograms
+            .iter()
+            .enumerate()
+            .map(|(i, (t, value))| {
+                let mut r = HistReader::new(value);
+                let h = r.histogram().map_err(|e| {
+                    format!(
+                        "series {name}, histogram {i}: {} at byte {}",
+                        e.reason, e.offset
+                    )
+                })?;
+                if !r.at_end() {
+                    return Err(format!(
+                        "series {name}, histogram {i}: bytes after the histogram at byte {}",
+                        r.pos
+                    ));
+                }
+                Ok(HistogramSample { t: *t, h })
+            })
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{CounterResetHint, Histogram, HistogramCounts, Span};
 
     #[test]
     fn log_messages_round_trip_bit_exact() {
@@ -272,6 +429,7 @@ mod tests {
         };
         let msg = WireBatch {
             series: vec![WireSeries::from_input(&input, Some(&[0, 1]))],
+            version: WIRE_VERSION,
         };
         let d = decode(7, &msg.encode_to_vec()).unwrap();
         assert_eq!(d.samples[0][1].v.to_bits(), nan.to_bits());
@@ -283,16 +441,127 @@ mod tests {
     fn bad_messages_are_errors_naming_the_sequence() {
         let e = decode(9, &[0xff, 0xff, 0xff]).err().unwrap();
         assert!(e.to_string().contains("sequence 9"), "{e}");
+        let series = WireSeries {
+            names: vec![b"a".to_vec()],
+            values: vec![],
+            ts: vec![1],
+            bits: vec![0],
+            start_times: vec![],
+            histograms: vec![],
+        };
         let msg = WireBatch {
-            series: vec![WireSeries {
-                names: vec![b"a".to_vec()],
-                values: vec![],
-                ts: vec![1],
-                bits: vec![0],
-                start_times: vec![],
-            }],
+            series: vec![series.clone()],
+            version: WIRE_VERSION,
         };
         let e = decode(3, &msg.encode_to_vec()).err().unwrap();
         assert!(matches!(e, WireError::Shape { seq: 3, index: 0 }), "{e}");
+        // A histogram whose bytes are damaged or carry a tail.
+        let mut good = Vec::new();
+        put_histogram(&mut good, &Histogram::empty_int(0));
+        let mut tail = good.clone();
+        tail.push(0);
+        for (value, want) in [
+            (vec![0xff], "unknown histogram flags"),
+            (good[..good.len() - 1].to_vec(), "bad uvarint at byte"),
+            (tail, "bytes after the histogram"),
+        ] {
+            let mut s = series.clone();
+            s.names.clear();
+            s.ts.clear();
+            s.bits.clear();
+            s.histograms = vec![WireHistogram { t: 1, value }];
+            let msg = WireBatch {
+                series: vec![s],
+                version: WIRE_VERSION,
+            };
+            let e = decode(4, &msg.encode_to_vec()).err().unwrap();
+            assert!(matches!(e, WireError::Histogram { seq: 4, .. }), "{e}");
+            assert!(e.to_string().contains(want), "{e}");
+        }
+    }
+
+    fn float_histogram() -> Histogram {
+        Histogram {
+            schema: 1,
+            reset_hint: CounterResetHint::Gauge,
+            zero_threshold: 0.001,
+            sum: -2.5,
+            counts: HistogramCounts::Float {
+                count: 7.5,
+                zero_count: 0.5,
+                positive: vec![3.0, 1.0],
+                negative: vec![3.0],
+            },
+            positive_spans: vec![Span {
+                offset: -1,
+                length: 2,
+            }],
+            negative_spans: vec![Span {
+                offset: 2,
+                length: 1,
+            }],
+            custom_values: vec![],
+        }
+    }
+
+    #[test]
+    fn histograms_round_trip_and_versions_are_checked() {
+        let labels = [LabelRef::new("__name__", "h")];
+        let hs = [
+            HistogramSample {
+                t: 10,
+                h: Histogram::empty_int(3),
+            },
+            HistogramSample {
+                t: 20,
+                h: float_histogram(),
+            },
+        ];
+        let input = SeriesInput {
+            labels: &labels,
+            samples: &[],
+            histograms: &hs,
+        };
+        let series = WireSeries::from_input(&input, None).with_histograms(&hs);
+        let msg = WireBatch {
+            series: vec![series],
+            version: WIRE_VERSION,
+        };
+        let d = decode(1, &msg.encode_to_vec()).unwrap();
+        assert_eq!(d.histograms, vec![hs.to_vec()]);
+        assert_eq!(d.newest(), Some(20));
+        // Version 1 (no version field, floats only) is still read.
+        let old = WireBatch {
+            series: vec![WireSeries::from_input(
+                &SeriesInput {
+                    labels: &labels,
+                    samples: &[Sample::new(5, 1.0)],
+                    histograms: &[],
+                },
+                None,
+            )],
+            version: 0,
+        };
+        let d = decode(2, &old.encode_to_vec()).unwrap();
+        assert_eq!(d.samples, vec![vec![Sample::new(5, 1.0)]]);
+        assert_eq!(d.histograms, vec![Vec::<HistogramSample>::new()]);
+        // An owner's read reply carries histograms the same way; a
+        // damaged one is an error naming the series.
+        let l = Labels::from_pairs(vec![("__name__".to_string(), "h".to_string())]);
+        let mut reply = WireRead::new(&l, &[], &hs, Vec::new());
+        assert_eq!(reply.decode_histograms().unwrap(), hs.to_vec());
+        reply.histograms[1].1.truncate(3);
+        let e = reply.decode_histograms().unwrap_err();
+        assert!(e.contains("histogram 1") && e.contains("h"), "{e}");
+        // A newer version is refused, naming it.
+        let newer = WireBatch {
+            version: WIRE_VERSION + 1,
+            ..old
+        };
+        let e = decode(8, &newer.encode_to_vec()).err().unwrap();
+        assert!(
+            matches!(e, WireError::Version { seq: 8, version: 3 }),
+            "{e}"
+        );
     }
 }

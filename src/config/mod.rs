@@ -10,7 +10,6 @@
 
 mod bytes;
 mod cluster;
-mod duration;
 mod object_storage;
 #[cfg(test)]
 mod tests;
@@ -22,9 +21,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::duration::{parse_duration, PromDuration};
 pub use bytes::{parse_bytes, ByteSize};
 pub use cluster::{ClusterFlags, ClusterSection};
-pub use duration::{parse_duration, PromDuration};
 pub use object_storage::{CacheSection, ObjectStorageFlags, ObjectStorageSection};
 
 use crate::server::ServerConfig;
@@ -103,6 +102,8 @@ pub struct QueryConfig {
     pub timeout: PromDuration,
     /// Most queries evaluated at once; more wait for a slot (20).
     pub max_concurrency: u64,
+    /// Bytes of range-query results kept for reuse (128 MiB); 0 = off.
+    pub results_cache_max_bytes: u64,
 }
 
 impl Default for QueryConfig {
@@ -114,6 +115,7 @@ impl Default for QueryConfig {
             max_series: e.max_series as u64,
             timeout: PromDuration(e.timeout),
             max_concurrency: crate::promql::DEFAULT_MAX_CONCURRENCY as u64,
+            results_cache_max_bytes: crate::promql::cache::DEFAULT_MAX_BYTES as u64,
         }
     }
 }
@@ -253,6 +255,9 @@ pub struct Limits {
     /// Exemplars kept per tenant (a circular buffer, Prometheus'
     /// `max_exemplars`); absent: 100000; 0 keeps none.
     pub max_exemplars: Option<u64>,
+    /// How OTLP metrics are translated (Prometheus's `otlp:` keys); a
+    /// tenant's `otlp:` replaces the default one whole.
+    pub otlp: Option<crate::ingest::otlp::OtlpSettings>,
 }
 
 impl Default for Config {
@@ -337,6 +342,9 @@ pub struct ServeFlags {
     /// Most queries evaluated at once; more wait for a slot [default: 20].
     #[arg(long = "query.max-concurrency")]
     pub query_max_concurrency: Option<u64>,
+    /// Bytes of range-query results kept for reuse; 0 = off [default: 134217728].
+    #[arg(long = "query.results-cache-max-bytes")]
+    pub query_results_cache_max_bytes: Option<u64>,
     /// Most open connections; more wait to be accepted [default: 4096].
     #[arg(long = "web.max-connections")]
     pub web_max_connections: Option<u64>,
@@ -435,6 +443,9 @@ impl Config {
         if let Some(v) = f.query_max_concurrency {
             self.query.max_concurrency = v;
         }
+        if let Some(v) = f.query_results_cache_max_bytes {
+            self.query.results_cache_max_bytes = v;
+        }
         if let Some(v) = f.web_max_connections {
             self.web.max_connections = v;
         }
@@ -479,6 +490,7 @@ impl Config {
         )?;
         let mut shard_overrides = HashMap::new();
         let mut rate_overrides = HashMap::new();
+        let mut otlp_overrides = HashMap::new();
         for (id, over) in &self.tenants {
             let tenant = TenantId::new(id)
                 .map_err(|e| ConfigError::Invalid(format!("tenants.{id}: {e}")))?;
@@ -488,6 +500,7 @@ impl Config {
                 .tenant_overrides
                 .insert(tenant.clone(), tenant_config(&merged));
             shard_overrides.insert(tenant.clone(), merged.partitions.unwrap_or(0));
+            otlp_overrides.insert(tenant.clone(), merged.otlp.clone().unwrap_or_default());
             rate_overrides.insert(tenant, rate_limit(&merged));
         }
         let cluster = cluster.map(|mut c| {
@@ -502,6 +515,8 @@ impl Config {
             shutdown_timeout: self.shutdown_timeout.0,
             rate_defaults: rate_limit(&self.limits),
             rate_overrides,
+            otlp_defaults: self.limits.otlp.clone().unwrap_or_default(),
+            otlp_overrides,
             engine: self.query.engine_config()?,
             conn: self.web.conn_limits()?,
             max_query_concurrency: match self.query.max_concurrency {
@@ -512,6 +527,8 @@ impl Config {
                 }
                 n => usize::try_from(n).unwrap_or(usize::MAX),
             },
+            results_cache_max_bytes: usize::try_from(self.query.results_cache_max_bytes)
+                .unwrap_or(usize::MAX),
             auth: Some(std::sync::Arc::new(
                 crate::auth::Authenticator::new(&self.auth, &self.base_dir)
                     .map_err(|e| ConfigError::Invalid(e.to_string()))?,
@@ -537,6 +554,7 @@ impl Limits {
             retention: over.retention.or(self.retention),
             partitions: over.partitions.or(self.partitions),
             max_exemplars: over.max_exemplars.or(self.max_exemplars),
+            otlp: over.otlp.clone().or_else(|| self.otlp.clone()),
         }
     }
 }

@@ -418,3 +418,34 @@ fn max_exemplars_inherits_and_is_bounded() {
         .to_string();
     assert!(err.contains("tenants.a.max_exemplars is 20000000"), "{err}");
 }
+
+#[test]
+fn otlp_settings_default_and_per_tenant() {
+    use crate::ingest::otlp::TranslationStrategy;
+    let sc = Config::from_yaml(
+        "limits:\n  otlp:\n    translation_strategy: NoUTF8EscapingWithSuffixes\n    promote_resource_attributes: [cloud.region]\ntenants:\n  a:\n    otlp:\n      promote_all_resource_attributes: true\n  b:\n    ingestion_rate: 5\n",
+    )
+    .unwrap()
+    .server_config()
+    .unwrap();
+    assert_eq!(
+        sc.otlp_defaults.translation_strategy,
+        TranslationStrategy::NoUtf8EscapingWithSuffixes
+    );
+    assert_eq!(
+        sc.otlp_defaults.promote_resource_attributes,
+        ["cloud.region"]
+    );
+    // A tenant's `otlp:` replaces the default whole; without one it inherits.
+    let a = &sc.otlp_overrides[&t("a")];
+    assert!(a.promote_all_resource_attributes);
+    assert_eq!(
+        a.translation_strategy,
+        TranslationStrategy::UnderscoreEscapingWithSuffixes
+    );
+    assert_eq!(sc.otlp_overrides[&t("b")], sc.otlp_defaults);
+    let e = Config::from_yaml("limits:\n  otlp:\n    translation_strategy: Sometimes\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Sometimes"), "{e}");
+}

@@ -30,6 +30,12 @@ pub enum IngestError {
         /// What was wrong.
         reason: String,
     },
+    /// An OTLP body is malformed.
+    #[error("{0}")]
+    Otlp(String),
+    /// A request carries more items than one request may.
+    #[error("{0}")]
+    TooMany(String),
     /// A Pushgateway path is malformed.
     #[error("invalid push path: {0}")]
     PushPath(String),

@@ -7,6 +7,7 @@
 //! evaluate a selector without a scope: the planner binds every selector to
 //! the scope's tenant and appends the forced matchers before any data is read.
 
+pub mod cache;
 mod error;
 mod eval;
 mod exemplars;

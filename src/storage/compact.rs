@@ -74,7 +74,8 @@ pub(crate) fn compact_group(p: &Partition, sources: &[Arc<Block>]) -> Result<Opt
     merge_into(&mut w, sources)?;
     let ids = sources.iter().map(|b| b.meta().ulid.clone()).collect();
     fault::compaction_step("written");
-    let Some(staged) = w.finish(next_level(sources), ids)? else {
+    let extra = block::meta::inherited_extra(sources.iter().map(|b| b.meta()));
+    let Some(staged) = w.finish(next_level(sources), ids, extra)? else {
         return Ok(None);
     };
     let new_block = p.local.publish(staged.dir(), &staged.meta)?;

@@ -10,6 +10,7 @@
 pub(crate) mod block;
 pub mod bucket;
 mod bucket_api;
+pub mod changes;
 pub mod chunk;
 pub(crate) mod compact;
 pub mod error;
@@ -45,13 +46,12 @@ pub use exemplars::{ExemplarInput, ExemplarOutcome, ExemplarSeries, ExemplarStat
 pub use head::cardinality::{CardinalityStat, TsdbStatus};
 pub use index::{MatchOp, Matcher};
 pub use limits::SeriesLimits;
-pub(crate) use metadata::unseal as unseal_state_file;
 pub use metadata::MetricMetadata;
 
 pub use outcome::{AppendOutcome, LabelError, RejectReason, Rejection, SampleReject, SeriesInput};
 pub use querier::{Querier, Series, SeriesValues};
 pub use source::{EachSeries, ReadSource, TenantReader};
-pub use tenant_ops::Footprint;
+pub use tenant_ops::{Footprint, TenantStateFile};
 pub use wal::{SyncPolicy, WalOptions};
 
 use crate::tenant::TenantId;
@@ -183,7 +183,15 @@ struct Inner {
     bucket_counters: Arc<bucket::worker::WorkerCounters>,
     /// Stops the bucket worker.
     bucket_stop: Arc<AtomicBool>,
+    /// Extras for blocks written from a head (see [`Storage::set_block_extra`]).
+    block_extra: RwLock<Option<BlockExtraFn>>,
 }
+
+/// Gives the meta extras of a block written from a tenant's head: called
+/// with the tenant and the flush boundary once every sample older than
+/// the boundary is in the block or in earlier ones.
+pub type BlockExtraFn =
+    Arc<dyn Fn(&TenantId, i64) -> std::collections::BTreeMap<String, String> + Send + Sync>;
 
 /// What `Storage::open` did, kept for `/metrics`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -290,6 +298,7 @@ impl Storage {
             bucket,
             bucket_counters: Arc::default(),
             bucket_stop: Arc::default(),
+            block_extra: RwLock::new(None),
         });
         let storage = Storage {
             background: Mutex::new(spawn_background(&inner)),
@@ -357,6 +366,27 @@ impl Storage {
             .append_st(batch, start_times)
     }
 
+    /// The current point in `tenant`'s change history (see
+    /// [`changes`]); take it before reading.
+    pub fn change_mark(&self, tenant: &TenantId) -> changes::ChangeMark {
+        match self.partition(tenant) {
+            Some(p) => p.changes.mark(),
+            None => changes::ChangeMark::no_data(),
+        }
+    }
+
+    /// The earliest sample time of `tenant` written or removed after
+    /// `mark`: `None` if nothing was, `Some(i64::MIN)` if anything may
+    /// have been (the tenant was deleted or created since, or the mark is
+    /// older than the history kept).
+    pub fn changed_since(&self, tenant: &TenantId, mark: changes::ChangeMark) -> Option<i64> {
+        match (self.partition(tenant), mark.is_no_data()) {
+            (Some(p), false) => p.changes.changed_since(mark),
+            (None, true) => None,
+            _ => Some(i64::MIN),
+        }
+    }
+
     /// Checks one series' labels as an append does before creating a
     /// series (non-empty names, no duplicates, UTF-8, the tenant's label
     /// limits) without storing anything. Cluster mode refuses bad series
@@ -411,9 +441,22 @@ impl Storage {
     pub fn flush(&self, tenant: &TenantId) -> Result<Option<BlockMeta>> {
         self.check_open()?;
         match self.partition(tenant) {
-            Some(p) => p.flush(None),
+            Some(p) => p.flush(None, self.inner.block_extra.read().as_ref()),
             None => Ok(None),
         }
+    }
+
+    /// Sets what every block written from a head from now on carries in
+    /// its meta's `extra` (cluster mode records the ingest-log sequence
+    /// the block covers). Compacted blocks inherit their sources' extras.
+    pub fn set_block_extra(&self, f: BlockExtraFn) {
+        *self.inner.block_extra.write() = Some(f);
+    }
+
+    /// Everything of `tenant` older than this time is in blocks (`None`
+    /// for a tenant without a partition).
+    pub fn flushed_until(&self, tenant: &TenantId) -> Option<i64> {
+        self.partition(tenant).map(|p| p.flushed_until())
     }
 
     /// Flushes every tenant's head. Returns the blocks written.
@@ -568,7 +611,7 @@ fn maintain(inner: &Inner) -> Result<()> {
             let Some(boundary) = p.due_flush_boundary() else {
                 break;
             };
-            p.flush(Some(boundary))?;
+            p.flush(Some(boundary), inner.block_extra.read().as_ref())?;
         }
         if p.bucket.is_some() {
             // Compaction and retention happen in the bucket (the worker).

@@ -59,9 +59,12 @@ pub enum RejectReason {
     /// The whole request was over the tenant's ingestion rate (samples/s).
     /// Never produced by storage; the API layer counts its 429s under it.
     RateLimited(u64),
-    /// Native histogram samples where they cannot be kept yet: the
-    /// cluster's log carries float samples only. Never produced by storage.
-    HistogramsInCluster,
+    /// A native histogram too large for one message of the cluster's
+    /// log. Never produced by storage.
+    HistogramTooLargeForLog {
+        /// The most bytes one encoded histogram may take.
+        limit: usize,
+    },
 }
 
 impl RejectReason {
@@ -83,7 +86,7 @@ impl RejectReason {
             RejectReason::LabelNameLength { .. } => "label_name_length",
             RejectReason::LabelValueLength { .. } => "label_value_length",
             RejectReason::RateLimited(_) => "rate_limited",
-            RejectReason::HistogramsInCluster => "native_histograms_unsupported",
+            RejectReason::HistogramTooLargeForLog { .. } => "histogram_too_large",
         }
     }
 }
@@ -113,8 +116,9 @@ impl fmt::Display for RejectReason {
             RejectReason::RateLimited(n) => {
                 write!(f, "ingestion rate limit of {n} samples/s exceeded")
             }
-            RejectReason::HistogramsInCluster => f.write_str(
-                "native histograms are not stored in cluster mode yet (the log carries float samples only)",
+            RejectReason::HistogramTooLargeForLog { limit } => write!(
+                f,
+                "a native histogram encodes to more than {limit} bytes, the most one message of the cluster's log takes"
             ),
         }
     }

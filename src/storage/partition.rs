@@ -94,6 +94,8 @@ pub(crate) struct Partition {
     pub(crate) samples_read: std::sync::atomic::AtomicU64,
     /// Open queriers; a flush waits for the older ones before truncating.
     pub(crate) readers: Arc<crate::storage::readers::Readers>,
+    /// The earliest sample times written or removed, for results caches.
+    pub(crate) changes: crate::storage::changes::ChangeLog,
 }
 
 /// What opening a partition found.
@@ -171,6 +173,7 @@ impl Partition {
             flushed_until: AtomicI64::new(flushed_until),
             samples_read: std::sync::atomic::AtomicU64::new(0),
             readers: Arc::default(),
+            changes: crate::storage::changes::ChangeLog::new(),
         };
         Ok((p, report))
     }
@@ -275,6 +278,11 @@ impl Partition {
                     self.head.block_range,
                 );
             }
+        }
+        // Visible to readers from here on: say so to results caches.
+        let min_t = sc.samples.iter().map(|s| s.t);
+        if let Some(t) = min_t.chain(sc.hists.iter().map(|h| h.t)).min() {
+            self.changes.record(t);
         }
         out.histograms_accepted = sc.hists.len() as u64;
         out.accepted = (sc.samples.len() + sc.hists.len()) as u64;
@@ -415,8 +423,14 @@ impl Partition {
 
     /// Writes every head sample older than `before` (all of them when
     /// `None`) into a new block, then truncates the head and checkpoints the
-    /// WAL. Returns the block written, if any.
-    pub fn flush(&self, before: Option<i64>) -> Result<Option<block::BlockMeta>> {
+    /// WAL. `extra` gives the block's meta extras, asked once every sample
+    /// older than the boundary is in the block (appends after that point
+    /// cannot add any). Returns the block written, if any.
+    pub fn flush(
+        &self,
+        before: Option<i64>,
+        extra: Option<&crate::storage::BlockExtraFn>,
+    ) -> Result<Option<block::BlockMeta>> {
         let _m = self.maintenance.lock();
         let Some((_, head_max)) = self.head.time_bounds() else {
             return Ok(None);
@@ -431,7 +445,8 @@ impl Partition {
         self.head.for_each_series_before(before, &mut |d| {
             w.add_series(&d.labels, &d.samples, &d.sts, &d.histograms)
         })?;
-        let meta = match w.finish(1, Vec::new())? {
+        let extra = extra.map(|f| f(&self.tenant, before)).unwrap_or_default();
+        let meta = match w.finish(1, Vec::new(), extra)? {
             Some(staged) => {
                 self.add_block(self.local.publish(staged.dir(), &staged.meta)?);
                 if let Some(side) = &self.bucket {
@@ -490,6 +505,10 @@ impl Partition {
             self.blocks.write().retain(|x| !Arc::ptr_eq(x, &b));
             self.local.delete(&b.meta().ulid)?;
             ranges.push((b.meta().min_time, b.meta().max_time));
+        }
+        if !ranges.is_empty() {
+            // Steps whose windows reached into the deleted blocks change.
+            self.changes.record(i64::MIN);
         }
         Ok(ranges)
     }

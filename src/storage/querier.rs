@@ -13,6 +13,17 @@ use crate::storage::index::Matcher;
 use crate::storage::partition::Partition;
 use crate::storage::readers::ReadGuard;
 
+/// Selections of at least this many series decode on a second thread.
+const PIPELINE_MIN_SERIES: usize = 256;
+/// Series per hand-over between the decoding thread and the caller.
+const PIPELINE_BATCH: usize = 64;
+
+/// Whether a second core is there to decode on.
+fn parallel() -> bool {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) > 1
+}
+
 /// One series and its samples in the queried range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -170,46 +181,100 @@ impl Querier {
         if self.blocks.len() > 1 || (from_blocks > 0 && refs.len() > from_blocks) {
             refs.sort_by(|a, b| a.0.cmp(&b.0));
         }
-        let mut cache = FrameCache::default();
-        let mut it = refs.into_iter().peekable();
-        let mut sts = Vec::new();
-        while let Some((labels, src)) = it.next() {
-            let st = with_st.then_some(&mut sts);
-            let (s, h) = self.read_source(p, &src, &mut cache, st)?;
-            let (mut parts, mut hparts) = (vec![s], vec![h]);
-            while it.peek().is_some_and(|(l, _)| *l == labels) {
-                if let Some((_, more)) = it.next() {
-                    let st = with_st.then_some(&mut sts);
-                    let (s, h) = self.read_source(p, &more, &mut cache, st)?;
-                    parts.push(s);
-                    hparts.push(h);
-                }
-            }
-            let n = parts.len();
-            let samples = merge_parts(parts);
-            let histograms = merge_histogram_parts(hparts);
-            let mut start_times = std::mem::take(&mut sts);
-            if n > 1 {
-                start_times.sort_by_key(|e| e.0);
-                start_times.dedup_by_key(|e| e.0);
-            }
-            p.samples_read.fetch_add(
-                (samples.len() + histograms.len()) as u64,
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            if samples.is_empty() && histograms.is_empty() {
-                continue;
-            }
-            let v = SeriesValues {
-                samples,
-                histograms,
-                start_times,
-            };
-            if !f(labels, v) {
-                break;
+        let mut groups: Vec<(Labels, Vec<Source>)> = Vec::new();
+        for (labels, src) in refs {
+            match groups.last_mut() {
+                Some((l, srcs)) if *l == labels => srcs.push(src),
+                _ => groups.push((labels, vec![src])),
             }
         }
-        Ok(())
+        if groups.len() < PIPELINE_MIN_SERIES || !parallel() {
+            let mut cache = FrameCache::default();
+            for (labels, srcs) in groups {
+                if let Some(v) = self.read_group(p, &srcs, &mut cache, with_st)? {
+                    if !f(labels, v) {
+                        break;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        // Decoding on a second thread while the caller computes on what
+        // was decoded before: the two halves of a large query overlap. At
+        // most two batches wait decoded beyond what the caller holds.
+        std::thread::scope(|scope| {
+            let (tx, rx) = crossbeam::channel::bounded::<Result<Vec<(Labels, SeriesValues)>>>(2);
+            scope.spawn(move || {
+                let mut cache = FrameCache::default();
+                let mut batch = Vec::with_capacity(PIPELINE_BATCH);
+                for (labels, srcs) in groups {
+                    match self.read_group(p, &srcs, &mut cache, with_st) {
+                        Ok(Some(v)) => batch.push((labels, v)),
+                        Ok(None) => {}
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                    if batch.len() == PIPELINE_BATCH
+                        && tx.send(Ok(std::mem::take(&mut batch))).is_err()
+                    {
+                        // The caller stopped early.
+                        return;
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = tx.send(Ok(batch));
+                }
+            });
+            for msg in rx {
+                for (labels, v) in msg? {
+                    if !f(labels, v) {
+                        // Dropping the receiver stops the decoder.
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads one series from all its sources and merges them; `None` when
+    /// nothing of it is in range.
+    fn read_group(
+        &self,
+        p: &Partition,
+        srcs: &[Source],
+        cache: &mut FrameCache,
+        with_st: bool,
+    ) -> Result<Option<SeriesValues>> {
+        let mut sts = Vec::new();
+        let (mut parts, mut hparts) = (Vec::with_capacity(srcs.len()), Vec::new());
+        for src in srcs {
+            let st = with_st.then_some(&mut sts);
+            let (s, h) = self.read_source(p, src, cache, st)?;
+            parts.push(s);
+            hparts.push(h);
+        }
+        let n = parts.len();
+        let samples = merge_parts(parts);
+        let histograms = merge_histogram_parts(hparts);
+        if n > 1 {
+            sts.sort_by_key(|e| e.0);
+            sts.dedup_by_key(|e| e.0);
+        }
+        p.samples_read.fetch_add(
+            (samples.len() + histograms.len()) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        if samples.is_empty() && histograms.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(SeriesValues {
+            samples,
+            histograms,
+            start_times: sts,
+        }))
     }
 
     fn read_source(

@@ -103,6 +103,57 @@ impl Storage {
         let path = self.inner.cfg.data_dir.join("state").join(name);
         write_file_atomic(&path, bytes)
     }
+
+    /// A tenant's state file kept for a layer above storage, if it exists
+    /// (checksum verified; a failing one is a corruption error).
+    pub fn read_tenant_state(
+        &self,
+        tenant: &TenantId,
+        file: TenantStateFile,
+    ) -> Result<Option<Vec<u8>>> {
+        let path = self.tenant_dir(tenant).join(file.name());
+        match std::fs::read(&path) {
+            Ok(b) => match unseal(&b) {
+                Some(inner) => Ok(Some(inner.to_vec())),
+                None => Err(StorageError::corruption(
+                    path.display().to_string(),
+                    0,
+                    "tenant state file fails its checksum",
+                )),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StorageError::io(&path, e)),
+        }
+    }
+
+    /// Writes a tenant's state file atomically and sealed; it lives and
+    /// dies with the tenant's directory.
+    pub fn write_tenant_state(
+        &self,
+        tenant: &TenantId,
+        file: TenantStateFile,
+        bytes: &[u8],
+    ) -> Result<()> {
+        self.check_open()?;
+        write_file_atomic(&self.tenant_dir(tenant).join(file.name()), bytes)
+    }
+}
+
+/// The per-tenant state files other layers keep through storage; each has
+/// a fixed name inside the tenant's directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantStateFile {
+    /// The Pushgateway-style push groups (`write::push`).
+    PushGroups,
+}
+
+impl TenantStateFile {
+    /// The file's name inside the tenant's directory.
+    pub fn name(self) -> &'static str {
+        match self {
+            TenantStateFile::PushGroups => "push_groups.json",
+        }
+    }
 }
 
 /// Bytes of the regular files under `dir`, recursively (0 if unreadable).

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${FUZZ_SECONDS:-60}
-targets=${*:-remote_write snappy text push remote_read promql query_params}
+targets=${*:-remote_write snappy text push remote_read promql query_params otlp}
 # cargo-fuzz passes sanitizer and coverage flags that rustc gates behind
 # nightly features; this lets the stable toolchain accept them.
 export RUSTC_BOOTSTRAP=1

@@ -991,5 +991,6 @@ pub fn all() -> Vec<Case> {
     let mut v = query_cases();
     v.extend(ingest_cases());
     v.extend(http_cases());
+    v.extend(super::otlp::otlp_cases());
     v
 }

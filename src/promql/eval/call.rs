@@ -269,6 +269,9 @@ impl Ctx<'_> {
         self.each_raw_st(&c.args[mi], grid, with_st, &mut |ctx, s, windows| {
             let bounds = windows.bounds(&s.samples);
             let mut vals = Vec::with_capacity(bounds.len());
+            // Counter resets found once per series rather than per step.
+            let resets = (counter_check && s.sts.is_none() && extended.is_none())
+                .then(|| functions::rate::reset_points(&s.samples));
             let mut overlap = false;
             for (i, &(lo, hi)) in bounds.iter().enumerate() {
                 if lo >= hi {
@@ -302,7 +305,16 @@ impl Ctx<'_> {
                             || (counter_check && rate_st::any_overlap(w.samples, sts));
                         vals.push(functions::eval_range_st(f, w, sts));
                     }
-                    None => vals.push(functions::eval_range(f, w, &ps)),
+                    None => match &resets {
+                        Some(r) => vals.push(functions::rate::extrapolated_rate_at(
+                            &w,
+                            &s.samples,
+                            lo,
+                            r,
+                            f == RangeFn::Rate,
+                        )),
+                        None => vals.push(functions::eval_range(f, w, &ps)),
+                    },
                 }
             }
             if overlap {

@@ -13,7 +13,7 @@ pub(crate) mod kahan;
 mod math;
 mod over_time;
 mod quantile;
-mod rate;
+pub(crate) mod rate;
 pub(crate) mod rate_st;
 mod trend;
 

@@ -6,17 +6,25 @@ use crate::model::Sample;
 
 /// `b - a` in milliseconds as f64, without i64 overflow on absurd inputs.
 pub(super) fn ms_between(a: i64, b: i64) -> f64 {
-    (i128::from(b) - i128::from(a)) as f64
+    // i128 to f64 is a slow library call; the i64 difference converts to
+    // the same f64 whenever it does not overflow.
+    match b.checked_sub(a) {
+        Some(d) => d as f64,
+        None => (i128::from(b) - i128::from(a)) as f64,
+    }
 }
 
 /// A range length in seconds, computed the way Go's `Duration.Seconds()`
 /// does for a millisecond-resolution duration (whole seconds plus the
 /// nanosecond remainder divided by 1e9), so the rounding is identical.
 pub(super) fn range_seconds(w: &Window<'_>) -> f64 {
-    let ms = i128::from(w.end) - i128::from(w.start);
-    let whole = (ms / 1000) as f64;
-    let nanos = ((ms % 1000) * 1_000_000) as f64;
-    whole + nanos / 1e9
+    match w.end.checked_sub(w.start) {
+        Some(ms) => (ms / 1000) as f64 + ((ms % 1000) * 1_000_000) as f64 / 1e9,
+        None => {
+            let ms = i128::from(w.end) - i128::from(w.start);
+            (ms / 1000) as f64 + ((ms % 1000) * 1_000_000) as f64 / 1e9
+        }
+    }
 }
 
 /// `rate`, `increase` and `delta` (`extrapolatedRate` in
@@ -44,6 +52,39 @@ pub(crate) fn extrapolated_rate(w: &Window<'_>, is_counter: bool, is_rate: bool)
         }
     }
     Some(extrapolate(w, result, is_counter, is_rate))
+}
+
+/// Indices `j` of `samples` where the value drops below the previous one
+/// (a counter reset between `j - 1` and `j`), for [`extrapolated_rate_at`].
+pub(crate) fn reset_points(samples: &[Sample]) -> Vec<usize> {
+    (1..samples.len())
+        .filter(|&j| samples[j].v < samples[j - 1].v)
+        .collect()
+}
+
+/// [`extrapolated_rate`] for a counter whose window is `all[lo..hi]`, with
+/// the series' resets found once by [`reset_points`]: a range query then
+/// reads each window's resets instead of comparing every pair of samples
+/// at every step. The additions happen in the same order, so the result is
+/// bit for bit [`extrapolated_rate`]'s.
+pub(crate) fn extrapolated_rate_at(
+    w: &Window<'_>,
+    all: &[Sample],
+    lo: usize,
+    resets: &[usize],
+    is_rate: bool,
+) -> Option<f64> {
+    let (first, last) = match w.samples {
+        [first, .., last] => (*first, *last),
+        _ => return None,
+    };
+    let hi = lo + w.samples.len();
+    let mut result = last.v - first.v;
+    let from = resets.partition_point(|&j| j <= lo);
+    for &j in resets[from..].iter().take_while(|&&j| j < hi) {
+        result += all[j - 1].v;
+    }
+    Some(extrapolate(w, result, true, is_rate))
 }
 
 /// The extrapolation half of `extrapolatedRate`: scales the raw change

@@ -114,6 +114,25 @@ impl BlockMeta {
     }
 }
 
+/// The extras of a block compacted from `sources`: for each key, the
+/// value of the newest source (greatest ULID, so the one written last)
+/// that has it. A producer's bookkeeping that only grows with time, like
+/// the ingest-log sequence a block covers, stays valid for the merged
+/// block, which holds everything its sources held.
+pub(crate) fn inherited_extra<'a>(
+    sources: impl IntoIterator<Item = &'a BlockMeta>,
+) -> BTreeMap<String, String> {
+    let mut metas: Vec<&BlockMeta> = sources.into_iter().collect();
+    metas.sort_by(|a, b| a.ulid.cmp(&b.ulid));
+    let mut out = BTreeMap::new();
+    for m in metas {
+        for (k, v) in &m.extra {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +167,26 @@ mod tests {
         let text = std::fs::read_to_string(&p).unwrap().replace("42", "43");
         std::fs::write(&p, text).unwrap();
         assert!(BlockMeta::read(dir.path()).is_err());
+    }
+
+    #[test]
+    fn compacted_blocks_inherit_the_newest_sources_extras() {
+        let with = |ulid: &str, kv: &[(&str, &str)]| BlockMeta {
+            ulid: ulid.into(),
+            extra: kv
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..meta()
+        };
+        let a = with("01A", &[("seq", "5"), ("only_a", "x")]);
+        let b = with("01C", &[("seq", "9")]);
+        let c = with("01B", &[("seq", "7")]);
+        let got = inherited_extra([&b, &a, &c]);
+        assert_eq!(got.get("seq").map(String::as_str), Some("9"));
+        assert_eq!(got.get("only_a").map(String::as_str), Some("x"));
+        assert!(inherited_extra([&meta()]).is_empty());
+        assert!(inherited_extra(std::iter::empty()).is_empty());
     }
 
     #[test]

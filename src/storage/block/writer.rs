@@ -2,6 +2,7 @@
 //! `<ulid>.tmp/`, every file fsynced. Publishing it is the job of a
 //! [`BlockStore`](super::store::BlockStore).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::chunks::{ChunkFileWriter, CHUNKS_FILE};
@@ -159,9 +160,15 @@ impl BlockWriter {
         Ok(())
     }
 
-    /// Finishes the files and fsyncs them and the staging directory.
+    /// Finishes the files and fsyncs them and the staging directory;
+    /// `extra` goes into the meta as it is (see [`BlockMeta::extra`]).
     /// Returns `None` (and removes the directory) if no series was added.
-    pub fn finish(self, level: u32, sources: Vec<String>) -> Result<Option<StagedBlock>> {
+    pub fn finish(
+        self,
+        level: u32,
+        sources: Vec<String>,
+        extra: BTreeMap<String, String>,
+    ) -> Result<Option<StagedBlock>> {
         self.chunks.finish()?;
         if self.stats.num_series == 0 {
             drop(self.index);
@@ -176,7 +183,7 @@ impl BlockWriter {
             stats: self.stats,
             compaction: Compaction { level, sources },
             version: BLOCK_VERSION,
-            extra: Default::default(),
+            extra,
         };
         meta.write(&self.tmp.0)?;
         fsync_dir(&self.tmp.0)?;
@@ -244,14 +251,14 @@ mod tests {
         let l = Labels::from_pairs([("__name__", "m")]);
         let mut w = BlockWriter::new(store.staging_dir()).unwrap();
         w.add_series(&l, &[Sample::new(1, 1.0)], &[], &[]).unwrap();
-        let staged = w.finish(1, Vec::new()).unwrap().unwrap();
+        let staged = w.finish(1, Vec::new(), BTreeMap::new()).unwrap().unwrap();
         store.publish(staged.dir(), &staged.meta).unwrap();
         let published = store.path_of(&staged.meta.ulid);
         drop(staged);
         assert!(published.join(INDEX_FILE).exists());
         let mut w = BlockWriter::new(store.staging_dir()).unwrap();
         w.add_series(&l, &[Sample::new(2, 1.0)], &[], &[]).unwrap();
-        drop(w.finish(1, Vec::new()).unwrap().unwrap());
+        drop(w.finish(1, Vec::new(), BTreeMap::new()).unwrap().unwrap());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

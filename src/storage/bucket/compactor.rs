@@ -239,7 +239,8 @@ fn compact_once(p: &Partition, side: &BucketSide) -> Result<Option<BlockMeta>> {
     let mut w = BlockWriter::new(&side.staging)?;
     compact::merge_into(&mut w, &sources)?;
     let ids: Vec<String> = group.iter().map(|e| e.meta.ulid.clone()).collect();
-    let Some(staged) = w.finish(compact::next_level(&sources), ids.clone())? else {
+    let extra = crate::storage::block::meta::inherited_extra(sources.iter().map(|b| b.meta()));
+    let Some(staged) = w.finish(compact::next_level(&sources), ids.clone(), extra)? else {
         return Ok(None);
     };
     let entry = side

@@ -74,7 +74,20 @@ pub(crate) fn delete_dropped(
 
 /// Brings the partition's block list in line with `ix`.
 pub(crate) fn refresh(p: &Partition, side: &BucketSide, ix: &BucketIndex) -> Result<()> {
+    let ids = |p: &Partition| -> Vec<String> {
+        p.blocks
+            .read()
+            .iter()
+            .map(|b| b.meta().ulid.clone())
+            .collect()
+    };
+    let before = ids(p);
     let doomed = merge(&mut p.blocks.write(), side, ix)?;
+    if ids(p) != before {
+        // Blocks came or went (retention, compaction, another process's
+        // uploads): any cached result may read them.
+        p.changes.record(i64::MIN);
+    }
     delete_dropped(&p.local, side, &p.blocks(), &doomed)?;
     side.synced.store(true, Ordering::Release);
     Ok(())

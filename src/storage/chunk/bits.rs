@@ -89,20 +89,61 @@ impl<'a> BitReader<'a> {
 
     /// Reads `n` bits (`n <= 64`) as the low bits of the result, or `None`
     /// if fewer than `n` bits remain (the position is then unspecified).
+    /// Bits not read yet.
+    pub(super) fn remaining(&self) -> usize {
+        self.buf.len() * 8 - self.pos.min(self.buf.len() * 8)
+    }
+
+    /// The next `n` bits (at most 56, at most [`BitReader::remaining`])
+    /// without consuming them, so a decoder can read a short prefix code in
+    /// one step.
+    pub(super) fn peek_bits(&self, n: u32) -> u64 {
+        debug_assert!(n <= 56 && n as usize <= self.remaining());
+        if n == 0 {
+            return 0;
+        }
+        let mut probe = self.clone();
+        probe.read_bits(n).unwrap_or(0)
+    }
+
+    /// Consumes `n` bits already looked at with [`BitReader::peek_bits`].
+    pub(super) fn skip(&mut self, n: u32) {
+        self.pos = (self.pos + n as usize).min(self.buf.len() * 8);
+    }
+
     pub(super) fn read_bits(&mut self, n: u32) -> Option<u64> {
         debug_assert!(n <= 64);
-        let mut n = n;
-        let mut out = 0u64;
-        while n > 0 {
-            let byte = *self.buf.get(self.pos / 8)?;
-            let avail = 8 - (self.pos % 8) as u32;
-            let k = n.min(avail);
-            let bits = (u64::from(byte) >> (avail - k)) & low_mask(k);
-            out = (out << k) | bits;
-            self.pos += k as usize;
-            n -= k;
+        let total = self.buf.len() * 8;
+        if self.pos + n as usize > total {
+            // As if read bit by bit up to the end: the position stays
+            // meaningful for the caller's corruption offset.
+            self.pos = total;
+            return None;
         }
-        Some(out)
+        if n > 56 {
+            // More than a 64-bit window can hold past any bit offset.
+            let hi = self.read_bits(32)?;
+            let lo = self.read_bits(n - 32)?;
+            return Some((hi << (n - 32)) | lo);
+        }
+        if n == 0 {
+            return Some(0);
+        }
+        // Eight bytes from the current one, big-endian, zero past the end;
+        // the wanted bits start `off` bits in and are at most 56 long.
+        let byte = self.pos / 8;
+        let off = (self.pos % 8) as u32;
+        let word = match self.buf.get(byte..byte + 8) {
+            Some(b) => u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            None => {
+                let mut b = [0u8; 8];
+                let tail = &self.buf[byte..];
+                b[..tail.len()].copy_from_slice(tail);
+                u64::from_be_bytes(b)
+            }
+        };
+        self.pos += n as usize;
+        Some((word << off) >> (64 - n))
     }
 }
 

@@ -287,14 +287,23 @@ impl<'a> XorIter<'a> {
     }
 
     fn read_dod(&mut self) -> Result<i64, ChunkDecodeError> {
-        let mut ones = 0usize;
-        while ones < DOD_PAYLOAD_BITS.len() {
-            match self.r.read_bit() {
-                Some(true) => ones += 1,
-                Some(false) => break,
-                None => return Err(self.err("truncated timestamp")),
-            }
+        // The prefix (up to five 1 bits, ended by a 0 unless five) in one
+        // look instead of bit by bit.
+        let most = DOD_PAYLOAD_BITS.len() as u32;
+        let k = (self.r.remaining() as u32).min(most);
+        let prefix = self.r.peek_bits(k);
+        let ones = if k == 0 {
+            0
+        } else {
+            (prefix << (64 - k)).leading_ones().min(k)
+        };
+        if ones == k && k < most {
+            // Ran out of bits before the prefix ended.
+            self.r.skip(k);
+            return Err(self.err("truncated timestamp"));
         }
+        self.r.skip(if ones < most { ones + 1 } else { ones });
+        let ones = ones as usize;
         let Some(width) = ones
             .checked_sub(1)
             .and_then(|i| DOD_PAYLOAD_BITS.get(i).copied())

@@ -184,6 +184,32 @@ pub fn text(data: &[u8]) {
     }
 }
 
+/// OTLP bodies: the first byte's low bit picks protobuf or JSON; what
+/// decodes is translated with the default settings. Decoding never
+/// allocates past its counted limits, and translation never panics.
+pub fn otlp(data: &[u8]) {
+    use tessera::ingest::otlp::{decode, gunzip, translate, OtlpFormat, OtlpSettings};
+    let Some((&v, body)) = data.split_first() else {
+        return;
+    };
+    let format = if v & 1 == 0 {
+        OtlpFormat::Protobuf
+    } else {
+        OtlpFormat::Json
+    };
+    if let Ok(raw) = gunzip(body, 1 << 20) {
+        assert!(raw.len() <= 1 << 20);
+    }
+    if let Ok(req) = decode(body, format) {
+        let t = translate(&req, &OtlpSettings::default());
+        let refused: u64 = t.refused.iter().map(|r| r.points).sum();
+        assert!(refused <= t.data_points, "more refused than sent");
+        for s in &t.series {
+            assert!(s.labels.iter().any(|(n, _)| n == "__name__"));
+        }
+    }
+}
+
 /// Sends one request through the whole router (extractors, handlers,
 /// storage) and returns its status and body.
 fn send(req: Request<Body>) -> (StatusCode, Vec<u8>) {

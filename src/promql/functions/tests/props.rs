@@ -191,3 +191,37 @@ proptest! {
         prop_assert!(f.is_nan() || (0.0..=1.0 + 1e-12).contains(&f));
     }
 }
+
+proptest! {
+    /// `rate` and `increase` from a series' precomputed resets equal the
+    /// per-window kernel bit for bit, on every window of the series,
+    /// including NaN values, drops and repeated values.
+    #[test]
+    fn rate_from_precomputed_resets_is_bit_identical(
+        vals in proptest::collection::vec(
+            prop_oneof![4 => 0.0f64..100.0, 1 => Just(f64::NAN), 1 => Just(0.0)],
+            0..40,
+        ),
+        width in 1usize..12,
+    ) {
+        let samples: Vec<Sample> = vals
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Sample::new(i as i64 * 15_000 + 7, v))
+            .collect();
+        let resets = rate::reset_points(&samples);
+        for lo in 0..samples.len() {
+            let hi = (lo + width).min(samples.len());
+            let w = Window {
+                samples: &samples[lo..hi],
+                start: samples[lo].t - 10_000,
+                end: samples[hi - 1].t + 3_000,
+            };
+            for is_rate in [true, false] {
+                let a = rate::extrapolated_rate(&w, true, is_rate);
+                let b = rate::extrapolated_rate_at(&w, &samples, lo, &resets, is_rate);
+                prop_assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits));
+            }
+        }
+    }
+}

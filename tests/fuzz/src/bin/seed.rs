@@ -14,6 +14,96 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).unwrap();
 }
 
+/// An OTLP/JSON export with a resource, a counter and a histogram.
+const OTLP_JSON: &str = r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}},{"key":"region","value":{"stringValue":"eu"}}]},"scopeMetrics":[{"metrics":[{"name":"jobs.done","unit":"1","sum":{"aggregationTemporality":2,"isMonotonic":true,"dataPoints":[{"timeUnixNano":"1700000000000000000","asInt":"7","attributes":[{"key":"q","value":{"stringValue":"a"}}]}]}},{"name":"latency","unit":"s","histogram":{"aggregationTemporality":2,"dataPoints":[{"timeUnixNano":"1700000000000000000","count":"3","sum":1.5,"bucketCounts":["1","1","1"],"explicitBounds":[0.1,1]}]}}]}]}]}"#;
+
+/// An OTLP protobuf export with one metric of every kind.
+fn otlp_request() -> tessera::ingest::otlp::proto::ExportMetricsServiceRequest {
+    use tessera::ingest::otlp::proto::*;
+    let t = 1_700_000_000_000_000_000u64;
+    let kv = |k: &str, v: &str| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(Value::StringValue(v.into())),
+        }),
+    };
+    let number = |v: f64| NumberDataPoint {
+        attributes: vec![kv("host", "h1")],
+        time_unix_nano: t,
+        value: Some(NumberValue::AsDouble(v)),
+        ..Default::default()
+    };
+    let metric = |name: &str, data: MetricData| Metric {
+        name: name.into(),
+        unit: "By".into(),
+        data: Some(data),
+        ..Default::default()
+    };
+    let metrics = vec![
+        metric("g", MetricData::Gauge(Gauge { data_points: vec![number(1.0)] })),
+        metric(
+            "s",
+            MetricData::Sum(Sum {
+                data_points: vec![number(2.0)],
+                aggregation_temporality: TEMPORALITY_CUMULATIVE,
+                is_monotonic: true,
+            }),
+        ),
+        metric(
+            "h",
+            MetricData::Histogram(Histogram {
+                data_points: vec![HistogramDataPoint {
+                    time_unix_nano: t,
+                    count: 2,
+                    sum: Some(3.0),
+                    bucket_counts: vec![1, 1],
+                    explicit_bounds: vec![1.0],
+                    ..Default::default()
+                }],
+                aggregation_temporality: TEMPORALITY_CUMULATIVE,
+            }),
+        ),
+        metric(
+            "e",
+            MetricData::ExponentialHistogram(ExponentialHistogram {
+                data_points: vec![ExponentialHistogramDataPoint {
+                    time_unix_nano: t,
+                    count: 3,
+                    scale: 3,
+                    zero_count: 1,
+                    positive: Some(Buckets { offset: -2, bucket_counts: vec![1, 0, 1] }),
+                    ..Default::default()
+                }],
+                aggregation_temporality: TEMPORALITY_CUMULATIVE,
+            }),
+        ),
+        metric(
+            "q",
+            MetricData::Summary(Summary {
+                data_points: vec![SummaryDataPoint {
+                    time_unix_nano: t,
+                    count: 1,
+                    sum: 1.0,
+                    quantile_values: vec![ValueAtQuantile { quantile: 0.5, value: 1.0 }],
+                    ..Default::default()
+                }],
+            }),
+        ),
+    ];
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", "svc"), kv("zone", "z")],
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                metrics,
+                ..Default::default()
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
 fn v1_request() -> v1::WriteRequest {
     let series = |name: &str, host: &str| v1::TimeSeries {
         labels: vec![
@@ -202,5 +292,12 @@ fn main() {
     for (i, (e, q)) in cases.iter().enumerate() {
         write(&qp, &format!("{i:02}"), &[&[*e][..], q.as_bytes()].concat());
     }
+    let otlp = corpus.join("otlp");
+    write(
+        &otlp,
+        "protobuf",
+        &[[0u8].as_slice(), &prost::Message::encode_to_vec(&otlp_request())].concat(),
+    );
+    write(&otlp, "json", &[[1u8].as_slice(), OTLP_JSON.as_bytes()].concat());
     println!("seed corpus written under {}", corpus.display());
 }

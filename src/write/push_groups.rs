@@ -1,23 +1,19 @@
 //! The push-group registry: which series each grouping key last pushed,
 //! per tenant, so a later PUT, POST or DELETE knows what to mark stale.
 //!
-//! Kept in memory and mirrored to `<tenant dir>/push_groups.json`,
-//! rewritten atomically after every change so that a DELETE after a
-//! restart still finds the group's series.
+//! Kept in memory and mirrored through storage's tenant state files
+//! ([`TenantStateFile::PushGroups`], `push_groups.json` in the tenant's
+//! directory), rewritten atomically after every change so that a DELETE
+//! after a restart still finds the group's series.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::storage::metadata::write_file_atomic;
-use crate::storage::StorageError;
+use crate::storage::{Storage, StorageError, TenantStateFile};
 use crate::tenant::TenantId;
-
-/// File name of a tenant's registry, inside its directory.
-pub(crate) const PUSH_GROUPS_FILE: &str = "push_groups.json";
 
 /// Version of the registry file's JSON layout.
 const PUSH_GROUPS_VERSION: u32 = 1;
@@ -27,24 +23,22 @@ pub(crate) type LabelPairs = Vec<(String, String)>;
 
 /// Every tenant's registry, loaded lazily on first use.
 #[derive(Default)]
-pub(crate) struct PushGroups {
+pub struct PushGroups {
     tenants: Mutex<HashMap<TenantId, Arc<Mutex<TenantGroups>>>>,
 }
 
 impl PushGroups {
-    /// The tenant's registry, read from `dir` on first use.
-    pub(crate) fn tenant(&self, tenant: &TenantId, dir: &Path) -> Arc<Mutex<TenantGroups>> {
+    /// The tenant's registry, read from storage on first use.
+    pub(crate) fn tenant(&self, storage: &Storage, tenant: &TenantId) -> Arc<Mutex<TenantGroups>> {
         self.tenants
             .lock()
             .entry(tenant.clone())
-            .or_insert_with(|| {
-                Arc::new(Mutex::new(TenantGroups::load(&dir.join(PUSH_GROUPS_FILE))))
-            })
+            .or_insert_with(|| Arc::new(Mutex::new(TenantGroups::load(storage, tenant))))
             .clone()
     }
 
     /// Forgets the tenant's registry (its file went with the tenant).
-    pub(crate) fn forget(&self, tenant: &TenantId) {
+    pub fn forget(&self, tenant: &TenantId) {
         self.tenants.lock().remove(tenant);
     }
 }
@@ -83,19 +77,19 @@ struct FileSeries {
 }
 
 impl TenantGroups {
-    fn load(path: &Path) -> TenantGroups {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return TenantGroups::default(),
+    fn load(storage: &Storage, tenant: &TenantId) -> TenantGroups {
+        let bytes = match storage.read_tenant_state(tenant, TenantStateFile::PushGroups) {
+            Ok(Some(b)) => b,
+            Ok(None) => return TenantGroups::default(),
             Err(e) => {
-                tracing::warn!(file = %path.display(), error = %e, "cannot read push groups; starting empty");
+                tracing::warn!(tenant = %tenant, error = %e, "cannot read push groups; starting empty");
                 return TenantGroups::default();
             }
         };
-        let Some(bytes) = crate::storage::unseal_state_file(&bytes) else {
-            tracing::warn!(file = %path.display(), "push groups file fails its checksum; starting empty");
-            return TenantGroups::default();
-        };
+        TenantGroups::parse(tenant, &bytes)
+    }
+
+    fn parse(tenant: &TenantId, bytes: &[u8]) -> TenantGroups {
         match serde_json::from_slice::<File>(bytes) {
             Ok(f) if f.version == PUSH_GROUPS_VERSION => TenantGroups {
                 groups: f
@@ -114,18 +108,18 @@ impl TenantGroups {
                     .collect(),
             },
             Ok(f) => {
-                tracing::warn!(file = %path.display(), version = f.version, "unknown push groups version; starting empty");
+                tracing::warn!(tenant = %tenant, version = f.version, "unknown push groups version; starting empty");
                 TenantGroups::default()
             }
             Err(e) => {
-                tracing::warn!(file = %path.display(), error = %e, "corrupt push groups file; starting empty");
+                tracing::warn!(tenant = %tenant, error = %e, "corrupt push groups file; starting empty");
                 TenantGroups::default()
             }
         }
     }
 
-    /// Writes the registry to `dir` atomically.
-    pub(crate) fn save(&self, dir: &Path) -> Result<(), StorageError> {
+    /// Writes the registry through storage, atomically.
+    pub(crate) fn save(&self, storage: &Storage, tenant: &TenantId) -> Result<(), StorageError> {
         let file = File {
             version: PUSH_GROUPS_VERSION,
             groups: self
@@ -145,10 +139,10 @@ impl TenantGroups {
                 })
                 .collect(),
         };
-        let path = dir.join(PUSH_GROUPS_FILE);
+        let name = TenantStateFile::PushGroups.name();
         let bytes = serde_json::to_vec(&file)
-            .map_err(|e| StorageError::io(&path, std::io::Error::other(e)))?;
-        write_file_atomic(&path, &bytes)
+            .map_err(|e| StorageError::io(name, std::io::Error::other(e)))?;
+        storage.write_tenant_state(tenant, TenantStateFile::PushGroups, &bytes)
     }
 
     /// The write time for `key`: `now`, or just past the group's last write.
@@ -209,9 +203,20 @@ mod tests {
             .collect()
     }
 
+    fn open(dir: &std::path::Path) -> Storage {
+        Storage::open(crate::storage::StorageConfig::new(dir))
+            .unwrap()
+            .0
+    }
+
+    fn tenant() -> TenantId {
+        TenantId::new("t").unwrap()
+    }
+
     #[test]
     fn put_post_delete_and_reload() {
         let dir = tempfile::tempdir().unwrap();
+        let storage = open(dir.path());
         let key = l(&[("job", "j")]);
         let mut g = TenantGroups::default();
         assert_eq!(g.write_time(&key, 5), 5);
@@ -232,8 +237,8 @@ mod tests {
         // PUT with only a: c vanishes.
         let gone = g.replace(&key, pushed(&[("a", "a")]), None, 8);
         assert_eq!(gone, vec![l(&[("__name__", "c")])]);
-        g.save(dir.path()).unwrap();
-        let mut back = TenantGroups::load(&dir.path().join(PUSH_GROUPS_FILE));
+        g.save(&storage, &tenant()).unwrap();
+        let mut back = TenantGroups::load(&storage, &tenant());
         assert_eq!(back, g);
         assert_eq!(back.delete(&key), Some(vec![l(&[("__name__", "a")])]));
         assert_eq!(back.delete(&key), None);
@@ -242,9 +247,27 @@ mod tests {
     #[test]
     fn missing_or_corrupt_file_is_empty() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(PUSH_GROUPS_FILE);
-        assert_eq!(TenantGroups::load(&path), TenantGroups::default());
-        std::fs::write(&path, b"{not json").unwrap();
-        assert_eq!(TenantGroups::load(&path), TenantGroups::default());
+        let storage = open(dir.path());
+        assert_eq!(
+            TenantGroups::load(&storage, &tenant()),
+            TenantGroups::default()
+        );
+        storage
+            .write_tenant_state(&tenant(), TenantStateFile::PushGroups, b"{not json")
+            .unwrap();
+        assert_eq!(
+            TenantGroups::load(&storage, &tenant()),
+            TenantGroups::default()
+        );
+        // A file that fails its checksum is refused by storage, then empty.
+        let path = dir.path().join("tenants/t/push_groups.json");
+        std::fs::write(&path, b"{\"version\":1,\"groups\":[]}").unwrap();
+        assert!(storage
+            .read_tenant_state(&tenant(), TenantStateFile::PushGroups)
+            .is_err());
+        assert_eq!(
+            TenantGroups::load(&storage, &tenant()),
+            TenantGroups::default()
+        );
     }
 }

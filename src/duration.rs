@@ -1,4 +1,7 @@
 //! Durations written the Prometheus way: `30s`, `5m`, `1h30m`, `1d`, `500ms`.
+//!
+//! A leaf: it uses nothing else of the crate, so `config/`, `auth/` and
+//! `api/` can all use it without importing one another.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,0 +1,178 @@
+//! Dashboard-style requests against Tessera, Prometheus 2.42 and
+//! VictoriaMetrics 1.79, side by side, over real HTTP.
+//!
+//! Every server runs as its own process on a loopback port and receives the
+//! same remote-write bodies (`dashboard/data.rs`: node-exporter-like data,
+//! `DASH_HOSTS` hosts x 87 series, one hour at 15 s ending now). Each
+//! server's sample count is checked before anything is timed. Then, one
+//! server busy at a time, each request runs once to warm up and
+//! `DASH_RUNS` times; the table gives the median wall time of the request
+//! (body read included), as a dashboard sees it.
+//!
+//! Caches: VictoriaMetrics runs with its rollup result cache on (its
+//! default) and is also timed with `nocache=1` on every request, which
+//! turns the cache off for that request. Tessera is timed the same two
+//! ways (its range-query result cache honours `nocache=1` as well), and
+//! each is compared with the other in the same mode.
+//!
+//! Answers: Tessera's must agree with Prometheus's (series, points and
+//! the sum of values within 1e-9 relative; label and series lookups as
+//! sets), or the run fails: speed never comes from a wrong answer.
+//! VictoriaMetrics' answers are shown for information only, because its
+//! `rate` deliberately does not extrapolate like Prometheus's.
+//!
+//! Environment (defaults in brackets): `DASH_HOSTS` [500], `DASH_RUNS` [5],
+//! `DASH_REPORT` [dashboard.md]: where the table is also written;
+//! `DASH_HOLD`: keep the loaded servers up for an hour instead (profiling).
+//! Run with `cargo bench --bench dashboard` (or `benches/dashboard.sh`).
+
+#[path = "dashboard/data.rs"]
+mod data;
+#[path = "dashboard/requests.rs"]
+mod requests;
+#[path = "dashboard/servers.rs"]
+mod servers;
+
+use std::time::{Duration, Instant};
+
+use requests::{Answer, Request};
+use servers::{Kind, Server};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a test run (`cargo test --benches`)
+    // does not, and this harness only makes sense as a benchmark.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let hosts = env("DASH_HOSTS", 500);
+    let runs = env("DASH_RUNS", 5).max(1);
+    for peer in ["prometheus", "victoria-metrics"] {
+        if !servers::available(peer) {
+            eprintln!("{peer} is not on PATH (apt-get install -y prometheus victoria-metrics)");
+            std::process::exit(2);
+        }
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let end_ms = now_ms / data::STEP_MS * data::STEP_MS - data::STEP_MS;
+    let fleet = data::Fleet::new(hosts, end_ms);
+    let (bodies, samples) = fleet.bodies();
+    eprintln!(
+        "data: {hosts} hosts, {} series, {samples} samples, {} requests of {:.1} MiB",
+        fleet.series(),
+        bodies.len(),
+        bodies.iter().map(Vec::len).sum::<usize>() as f64 / (1 << 20) as f64
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kinds = [Kind::Tessera, Kind::Prometheus, Kind::Victoria];
+    let servers: Vec<Server> = kinds
+        .iter()
+        .map(|&k| {
+            let s = Server::start(k, &dir.path().join(k.name()));
+            let (took, ()) = timed(|| bodies.iter().for_each(|b| s.write(b.clone())));
+            s.flush();
+            requests::wait_for_count(&s, end_ms, samples);
+            eprintln!(
+                "{}: loaded {samples} samples in {:.1} s",
+                k.name(),
+                took.as_secs_f64()
+            );
+            s
+        })
+        .collect();
+    if std::env::var_os("DASH_HOLD").is_some() {
+        // For profiling: keep the loaded servers up and say where they are.
+        for s in &servers {
+            eprintln!(
+                "{} at {} (query end {})",
+                s.kind.name(),
+                s.base,
+                end_ms / 1000
+            );
+        }
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+    let list = requests::list(fleet.start_ms, end_ms);
+    let mut rows = Vec::new();
+    for r in &list {
+        rows.push(measure(r, &servers, runs));
+    }
+    let table = requests::table(&rows, hosts, runs);
+    println!("{table}");
+    let out = std::env::var("DASH_REPORT").unwrap_or_else(|_| "dashboard.md".into());
+    std::fs::write(&out, &table).expect("write report");
+    eprintln!("report written to {out}");
+    let wrong: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r.tessera_agrees)
+        .map(|r| r.name)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "Tessera's answer differs from Prometheus's for {wrong:?}"
+    );
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (Duration, T) {
+    let t = Instant::now();
+    let v = f();
+    (t.elapsed(), v)
+}
+
+/// One request's row: medians per (server, cache mode).
+pub struct Row {
+    /// Short name.
+    pub name: &'static str,
+    /// Tessera with its cache off, then on.
+    pub tessera: [Duration; 2],
+    /// Prometheus (no result cache).
+    pub prometheus: Duration,
+    /// VictoriaMetrics with its cache off, then on.
+    pub victoria: [Duration; 2],
+    /// Whether Tessera's answer is Prometheus's.
+    pub tessera_agrees: bool,
+    /// Whether VictoriaMetrics' answer is Prometheus's (information).
+    pub victoria_agrees: bool,
+}
+
+fn median_of(s: &Server, r: &Request, nocache: bool, runs: usize) -> (Duration, Answer) {
+    let first = r.run(s, nocache);
+    let mut times: Vec<Duration> = (0..runs).map(|_| timed(|| r.run(s, nocache)).0).collect();
+    times.sort();
+    (times[times.len() / 2], first)
+}
+
+fn measure(r: &Request, servers: &[Server], runs: usize) -> Row {
+    let [t, p, v] = [&servers[0], &servers[1], &servers[2]];
+    let (t_off, t_answer) = median_of(t, r, true, runs);
+    let (t_on, _) = median_of(t, r, false, runs);
+    let (p_time, p_answer) = median_of(p, r, true, runs);
+    let (v_off, v_answer) = median_of(v, r, true, runs);
+    let (v_on, _) = median_of(v, r, false, runs);
+    let tessera_agrees = t_answer.agrees(&p_answer);
+    if !tessera_agrees {
+        eprintln!(
+            "{}: Tessera {}\n  Prometheus {}",
+            r.name,
+            t_answer.brief(),
+            p_answer.brief()
+        );
+    }
+    Row {
+        name: r.name,
+        tessera: [t_off, t_on],
+        prometheus: p_time,
+        victoria: [v_off, v_on],
+        tessera_agrees,
+        victoria_agrees: v_answer.agrees(&p_answer),
+    }
+}

@@ -1,0 +1,144 @@
+//! A write as log messages: each series goes to its partition, each
+//! partition's part is packed into messages of at most
+//! [`MAX_MESSAGE_BYTES`], and each message gets the id that makes a
+//! retried request a duplicate the stream drops.
+
+use std::collections::{BTreeMap, HashMap};
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use super::partition::series_partition;
+use super::wire::{WireBatch, WireSeries, WIRE_VERSION};
+use super::ClusterConfig;
+use crate::storage::SeriesInput;
+use crate::tenant::TenantId;
+
+/// Largest payload put in one log message before a partition's part of a
+/// request is split (NATS refuses messages over 1 MiB by default).
+pub(crate) const MAX_MESSAGE_BYTES: usize = 512 << 10;
+/// Most samples of one series in one message piece.
+const MAX_SERIES_SAMPLES: usize = 8192;
+/// Most histograms of one series in one message piece.
+const MAX_SERIES_HISTOGRAMS: usize = 1024;
+/// Largest encoded native histogram the log takes: one must fit a
+/// message with its series' labels.
+pub const MAX_HISTOGRAM_BYTES: usize = MAX_MESSAGE_BYTES - (64 << 10);
+
+/// A request's series as log messages: `(partition, piece, payload)`,
+/// and the indexes of series whose histograms are too large for the log.
+pub(crate) fn split(
+    cfg: &ClusterConfig,
+    tenant: &TenantId,
+    batch: &[SeriesInput<'_>],
+    start_times: Option<&[&[i64]]>,
+) -> (Vec<(u32, u32, Vec<u8>)>, Vec<usize>) {
+    let shard = cfg.shard(tenant);
+    let mut parts = Parts::default();
+    let mut too_large = Vec::new();
+    for (i, input) in batch.iter().enumerate() {
+        if input.samples.is_empty() && input.histograms.is_empty() {
+            continue;
+        }
+        let p = series_partition(tenant, input.labels, &shard);
+        let st = start_times
+            .and_then(|s| s.get(i).copied())
+            .filter(|s| !s.is_empty());
+        for (k, chunk) in input.samples.chunks(MAX_SERIES_SAMPLES).enumerate() {
+            let piece = SeriesInput {
+                labels: input.labels,
+                samples: chunk,
+                histograms: &[],
+            };
+            let st_chunk = st.and_then(|s| s.chunks(MAX_SERIES_SAMPLES).nth(k));
+            parts.add(p, WireSeries::from_input(&piece, st_chunk));
+        }
+        if input.histograms.is_empty() {
+            continue;
+        }
+        let labels_only = SeriesInput {
+            labels: input.labels,
+            samples: &[],
+            histograms: &[],
+        };
+        let pieces = input
+            .histograms
+            .chunks(MAX_SERIES_HISTOGRAMS)
+            .map(|hs| WireSeries::from_input(&labels_only, None).with_histograms(hs))
+            .collect::<Vec<_>>();
+        let fits = pieces
+            .iter()
+            .flat_map(|s| &s.histograms)
+            .all(|h| h.value.len() <= MAX_HISTOGRAM_BYTES);
+        if !fits {
+            too_large.push(i);
+            continue;
+        }
+        for piece in pieces {
+            parts.add_split(p, piece);
+        }
+    }
+    (parts.messages(), too_large)
+}
+
+/// Series packed into messages of at most [`MAX_MESSAGE_BYTES`] per partition.
+#[derive(Default)]
+struct Parts {
+    parts: BTreeMap<u32, Vec<WireBatch>>,
+    sizes: HashMap<u32, usize>,
+}
+
+impl Parts {
+    fn add(&mut self, p: u32, series: WireSeries) {
+        let size = series.encoded_len() + 8;
+        let list = self.parts.entry(p).or_default();
+        let used = self.sizes.entry(p).or_insert(0);
+        if list.is_empty() || *used + size > MAX_MESSAGE_BYTES {
+            list.push(WireBatch {
+                series: Vec::new(),
+                version: WIRE_VERSION,
+            });
+            *used = 0;
+        }
+        *used += size;
+        if let Some(last) = list.last_mut() {
+            last.series.push(series);
+        }
+    }
+
+    /// Adds a histogram piece, halving it while it is larger than a
+    /// message (each histogram alone fits: the caller checked).
+    fn add_split(&mut self, p: u32, series: WireSeries) {
+        if series.encoded_len() + 8 <= MAX_MESSAGE_BYTES || series.histograms.len() < 2 {
+            self.add(p, series);
+            return;
+        }
+        let mut first = series.clone();
+        let second_half = first.histograms.split_off(first.histograms.len() / 2);
+        let mut second = series;
+        second.histograms = second_half;
+        self.add_split(p, first);
+        self.add_split(p, second);
+    }
+
+    fn messages(self) -> Vec<(u32, u32, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (p, list) in self.parts {
+            for (piece, b) in list.into_iter().enumerate() {
+                out.push((p, piece as u32, b.encode_to_vec()));
+            }
+        }
+        out
+    }
+}
+
+pub(crate) fn message_id(tenant: &TenantId, p: u32, piece: u32, payload: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(tenant.as_str().as_bytes());
+    h.update([0]);
+    h.update(p.to_le_bytes());
+    h.update(piece.to_le_bytes());
+    h.update(payload);
+    let d = h.finalize();
+    d[..20].iter().map(|b| format!("{b:02x}")).collect()
+}
