@@ -51,9 +51,32 @@ fn gaps_stale_nan_and_histograms() {
     assert!(matches!(v[4], Float(f) if is_stale_nan(f)));
     assert!(matches!(v[5], Float(f) if f.is_nan() && !is_stale_nan(f)));
     let h = parse_values("{{schema:0 sum:5 count:4 buckets:[1 2 1]}} 3 {{sum:1}}x2").unwrap();
-    assert_eq!(h, [Histogram, Float(3.0), Histogram, Histogram, Histogram]);
-    let h = parse_values("{{sum:1}}+{{sum:2}}x3 _").unwrap();
-    assert_eq!(h, [Histogram, Histogram, Histogram, Histogram, Omitted]);
+    assert_eq!(h.len(), 5);
+    assert!(matches!(&h[0], Histogram(d) if d.count == 4.0 && d.pos.len() == 3));
+    assert_eq!(h[1], Float(3.0));
+    assert!(h[2..]
+        .iter()
+        .all(|v| matches!(v, Histogram(d) if d.sum == 1.0)));
+    let h = parse_values("{{sum:1 buckets:[1] offset:2}}+{{sum:2 buckets:[1 1] offset:2}}x3 _")
+        .unwrap();
+    let sums: Vec<f64> = h
+        .iter()
+        .filter_map(|v| match v {
+            Histogram(d) => Some(d.sum),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sums, [1.0, 3.0, 5.0, 7.0]);
+    assert!(
+        matches!(&h[3], Histogram(d) if d.pos.get(&2) == Some(&4.0) && d.pos.get(&3) == Some(&3.0))
+    );
+    assert_eq!(h[4], Omitted);
+    let h =
+        parse_values("{{schema:2 count:9 sum:3 buckets:[5 4]}}-{{count:1 sum:1 buckets:[1]}}x1")
+            .unwrap();
+    assert!(
+        matches!(&h[1], Histogram(d) if d.schema == 2 && d.count == 8.0 && d.pos.get(&0) == Some(&4.0))
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use super::hist_agg::HAcc;
 use super::labels;
 use super::{Ctx, Grid, Result, StepSeries};
 use crate::model::Labels;
@@ -136,6 +137,7 @@ impl Acc {
             labels: self.labels,
             vals,
             drop_name: self.drop_name,
+            hists: Vec::new(),
         }
     }
 }
@@ -194,6 +196,8 @@ impl Ctx<'_> {
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let (without, grouping) = (a.without, &a.grouping);
         let budget = self.budget;
+        let mut hgroups: Vec<Option<HAcc>> = Vec::new();
+        let mut notes = Vec::new();
         self.stream(&a.expr, grid, &mut |s: StepSeries| {
             let key = group_labels(&s.labels, without, grouping);
             let gi = match index.get(&key) {
@@ -218,6 +222,27 @@ impl Ctx<'_> {
                     g.add(op, i, f);
                 }
             }
+            if s.hists.iter().any(Option::is_some) {
+                if hgroups.len() <= gi {
+                    hgroups.resize_with(gi + 1, || None);
+                }
+                let name = s.labels.get(labels::NAME).unwrap_or_default();
+                for i in 0..s.hists.len() {
+                    let Some(h) = s.hist(i) else { continue };
+                    match op {
+                        AggOp::Count | AggOp::Group => g.add(op, i, 0.0),
+                        AggOp::Sum | AggOp::Avg => hgroups[gi]
+                            .get_or_insert_with(|| HAcc::new(n))
+                            .add(i, h, name, &mut notes),
+                        _ => {
+                            return Err(super::select::histograms_unsupported(
+                                &format!("aggregation {op:?}").to_lowercase(),
+                                &s.labels,
+                            ))
+                        }
+                    }
+                }
+            }
             Ok(())
         })?;
         budget.release(groups.len() * n);
@@ -229,11 +254,26 @@ impl Ctx<'_> {
                     .sum(),
             );
         }
+        hgroups.resize_with(groups.len(), || None);
         let out: Vec<StepSeries> = groups
             .into_iter()
-            .map(|g| g.finish(op, &q))
-            .filter(|s| s.vals.iter().any(Option::is_some))
+            .zip(hgroups)
+            .map(|(g, h)| {
+                let mut s = g.finish(op, &q);
+                if let Some(h) = h {
+                    h.finish(&mut s, op == AggOp::Avg, &mut notes);
+                }
+                s
+            })
+            .filter(StepSeries::any)
             .collect();
+        let anchor = super::native::anchor(&a.expr);
+        for note in notes {
+            match note {
+                super::native::Note::Warn(m) => self.warn_at(m, &anchor),
+                super::native::Note::Info(m) => self.info_at(m, &anchor),
+            }
+        }
         let held = out.iter().map(|s| s.vals.len()).sum();
         self.acquire(held)?;
         Ok(out)
@@ -358,6 +398,7 @@ impl Ctx<'_> {
                             labels: key.clone(),
                             vals: vec![None; n],
                             drop_name: false,
+                            hists: Vec::new(),
                         });
                         index.insert(key, out.len() - 1);
                         out.len() - 1
@@ -535,6 +576,7 @@ impl KSelect<'_> {
                 labels,
                 vals: v,
                 drop_name,
+                hists: Vec::new(),
             });
         }
         out
