@@ -101,6 +101,25 @@ impl HistDesc {
     /// histograms is this).
     pub fn plus(&self, d: &HistDesc, k: f64) -> HistDesc {
         let mut h = self.clone();
+        let mut d = d.clone();
+        // Exponential schemas meet at the lower resolution (upstream
+        // `targetIdx`): index i of schema s is index ((i-1) >> (s-t)) + 1 of t.
+        if h.schema != -53 && d.schema != -53 && h.schema != d.schema {
+            let to = h.schema.min(d.schema);
+            for x in [&mut h, &mut d] {
+                let shift = x.schema - to;
+                let reduce = |m: &BTreeMap<i32, f64>| {
+                    let mut out = BTreeMap::new();
+                    for (i, c) in m {
+                        *out.entry(((i - 1) >> shift) + 1).or_insert(0.0) += c;
+                    }
+                    out
+                };
+                x.pos = reduce(&x.pos);
+                x.neg = reduce(&x.neg);
+                x.schema = to;
+            }
+        }
         h.sum += k * d.sum;
         h.count += k * d.count;
         h.zero_count += k * d.zero_count;

@@ -541,6 +541,14 @@ impl Ctx<'_> {
         let vec: Vec<tessera::promql::InstantSample> = m
             .iter()
             .filter_map(|s| {
+                if let Some(h) = s.histograms.iter().find(|p| p.t == t) {
+                    return Some(tessera::promql::InstantSample {
+                        labels: s.labels.clone(),
+                        t,
+                        v: 0.0,
+                        histogram: Some(h.h.clone()),
+                    });
+                }
                 let p = s.samples.iter().find(|p| p.t == t)?;
                 Some(tessera::promql::InstantSample {
                     labels: s.labels.clone(),

@@ -232,7 +232,7 @@ impl Ctx<'_> {
                     match op {
                         AggOp::Count | AggOp::Group => g.add(op, i, 0.0),
                         AggOp::Sum | AggOp::Avg => hgroups[gi]
-                            .get_or_insert_with(|| HAcc::new(n))
+                            .get_or_insert_with(|| HAcc::new(n, op == AggOp::Avg))
                             .add(i, h, name, &mut notes),
                         _ => {
                             return Err(super::select::histograms_unsupported(
@@ -261,7 +261,7 @@ impl Ctx<'_> {
             .map(|(g, h)| {
                 let mut s = g.finish(op, &q);
                 if let Some(h) = h {
-                    h.finish(&mut s, op == AggOp::Avg, &mut notes);
+                    h.finish(&mut s, &mut notes);
                 }
                 s
             })

@@ -7,10 +7,12 @@ use super::native::{msg, Note};
 use super::StepSeries;
 use crate::model::CounterResetHint;
 use crate::promql::functions::fhist::FHist;
+use crate::promql::functions::hsum::HSum;
 
 /// One group's histogram state over the steps.
 pub(crate) struct HAcc {
-    sums: Vec<Option<FHist>>,
+    sums: Vec<Option<HSum>>,
+    avg: bool,
     counts: Vec<f64>,
     incompatible: Vec<bool>,
     reset: Vec<bool>,
@@ -18,9 +20,10 @@ pub(crate) struct HAcc {
 }
 
 impl HAcc {
-    pub(crate) fn new(n: usize) -> HAcc {
+    pub(crate) fn new(n: usize, avg: bool) -> HAcc {
         HAcc {
-            sums: vec![None; n],
+            sums: (0..n).map(|_| None).collect(),
+            avg,
             counts: vec![0.0; n],
             incompatible: vec![false; n],
             reset: vec![false; n],
@@ -40,7 +43,7 @@ impl HAcc {
             return;
         }
         match &mut self.sums[i] {
-            None => self.sums[i] = Some(h.clone()),
+            None => self.sums[i] = Some(HSum::new(h, self.avg)),
             Some(sum) => match sum.add(h) {
                 Ok(n) => {
                     if n.bounds_reconciled {
@@ -58,7 +61,7 @@ impl HAcc {
     /// Puts the group's histograms into its output series `out` (whose
     /// floats are the group's float result): a step with both kinds gives
     /// nothing and a warning.
-    pub(crate) fn finish(self, out: &mut StepSeries, avg: bool, notes: &mut Vec<Note>) {
+    pub(crate) fn finish(self, out: &mut StepSeries, notes: &mut Vec<Note>) {
         let n = out.vals.len();
         let mut hists = vec![None; n];
         for (i, sum) in self.sums.into_iter().enumerate() {
@@ -79,11 +82,8 @@ impl HAcc {
             if self.reset[i] && self.not_reset[i] {
                 notes.push(Note::Warn(msg::collision("aggregation")));
             }
-            if let Some(mut h) = sum {
-                if avg {
-                    h.div(self.counts[i]);
-                }
-                hists[i] = Some(Box::new(h));
+            if let Some(sum) = sum {
+                hists[i] = Some(Box::new(sum.finish()));
             }
         }
         out.hists = hists;

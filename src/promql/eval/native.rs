@@ -4,6 +4,7 @@
 //! `funcResets`, `funcChanges` and the `*_over_time` functions upstream).
 
 use crate::promql::functions::fhist::{FHist, IncompatibleSchema};
+use crate::promql::functions::hsum::HSum;
 use crate::promql::functions::{self, RangeFn, Window};
 use crate::promql::plan::{AggOp, BinOp, Node};
 
@@ -237,17 +238,17 @@ pub(crate) fn range_kernel(
 
 /// `sum_over_time` / `avg_over_time` of histograms.
 fn sum_hists(hs: &[HPoint], avg: bool, name: &str, notes: &mut Vec<Note>) -> HOut {
-    let mut sum = hs[0].h.clone();
+    let mut acc = HSum::new(&hs[0].h, avg);
     let (mut reset, mut not_reset, mut reconciled) = (false, false, false);
     let mut track = |h: &FHist| match h.hint {
         crate::model::CounterResetHint::Reset => reset = true,
         crate::model::CounterResetHint::NotReset => not_reset = true,
         _ => {}
     };
-    track(&sum);
+    track(&hs[0].h);
     for p in &hs[1..] {
         track(&p.h);
-        match sum.add(&p.h) {
+        match acc.add(&p.h) {
             Ok(n) => reconciled |= n.bounds_reconciled,
             Err(IncompatibleSchema) => {
                 notes.push(Note::Warn(msg::mixed_schemas(name)));
@@ -261,10 +262,7 @@ fn sum_hists(hs: &[HPoint], avg: bool, name: &str, notes: &mut Vec<Note>) -> HOu
     if reconciled {
         notes.push(Note::Info(msg::reconciled("aggregation")));
     }
-    if avg {
-        sum.div(hs.len() as f64);
-    }
-    HOut::Hist(sum)
+    HOut::Hist(acc.finish())
 }
 
 /// `histogramRate`: last minus first, plus every histogram before a

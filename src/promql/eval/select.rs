@@ -222,6 +222,7 @@ impl Ctx<'_> {
         points.sort_by_key(|p| p.0.t);
         let timeline: Vec<Sample> = points.iter().map(|p| p.0).collect();
         let picked = lookback_index(&timeline, eff, self.cfg.lookback_delta_ms);
+        let converted = with_reset_hints(&s.histograms);
         let mut vals = Vec::with_capacity(picked.len());
         let mut hists = Vec::with_capacity(picked.len());
         for k in picked {
@@ -232,7 +233,7 @@ impl Ctx<'_> {
                 }
                 Some((_, Some(h))) => {
                     vals.push(None);
-                    hists.push(Some(Box::new(FHist::from_model(&s.histograms[h].h))));
+                    hists.push(Some(Box::new(converted[h].clone())));
                 }
                 Some((x, None)) => {
                     vals.push(Some(x.v));
@@ -334,14 +335,11 @@ impl Ctx<'_> {
                     .saturating_add(1);
                 let maxt = last.saturating_add(windows.right);
                 self.each_series_st(sel, mint, maxt, with_st, &mut |ctx, s, sts| {
-                    let hists: Vec<HPoint> = s
-                        .histograms
-                        .iter()
-                        .filter(|h| !h.h.is_stale())
-                        .map(|h| HPoint {
-                            t: h.t,
-                            h: FHist::from_model(&h.h),
-                        })
+                    let hists: Vec<HPoint> = with_reset_hints(&s.histograms)
+                        .into_iter()
+                        .zip(&s.histograms)
+                        .filter(|(_, h)| !h.h.is_stale())
+                        .map(|(h, at)| HPoint { t: at.t, h })
                         .collect();
                     let samples: Vec<Sample> = s
                         .samples
@@ -502,6 +500,36 @@ impl Ctx<'_> {
         let (raw, windows) = self.subquery_series(sq, grid)?;
         Ok(cut_first_window(raw, &windows))
     }
+}
+
+/// The histograms of a series as the evaluator reads them, with the
+/// counter-reset hints Prometheus's head gives a histogram appended after
+/// another (`appendable` in `tsdb/chunkenc`): a histogram whose sender
+/// said nothing is a reset if it follows one it cannot continue, and not
+/// one otherwise. Gauge hints and stale markers are left alone; the
+/// first histogram read keeps its own hint.
+fn with_reset_hints(hs: &[crate::model::HistogramSample]) -> Vec<FHist> {
+    use crate::model::CounterResetHint::{NotReset, Reset, Unknown};
+    let mut out: Vec<FHist> = Vec::with_capacity(hs.len());
+    let mut prev: Option<usize> = None;
+    for (i, h) in hs.iter().enumerate() {
+        let mut f = FHist::from_model(&h.h);
+        if h.h.is_stale() {
+            prev = None;
+            out.push(f);
+            continue;
+        }
+        if let (Some(p), Unknown) = (prev, f.hint) {
+            f.hint = if f.detect_reset(&out[p]) {
+                Reset
+            } else {
+                NotReset
+            };
+        }
+        prev = Some(i);
+        out.push(f);
+    }
+    out
 }
 
 /// Keeps only the samples in the first step's window (instant queries).

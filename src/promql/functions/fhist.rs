@@ -8,6 +8,7 @@
 //! intersection, counter-reset hint adjustment), `Mul`/`Div`,
 //! `DetectReset` and the bucket iterators.
 
+use super::kahan;
 use crate::model::histogram::{exponential_bound, Bucket, CUSTOM_BUCKETS_SCHEMA};
 use crate::model::{CounterResetHint, Histogram, HistogramCounts, Span};
 
@@ -249,6 +250,88 @@ impl FHist {
         Ok(notes)
     }
 
+    /// `KahanAdd`: adds `o` with a compensation histogram `c` holding the
+    /// lost low-order parts (same layout as `self`); the result is
+    /// `self + c` once every input is in ([`FHist::kahan_finish`]).
+    pub(crate) fn kahan_add(
+        &mut self,
+        o: &FHist,
+        c: &mut FHist,
+    ) -> Result<AddNotes, IncompatibleSchema> {
+        if self.is_custom() != o.is_custom() {
+            return Err(IncompatibleSchema);
+        }
+        let mut o = o.clone();
+        let mut notes = AddNotes {
+            reset_collision: self.adjust_hint(&o),
+            ..AddNotes::default()
+        };
+        if self.is_custom() {
+            if self.custom != o.custom {
+                notes.bounds_reconciled = true;
+                let common = intersect(&self.custom, &o.custom);
+                self.pos = self.map_custom(&common);
+                c.pos = c.map_custom(&common);
+                o.pos = o.map_custom(&common);
+                self.custom = common.clone();
+                c.custom = common;
+            }
+        } else {
+            if o.schema < self.schema {
+                for h in [&mut *self, &mut *c] {
+                    h.pos = reduce(&h.pos, h.schema, o.schema);
+                    h.neg = reduce(&h.neg, h.schema, o.schema);
+                    h.schema = o.schema;
+                }
+            } else if o.schema > self.schema {
+                o.pos = reduce(&o.pos, o.schema, self.schema);
+                o.neg = reduce(&o.neg, o.schema, self.schema);
+                o.schema = self.schema;
+            }
+            self.reconcile_zero(&mut o);
+            c.widen_zero(self.zero_threshold);
+            (self.zero_count, c.zero_count) =
+                kahan::inc(o.zero_count, self.zero_count, c.zero_count);
+        }
+        (self.count, c.count) = kahan::inc(o.count, self.count, c.count);
+        (self.sum, c.sum) = kahan::inc(o.sum, self.sum, c.sum);
+        kahan_side(&mut self.pos, &mut c.pos, &o.pos);
+        kahan_side(&mut self.neg, &mut c.neg, &o.neg);
+        Ok(notes)
+    }
+
+    /// A compensation histogram for [`FHist::kahan_add`] into `self`.
+    pub(crate) fn kahan_zero(&self) -> FHist {
+        FHist {
+            zero_count: 0.0,
+            count: 0.0,
+            sum: 0.0,
+            pos: Vec::new(),
+            neg: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// `self + c`, the compensated result.
+    pub(crate) fn kahan_finish(&mut self, c: &FHist) {
+        let hint = self.hint;
+        self.count += c.count;
+        self.sum += c.sum;
+        self.zero_count += c.zero_count;
+        self.pos = merge(&self.pos, &c.pos, 1.0);
+        self.neg = merge(&self.neg, &c.neg, 1.0);
+        self.hint = hint;
+    }
+
+    /// Whether a count, the sum or a bucket is infinite (`HasOverflow`).
+    pub(crate) fn has_overflow(&self) -> bool {
+        [self.count, self.sum, self.zero_count]
+            .iter()
+            .chain(self.pos.iter().map(|b| &b.1))
+            .chain(self.neg.iter().map(|b| &b.1))
+            .any(|v| v.is_infinite())
+    }
+
     /// `adjustCounterReset`: the hint of a sum or difference; `true` on a
     /// reset/not-reset collision.
     fn adjust_hint(&mut self, o: &FHist) -> bool {
@@ -421,6 +504,26 @@ impl FHist {
     /// (the zero bucket between the sides, bounds next to it clamped).
     pub(crate) fn all_buckets(&self) -> Vec<Bucket> {
         self.to_model().nonempty_buckets()
+    }
+}
+
+/// Adds `o`'s buckets into `sum` with compensation terms in `c`, creating
+/// buckets in both as needed.
+fn kahan_side(sum: &mut Vec<(i32, f64)>, c: &mut Vec<(i32, f64)>, o: &[(i32, f64)]) {
+    let zeros: Vec<(i32, f64)> = o.iter().map(|b| (b.0, 0.0)).collect();
+    *sum = merge(sum, &zeros, 1.0);
+    *c = merge(c, &zeros, 1.0);
+    let mut ci = 0;
+    for &(i, v) in o {
+        let Ok(si) = sum.binary_search_by_key(&i, |b| b.0) else {
+            continue;
+        };
+        while ci < c.len() && c[ci].0 < i {
+            ci += 1;
+        }
+        let (s, cc) = kahan::inc(v, sum[si].1, c[ci].1);
+        sum[si].1 = s;
+        c[ci].1 = cc;
     }
 }
 

@@ -62,7 +62,12 @@ pub(crate) fn quantile(q: f64, h: &FHist) -> Stat {
         }
     }
     let Some(k) = at else {
-        return Stat::of(f64::NAN);
+        // No populated bucket: only NaN observations (or a broken count).
+        return Stat {
+            value: f64::NAN,
+            nan_result: h.sum.is_nan(),
+            nan_skew: false,
+        };
     };
     let mut b = buckets[k];
     if !h.is_custom() && b.lower < 0.0 && b.upper > 0.0 {

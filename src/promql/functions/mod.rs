@@ -11,6 +11,7 @@ mod date;
 pub(crate) mod extended;
 pub(crate) mod fhist;
 pub(crate) mod hist_stats;
+pub(crate) mod hsum;
 pub(crate) mod kahan;
 mod math;
 mod over_time;
