@@ -234,6 +234,16 @@ impl Ctx<'_> {
                         AggOp::Sum | AggOp::Avg => hgroups[gi]
                             .get_or_insert_with(|| HAcc::new(n, op == AggOp::Avg))
                             .add(i, h, name, &mut notes),
+                        AggOp::Min
+                        | AggOp::Max
+                        | AggOp::Stddev
+                        | AggOp::Stdvar
+                        | AggOp::Quantile => {
+                            let what = format!("{op:?}").to_lowercase();
+                            notes.push(super::native::Note::Info(format!(
+                                "PromQL info: ignored histogram in {what} aggregation"
+                            )));
+                        }
                         _ => {
                             return Err(super::select::histograms_unsupported(
                                 &format!("aggregation {op:?}").to_lowercase(),
@@ -346,7 +356,16 @@ impl Ctx<'_> {
         // Charged as the selection grows: a step slot per group (its
         // heaps), one per series kept, one per value kept.
         let mut charged = 0usize;
-        self.stream(&a.expr, grid, &mut |s: StepSeries| {
+        let mut ignored = false;
+        self.stream(&a.expr, grid, &mut |mut s: StepSeries| {
+            if s.hists.iter().any(Option::is_some) {
+                // topk and bottomk leave histograms out (`aggregationK`).
+                ignored = true;
+                s.hists = Vec::new();
+                if !s.vals.iter().any(Option::is_some) {
+                    return Ok(());
+                }
+            }
             let key = group_labels(&s.labels, without, grouping);
             let next = index.len();
             let g = *index.entry(key).or_insert(next);
@@ -355,6 +374,13 @@ impl Ctx<'_> {
             budget.acquire(grown)
         })?;
         budget.release(charged);
+        if ignored {
+            let what = format!("{:?}", a.op).to_lowercase();
+            self.info_at(
+                format!("PromQL info: ignored histogram in {what} aggregation"),
+                &what,
+            );
+        }
         let out = k.finish();
         self.acquire(out.iter().map(StepSeries::slots).sum())?;
         Ok(out)

@@ -181,6 +181,8 @@ impl Ctx<'_> {
         let p = |k: usize, i: usize| params.get(k).and_then(|v| v.get(i)).copied();
         let arg = self.arg(c, 0)?;
         self.stream(arg, grid, &mut |mut s: StepSeries| {
+            // Float functions leave histograms out, as upstream.
+            s.hists = Vec::new();
             for (i, slot) in s.vals.iter_mut().enumerate() {
                 let Some(x) = *slot else { continue };
                 *slot = match name {

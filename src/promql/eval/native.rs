@@ -72,6 +72,59 @@ fn call_ok(name: &str) -> bool {
             | "mad_over_time"
             | "ts_of_min_over_time"
             | "ts_of_max_over_time"
+            | "scalar"
+            | "vector"
+            | "time"
+            | "pi"
+            | "step"
+            | "range"
+            | "start"
+            | "end"
+            | "min_of"
+            | "max_of"
+    ) || drops_histograms(name)
+}
+
+/// Element-wise functions over floats: histograms are left out of their
+/// output (`simpleFloatFunc`, `dateWrapper`, `clamp` upstream).
+pub(crate) fn drops_histograms(name: &str) -> bool {
+    matches!(
+        name,
+        "abs"
+            | "ceil"
+            | "floor"
+            | "exp"
+            | "sqrt"
+            | "ln"
+            | "log2"
+            | "log10"
+            | "sgn"
+            | "sin"
+            | "cos"
+            | "tan"
+            | "asin"
+            | "acos"
+            | "atan"
+            | "sinh"
+            | "cosh"
+            | "tanh"
+            | "asinh"
+            | "acosh"
+            | "atanh"
+            | "deg"
+            | "rad"
+            | "clamp"
+            | "clamp_min"
+            | "clamp_max"
+            | "round"
+            | "day_of_month"
+            | "day_of_week"
+            | "day_of_year"
+            | "days_in_month"
+            | "hour"
+            | "minute"
+            | "month"
+            | "year"
     )
 }
 
@@ -89,25 +142,13 @@ pub(crate) fn blocker(node: &Node, range: bool) -> Option<String> {
         Node::Subquery(sq) => blocker(&sq.expr, true),
         Node::Neg(inner) => blocker(inner, range),
         Node::Binary(b) => {
-            let ok = matches!(
-                b.op,
-                BinOp::Add
-                    | BinOp::Sub
-                    | BinOp::Mul
-                    | BinOp::Div
-                    | BinOp::Eq
-                    | BinOp::Ne
-                    | BinOp::And
-                    | BinOp::Or
-                    | BinOp::Unless
-            );
-            if !ok {
+            if matches!(b.op, BinOp::TrimUpper | BinOp::TrimLower) {
                 return Some(format!("binary operator {:?}", b.op));
             }
             blocker(&b.lhs, range).or_else(|| blocker(&b.rhs, range))
         }
         Node::Aggregate(a) => {
-            let ok = matches!(a.op, AggOp::Sum | AggOp::Avg | AggOp::Count | AggOp::Group);
+            let ok = !matches!(a.op, AggOp::Limitk | AggOp::LimitRatio | AggOp::CountValues);
             if !ok {
                 return Some(format!("aggregation {:?}", a.op).to_lowercase());
             }

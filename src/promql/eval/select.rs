@@ -4,8 +4,8 @@
 //! matchers (which end with the forced matchers).
 
 use super::{Ctx, Grid, HPoint, RawSeries, Result, StepSeries};
-use crate::model::Labels;
 use crate::model::{is_stale_nan, stale_nan, Sample};
+use crate::model::{CounterResetHint, Labels};
 use crate::promql::error::QueryError;
 use crate::promql::functions::extended;
 use crate::promql::functions::fhist::FHist;
@@ -456,9 +456,20 @@ impl Ctx<'_> {
                         .into_iter()
                         .enumerate()
                         .filter_map(|(i, h)| {
-                            h.map(|h| HPoint {
-                                t: inner.ts(i),
-                                h: *h,
+                            // Explicit hints go: a subquery may skip
+                            // samples or return one several times
+                            // (`subqueryRange` upstream).
+                            h.map(|mut h| {
+                                if matches!(
+                                    h.hint,
+                                    CounterResetHint::Reset | CounterResetHint::NotReset
+                                ) {
+                                    h.hint = CounterResetHint::Unknown;
+                                }
+                                HPoint {
+                                    t: inner.ts(i),
+                                    h: *h,
+                                }
                             })
                         })
                         .collect();
@@ -509,7 +520,7 @@ impl Ctx<'_> {
 /// one otherwise. Gauge hints and stale markers are left alone; the
 /// first histogram read keeps its own hint.
 fn with_reset_hints(hs: &[crate::model::HistogramSample]) -> Vec<FHist> {
-    use crate::model::CounterResetHint::{NotReset, Reset, Unknown};
+    use crate::model::CounterResetHint::{NotReset, Unknown};
     let mut out: Vec<FHist> = Vec::with_capacity(hs.len());
     let mut prev: Option<usize> = None;
     for (i, h) in hs.iter().enumerate() {
@@ -519,12 +530,13 @@ fn with_reset_hints(hs: &[crate::model::HistogramSample]) -> Vec<FHist> {
             out.push(f);
             continue;
         }
+        // A detected reset stays Unknown: Prometheus's chunk iterators
+        // give the first histogram of the chunk a reset starts no hint
+        // (prometheus/prometheus#15346), and readers detect it again.
         if let (Some(p), Unknown) = (prev, f.hint) {
-            f.hint = if f.detect_reset(&out[p]) {
-                Reset
-            } else {
-                NotReset
-            };
+            if !f.detect_reset(&out[p]) {
+                f.hint = NotReset;
+            }
         }
         prev = Some(i);
         out.push(f);
