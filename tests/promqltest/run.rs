@@ -59,7 +59,7 @@ pub struct FileReport {
     pub samples_loaded: u64,
     /// Samples storage refused, by reason.
     pub rejected: BTreeMap<String, u64>,
-    /// Histogram samples not loaded (storage holds floats only).
+    /// Histogram samples loaded (including NHCB series built from classic ones).
     pub histogram_samples: u64,
     /// Lines the script parser could not read.
     pub invalid_lines: Vec<(usize, String)>,

@@ -10,6 +10,7 @@ use super::labels;
 use super::{Ctx, Grid, Result, StepSeries};
 use crate::model::Labels;
 use crate::promql::error::QueryError;
+use crate::promql::functions::fhist::FHist;
 use crate::promql::functions::{self, kahan};
 use crate::promql::plan::{AggOp, Aggregate, Node};
 
@@ -348,6 +349,7 @@ impl Ctx<'_> {
             heaps: Vec::new(),
             counts: Vec::new(),
             chosen: Vec::new(),
+            chosen_h: Vec::new(),
             n,
         };
         let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -358,7 +360,8 @@ impl Ctx<'_> {
         let mut charged = 0usize;
         let mut ignored = false;
         self.stream(&a.expr, grid, &mut |mut s: StepSeries| {
-            if s.hists.iter().any(Option::is_some) {
+            let limit = matches!(a.op, AggOp::Limitk | AggOp::LimitRatio);
+            if !limit && s.hists.iter().any(Option::is_some) {
                 // topk and bottomk leave histograms out (`aggregationK`).
                 ignored = true;
                 s.hists = Vec::new();
@@ -485,6 +488,8 @@ struct KSelect<'p> {
     counts: Vec<Vec<usize>>,
     /// (series, step, value) kept by `limitk` / `limit_ratio`.
     chosen: Vec<(usize, usize, f64)>,
+    /// (series, step, histogram) kept by `limitk` / `limit_ratio`.
+    chosen_h: Vec<(usize, usize, Box<FHist>)>,
     n: usize,
 }
 
@@ -495,6 +500,22 @@ impl KSelect<'_> {
             0
         } else {
             p as i64 as usize
+        }
+    }
+
+    /// Whether `limitk` / `limit_ratio` keep a series' value at step `i`
+    /// (histograms pass through them as floats do).
+    fn limit_takes(&mut self, g: usize, i: usize, offset: f64) -> bool {
+        match self.op {
+            AggOp::LimitRatio => {
+                let r = self.params.get(i).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
+                (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r)
+            }
+            AggOp::Limitk if self.counts[g][i] < self.k_at(i) => {
+                self.counts[g][i] += 1;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -514,6 +535,14 @@ impl KSelect<'_> {
         } else {
             0.0
         };
+        let mut hists = s.hists;
+        for (i, slot) in hists.iter_mut().enumerate() {
+            let Some(h) = slot.take() else { continue };
+            if self.limit_takes(g, i, offset) {
+                self.chosen_h.push((seq, i, h));
+                grown += 1;
+            }
+        }
         for (i, v) in s.vals.iter().enumerate() {
             let Some(v) = *v else { continue };
             match self.op {
@@ -583,6 +612,14 @@ impl KSelect<'_> {
             });
             e[i] = Some(v);
         }
+        let mut hists: HashMap<usize, Vec<Option<Box<FHist>>>> = HashMap::new();
+        for (seq, i, h) in self.chosen_h {
+            vals.entry(seq).or_insert_with(|| {
+                first_seen.push(seq);
+                vec![None; n]
+            });
+            hists.entry(seq).or_insert_with(|| vec![None; n])[i] = Some(h);
+        }
         let order: Vec<usize> = if n == 1 && !instant_order.is_empty() {
             instant_order
         } else {
@@ -602,7 +639,7 @@ impl KSelect<'_> {
                 labels,
                 vals: v,
                 drop_name,
-                hists: Vec::new(),
+                hists: hists.remove(&seq).unwrap_or_default(),
             });
         }
         out

@@ -148,7 +148,7 @@ pub(crate) fn blocker(node: &Node, range: bool) -> Option<String> {
             blocker(&b.lhs, range).or_else(|| blocker(&b.rhs, range))
         }
         Node::Aggregate(a) => {
-            let ok = !matches!(a.op, AggOp::Limitk | AggOp::LimitRatio | AggOp::CountValues);
+            let ok = a.op != AggOp::CountValues;
             if !ok {
                 return Some(format!("aggregation {:?}", a.op).to_lowercase());
             }
