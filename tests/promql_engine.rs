@@ -276,13 +276,25 @@ fn native_histograms_are_computed_with_and_stay_in_their_tenant() {
     assert_eq!(out.value, Value::Vector(vec![]));
     // What cannot take histograms yet is refused, naming the construct.
     let err = engine
-        .instant_query(&acme, "lat_seconds >/ 1", 5 * MIN)
+        .instant_query(&acme, "sort(lat_seconds)", 5 * MIN)
         .unwrap_err();
     assert_eq!(err.error_type(), "execution", "{err}");
-    assert!(
-        err.to_string().contains("binary operator TrimLower"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("function sort()"), "{err}");
+    // Trimming keeps the share of a bucket below the bound: (1, 2] cut at
+    // 2^0.5 is half of it on the exponential scale, and the name stays.
+    let out = engine
+        .instant_query(&acme, "lat_seconds </ 1.4142135623730951", 5 * MIN)
+        .unwrap();
+    let Value::Vector(v) = &out.value else {
+        panic!("{:?}", out.value)
+    };
+    assert_eq!(v[0].labels.get("__name__"), Some("lat_seconds"));
+    let kept = v[0]
+        .histogram
+        .as_ref()
+        .map(|h| h.count_f64())
+        .unwrap_or(0.0);
+    assert!((kept - 150.0).abs() < 1e-9, "{kept}");
     // Mixing floats and histograms in one sum gives upstream's warning.
     let out = engine
         .instant_query(&acme, "sum(lat_seconds or vector(1))", 5 * MIN)

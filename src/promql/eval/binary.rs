@@ -102,6 +102,9 @@ pub(crate) fn elem_mixed(op: BinOp, l: Operand<'_>, r: Operand<'_>, notes: &mut 
             h.mul(k);
             Elem::H(h, true)
         }
+        (Operand::H(h), Operand::F(k)) if matches!(op, BinOp::TrimUpper | BinOp::TrimLower) => {
+            Elem::H(Box::new(h.trim(k, op == BinOp::TrimUpper)), true)
+        }
         (Operand::H(h), Operand::F(k)) if op == BinOp::Div => {
             let mut h = Box::new(h.clone());
             h.div(k);

@@ -6,7 +6,7 @@
 use crate::promql::functions::fhist::{FHist, IncompatibleSchema};
 use crate::promql::functions::hsum::HSum;
 use crate::promql::functions::{self, RangeFn, Window};
-use crate::promql::plan::{AggOp, BinOp, Node};
+use crate::promql::plan::{AggOp, Node};
 
 use super::HPoint;
 
@@ -141,12 +141,7 @@ pub(crate) fn blocker(node: &Node, range: bool) -> Option<String> {
         Node::Vector(_) | Node::Matrix(..) => None,
         Node::Subquery(sq) => blocker(&sq.expr, true),
         Node::Neg(inner) => blocker(inner, range),
-        Node::Binary(b) => {
-            if matches!(b.op, BinOp::TrimUpper | BinOp::TrimLower) {
-                return Some(format!("binary operator {:?}", b.op));
-            }
-            blocker(&b.lhs, range).or_else(|| blocker(&b.rhs, range))
-        }
+        Node::Binary(b) => blocker(&b.lhs, range).or_else(|| blocker(&b.rhs, range)),
         Node::Aggregate(a) => {
             let ok = a.op != AggOp::CountValues;
             if !ok {

@@ -122,7 +122,7 @@ pub(crate) fn quantile(q: f64, h: &FHist) -> Stat {
 }
 
 /// `Bucket.FractionBelow`: the share of `b` below `v`.
-fn fraction_below(b: &Bucket, v: f64, linear: bool) -> f64 {
+pub(crate) fn fraction_below(b: &Bucket, v: f64, linear: bool) -> f64 {
     if linear {
         return (v - b.lower) / (b.upper - b.lower);
     }

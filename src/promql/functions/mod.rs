@@ -18,6 +18,7 @@ mod over_time;
 mod quantile;
 mod rate;
 pub(crate) mod rate_st;
+mod trim;
 pub(crate) use rate::{extrapolation_factor, SampleSpan};
 mod trend;
 
