@@ -6,9 +6,12 @@
 //! series' samples plus the aggregation's accumulators.
 
 mod aggregate;
+mod aggregate_k;
 mod binary;
 mod call;
 mod hist_agg;
+mod hist_binop;
+mod hist_fns;
 mod histogram;
 mod info;
 mod labels;
