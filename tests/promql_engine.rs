@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use common::{append, config, labels, open, tenant};
 use proptest::prelude::*;
-use tessera::model::Sample;
+use tessera::model::{Histogram, HistogramCounts, HistogramSample, Sample, Span};
 use tessera::promql::{Engine, EngineConfig, QueryError, TenantScope, Value};
-use tessera::storage::{MatchOp, Matcher, Storage};
+use tessera::storage::{MatchOp, Matcher, SeriesInput, Storage};
 
 const MIN: i64 = 60_000;
 
@@ -179,10 +179,132 @@ fn errors_carry_prometheus_types() {
         .range_query(&scope, "req_total", 0, MIN, 0)
         .unwrap_err();
     assert_eq!(step.error_type(), "bad_data");
+    // Histogram functions skip float samples, as upstream's do.
     let nh = engine
         .instant_query(&scope, "histogram_count(req_total)", 10 * MIN)
+        .unwrap();
+    assert_eq!(nh.value, Value::Vector(vec![]));
+}
+
+/// An integer histogram with `count` observations in bucket 1 of schema 0
+/// (values in (1, 2]) and a sum of `1.5 * count`.
+fn int_histogram(count: u64) -> Histogram {
+    Histogram {
+        sum: 1.5 * count as f64,
+        counts: HistogramCounts::Int {
+            count,
+            zero_count: 0,
+            positive_deltas: vec![count as i64],
+            negative_deltas: vec![],
+        },
+        positive_spans: vec![Span {
+            offset: 1,
+            length: 1,
+        }],
+        ..Histogram::empty_int(0)
+    }
+}
+
+/// Tenant `acme` holds a counter histogram growing by 60 per minute (one
+/// per second), with a reset to 0 at 7m; `globex` holds the same name
+/// with floats only.
+fn histogram_tenants() -> (tempfile::TempDir, Storage) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(&config(dir.path(), 2 * 3600 * 1000));
+    let l = labels(&[("__name__", "lat_seconds"), ("job", "api")]);
+    let refs = l.refs();
+    let hs: Vec<HistogramSample> = (0..=10)
+        .map(|i| {
+            let n = if i < 7 { i * 60 } else { (i - 7) * 60 };
+            HistogramSample {
+                t: i as i64 * MIN,
+                h: int_histogram(n as u64),
+            }
+        })
+        .collect();
+    let input = SeriesInput {
+        labels: &refs,
+        samples: &[],
+        histograms: &hs,
+    };
+    storage.append(&tenant("acme"), &[input]).unwrap();
+    let floats: Vec<Sample> = (0..=10).map(|i| Sample::new(i * MIN, 7.0)).collect();
+    append(&storage, &tenant("globex"), &l, &floats).unwrap();
+    (dir, storage)
+}
+
+#[test]
+fn native_histograms_are_computed_with_and_stay_in_their_tenant() {
+    let (_d, storage) = histogram_tenants();
+    let engine = Engine::default();
+    let acme = TenantScope::new(&storage, tenant("acme"));
+    let count = |q: &str| {
+        let out = engine.instant_query(&acme, q, 5 * MIN).unwrap();
+        vector(&out.value)
+    };
+    assert_eq!(count("histogram_count(lat_seconds)")[0].1, 300.0);
+    assert_eq!(count("histogram_sum(lat_seconds * 2)")[0].1, 900.0);
+    assert_eq!(count("histogram_avg(sum(lat_seconds))")[0].1, 1.5);
+    // 60 observations a minute over a 2m window that holds three samples
+    // one minute apart: extrapolated to the window, one per second.
+    let rate = count("histogram_count(rate(lat_seconds[2m]))")[0].1;
+    assert!((rate - 1.0).abs() < 1e-9, "{rate}");
+    // All observations lie in (1, 2]: the median interpolates inside it.
+    let q = count("histogram_quantile(0.5, lat_seconds)")[0].1;
+    assert!(q > 1.0 && q < 2.0, "{q}");
+    assert_eq!(count("histogram_fraction(0, 2, lat_seconds)")[0].1, 1.0);
+    // The counter reset at 7m is detected: over (4m, 8m] the samples are
+    // 300, 360, 0, 60, a raw increase of 60 + 60; extrapolated from 3m of
+    // samples to the 4m window, 160 (without the reset it would be negative).
+    let out = engine
+        .instant_query(&acme, "histogram_count(increase(lat_seconds[4m]))", 8 * MIN)
+        .unwrap();
+    let inc = vector(&out.value)[0].1;
+    assert!((inc - 160.0).abs() < 1e-9, "{inc}");
+    // A bare selector answers the histogram itself.
+    let out = engine.instant_query(&acme, "lat_seconds", 5 * MIN).unwrap();
+    let Value::Vector(v) = &out.value else {
+        panic!("{:?}", out.value)
+    };
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].histogram.as_ref().map(|h| h.count_f64()), Some(300.0));
+    // The other tenant's series of the same name holds floats only.
+    let globex = TenantScope::new(&storage, tenant("globex"));
+    let out = engine
+        .instant_query(&globex, "histogram_count(lat_seconds)", 5 * MIN)
+        .unwrap();
+    assert_eq!(out.value, Value::Vector(vec![]));
+    // What cannot take histograms yet is refused, naming the construct.
+    let err = engine
+        .instant_query(&acme, "sort(lat_seconds)", 5 * MIN)
         .unwrap_err();
-    assert!(nh.to_string().contains("native histograms"), "{nh}");
+    assert_eq!(err.error_type(), "execution", "{err}");
+    assert!(err.to_string().contains("function sort()"), "{err}");
+    // Trimming keeps the share of a bucket below the bound: (1, 2] cut at
+    // 2^0.5 is half of it on the exponential scale, and the name stays.
+    let out = engine
+        .instant_query(&acme, "lat_seconds </ 1.4142135623730951", 5 * MIN)
+        .unwrap();
+    let Value::Vector(v) = &out.value else {
+        panic!("{:?}", out.value)
+    };
+    assert_eq!(v[0].labels.get("__name__"), Some("lat_seconds"));
+    let kept = v[0]
+        .histogram
+        .as_ref()
+        .map(|h| h.count_f64())
+        .unwrap_or(0.0);
+    assert!((kept - 150.0).abs() < 1e-9, "{kept}");
+    // Mixing floats and histograms in one sum gives upstream's warning.
+    let out = engine
+        .instant_query(&acme, "sum(lat_seconds or vector(1))", 5 * MIN)
+        .unwrap();
+    assert_eq!(out.value, Value::Vector(vec![]));
+    assert!(
+        out.annotations.warnings[0].contains("mix of histograms and floats for aggregation"),
+        "{:?}",
+        out.annotations
+    );
 }
 
 /// Random expressions built from a small grammar: each must give a value or

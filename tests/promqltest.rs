@@ -12,6 +12,10 @@
 mod compare;
 #[path = "promqltest/exprs.rs"]
 mod exprs;
+#[path = "promqltest/hist.rs"]
+mod hist;
+#[path = "promqltest/nhcb.rs"]
+mod nhcb;
 #[path = "promqltest/report.rs"]
 mod report;
 #[path = "promqltest/run.rs"]

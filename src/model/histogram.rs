@@ -487,7 +487,7 @@ impl Histogram {
 /// `2^(idx * 2^-schema)`, the upper bound of exponential bucket `idx`, with
 /// the bucket below the ±Inf bucket ending at `f64::MAX` as
 /// `getBoundExponential` upstream has it.
-fn exponential_bound(idx: i64, schema: i32) -> f64 {
+pub(crate) fn exponential_bound(idx: i64, schema: i32) -> f64 {
     let (frac, exp) = if schema < 0 {
         let exp = idx.saturating_mul(1i64 << (-schema).clamp(0, 8));
         if exp == 1024 {

@@ -107,9 +107,12 @@ impl BinOp {
         matches!(self, BinOp::And | BinOp::Or | BinOp::Unless)
     }
 
-    /// Arithmetic drops the metric name (`changesMetricSchema` upstream).
+    /// Arithmetic drops the metric name (`changesMetricSchema` upstream);
+    /// comparisons, set operators and trims keep it.
     pub(crate) fn changes_schema(self) -> bool {
-        !self.is_comparison() && !self.is_set()
+        !self.is_comparison()
+            && !self.is_set()
+            && !matches!(self, BinOp::TrimUpper | BinOp::TrimLower)
     }
 }
 

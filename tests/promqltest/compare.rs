@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use tessera::model::{is_stale_nan, Labels};
 use tessera::promql::{Annotations, InstantSample, QueryError, RangeSeries, Value};
 
+use super::hist::HistDesc;
 use super::script::{Eval, MsgMatch};
 use super::values::{LabelSet, SeqValue};
 
@@ -173,6 +174,36 @@ fn compare_vector(ev: &Eval, vec: &[InstantSample]) -> Result<(), String> {
                 i + 1
             ));
         }
+        match (vals.first(), &s.histogram) {
+            (Some(SeqValue::Histogram(want)), Some(got)) => {
+                if !want.matches(got) {
+                    return Err(format!(
+                        "expected {} for {} but got {}",
+                        want.fmt(),
+                        fmt_labels(&ls),
+                        HistDesc::from_model(got).fmt()
+                    ));
+                }
+                seen += 1;
+                continue;
+            }
+            (Some(SeqValue::Histogram(want)), None) => {
+                return Err(format!(
+                    "expected histogram {} for {} but got float {}",
+                    want.fmt(),
+                    fmt_labels(&ls),
+                    s.v
+                ))
+            }
+            (_, Some(got)) => {
+                return Err(format!(
+                    "expected float for {} but got histogram {}",
+                    fmt_labels(&ls),
+                    HistDesc::from_model(got).fmt()
+                ))
+            }
+            _ => {}
+        }
         let want = match vals.first() {
             Some(SeqValue::Float(f)) => *f,
             _ => 0.0,
@@ -219,6 +250,7 @@ fn compare_matrix(ev: &Eval, m: &[RangeSeries]) -> Result<(), String> {
         };
         seen += 1;
         let mut want = Vec::new();
+        let mut want_h = Vec::new();
         for (i, v) in vals.iter().enumerate() {
             let t = start + i as i64 * step;
             if t > end {
@@ -228,10 +260,13 @@ fn compare_matrix(ev: &Eval, m: &[RangeSeries]) -> Result<(), String> {
                     fmt_labels(&ls)
                 ));
             }
-            if let SeqValue::Float(f) = v {
-                want.push((t, *f));
+            match v {
+                SeqValue::Float(f) => want.push((t, *f)),
+                SeqValue::Histogram(h) => want_h.push((t, h)),
+                SeqValue::Omitted => {}
             }
         }
+        compare_histogram_points(&ls, &want_h, s)?;
         if want.len() != s.samples.len() {
             return Err(format!(
                 "expected {} float points for {}, but got {}",
@@ -259,6 +294,34 @@ fn compare_matrix(ev: &Eval, m: &[RangeSeries]) -> Result<(), String> {
             "expected metric {} not found",
             missing.unwrap_or_default()
         ));
+    }
+    Ok(())
+}
+
+/// The histogram points of one matrix series against the expected ones.
+fn compare_histogram_points(
+    ls: &LabelSet,
+    want: &[(i64, &Box<HistDesc>)],
+    s: &RangeSeries,
+) -> Result<(), String> {
+    if want.len() != s.histograms.len() {
+        return Err(format!(
+            "expected {} histogram points for {}, but got {}",
+            want.len(),
+            fmt_labels(ls),
+            s.histograms.len()
+        ));
+    }
+    for ((t, h), got) in want.iter().zip(&s.histograms) {
+        if *t != got.t || !h.matches(&got.h) {
+            return Err(format!(
+                "expected {} at t={t} for {}, but got {} at t={}",
+                h.fmt(),
+                fmt_labels(ls),
+                HistDesc::from_model(&got.h).fmt(),
+                got.t
+            ));
+        }
     }
     Ok(())
 }
@@ -335,6 +398,6 @@ fn fmt_seq(v: &SeqValue) -> String {
         SeqValue::Omitted => "_".into(),
         SeqValue::Float(f) if is_stale_nan(*f) => "stale".into(),
         SeqValue::Float(f) => f.to_string(),
-        SeqValue::Histogram => "{{histogram}}".into(),
+        SeqValue::Histogram(h) => h.fmt(),
     }
 }

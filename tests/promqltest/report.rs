@@ -81,7 +81,7 @@ fn row(out: &mut String, name: &str, c: Counts, rep: Option<&FileReport>) {
 /// Renders the whole report.
 pub fn render(reps: &[FileReport], floor: usize) -> String {
     let mut out = String::from("# promqltest conformance\n\n");
-    out.push_str("| file | cases | passed | failed | failed only in extra checks | panics | skipped | samples loaded | samples rejected | histogram samples not loaded |\n");
+    out.push_str("| file | cases | passed | failed | failed only in extra checks | panics | skipped | samples loaded | samples rejected | histogram samples loaded |\n");
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in reps {
         row(&mut out, &r.name, Counts::of(r), Some(r));

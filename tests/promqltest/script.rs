@@ -157,13 +157,6 @@ impl Eval {
         self.prefix_ordered || self.expects.ordered
     }
 
-    /// Whether the expected output holds a native histogram.
-    pub fn expects_histogram(&self) -> bool {
-        self.series
-            .iter()
-            .any(|s| s.values.contains(&SeqValue::Histogram))
-    }
-
     /// Upstream `excludeFromRangeQuery`: set by `expect range vector` and `expect string`.
     pub fn exclude_from_range_mode(&self) -> bool {
         self.expect_range.is_some() || self.expect_string.is_some()

@@ -51,9 +51,78 @@ fn gaps_stale_nan_and_histograms() {
     assert!(matches!(v[4], Float(f) if is_stale_nan(f)));
     assert!(matches!(v[5], Float(f) if f.is_nan() && !is_stale_nan(f)));
     let h = parse_values("{{schema:0 sum:5 count:4 buckets:[1 2 1]}} 3 {{sum:1}}x2").unwrap();
-    assert_eq!(h, [Histogram, Float(3.0), Histogram, Histogram, Histogram]);
-    let h = parse_values("{{sum:1}}+{{sum:2}}x3 _").unwrap();
-    assert_eq!(h, [Histogram, Histogram, Histogram, Histogram, Omitted]);
+    assert_eq!(h.len(), 5);
+    assert!(matches!(&h[0], Histogram(d) if d.count == 4.0 && d.pos.len() == 3));
+    assert_eq!(h[1], Float(3.0));
+    assert!(h[2..]
+        .iter()
+        .all(|v| matches!(v, Histogram(d) if d.sum == 1.0)));
+    let h = parse_values("{{sum:1 buckets:[1] offset:2}}+{{sum:2 buckets:[1 1] offset:2}}x3 _")
+        .unwrap();
+    let sums: Vec<f64> = h
+        .iter()
+        .filter_map(|v| match v {
+            Histogram(d) => Some(d.sum),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sums, [1.0, 3.0, 5.0, 7.0]);
+    assert!(
+        matches!(&h[3], Histogram(d) if d.pos.get(&2) == Some(&4.0) && d.pos.get(&3) == Some(&3.0))
+    );
+    assert_eq!(h[4], Omitted);
+    let h = parse_values(
+        "{{schema:2 count:9 sum:3 buckets:[5 4]}}-{{schema:2 count:1 sum:1 buckets:[1]}}x1",
+    )
+    .unwrap();
+    assert!(
+        matches!(&h[1], Histogram(d) if d.schema == 2 && d.count == 8.0 && d.pos.get(&0) == Some(&4.0))
+    );
+    // A lower schema on the right brings the sum down to it: schema 1
+    // buckets 1 and 2 are schema 0 bucket 1.
+    let h = parse_values(
+        "{{schema:1 count:3 buckets:[1 2] offset:1}}+{{schema:0 count:1 buckets:[1] offset:1}}x1",
+    )
+    .unwrap();
+    assert!(
+        matches!(&h[1], Histogram(d) if d.schema == 0 && d.pos.get(&1) == Some(&4.0) && d.pos.len() == 1)
+    );
+}
+
+#[test]
+fn classic_series_become_nhcb() {
+    let l = |name: &str, le: Option<&str>| -> Vec<(String, String)> {
+        let mut v = vec![("__name__".to_string(), name.to_string())];
+        if let Some(le) = le {
+            v.push(("le".to_string(), le.to_string()));
+        }
+        v.push(("job".to_string(), "a".to_string()));
+        v.sort();
+        v
+    };
+    let series = vec![
+        (l("x_bucket", Some("+Inf")), vec![(0, 10.0)]),
+        (l("x_bucket", Some("1")), vec![(0, 4.0)]),
+        (l("x_bucket", Some("0.5")), vec![(0, 1.0)]),
+        (l("x_count", None), vec![(0, 10.0)]),
+        (l("x_sum", None), vec![(0, 7.5)]),
+        (l("y_total", None), vec![(0, 1.0)]),
+    ];
+    let out = super::nhcb::convert(&series);
+    assert_eq!(out.len(), 1, "only x becomes a histogram");
+    let (labels, hs) = &out[0];
+    assert_eq!(labels, &l("x", None));
+    let hs = hs.as_ref().unwrap();
+    let h = &hs[0].1;
+    assert_eq!((h.schema, h.count, h.sum), (-53, 10.0, 7.5));
+    assert_eq!(h.custom, [0.5, 1.0]);
+    let buckets: Vec<(i32, f64)> = h.pos.iter().map(|(i, c)| (*i, *c)).collect();
+    assert_eq!(buckets, [(0, 1.0), (1, 3.0), (2, 6.0)]);
+    let bad = vec![
+        (l("z_bucket", Some("1")), vec![(0, 5.0)]),
+        (l("z_bucket", Some("2")), vec![(0, 4.0)]),
+    ];
+    assert!(super::nhcb::convert(&bad)[0].1.is_err(), "not cumulative");
 }
 
 #[test]

@@ -2,23 +2,23 @@
 //! `parser.ParseSeriesDesc` reads them, plus Go's number, string and
 //! duration literal rules that the scripts rely on.
 //!
-//! Native histogram values (`{{...}}`) are recognised and counted but not
-//! decoded: storage holds floats only, so the runner just needs to know
-//! where they are.
+//! Native histogram values (`{{...}}`) are decoded by `hist.rs`.
+
+use super::hist::HistDesc;
 
 /// A label set sorted by name, without empty values (Prometheus treats an
 /// empty value as an absent label).
 pub type LabelSet = Vec<(String, String)>;
 
 /// One position of a value sequence.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SeqValue {
     /// `_`: no sample at this position.
     Omitted,
     /// A float (including `stale`, Inf and NaN).
     Float(f64),
-    /// A native histogram (`{{...}}`), not decoded.
-    Histogram,
+    /// A native histogram (`{{...}}`).
+    Histogram(Box<HistDesc>),
 }
 
 /// Sorts `pairs` by name and drops empty values; a repeated name is an error.
@@ -213,15 +213,20 @@ pub fn parse_values(mut s: &str) -> Result<Vec<SeqValue>, String> {
     }
 }
 
-/// `{{A}}`, `{{A}}xN`, `{{A}}+{{B}}xN` or `{{A}}-{{B}}xN`.
+/// `{{A}}`, `{{A}}xN`, `{{A}}+{{B}}xN` or `{{A}}-{{B}}xN` (upstream
+/// `newHistogramSeries` and the repeat rules of `series_values`).
 fn parse_histogram_item<'a>(s: &'a str, out: &mut Vec<SeqValue>) -> Result<&'a str, String> {
-    let close = |s: &'a str| -> Result<&'a str, String> {
+    let close = |s: &'a str| -> Result<(HistDesc, &'a str), String> {
         let end = s.find("}}").ok_or("unterminated histogram '{{'")?;
-        Ok(&s[end + 2..])
+        Ok((HistDesc::parse(&s[2..end])?, &s[end + 2..]))
     };
-    let mut rest = close(s)?;
+    let (first, mut rest) = close(s)?;
+    let mut step: Option<(HistDesc, f64)> = None;
     if rest.starts_with("+{{") || rest.starts_with("-{{") {
-        rest = close(&rest[1..])?;
+        let sign = if rest.starts_with('-') { -1.0 } else { 1.0 };
+        let (d, r) = close(&rest[1..])?;
+        rest = r;
+        step = Some((d, sign));
         if !rest.starts_with('x') {
             return Err("expected 'xN' after a histogram series".into());
         }
@@ -235,7 +240,17 @@ fn parse_histogram_item<'a>(s: &'a str, out: &mut Vec<SeqValue>) -> Result<&'a s
         }
         None => 1,
     };
-    push_n(out, SeqValue::Histogram, count)?;
+    if count > MAX_EXPANSION {
+        return Err(format!("repeat count {count} is too large"));
+    }
+    let mut cur = first;
+    for _ in 0..count {
+        let next = step.as_ref().map(|(d, sign)| cur.plus(d, *sign));
+        out.push(SeqValue::Histogram(Box::new(cur.clone())));
+        if let Some(n) = next {
+            cur = n;
+        }
+    }
     Ok(rest)
 }
 

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use super::aggregate_k::KSelect;
+use super::hist_agg::HAcc;
 use super::labels;
 use super::{Ctx, Grid, Result, StepSeries};
 use crate::model::Labels;
@@ -136,6 +138,7 @@ impl Acc {
             labels: self.labels,
             vals,
             drop_name: self.drop_name,
+            hists: Vec::new(),
         }
     }
 }
@@ -194,6 +197,8 @@ impl Ctx<'_> {
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let (without, grouping) = (a.without, &a.grouping);
         let budget = self.budget;
+        let mut hgroups: Vec<Option<HAcc>> = Vec::new();
+        let mut notes = Vec::new();
         self.stream(&a.expr, grid, &mut |s: StepSeries| {
             let key = group_labels(&s.labels, without, grouping);
             let gi = match index.get(&key) {
@@ -218,6 +223,37 @@ impl Ctx<'_> {
                     g.add(op, i, f);
                 }
             }
+            if s.hists.iter().any(Option::is_some) {
+                if hgroups.len() <= gi {
+                    hgroups.resize_with(gi + 1, || None);
+                }
+                let name = s.labels.get(labels::NAME).unwrap_or_default();
+                for i in 0..s.hists.len() {
+                    let Some(h) = s.hist(i) else { continue };
+                    match op {
+                        AggOp::Count | AggOp::Group => g.add(op, i, 0.0),
+                        AggOp::Sum | AggOp::Avg => hgroups[gi]
+                            .get_or_insert_with(|| HAcc::new(n, op == AggOp::Avg))
+                            .add(i, h, name, &mut notes),
+                        AggOp::Min
+                        | AggOp::Max
+                        | AggOp::Stddev
+                        | AggOp::Stdvar
+                        | AggOp::Quantile => {
+                            let what = format!("{op:?}").to_lowercase();
+                            notes.push(super::native::Note::Info(format!(
+                                "PromQL info: ignored histogram in {what} aggregation"
+                            )));
+                        }
+                        _ => {
+                            return Err(super::select::histograms_unsupported(
+                                &format!("aggregation {op:?}").to_lowercase(),
+                                &s.labels,
+                            ))
+                        }
+                    }
+                }
+            }
             Ok(())
         })?;
         budget.release(groups.len() * n);
@@ -229,11 +265,26 @@ impl Ctx<'_> {
                     .sum(),
             );
         }
+        hgroups.resize_with(groups.len(), || None);
         let out: Vec<StepSeries> = groups
             .into_iter()
-            .map(|g| g.finish(op, &q))
-            .filter(|s| s.vals.iter().any(Option::is_some))
+            .zip(hgroups)
+            .map(|(g, h)| {
+                let mut s = g.finish(op, &q);
+                if let Some(h) = h {
+                    h.finish(&mut s, &mut notes);
+                }
+                s
+            })
+            .filter(StepSeries::any)
             .collect();
+        let anchor = super::native::anchor(&a.expr);
+        for note in notes {
+            match note {
+                super::native::Note::Warn(m) => self.warn_at(m, &anchor),
+                super::native::Note::Info(m) => self.info_at(m, &anchor),
+            }
+        }
         let held = out.iter().map(|s| s.vals.len()).sum();
         self.acquire(held)?;
         Ok(out)
@@ -290,23 +341,24 @@ impl Ctx<'_> {
             }
         }
         let n = grid.len();
-        let mut k = KSelect {
-            op: a.op,
-            params: &params,
-            series: Vec::new(),
-            group_of: Vec::new(),
-            heaps: Vec::new(),
-            counts: Vec::new(),
-            chosen: Vec::new(),
-            n,
-        };
+        let mut k = KSelect::new(a.op, &params, n);
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let (without, grouping) = (a.without, &a.grouping);
         let budget = self.budget;
         // Charged as the selection grows: a step slot per group (its
         // heaps), one per series kept, one per value kept.
         let mut charged = 0usize;
-        self.stream(&a.expr, grid, &mut |s: StepSeries| {
+        let mut ignored = false;
+        self.stream(&a.expr, grid, &mut |mut s: StepSeries| {
+            let limit = matches!(a.op, AggOp::Limitk | AggOp::LimitRatio);
+            if !limit && s.hists.iter().any(Option::is_some) {
+                // topk and bottomk leave histograms out (`aggregationK`).
+                ignored = true;
+                s.hists = Vec::new();
+                if !s.vals.iter().any(Option::is_some) {
+                    return Ok(());
+                }
+            }
             let key = group_labels(&s.labels, without, grouping);
             let next = index.len();
             let g = *index.entry(key).or_insert(next);
@@ -315,6 +367,13 @@ impl Ctx<'_> {
             budget.acquire(grown)
         })?;
         budget.release(charged);
+        if ignored {
+            let what = format!("{:?}", a.op).to_lowercase();
+            self.info_at(
+                format!("PromQL info: ignored histogram in {what} aggregation"),
+                &what,
+            );
+        }
         let out = k.finish();
         self.acquire(out.iter().map(StepSeries::slots).sum())?;
         Ok(out)
@@ -358,6 +417,7 @@ impl Ctx<'_> {
                             labels: key.clone(),
                             vals: vec![None; n],
                             drop_name: false,
+                            hists: Vec::new(),
                         });
                         index.insert(key, out.len() - 1);
                         out.len() - 1
@@ -370,188 +430,6 @@ impl Ctx<'_> {
         })?;
         Ok(out)
     }
-}
-
-/// A candidate in a `topk`/`bottomk` heap: greater is better. NaN ranks
-/// below every number; among equal values the earlier series wins (as
-/// upstream, whose heap only replaces its worst entry with a strictly
-/// better one).
-#[derive(Clone, Copy, PartialEq)]
-struct Rank {
-    number: bool,
-    v: f64,
-    seq: usize,
-}
-
-impl Eq for Rank {}
-
-impl PartialOrd for Rank {
-    fn partial_cmp(&self, o: &Rank) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
-impl Ord for Rank {
-    fn cmp(&self, o: &Rank) -> std::cmp::Ordering {
-        self.number
-            .cmp(&o.number)
-            .then_with(|| {
-                self.v
-                    .partial_cmp(&o.v)
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            })
-            .then_with(|| o.seq.cmp(&self.seq))
-    }
-}
-
-/// Streaming state of `topk`, `bottomk`, `limitk` and `limit_ratio`: one
-/// bounded heap (or counter) per group and step, so the input is never
-/// held whole; only label sets and chosen values are kept.
-struct KSelect<'p> {
-    op: AggOp,
-    params: &'p [f64],
-    series: Vec<(Labels, bool)>,
-    group_of: Vec<usize>,
-    /// Per group, per step: a min-heap (by `Reverse`) of the kept candidates.
-    heaps: Vec<Vec<std::collections::BinaryHeap<std::cmp::Reverse<(Rank, u64)>>>>,
-    /// Per group, per step: how many `limitk` has taken.
-    counts: Vec<Vec<usize>>,
-    /// (series, step, value) kept by `limitk` / `limit_ratio`.
-    chosen: Vec<(usize, usize, f64)>,
-    n: usize,
-}
-
-impl KSelect<'_> {
-    fn k_at(&self, i: usize) -> usize {
-        let p = self.params.get(i).copied().unwrap_or(f64::NAN);
-        if p.is_nan() || p < 1.0 {
-            0
-        } else {
-            p as i64 as usize
-        }
-    }
-
-    /// Offers a series to its group; returns how much the selection grew
-    /// in budget units (a slot per step for a new group, one for the series
-    /// kept, one per candidate value kept).
-    fn push(&mut self, g: usize, s: StepSeries) -> usize {
-        let seq = self.series.len();
-        let mut grown = 1;
-        while self.heaps.len() <= g {
-            self.heaps.push(vec![Default::default(); self.n]);
-            self.counts.push(vec![0; self.n]);
-            grown += self.n;
-        }
-        let offset = if self.op == AggOp::LimitRatio {
-            ratio_offset(&s.labels)
-        } else {
-            0.0
-        };
-        for (i, v) in s.vals.iter().enumerate() {
-            let Some(v) = *v else { continue };
-            match self.op {
-                AggOp::LimitRatio => {
-                    let r = self.params.get(i).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
-                    if (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r) {
-                        self.chosen.push((seq, i, v));
-                        grown += 1;
-                    }
-                }
-                AggOp::Limitk => {
-                    if self.counts[g][i] < self.k_at(i) {
-                        self.counts[g][i] += 1;
-                        self.chosen.push((seq, i, v));
-                        grown += 1;
-                    }
-                }
-                _ => {
-                    let k = self.k_at(i);
-                    if k == 0 {
-                        continue;
-                    }
-                    let key = if self.op == AggOp::Topk { v } else { -v };
-                    let rank = Rank {
-                        number: !v.is_nan(),
-                        v: if v.is_nan() { 0.0 } else { key },
-                        seq,
-                    };
-                    let heap = &mut self.heaps[g][i];
-                    if heap.len() < k {
-                        heap.push(std::cmp::Reverse((rank, v.to_bits())));
-                        grown += 1;
-                    } else if heap.peek().is_some_and(|w| w.0 .0 < rank) {
-                        heap.pop();
-                        heap.push(std::cmp::Reverse((rank, v.to_bits())));
-                    }
-                }
-            }
-        }
-        self.group_of.push(g);
-        self.series.push((s.labels, s.drop_name));
-        grown
-    }
-
-    fn finish(self) -> Vec<StepSeries> {
-        let n = self.n;
-        let mut picks: Vec<(usize, usize, f64)> = self.chosen;
-        let mut instant_order: Vec<usize> = Vec::new();
-        for group in self.heaps {
-            for (i, heap) in group.into_iter().enumerate() {
-                let mut best: Vec<(Rank, u64)> = heap.into_iter().map(|r| r.0).collect();
-                best.sort_by(|a, b| b.0.cmp(&a.0));
-                for (rank, bits) in best {
-                    picks.push((rank.seq, i, f64::from_bits(bits)));
-                    if n == 1 {
-                        instant_order.push(rank.seq);
-                    }
-                }
-            }
-        }
-        let mut vals: HashMap<usize, Vec<Option<f64>>> = HashMap::new();
-        let mut first_seen: Vec<usize> = Vec::new();
-        for (seq, i, v) in picks {
-            let e = vals.entry(seq).or_insert_with(|| {
-                first_seen.push(seq);
-                vec![None; n]
-            });
-            e[i] = Some(v);
-        }
-        let order: Vec<usize> = if n == 1 && !instant_order.is_empty() {
-            instant_order
-        } else {
-            let mut o = first_seen;
-            o.sort_unstable();
-            o
-        };
-        let mut series: Vec<Option<(Labels, bool)>> = self.series.into_iter().map(Some).collect();
-        let mut out = Vec::with_capacity(order.len());
-        for seq in order {
-            let (Some(v), Some(Some((labels, drop_name)))) =
-                (vals.remove(&seq), series.get_mut(seq).map(Option::take))
-            else {
-                continue;
-            };
-            out.push(StepSeries {
-                labels,
-                vals: v,
-                drop_name,
-            });
-        }
-        out
-    }
-}
-
-/// `HashRatioSampler.SampleOffset`: the label set's xxhash over `u64::MAX`.
-fn ratio_offset(l: &Labels) -> f64 {
-    use std::hash::Hasher;
-    let mut h = twox_hash::XxHash64::with_seed(0);
-    for lb in l.iter() {
-        h.write(lb.name.as_bytes());
-        h.write(&[0xff]);
-        h.write(lb.value.as_bytes());
-        h.write(&[0xff]);
-    }
-    h.finish() as f64 / u64::MAX as f64
 }
 
 /// Go's `%g` for the numbers that appear in messages.

@@ -6,10 +6,13 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::hist_binop::{elem_mixed, Elem, Operand};
 use super::labels::{self, format, merge_same, same_labelset};
+use super::native::{self, Note};
 use super::{Ctx, Grid, Result, StepSeries, Val};
 use crate::model::Labels;
 use crate::promql::error::QueryError;
+use crate::promql::functions::fhist::FHist;
 use crate::promql::plan::{BinOp, Binary, Card, Matching};
 
 /// `vectorElemBinop` / `scalarBinop` for floats: the value and whether a
@@ -61,8 +64,18 @@ impl Ctx<'_> {
                     })
                     .collect(),
             )),
-            (Val::Vector(v), Val::Scalar(s)) => Ok(Val::Vector(vector_scalar(b, v, &s, false))),
-            (Val::Scalar(s), Val::Vector(v)) => Ok(Val::Vector(vector_scalar(b, v, &s, true))),
+            (Val::Vector(v), Val::Scalar(s)) => {
+                let mut notes = Vec::new();
+                let out = vector_scalar(b, v, &s, false, &mut notes);
+                self.binary_notes(b, notes);
+                Ok(Val::Vector(out))
+            }
+            (Val::Scalar(s), Val::Vector(v)) => {
+                let mut notes = Vec::new();
+                let out = vector_scalar(b, v, &s, true, &mut notes);
+                self.binary_notes(b, notes);
+                Ok(Val::Vector(out))
+            }
             (Val::Vector(l), Val::Vector(r)) => {
                 let held = slots(&l) + slots(&r);
                 let default = Matching {
@@ -81,12 +94,14 @@ impl Ctx<'_> {
                 // Outputs are charged as they are made, before the inputs
                 // are given back.
                 let budget = self.budget;
+                let mut notes = Vec::new();
                 let out = if b.op.is_set() {
                     set_op(b.op, m, l, r, grid, budget)?
                 } else {
-                    vector_binop(b, m, &l, &r, grid, budget)?
+                    vector_binop(b, m, &l, &r, grid, budget, &mut notes)?
                 };
                 self.release(held);
+                self.binary_notes(b, notes);
                 Ok(Val::Vector(out))
             }
             _ => Err(QueryError::Execution(
@@ -96,8 +111,60 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Annotations of an operation, at the start of the expression.
+    fn binary_notes(&mut self, b: &Binary, notes: Vec<Note>) {
+        if notes.is_empty() {
+            return;
+        }
+        let anchor = native::anchor(&b.lhs);
+        for n in notes {
+            match n {
+                Note::Warn(m) => self.warn_at(m, &anchor),
+                Note::Info(m) => self.info_at(m, &anchor),
+            }
+        }
+    }
+}
+
+/// The histogram steps of vector op scalar.
+fn vector_scalar_hists(
+    b: &Binary,
+    series: &mut StepSeries,
+    s: &[f64],
+    swap: bool,
+    notes: &mut Vec<Note>,
+) {
+    for i in 0..series.hists.len() {
+        let Some(h) = series.hists[i].take() else {
+            continue;
+        };
+        let sv = s.get(i).copied().unwrap_or(f64::NAN);
+        let (l, r) = if swap {
+            (Operand::F(sv), Operand::H(&h))
+        } else {
+            (Operand::H(&h), Operand::F(sv))
+        };
+        match elem_mixed(b.op, l, r, notes) {
+            Elem::H(res, keep) if b.return_bool => {
+                drop(res);
+                series.vals[i] = Some(if keep { 1.0 } else { 0.0 });
+            }
+            Elem::H(res, true) => series.hists[i] = Some(res),
+            Elem::F(v, keep) if keep || b.return_bool => series.vals[i] = Some(v),
+            _ => {}
+        }
+    }
+}
+
 /// Vector op scalar (or scalar op vector when `swap`).
-fn vector_scalar(b: &Binary, v: Vec<StepSeries>, s: &[f64], swap: bool) -> Vec<StepSeries> {
+fn vector_scalar(
+    b: &Binary,
+    v: Vec<StepSeries>,
+    s: &[f64],
+    swap: bool,
+    notes: &mut Vec<Note>,
+) -> Vec<StepSeries> {
     let mut out = Vec::with_capacity(v.len());
     for mut series in v {
         for (i, slot) in series.vals.iter_mut().enumerate() {
@@ -114,10 +181,11 @@ fn vector_scalar(b: &Binary, v: Vec<StepSeries>, s: &[f64], swap: bool) -> Vec<S
             }
             *slot = keep.then_some(val);
         }
+        vector_scalar_hists(b, &mut series, s, swap, notes);
         if b.op.changes_schema() || b.return_bool {
             series.drop_name = true;
         }
-        if series.vals.iter().any(Option::is_some) {
+        if series.any() {
             out.push(series);
         }
     }
@@ -146,7 +214,8 @@ fn ordinals(l: &[StepSeries], r: &[StepSeries], m: &Matching) -> (Vec<usize>, Ve
     (lo, ro, map.len())
 }
 
-/// `and`, `or`, `unless`, step by step.
+/// `and`, `or`, `unless`, step by step; values of either kind pass
+/// through unchanged.
 fn set_op(
     op: BinOp,
     m: &Matching,
@@ -158,50 +227,56 @@ fn set_op(
     let (lo, ro, nsig) = ordinals(&l, &r, m);
     let n = grid.len();
     budget.acquire((l.len() + r.len()).saturating_mul(n))?;
-    let mut out_l: Vec<Vec<Option<f64>>> = l.iter().map(|_| vec![None; n]).collect();
-    let mut out_r: Vec<Vec<Option<f64>>> = r.iter().map(|_| vec![None; n]).collect();
+    let mut keep_l: Vec<Vec<bool>> = l.iter().map(|_| vec![false; n]).collect();
+    let mut keep_r: Vec<Vec<bool>> = r.iter().map(|_| vec![false; n]).collect();
     let mut seen = vec![usize::MAX; nsig];
     for i in 0..n {
         match op {
             BinOp::And | BinOp::Unless => {
                 for (j, s) in r.iter().enumerate() {
-                    if s.vals[i].is_some() {
+                    if s.has(i) {
                         seen[ro[j]] = i;
                     }
                 }
                 for (j, s) in l.iter().enumerate() {
                     let hit = seen[lo[j]] == i;
-                    if s.vals[i].is_some() && (hit == (op == BinOp::And)) {
-                        out_l[j][i] = s.vals[i];
-                    }
+                    keep_l[j][i] = s.has(i) && (hit == (op == BinOp::And));
                 }
             }
             _ => {
                 for (j, s) in l.iter().enumerate() {
-                    if s.vals[i].is_some() {
+                    if s.has(i) {
                         seen[lo[j]] = i;
-                        out_l[j][i] = s.vals[i];
+                        keep_l[j][i] = true;
                     }
                 }
                 for (j, s) in r.iter().enumerate() {
-                    if s.vals[i].is_some() && seen[ro[j]] != i {
-                        out_r[j][i] = s.vals[i];
-                    }
+                    keep_r[j][i] = s.has(i) && seen[ro[j]] != i;
                 }
             }
         }
     }
     let mut out = Vec::new();
-    for (s, vals) in l.into_iter().zip(out_l).chain(r.into_iter().zip(out_r)) {
-        if vals.iter().any(Option::is_some) {
-            out.push(StepSeries {
-                labels: s.labels,
-                vals,
-                drop_name: s.drop_name,
-            });
+    for (mut s, keep) in l.into_iter().zip(keep_l).chain(r.into_iter().zip(keep_r)) {
+        for (i, k) in keep.iter().enumerate() {
+            if !k {
+                s.vals[i] = None;
+                if let Some(h) = s.hists.get_mut(i) {
+                    *h = None;
+                }
+            }
+        }
+        if s.any() {
+            out.push(s);
         }
     }
     merge_same(out)
+}
+
+/// An owned result value.
+enum Operand2 {
+    F(f64),
+    H(Box<FHist>),
 }
 
 /// Where one side of a match comes from: a series, or a fill value.
@@ -223,6 +298,7 @@ struct Join<'a> {
     metric_cache: HashMap<(Side, Side), usize>,
     n: usize,
     budget: &'a super::Budget,
+    notes: &'a mut Vec<Note>,
 }
 
 /// Arithmetic and comparison between two vectors.
@@ -233,6 +309,7 @@ fn vector_binop(
     r: &[StepSeries],
     grid: Grid,
     budget: &super::Budget,
+    notes: &mut Vec<Note>,
 ) -> Result<Vec<StepSeries>> {
     let swapped = m.card == Card::OneToMany;
     let (many, one) = if swapped { (r, l) } else { (l, r) };
@@ -249,6 +326,7 @@ fn vector_binop(
         metric_cache: HashMap::new(),
         n,
         budget,
+        notes,
     };
     let mut right: Vec<Option<usize>> = vec![None; nsig];
     let mut matched_one: Vec<bool> = vec![false; nsig];
@@ -258,7 +336,7 @@ fn vector_binop(
         matched_one.iter_mut().for_each(|x| *x = false);
         matched_many.iter_mut().for_each(HashSet::clear);
         for (k, s) in one.iter().enumerate() {
-            if s.vals[i].is_none() {
+            if !s.has(i) {
                 continue;
             }
             if let Some(prev) = right[one_o[k]] {
@@ -267,11 +345,14 @@ fn vector_binop(
             right[one_o[k]] = Some(k);
         }
         for (k, s) in many.iter().enumerate() {
-            let Some(lv) = s.vals[i] else { continue };
+            let Some(lv) = operand(s, i) else { continue };
             let sig = many_o[k];
             let (rs, rv) = match (right[sig], m.fill_rhs) {
-                (Some(o), _) => (Side::Series(o), one[o].vals[i].unwrap_or(f64::NAN)),
-                (None, Some(f)) => (Side::Fill(k), f),
+                (Some(o), _) => (
+                    Side::Series(o),
+                    operand(&one[o], i).unwrap_or(Operand::F(f64::NAN)),
+                ),
+                (None, Some(f)) => (Side::Fill(k), Operand::F(f)),
                 (None, None) => continue,
             };
             j.apply(
@@ -287,7 +368,7 @@ fn vector_binop(
         }
         if let Some(f) = m.fill_lhs {
             for (k, s) in one.iter().enumerate() {
-                let Some(rv) = s.vals[i] else { continue };
+                let Some(rv) = operand(s, i) else { continue };
                 let sig = one_o[k];
                 if matched_one[sig] || !matched_many[sig].is_empty() {
                     continue;
@@ -295,7 +376,7 @@ fn vector_binop(
                 j.apply(
                     i,
                     Side::Fill(k),
-                    f,
+                    Operand::F(f),
                     Side::Series(k),
                     rv,
                     sig,
@@ -305,10 +386,16 @@ fn vector_binop(
             }
         }
     }
-    Ok(j.out
-        .into_iter()
-        .filter(|s| s.vals.iter().any(Option::is_some))
-        .collect())
+    Ok(j.out.into_iter().filter(StepSeries::any).collect())
+}
+
+/// The value of `s` at step `i`, of either kind.
+fn operand(s: &StepSeries, i: usize) -> Option<Operand<'_>> {
+    match (s.vals[i], s.hist(i)) {
+        (Some(v), _) => Some(Operand::F(v)),
+        (None, Some(h)) => Some(Operand::H(h)),
+        (None, None) => None,
+    }
 }
 
 impl Join<'_> {
@@ -317,9 +404,9 @@ impl Join<'_> {
         &mut self,
         i: usize,
         ls: Side,
-        lv: f64,
+        lv: Operand<'_>,
         rs: Side,
-        rv: f64,
+        rv: Operand<'_>,
         sig: usize,
         matched_one: &mut [bool],
         matched_many: &mut [HashSet<usize>],
@@ -329,9 +416,13 @@ impl Join<'_> {
         } else {
             (lv, rv)
         };
-        let (mut val, keep) = elem(self.op, fl, fr);
+        let (mut val, keep) = match elem_mixed(self.op, fl, fr, self.notes) {
+            Elem::F(v, keep) => (Operand2::F(v), keep),
+            Elem::H(h, keep) => (Operand2::H(h), keep),
+            Elem::Drop => return Ok(()),
+        };
         if self.return_bool {
-            val = if keep { 1.0 } else { 0.0 };
+            val = Operand2::F(if keep { 1.0 } else { 0.0 });
         }
         let out = self.output(ls, rs)?;
         if self.m.card == Card::OneToOne {
@@ -349,11 +440,19 @@ impl Join<'_> {
         if !keep && !self.return_bool {
             return Ok(());
         }
-        let slot = &mut self.out[out].vals[i];
-        if slot.is_some() {
+        let o = &mut self.out[out];
+        if o.has(i) {
             return Err(same_labelset());
         }
-        *slot = Some(val);
+        match val {
+            Operand2::F(v) => o.vals[i] = Some(v),
+            Operand2::H(h) => {
+                if o.hists.is_empty() {
+                    o.hists = vec![None; self.n];
+                }
+                o.hists[i] = Some(h);
+            }
+        }
         Ok(())
     }
 
@@ -393,6 +492,7 @@ impl Join<'_> {
                     labels: lb.clone(),
                     vals: vec![None; self.n],
                     drop_name: self.return_bool,
+                    hists: Vec::new(),
                 });
                 self.out_index.insert(lb, self.out.len() - 1);
                 self.out.len() - 1

@@ -92,6 +92,7 @@ pub(crate) fn is_streamable(c: &Call) -> bool {
     (range_fn(n).is_some())
         || math_fn(n).is_some()
         || (date_fn(n).is_some() && !c.args.is_empty())
+        || NATIVE_HISTOGRAM_FNS.contains(&n)
         || matches!(
             n,
             "clamp"
@@ -142,11 +143,12 @@ impl Ctx<'_> {
             }
             let arg = self.arg(c, 0)?;
             return self.stream(arg, grid, &mut |mut s: StepSeries| {
-                for (i, v) in s.vals.iter_mut().enumerate() {
-                    if v.is_some() {
-                        *v = Some(grid.ts(i) as f64 / 1000.0);
+                for i in 0..s.vals.len() {
+                    if s.has(i) {
+                        s.vals[i] = Some(grid.ts(i) as f64 / 1000.0);
                     }
                 }
+                s.hists = Vec::new();
                 s.drop_name = true;
                 sink(s)
             });
@@ -159,6 +161,9 @@ impl Ctx<'_> {
             }
             let arg = self.arg(c, 0)?;
             return self.stream(arg, grid, &mut |_| Ok(()));
+        }
+        if NATIVE_HISTOGRAM_FNS.contains(&c.name) {
+            return self.histogram_stat(c, grid, sink);
         }
         if c.name == "label_replace" {
             return self.label_replace(c, grid, sink);
@@ -176,6 +181,8 @@ impl Ctx<'_> {
         let p = |k: usize, i: usize| params.get(k).and_then(|v| v.get(i)).copied();
         let arg = self.arg(c, 0)?;
         self.stream(arg, grid, &mut |mut s: StepSeries| {
+            // Float functions leave histograms out, as upstream.
+            s.hists = Vec::new();
             for (i, slot) in s.vals.iter_mut().enumerate() {
                 let Some(x) = *slot else { continue };
                 *slot = match name {
@@ -267,6 +274,16 @@ impl Ctx<'_> {
         let mut ps = vec![0.0; params.len()];
         let with_st = functions::uses_start_times(f);
         self.each_raw_st(&c.args[mi], grid, with_st, &mut |ctx, s, windows| {
+            if !s.hists.is_empty() {
+                let out = ctx.range_with_histograms(f, &params, &counter_pos, grid, s, windows)?;
+                return match out {
+                    Some(mut out) => {
+                        out.drop_name = !keep_name || out.drop_name;
+                        sink(out)
+                    }
+                    None => Ok(()),
+                };
+            }
             let bounds = windows.bounds(&s.samples);
             let mut vals = Vec::with_capacity(bounds.len());
             // Counter resets found once per series rather than per step.
@@ -342,6 +359,8 @@ impl Ctx<'_> {
                 labels: s.labels,
                 vals,
                 drop_name: !keep_name || s.drop_name,
+                hists: Vec::new(),
+
             })
         })
     }
@@ -437,12 +456,6 @@ impl Ctx<'_> {
     /// Calls that need their whole input at once.
     pub(crate) fn call(&mut self, c: &Call, grid: Grid) -> Result<Val> {
         let n = grid.len();
-        if NATIVE_HISTOGRAM_FNS.contains(&c.name) {
-            return Err(QueryError::Unsupported(format!(
-                "{}() needs native histograms, which this server does not store yet",
-                c.name
-            )));
-        }
         match c.name {
             "time" => Ok(Val::Scalar(
                 (0..n).map(|i| grid.ts(i) as f64 / 1000.0).collect(),
@@ -454,6 +467,7 @@ impl Ctx<'_> {
                     labels: Labels::default(),
                     vals: v.into_iter().map(Some).collect(),
                     drop_name: false,
+                    hists: Vec::new(),
                 }]))
             }
             "scalar" => {
@@ -475,7 +489,7 @@ impl Ctx<'_> {
                 let v = self.vector_arg(c, 0, grid)?;
                 self.release_vector(&v);
                 let vals: Vec<Option<f64>> = (0..n)
-                    .map(|i| (!v.iter().any(|s| s.vals[i].is_some())).then_some(1.0))
+                    .map(|i| (!v.iter().any(|s| s.has(i))).then_some(1.0))
                     .collect();
                 Ok(Val::Vector(absent_output(c.args.first(), vals)))
             }
@@ -484,6 +498,9 @@ impl Ctx<'_> {
                 let mut present = vec![false; n];
                 self.each_raw(arg, grid, &mut |_, s, windows| {
                     for (i, (lo, hi)) in windows.bounds(&s.samples).into_iter().enumerate() {
+                        present[i] |= hi > lo;
+                    }
+                    for (i, (lo, hi)) in windows.hist_bounds(&s.hists).into_iter().enumerate() {
                         present[i] |= hi > lo;
                     }
                     Ok(())
@@ -527,6 +544,7 @@ impl Ctx<'_> {
                         .map(|i| Some(functions::eval_date(f, grid.ts(i) as f64 / 1000.0)))
                         .collect(),
                     drop_name: false,
+                    hists: Vec::new(),
                 }]))
             }
             other => Err(QueryError::Unsupported(format!(
@@ -633,6 +651,7 @@ fn absent_output(arg: Option<&Node>, vals: Vec<Option<f64>>) -> Vec<StepSeries> 
         labels: Labels::from_pairs(pairs),
         vals,
         drop_name: false,
+        hists: Vec::new(),
     }]
 }
 

@@ -2,13 +2,13 @@
 //! and `resetHistograms` upstream). Series are grouped by their labels
 //! without `le`; each group and step gives one quantile.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::labels::{self, NAME};
 use super::{Ctx, Grid, Result, StepSeries};
 use crate::model::Labels;
 use crate::promql::error::QueryError;
-use crate::promql::functions::{self, Bucket};
+use crate::promql::functions::{self, hist_stats, Bucket};
 use crate::promql::plan::{Call, Node};
 
 /// Classic histograms of an input vector: per group (labels without `le`)
@@ -134,9 +134,11 @@ impl Ctx<'_> {
         want: Want<'_>,
     ) -> Result<Vec<StepSeries>> {
         let anchor = self.pos_of_arg(c, arg);
-        let g = self.classic_groups(input, &anchor);
         let n = grid.len();
-        let mut out = Vec::new();
+        let (natives, input) = split_native(input, n);
+        let g = self.classic_groups(input, &anchor);
+        let (natives, blocked) = self.drop_mixed(natives, &g, &anchor);
+        let mut out = self.native_outputs(natives, &want, &anchor)?;
         for gi in 0..g.groups.len() {
             let key = &g.groups[gi].0;
             let outputs: Vec<(Labels, Option<f64>)> = match &want {
@@ -151,7 +153,7 @@ impl Ctx<'_> {
                 let mut vals = vec![None; n];
                 for (i, slot) in vals.iter_mut().enumerate() {
                     let mut buckets = g.buckets(gi, i);
-                    if buckets.is_empty() {
+                    if buckets.is_empty() || blocked.contains(&(gi, i)) {
                         continue;
                     }
                     *slot = Some(match &want {
@@ -175,6 +177,7 @@ impl Ctx<'_> {
                         labels,
                         vals,
                         drop_name: true,
+                        hists: Vec::new(),
                     });
                 }
             }
@@ -192,6 +195,136 @@ impl Ctx<'_> {
             self.info_at(msg, anchor);
         }
         r.value
+    }
+}
+
+/// Splits the series holding native histograms off an input: they go
+/// their own way, their float steps (if any) stay with the classic input.
+fn split_native(input: Vec<StepSeries>, n: usize) -> (Vec<StepSeries>, Vec<StepSeries>) {
+    let mut natives = Vec::new();
+    let mut floats = Vec::new();
+    for mut s in input {
+        if !s.hists.iter().any(Option::is_some) {
+            floats.push(s);
+            continue;
+        }
+        let hists = std::mem::take(&mut s.hists);
+        natives.push(StepSeries {
+            labels: s.labels.clone(),
+            vals: vec![None; n],
+            drop_name: s.drop_name,
+            hists,
+        });
+        if s.vals.iter().any(Option::is_some) {
+            floats.push(s);
+        }
+    }
+    (natives, floats)
+}
+
+impl Ctx<'_> {
+    /// Where a native histogram and classic buckets with the same labels
+    /// meet at a step, neither is evaluated (`resetHistograms` upstream):
+    /// the histograms are cleared and the classic (group, step) pairs
+    /// returned.
+    fn drop_mixed(
+        &mut self,
+        mut natives: Vec<StepSeries>,
+        g: &Groups,
+        anchor: &str,
+    ) -> (Vec<StepSeries>, HashSet<(usize, usize)>) {
+        let mut blocked = HashSet::new();
+        for ns in &mut natives {
+            let Some(gi) = g.groups.iter().position(|(k, _)| *k == ns.labels) else {
+                continue;
+            };
+            for i in 0..ns.hists.len() {
+                if ns.hists[i].is_some() && !g.buckets(gi, i).is_empty() {
+                    ns.hists[i] = None;
+                    blocked.insert((gi, i));
+                    let name = ns.labels.get(NAME).unwrap_or("");
+                    let mut msg =
+                        "PromQL warning: vector contains a mix of classic and native histograms"
+                            .to_string();
+                    if !name.is_empty() {
+                        msg.push_str(&format!(" for metric name {name:?}"));
+                    }
+                    self.warn_at(msg, anchor);
+                }
+            }
+        }
+        (natives, blocked)
+    }
+
+    /// The results for native histograms (`HistogramQuantile`,
+    /// `HistogramFraction` upstream), one series per input series (and
+    /// quantile, for `histogram_quantiles`).
+    fn native_outputs(
+        &mut self,
+        natives: Vec<StepSeries>,
+        want: &Want<'_>,
+        anchor: &str,
+    ) -> Result<Vec<StepSeries>> {
+        let mut out = Vec::new();
+        for ns in natives {
+            let name = ns.labels.get(NAME).unwrap_or("").to_string();
+            let outputs: Vec<(Labels, Option<f64>)> = match want {
+                Want::Quantile(_) | Want::Fraction(..) => vec![(ns.labels.clone(), None)],
+                Want::Quantiles(label, qs) => qs
+                    .iter()
+                    .map(|(q, text)| (labels::set(&ns.labels, label, text), Some(*q)))
+                    .collect(),
+            };
+            for (labels, fixed_q) in outputs {
+                let n = ns.hists.len();
+                self.acquire(n)?;
+                let mut vals = vec![None; n];
+                let (mut nan_result, mut nan_skew) = (false, false);
+                for (i, slot) in vals.iter_mut().enumerate() {
+                    let Some(h) = ns.hist(i) else { continue };
+                    let at = |v: &[f64]| v.get(i).copied().unwrap_or(f64::NAN);
+                    let r = match want {
+                        Want::Fraction(lo, hi) => hist_stats::fraction(at(lo), at(hi), h),
+                        Want::Quantile(q) => hist_stats::quantile(at(q), h),
+                        Want::Quantiles(..) => hist_stats::quantile(fixed_q.unwrap_or(f64::NAN), h),
+                    };
+                    nan_result |= r.nan_result;
+                    nan_skew |= r.nan_skew;
+                    *slot = Some(r.value);
+                }
+                let what = match want {
+                    Want::Fraction(..) => None,
+                    _ => Some("histogram_quantile"),
+                };
+                let with_name = |m: String| {
+                    if name.is_empty() {
+                        m
+                    } else {
+                        format!("{m} for metric name {name:?}")
+                    }
+                };
+                if nan_result {
+                    let m = format!(
+                        "PromQL info: input to {} has NaN observations, result is NaN",
+                        what.unwrap_or("histogram_quantile")
+                    );
+                    self.info_at(with_name(m), anchor);
+                }
+                if nan_skew {
+                    let m = match what {
+                        Some(f) => format!("PromQL info: input to {f} has NaN observations, result is skewed higher"),
+                        None => "PromQL info: input to histogram_fraction has NaN observations, which are excluded from all fractions".to_string(),
+                    };
+                    self.info_at(with_name(m), anchor);
+                }
+                if vals.iter().any(Option::is_some) {
+                    out.push(StepSeries::floats(labels, vals, true));
+                } else {
+                    self.release(n);
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

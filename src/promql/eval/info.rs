@@ -271,6 +271,7 @@ impl Ctx<'_> {
                             labels: labels.clone(),
                             vals: vec![None; n],
                             drop_name: bs.drop_name,
+                            hists: Vec::new(),
                         });
                         index.insert(labels, out.len() - 1);
                         out.len() - 1

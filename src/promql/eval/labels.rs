@@ -101,12 +101,22 @@ pub(crate) fn finish_labels(series: Vec<StepSeries>) -> Result<Vec<StepSeries>> 
 
 /// Merges `from` into `into` step by step; a clash is an error.
 pub(crate) fn merge_into(into: &mut StepSeries, from: StepSeries) -> Result<()> {
-    for (a, b) in into.vals.iter_mut().zip(from.vals) {
-        if b.is_some() {
-            if a.is_some() {
-                return Err(same_labelset());
+    let n = into.vals.len();
+    let mut from_hists = from.hists.into_iter();
+    for (i, b) in from.vals.into_iter().enumerate() {
+        let h = from_hists.next().flatten();
+        if b.is_none() && h.is_none() {
+            continue;
+        }
+        if into.has(i) {
+            return Err(same_labelset());
+        }
+        into.vals[i] = b;
+        if let Some(h) = h {
+            if into.hists.is_empty() {
+                into.hists = vec![None; n];
             }
-            *a = b;
+            into.hists[i] = Some(h);
         }
     }
     Ok(())

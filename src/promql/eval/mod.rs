@@ -6,17 +6,23 @@
 //! series' samples plus the aggregation's accumulators.
 
 mod aggregate;
+mod aggregate_k;
 mod binary;
 mod call;
+mod hist_agg;
+mod hist_binop;
+mod hist_fns;
 mod histogram;
 mod info;
 mod labels;
+mod native;
 mod range_ext;
 mod select;
 
 use std::time::Instant;
 
 use super::error::{Annotations, QueryError};
+use super::functions::fhist::FHist;
 use super::plan::Node;
 use super::value::{InstantSample, QueryOutput, RangeSeries, Value};
 use super::{EngineConfig, TenantScope};
@@ -61,9 +67,37 @@ pub(crate) struct StepSeries {
     pub vals: Vec<Option<f64>>,
     /// The metric name goes at the end of evaluation (delayed removal).
     pub drop_name: bool,
+    /// Native histograms per step, empty when the series has none; a step
+    /// holds a float or a histogram, never both.
+    pub hists: Vec<Option<Box<FHist>>>,
 }
 
 impl StepSeries {
+    /// A series of floats only.
+    pub(crate) fn floats(labels: Labels, vals: Vec<Option<f64>>, drop_name: bool) -> StepSeries {
+        StepSeries {
+            labels,
+            vals,
+            drop_name,
+            hists: Vec::new(),
+        }
+    }
+
+    /// Whether step `i` holds a float or a histogram.
+    pub(crate) fn has(&self, i: usize) -> bool {
+        self.vals[i].is_some() || self.hist(i).is_some()
+    }
+
+    /// The histogram at step `i`, if any.
+    pub(crate) fn hist(&self, i: usize) -> Option<&FHist> {
+        self.hists.get(i).and_then(|h| h.as_deref())
+    }
+
+    /// Whether any step holds a value of either kind.
+    pub(crate) fn any(&self) -> bool {
+        self.vals.iter().any(Option::is_some) || self.hists.iter().any(Option::is_some)
+    }
+
     /// What the series costs against the sample budget: one per step of
     /// its grid, present or not, since that is what it allocates.
     pub(crate) fn slots(&self) -> usize {
@@ -114,11 +148,20 @@ impl Budget {
     }
 }
 
+/// A histogram at a time, inside the evaluator.
+#[derive(Debug, Clone)]
+pub(crate) struct HPoint {
+    pub t: i64,
+    pub h: FHist,
+}
+
 /// A raw series of samples (a range selector or subquery result).
 #[derive(Debug, Clone)]
 pub(crate) struct RawSeries {
     pub labels: Labels,
     pub samples: Vec<crate::model::Sample>,
+    /// Native histograms, in time order, without stale markers.
+    pub hists: Vec<HPoint>,
     /// Start timestamps, one per sample (0: none); only for range
     /// selectors read for a function that uses them, and only when some
     /// sample has one. Subqueries never carry them, as upstream.
@@ -154,14 +197,11 @@ pub(crate) struct Ctx<'a> {
     pub query_start: i64,
     pub query_end: i64,
     pub query_step: i64,
-    /// Whether selectors may return native histograms: only when the
-    /// query is a bare selector, whose result is the selected values
-    /// (nothing in the evaluator computes with histograms yet).
-    pub histograms_allowed: bool,
-    /// The histogram points such a bare selector selected, per series
-    /// (at step times for an instant selector, at their own times for a
-    /// range selector), merged into the result at the end.
-    pub histogram_points: Vec<(Labels, Vec<HistogramSample>)>,
+    /// The first construct of the query that cannot take native
+    /// histograms (`native::blocker`); `None` when every node on the way
+    /// from a selector to the result handles them. A selector that meets
+    /// a histogram while this is set fails the query as unsupported.
+    pub hist_blocker: Option<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -184,8 +224,7 @@ impl<'a> Ctx<'a> {
             query_start: bounds.0,
             query_end: bounds.1,
             query_step: bounds.2,
-            histograms_allowed: false,
-            histogram_points: Vec::new(),
+            hist_blocker: None,
         }
     }
 
@@ -288,6 +327,9 @@ impl<'a> Ctx<'a> {
                 for v in s.vals.iter_mut().flatten() {
                     *v = -*v;
                 }
+                for h in s.hists.iter_mut().flatten() {
+                    h.mul(-1.0);
+                }
                 s.drop_name = true;
                 sink(s)
             }),
@@ -348,17 +390,12 @@ pub(crate) fn run(
         query,
         (grid.start, grid.end, step),
     );
-    ctx.histograms_allowed = match node {
-        Node::Vector(sel) => !sel.smoothed,
-        Node::Matrix(sel, _) => !range && !sel.anchored && !sel.smoothed,
-        _ => false,
-    };
+    ctx.hist_blocker = native::blocker(node, range);
     let val = ctx.eval(node, grid)?;
-    let hists = std::mem::take(&mut ctx.histogram_points);
     let value = if range {
-        range_value(val, grid, hists)?
+        range_value(val, grid)?
     } else {
-        instant_value(val, grid.start, hists)?
+        instant_value(val, grid.start)?
     };
     Ok(QueryOutput {
         value,
@@ -366,26 +403,7 @@ pub(crate) fn run(
     })
 }
 
-/// Histogram points of a bare selector, by series.
-type HistPoints = Vec<(Labels, Vec<HistogramSample>)>;
-
-/// Adds histogram points to the series of a matrix result (or new series
-/// for series that had none), keeping label order.
-fn merge_histograms(out: &mut Vec<RangeSeries>, hists: HistPoints) {
-    for (labels, h) in hists.into_iter().filter(|(_, h)| !h.is_empty()) {
-        match out.iter_mut().find(|s| s.labels == labels) {
-            Some(s) => s.histograms = h,
-            None => out.push(RangeSeries {
-                labels,
-                samples: Vec::new(),
-                histograms: h,
-            }),
-        }
-    }
-    out.sort_by(|a, b| a.labels.cmp(&b.labels));
-}
-
-fn instant_value(val: Val, t: i64, hists: HistPoints) -> Result<Value> {
+fn instant_value(val: Val, t: i64) -> Result<Value> {
     Ok(match val {
         Val::Scalar(v) => Value::Scalar {
             t,
@@ -393,29 +411,19 @@ fn instant_value(val: Val, t: i64, hists: HistPoints) -> Result<Value> {
         },
         Val::Str(s) => Value::String { t, v: s },
         Val::Vector(series) => {
-            let mut out: Vec<InstantSample> = labels::finish_labels(series)?
+            let out: Vec<InstantSample> = labels::finish_labels(series)?
                 .into_iter()
                 .filter_map(|s| {
-                    s.vals.first().copied().flatten().map(|v| InstantSample {
+                    let histogram = s.hist(0).map(FHist::to_model);
+                    let v = s.vals.first().copied().flatten();
+                    (v.is_some() || histogram.is_some()).then(|| InstantSample {
                         labels: s.labels,
                         t,
-                        v,
-                        histogram: None,
+                        v: v.unwrap_or(0.0),
+                        histogram,
                     })
                 })
                 .collect();
-            if !hists.is_empty() {
-                out.extend(hists.into_iter().filter_map(|(labels, mut h)| {
-                    let h = h.pop()?;
-                    Some(InstantSample {
-                        labels,
-                        t,
-                        v: 0.0,
-                        histogram: Some(h.h),
-                    })
-                }));
-                out.sort_by(|a, b| a.labels.cmp(&b.labels));
-            }
             Value::Vector(out)
         }
         Val::Matrix(raw) => {
@@ -428,26 +436,32 @@ fn instant_value(val: Val, t: i64, hists: HistPoints) -> Result<Value> {
                         r.labels
                     },
                     samples: r.samples,
-                    histograms: Vec::new(),
+                    histograms: r
+                        .hists
+                        .iter()
+                        .map(|p| HistogramSample {
+                            t: p.t,
+                            h: p.h.to_model(),
+                        })
+                        .collect(),
                 })
                 .collect();
             out.sort_by(|a, b| a.labels.cmp(&b.labels));
             if out.windows(2).any(|w| w[0].labels == w[1].labels) {
                 return Err(labels::same_labelset());
             }
-            merge_histograms(&mut out, hists);
             Value::Matrix(out)
         }
     })
 }
 
-fn range_value(val: Val, grid: Grid, hists: HistPoints) -> Result<Value> {
+fn range_value(val: Val, grid: Grid) -> Result<Value> {
     let series = match val {
-        Val::Scalar(v) => vec![StepSeries {
-            labels: Labels::default(),
-            vals: v.into_iter().map(Some).collect(),
-            drop_name: false,
-        }],
+        Val::Scalar(v) => vec![StepSeries::floats(
+            Labels::default(),
+            v.into_iter().map(Some).collect(),
+            false,
+        )],
         Val::Vector(v) => labels::finish_labels(v)?,
         Val::Str(_) => {
             return Err(QueryError::BadData(
@@ -469,14 +483,24 @@ fn range_value(val: Val, grid: Grid, hists: HistPoints) -> Result<Value> {
                 .enumerate()
                 .filter_map(|(i, v)| v.map(|v| Sample::new(grid.ts(i), v)))
                 .collect();
-            (!samples.is_empty()).then_some(RangeSeries {
+            let histograms: Vec<HistogramSample> = s
+                .hists
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| {
+                    h.as_ref().map(|h| HistogramSample {
+                        t: grid.ts(i),
+                        h: h.to_model(),
+                    })
+                })
+                .collect();
+            (!samples.is_empty() || !histograms.is_empty()).then_some(RangeSeries {
                 labels: s.labels,
                 samples,
-                histograms: Vec::new(),
+                histograms,
             })
         })
         .collect();
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
-    merge_histograms(&mut out, hists);
     Ok(Value::Matrix(out))
 }

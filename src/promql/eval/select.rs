@@ -3,20 +3,21 @@
 //! step. All reads go through the scope's tenant querier with the plan's
 //! matchers (which end with the forced matchers).
 
-use super::{Ctx, Grid, RawSeries, Result, StepSeries};
-use crate::model::Labels;
-use crate::model::{is_stale_nan, stale_nan, HistogramSample, Sample};
+use super::{Ctx, Grid, HPoint, RawSeries, Result, StepSeries};
+use crate::model::{is_stale_nan, stale_nan, Sample};
+use crate::model::{CounterResetHint, Labels};
 use crate::promql::error::QueryError;
 use crate::promql::functions::extended;
+use crate::promql::functions::fhist::FHist;
 use crate::promql::plan::{Node, Selector, Subquery};
 use crate::storage::{Series, SeriesValues};
 
-/// The error a query gets when it reads native histograms, which the
-/// evaluator does not handle yet.
-pub(crate) fn histograms_unsupported(labels: &Labels) -> QueryError {
+/// The error a query gets when it reads native histograms into `what`,
+/// a construct that does not handle them yet.
+pub(crate) fn histograms_unsupported(what: &str, labels: &Labels) -> QueryError {
     QueryError::Unsupported(format!(
-        "series {labels} holds native histograms in the queried range; \
-         PromQL over native histograms is not supported yet"
+        "PromQL over native histograms: {what} is not supported yet \
+         (series {labels} holds native histograms in the queried range)"
     ))
 }
 
@@ -40,6 +41,15 @@ pub(crate) struct Windows {
 impl Windows {
     /// `[lo, hi)` index bounds of each step's window in time-sorted `samples`.
     pub(crate) fn bounds(&self, samples: &[Sample]) -> Vec<(usize, usize)> {
+        self.bounds_by(samples.len(), |i| samples[i].t)
+    }
+
+    /// [`Windows::bounds`] for histogram points.
+    pub(crate) fn hist_bounds(&self, hists: &[HPoint]) -> Vec<(usize, usize)> {
+        self.bounds_by(hists.len(), |i| hists[i].t)
+    }
+
+    fn bounds_by(&self, len: usize, t: impl Fn(usize) -> i64) -> Vec<(usize, usize)> {
         let mut out = Vec::with_capacity(self.ends.len());
         let (mut lo, mut hi) = (0usize, 0usize);
         let mut prev_end = i64::MIN;
@@ -51,10 +61,10 @@ impl Windows {
             prev_end = end;
             let start = end.saturating_sub(self.range).saturating_sub(self.left);
             let end = end.saturating_add(self.right);
-            while hi < samples.len() && samples[hi].t <= end {
+            while hi < len && t(hi) <= end {
                 hi += 1;
             }
-            while lo < hi && samples[lo].t <= start {
+            while lo < hi && t(lo) <= start {
                 lo += 1;
             }
             out.push((lo, hi.max(lo)));
@@ -97,7 +107,7 @@ impl Ctx<'_> {
             user_count: sel.user_count,
             tenant_matchers: sel.tenant_matchers.clone(),
         };
-        let histograms_allowed = self.histograms_allowed;
+        let blocker = self.hist_blocker.clone();
         for tenant in scope.tenants_for(&bound) {
             let q = scope.source.reader(tenant, mint, maxt);
             let mut each = |labels, v: SeriesValues| {
@@ -106,10 +116,9 @@ impl Ctx<'_> {
                     err = Some(QueryError::TooManySeries(max_series));
                     return false;
                 }
-                if !v.histograms.is_empty() && !histograms_allowed {
-                    // FIXME(issue 16): the evaluator computes with floats
-                    // only; refusing is better than silently dropping.
-                    err = Some(histograms_unsupported(&labels));
+                if let (false, Some(what)) = (v.histograms.is_empty(), &blocker) {
+                    // Refusing is better than silently dropping.
+                    err = Some(histograms_unsupported(what, &labels));
                     return false;
                 }
                 let n = v.samples.len() + v.histograms.len();
@@ -172,7 +181,7 @@ impl Ctx<'_> {
         };
         self.each_series(sel, mint, maxt, &mut |ctx, s| {
             if !s.histograms.is_empty() {
-                return ctx.mixed_vector_selector(s, &eff, grid, sink);
+                return ctx.mixed_vector_selector(s, &eff, timestamps, sink);
             }
             let vals = if smoothed {
                 smoothed_values(&s.samples, &eff, lookback)
@@ -184,21 +193,22 @@ impl Ctx<'_> {
                     labels: s.labels,
                     vals,
                     drop_name: false,
+                    hists: Vec::new(),
                 })?;
             }
             Ok(())
         })
     }
 
-    /// A bare instant selector over a series that holds histograms: per
-    /// step the newest float or histogram in the lookback window, unless
-    /// it is a stale marker (of either kind). Floats go to `sink`, the
-    /// histograms to [`Ctx::histogram_points`] for the result.
+    /// An instant selector over a series that holds histograms: per step
+    /// the newest float or histogram in the lookback window, unless it is a
+    /// stale marker of either kind (`vectorSelectorSingle` upstream). With
+    /// `timestamps`, either kind gives its timestamp in seconds.
     fn mixed_vector_selector(
         &mut self,
         s: Series,
         eff: &[i64],
-        grid: Grid,
+        timestamps: bool,
         sink: &mut dyn FnMut(StepSeries) -> Result<()>,
     ) -> Result<()> {
         // One timeline of both kinds; a histogram stands in as a float
@@ -212,31 +222,37 @@ impl Ctx<'_> {
         points.sort_by_key(|p| p.0.t);
         let timeline: Vec<Sample> = points.iter().map(|p| p.0).collect();
         let picked = lookback_index(&timeline, eff, self.cfg.lookback_delta_ms);
+        let converted = with_reset_hints(&s.histograms);
         let mut vals = Vec::with_capacity(picked.len());
-        let mut hists = Vec::new();
-        for (step, k) in picked.into_iter().enumerate() {
+        let mut hists = Vec::with_capacity(picked.len());
+        for k in picked {
             match k.map(|k| points[k]) {
+                Some((x, _)) if timestamps => {
+                    vals.push(Some(x.t as f64 / 1000.0));
+                    hists.push(None);
+                }
                 Some((_, Some(h))) => {
                     vals.push(None);
-                    hists.push(HistogramSample {
-                        t: grid.ts(step),
-                        h: s.histograms[h].h.clone(),
-                    });
+                    hists.push(Some(Box::new(converted[h].clone())));
                 }
-                Some((x, None)) => vals.push(Some(x.v)),
-                None => vals.push(None),
+                Some((x, None)) => {
+                    vals.push(Some(x.v));
+                    hists.push(None);
+                }
+                None => {
+                    vals.push(None);
+                    hists.push(None);
+                }
             }
         }
-        self.acquire(hists.len())?;
-        if !hists.is_empty() {
-            self.histogram_points.push((s.labels.clone(), hists));
-        }
-        if vals.iter().any(Option::is_some) {
-            sink(StepSeries {
-                labels: s.labels,
-                vals,
-                drop_name: false,
-            })?;
+        let out = StepSeries {
+            labels: s.labels,
+            vals,
+            drop_name: false,
+            hists,
+        };
+        if out.any() {
+            sink(out)?;
         }
         Ok(())
     }
@@ -268,6 +284,7 @@ impl Ctx<'_> {
                     labels: s.labels,
                     vals,
                     drop_name: true,
+                    hists: Vec::new(),
                 })?;
             }
             Ok(())
@@ -317,21 +334,13 @@ impl Ctx<'_> {
                     .saturating_sub(*range + windows.left)
                     .saturating_add(1);
                 let maxt = last.saturating_add(windows.right);
-                let first_window = (first.saturating_sub(*range), first);
                 self.each_series_st(sel, mint, maxt, with_st, &mut |ctx, s, sts| {
-                    if !s.histograms.is_empty() {
-                        // Only a bare range selector of an instant query
-                        // gets here (one window): keep its histograms.
-                        let (lo, hi) = first_window;
-                        let hs: Vec<HistogramSample> = s
-                            .histograms
-                            .iter()
-                            .filter(|h| h.t > lo && h.t <= hi && !h.h.is_stale())
-                            .cloned()
-                            .collect();
-                        ctx.acquire(hs.len())?;
-                        ctx.histogram_points.push((s.labels.clone(), hs));
-                    }
+                    let hists: Vec<HPoint> = with_reset_hints(&s.histograms)
+                        .into_iter()
+                        .zip(&s.histograms)
+                        .filter(|(_, h)| !h.h.is_stale())
+                        .map(|(h, at)| HPoint { t: at.t, h })
+                        .collect();
                     let samples: Vec<Sample> = s
                         .samples
                         .into_iter()
@@ -341,6 +350,7 @@ impl Ctx<'_> {
                         labels: s.labels,
                         sts: align_start_times(&samples, &sts),
                         samples,
+                        hists,
                         drop_name: false,
                     };
                     f(ctx, raw, &windows)
@@ -348,7 +358,7 @@ impl Ctx<'_> {
             }
             Node::Subquery(sq) => {
                 let (raw, windows) = self.subquery_series(sq, grid)?;
-                let held = raw.iter().map(|s| s.samples.len()).sum();
+                let held = raw.iter().map(|s| s.samples.len() + s.hists.len()).sum();
                 self.acquire(held)?;
                 for s in raw {
                     // Between series, as selectors do: a cancelled or
@@ -388,7 +398,7 @@ impl Ctx<'_> {
                 }
                 cut.retain(|r| !r.samples.is_empty());
             }
-            ctx.acquire(cut.iter().map(|s| s.samples.len()).sum())?;
+            ctx.acquire(cut.iter().map(|s| s.samples.len() + s.hists.len()).sum())?;
             out.append(&mut cut);
             Ok(())
         })?;
@@ -441,9 +451,32 @@ impl Ctx<'_> {
                         .enumerate()
                         .filter_map(|(i, v)| v.map(|v| Sample::new(inner.ts(i), v)))
                         .collect();
+                    let hists = s
+                        .hists
+                        .into_iter()
+                        .enumerate()
+                        .filter_map(|(i, h)| {
+                            // Explicit hints go: a subquery may skip
+                            // samples or return one several times
+                            // (`subqueryRange` upstream).
+                            h.map(|mut h| {
+                                if matches!(
+                                    h.hint,
+                                    CounterResetHint::Reset | CounterResetHint::NotReset
+                                ) {
+                                    h.hint = CounterResetHint::Unknown;
+                                }
+                                HPoint {
+                                    t: inner.ts(i),
+                                    h: *h,
+                                }
+                            })
+                        })
+                        .collect();
                     raw.push(RawSeries {
                         labels: s.labels,
                         samples,
+                        hists,
                         sts: None,
                         drop_name: s.drop_name,
                     });
@@ -459,6 +492,7 @@ impl Ctx<'_> {
                 raw.push(RawSeries {
                     labels: Default::default(),
                     samples,
+                    hists: Vec::new(),
                     sts: None,
                     drop_name: false,
                 });
@@ -479,6 +513,37 @@ impl Ctx<'_> {
     }
 }
 
+/// The histograms of a series as the evaluator reads them, with the
+/// counter-reset hints Prometheus's head gives a histogram appended after
+/// another (`appendable` in `tsdb/chunkenc`): a histogram whose sender
+/// said nothing is a reset if it follows one it cannot continue, and not
+/// one otherwise. Gauge hints and stale markers are left alone; the
+/// first histogram read keeps its own hint.
+fn with_reset_hints(hs: &[crate::model::HistogramSample]) -> Vec<FHist> {
+    use crate::model::CounterResetHint::{NotReset, Unknown};
+    let mut out: Vec<FHist> = Vec::with_capacity(hs.len());
+    let mut prev: Option<usize> = None;
+    for (i, h) in hs.iter().enumerate() {
+        let mut f = FHist::from_model(&h.h);
+        if h.h.is_stale() {
+            prev = None;
+            out.push(f);
+            continue;
+        }
+        // A detected reset stays Unknown: Prometheus's chunk iterators
+        // give the first histogram of the chunk a reset starts no hint
+        // (prometheus/prometheus#15346), and readers detect it again.
+        if let (Some(p), Unknown) = (prev, f.hint) {
+            if !f.detect_reset(&out[p]) {
+                f.hint = NotReset;
+            }
+        }
+        prev = Some(i);
+        out.push(f);
+    }
+    out
+}
+
 /// Keeps only the samples in the first step's window (instant queries).
 fn cut_first_window(raw: Vec<RawSeries>, windows: &Windows) -> Vec<RawSeries> {
     raw.into_iter()
@@ -488,7 +553,9 @@ fn cut_first_window(raw: Vec<RawSeries>, windows: &Windows) -> Vec<RawSeries> {
             if let Some(sts) = s.sts.as_mut() {
                 *sts = sts.get(lo..hi).unwrap_or_default().to_vec();
             }
-            (!s.samples.is_empty()).then_some(s)
+            let (hlo, hhi) = *windows.hist_bounds(&s.hists).first()?;
+            s.hists = s.hists[hlo..hhi].to_vec();
+            (!s.samples.is_empty() || !s.hists.is_empty()).then_some(s)
         })
         .collect()
 }

@@ -9,12 +9,17 @@ use crate::model::Sample;
 
 mod date;
 pub(crate) mod extended;
+pub(crate) mod fhist;
+pub(crate) mod hist_stats;
+pub(crate) mod hsum;
 pub(crate) mod kahan;
 mod math;
 mod over_time;
 mod quantile;
 pub(crate) mod rate;
 pub(crate) mod rate_st;
+mod trim;
+pub(crate) use rate::{extrapolation_factor, SampleSpan};
 mod trend;
 
 #[cfg(test)]

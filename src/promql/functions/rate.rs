@@ -95,20 +95,49 @@ pub(super) fn extrapolate(w: &Window<'_>, result: f64, is_counter: bool, is_rate
         [first, .., last] => (*first, *last),
         _ => return result,
     };
-    let mut to_start = ms_between(w.start, first.t) / 1000.0;
-    let mut to_end = ms_between(last.t, w.end) / 1000.0;
-    let sampled = ms_between(first.t, last.t) / 1000.0;
-    let avg_spacing = sampled / (s.len() - 1) as f64;
+    let counter = is_counter.then_some((first.v, result));
+    let span = SampleSpan {
+        first: first.t,
+        last: last.t,
+        intervals: s.len() - 1,
+    };
+    result * extrapolation_factor(w, span, counter, is_rate)
+}
+
+/// Where a window's samples (of either kind) start and end, and how many
+/// intervals lie between them (at least one).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SampleSpan {
+    pub first: i64,
+    pub last: i64,
+    pub intervals: usize,
+}
+
+/// The factor `extrapolatedRate` scales a window's raw change by: all the
+/// way to an edge when the gap is under 1.1× the average spacing,
+/// otherwise half a spacing; counters (`counter`: the first value and the
+/// raw change, counts for histograms) never below zero on the left; `rate`
+/// divides by the window length.
+pub(crate) fn extrapolation_factor(
+    w: &Window<'_>,
+    span: SampleSpan,
+    counter: Option<(f64, f64)>,
+    is_rate: bool,
+) -> f64 {
+    let mut to_start = ms_between(w.start, span.first) / 1000.0;
+    let mut to_end = ms_between(span.last, w.end) / 1000.0;
+    let sampled = ms_between(span.first, span.last) / 1000.0;
+    let avg_spacing = sampled / span.intervals.max(1) as f64;
     let threshold = avg_spacing * 1.1;
 
     if to_start >= threshold {
         to_start = avg_spacing / 2.0;
     }
-    if is_counter {
+    if let Some((first, result)) = counter {
         // Where the counter would have been zero if it grew linearly.
         let mut to_zero = to_start;
-        if result > 0.0 && first.v >= 0.0 {
-            to_zero = sampled * (first.v / result);
+        if result > 0.0 && first >= 0.0 {
+            to_zero = sampled * (first / result);
         }
         if to_zero < to_start {
             to_start = to_zero;
@@ -124,7 +153,7 @@ pub(super) fn extrapolate(w: &Window<'_>, result: f64, is_counter: bool, is_rate
     if is_rate {
         factor /= range_seconds(w);
     }
-    result * factor
+    factor
 }
 
 /// `irate` and `idelta` (`instantValue` in `promql/functions.go`, floats):

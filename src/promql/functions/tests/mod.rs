@@ -6,6 +6,7 @@
 use super::*;
 
 mod buckets;
+mod fhist;
 mod instant;
 mod over_time;
 mod props;
