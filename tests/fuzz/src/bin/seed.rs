@@ -40,7 +40,12 @@ fn otlp_request() -> tessera::ingest::otlp::proto::ExportMetricsServiceRequest {
         ..Default::default()
     };
     let metrics = vec![
-        metric("g", MetricData::Gauge(Gauge { data_points: vec![number(1.0)] })),
+        metric(
+            "g",
+            MetricData::Gauge(Gauge {
+                data_points: vec![number(1.0)],
+            }),
+        ),
         metric(
             "s",
             MetricData::Sum(Sum {
@@ -71,7 +76,10 @@ fn otlp_request() -> tessera::ingest::otlp::proto::ExportMetricsServiceRequest {
                     count: 3,
                     scale: 3,
                     zero_count: 1,
-                    positive: Some(Buckets { offset: -2, bucket_counts: vec![1, 0, 1] }),
+                    positive: Some(Buckets {
+                        offset: -2,
+                        bucket_counts: vec![1, 0, 1],
+                    }),
                     ..Default::default()
                 }],
                 aggregation_temporality: TEMPORALITY_CUMULATIVE,
@@ -84,7 +92,10 @@ fn otlp_request() -> tessera::ingest::otlp::proto::ExportMetricsServiceRequest {
                     time_unix_nano: t,
                     count: 1,
                     sum: 1.0,
-                    quantile_values: vec![ValueAtQuantile { quantile: 0.5, value: 1.0 }],
+                    quantile_values: vec![ValueAtQuantile {
+                        quantile: 0.5,
+                        value: 1.0,
+                    }],
                     ..Default::default()
                 }],
             }),
@@ -296,8 +307,16 @@ fn main() {
     write(
         &otlp,
         "protobuf",
-        &[[0u8].as_slice(), &prost::Message::encode_to_vec(&otlp_request())].concat(),
+        &[
+            [0u8].as_slice(),
+            &prost::Message::encode_to_vec(&otlp_request()),
+        ]
+        .concat(),
     );
-    write(&otlp, "json", &[[1u8].as_slice(), OTLP_JSON.as_bytes()].concat());
+    write(
+        &otlp,
+        "json",
+        &[[1u8].as_slice(), OTLP_JSON.as_bytes()].concat(),
+    );
     println!("seed corpus written under {}", corpus.display());
 }
