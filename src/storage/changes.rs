@@ -77,7 +77,9 @@ impl ChangeLog {
     pub fn new() -> ChangeLog {
         ChangeLog {
             id: SEQUENCE.fetch_add(1, Ordering::SeqCst),
-            entries: Mutex::new(VecDeque::new()),
+            // Allocated once: recording a change never allocates, so an
+            // append to existing series stays allocation-free.
+            entries: Mutex::new(VecDeque::with_capacity(KEEP + 1)),
         }
     }
 
