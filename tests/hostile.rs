@@ -354,10 +354,13 @@ fn a_query_whose_client_leaves_stops_using_cpu() {
     }
     t.import(("X-Scope-OrgID", "anonymous"), lines);
     let params = [
-        ("query", "sum(rate(stress[5m:1s]))"),
+        ("query", "sum(stddev_over_time(stress[5m:1s]))"),
         ("start", "300"),
         ("end", "3600"),
         ("step", "1"),
+        // Computed both times: the second run must not come from the
+        // range-query results cache.
+        ("nocache", "1"),
     ];
     // The whole query, for scale.
     let before = cpu_seconds(t.pid());
