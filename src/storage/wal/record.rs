@@ -263,6 +263,27 @@ impl<'a> Cursor<'a> {
         u32::try_from(v).map_err(|_| DecodeError::at(at, format!("series id {v} out of range")))
     }
 
+    /// The series id and timestamp of entry `i` of a samples, histograms
+    /// or exemplars record: the first entry holds them whole (they become
+    /// `base`), later ones as zigzag deltas from `base`.
+    pub(super) fn entry_key(
+        &mut self,
+        i: usize,
+        base: &mut (u32, i64),
+    ) -> Result<(u32, i64), DecodeError> {
+        if i == 0 {
+            *base = (self.series_id()?, self.varint("timestamp")?);
+            return Ok(*base);
+        }
+        let at = self.pos;
+        let d = self.varint("series id delta")?;
+        let series = i64::from(base.0)
+            .checked_add(d)
+            .and_then(|id| u32::try_from(id).ok())
+            .ok_or_else(|| DecodeError::at(at, format!("series id delta {d} out of range")))?;
+        Ok((series, base.1.wrapping_add(self.varint("timestamp delta")?)))
+    }
+
     pub(super) fn finish(&self) -> Result<(), DecodeError> {
         if self.pos == self.buf.len() {
             Ok(())
@@ -314,26 +335,9 @@ fn decode_samples(payload: &[u8], with_st: bool) -> Result<Vec<SampleEntry>, Dec
         }
         Ok(t.wrapping_sub(c.varint("start timestamp")?))
     };
-    if n > 0 {
-        let base_id = c.series_id()?;
-        let base_t = c.varint("timestamp")?;
-        let v = c.f64()?;
-        let st = st_of(&mut c, base_t)?;
-        out.push(SampleEntry {
-            series: base_id,
-            t: base_t,
-            v,
-            st,
-        });
-    }
-    for _ in 1..n {
-        let at = c.pos;
-        let d = c.varint("series id delta")?;
-        let series = i64::from(base_id_of(&out))
-            .checked_add(d)
-            .and_then(|id| u32::try_from(id).ok())
-            .ok_or_else(|| DecodeError::at(at, format!("series id delta {d} out of range")))?;
-        let t = base_t_of(&out).wrapping_add(c.varint("timestamp delta")?);
+    let mut base = (0u32, 0i64);
+    for i in 0..n {
+        let (series, t) = c.entry_key(i, &mut base)?;
         let v = c.f64()?;
         let st = st_of(&mut c, t)?;
         out.push(SampleEntry { series, t, v, st });
@@ -357,34 +361,14 @@ fn decode_histograms(payload: &[u8]) -> Result<Vec<HistogramEntry>, DecodeError>
         c.pos += r.pos;
         Ok::<_, DecodeError>(h)
     };
-    let (mut base_id, mut base_t) = (0u32, 0i64);
+    let mut base = (0u32, 0i64);
     for i in 0..n {
-        let (series, t) = if i == 0 {
-            base_id = c.series_id()?;
-            base_t = c.varint("timestamp")?;
-            (base_id, base_t)
-        } else {
-            let at = c.pos;
-            let d = c.varint("series id delta")?;
-            let series = i64::from(base_id)
-                .checked_add(d)
-                .and_then(|id| u32::try_from(id).ok())
-                .ok_or_else(|| DecodeError::at(at, format!("series id delta {d} out of range")))?;
-            (series, base_t.wrapping_add(c.varint("timestamp delta")?))
-        };
+        let (series, t) = c.entry_key(i, &mut base)?;
         let h = histogram(&mut c)?;
         out.push(HistogramEntry { series, t, h });
     }
     c.finish()?;
     Ok(out)
-}
-
-fn base_id_of(out: &[SampleEntry]) -> u32 {
-    out.first().map_or(0, |s| s.series)
-}
-
-fn base_t_of(out: &[SampleEntry]) -> i64 {
-    out.first().map_or(0, |s| s.t)
 }
 
 #[cfg(test)]

@@ -49,21 +49,9 @@ pub(crate) fn decode_exemplars(payload: &[u8]) -> Result<Vec<ExemplarEntry>, Dec
     };
     let n = c.count(MIN_EXEMPLAR_ENTRY, "exemplar count")?;
     let mut out = Vec::with_capacity(n);
-    let (mut base_id, mut base_t) = (0u32, 0i64);
+    let mut base = (0u32, 0i64);
     for i in 0..n {
-        let (series, t) = if i == 0 {
-            base_id = c.series_id()?;
-            base_t = c.varint("timestamp")?;
-            (base_id, base_t)
-        } else {
-            let at = c.pos;
-            let d = c.varint("series id delta")?;
-            let series = i64::from(base_id)
-                .checked_add(d)
-                .and_then(|id| u32::try_from(id).ok())
-                .ok_or_else(|| DecodeError::at(at, format!("series id delta {d} out of range")))?;
-            (series, base_t.wrapping_add(c.varint("timestamp delta")?))
-        };
+        let (series, t) = c.entry_key(i, &mut base)?;
         let value = c.f64()?;
         let nl = c.count(2, "exemplar label count")?;
         let mut labels = Vec::with_capacity(nl);
