@@ -21,7 +21,7 @@ use http::{start_with, Server};
 /// Debian's 2.42 never sends `remote_write.headers` (see the FIXME in
 /// `real_prometheus.rs`), so what it writes lands in the default tenant.
 const TENANT: &str = "anonymous";
-use peer::Prometheus;
+use peer::{scrape_and_write_config, Prometheus};
 
 /// Serves `demo_requests_total` in OpenMetrics; every scrape bumps the
 /// counter and attaches an exemplar with a new trace id and timestamp.
@@ -105,21 +105,7 @@ async fn prometheus_sends_exemplars_and_both_answer_alike() {
     let dir = tempfile::tempdir().unwrap();
     let srv = tessera(&dir.path().join("tessera")).await;
     let (target, scrapes) = target().await;
-    let config = format!(
-        r#"global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: demo
-    static_configs:
-      - targets: ["{target}"]
-remote_write:
-  - url: "http://{addr}/api/v1/write"
-    send_exemplars: true
-    queue_config:
-      batch_send_deadline: 1s
-"#,
-        addr = srv.addr
-    );
+    let config = scrape_and_write_config(target, srv.addr, "send_exemplars: true");
     let prom = tokio::task::spawn_blocking({
         let d = dir.path().to_path_buf();
         move || Prometheus::start(&d, &config, &["--enable-feature=exemplar-storage"])

@@ -18,7 +18,7 @@ use prost::Message;
 use serde_json::Value;
 
 use http::start_with;
-use peer::Prometheus;
+use peer::{scrape_and_write_config, Prometheus};
 
 /// The few `io.prometheus.client` messages (`metrics.proto`) the target
 /// needs; field numbers as upstream's.
@@ -150,21 +150,7 @@ async fn prometheus_native_histograms_arrive_and_query_alike() {
     cfg.maintenance_interval = None;
     let srv = start_with(cfg, tessera::api::AppState::new()).await;
     let target = target().await;
-    let config = format!(
-        r#"global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: demo
-    static_configs:
-      - targets: ["{target}"]
-remote_write:
-  - url: "http://{addr}/api/v1/write"
-    send_native_histograms: true
-    queue_config:
-      batch_send_deadline: 1s
-"#,
-        addr = srv.addr
-    );
+    let config = scrape_and_write_config(target, srv.addr, "send_native_histograms: true");
     let prom = tokio::task::spawn_blocking({
         let d = dir.path().to_path_buf();
         move || Prometheus::start(&d, &config, &["--enable-feature=native-histograms"])

@@ -8,6 +8,30 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A config that scrapes `target` every second as job `demo` and
+/// remote-writes to the Tessera at `tessera` (host:port), with `option`
+/// (one YAML line such as `send_exemplars: true`) in the remote-write entry.
+pub fn scrape_and_write_config(
+    target: impl std::fmt::Display,
+    tessera: impl std::fmt::Display,
+    option: &str,
+) -> String {
+    format!(
+        r#"global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: demo
+    static_configs:
+      - targets: ["{target}"]
+remote_write:
+  - url: "http://{tessera}/api/v1/write"
+    {option}
+    queue_config:
+      batch_send_deadline: 1s
+"#
+    )
+}
+
 /// A running Prometheus.
 pub struct Prometheus {
     child: Child,
