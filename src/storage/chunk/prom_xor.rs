@@ -13,7 +13,7 @@
 //! zeros (at most 31), 6 bits of window length (64 written as 0) and the
 //! bits. Tessera's own head chunks use a different layout (`xor.rs`).
 
-use super::bits::{BitReader, BitWriter};
+use super::bits::BitReader;
 use super::ChunkDecodeError;
 use crate::model::Sample;
 use crate::storage::varint::{put_uvarint, put_varint};
@@ -28,13 +28,79 @@ fn bit_range(dod: i64, nbits: u32) -> bool {
     -(half - 1) <= dod && dod <= half
 }
 
+/// Upstream's `bstream` writer, whose byte layout a chunk's bytes depend
+/// on: `free` is how many low bits of the last byte are still unwritten.
+/// A whole byte (`writeByte`) always appends a byte after it, even when the
+/// write ended on a byte boundary, so a chunk can end in an empty byte;
+/// a single bit (`writeBit`) appends one only when no bit is free.
+struct Bstream {
+    bytes: Vec<u8>,
+    free: u32,
+}
+
+impl Bstream {
+    /// A stream holding the chunk's 2-byte sample count and no free bit,
+    /// as `NewXORChunk` starts it.
+    fn with_header(n: u16, capacity: usize) -> Bstream {
+        let mut bytes = Vec::with_capacity(capacity);
+        bytes.extend_from_slice(&n.to_be_bytes());
+        Bstream { bytes, free: 0 }
+    }
+
+    fn open_byte_if_full(&mut self) {
+        if self.free == 0 {
+            self.bytes.push(0);
+            self.free = 8;
+        }
+    }
+
+    /// `bstream.writeBit`.
+    fn write_bit(&mut self, bit: bool) {
+        self.open_byte_if_full();
+        if bit {
+            if let Some(last) = self.bytes.last_mut() {
+                *last |= 1 << (self.free - 1);
+            }
+        }
+        self.free -= 1;
+    }
+
+    /// `bstream.writeByte`: the byte's high bits fill the free ones, its
+    /// low bits start a new byte, and as many bits stay free as before.
+    fn write_byte(&mut self, byte: u8) {
+        self.open_byte_if_full();
+        if let Some(last) = self.bytes.last_mut() {
+            *last |= byte >> (8 - self.free);
+        }
+        self.bytes.push((u16::from(byte) << self.free) as u8);
+    }
+
+    /// `bstream.writeBits`: the `n` low bits of `v`, whole bytes first.
+    fn write_bits(&mut self, v: u64, n: u32) {
+        if n == 0 {
+            return;
+        }
+        let mut u = v << (64 - n);
+        let mut left = n;
+        while left >= 8 {
+            self.write_byte((u >> 56) as u8);
+            u <<= 8;
+            left -= 8;
+        }
+        while left > 0 {
+            self.write_bit(u >> 63 == 1);
+            u <<= 1;
+            left -= 1;
+        }
+    }
+}
+
 /// Encodes `samples` (increasing timestamps, at most
 /// [`MAX_PROM_XOR_SAMPLES`]) as a Prometheus XOR chunk.
 pub fn encode_prom_xor(samples: &[Sample]) -> Vec<u8> {
     debug_assert!(samples.len() <= MAX_PROM_XOR_SAMPLES);
-    let mut w = BitWriter::with_capacity(2 + samples.len() * 10 + 16);
     let n = samples.len().min(MAX_PROM_XOR_SAMPLES) as u16;
-    w.write_bits(u64::from(n), 16);
+    let mut w = Bstream::with_header(n, 2 + samples.len() * 10 + 16);
     let mut prev_t = 0i64;
     let mut prev_delta = 0u64;
     let mut prev_v = 0u64;
@@ -88,11 +154,11 @@ pub fn encode_prom_xor(samples: &[Sample]) -> Vec<u8> {
         prev_t = s.t;
         prev_v = v;
     }
-    w.bytes().to_vec()
+    w.bytes
 }
 
 /// Upstream's `xorWrite`.
-fn write_value(w: &mut BitWriter, delta: u64, leading: &mut u32, trailing: &mut u32) {
+fn write_value(w: &mut Bstream, delta: u64, leading: &mut u32, trailing: &mut u32) {
     if delta == 0 {
         w.write_bit(false);
         return;
@@ -312,6 +378,26 @@ mod tests {
             bytes,
             vec![0x00, 0x02, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xe8, 0x07, 0x00]
         );
+    }
+
+    #[test]
+    fn a_chunk_ending_on_a_whole_byte_keeps_upstreams_empty_last_byte() {
+        // One sample: two varint bytes and the value's eight, each written
+        // as a whole byte, so upstream's stream ends in an empty byte.
+        let bytes = encode_prom_xor(&[Sample::new(1000, 1.0)]);
+        assert_eq!(
+            bytes,
+            vec![0x00, 0x01, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x00]
+        );
+        // Bits after it: the uvarint fills that empty byte and leaves
+        // another; the value's `1`, `1`, 5 + 6 bits of window (leading
+        // zeros capped at 31, so 13 meaningful bits) and 13 bits take
+        // 2 + 11 + 13 = 26 bits: three more bytes, the last one partial.
+        let a = 1.0f64.to_bits();
+        let b = f64::from_bits(a ^ (0xffu64 << 20));
+        let bytes = encode_prom_xor(&[Sample::new(0, 1.0), Sample::new(1, b)]);
+        assert_eq!(bytes.len(), 2 + 1 + 8 + 1 + 4);
+        assert_eq!(decode_prom_xor(&bytes).unwrap()[1].v.to_bits(), b.to_bits());
     }
 
     #[test]
