@@ -372,3 +372,75 @@ async fn protobuf_federation_sees_only_the_callers_tenant() {
     assert!(anon.bytes().await.unwrap().is_empty());
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_bucket_histograms_federate_as_classic_histograms() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path()).await;
+    let now = now_ms();
+    // Buckets le 0.25: 2, (0.25, 1]: none, (1, 10]: 3, +Inf: 1.
+    let h = Histogram {
+        schema: -53,
+        reset_hint: CounterResetHint::Unknown,
+        zero_threshold: 0.0,
+        sum: 27.5,
+        counts: HistogramCounts::Int {
+            count: 6,
+            zero_count: 0,
+            positive_deltas: vec![2, 1, -2],
+            negative_deltas: vec![],
+        },
+        positive_spans: vec![
+            Span {
+                offset: 0,
+                length: 1,
+            },
+            Span {
+                offset: 1,
+                length: 2,
+            },
+        ],
+        negative_spans: vec![],
+        custom_values: vec![0.25, 1.0, 10.0],
+    };
+    let t = now - 1_000;
+    put_hist(
+        &srv,
+        "a",
+        &[("__name__", "rpc_seconds"), ("job", "api")],
+        &[HistogramSample { t, h }],
+    );
+    let text = federate(&srv, "a", None, "match[]=rpc_seconds").await;
+    let want = format!(
+        "# TYPE rpc_seconds histogram\n\
+         rpc_seconds_bucket{{job=\"api\",instance=\"\",le=\"0.25\"}} 2 {t}\n\
+         rpc_seconds_bucket{{job=\"api\",instance=\"\",le=\"1\"}} 2 {t}\n\
+         rpc_seconds_bucket{{job=\"api\",instance=\"\",le=\"10\"}} 5 {t}\n\
+         rpc_seconds_bucket{{job=\"api\",instance=\"\",le=\"+Inf\"}} 6 {t}\n\
+         rpc_seconds_sum{{job=\"api\",instance=\"\"}} 27.5 {t}\n\
+         rpc_seconds_count{{job=\"api\",instance=\"\"}} 6 {t}\n"
+    );
+    assert_eq!(text.text().await.unwrap(), want);
+
+    let fams = decode(
+        &federate(&srv, "a", Some(PROTO), "match[]=rpc_seconds")
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(fams.len(), 1);
+    assert_eq!(fams[0].r#type(), MetricType::Histogram);
+    let h = fams[0].metric[0].histogram.as_ref().unwrap();
+    let buckets: Vec<_> = h
+        .bucket
+        .iter()
+        .map(|b| (b.upper_bound(), b.cumulative_count()))
+        .collect();
+    assert_eq!(buckets, [(0.25, 2), (1.0, 2), (10.0, 5)]);
+    assert_eq!(
+        (h.sample_count, h.sample_sum, h.schema),
+        (Some(6), Some(27.5), None)
+    );
+    srv.stop().await;
+}

@@ -157,7 +157,7 @@ fn spans(spans: &[Span]) -> Vec<dto::BucketSpan> {
 /// bucket per custom bound, the `+Inf` bucket left implicit
 /// (`makeClassicHistogram` in upstream's `web/federate.go`). Integer
 /// counts stay integers.
-fn classic_histogram(h: &Histogram) -> dto::Histogram {
+pub(super) fn classic_histogram(h: &Histogram) -> dto::Histogram {
     let int = !h.is_float();
     let buckets = h.nonempty_buckets();
     let mut next = buckets.iter().peekable();

@@ -2,18 +2,22 @@
 //! `/federate`, as upstream's protobuf families come out of
 //! `expfmt.MetricFamilyToText`.
 
+use super::proto::classic_histogram;
 use super::{exposed_labels, Encoder, Kind, Series};
 use crate::api::federate::Newest;
+use crate::model::histogram::CUSTOM_BUCKETS_SCHEMA;
 
 /// The content type of the text exposition format.
 pub(super) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Writes `# TYPE` lines and one line per float series.
+/// Writes `# TYPE` lines and one line per float series; a histogram with
+/// custom buckets becomes a classic histogram (`_bucket` lines with `le`,
+/// `_sum`, `_count`), as upstream federates it since it learnt NHCB.
 ///
-/// Native histograms are left out, as upstream leaves them out of every
-/// format but protobuf (the text format cannot carry them). Upstream
-/// writes a histogram with custom buckets as a classic histogram here;
-/// this leaves those out too.
+/// Exponential native histograms are left out, as upstream leaves them
+/// out of every format but protobuf (the text format cannot carry them),
+/// and so are gauge histograms with custom buckets, which the text format
+/// has no type for.
 #[derive(Default)]
 pub(super) struct TextEncoder {
     last: Option<(String, Kind)>,
@@ -21,8 +25,14 @@ pub(super) struct TextEncoder {
 
 impl Encoder for TextEncoder {
     fn series(&mut self, buf: &mut Vec<u8>, s: &Series<'_>) {
-        let Newest::Float(sample) = s.value else {
-            return;
+        let classic = match s.value {
+            Newest::Histogram(h)
+                if s.kind == Kind::Histogram && h.h.schema == CUSTOM_BUCKETS_SCHEMA =>
+            {
+                Some(classic_histogram(&h.h))
+            }
+            Newest::Histogram(_) => return,
+            Newest::Float(_) => None,
         };
         if self.last.as_ref().map(|(n, k)| (n.as_str(), *k)) != Some((s.name, s.kind)) {
             buf.extend_from_slice(b"# TYPE ");
@@ -32,24 +42,67 @@ impl Encoder for TextEncoder {
             buf.push(b'\n');
             self.last = Some((s.name.to_string(), s.kind));
         }
-        write_name(buf, s.name);
-        let mut sep = b'{';
-        for (n, v) in exposed_labels(s.labels) {
-            buf.push(sep);
-            sep = b',';
-            write_label(buf, n, v);
+        let line = |buf: &mut Vec<u8>, suffix: &str, le: Option<f64>, v: f64, t: i64| {
+            write_line(buf, s.name, suffix, s.labels, le, v, t);
+        };
+        match (s.value, classic) {
+            (Newest::Float(f), _) => line(buf, "", None, f.v, f.t),
+            (Newest::Histogram(h), Some(c)) => {
+                let count = c
+                    .sample_count
+                    .map_or(c.sample_count_float.unwrap_or(0.0), |n| n as f64);
+                for b in &c.bucket {
+                    let cum = b
+                        .cumulative_count
+                        .map_or(b.cumulative_count_float.unwrap_or(0.0), |n| n as f64);
+                    line(buf, "_bucket", b.upper_bound, cum, h.t);
+                }
+                line(buf, "_bucket", Some(f64::INFINITY), count, h.t);
+                line(buf, "_sum", None, h.h.sum, h.t);
+                line(buf, "_count", None, count, h.t);
+            }
+            (Newest::Histogram(_), None) => {}
         }
-        if sep == b',' {
-            buf.push(b'}');
-        }
-        buf.push(b' ');
-        buf.extend_from_slice(format_value(sample.v).as_bytes());
-        buf.push(b' ');
-        buf.extend_from_slice(sample.t.to_string().as_bytes());
-        buf.push(b'\n');
     }
 
     fn finish(&mut self, _buf: &mut Vec<u8>) {}
+}
+
+/// One sample line: `name<suffix>{labels[,le="<le>"]} value timestamp`
+/// (`writeSample` in `expfmt/text_create.go`).
+fn write_line(
+    buf: &mut Vec<u8>,
+    name: &str,
+    suffix: &str,
+    labels: &[(&str, &str)],
+    le: Option<f64>,
+    v: f64,
+    t: i64,
+) {
+    if suffix.is_empty() {
+        write_name(buf, name);
+    } else {
+        write_name(buf, &format!("{name}{suffix}"));
+    }
+    let mut sep = b'{';
+    for (n, v) in exposed_labels(labels) {
+        buf.push(sep);
+        sep = b',';
+        write_label(buf, n, v);
+    }
+    if let Some(le) = le {
+        buf.push(sep);
+        sep = b',';
+        write_label(buf, "le", &format_value(le));
+    }
+    if sep == b',' {
+        buf.push(b'}');
+    }
+    buf.push(b' ');
+    buf.extend_from_slice(format_value(v).as_bytes());
+    buf.push(b' ');
+    buf.extend_from_slice(t.to_string().as_bytes());
+    buf.push(b'\n');
 }
 
 /// A legacy name as is; any other name quoted, as the UTF-8 aware text
@@ -216,13 +269,49 @@ mod tests {
             h: crate::model::Histogram::empty_int(0),
         });
         write(&mut enc, &mut buf, &[("__name__", "h")], h, Kind::Histogram);
+        let mut nhcb =
+            crate::model::Histogram::empty_int(crate::model::histogram::CUSTOM_BUCKETS_SCHEMA);
+        nhcb.custom_values = vec![0.5, 1.0];
+        nhcb.positive_spans = vec![crate::model::Span {
+            offset: 0,
+            length: 3,
+        }];
+        nhcb.counts = crate::model::HistogramCounts::Int {
+            count: 6,
+            zero_count: 0,
+            positive_deltas: vec![1, 1, 1],
+            negative_deltas: vec![],
+        };
+        nhcb.sum = 4.25;
+        let nhcb = crate::model::HistogramSample { t: 2000, h: nhcb };
+        let labels = [("__name__", "req_seconds"), ("job", "j")];
+        write(
+            &mut enc,
+            &mut buf,
+            &labels,
+            Newest::Histogram(nhcb.clone()),
+            Kind::Histogram,
+        );
+        write(
+            &mut enc,
+            &mut buf,
+            &labels,
+            Newest::Histogram(nhcb),
+            Kind::GaugeHistogram,
+        );
         let want = "# TYPE up untyped\n\
                     up{instance=\"\"} 1 1000\n\
                     up{instance=\"a\"} 1 1000\n\
                     # TYPE \"m.x\" untyped\n\
                     \"m.x\"{a=\"q\\\"\\\\\\n\",\"b.c\"=\"1\",instance=\"\"} NaN -5\n\
                     # TYPE c_total counter\n\
-                    c_total{instance=\"\"} 1 1000\n";
+                    c_total{instance=\"\"} 1 1000\n\
+                    # TYPE req_seconds histogram\n\
+                    req_seconds_bucket{job=\"j\",instance=\"\",le=\"0.5\"} 1 2000\n\
+                    req_seconds_bucket{job=\"j\",instance=\"\",le=\"1\"} 3 2000\n\
+                    req_seconds_bucket{job=\"j\",instance=\"\",le=\"+Inf\"} 6 2000\n\
+                    req_seconds_sum{job=\"j\",instance=\"\"} 4.25 2000\n\
+                    req_seconds_count{job=\"j\",instance=\"\"} 6 2000\n";
         assert_eq!(String::from_utf8(buf).unwrap(), want);
     }
 }
