@@ -189,7 +189,10 @@ mod tests {
     use super::*;
     use crate::model::{CounterResetHint, HistogramSample, Sample};
 
-    fn encode(series: &[(&[(&str, &str)], Newest, Kind)]) -> Vec<dto::MetricFamily> {
+    /// One series for [`encode`]: labels, value and family type.
+    type Input<'a> = (&'a [(&'a str, &'a str)], Newest, Kind);
+
+    fn encode(series: &[Input<'_>]) -> Vec<dto::MetricFamily> {
         let mut enc = ProtoEncoder::default();
         let mut buf = Vec::new();
         for (labels, v, kind) in series {
@@ -381,7 +384,7 @@ mod tests {
                 Newest::Float(Sample::new(1, 1.0)),
             ));
         }
-        let input: Vec<(&[(&str, &str)], Newest, Kind)> = series
+        let input: Vec<Input> = series
             .iter()
             .map(|(l, v)| (&l[..], v.clone(), Kind::Untyped))
             .collect();
