@@ -860,4 +860,31 @@ fn native_histograms_in_the_table_and_as_quantiles_in_the_graph() {
     assert!(tip[0] != tip[1] && tip[1] != tip[2], "{tip:?}");
     assert_contrast(&s, "with quantile lines");
     shot(&s, "histogram-graph.png");
+
+    // Floats next to histograms: the float is drawn as itself.
+    run_query(&s, "e2e_latency_seconds or vector(0.5)");
+    s.wait_script(
+        "a float line and three quantile lines",
+        "return document.querySelectorAll('#chart svg path.series').length",
+        &json!(4),
+    );
+    let legend = texts(&s, "#legend .legend-label");
+    assert_eq!(legend[0], "{}");
+    assert_eq!(legend[1..], names);
+
+    // A range vector in the table lists each histogram with its time.
+    s.click(&s.find("#tab-table"));
+    run_query(&s, "e2e_latency_seconds[1m]");
+    let cell = s.wait("the histograms of the last minute", || {
+        texts(&s, "#result-table > tbody > tr > td:last-child")
+            .into_iter()
+            .next()
+            .filter(|c| c.contains("histogram"))
+    });
+    assert!(
+        cell.starts_with("histogram (count 360, sum 90)")
+            || cell.starts_with("histogram (count 354, sum 88.5)"),
+        "{cell}"
+    );
+    assert!(cell.contains("histogram (count 366, sum 91.5) @"), "{cell}");
 }
