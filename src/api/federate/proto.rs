@@ -106,7 +106,9 @@ fn metric(s: &Series<'_>) -> dto::Metric {
 /// integer histogram's integer counts and bucket deltas, so the scraping
 /// Prometheus stores the same integer histogram that was written here, and
 /// Prometheus 2.42, which recognises a native histogram by its deltas, zero
-/// count or zero threshold, takes it. Float histograms go as float counts.
+/// count or zero threshold, takes it. Float histograms go as float counts
+/// (2.42 reads one whose zero threshold is 0 as a classic histogram; later
+/// versions also recognise float counts).
 fn native_histogram(h: &Histogram) -> dto::Histogram {
     let mut out = dto::Histogram {
         sample_sum: Some(h.sum),
