@@ -4,7 +4,8 @@
 //! `NodeExporterShape` series (one sample each, 30 s old, so all are inside
 //! the 5 m lookback) straight through storage, then reads
 //! `/federate?match[]={__name__=~".+"}` with a streaming client that
-//! discards the body. A sampler thread reads `VmRSS` from
+//! discards the body, once in the text format and once in the delimited
+//! protobuf format. A sampler thread reads `VmRSS` from
 //! `/proc/self/status` every few milliseconds during the read; a counting
 //! allocator gives the peak of live heap bytes, which the allocator's
 //! retained free memory cannot hide. Both are reported relative to just
@@ -25,6 +26,10 @@ use tessera::server::run;
 use tessera::storage::{MatchOp, Matcher, SeriesInput, StorageConfig, SyncPolicy};
 use tessera::synth::NodeExporterShape;
 use tessera::tenant::TenantId;
+
+/// The `Accept` header that asks for the delimited protobuf format.
+const PROTO: &str =
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
 
 /// Counts live heap bytes and their peak.
 struct Counting;
@@ -160,10 +165,11 @@ fn load(storage: &tessera::storage::Storage, tenant: &TenantId, n: usize, t: i64
 }
 
 /// Reads the whole body, discarding it; returns (bytes, lines).
-async fn read_federate(client: &reqwest::Client, url: &str) -> (u64, u64) {
+async fn read_federate(client: &reqwest::Client, url: &str, accept: &str) -> (u64, u64) {
     let mut resp = client
         .get(url)
         .header("X-Scope-OrgID", "fed")
+        .header("Accept", accept)
         .send()
         .await
         .unwrap();
@@ -226,15 +232,17 @@ fn main() {
     );
 
     let url = format!("http://{addr}/federate?match[]=%7B__name__%3D~%22.%2B%22%7D");
-    let ((bytes, lines), r) = measure(|| rt.block_on(read_federate(&client, &url)));
-    r.report(
-        "federate_memory: /federate",
-        &format!("{bytes} bytes, {lines} lines"),
-    );
-    println!(
-        "federate_memory: RSS after the read {:.1} MiB",
-        status_bytes("VmRSS") as f64 / MIB
-    );
+    for (format, accept) in [("text", "text/plain"), ("protobuf", PROTO)] {
+        let ((bytes, lines), r) = measure(|| rt.block_on(read_federate(&client, &url, accept)));
+        r.report(
+            &format!("federate_memory: /federate ({format})"),
+            &format!("{bytes} bytes, {lines} newline bytes"),
+        );
+        println!(
+            "federate_memory: RSS after the read {:.1} MiB",
+            status_bytes("VmRSS") as f64 / MIB
+        );
+    }
 
     // The same walk through the label-sorting querier, for comparison.
     let all = Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap();

@@ -51,6 +51,7 @@ async fn page_and_assets_have_their_types_and_etags() {
         ("/ui/style.css", "text/css; charset=utf-8"),
         ("/ui/favicon.svg", "image/svg+xml"),
         ("/ui/js/main.js", "text/javascript; charset=utf-8"),
+        ("/ui/js/histogram.js", "text/javascript; charset=utf-8"),
     ];
     for (path, want) in cases {
         let (status, h, body) = get(&srv, path, &[]).await;
@@ -104,7 +105,9 @@ async fn everything_the_page_loads_is_served() {
         }
         seen.push(path);
     }
-    assert!(seen.len() >= 10, "only {seen:?} reached from the page");
+    assert!(seen.len() >= 11, "only {seen:?} reached from the page");
+    // Native histograms' table cells and quantile lines come from here.
+    assert!(seen.iter().any(|p| p == "/ui/js/histogram.js"), "{seen:?}");
     srv.stop().await;
 }
 

@@ -387,6 +387,57 @@ async fn match_params_on_series_labels_and_federate() {
     s.stop().await;
 }
 
+/// `/federate` in the delimited protobuf format is bound by the same
+/// policy as the text format: no hidden label or series in its bytes, and
+/// widening a restricted label is the same 403.
+#[tokio::test]
+async fn federate_in_protobuf_is_policy_bound() {
+    let (_d, s) = fixture().await;
+    let proto =
+        "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
+    let cases = [
+        (
+            format!("/federate?match[]={}", q(r#"{__name__=~".+"}"#)),
+            200,
+        ),
+        (format!("/federate?match[]={}", q("req_total")), 200),
+        (
+            format!(
+                "/federate?match[]={}",
+                q(r#"req_total{organisation_id=~".+"}"#)
+            ),
+            403,
+        ),
+    ];
+    for (path, want) in cases {
+        let r = s
+            .client
+            .get(s.url(&path))
+            .bearer_auth("customer-secret")
+            .header("Accept", proto)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want, "{path}");
+        let ok = r.status() == 200;
+        if ok {
+            assert!(r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .contains("encoding=delimited"));
+        }
+        let body = String::from_utf8_lossy(&r.bytes().await.unwrap()).into_owned();
+        assert_clean(&path, &body);
+        if ok {
+            assert!(
+                body.contains("req_total") && body.contains("org1"),
+                "{path}: {body:?}"
+            );
+        }
+    }
+    s.stop().await;
+}
+
 /// A remote-read request for `matchers` (name, op, value) over the
 /// fixture's range, in the sampled form; returns the status and, on 200,
 /// every series as `labels => values`.

@@ -711,3 +711,180 @@ fn page_helpers_in_the_browser() {
     assert_eq!(got["formatted"], json!(["1h30m", "14s"]));
     assert_eq!(got["steps"], json!([14_000, 1_000, 2_419_000]));
 }
+
+/// `e2e_latency_seconds{path="/a"}`: an integer native histogram every 30s
+/// over the last 30 minutes; at the k-th (from 1) it holds k observations
+/// in each of [-1, -0.5), the zero bucket, (0.5, 1] and (2, 4], and 2k in
+/// (1, 2]: count 6k, sum 1.5k. The last has k = 61.
+fn write_histograms(srv: &Tessera, now: i64) {
+    use tessera::ingest::proto::{encode_snappy, v1};
+    let span = |offset, length| v1::BucketSpan { offset, length };
+    let histograms = (1..=61i64)
+        .map(|k| v1::Histogram {
+            count: Some(v1::Count::CountInt(6 * k as u64)),
+            sum: 1.5 * k as f64,
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: Some(v1::ZeroCount::ZeroCountInt(k as u64)),
+            negative_spans: vec![span(0, 1)],
+            negative_deltas: vec![k],
+            positive_spans: vec![span(0, 3)],
+            positive_deltas: vec![k, k, -k],
+            timestamp: now - (61 - k) * 30_000,
+            ..Default::default()
+        })
+        .collect();
+    let label = |name: &str, value: &str| v1::Label {
+        name: name.into(),
+        value: value.into(),
+    };
+    let body = encode_snappy(&v1::WriteRequest {
+        timeseries: vec![v1::TimeSeries {
+            labels: vec![
+                label("__name__", "e2e_latency_seconds"),
+                label("path", "/a"),
+            ],
+            histograms,
+            ..Default::default()
+        }],
+        metadata: Vec::new(),
+    });
+    let resp = srv
+        .client()
+        .post(srv.url("/api/v1/write"))
+        .header("Content-Type", "application/x-protobuf")
+        .header("Content-Encoding", "snappy")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 204, "{}", resp.text().unwrap());
+}
+
+/// A native histogram in the table (count, sum, one row per bucket with
+/// Prometheus's boundary rules) and in the graph (p50, p90 and p99 lines
+/// whose values are the server's `histogram_quantile`).
+#[test]
+fn native_histograms_in_the_table_and_as_quantiles_in_the_graph() {
+    let srv = Tessera::start(None);
+    write_histograms(&srv, now_ms());
+    let driver = Driver::start();
+    let s = driver.session();
+    s.goto(&srv.url("/"));
+    s.find("body[data-ready=true]");
+    run_query(&s, "e2e_latency_seconds");
+    let buckets = s.wait("the bucket rows", || {
+        let v = s.script(
+            "return [...document.querySelectorAll('#result-table .buckets tbody tr')]\
+               .map(tr => [...tr.cells].map(c => c.textContent));",
+            json!([]),
+        );
+        let rows: Vec<Vec<String>> = serde_json::from_value(v).unwrap();
+        (!rows.is_empty()).then_some(rows)
+    });
+    assert_eq!(
+        buckets,
+        [
+            ["[-1, -0.5)", "61"],
+            ["[-0.001, 0.001]", "61"],
+            ["(0.5, 1]", "61"],
+            ["(1, 2]", "122"],
+            ["(2, 4]", "61"]
+        ]
+    );
+    assert_eq!(
+        texts(&s, "#result-table .histogram .totals"),
+        ["Count: 366, Sum: 91.5"]
+    );
+    assert_eq!(
+        texts(&s, "#result-table > tbody > tr > td:first-child"),
+        ["e2e_latency_seconds{path=\"/a\"}"]
+    );
+    let rules = s.script_async(
+        "const [done] = arguments; import('/ui/js/histogram.js')\
+           .then((h) => done([0, 1, 2, 3].map((r) => h.bucketRange([r, '1', '2', '5']))))\
+           .catch((e) => done(String(e)));",
+        json!([]),
+    );
+    assert_eq!(rules, json!(["(1, 2]", "[1, 2)", "(1, 2)", "[1, 2]"]));
+    assert_contrast(&s, "with a histogram in the table");
+    shot(&s, "histogram-table.png");
+
+    s.click(&s.find("#tab-graph"));
+    let paths = s.wait("three quantile lines", || {
+        let d = texts_attr(&s, "#chart svg path.series", "d");
+        (d.len() == 3).then_some(d)
+    });
+    for d in &paths {
+        let points = d.matches(['M', 'L']).count();
+        assert!(
+            points >= 100,
+            "a quantile drawn with only {points} points: {d}"
+        );
+    }
+    let names = ["p50", "p90", "p99"].map(|q| format!("{q} e2e_latency_seconds{{path=\"/a\"}}"));
+    assert_eq!(texts(&s, "#legend .legend-label"), names);
+    let summary = texts(&s, "#graph-summary");
+    assert!(
+        summary[0].ends_with("(3 of them quantiles of native histograms)"),
+        "{summary:?}"
+    );
+    // The proportions never change, so every step's quantile is the
+    // server's quantile now.
+    let svg = s.find("#chart svg");
+    s.hover(&svg, 200, 0);
+    let tip = s.wait("the hover tooltip", || {
+        let rows = texts(&s, "#chart-tooltip:not([hidden]) .row strong");
+        (rows.len() == 3).then_some(rows)
+    });
+    for (q, shown) in ["0.5", "0.9", "0.99"].iter().zip(&tip) {
+        let api = srv.get_json(
+            "/api/v1/query",
+            ("X-Scope-OrgID", "anonymous"),
+            &[(
+                "query",
+                &format!("histogram_quantile({q}, e2e_latency_seconds)"),
+            )],
+        );
+        let want: f64 = api["data"]["result"][0]["value"][1]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let got: f64 = shown.parse().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs(),
+            "p{q}: {got} vs {want}"
+        );
+    }
+    assert!(tip[0] != tip[1] && tip[1] != tip[2], "{tip:?}");
+    assert_contrast(&s, "with quantile lines");
+    shot(&s, "histogram-graph.png");
+
+    // Floats next to histograms: the float is drawn as itself.
+    run_query(&s, "e2e_latency_seconds or vector(0.5)");
+    s.wait_script(
+        "a float line and three quantile lines",
+        "return document.querySelectorAll('#chart svg path.series').length",
+        &json!(4),
+    );
+    let legend = texts(&s, "#legend .legend-label");
+    assert_eq!(legend[0], "{}");
+    assert_eq!(legend[1..], names);
+
+    // A range vector in the table lists each histogram with its time.
+    s.click(&s.find("#tab-table"));
+    run_query(&s, "e2e_latency_seconds[1m]");
+    let cell = s.wait("the histograms of the last minute", || {
+        texts(&s, "#result-table > tbody > tr > td:last-child")
+            .into_iter()
+            .next()
+            .filter(|c| c.contains("histogram"))
+    });
+    assert!(
+        cell.starts_with("histogram (count 360, sum 90)")
+            || cell.starts_with("histogram (count 354, sum 88.5)"),
+        "{cell}"
+    );
+    assert!(cell.contains("histogram (count 366, sum 91.5) @"), "{cell}");
+}

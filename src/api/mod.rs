@@ -12,6 +12,7 @@ mod conn;
 mod error;
 mod exemplars;
 mod federate;
+pub use federate::dto;
 mod health;
 mod import;
 mod meta;

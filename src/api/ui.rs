@@ -53,6 +53,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/complete.js", JS),
     asset!("js/chart.js", JS),
     asset!("js/table.js", JS),
+    asset!("js/histogram.js", JS),
     asset!("js/explorer.js", JS),
     asset!("js/promql.js", JS),
     asset!("js/time.js", JS),

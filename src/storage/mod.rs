@@ -43,7 +43,7 @@ pub use bucket::ObjectStorageConfig;
 pub use bucket_api::BucketStatus;
 pub use error::{Result, StorageError};
 pub use exemplars::{ExemplarInput, ExemplarOutcome, ExemplarSeries, ExemplarStats};
-pub use head::cardinality::{CardinalityStat, TsdbStatus};
+pub use head::cardinality::{CardinalityStat, Newest, TsdbStatus};
 pub use index::{MatchOp, Matcher};
 pub use limits::SeriesLimits;
 pub use metadata::MetricMetadata;

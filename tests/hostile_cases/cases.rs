@@ -991,6 +991,7 @@ pub fn all() -> Vec<Case> {
     let mut v = query_cases();
     v.extend(ingest_cases());
     v.extend(http_cases());
+    v.extend(super::federate::accept_cases());
     v.extend(super::otlp::otlp_cases());
     v
 }

@@ -7,7 +7,8 @@ import { attachAuth, refreshIdentity } from './auth.js';
 import { renderChart } from './chart.js';
 import { attachCompletion, resetCompletions } from './complete.js';
 import { loadExplorer, loadUsage } from './explorer.js';
-import { renderTable, toChartSeries } from './table.js';
+import { quantileSeries } from './histogram.js';
+import { renderTable, toChartSeries, toPoints } from './table.js';
 import { autoStepMs, endMs, formatDuration, parseDuration, toSeconds } from './time.js';
 
 const $ = (id) => document.getElementById(id);
@@ -119,7 +120,14 @@ async function run() {
   const res = await apiGet('/api/v1/query_range', params);
   if (seq !== state.seq) return;
   showOutcome(res);
-  state.lastRange = res.ok ? { series: toChartSeries(res.data, w.start, w.step), ...w } : null;
+  if (!res.ok) {
+    state.lastRange = null;
+    drawGraph();
+    return;
+  }
+  const quantiles = await quantileSeries(expr, params, res.data, (v) => toPoints(v, w.start, w.step));
+  if (seq !== state.seq) return;
+  state.lastRange = { series: toChartSeries(res.data, w.start, w.step).concat(quantiles), quantiles: quantiles.length, ...w };
   drawGraph();
 }
 
@@ -137,7 +145,8 @@ function drawGraph() {
     return;
   }
   const n = r.series.length;
-  $('graph-summary').textContent = `${n} series, step ${formatDuration(r.step)}`;
+  const q = r.quantiles ? ` (${r.quantiles} of them quantiles of native histograms)` : '';
+  $('graph-summary').textContent = `${n} series, step ${formatDuration(r.step)}${q}`;
   renderChart($('chart'), $('legend'), r.series, { ...r, stacked: $('stacked').checked });
 }
 

@@ -1,6 +1,7 @@
 // The instant-query table, and the conversion of range results into the
 // chart's series.
 
+import { histogramCell } from './histogram.js';
 import { formatSeries } from './promql.js';
 
 /** Most rows drawn; the summary says when there were more. */
@@ -10,21 +11,28 @@ function row(cells) {
   const tr = document.createElement('tr');
   for (const c of cells) {
     const td = document.createElement('td');
-    td.textContent = c;
+    if (c instanceof Node) td.append(c);
+    else td.textContent = c;
     tr.append(td);
   }
   return tr;
 }
 
-/** The rows of an instant result: [series, value] text pairs. */
+/**
+ * The rows of an instant result: [series, value] pairs, the value a text
+ * or, for a native histogram, its count, sum and bucket table.
+ */
 function rows(data) {
   switch (data.resultType) {
     case 'vector':
-      return data.result.map((s) => [formatSeries(s.metric), s.value ? s.value[1] : histogramText(s.histogram)]);
+      return data.result.map((s) => [formatSeries(s.metric), s.value ? s.value[1] : histogramCell(s.histogram[1])]);
     case 'matrix':
       return data.result.map((s) => [
         formatSeries(s.metric),
-        (s.values || []).map(([t, v]) => `${v} @${t}`).join('\n'),
+        [
+          ...(s.values || []).map(([t, v]) => `${v} @${t}`),
+          ...(s.histograms || []).map(([t, h]) => `histogram (count ${h.count}, sum ${h.sum}) @${t}`),
+        ].join('\n'),
       ]);
     case 'scalar':
     case 'string':
@@ -32,10 +40,6 @@ function rows(data) {
     default:
       return [];
   }
-}
-
-function histogramText(h) {
-  return h ? `histogram (count ${h[1].count}, sum ${h[1].sum})` : '';
 }
 
 /** Fills the table body with an instant query's `data`. */
@@ -51,13 +55,20 @@ export function renderTable(tbody, summary, data) {
 }
 
 /**
- * A range result as chart series: points are [stepIndex, value, raw text]
+ * A range result's `values` as chart points: [stepIndex, value, raw text]
  * on the grid start + k * step.
+ */
+export function toPoints(values, start, step) {
+  return values.map(([t, v]) => [Math.round((t * 1000 - start) / step), Number(v), v]);
+}
+
+/**
+ * A range result's float series as chart series (series holding only
+ * native histograms are drawn as quantiles instead, see histogram.js).
  */
 export function toChartSeries(data, start, step) {
   if (data.resultType !== 'matrix') return [];
-  return data.result.map((s) => ({
-    label: formatSeries(s.metric),
-    points: (s.values || []).map(([t, v]) => [Math.round((t * 1000 - start) / step), Number(v), v]),
-  }));
+  return data.result
+    .filter((s) => s.values && s.values.length)
+    .map((s) => ({ label: formatSeries(s.metric), points: toPoints(s.values, start, step) }));
 }

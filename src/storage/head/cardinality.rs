@@ -12,16 +12,48 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::Head;
-use crate::model::{Labels, Sample, METRIC_NAME};
+use crate::model::{is_stale_nan, HistogramSample, Labels, Sample, METRIC_NAME};
 use crate::storage::error::Result;
 use crate::storage::index::{self, MatchOp, Matcher};
 use crate::storage::Storage;
 use crate::tenant::TenantId;
 
 /// What [`Storage::for_each_newest`] calls with each series' labels
-/// (`(name, value)` pairs, sorted by name) and newest sample; it returns
+/// (`(name, value)` pairs, sorted by name) and newest value; it returns
 /// false to stop the walk.
-pub(crate) type OnNewest<'a> = dyn FnMut(&[(&str, &str)], Sample) -> bool + 'a;
+pub(crate) type OnNewest<'a> = dyn FnMut(&[(&str, &str)], Newest) -> bool + 'a;
+
+/// A series' newest value in a range: a float sample or a native
+/// histogram, whichever is later (a series never holds both at one time).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Newest {
+    /// A float sample (possibly a stale marker).
+    Float(Sample),
+    /// A native histogram (possibly a stale marker).
+    Histogram(HistogramSample),
+}
+
+impl Newest {
+    /// The later of a series' last float and last histogram, if any.
+    pub(crate) fn of(floats: &[Sample], hists: &mut Vec<HistogramSample>) -> Option<Newest> {
+        let f = floats.last();
+        let h_t = hists.last().map(|h| h.t);
+        match (f, h_t) {
+            (Some(f), Some(t)) if f.t > t => Some(Newest::Float(*f)),
+            (_, Some(_)) => hists.pop().map(Newest::Histogram),
+            (Some(f), None) => Some(Newest::Float(*f)),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether the value is a stale marker.
+    pub fn is_stale(&self) -> bool {
+        match self {
+            Newest::Float(s) => is_stale_nan(s.v),
+            Newest::Histogram(h) => h.h.is_stale(),
+        }
+    }
+}
 
 /// One entry of a top-N cardinality list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,6 +268,7 @@ impl Head {
     ) -> Result<bool> {
         let names = index::label_values(&*self.postings.read(), METRIC_NAME, Some(ids), None)?;
         let mut samples = Vec::new();
+        let mut hists = Vec::new();
         let mut strs: Vec<(Arc<str>, Arc<str>)> = Vec::new();
         for name in names {
             let m = Matcher::new(MatchOp::Equal, METRIC_NAME, &name)?;
@@ -244,8 +277,13 @@ impl Head {
             for id in of_name.iter() {
                 let Some(h) = self.series(id) else { continue };
                 samples.clear();
-                h.data.lock().samples_in(mint, maxt, &mut samples)?;
-                let Some(&newest) = samples.last() else {
+                hists.clear();
+                {
+                    let data = h.data.lock();
+                    data.samples_in(mint, maxt, &mut samples)?;
+                    data.histograms_in(mint, maxt, &mut hists)?;
+                }
+                let Some(newest) = Newest::of(&samples, &mut hists) else {
                     continue;
                 };
                 strs.clear();
@@ -270,8 +308,8 @@ impl Head {
 impl Storage {
     /// Calls `f(labels, newest)` once for each of the tenant's series that
     /// matches any of `selectors` (each a conjunction of matchers) and has a
-    /// sample in `[mint, maxt]`, with its newest such sample (stale markers
-    /// included: the caller decides). Series come grouped by metric name,
+    /// sample in `[mint, maxt]`, with its newest such float or histogram
+    /// (stale markers included: the caller decides). Series come grouped by metric name,
     /// names ascending; series without a metric name are skipped. `f`
     /// returns false to stop.
     ///
@@ -324,11 +362,11 @@ impl Storage {
             for (i, sel) in selectors.iter().enumerate() {
                 let mut matchers = sel.clone();
                 matchers.push(Matcher::new(MatchOp::Equal, METRIC_NAME, &name)?);
-                q.select_each(&matchers, |labels, samples| {
+                q.select_each_values(&matchers, false, |labels, mut v| {
                     if selectors[..i].iter().any(|s| matches_all(s, &labels)) {
                         return true;
                     }
-                    let Some(&newest) = samples.last() else {
+                    let Some(newest) = Newest::of(&v.samples, &mut v.histograms) else {
                         return true;
                     };
                     let refs: Vec<(&str, &str)> = labels
@@ -395,6 +433,38 @@ mod tests {
         for (n, v, want) in cases {
             assert_eq!(label_pair_size(n, v), *want, "{n}={v}");
         }
+    }
+
+    #[test]
+    fn newest_is_the_later_of_floats_and_histograms() {
+        let h = |t| HistogramSample {
+            t,
+            h: crate::model::Histogram::empty_int(0),
+        };
+        let f = |t| Sample::new(t, 1.0);
+        // (floats, histograms, expected timestamp and kind)
+        type Case = (Vec<Sample>, Vec<HistogramSample>, Option<(i64, bool)>);
+        let cases: Vec<Case> = vec![
+            (vec![], vec![], None),
+            (vec![f(1), f(5)], vec![], Some((5, false))),
+            (vec![], vec![h(2), h(3)], Some((3, true))),
+            (vec![f(1), f(9)], vec![h(4)], Some((9, false))),
+            (vec![f(1)], vec![h(2), h(4)], Some((4, true))),
+        ];
+        for (floats, mut hists, want) in cases {
+            let got = Newest::of(&floats, &mut hists).map(|n| match n {
+                Newest::Float(s) => (s.t, false),
+                Newest::Histogram(h) => (h.t, true),
+            });
+            assert_eq!(got, want, "{floats:?}");
+        }
+        let stale = Newest::Histogram(HistogramSample {
+            t: 1,
+            h: crate::model::Histogram::stale_marker(),
+        });
+        assert!(stale.is_stale());
+        assert!(Newest::Float(Sample::new(1, crate::model::stale_nan())).is_stale());
+        assert!(!Newest::Float(Sample::new(1, f64::NAN)).is_stale());
     }
 
     #[test]
