@@ -289,6 +289,13 @@ impl Ctx<'_> {
             // Counter resets found once per series rather than per step.
             let resets = (counter_check && s.sts.is_none() && extended.is_none())
                 .then(|| functions::rate::reset_points(&s.samples));
+            // Window sums from prefix sums once windows overlap.
+            let prefix = (functions::sliding::applies(f)
+                && s.sts.is_none()
+                && extended.is_none()
+                && bounds.len() > 1)
+                .then(|| functions::sliding::PrefixSums::new(&s.samples))
+                .flatten();
             let mut overlap = false;
             for (i, &(lo, hi)) in bounds.iter().enumerate() {
                 if lo >= hi {
@@ -311,6 +318,13 @@ impl Ctx<'_> {
                     start: end.saturating_sub(windows.range),
                     end,
                 };
+                let slid = prefix
+                    .as_ref()
+                    .and_then(|p| functions::sliding::window_value(f, p, lo, hi));
+                if slid.is_some() {
+                    vals.push(slid);
+                    continue;
+                }
                 if let Some(smoothed) = extended {
                     let sts = s.sts.as_deref().and_then(|v| v.get(lo..hi));
                     vals.push(extended_range(f, w, smoothed, sts));
