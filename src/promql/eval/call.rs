@@ -3,11 +3,14 @@
 //! `label_join`, `absent`, `scalar`, `vector`, sorting).
 
 use super::labels::{self, NAME};
-use super::range_ext::{extended_modifier, extended_range};
+use super::range_ext::extended_modifier;
+use super::range_float::{FloatRange, FloatValues};
+use super::select::Windows;
+use super::RawSeries;
 use super::{Ctx, Grid, Result, StepSeries, Val};
 use crate::model::Labels;
 use crate::promql::error::QueryError;
-use crate::promql::functions::{self, rate_st, DateFn, MathFn, RangeFn, Window};
+use crate::promql::functions::{self, DateFn, MathFn, RangeFn};
 use crate::promql::limits;
 use crate::promql::plan::{Call, Node};
 
@@ -271,10 +274,29 @@ impl Ctx<'_> {
         let keep_name = matches!(f, RangeFn::LastOverTime | RangeFn::FirstOverTime);
         let counter_check = matches!(f, RangeFn::Rate | RangeFn::Increase);
         let counter_pos = self.pos_of_arg(c, mi);
-        let mut ps = vec![0.0; params.len()];
         let with_st = functions::uses_start_times(f);
+        let kernel = FloatRange {
+            f,
+            params: &params,
+            grid,
+            extended,
+            counter_check,
+        };
+        let fin = Finish {
+            keep_name,
+            counter_check,
+            counter_pos: &counter_pos,
+        };
+        let batches = kernel.batches();
+        // Float series waiting to be computed together, and their windows.
+        let mut pending: Vec<RawSeries> = Vec::new();
+        let mut pending_samples = 0usize;
+        let mut held: Option<Windows> = None;
         self.each_raw_st(&c.args[mi], grid, with_st, &mut |ctx, s, windows| {
             if !s.hists.is_empty() {
+                // In order: what waits goes first.
+                ctx.flush_floats(&kernel, &mut pending, windows, &fin, &mut *sink)?;
+                pending_samples = 0;
                 let out = ctx.range_with_histograms(f, &params, &counter_pos, grid, s, windows)?;
                 return match out {
                     Some(mut out) => {
@@ -284,84 +306,84 @@ impl Ctx<'_> {
                     None => Ok(()),
                 };
             }
-            let bounds = windows.bounds(&s.samples);
-            let mut vals = Vec::with_capacity(bounds.len());
-            // Counter resets found once per series rather than per step.
-            let resets = (counter_check && s.sts.is_none() && extended.is_none())
-                .then(|| functions::rate::reset_points(&s.samples));
-            let mut overlap = false;
-            for (i, &(lo, hi)) in bounds.iter().enumerate() {
-                if lo >= hi {
-                    vals.push(None);
-                    continue;
-                }
-                for (k, p) in params.iter().enumerate() {
-                    ps[k] = p.get(i).copied().unwrap_or(f64::NAN);
-                }
-                if f == RangeFn::PredictLinear {
-                    ps.truncate(1);
-                    ps.push(grid.ts(i) as f64);
-                }
-                if f == RangeFn::DoubleExponentialSmoothing && hi - lo >= 2 {
-                    check_smoothing(&ps)?;
-                }
-                let end = windows.ends[i];
-                let w = Window {
-                    samples: &s.samples[lo..hi],
-                    start: end.saturating_sub(windows.range),
-                    end,
-                };
-                if let Some(smoothed) = extended {
-                    let sts = s.sts.as_deref().and_then(|v| v.get(lo..hi));
-                    vals.push(extended_range(f, w, smoothed, sts));
-                    continue;
-                }
-                match s.sts.as_deref().and_then(|v| v.get(lo..hi)) {
-                    Some(sts) => {
-                        overlap = overlap
-                            || (counter_check && rate_st::any_overlap(w.samples, sts));
-                        vals.push(functions::eval_range_st(f, w, sts));
-                    }
-                    None => match &resets {
-                        Some(r) => vals.push(functions::rate::extrapolated_rate_at(
-                            &w,
-                            &s.samples,
-                            lo,
-                            r,
-                            f == RangeFn::Rate,
-                        )),
-                        None => vals.push(functions::eval_range(f, w, &ps)),
-                    },
-                }
+            if !batches {
+                let out = kernel.series(&s, windows)?;
+                return ctx.finish_floats(s, out, &fin, &mut *sink);
             }
-            if overlap {
-                // NewStartTimeOverlapWarning upstream, once per series.
-                let name = s.labels.get(NAME).unwrap_or_default();
-                let msg = format!(
-                    "PromQL warning: sample has start time that overlaps with previous sample timestamp for metric {name:?}"
-                );
-                ctx.warn_at(msg, &counter_pos);
+            if held.is_none() {
+                held = Some(windows.clone());
             }
-            if !vals.iter().any(Option::is_some) {
-                return Ok(());
+            pending_samples += s.samples.len();
+            pending.push(s);
+            if FloatRange::full(pending.len(), pending_samples) {
+                pending_samples = 0;
+                ctx.flush_floats(&kernel, &mut pending, windows, &fin, &mut *sink)?;
             }
-            if counter_check {
-                if let Some(name) = s.labels.get(NAME) {
-                    if !["_total", "_sum", "_count", "_bucket"].iter().any(|x| name.ends_with(x)) {
-                        let msg = format!(
-                            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
-                        );
-                        ctx.info_at(msg, &counter_pos);
-                    }
-                }
-            }
-            sink(StepSeries {
-                labels: s.labels,
-                vals,
-                drop_name: !keep_name || s.drop_name,
-                hists: Vec::new(),
+            Ok(())
+        })?;
+        match &held {
+            Some(w) => self.flush_floats(&kernel, &mut pending, w, &fin, sink),
+            None => Ok(()),
+        }
+    }
 
-            })
+    /// Computes the waiting float series together and hands them on in order.
+    fn flush_floats(
+        &mut self,
+        kernel: &FloatRange<'_>,
+        pending: &mut Vec<RawSeries>,
+        windows: &Windows,
+        fin: &Finish<'_>,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let outs = kernel.batch(pending, windows);
+        for (s, out) in pending.drain(..).zip(outs) {
+            self.finish_floats(s, out?, fin, sink)?;
+        }
+        Ok(())
+    }
+
+    /// A float series' annotations and its hand-off to `sink`, on the
+    /// query's thread in the series' order.
+    fn finish_floats(
+        &mut self,
+        s: RawSeries,
+        out: FloatValues,
+        fin: &Finish<'_>,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        if out.overlap {
+            // NewStartTimeOverlapWarning upstream, once per series.
+            let name = s.labels.get(NAME).unwrap_or_default();
+            let msg = format!(
+                "PromQL warning: sample has start time that overlaps with previous sample timestamp for metric {name:?}"
+            );
+            self.warn_at(msg, fin.counter_pos);
+        }
+        if !out.vals.iter().any(Option::is_some) {
+            return Ok(());
+        }
+        if fin.counter_check {
+            if let Some(name) = s.labels.get(NAME) {
+                if !["_total", "_sum", "_count", "_bucket"]
+                    .iter()
+                    .any(|x| name.ends_with(x))
+                {
+                    let msg = format!(
+                        "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
+                    );
+                    self.info_at(msg, fin.counter_pos);
+                }
+            }
+        }
+        sink(StepSeries {
+            labels: s.labels,
+            vals: out.vals,
+            drop_name: !fin.keep_name || s.drop_name,
+            hists: Vec::new(),
         })
     }
 
@@ -655,7 +677,7 @@ fn absent_output(arg: Option<&Node>, vals: Vec<Option<f64>>) -> Vec<StepSeries> 
     }]
 }
 
-fn check_smoothing(ps: &[f64]) -> Result<()> {
+pub(super) fn check_smoothing(ps: &[f64]) -> Result<()> {
     let sf = ps.first().copied().unwrap_or(f64::NAN);
     let tf = ps.get(1).copied().unwrap_or(f64::NAN);
     if !(sf > 0.0 && sf < 1.0) {
@@ -669,4 +691,12 @@ fn check_smoothing(ps: &[f64]) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// What a range call's float series need after their values are computed.
+struct Finish<'a> {
+    keep_name: bool,
+    counter_check: bool,
+    /// Where annotations about the range argument point.
+    counter_pos: &'a str,
 }

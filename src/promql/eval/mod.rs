@@ -17,6 +17,7 @@ mod info;
 mod labels;
 mod native;
 mod range_ext;
+mod range_float;
 mod select;
 
 use std::time::Instant;

@@ -29,6 +29,7 @@ pub(crate) type SeriesWithStartTimes<'f, C> =
 /// Per-step window ends (ms) of a range function argument; each window is
 /// `(end - range, end]`, widened by `left` and `right` ms for `anchored`
 /// and `smoothed` selectors, whose kernels look just outside the range.
+#[derive(Clone)]
 pub(crate) struct Windows {
     pub ends: Vec<i64>,
     pub range: i64,

@@ -18,6 +18,7 @@ mod over_time;
 mod quantile;
 pub(crate) mod rate;
 pub(crate) mod rate_st;
+pub(crate) mod sliding;
 mod trim;
 pub(crate) use rate::{extrapolation_factor, SampleSpan};
 mod trend;

@@ -356,14 +356,20 @@ impl MemSeries {
     /// Appends the samples with `mint <= t <= maxt` to `out`, in time order.
     pub fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> Result<()> {
         let start = out.len();
-        for (c, bytes) in self
+        let overlapping = |c: &HeadChunk| c.maxt() >= mint && c.mint <= maxt;
+        let open = self.open.as_ref().filter(|o| o.mint <= maxt);
+        let closed_n: usize = self
             .closed
+            .metas
             .iter()
-            .filter(|(c, _)| c.maxt() >= mint && c.mint <= maxt)
-        {
+            .filter(|c| overlapping(c))
+            .map(|c| usize::from(c.count))
+            .sum();
+        out.reserve(closed_n + open.map_or(0, |o| o.app.num_samples()));
+        for (c, bytes) in self.closed.iter().filter(|(c, _)| overlapping(c)) {
             c.decode_into(bytes, out)?;
         }
-        if let Some(o) = self.open.as_ref().filter(|o| o.mint <= maxt) {
+        if let Some(o) = open {
             decode_xor(o.app.bytes(), o.app.num_samples(), out)?;
         }
         let ooo = self.ooo().iter().filter(|s| s.t >= mint && s.t <= maxt);
