@@ -45,8 +45,15 @@ pub trait WriteCounters: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// The request is over the tenant's ingestion rate; nothing was stored.
-    #[error("{0}")]
-    RateLimited(RejectReason),
+    /// `retry_after` is when it would fit, `None` when it never can (it is
+    /// larger than the tenant's burst).
+    #[error("{message}")]
+    RateLimited {
+        /// Why, for the sender.
+        message: String,
+        /// When to retry, if retrying can help.
+        retry_after: Option<std::time::Duration>,
+    },
     /// The body is malformed or breaks the endpoint's rules; nothing stored.
     #[error("{0}")]
     Invalid(String),
@@ -171,7 +178,18 @@ impl<'a> Pipeline<'a> {
         if let Err(limit) = self.limiter.try_take(tenant, n) {
             let reason = RejectReason::RateLimited(limit.rate as u64);
             self.counters.rejected(tenant, reason.metric_name(), n);
-            return Err(WriteError::RateLimited(reason));
+            let retry_after = self.limiter.wait_for(tenant, n);
+            let mut message = reason.to_string();
+            if retry_after.is_none() {
+                let burst = self.limiter.burst(tenant);
+                message.push_str(&format!(
+                    "; the request's {n} samples are more than the burst of {burst} and never fit: split it"
+                ));
+            }
+            return Err(WriteError::RateLimited {
+                message,
+                retry_after,
+            });
         }
         Ok(())
     }
