@@ -255,8 +255,7 @@ fn export(t: &Tessera, tenant: &str, ms: i64, v: u64) {
 }
 
 /// The label sets (as JSON text, keys sorted) of `tenant`'s series (not
-/// `target_info`) whose
-/// value is `v`, over the last hour.
+/// `target_info`) whose value is `v`, over the last hour.
 fn series_with_value(t: &Tessera, tenant: &str, v: u64) -> Vec<String> {
     let q = format!(r#"last_over_time({{job="svc",__name__!="target_info"}}[1h]) == {v}"#);
     let res = t.get_json(
