@@ -61,7 +61,8 @@ fn metric(name: &str, unit: &str, data: MetricData) -> Metric {
 
 /// A counter with a good exemplar, one whose attributes are too long,
 /// and two invalid ones; a histogram with an exemplar per bucket (sent out
-/// of value order); an exponential histogram; a gauge with an exemplar.
+/// of value order); an exponential histogram; a gauge with an exemplar;
+/// a delta sum (refused) with an exemplar.
 fn request() -> ExportMetricsServiceRequest {
     let mut no_value = exemplar(ExemplarValue::AsInt(0), T - 500, vec![]);
     no_value.value = None;
@@ -127,6 +128,19 @@ fn request() -> ExportMetricsServiceRequest {
                     ..Default::default()
                 }],
                 aggregation_temporality: TEMPORALITY_CUMULATIVE,
+            }),
+        ),
+        metric(
+            "delta",
+            "",
+            MetricData::Sum(Sum {
+                data_points: vec![point(vec![exemplar(
+                    ExemplarValue::AsInt(1),
+                    T - 1000,
+                    vec![],
+                )])],
+                aggregation_temporality: TEMPORALITY_DELTA,
+                is_monotonic: true,
             }),
         ),
         metric(
@@ -231,14 +245,15 @@ async fn protobuf_exemplars_are_stored_where_prometheus_puts_them() {
     assert_eq!(resp.status(), 200);
     let reply = ExportMetricsServiceResponse::decode(resp.bytes().await.unwrap()).unwrap();
     let partial = reply.partial_success.expect("a warning about exemplars");
-    // Exemplars are not data points: none is counted as rejected.
-    assert_eq!(partial.rejected_data_points, 0);
+    // Exemplars are not data points: only the delta sum's point is rejected.
+    assert_eq!(partial.rejected_data_points, 1);
     let msg = &partial.error_message;
     for want in [
         "exemplar of orders_total refused: exemplar has no value",
         "exemplar of orders_total refused: exemplar trace_id is 5 bytes long, not 16",
         "1 exemplars of orders_total kept without their attributes",
         "1 exemplars of gauge temp not kept",
+        "delta temporality is not accepted",
     ] {
         assert!(msg.contains(want), "{want:?} not in {msg:?}");
     }
@@ -272,11 +287,12 @@ async fn protobuf_exemplars_are_stored_where_prometheus_puts_them() {
     assert_eq!(found, want);
     // The samples were stored as without exemplars.
     assert_eq!(read(&srv.storage(), "ex", "orders_total")[0].1[0].v, 7.0);
-    // Two invalid and the gauge's: discarded; five stored.
+    // Two invalid, the gauge's and the refused point's: discarded; six
+    // stored.
     let m = srv.get("/metrics").await.text().await.unwrap();
     assert_eq!(
         metric_value(&m, r#"tessera_exemplars_discarded_total{tenant="ex"}"#),
-        Some(3.0),
+        Some(4.0),
         "{m}"
     );
     // Another tenant sees none of them, with the same query.

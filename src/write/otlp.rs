@@ -103,7 +103,7 @@ impl Pipeline<'_> {
                 series: format!("of metric {:?}", r.metric),
                 reason: r.reason.clone(),
                 samples: r.points,
-                exemplars: 0,
+                exemplars: r.exemplars,
             })
             .collect();
         let exemplars = t

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use super::exemplar::{self, bucket_of};
 use super::histogram::exponential_to_native;
 use super::naming::{label_name, metric_name, unit_name, NameType};
+use super::points::{exemplar_count, ms, point_count, point_times};
 use super::proto::Exemplar as OtlpExemplar;
 use super::proto::*;
 use super::value::value_string;
@@ -75,6 +76,8 @@ pub struct OtlpRefusal {
     pub reason: String,
     /// Data points refused.
     pub points: u64,
+    /// Exemplars on those points.
+    pub exemplars: u64,
 }
 
 /// A translated request.
@@ -121,10 +124,12 @@ pub fn translate(req: &ExportMetricsServiceRequest, settings: &OtlpSettings) -> 
         let resource = match resource_labels(attrs, settings) {
             Ok(r) => r,
             Err(reason) => {
+                let metrics = rm.scope_metrics.iter().flat_map(|s| &s.metrics);
                 out.refused.push(OtlpRefusal {
                     metric: "(resource)".into(),
                     reason,
                     points,
+                    exemplars: metrics.map(exemplar_count).sum(),
                 });
                 continue;
             }
@@ -145,6 +150,7 @@ pub fn translate(req: &ExportMetricsServiceRequest, settings: &OtlpSettings) -> 
                     metric: metric.name.clone(),
                     reason,
                     points: point_count(metric),
+                    exemplars: exemplar_count(metric),
                 });
             }
         }
@@ -154,45 +160,12 @@ pub fn translate(req: &ExportMetricsServiceRequest, settings: &OtlpSettings) -> 
                     metric: "target_info".into(),
                     reason,
                     points: 0,
+                    exemplars: 0,
                 });
             }
         }
     }
     out
-}
-
-/// Nanoseconds to milliseconds (`convertTimeStamp`).
-fn ms(ns: u64) -> i64 {
-    (ns / 1_000_000) as i64
-}
-
-fn point_count(m: &Metric) -> u64 {
-    match &m.data {
-        Some(MetricData::Gauge(g)) => g.data_points.len() as u64,
-        Some(MetricData::Sum(s)) => s.data_points.len() as u64,
-        Some(MetricData::Histogram(h)) => h.data_points.len() as u64,
-        Some(MetricData::ExponentialHistogram(h)) => h.data_points.len() as u64,
-        Some(MetricData::Summary(s)) => s.data_points.len() as u64,
-        None => 0,
-    }
-}
-
-/// Data point times in ms (`findMinAndMaxTimestamps`).
-fn point_times(m: &Metric) -> Vec<i64> {
-    match &m.data {
-        Some(MetricData::Gauge(g)) => g.data_points.iter().map(|p| ms(p.time_unix_nano)).collect(),
-        Some(MetricData::Sum(s)) => s.data_points.iter().map(|p| ms(p.time_unix_nano)).collect(),
-        Some(MetricData::Histogram(h)) => {
-            h.data_points.iter().map(|p| ms(p.time_unix_nano)).collect()
-        }
-        Some(MetricData::ExponentialHistogram(h)) => {
-            h.data_points.iter().map(|p| ms(p.time_unix_nano)).collect()
-        }
-        Some(MetricData::Summary(s)) => {
-            s.data_points.iter().map(|p| ms(p.time_unix_nano)).collect()
-        }
-        None => Vec::new(),
-    }
 }
 
 fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a KeyValue> {
@@ -486,6 +459,7 @@ impl MetricCx<'_> {
                         metric: m.name.clone(),
                         reason,
                         points: 1,
+                        exemplars: p.exemplars.len() as u64,
                     });
                     continue;
                 }
