@@ -243,17 +243,18 @@ impl MetricCx<'_> {
         Ok(labels)
     }
 
-    /// Adds a float series `name` (plus `extra`) with one sample.
+    /// Adds a float series `name` (plus `extra`) with one sample, on
+    /// `labels` (given owned, so the last series of a point takes its base
+    /// labels without a copy).
     fn float(
         &mut self,
-        base: &BTreeMap<String, String>,
+        mut labels: BTreeMap<String, String>,
         name: &str,
         extra: Option<(&str, String)>,
         t: i64,
         st: i64,
         v: f64,
     ) {
-        let mut labels = base.clone();
         if let Some((k, val)) = extra {
             labels.insert(k.to_string(), val);
         }
@@ -364,7 +365,7 @@ impl MetricCx<'_> {
             };
             let v = recorded(p.flags, v);
             let (t, st) = (ms(p.time_unix_nano), ms(p.start_time_unix_nano));
-            self.float(&base, name, None, t, st, v);
+            self.float(base, name, None, t, st, v);
             if sum {
                 let kept = self.exemplars(name, &p.exemplars, t);
                 self.attach(kept);
@@ -387,7 +388,7 @@ impl MetricCx<'_> {
             let (t, st) = (ms(p.time_unix_nano), ms(p.start_time_unix_nano));
             if let Some(sum) = p.sum {
                 self.float(
-                    &base,
+                    base.clone(),
                     &format!("{name}_sum"),
                     None,
                     t,
@@ -396,7 +397,7 @@ impl MetricCx<'_> {
                 );
             }
             let count = recorded(p.flags, p.count as f64);
-            self.float(&base, &format!("{name}_count"), None, t, st, count);
+            self.float(base.clone(), &format!("{name}_count"), None, t, st, count);
             let bucket = format!("{name}_bucket");
             let n = p.explicit_bounds.len().min(p.bucket_counts.len());
             let bounds = &p.explicit_bounds[..n];
@@ -410,10 +411,10 @@ impl MetricCx<'_> {
                 cumulative = cumulative.saturating_add(*n);
                 let le = Some(("le", go_float(*bound)));
                 let v = recorded(p.flags, cumulative as f64);
-                self.float(&base, &bucket, le, t, st, v);
+                self.float(base.clone(), &bucket, le, t, st, v);
                 self.attach(by_bucket.next().unwrap_or_default());
             }
-            self.float(&base, &bucket, Some(("le", "+Inf".into())), t, st, count);
+            self.float(base, &bucket, Some(("le", "+Inf".into())), t, st, count);
             self.attach(by_bucket.next().unwrap_or_default());
         }
         Ok(())
@@ -426,7 +427,7 @@ impl MetricCx<'_> {
             let base = self.base_labels(&p.attributes)?;
             let (t, st) = (ms(p.time_unix_nano), ms(p.start_time_unix_nano));
             self.float(
-                &base,
+                base.clone(),
                 &format!("{name}_sum"),
                 None,
                 t,
@@ -434,10 +435,11 @@ impl MetricCx<'_> {
                 recorded(p.flags, p.sum),
             );
             let count = recorded(p.flags, p.count as f64);
-            self.float(&base, &format!("{name}_count"), None, t, st, count);
+            self.float(base.clone(), &format!("{name}_count"), None, t, st, count);
             for q in &p.quantile_values {
                 let label = Some(("quantile", go_float(q.quantile)));
-                self.float(&base, name, label, t, st, recorded(p.flags, q.value));
+                let v = recorded(p.flags, q.value);
+                self.float(base.clone(), name, label, t, st, v);
             }
         }
         Ok(())
@@ -571,9 +573,9 @@ fn target_info(
     }
     let mut t = first;
     while t < last {
-        cx.float(&base, "target_info", None, t, 0, 1.0);
+        cx.float(base.clone(), "target_info", None, t, 0, 1.0);
         t = t.saturating_add(TARGET_INFO_INTERVAL_MS);
     }
-    cx.float(&base, "target_info", None, last, 0, 1.0);
+    cx.float(base, "target_info", None, last, 0, 1.0);
     Ok(())
 }
