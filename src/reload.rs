@@ -5,7 +5,8 @@
 //! What changes at once, for requests from then on: tokens, basic-auth
 //! users, policies, JWT settings and keys (the JWKS file is re-read), and
 //! every tenant limit (`limits`, `tenants`: ingestion rate and burst,
-//! series and label limits, out-of-order window, retention). Nothing is
+//! series and label limits, out-of-order window, retention, exemplar
+//! buffer size) and OTLP translation settings (`otlp:`). Nothing is
 //! dropped meanwhile: connections stay open, requests already
 //! authenticated finish under the credentials they came with, and ingest
 //! never stops (each piece is swapped whole under its own lock).

@@ -5,7 +5,6 @@
 //! is open. On SIGTERM or SIGINT the server stops accepting, lets in-flight
 //! requests finish, then closes the storage (fsyncing every WAL).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,66 +14,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::api::{app, AppState, ConnLimits};
+use crate::config::{Config, ServeFlags, ServerConfig, SHUTDOWN_GRACE};
 use crate::storage::{Storage, StorageConfig, StorageError};
-use crate::tenant::limits::{RateLimit, RateLimiter};
-use crate::tenant::TenantId;
-
-/// How long in-flight requests may run after a shutdown signal before the
-/// server stops waiting for them and closes the storage anyway.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
-/// Server settings.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Address to listen on.
-    pub listen: SocketAddr,
-    /// Storage engine settings.
-    pub storage: StorageConfig,
-    /// How long in-flight requests may run after a shutdown signal.
-    pub shutdown_timeout: Duration,
-    /// Ingestion rate limit for tenants without an override.
-    pub rate_defaults: RateLimit,
-    /// Per-tenant ingestion rate limits.
-    pub rate_overrides: HashMap<TenantId, RateLimit>,
-    /// OTLP translation settings for tenants without an override.
-    pub otlp_defaults: crate::ingest::otlp::OtlpSettings,
-    /// Per-tenant OTLP translation settings.
-    pub otlp_overrides: HashMap<TenantId, crate::ingest::otlp::OtlpSettings>,
-    /// PromQL engine settings (lookback delta and per-query limits).
-    pub engine: crate::promql::EngineConfig,
-    /// Who may call; `None` is auth mode `none` (trust `X-Scope-OrgID`).
-    pub auth: Option<std::sync::Arc<crate::auth::Authenticator>>,
-    /// Connection and request bounds (`web.*`).
-    pub conn: ConnLimits,
-    /// Most PromQL queries evaluated at once (`query.max-concurrency`).
-    pub max_query_concurrency: usize,
-    /// Bytes of range-query results kept for reuse; 0 = off.
-    pub results_cache_max_bytes: usize,
-    /// Cluster membership (`cluster.*`); `None` is a single node.
-    pub cluster: Option<crate::cluster::ClusterConfig>,
-}
-
-impl ServerConfig {
-    /// Defaults (no rate limits, [`SHUTDOWN_GRACE`]) around the given
-    /// address and storage settings.
-    pub fn new(listen: SocketAddr, storage: StorageConfig) -> ServerConfig {
-        ServerConfig {
-            listen,
-            storage,
-            shutdown_timeout: SHUTDOWN_GRACE,
-            rate_defaults: RateLimit::default(),
-            engine: crate::promql::EngineConfig::default(),
-            auth: None,
-            rate_overrides: HashMap::new(),
-            otlp_defaults: Default::default(),
-            otlp_overrides: HashMap::new(),
-            conn: ConnLimits::default(),
-            max_query_concurrency: crate::promql::DEFAULT_MAX_CONCURRENCY,
-            results_cache_max_bytes: crate::promql::cache::DEFAULT_MAX_BYTES,
-            cluster: None,
-        }
-    }
-}
+use crate::tenant::limits::RateLimiter;
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +54,7 @@ pub async fn serve(cfg: ServerConfig) -> Result<(), ServerError> {
 /// produced at start (see [`crate::reload`]).
 pub async fn serve_with_reload(
     cfg: ServerConfig,
-    source: Option<(crate::config::ServeFlags, crate::config::Config)>,
+    source: Option<(ServeFlags, Config)>,
 ) -> Result<(), ServerError> {
     if let Some(fds) = raise_fd_limit() {
         // Each connection is a descriptor; storage needs some of its own.

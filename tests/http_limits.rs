@@ -374,6 +374,13 @@ async fn text_import_and_push_share_the_rate_limit() {
     );
     let resp = post("/api/v1/import/prometheus", three).await.unwrap();
     assert_eq!(resp.status(), 429);
+    // When the three samples fit again, at 1/s: at most 3 s.
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3).contains(&retry), "Retry-After {retry}");
     assert_eq!(
         resp.text().await.unwrap(),
         "ingestion rate limit of 1 samples/s exceeded\n"

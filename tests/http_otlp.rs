@@ -314,7 +314,12 @@ async fn json_and_gzip_on_prometheus_path() {
     .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
-    assert_eq!(resp.text().await.unwrap(), "{}");
+    // This server keeps no exemplars (`max_exemplars: 0`): a warning, no
+    // refused point.
+    assert_eq!(
+        resp.text().await.unwrap(),
+        r#"{"partialSuccess":{"errorMessage":"exemplars not stored: 1 not kept: the tenant's max_exemplars is 0","rejectedDataPoints":"0"}}"#
+    );
     assert_eq!(
         one(&srv, "j", "jobs_done_total"),
         (
@@ -322,7 +327,8 @@ async fn json_and_gzip_on_prometheus_path() {
             7.0
         )
     );
-    // The exemplar is handed on and, without exemplar storage, counted.
+    // The exemplar is handed on and, without exemplar storage, counted
+    // (tests/http_otlp_exemplars.rs stores them).
     let metrics = srv.get("/metrics").await.text().await.unwrap();
     assert!(
         metrics.contains(r#"tessera_exemplars_discarded_total{tenant="j"} 1"#),

@@ -1,6 +1,8 @@
 //! The real OpenTelemetry Python SDK exporting over OTLP/HTTP (protobuf)
 //! to Tessera: a counter, an up-down counter, a histogram and a gauge with
-//! resource attributes, read back through the PromQL query API.
+//! resource attributes, read back through the PromQL query API; and the
+//! exemplars the SDK attaches to measurements made inside a span, read back
+//! through `/api/v1/query_exemplars` with the SDK's trace and span ids.
 //!
 //! Needs `python3` with `opentelemetry-sdk` and
 //! `opentelemetry-exporter-otlp-proto-http` (`pip install ...`); without
@@ -10,7 +12,7 @@ mod http;
 
 use std::process::Command;
 
-use http::start;
+use http::{start, start_with};
 
 const EXPORT: &str = r#"
 import sys
@@ -180,5 +182,119 @@ async fn opentelemetry_sdk_exports_are_queryable() {
     let st = query(&srv, "start_timestamp(shop_orders_total)").await;
     assert_eq!(st.len(), 1, "{st:?}");
     assert!(st[0].1 > 1.0e9, "{st:?}");
+    srv.stop().await;
+}
+
+const EXEMPLARS: &str = r#"
+import sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+trace.set_tracer_provider(TracerProvider())
+tracer = trace.get_tracer("tessera-test")
+exporter = OTLPMetricExporter(
+    endpoint=sys.argv[1] + "/otlp/v1/metrics",
+    headers={"X-Scope-OrgID": "otel"},
+)
+reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+provider = MeterProvider(
+    resource=Resource.create({"service.name": "pay"}), metric_readers=[reader]
+)
+meter = provider.get_meter("tessera-test")
+orders = meter.create_counter("orders")
+latency = meter.create_histogram(
+    "latency", unit="s", explicit_bucket_boundaries_advisory=[0.1, 1.0]
+)
+with tracer.start_as_current_span("checkout") as span:
+    orders.add(3)
+    latency.record(0.3)
+    ctx = span.get_span_context()
+    print(format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"))
+
+ok = reader.force_flush(timeout_millis=10_000)
+provider.shutdown()
+if not ok:
+    sys.exit("export failed")
+"#;
+
+/// `query_exemplars` for tenant `otel`: (series `__name__` and `le`,
+/// exemplar `trace_id`, `span_id`, value).
+async fn exemplars(srv: &http::Server, q: &str) -> Vec<(String, String, String, String)> {
+    let resp = srv
+        .client
+        .get(srv.url("/api/v1/query_exemplars"))
+        .query(&[("query", q)])
+        .header("X-Scope-OrgID", "otel")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{q}");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let mut out = Vec::new();
+    for series in body["data"].as_array().unwrap() {
+        let l = &series["seriesLabels"];
+        let name = format!("{}{}", s(&l["__name__"]), s(&l["le"]));
+        for e in series["exemplars"].as_array().unwrap() {
+            let el = &e["labels"];
+            out.push((
+                name.clone(),
+                s(&el["trace_id"]),
+                s(&el["span_id"]),
+                s(&e["value"]),
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn opentelemetry_sdk_exemplars_carry_its_trace_ids() {
+    require_sdk();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tessera::storage::StorageConfig::new(dir.path());
+    cfg.maintenance_interval = None;
+    cfg.tenant_defaults.max_exemplars = 100;
+    let srv = start_with(cfg, tessera::api::AppState::new()).await;
+    let base = format!("http://{}", srv.addr);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", EXEMPLARS, &base])
+            .env("OTEL_METRICS_EXEMPLAR_FILTER", "always_on")
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "python3 failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut ids = stdout.split_whitespace();
+    let (trace_id, span_id) = (ids.next().unwrap(), ids.next().unwrap());
+    assert_eq!((trace_id.len(), span_id.len()), (32, 16), "{stdout}");
+    let ex = |name: &str, v: &str| {
+        (
+            name.to_string(),
+            trace_id.to_string(),
+            span_id.to_string(),
+            v.to_string(),
+        )
+    };
+    assert_eq!(
+        exemplars(&srv, "orders_total").await,
+        [ex("orders_total", "3")]
+    );
+    // The histogram's exemplar is on the bucket holding 0.3, `le="1"`.
+    assert_eq!(
+        exemplars(&srv, r#"{__name__=~"latency_seconds.*"}"#).await,
+        [ex("latency_seconds_bucket1", "0.3")]
+    );
     srv.stop().await;
 }

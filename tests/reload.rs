@@ -3,7 +3,8 @@
 //! refused with 401, a tenant limit changes, a broken file is refused whole
 //! (the running config stays, the metric says so), settings that need a
 //! restart are named; and all of it under continuous ingest and queries,
-//! with every acknowledged sample present at the end.
+//! with every acknowledged sample present at the end. A tenant's OTLP
+//! translation settings change the same way, and a refused file keeps them.
 
 mod release_server;
 
@@ -222,4 +223,110 @@ fn credentials_and_limits_change_without_a_restart_under_load() {
         "every acknowledged sample is stored exactly once: {v}"
     );
     assert_eq!(t.pid(), pid, "same process throughout");
+}
+
+/// A config whose tenant `u` has its own `otlp:` block (`extra` lines
+/// under it) and whose other tenants keep the defaults.
+fn otlp_config(strategy: &str, extra: &str) -> String {
+    format!("tenants:\n  u:\n    otlp:\n      translation_strategy: {strategy}\n{extra}")
+}
+
+/// Exports one cumulative sum `http.requests` of `v` at `ms` for a
+/// resource in region `eu`, as OTLP/JSON, for `tenant`.
+fn export(t: &Tessera, tenant: &str, ms: i64, v: u64) {
+    let body = serde_json::json!({"resourceMetrics": [{
+        "resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "svc"}},
+            {"key": "cloud.region", "value": {"stringValue": "eu"}}]},
+        "scopeMetrics": [{"metrics": [{"name": "http.requests", "sum": {
+            "aggregationTemporality": 2, "isMonotonic": true,
+            "dataPoints": [{"timeUnixNano": (ms as u64 * 1_000_000).to_string(),
+                            "asInt": v.to_string()}]}}]}]
+    }]});
+    let r = t
+        .client()
+        .post(t.url("/otlp/v1/metrics"))
+        .header("Content-Type", "application/json")
+        .header("X-Scope-OrgID", tenant)
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());
+}
+
+/// The label sets (as JSON text, keys sorted) of `tenant`'s series (not
+/// `target_info`) whose value is `v`, over the last hour.
+fn series_with_value(t: &Tessera, tenant: &str, v: u64) -> Vec<String> {
+    let q = format!(r#"last_over_time({{job="svc",__name__!="target_info"}}[1h]) == {v}"#);
+    let res = t.get_json(
+        "/api/v1/query",
+        ("X-Scope-OrgID", tenant),
+        &[("query", q.as_str())],
+    );
+    let mut out: Vec<String> = res["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["metric"].to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+fn reload_as_admin(t: &Tessera) -> (u16, String) {
+    // Auth mode `none`: every caller has the permissive policy.
+    let r = t.client().post(t.url("/-/reload")).send().unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+#[test]
+fn otlp_settings_change_per_tenant_without_a_restart() {
+    let t = Tessera::start(Some(&otlp_config("UnderscoreEscapingWithSuffixes", "")));
+    let now = now_ms();
+    export(&t, "u", now - 3000, 1);
+    export(&t, "d", now - 3000, 1);
+    let escaped = r#"{"__name__":"http_requests_total","job":"svc"}"#;
+    assert_eq!(series_with_value(&t, "u", 1), [escaped]);
+
+    // Tenant u keeps UTF-8 names and promotes cloud.region; reloaded by
+    // SIGHUP, the next export is translated with the new settings.
+    std::fs::write(
+        t.config_path(),
+        otlp_config(
+            "NoUTF8EscapingWithSuffixes",
+            "      promote_resource_attributes: [cloud.region]\n",
+        ),
+    )
+    .unwrap();
+    sighup(&t);
+    let utf8 = r#"{"__name__":"http.requests_total","cloud.region":"eu","job":"svc"}"#;
+    let v = std::cell::Cell::new(1);
+    eventually("tenant u's next export uses the reloaded settings", || {
+        v.set(v.get() + 1);
+        export(&t, "u", now - 2000 + v.get() as i64, v.get());
+        series_with_value(&t, "u", v.get()) == [utf8]
+    });
+    // Tenant d, without an override, is translated as before.
+    export(&t, "d", now - 2000, 7);
+    assert_eq!(
+        series_with_value(&t, "d", 7),
+        [r#"{"__name__":"http_requests_total","job":"svc"}"#]
+    );
+
+    // A file with an unknown strategy is refused whole; u keeps the
+    // settings that run.
+    std::fs::write(t.config_path(), otlp_config("Bogus", "")).unwrap();
+    let (code, body) = reload_as_admin(&t);
+    assert_eq!(code, 500, "{body}");
+    assert!(body.contains("Bogus"), "{body}");
+    assert_eq!(t.metric("tessera_config_last_reload_successful"), 0.0);
+    export(&t, "u", now - 1000, 100);
+    assert_eq!(series_with_value(&t, "u", 100), [utf8]);
+
+    // Back to the defaults for u (no override): escaped names again.
+    std::fs::write(t.config_path(), "limits: {}\n").unwrap();
+    let (code, body) = reload_as_admin(&t);
+    assert_eq!(code, 200, "{body}");
+    export(&t, "u", now - 500, 200);
+    assert_eq!(series_with_value(&t, "u", 200), [escaped]);
 }

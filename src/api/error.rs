@@ -32,9 +32,10 @@ pub enum ApiError {
     /// A failure on our side, e.g. a disk error; retryable (500).
     #[error("{0}")]
     Internal(String),
-    /// The tenant is over its ingestion rate; retry later (429).
+    /// The tenant is over its ingestion rate or query slots; retry later
+    /// (429), after the given seconds when known (`Retry-After`).
     #[error("{0}")]
-    TooManyRequests(String),
+    TooManyRequests(String, Option<u64>),
     /// A query failed while evaluating (422, `execution`).
     #[error("{0}")]
     Execution(String),
@@ -66,7 +67,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Canceled(_) => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
@@ -85,7 +86,7 @@ impl ApiError {
             | ApiError::RequestTimeout(_) => "bad_data",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
-            ApiError::TooManyRequests(_) => "unavailable",
+            ApiError::TooManyRequests(..) => "unavailable",
             ApiError::Execution(_) => "execution",
             ApiError::Timeout(_) => "timeout",
             ApiError::Canceled(_) => "canceled",
@@ -102,12 +103,32 @@ impl ApiError {
         let status = self.status();
         let mut body = self.to_string();
         body.push('\n');
-        (
+        let mut resp = (
             status,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             body,
         )
-            .into_response()
+            .into_response();
+        self.add_headers(&mut resp);
+        resp
+    }
+
+    /// The headers some errors carry: the `WWW-Authenticate` challenge of
+    /// a 401 and the `Retry-After` seconds of a 429 when known.
+    pub fn add_headers(&self, resp: &mut Response) {
+        match self {
+            ApiError::Unauthorized(_, challenge) => {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static(challenge),
+                );
+            }
+            ApiError::TooManyRequests(_, Some(secs)) => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(*secs));
+            }
+            _ => {}
+        }
     }
 
     fn log(&self) {
@@ -132,12 +153,7 @@ impl IntoResponse for ApiError {
             body,
         )
             .into_response();
-        if let ApiError::Unauthorized(_, challenge) = &self {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static(challenge),
-            );
-        }
+        self.add_headers(&mut resp);
         resp
     }
 }
@@ -186,7 +202,14 @@ impl From<crate::write::WriteError> for ApiError {
     fn from(e: crate::write::WriteError) -> ApiError {
         use crate::write::WriteError;
         match e {
-            WriteError::RateLimited(r) => ApiError::TooManyRequests(r.to_string()),
+            WriteError::RateLimited {
+                message,
+                retry_after,
+            } => {
+                // Whole seconds, rounded up, at least 1 (RFC 9110).
+                let secs = retry_after.map(|d| (d.as_secs_f64().ceil() as u64).max(1));
+                ApiError::TooManyRequests(message, secs)
+            }
             WriteError::Invalid(m) => ApiError::BadData(m),
             WriteError::TooLarge(m) => ApiError::PayloadTooLarge(m),
             WriteError::Storage(e) => e.into(),

@@ -233,9 +233,12 @@ impl AppState {
             if *n >= max as usize {
                 self.metrics()
                     .add_limit_hit(&tenant, "max_concurrent_queries");
-                return Err(ApiError::TooManyRequests(format!(
-                    "too many concurrent queries for tenant {tenant}: the limit is {max} (max_concurrent_queries)"
-                )));
+                return Err(ApiError::TooManyRequests(
+                    format!(
+                        "too many concurrent queries for tenant {tenant}: the limit is {max} (max_concurrent_queries)"
+                    ),
+                    None,
+                ));
             }
         }
         *n += 1;

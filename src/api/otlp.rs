@@ -5,10 +5,13 @@
 //! (`application/x-protobuf`) or JSON (`application/json`) bodies,
 //! optionally gzip-compressed; 200 with an `ExportMetricsServiceResponse`
 //! in the request's encoding, whose `partial_success` says how many data
-//! points were refused and why; errors as a `google.rpc.Status` in the
-//! same encoding, 400 for a body that cannot be decoded (not retryable),
-//! 413 past a limit, 429 over the tenant's rate, 503 when storage is not
-//! ready or full (retryable).
+//! points were refused and why; every failure as a `google.rpc.Status` in
+//! the same encoding (protobuf when the `Content-Type` is neither): 400 for
+//! a body that cannot be decoded (not retryable), 401/403 from the
+//! credential check, 413 past a limit, 415 for other encodings, 429 over
+//! the tenant's rate (with `Retry-After` when waiting can help), 503 when
+//! storage is not ready or full or the server holds too many bodies
+//! (retryable).
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -35,10 +38,15 @@ struct Status {
 /// Handles an OTLP metrics export for the caller's tenant.
 pub(crate) async fn metrics(
     State(state): State<AppState>,
-    Writer(tenant): Writer,
+    writer: Result<Writer, ApiError>,
     req: Request,
 ) -> Response {
     let format = content_format(req.headers()).unwrap_or(OtlpFormat::Protobuf);
+    // The credential check answers in OTLP's shape too.
+    let tenant = match writer {
+        Ok(Writer(tenant)) => tenant,
+        Err(e) => return error_response(format, e),
+    };
     match export(state, tenant, req).await {
         Ok((format, report)) => respond(format, &report),
         Err(e) => error_response(format, e),
@@ -168,11 +176,16 @@ fn error_response(format: OtlpFormat, e: ApiError) -> Response {
     if status.is_server_error() {
         tracing::error!(error = %e, "OTLP export failed");
     }
-    // gRPC codes: INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL.
+    // gRPC codes: INVALID_ARGUMENT, DEADLINE_EXCEEDED, PERMISSION_DENIED,
+    // RESOURCE_EXHAUSTED (gRPC's own code for a message too large),
+    // UNAVAILABLE, UNAUTHENTICATED, INTERNAL.
     let code = match status.as_u16() {
-        400 | 413 | 415 => 3,
-        429 => 8,
+        400 | 415 => 3,
+        408 => 4,
+        403 => 7,
+        413 | 429 => 8,
         503 => 14,
+        401 => 16,
         _ => 13,
     };
     let message = e.to_string();
@@ -183,12 +196,7 @@ fn error_response(format: OtlpFormat, e: ApiError) -> Response {
             .into_bytes(),
     };
     let mut resp = (status, [(header::CONTENT_TYPE, media(format))], body).into_response();
-    if let ApiError::Unauthorized(_, challenge) = &e {
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static(challenge),
-        );
-    }
+    e.add_headers(&mut resp);
     resp
 }
 

@@ -11,6 +11,7 @@
 mod bytes;
 mod cluster;
 mod object_storage;
+mod settings;
 #[cfg(test)]
 mod tests;
 
@@ -25,8 +26,8 @@ pub use crate::duration::{parse_duration, PromDuration};
 pub use bytes::{parse_bytes, ByteSize};
 pub use cluster::{ClusterFlags, ClusterSection};
 pub use object_storage::{CacheSection, ObjectStorageFlags, ObjectStorageSection};
+pub use settings::{ServerConfig, SHUTDOWN_GRACE};
 
-use crate::server::ServerConfig;
 use crate::storage::{SeriesLimits, StorageConfig, SyncPolicy, TenantConfig, WalOptions};
 use crate::tenant::limits::RateLimit;
 use crate::tenant::TenantId;
@@ -268,7 +269,7 @@ impl Default for Config {
             wal: WalConfig::default(),
             block_range: PromDuration(Duration::from_secs(2 * 3600)),
             maintenance_interval: PromDuration(Duration::from_secs(60)),
-            shutdown_timeout: PromDuration(crate::server::SHUTDOWN_GRACE),
+            shutdown_timeout: PromDuration(SHUTDOWN_GRACE),
             limits: Limits::default(),
             tenants: BTreeMap::new(),
             query: QueryConfig::default(),

@@ -5,7 +5,7 @@
 //! samples and refills at `rate` samples per second.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -97,12 +97,38 @@ impl RateLimiter {
         b.tokens -= want;
         Ok(())
     }
+
+    /// How long until `n` samples would fit in `tenant`'s bucket (what a
+    /// refused sender is told to wait, `Retry-After`), or `None` when they
+    /// never can, being more than the burst, or there is no limit.
+    pub fn wait_for(&self, tenant: &TenantId, n: u64) -> Option<Duration> {
+        self.wait_for_at(tenant, n, Instant::now())
+    }
+
+    pub(crate) fn wait_for_at(&self, tenant: &TenantId, n: u64, now: Instant) -> Option<Duration> {
+        let limit = self.limit(tenant);
+        let cap = limit.capacity();
+        let want = n as f64;
+        if limit.rate <= 0.0 || !limit.rate.is_finite() || want > cap {
+            return None;
+        }
+        let tokens = self.buckets.lock().get(tenant).map_or(cap, |b| {
+            let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+            (b.tokens + elapsed * limit.rate).min(cap)
+        });
+        Some(Duration::from_secs_f64(
+            (want - tokens).max(0.0) / limit.rate,
+        ))
+    }
+
+    /// The tenant's bucket size in samples.
+    pub fn burst(&self, tenant: &TenantId) -> u64 {
+        self.limit(tenant).capacity() as u64
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn t(s: &str) -> TenantId {
@@ -131,6 +157,31 @@ mod tests {
         assert_eq!(rl.try_take_at(&t("a"), 20, much_later), Ok(()));
         // Tenant b has no limit.
         assert_eq!(rl.try_take_at(&t("b"), 1_000_000, now), Ok(()));
+    }
+
+    #[test]
+    fn wait_is_the_time_to_refill_what_is_missing() {
+        let lim = RateLimit {
+            rate: 10.0,
+            burst: 20,
+        };
+        let rl = RateLimiter::new(RateLimit::default(), HashMap::from([(t("a"), lim)]));
+        let now = Instant::now();
+        // A full bucket (never used): no wait.
+        assert_eq!(rl.wait_for_at(&t("a"), 20, now), Some(Duration::ZERO));
+        assert_eq!(rl.try_take_at(&t("a"), 15, now), Ok(()));
+        // 5 left; 8 more need 0.3 s at 10/s, less after 100 ms.
+        assert_eq!(
+            rl.wait_for_at(&t("a"), 8, now),
+            Some(Duration::from_millis(300))
+        );
+        let later = now + Duration::from_millis(100);
+        let w = rl.wait_for_at(&t("a"), 8, later).unwrap();
+        assert!((w.as_secs_f64() - 0.2).abs() < 1e-9, "{w:?}");
+        // More than the burst never fits; no limit, nothing to wait for.
+        assert_eq!(rl.wait_for_at(&t("a"), 21, now), None);
+        assert_eq!(rl.wait_for_at(&t("b"), 1_000_000, now), None);
+        assert_eq!((rl.burst(&t("a")), rl.burst(&t("b"))), (20, 0));
     }
 
     #[test]

@@ -45,8 +45,15 @@ pub trait WriteCounters: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// The request is over the tenant's ingestion rate; nothing was stored.
-    #[error("{0}")]
-    RateLimited(RejectReason),
+    /// `retry_after` is when it would fit, `None` when it never can (it is
+    /// larger than the tenant's burst).
+    #[error("{message}")]
+    RateLimited {
+        /// Why, for the sender.
+        message: String,
+        /// When to retry, if retrying can help.
+        retry_after: Option<std::time::Duration>,
+    },
     /// The body is malformed or breaks the endpoint's rules; nothing stored.
     #[error("{0}")]
     Invalid(String),
@@ -97,6 +104,11 @@ pub struct WriteReport {
     pub histograms_written: u64,
     /// Exemplars written.
     pub exemplars_written: u64,
+    /// Exemplars not stored (refused by the decoder or by storage).
+    pub exemplars_discarded: u64,
+    /// Why storage did not store some of them, by reason with counts
+    /// (`2 out of order ...`); empty when it stored all it was given.
+    pub exemplar_refusals: Vec<String>,
     /// Samples and histograms refused.
     pub samples_rejected: u64,
     /// Series refused whole while decoding.
@@ -110,6 +122,14 @@ impl WriteReport {
     pub fn is_complete(&self) -> bool {
         self.samples_rejected == 0 && self.series_refused == 0
     }
+}
+
+/// What the exemplar hand-off did.
+#[derive(Debug, Default)]
+struct ExemplarsStored {
+    written: u64,
+    discarded: u64,
+    refusals: Vec<String>,
 }
 
 /// The pipeline for one request, borrowing the server's shared parts.
@@ -158,7 +178,18 @@ impl<'a> Pipeline<'a> {
         if let Err(limit) = self.limiter.try_take(tenant, n) {
             let reason = RejectReason::RateLimited(limit.rate as u64);
             self.counters.rejected(tenant, reason.metric_name(), n);
-            return Err(WriteError::RateLimited(reason));
+            let retry_after = self.limiter.wait_for(tenant, n);
+            let mut message = reason.to_string();
+            if retry_after.is_none() {
+                let burst = self.limiter.burst(tenant);
+                message.push_str(&format!(
+                    "; the request's {n} samples are more than the burst of {burst} and never fit: split it"
+                ));
+            }
+            return Err(WriteError::RateLimited {
+                message,
+                retry_after,
+            });
         }
         Ok(())
     }
@@ -268,21 +299,43 @@ impl<'a> Pipeline<'a> {
         inputs: &[crate::storage::ExemplarInput<'_>],
         invalid: u64,
     ) -> Result<u64, WriteError> {
-        let sent: u64 = inputs.iter().map(|i| i.exemplars.len() as u64).sum();
-        if self.cluster.is_some() || sent == 0 {
-            self.counters.exemplars_discarded(tenant, sent + invalid);
-            return Ok(0);
-        }
-        let outcome = self.storage.append_exemplars(tenant, inputs)?;
-        self.counters
-            .exemplars_discarded(tenant, outcome.discarded() + invalid);
-        Ok(outcome.stored + outcome.duplicates)
+        Ok(self.store_exemplars(tenant, inputs, invalid)?.written)
     }
 
-    /// Exemplars a path decoded but cannot store (OTLP's for now), counted
-    /// as discarded.
-    pub fn discard_exemplars(&self, tenant: &TenantId, n: u64) {
-        self.counters.exemplars_discarded(tenant, n);
+    /// [`Pipeline::exemplars`], saying what storage refused and why.
+    fn store_exemplars(
+        &self,
+        tenant: &TenantId,
+        inputs: &[crate::storage::ExemplarInput<'_>],
+        invalid: u64,
+    ) -> Result<ExemplarsStored, WriteError> {
+        let sent: u64 = inputs.iter().map(|i| i.exemplars.len() as u64).sum();
+        let mut done = ExemplarsStored::default();
+        if sent > 0 && self.cluster.is_some() {
+            done.refusals
+                .push(format!("{sent} in cluster mode, which keeps no exemplars"));
+            done.discarded = sent;
+        } else if sent > 0 {
+            let o = self.storage.append_exemplars(tenant, inputs)?;
+            done.written = o.stored + o.duplicates;
+            done.discarded = o.discarded();
+            let reasons = [
+                (
+                    o.out_of_order,
+                    "out of order (not newer than their series' newest exemplar)",
+                ),
+                (o.unknown_series, "for series that stored no sample"),
+                (o.disabled, "not kept: the tenant's max_exemplars is 0"),
+            ];
+            done.refusals = reasons
+                .iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, why)| format!("{n} {why}"))
+                .collect();
+        }
+        done.discarded += invalid;
+        self.counters.exemplars_discarded(tenant, done.discarded);
+        Ok(done)
     }
 
     /// Stores one decoded request as remote write does: counts it, takes
@@ -300,12 +353,14 @@ impl<'a> Pipeline<'a> {
         let outcome = self.append(tenant, &d.inputs, d.start_times.as_deref())?;
         self.record_metadata(tenant, &d.metadata)?;
         let invalid = d.exemplars_invalid + d.refused.iter().map(|r| r.exemplars).sum::<u64>();
-        let exemplars_written = self.exemplars(tenant, &d.exemplars, invalid)?;
+        let ex = self.store_exemplars(tenant, &d.exemplars, invalid)?;
         let histograms_written = outcome.histograms_accepted + outcome.histogram_duplicates_ignored;
         let mut report = WriteReport {
             samples_written: outcome.accepted + outcome.duplicates_ignored - histograms_written,
             histograms_written,
-            exemplars_written,
+            exemplars_written: ex.written,
+            exemplars_discarded: ex.discarded,
+            exemplar_refusals: ex.refusals,
             samples_rejected: outcome.rejected + refused,
             series_refused: d.refused.len(),
             reasons: Vec::new(),

@@ -10,7 +10,7 @@ use super::{Decoded, Pipeline, Refused, WriteError, WriteReport};
 use crate::ingest::otlp::proto::ExportMetricsServiceRequest;
 use crate::ingest::otlp::{translate, OtlpSettings};
 use crate::model::LabelRef;
-use crate::storage::{MetricMetadata, SeriesInput};
+use crate::storage::{ExemplarInput, MetricMetadata, SeriesInput};
 use crate::tenant::TenantId;
 
 /// The OTLP settings of every tenant: defaults and per-tenant overrides,
@@ -41,12 +41,15 @@ impl OtlpConfigs {
 }
 
 /// What an OTLP export did: the partial-success figures and the written
-/// counts behind them.
+/// counts behind them. Exemplars are not data points: those not stored
+/// are only described in the message (OTLP's "warning" form of a partial
+/// success when no point was refused).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct OtlpReport {
     /// Data points refused (in translation) plus samples storage refused.
     pub rejected_data_points: u64,
-    /// The first reasons, joined; empty when nothing was refused.
+    /// The first reasons (points, then exemplars), joined; empty when
+    /// everything was stored.
     pub error_message: String,
     /// The pipeline's report.
     pub write: WriteReport,
@@ -100,7 +103,17 @@ impl Pipeline<'_> {
                 series: format!("of metric {:?}", r.metric),
                 reason: r.reason.clone(),
                 samples: r.points,
-                exemplars: 0,
+                exemplars: r.exemplars,
+            })
+            .collect();
+        let exemplars = t
+            .series
+            .iter()
+            .zip(&refs)
+            .filter(|(s, _)| !s.exemplars.is_empty())
+            .map(|(s, labels)| ExemplarInput {
+                labels,
+                exemplars: &s.exemplars,
             })
             .collect();
         let decoded = Decoded {
@@ -108,14 +121,21 @@ impl Pipeline<'_> {
             start_times,
             metadata,
             refused,
-            // OTLP exemplars are not translated yet: counted as discarded.
-            exemplars: Vec::new(),
-            exemplars_invalid: t.exemplars,
+            exemplars,
+            exemplars_invalid: t.exemplars_refused,
         };
         let write = self.write(tenant, decoded)?;
+        let mut notes = write.reasons.clone();
+        notes.extend(t.exemplar_notes.iter().cloned());
+        if !write.exemplar_refusals.is_empty() {
+            notes.push(format!(
+                "exemplars not stored: {}",
+                write.exemplar_refusals.join(", ")
+            ));
+        }
         Ok(OtlpReport {
             rejected_data_points: write.samples_rejected,
-            error_message: write.reasons.join("; "),
+            error_message: notes.join("; "),
             write,
         })
     }

@@ -5,14 +5,19 @@
 //! `decode` bounds a body before anything sized by it is allocated,
 //! `json` maps OTLP/JSON onto the protobuf messages in `proto`, `naming`
 //! builds metric, unit and label names, `histogram` turns exponential
-//! histograms into native ones and `translate` does the rest.
+//! histograms into native ones, `exemplar` converts exemplars, `value`
+//! writes attribute values as label values, `points` counts a metric's
+//! points and exemplars, and `translate` does the rest.
 
 pub mod decode;
+pub mod exemplar;
 pub mod histogram;
 pub mod json;
 pub mod naming;
+mod points;
 pub mod proto;
 pub mod translate;
+mod value;
 
 use serde::Deserialize;
 

@@ -6,15 +6,23 @@
 //! summary converters) at its defaults: no namespace, no scope labels,
 //! target info on, delta temporality refused. A metric or data point that
 //! cannot be translated is refused on its own with a reason, as upstream
-//! joins its errors; the rest of the request is kept.
+//! joins its errors; the rest of the request is kept. Exemplars are
+//! converted by `exemplar.rs` and attached here as upstream attaches them:
+//! to a sum's series, to the `_bucket` series holding their value, to an
+//! exponential histogram's series; a gauge's are not kept (upstream's
+//! `addGaugeNumberDataPoints` takes none), which is counted and said.
 
 use std::collections::BTreeMap;
 
+use super::exemplar::{self, bucket_of};
 use super::histogram::exponential_to_native;
 use super::naming::{label_name, metric_name, unit_name, NameType};
+use super::points::{exemplar_count, ms, point_count, point_times};
+use super::proto::Exemplar as OtlpExemplar;
 use super::proto::*;
+use super::value::value_string;
 use super::OtlpSettings;
-use crate::model::{stale_nan, HistogramSample, Sample};
+use crate::model::{stale_nan, Exemplar, HistogramSample, Sample};
 
 /// Resource attributes that identify the target (`job`, `instance`).
 const SERVICE_NAME: &str = "service.name";
@@ -28,6 +36,9 @@ const TARGET_INFO_INTERVAL_MS: i64 = 150_000;
 /// Most `target_info` samples one resource of one request makes (a week).
 const MAX_TARGET_INFO_SAMPLES: i64 = 4032;
 
+/// Most exemplar notes a translation keeps (the rest are only counted).
+const MAX_EXEMPLAR_NOTES: usize = 10;
+
 /// One series of a request with its points.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct OtlpSeries {
@@ -39,6 +50,8 @@ pub struct OtlpSeries {
     pub start_times: Vec<i64>,
     /// Native histograms.
     pub histograms: Vec<HistogramSample>,
+    /// Exemplars, oldest first.
+    pub exemplars: Vec<Exemplar>,
 }
 
 /// Metadata of one translated metric.
@@ -63,6 +76,8 @@ pub struct OtlpRefusal {
     pub reason: String,
     /// Data points refused.
     pub points: u64,
+    /// Exemplars on those points.
+    pub exemplars: u64,
 }
 
 /// A translated request.
@@ -74,8 +89,11 @@ pub struct Translated {
     pub metadata: Vec<OtlpMetadata>,
     /// What could not be translated.
     pub refused: Vec<OtlpRefusal>,
-    /// Exemplars on translated points.
-    pub exemplars: u64,
+    /// Exemplars not kept: invalid, or on a gauge.
+    pub exemplars_refused: u64,
+    /// The first notes about exemplars (why some were refused, that some
+    /// lost their attributes), each naming its metric.
+    pub exemplar_notes: Vec<String>,
     /// Data points in the request.
     pub data_points: u64,
 }
@@ -106,10 +124,12 @@ pub fn translate(req: &ExportMetricsServiceRequest, settings: &OtlpSettings) -> 
         let resource = match resource_labels(attrs, settings) {
             Ok(r) => r,
             Err(reason) => {
+                let metrics = rm.scope_metrics.iter().flat_map(|s| &s.metrics);
                 out.refused.push(OtlpRefusal {
                     metric: "(resource)".into(),
                     reason,
                     points,
+                    exemplars: metrics.map(exemplar_count).sum(),
                 });
                 continue;
             }
@@ -130,6 +150,7 @@ pub fn translate(req: &ExportMetricsServiceRequest, settings: &OtlpSettings) -> 
                     metric: metric.name.clone(),
                     reason,
                     points: point_count(metric),
+                    exemplars: exemplar_count(metric),
                 });
             }
         }
@@ -139,109 +160,12 @@ pub fn translate(req: &ExportMetricsServiceRequest, settings: &OtlpSettings) -> 
                     metric: "target_info".into(),
                     reason,
                     points: 0,
+                    exemplars: 0,
                 });
             }
         }
     }
     out
-}
-
-/// Nanoseconds to milliseconds (`convertTimeStamp`).
-fn ms(ns: u64) -> i64 {
-    (ns / 1_000_000) as i64
-}
-
-fn point_count(m: &Metric) -> u64 {
-    match &m.data {
-        Some(MetricData::Gauge(g)) => g.data_points.len() as u64,
-        Some(MetricData::Sum(s)) => s.data_points.len() as u64,
-        Some(MetricData::Histogram(h)) => h.data_points.len() as u64,
-        Some(MetricData::ExponentialHistogram(h)) => h.data_points.len() as u64,
-        Some(MetricData::Summary(s)) => s.data_points.len() as u64,
-        None => 0,
-    }
-}
-
-/// Data point times in ms (`findMinAndMaxTimestamps`).
-fn point_times(m: &Metric) -> Vec<i64> {
-    match &m.data {
-        Some(MetricData::Gauge(g)) => g.data_points.iter().map(|p| ms(p.time_unix_nano)).collect(),
-        Some(MetricData::Sum(s)) => s.data_points.iter().map(|p| ms(p.time_unix_nano)).collect(),
-        Some(MetricData::Histogram(h)) => {
-            h.data_points.iter().map(|p| ms(p.time_unix_nano)).collect()
-        }
-        Some(MetricData::ExponentialHistogram(h)) => {
-            h.data_points.iter().map(|p| ms(p.time_unix_nano)).collect()
-        }
-        Some(MetricData::Summary(s)) => {
-            s.data_points.iter().map(|p| ms(p.time_unix_nano)).collect()
-        }
-        None => Vec::new(),
-    }
-}
-
-/// An attribute value as a label value (pdata's `Value.AsString`).
-pub fn value_string(v: Option<&AnyValue>) -> String {
-    match v.and_then(|v| v.value.as_ref()) {
-        None => String::new(),
-        Some(Value::StringValue(s)) => s.clone(),
-        Some(Value::BoolValue(b)) => b.to_string(),
-        Some(Value::IntValue(i)) => i.to_string(),
-        Some(Value::DoubleValue(f)) => float_string(*f),
-        Some(Value::BytesValue(b)) => {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.encode(b)
-        }
-        Some(Value::ArrayValue(_) | Value::KvlistValue(_)) => {
-            json_value(v.and_then(|v| v.value.as_ref())).to_string()
-        }
-    }
-}
-
-/// Floats as ES6 number-to-string, as pdata does.
-fn float_string(f: f64) -> String {
-    if f.is_nan() || f.is_infinite() {
-        return format!("json: unsupported value: {f}");
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{f:e}");
-        // Rust writes `1e21`, Go `1e+21`.
-        return match s.split_once('e') {
-            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
-            _ => s,
-        };
-    }
-    format!("{f}")
-}
-
-fn json_value(v: Option<&Value>) -> serde_json::Value {
-    use serde_json::Value as J;
-    match v {
-        None => J::Null,
-        Some(Value::StringValue(s)) => J::String(s.clone()),
-        Some(Value::BoolValue(b)) => J::Bool(*b),
-        Some(Value::IntValue(i)) => J::from(*i),
-        Some(Value::DoubleValue(f)) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-        Some(Value::BytesValue(_)) => {
-            J::String(value_string(Some(&AnyValue { value: v.cloned() })))
-        }
-        Some(Value::ArrayValue(a)) => J::Array(
-            a.values
-                .iter()
-                .map(|x| json_value(x.value.as_ref()))
-                .collect(),
-        ),
-        Some(Value::KvlistValue(kv)) => J::Object(
-            kv.values
-                .iter()
-                .map(|x| {
-                    let inner = x.value.as_ref().and_then(|v| v.value.as_ref());
-                    (x.key.clone(), json_value(inner))
-                })
-                .collect(),
-        ),
-    }
 }
 
 fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a KeyValue> {
@@ -319,17 +243,18 @@ impl MetricCx<'_> {
         Ok(labels)
     }
 
-    /// Adds a float series `name` (plus `extra`) with one sample.
+    /// Adds a float series `name` (plus `extra`) with one sample, on
+    /// `labels` (given owned, so the last series of a point takes its base
+    /// labels without a copy).
     fn float(
         &mut self,
-        base: &BTreeMap<String, String>,
+        mut labels: BTreeMap<String, String>,
         name: &str,
         extra: Option<(&str, String)>,
         t: i64,
         st: i64,
         v: f64,
     ) {
-        let mut labels = base.clone();
         if let Some((k, val)) = extra {
             labels.insert(k.to_string(), val);
         }
@@ -339,7 +264,40 @@ impl MetricCx<'_> {
             samples: vec![Sample::new(t, v)],
             start_times: if st > 0 { vec![st] } else { Vec::new() },
             histograms: Vec::new(),
+            exemplars: Vec::new(),
         });
+    }
+
+    /// Converts a point's exemplars, counting and noting the refused ones.
+    fn exemplars(&mut self, name: &str, exemplars: &[OtlpExemplar], t: i64) -> Vec<Exemplar> {
+        let c = exemplar::convert(exemplars, t);
+        self.out.exemplars_refused += c.refused.len() as u64;
+        for reason in c.refused {
+            self.note(format!("exemplar of {name} refused: {reason}"));
+        }
+        if c.trimmed > 0 {
+            self.note(format!(
+                "{} exemplars of {name} kept without their attributes: the labels would be longer than 128 runes",
+                c.trimmed
+            ));
+        }
+        c.kept
+    }
+
+    fn note(&mut self, note: String) {
+        if self.out.exemplar_notes.len() < MAX_EXEMPLAR_NOTES {
+            self.out.exemplar_notes.push(note);
+        }
+    }
+
+    /// Gives the series added last `exemplars`, oldest first (so that
+    /// storage, which refuses an exemplar not newer than its series'
+    /// newest, keeps all of a point's).
+    fn attach(&mut self, mut exemplars: Vec<Exemplar>) {
+        exemplars.sort_by_key(|e| e.t);
+        if let Some(s) = self.out.series.last_mut() {
+            s.exemplars = exemplars;
+        }
     }
 
     fn metric(&mut self, m: &Metric) -> Result<(), String> {
@@ -385,8 +343,8 @@ impl MetricCx<'_> {
             unit: unit_name(&m.unit),
         });
         match &m.data {
-            Some(MetricData::Gauge(g)) => self.numbers(&name, &g.data_points),
-            Some(MetricData::Sum(s)) => self.numbers(&name, &s.data_points),
+            Some(MetricData::Gauge(g)) => self.numbers(&name, &g.data_points, false),
+            Some(MetricData::Sum(s)) => self.numbers(&name, &s.data_points, true),
             Some(MetricData::Histogram(h)) => self.histograms(&name, &h.data_points),
             Some(MetricData::ExponentialHistogram(h)) => self.exponential(m, &name, &h.data_points),
             Some(MetricData::Summary(s)) => self.summaries(&name, &s.data_points),
@@ -394,8 +352,10 @@ impl MetricCx<'_> {
         }
     }
 
-    /// `addGaugeNumberDataPoints`, `addSumNumberDataPoints`.
-    fn numbers(&mut self, name: &str, points: &[NumberDataPoint]) -> Result<(), String> {
+    /// `addGaugeNumberDataPoints`, `addSumNumberDataPoints`; only a sum's
+    /// exemplars are kept, as upstream (`sum`), a gauge's are counted as
+    /// refused.
+    fn numbers(&mut self, name: &str, points: &[NumberDataPoint], sum: bool) -> Result<(), String> {
         for p in points {
             let base = self.base_labels(&p.attributes)?;
             let v = match p.value {
@@ -404,9 +364,18 @@ impl MetricCx<'_> {
                 None => 0.0,
             };
             let v = recorded(p.flags, v);
-            self.out.exemplars += p.exemplars.len() as u64;
             let (t, st) = (ms(p.time_unix_nano), ms(p.start_time_unix_nano));
-            self.float(&base, name, None, t, st, v);
+            self.float(base, name, None, t, st, v);
+            if sum {
+                let kept = self.exemplars(name, &p.exemplars, t);
+                self.attach(kept);
+            } else if !p.exemplars.is_empty() {
+                self.out.exemplars_refused += p.exemplars.len() as u64;
+                self.note(format!(
+                    "{} exemplars of gauge {name} not kept: as Prometheus, only sums and histograms keep exemplars",
+                    p.exemplars.len()
+                ));
+            }
         }
         Ok(())
     }
@@ -419,7 +388,7 @@ impl MetricCx<'_> {
             let (t, st) = (ms(p.time_unix_nano), ms(p.start_time_unix_nano));
             if let Some(sum) = p.sum {
                 self.float(
-                    &base,
+                    base.clone(),
                     &format!("{name}_sum"),
                     None,
                     t,
@@ -428,17 +397,25 @@ impl MetricCx<'_> {
                 );
             }
             let count = recorded(p.flags, p.count as f64);
-            self.float(&base, &format!("{name}_count"), None, t, st, count);
+            self.float(base.clone(), &format!("{name}_count"), None, t, st, count);
             let bucket = format!("{name}_bucket");
+            let n = p.explicit_bounds.len().min(p.bucket_counts.len());
+            let bounds = &p.explicit_bounds[..n];
+            let mut by_bucket: Vec<Vec<Exemplar>> = vec![Vec::new(); n + 1];
+            for x in self.exemplars(&bucket, &p.exemplars, t) {
+                by_bucket[bucket_of(x.value, bounds)].push(x);
+            }
+            let mut by_bucket = by_bucket.into_iter();
             let mut cumulative: u64 = 0;
-            for (bound, n) in p.explicit_bounds.iter().zip(&p.bucket_counts) {
+            for (bound, n) in bounds.iter().zip(&p.bucket_counts) {
                 cumulative = cumulative.saturating_add(*n);
                 let le = Some(("le", go_float(*bound)));
                 let v = recorded(p.flags, cumulative as f64);
-                self.float(&base, &bucket, le, t, st, v);
+                self.float(base.clone(), &bucket, le, t, st, v);
+                self.attach(by_bucket.next().unwrap_or_default());
             }
-            self.float(&base, &bucket, Some(("le", "+Inf".into())), t, st, count);
-            self.out.exemplars += p.exemplars.len() as u64;
+            self.float(base, &bucket, Some(("le", "+Inf".into())), t, st, count);
+            self.attach(by_bucket.next().unwrap_or_default());
         }
         Ok(())
     }
@@ -450,7 +427,7 @@ impl MetricCx<'_> {
             let base = self.base_labels(&p.attributes)?;
             let (t, st) = (ms(p.time_unix_nano), ms(p.start_time_unix_nano));
             self.float(
-                &base,
+                base.clone(),
                 &format!("{name}_sum"),
                 None,
                 t,
@@ -458,10 +435,11 @@ impl MetricCx<'_> {
                 recorded(p.flags, p.sum),
             );
             let count = recorded(p.flags, p.count as f64);
-            self.float(&base, &format!("{name}_count"), None, t, st, count);
+            self.float(base.clone(), &format!("{name}_count"), None, t, st, count);
             for q in &p.quantile_values {
                 let label = Some(("quantile", go_float(q.quantile)));
-                self.float(&base, name, label, t, st, recorded(p.flags, q.value));
+                let v = recorded(p.flags, q.value);
+                self.float(base.clone(), name, label, t, st, v);
             }
         }
         Ok(())
@@ -483,22 +461,23 @@ impl MetricCx<'_> {
                         metric: m.name.clone(),
                         reason,
                         points: 1,
+                        exemplars: p.exemplars.len() as u64,
                     });
                     continue;
                 }
             };
             let mut labels = self.base_labels(&p.attributes)?;
             labels.insert("__name__".into(), name.to_string());
-            self.out.exemplars += p.exemplars.len() as u64;
+            let t = ms(p.time_unix_nano);
+            let exemplars = self.exemplars(name, &p.exemplars, t);
             self.out.series.push(OtlpSeries {
                 labels: finish(labels),
                 samples: Vec::new(),
                 start_times: Vec::new(),
-                histograms: vec![HistogramSample {
-                    t: ms(p.time_unix_nano),
-                    h,
-                }],
+                histograms: vec![HistogramSample { t, h }],
+                exemplars: Vec::new(),
             });
+            self.attach(exemplars);
         }
         Ok(())
     }
@@ -594,9 +573,9 @@ fn target_info(
     }
     let mut t = first;
     while t < last {
-        cx.float(&base, "target_info", None, t, 0, 1.0);
+        cx.float(base.clone(), "target_info", None, t, 0, 1.0);
         t = t.saturating_add(TARGET_INFO_INTERVAL_MS);
     }
-    cx.float(&base, "target_info", None, last, 0, 1.0);
+    cx.float(base, "target_info", None, last, 0, 1.0);
     Ok(())
 }
