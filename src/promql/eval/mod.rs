@@ -321,7 +321,7 @@ impl<'a> Ctx<'a> {
         sink: &mut dyn FnMut(StepSeries) -> Result<()>,
     ) -> Result<()> {
         match node {
-            Node::Vector(sel) => self.vector_selector(sel, grid, false, sink),
+            Node::Vector(sel) => self.vector_selector(sel, grid, select::Pick::Value, sink),
             Node::Call(c) if call::is_streamable(c) => self.call_stream(c, grid, sink),
             Node::Neg(inner) => self.stream(inner, grid, &mut |mut s: StepSeries| {
                 for v in s.vals.iter_mut().flatten() {

@@ -6,7 +6,7 @@
 use crate::promql::functions::fhist::{FHist, IncompatibleSchema};
 use crate::promql::functions::hsum::HSum;
 use crate::promql::functions::{self, RangeFn, Window};
-use crate::promql::plan::{AggOp, Node};
+use crate::promql::plan::Node;
 
 use super::HPoint;
 
@@ -72,6 +72,13 @@ fn call_ok(name: &str) -> bool {
             | "mad_over_time"
             | "ts_of_min_over_time"
             | "ts_of_max_over_time"
+            | "ts_of_first_over_time"
+            | "ts_of_last_over_time"
+            | "sort"
+            | "sort_desc"
+            | "sort_by_label"
+            | "sort_by_label_desc"
+            | "info"
             | "scalar"
             | "vector"
             | "time"
@@ -142,13 +149,7 @@ pub(crate) fn blocker(node: &Node, range: bool) -> Option<String> {
         Node::Subquery(sq) => blocker(&sq.expr, true),
         Node::Neg(inner) => blocker(inner, range),
         Node::Binary(b) => blocker(&b.lhs, range).or_else(|| blocker(&b.rhs, range)),
-        Node::Aggregate(a) => {
-            let ok = a.op != AggOp::CountValues;
-            if !ok {
-                return Some(format!("aggregation {:?}", a.op).to_lowercase());
-            }
-            blocker(&a.expr, range)
-        }
+        Node::Aggregate(a) => blocker(&a.expr, range),
         Node::Call(c) => {
             if !call_ok(c.name) {
                 return Some(format!("function {}()", c.name));
@@ -241,6 +242,21 @@ pub(crate) fn range_kernel(
         Irate | Idelta => instant_value(f == Irate, floats, hs, name, notes),
         Resets | Changes => HOut::Float(resets_changes(f == Resets, floats, hs)),
         CountOverTime => HOut::Float((floats.len() + hs.len()) as f64),
+        // funcTsOfFirstOverTime / funcTsOfLastOverTime: the earliest
+        // (latest) timestamp of either kind.
+        TsOfFirstOverTime | TsOfLastOverTime => {
+            let ts = [floats.first(), floats.last()]
+                .into_iter()
+                .flatten()
+                .map(|x| x.t)
+                .chain([hs.first(), hs.last()].into_iter().flatten().map(|p| p.t));
+            let t = if f == TsOfFirstOverTime {
+                ts.min()
+            } else {
+                ts.max()
+            };
+            t.map_or(HOut::None, |t| HOut::Float(t as f64 / 1000.0))
+        }
         PresentOverTime => HOut::Float(1.0),
         LastOverTime | FirstOverTime => {
             let last = f == LastOverTime;

@@ -21,6 +21,18 @@ pub(crate) fn histograms_unsupported(what: &str, labels: &Labels) -> QueryError 
     ))
 }
 
+/// What an instant selector gives each step of the sample it picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pick {
+    /// The sample, float or histogram.
+    Value,
+    /// Its timestamp in seconds (`timestamp()`).
+    Timestamp,
+    /// Its timestamp in seconds if it is a float, NaN if it is a histogram
+    /// (`info()` reads its info series so, which must be floats).
+    FloatTimestamp,
+}
+
 /// A callback taking one series and the `(t, st)` pairs of its samples
 /// that have a start timestamp.
 pub(crate) type SeriesWithStartTimes<'f, C> =
@@ -158,15 +170,16 @@ impl Ctx<'_> {
     }
 
     /// Streams an instant selector: each step takes the newest sample in
-    /// `(t - lookback, t]` unless it is a stale marker. With `timestamps`,
-    /// the value is the sample's timestamp in seconds (for `timestamp()`).
+    /// `(t - lookback, t]` unless it is a stale marker; `pick` says what
+    /// of it the step gets.
     pub(crate) fn vector_selector(
         &mut self,
         sel: &Selector,
         grid: Grid,
-        timestamps: bool,
+        pick: Pick,
         sink: &mut dyn FnMut(StepSeries) -> Result<()>,
     ) -> Result<()> {
+        let timestamps = pick != Pick::Value;
         let eff = Self::eff_times(sel.at, sel.offset, grid);
         let (Some(&first), Some(&last)) = (eff.iter().min(), eff.iter().max()) else {
             return Ok(());
@@ -181,7 +194,7 @@ impl Ctx<'_> {
         };
         self.each_series(sel, mint, maxt, &mut |ctx, s| {
             if !s.histograms.is_empty() {
-                return ctx.mixed_vector_selector(s, &eff, timestamps, sink);
+                return ctx.mixed_vector_selector(s, &eff, pick, sink);
             }
             let vals = if smoothed {
                 smoothed_values(&s.samples, &eff, lookback)
@@ -202,13 +215,13 @@ impl Ctx<'_> {
 
     /// An instant selector over a series that holds histograms: per step
     /// the newest float or histogram in the lookback window, unless it is a
-    /// stale marker of either kind (`vectorSelectorSingle` upstream). With
-    /// `timestamps`, either kind gives its timestamp in seconds.
+    /// stale marker of either kind (`vectorSelectorSingle` upstream), or
+    /// its timestamp as `pick` says.
     fn mixed_vector_selector(
         &mut self,
         s: Series,
         eff: &[i64],
-        timestamps: bool,
+        pick: Pick,
         sink: &mut dyn FnMut(StepSeries) -> Result<()>,
     ) -> Result<()> {
         // One timeline of both kinds; a histogram stands in as a float
@@ -227,8 +240,13 @@ impl Ctx<'_> {
         let mut hists = Vec::with_capacity(picked.len());
         for k in picked {
             match k.map(|k| points[k]) {
-                Some((x, _)) if timestamps => {
-                    vals.push(Some(x.t as f64 / 1000.0));
+                Some((x, h)) if pick != Pick::Value => {
+                    let t = if pick == Pick::FloatTimestamp && h.is_some() {
+                        f64::NAN
+                    } else {
+                        x.t as f64 / 1000.0
+                    };
+                    vals.push(Some(t));
                     hists.push(None);
                 }
                 Some((_, Some(h))) => {
