@@ -45,7 +45,8 @@ impl super::Ctx<'_> {
             let out = if lo >= hi && hlo >= hhi {
                 HOut::None
             } else {
-                range_kernel(f, w, &s.hists[hlo..hhi], &ps, &name, &mut notes)
+                let fsts = s.sts.as_deref().and_then(|v| v.get(lo..hi)).unwrap_or(&[]);
+                range_kernel(f, w, fsts, &s.hists[hlo..hhi], &ps, &name, &mut notes)
             };
             let (v, h) = match out {
                 HOut::None => (None, None),

@@ -163,6 +163,7 @@ impl Ctx<'_> {
             text: String::new(),
             anchored: false,
             smoothed: false,
+            stats_hints: false,
         };
         let mut out = Vec::new();
         self.vector_selector(

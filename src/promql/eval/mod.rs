@@ -153,6 +153,9 @@ impl Budget {
 pub(crate) struct HPoint {
     pub t: i64,
     pub h: FHist,
+    /// Start (created) timestamp, 0 for none; set only for range
+    /// selectors read for a function that uses start timestamps.
+    pub st: i64,
 }
 
 /// A raw series of samples (a range selector or subquery result).

@@ -194,7 +194,7 @@ impl Ctx<'_> {
         };
         self.each_series(sel, mint, maxt, &mut |ctx, s| {
             if !s.histograms.is_empty() {
-                return ctx.mixed_vector_selector(s, &eff, pick, sink);
+                return ctx.mixed_vector_selector(s, &eff, (pick, sel.stats_hints), sink);
             }
             let vals = if smoothed {
                 smoothed_values(&s.samples, &eff, lookback)
@@ -216,12 +216,13 @@ impl Ctx<'_> {
     /// An instant selector over a series that holds histograms: per step
     /// the newest float or histogram in the lookback window, unless it is a
     /// stale marker of either kind (`vectorSelectorSingle` upstream), or
-    /// its timestamp as `pick` says.
+    /// its timestamp as `pick` says; `stats_hints` is the selector's
+    /// [`Selector::stats_hints`].
     fn mixed_vector_selector(
         &mut self,
         s: Series,
         eff: &[i64],
-        pick: Pick,
+        (pick, stats_hints): (Pick, bool),
         sink: &mut dyn FnMut(StepSeries) -> Result<()>,
     ) -> Result<()> {
         // One timeline of both kinds; a histogram stands in as a float
@@ -235,7 +236,7 @@ impl Ctx<'_> {
         points.sort_by_key(|p| p.0.t);
         let timeline: Vec<Sample> = points.iter().map(|p| p.0).collect();
         let picked = lookback_index(&timeline, eff, self.cfg.lookback_delta_ms);
-        let converted = with_reset_hints(&s.histograms);
+        let converted = with_reset_hints(&s.histograms, stats_hints);
         let mut vals = Vec::with_capacity(picked.len());
         let mut hists = Vec::with_capacity(picked.len());
         for k in picked {
@@ -292,8 +293,18 @@ impl Ctx<'_> {
         let lookback = self.cfg.lookback_delta_ms;
         let mint = first.saturating_sub(lookback).saturating_add(1);
         self.each_series_st(sel, mint, last, true, &mut |_, s, sts| {
-            let sts = align_start_times(&s.samples, &sts).unwrap_or_default();
-            let vals: Vec<Option<f64>> = lookback_index(&s.samples, &eff, lookback)
+            // Floats and histograms on one timeline (a histogram as a float
+            // that is stale when it is); start timestamps are per time.
+            let mut timeline = s.samples;
+            if !s.histograms.is_empty() {
+                timeline.extend(s.histograms.iter().map(|h| {
+                    let v = if h.h.is_stale() { stale_nan() } else { 0.0 };
+                    Sample::new(h.t, v)
+                }));
+                timeline.sort_by_key(|x| x.t);
+            }
+            let sts = align_start_times(&timeline, &sts).unwrap_or_default();
+            let vals: Vec<Option<f64>> = lookback_index(&timeline, &eff, lookback)
                 .into_iter()
                 .map(|i| i.map(|i| sts.get(i).copied().unwrap_or(0) as f64 / 1000.0))
                 .collect();
@@ -353,12 +364,13 @@ impl Ctx<'_> {
                     .saturating_add(1);
                 let maxt = last.saturating_add(windows.right);
                 self.each_series_st(sel, mint, maxt, with_st, &mut |ctx, s, sts| {
-                    let hists: Vec<HPoint> = with_reset_hints(&s.histograms)
+                    let mut hists: Vec<HPoint> = with_reset_hints(&s.histograms, sel.stats_hints)
                         .into_iter()
                         .zip(&s.histograms)
                         .filter(|(_, h)| !h.h.is_stale())
-                        .map(|(h, at)| HPoint { t: at.t, h })
+                        .map(|(h, at)| HPoint { t: at.t, h, st: 0 })
                         .collect();
+                    set_histogram_start_times(&mut hists, &sts);
                     let samples: Vec<Sample> = s
                         .samples
                         .into_iter()
@@ -487,6 +499,7 @@ impl Ctx<'_> {
                                 HPoint {
                                     t: inner.ts(i),
                                     h: *h,
+                                    st: 0,
                                 }
                             })
                         })
@@ -536,9 +549,12 @@ impl Ctx<'_> {
 /// another (`appendable` in `tsdb/chunkenc`): a histogram whose sender
 /// said nothing is a reset if it follows one it cannot continue, and not
 /// one otherwise. Gauge hints and stale markers are left alone; the
-/// first histogram read keeps its own hint.
-fn with_reset_hints(hs: &[crate::model::HistogramSample]) -> Vec<FHist> {
-    use crate::model::CounterResetHint::{NotReset, Unknown};
+/// first histogram read keeps its own hint (the one the head stored).
+/// With `stats` (a selector under `histogram_count` and friends, read
+/// through `HistogramStatsIterator` upstream), a detected reset is marked
+/// `Reset` rather than left unknown.
+fn with_reset_hints(hs: &[crate::model::HistogramSample], stats: bool) -> Vec<FHist> {
+    use crate::model::CounterResetHint::{NotReset, Reset, Unknown};
     let mut out: Vec<FHist> = Vec::with_capacity(hs.len());
     let mut prev: Option<usize> = None;
     for (i, h) in hs.iter().enumerate() {
@@ -554,6 +570,8 @@ fn with_reset_hints(hs: &[crate::model::HistogramSample]) -> Vec<FHist> {
         if let (Some(p), Unknown) = (prev, f.hint) {
             if !f.detect_reset(&out[p]) {
                 f.hint = NotReset;
+            } else if stats {
+                f.hint = Reset;
             }
         }
         prev = Some(i);
@@ -642,6 +660,19 @@ fn lookback_index(samples: &[Sample], eff: &[i64], lookback: i64) -> Vec<Option<
         out.push(k);
     }
     out
+}
+
+/// Gives each histogram point its start timestamp from the `(t, st)`
+/// pairs storage returned (time-ordered, both kinds of sample).
+fn set_histogram_start_times(hists: &mut [HPoint], sts: &[(i64, i64)]) {
+    if sts.is_empty() {
+        return;
+    }
+    let mut it = sts.iter().peekable();
+    for p in hists {
+        while it.next_if(|e| e.0 < p.t).is_some() {}
+        p.st = it.next_if(|e| e.0 == p.t).map_or(0, |e| e.1);
+    }
 }
 
 /// One start timestamp per sample (0 where none) from the `(t, st)` pairs
