@@ -280,7 +280,15 @@ impl Ctx<'_> {
         let with_st = functions::uses_start_times(f);
         self.each_raw_st(&c.args[mi], grid, with_st, &mut |ctx, s, windows| {
             if !s.hists.is_empty() {
-                let out = ctx.range_with_histograms(f, &params, &counter_pos, grid, s, windows)?;
+                let out = ctx.range_with_histograms(
+                    f,
+                    &params,
+                    &counter_pos,
+                    grid,
+                    s,
+                    windows,
+                    extended,
+                )?;
                 return match out {
                     Some(mut out) => {
                         out.drop_name = !keep_name || out.drop_name;

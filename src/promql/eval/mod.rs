@@ -11,6 +11,7 @@ mod binary;
 mod call;
 mod hist_agg;
 mod hist_binop;
+mod hist_ext;
 mod hist_fns;
 mod histogram;
 mod info;

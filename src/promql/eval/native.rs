@@ -143,9 +143,6 @@ pub(crate) fn blocker(node: &Node, range: bool) -> Option<String> {
     let _ = range;
     match node {
         Node::Number(_) | Node::Str(_) => None,
-        Node::Vector(s) | Node::Matrix(s, _) if s.smoothed || s.anchored => {
-            Some("the anchored and smoothed modifiers".into())
-        }
         Node::Vector(_) | Node::Matrix(..) => None,
         Node::Subquery(sq) => blocker(&sq.expr, true),
         Node::Neg(inner) => blocker(inner, range),

@@ -193,6 +193,9 @@ impl Ctx<'_> {
             last
         };
         self.each_series(sel, mint, maxt, &mut |ctx, s| {
+            if !s.histograms.is_empty() && smoothed {
+                return ctx.smoothed_mixed_selector(s, &eff, sel, sink);
+            }
             if !s.histograms.is_empty() {
                 return ctx.mixed_vector_selector(s, &eff, (pick, sel.stats_hints), sink);
             }
@@ -262,6 +265,74 @@ impl Ctx<'_> {
                     vals.push(None);
                     hists.push(None);
                 }
+            }
+        }
+        let out = StepSeries {
+            labels: s.labels,
+            vals,
+            drop_name: false,
+            hists,
+        };
+        if out.any() {
+            sink(out)?;
+        }
+        Ok(())
+    }
+
+    /// A smoothed instant selector over a series that holds histograms
+    /// (`smoothSeries` upstream): per step, the floats or the histograms
+    /// in `(t - lookback, t + lookback]` give the value at `t`; a step
+    /// whose window holds both kinds gives nothing and a warning.
+    fn smoothed_mixed_selector(
+        &mut self,
+        s: Series,
+        eff: &[i64],
+        sel: &Selector,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        use super::native::{msg, Note};
+        let lookback = self.cfg.lookback_delta_ms;
+        let hs: Vec<HPoint> = with_reset_hints(&s.histograms, sel.stats_hints)
+            .into_iter()
+            .zip(&s.histograms)
+            .filter(|(_, h)| !h.h.is_stale())
+            .map(|(h, at)| HPoint { t: at.t, h, st: 0 })
+            .collect();
+        let floats: Vec<Sample> = (s.samples.iter().copied())
+            .filter(|x| !is_stale_nan(x.v))
+            .collect();
+        let name = s
+            .labels
+            .get(super::labels::NAME)
+            .unwrap_or_default()
+            .to_string();
+        let mut notes = Vec::new();
+        let (mut vals, mut hists) = (Vec::with_capacity(eff.len()), Vec::with_capacity(eff.len()));
+        for &t in eff {
+            let (lo, hi) = (t.saturating_sub(lookback), t.saturating_add(lookback));
+            let f = &floats
+                [floats.partition_point(|x| x.t <= lo)..floats.partition_point(|x| x.t <= hi)];
+            let h = &hs[hs.partition_point(|x| x.t <= lo)..hs.partition_point(|x| x.t <= hi)];
+            let (v, hist) = match (f.is_empty(), h.is_empty()) {
+                (false, false) => {
+                    notes.push(Note::Warn(msg::mixed(&name)));
+                    (None, None)
+                }
+                (false, true) => (extended::smoothed_value(f, t), None),
+                (true, false) => (
+                    None,
+                    super::hist_ext::smoothed_hist(h, t, &name, &mut notes),
+                ),
+                (true, true) => (None, None),
+            };
+            vals.push(v);
+            hists.push(hist.map(Box::new));
+        }
+        let anchor = sel.name.clone().unwrap_or_else(|| sel.text.clone());
+        for note in notes {
+            match note {
+                Note::Warn(m) => self.warn_at(m, &anchor),
+                Note::Info(m) => self.info_at(m, &anchor),
             }
         }
         let out = StepSeries {
@@ -420,6 +491,13 @@ impl Ctx<'_> {
         self.each_raw(&node, grid, &mut |ctx, s, w| {
             let mut cut = cut_first_window(vec![s], w);
             if extended {
+                if cut.iter().any(|r| !r.hists.is_empty()) {
+                    // matrixSelector upstream.
+                    let word = if sel.anchored { "anchored" } else { "smoothed" };
+                    return Err(QueryError::Execution(format!(
+                        "{word} modifier is not supported with histograms"
+                    )));
+                }
                 let end = w.ends.first().copied().unwrap_or(0);
                 for r in &mut cut {
                     r.samples =
