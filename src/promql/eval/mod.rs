@@ -19,6 +19,7 @@ mod labels;
 mod native;
 mod range_ext;
 mod select;
+mod select_hist;
 
 use std::time::Instant;
 
