@@ -1,10 +1,11 @@
 //! Start (created) timestamps through the storage engine: the head, a WAL
 //! replay after a restart, a WAL checkpoint, block flushes and compaction.
-//! Series without start timestamps read back none.
+//! Series without start timestamps read back none. Histograms keep theirs
+//! the same way, in the series' one list of `(t, st)` pairs.
 
 mod common;
 
-use tessera::model::{LabelRef, Labels, Sample};
+use tessera::model::{Histogram, HistogramSample, LabelRef, Labels, Sample};
 use tessera::storage::{MatchOp, Matcher, SeriesInput, Storage};
 use tessera::tenant::TenantId;
 
@@ -29,12 +30,38 @@ fn append_st(st: &Storage, t: &TenantId, l: &Labels, samples: &[Sample], sts: &[
     assert_eq!(out.accepted, samples.len() as u64, "{out:?}");
 }
 
+/// Appends one series' histograms (at the given times) with their start
+/// timestamps (0: none).
+fn append_hist_st(st: &Storage, t: &TenantId, l: &Labels, times: &[i64], sts: &[i64]) {
+    let refs: Vec<LabelRef> = l.refs();
+    let hists: Vec<HistogramSample> = times
+        .iter()
+        .map(|&t| HistogramSample {
+            t,
+            h: Histogram::empty_int(0),
+        })
+        .collect();
+    let out = st
+        .append_with_start_times(
+            t,
+            &[SeriesInput {
+                labels: &refs,
+                samples: &[],
+                histograms: &hists,
+            }],
+            &[sts],
+        )
+        .unwrap();
+    assert_eq!(out.accepted, times.len() as u64, "{out:?}");
+}
+
 /// Every series in `[mint, maxt]` with its `(t, st)` pairs.
 fn read(st: &Storage, t: &TenantId, mint: i64, maxt: i64) -> Vec<(String, Vec<(i64, i64)>)> {
     let mut out = Vec::new();
     st.querier(t, mint, maxt)
-        .select_each_with_start_times(&[all()], |l, _, sts| {
-            out.push((l.get("__name__").unwrap_or_default().to_string(), sts));
+        .select_each_values(&[all()], true, |l, v| {
+            let name = l.get("__name__").unwrap_or_default().to_string();
+            out.push((name, v.start_times));
             true
         })
         .unwrap();
@@ -64,6 +91,42 @@ fn write_shapes(st: &Storage, t: &TenantId, from: i64, to: i64) {
         &cumulative,
     );
     common::append(st, t, &common::labels(&[("__name__", "p_total")]), &samples).unwrap();
+    // Histograms: delta-style, and a series that holds floats in the first
+    // half of the range and histograms in the second, all in one input
+    // (histograms' start timestamps follow the samples').
+    let times: Vec<i64> = (from..to).map(|i| i * 60_000).collect();
+    append_hist_st(
+        st,
+        t,
+        &common::labels(&[("__name__", "hd_total")]),
+        &times,
+        &delta,
+    );
+    let mid = (from + to) / 2;
+    let floats: Vec<Sample> = (from..mid).map(|i| Sample::new(i * 60_000, 1.0)).collect();
+    let hists: Vec<HistogramSample> = (mid..to)
+        .map(|i| HistogramSample {
+            t: i * 60_000,
+            h: Histogram::empty_int(0),
+        })
+        .collect();
+    let mixed_sts: Vec<i64> = (from..to).map(|i| i * 60_000 - mixed_back(i)).collect();
+    let l = common::labels(&[("__name__", "m_total")]);
+    let refs: Vec<LabelRef> = l.refs();
+    let input = SeriesInput {
+        labels: &refs,
+        samples: &floats,
+        histograms: &hists,
+    };
+    let out = st
+        .append_with_start_times(t, &[input], &[&mixed_sts])
+        .unwrap();
+    assert_eq!(out.accepted, (to - from) as u64, "{out:?}");
+}
+
+/// How far before its sample the mixed series' start timestamp lies.
+fn mixed_back(i: i64) -> i64 {
+    5 + i % 3
 }
 
 fn expected(from: i64, to: i64) -> Vec<(String, Vec<(i64, i64)>)> {
@@ -76,6 +139,18 @@ fn expected(from: i64, to: i64) -> Vec<(String, Vec<(i64, i64)>)> {
             "d_total".into(),
             (from..to)
                 .map(|i| (i * 60_000, (i - 1) * 60_000 + 1))
+                .collect(),
+        ),
+        (
+            "hd_total".into(),
+            (from..to)
+                .map(|i| (i * 60_000, (i - 1) * 60_000 + 1))
+                .collect(),
+        ),
+        (
+            "m_total".into(),
+            (from..to)
+                .map(|i| (i * 60_000, i * 60_000 - mixed_back(i)))
                 .collect(),
         ),
         ("p_total".into(), vec![]),

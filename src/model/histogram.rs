@@ -271,7 +271,7 @@ impl Histogram {
     }
 
     /// One side's buckets in index order, with their bounds.
-    fn side_buckets(&self, positive: bool) -> Vec<Bucket> {
+    pub(crate) fn side_buckets(&self, positive: bool) -> Vec<Bucket> {
         let spans = if positive {
             &self.positive_spans
         } else {

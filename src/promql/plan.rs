@@ -36,6 +36,11 @@ pub(crate) struct Selector {
     pub anchored: bool,
     /// `smoothed`: ranges interpolate their ends from the samples around them.
     pub smoothed: bool,
+    /// Only the count and sum of its histograms are used (it sits under
+    /// `histogram_count`/`histogram_sum`/`histogram_avg`): upstream reads
+    /// such a selector through `HistogramStatsIterator`, which marks a
+    /// detected counter reset `reset` (see [`mark_histogram_stats`]).
+    pub stats_hints: bool,
 }
 
 /// A subquery `expr[range:step] offset @`.
@@ -191,7 +196,44 @@ pub(crate) struct Bounds {
 
 /// Plans `expr` for `scope`.
 pub(crate) fn plan(expr: &Expr, scope: &TenantScope<'_>, b: Bounds) -> Result<Node, QueryError> {
-    Planner { scope, b }.node(expr)
+    let mut node = Planner { scope, b }.node(expr)?;
+    mark_histogram_stats(&mut node, false);
+    Ok(node)
+}
+
+/// Sets [`Selector::stats_hints`] as `detectHistogramStatsDecoding` does
+/// upstream: for selectors with `histogram_count`, `histogram_sum` or
+/// `histogram_avg` above them and no subquery, `histogram_quantile(s)`,
+/// `histogram_fraction` or trim operator anywhere on the way up (those need
+/// the buckets, or in a subquery the explicit reset detection).
+fn mark_histogram_stats(node: &mut Node, stats: bool) {
+    match node {
+        Node::Number(_) | Node::Str(_) => {}
+        Node::Vector(s) | Node::Matrix(s, _) => s.stats_hints = stats,
+        Node::Subquery(sq) => mark_histogram_stats(&mut sq.expr, false),
+        Node::Neg(inner) => mark_histogram_stats(inner, stats),
+        Node::Binary(b) => {
+            let stats = stats && !matches!(b.op, BinOp::TrimUpper | BinOp::TrimLower);
+            mark_histogram_stats(&mut b.lhs, stats);
+            mark_histogram_stats(&mut b.rhs, stats);
+        }
+        Node::Aggregate(a) => {
+            mark_histogram_stats(&mut a.expr, stats);
+            if let Some(p) = a.param.as_mut() {
+                mark_histogram_stats(p, stats);
+            }
+        }
+        Node::Call(c) => {
+            let stats = match c.name {
+                "histogram_count" | "histogram_sum" | "histogram_avg" => true,
+                "histogram_quantile" | "histogram_quantiles" | "histogram_fraction" => false,
+                _ => stats,
+            };
+            for a in c.args.iter_mut() {
+                mark_histogram_stats(a, stats);
+            }
+        }
+    }
 }
 
 struct Planner<'s, 'a> {
@@ -321,6 +363,7 @@ impl Planner<'_, '_> {
             text: vs.to_string(),
             anchored: vs.anchored,
             smoothed: vs.smoothed,
+            stats_hints: false,
         })
     }
 }

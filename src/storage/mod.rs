@@ -351,8 +351,10 @@ impl Storage {
     }
 
     /// [`Storage::append`] with start (created) timestamps:
-    /// `start_times[i][j]` is the start timestamp of `batch[i].samples[j]`,
-    /// and 0, a missing entry or a missing slice means none. Start
+    /// `start_times[i][j]` is the start timestamp of `batch[i].samples[j]`
+    /// and, past the samples, `start_times[i][samples.len() + k]` that of
+    /// `batch[i].histograms[k]`; 0, a missing entry or a missing slice
+    /// means none. Start
     /// timestamps go to the WAL and the head with their samples and are
     /// read back with [`Querier::select_each_with_start_times`].
     pub fn append_with_start_times(

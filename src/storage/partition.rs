@@ -21,6 +21,7 @@ use crate::storage::exemplars::replay_exemplars;
 use crate::storage::head::append::{
     apply, apply_histogram, decide, decide_histogram, normalize_label_order, DecideCtx, Decision,
 };
+use crate::storage::head::reset_hint::stored_hint;
 use crate::storage::head::series::{MemSeries, Placement};
 use crate::storage::head::{Head, MixHasher, SeriesHandle, SeriesKey};
 use crate::storage::outcome::{AppendOutcome, RejectReason, SeriesInput};
@@ -373,7 +374,16 @@ impl Partition {
                 }
             }
             let h_start = sc.hists.len();
-            for hs in input.histograms {
+            // The series' newest sample if it is a histogram, for the hint
+            // stored with the next in-order one.
+            let mut prev_h = match sc.batch_maxt.contains_key(&id) {
+                true => (sc.hists.iter().rev())
+                    .find(|e| e.series == id && e.t == maxt)
+                    .map(|e| e.h.clone()),
+                false if maxt == s.maxt => s.histogram_at(maxt)?,
+                false => None,
+            };
+            for (j, hs) in input.histograms.iter().enumerate() {
                 let ctx = DecideCtx {
                     maxt,
                     min_valid_t,
@@ -384,13 +394,17 @@ impl Partition {
                 };
                 match decide_histogram(&s, &ctx, hs.t, &hs.h)? {
                     Decision::Accept(p) => {
+                        let mut h = hs.h.clone();
                         if p == Placement::InOrder {
                             maxt = hs.t;
+                            h.reset_hint = stored_hint(prev_h.as_ref(), &h);
+                            prev_h = Some(h.clone());
                         }
                         sc.hists.push(HistogramEntry {
                             series: id,
                             t: hs.t,
-                            h: hs.h.clone(),
+                            h,
+                            st: sts.get(input.samples.len() + j).copied().unwrap_or(0),
                         });
                         sc.hist_placements.push(p);
                     }

@@ -43,7 +43,8 @@ pub struct SeriesValues {
     pub samples: Vec<Sample>,
     /// Native histogram samples in time order.
     pub histograms: Vec<HistogramSample>,
-    /// `(t, st)` of the float samples that have a start timestamp, when asked for.
+    /// `(t, st)` of the samples (floats and histograms) that have a start
+    /// timestamp, in time order, when asked for.
     pub start_times: Vec<(i64, i64)>,
 }
 
@@ -134,7 +135,8 @@ impl Querier {
 
     /// Calls `f` with each matching series that has floats or histograms in
     /// range, in label order, one series at a time; with `with_st`, the
-    /// start timestamps of its float samples too. `f` returns `false` to stop.
+    /// start timestamps of its floats and histograms too. `f` returns
+    /// `false` to stop.
     pub fn select_each_values(
         &self,
         matchers: &[Matcher],

@@ -155,7 +155,7 @@ impl Runner {
         for s in &l.series {
             let mut samples = Vec::new();
             let mut hists = Vec::new();
-            let mut st = Vec::new();
+            let (mut st, mut hist_st) = (Vec::new(), Vec::new());
             for (i, v) in s.values.iter().enumerate() {
                 let t = (i as i64).saturating_mul(l.interval_ms);
                 let offset = s
@@ -167,10 +167,16 @@ impl Runner {
                         samples.push(Sample::new(t, *f));
                         st.push(offset.map_or(0, |o| t + o));
                     }
-                    SeqValue::Histogram(h) => hists.push(HistogramSample { t, h: h.to_model() }),
+                    SeqValue::Histogram(h) => {
+                        hists.push(HistogramSample { t, h: h.to_model() });
+                        hist_st.push(offset.map_or(0, |o| t + o));
+                    }
                     SeqValue::Omitted => {}
                 }
             }
+            // The storage API takes the histograms' start timestamps after
+            // the samples'.
+            st.extend(hist_st);
             rep.histogram_samples += hists.len() as u64;
             owned.push((s.labels.clone(), samples, hists));
             sts.push(st);

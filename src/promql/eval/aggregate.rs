@@ -403,9 +403,13 @@ impl Ctx<'_> {
         let without = a.without;
         let budget = self.budget;
         self.stream(&a.expr, grid, &mut |s: StepSeries| {
-            for (i, v) in s.vals.iter().enumerate() {
-                let Some(f) = *v else { continue };
-                let with_value = labels::set(&s.labels, &label, &crate::promql::format_value(f));
+            for i in 0..s.vals.len() {
+                let value = match (s.vals[i], s.hist(i)) {
+                    (Some(f), _) => crate::promql::format_value(f),
+                    (None, Some(h)) => histogram_string(h),
+                    (None, None) => continue,
+                };
+                let with_value = labels::set(&s.labels, &label, &value);
                 let key = group_labels(&with_value, without, &grouping);
                 let gi = match index.get(&key) {
                     Some(&g) => g,
@@ -430,6 +434,56 @@ impl Ctx<'_> {
         })?;
         Ok(out)
     }
+}
+
+/// A histogram as `FloatHistogram.String` writes it upstream (the value
+/// `count_values` gives a histogram): count, sum, then the non-empty
+/// buckets from the most negative up, the zero bucket between the sides.
+fn histogram_string(h: &crate::promql::functions::fhist::FHist) -> String {
+    use std::fmt::Write;
+    let m = h.to_model();
+    let mut out = format!("{{count:{}, sum:{}", go_fmt_g(h.count), go_fmt_g(h.sum));
+    let mut buckets: Vec<crate::model::histogram::Bucket> = m.side_buckets(false);
+    buckets.reverse();
+    if h.zero_count != 0.0 {
+        buckets.push(crate::model::histogram::Bucket {
+            lower: -h.zero_threshold,
+            upper: h.zero_threshold,
+            lower_inclusive: true,
+            upper_inclusive: true,
+            count: h.zero_count,
+        });
+    }
+    buckets.extend(m.side_buckets(true));
+    for b in buckets.iter().filter(|b| b.count != 0.0) {
+        let _ = write!(
+            out,
+            ", {}{},{}{}:{}",
+            if b.lower_inclusive { '[' } else { '(' },
+            go_fmt_g(b.lower),
+            go_fmt_g(b.upper),
+            if b.upper_inclusive { ']' } else { ')' },
+            go_fmt_g(b.count)
+        );
+    }
+    out.push('}');
+    out
+}
+
+/// Go's `fmt` `%g` (and `%v`) of a float64: the shortest digits, in
+/// exponent form when the exponent is below -4 or at least 6 (`1e+06`).
+pub(crate) fn go_fmt_g(f: f64) -> String {
+    if !f.is_finite() {
+        return go_g(f);
+    }
+    let e = format!("{f:e}");
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if f != 0.0 && !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mant}e{sign}{:02}", exp.abs());
+    }
+    format!("{f}")
 }
 
 /// Go's `%g` for the numbers that appear in messages.
@@ -476,5 +530,29 @@ fn go_min(a: f64, b: f64) -> f64 {
         f64::NAN
     } else {
         a.min(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_fmt_g;
+
+    #[test]
+    fn go_fmt_g_switches_to_exponent_form_where_go_does() {
+        let cases = [
+            (0.0, "0"),
+            (20.0, "20"),
+            (-0.001, "-0.001"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (123456.0, "123456"),
+            (1e6, "1e+06"),
+            (1.5e21, "1.5e+21"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(go_fmt_g(v), want, "{v}");
+        }
     }
 }

@@ -139,10 +139,15 @@ impl Ctx<'_> {
         }
         if c.name == "timestamp" {
             if let Some(Node::Vector(sel)) = c.args.first() {
-                return self.vector_selector(sel, grid, true, &mut |mut s| {
-                    s.drop_name = true;
-                    sink(s)
-                });
+                return self.vector_selector(
+                    sel,
+                    grid,
+                    super::select::Pick::Timestamp,
+                    &mut |mut s| {
+                        s.drop_name = true;
+                        sink(s)
+                    },
+                );
             }
             let arg = self.arg(c, 0)?;
             return self.stream(arg, grid, &mut |mut s: StepSeries| {
@@ -297,7 +302,15 @@ impl Ctx<'_> {
                 // In order: what waits goes first.
                 ctx.flush_floats(&kernel, &mut pending, windows, &fin, &mut *sink)?;
                 pending_samples = 0;
-                let out = ctx.range_with_histograms(f, &params, &counter_pos, grid, s, windows)?;
+                let out = ctx.range_with_histograms(
+                    f,
+                    &params,
+                    &counter_pos,
+                    grid,
+                    s,
+                    windows,
+                    extended,
+                )?;
                 return match out {
                     Some(mut out) => {
                         out.drop_name = !keep_name || out.drop_name;
@@ -598,6 +611,20 @@ impl Ctx<'_> {
 
     fn sort(&mut self, c: &Call, grid: Grid) -> Result<Val> {
         let mut v = self.vector_arg(c, 0, grid)?;
+        if matches!(c.name, "sort" | "sort_desc") {
+            // funcSort / funcSortDesc sort `filterFloats` of their input:
+            // histograms are left out, at every step.
+            let mut freed = 0;
+            v.retain_mut(|s| {
+                s.hists = Vec::new();
+                let keep = s.vals.iter().any(Option::is_some);
+                if !keep {
+                    freed += s.slots();
+                }
+                keep
+            });
+            self.release(freed);
+        }
         if grid.len() != 1 {
             self.warn_at(
                 "PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into(),

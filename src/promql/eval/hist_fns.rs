@@ -7,7 +7,10 @@ use crate::promql::functions::{self, RangeFn, Window};
 
 impl super::Ctx<'_> {
     /// A range function over a series that holds histograms in the queried
-    /// range: one [`range_kernel`] per step, annotations at `pos`.
+    /// range: one [`range_kernel`] per step (or, for an `anchored` or
+    /// `smoothed` range, `extended` giving whether smoothed, one
+    /// [`extended_kernel`]), annotations at `pos`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn range_with_histograms(
         &mut self,
         f: RangeFn,
@@ -16,6 +19,7 @@ impl super::Ctx<'_> {
         grid: super::Grid,
         s: super::RawSeries,
         windows: &super::select::Windows,
+        extended: Option<bool>,
     ) -> super::Result<Option<super::StepSeries>> {
         let bounds = windows.bounds(&s.samples);
         let hbounds = windows.hist_bounds(&s.hists);
@@ -42,10 +46,12 @@ impl super::Ctx<'_> {
                 start: end.saturating_sub(windows.range),
                 end,
             };
-            let out = if lo >= hi && hlo >= hhi {
-                HOut::None
-            } else {
-                range_kernel(f, w, &s.hists[hlo..hhi], &ps, &name, &mut notes)
+            let fsts = s.sts.as_deref().and_then(|v| v.get(lo..hi)).unwrap_or(&[]);
+            let hs = &s.hists[hlo..hhi];
+            let out = match extended {
+                _ if lo >= hi && hlo >= hhi => HOut::None,
+                Some(smoothed) => extended_kernel(f, w, fsts, hs, smoothed, &name, &mut notes),
+                None => range_kernel(f, w, fsts, hs, &ps, &name, &mut notes),
             };
             let (v, h) = match out {
                 HOut::None => (None, None),
@@ -68,6 +74,52 @@ impl super::Ctx<'_> {
             hists,
         };
         Ok(out.any().then_some(out))
+    }
+}
+
+/// One step of `rate`/`increase`/`delta`/`changes`/`resets` over an
+/// anchored or smoothed window that holds histograms (`extendedRate` /
+/// `extendedHistogramRate`, and `pickFirstSampleIndices` before
+/// `funcChanges`/`funcResets` upstream).
+fn extended_kernel(
+    f: RangeFn,
+    w: Window<'_>,
+    fsts: &[i64],
+    hs: &[super::HPoint],
+    smoothed: bool,
+    name: &str,
+    notes: &mut Vec<Note>,
+) -> HOut {
+    use super::native::msg;
+    match f {
+        RangeFn::Rate | RangeFn::Increase | RangeFn::Delta => {
+            match (w.samples.is_empty(), hs.is_empty()) {
+                (false, false) => {
+                    notes.push(Note::Warn(msg::mixed(name)));
+                    HOut::None
+                }
+                (true, false) => {
+                    let range = (w.start, w.end);
+                    super::hist_ext::extended_hist_rate(f, hs, range, smoothed, name, notes)
+                }
+                _ => {
+                    let sts = (!fsts.is_empty()).then_some(fsts);
+                    super::range_ext::extended_range(f, w, smoothed, sts)
+                        .map_or(HOut::None, HOut::Float)
+                }
+            }
+        }
+        _ => {
+            let Some((ff, fh)) = super::hist_ext::anchored_starts(w.samples, hs, w.start) else {
+                return HOut::None;
+            };
+            let inner = Window {
+                samples: &w.samples[ff..],
+                ..w
+            };
+            let fsts = fsts.get(ff..).unwrap_or(&[]);
+            range_kernel(f, inner, fsts, &hs[fh..], &[], name, notes)
+        }
     }
 }
 

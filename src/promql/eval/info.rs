@@ -163,15 +163,21 @@ impl Ctx<'_> {
             text: String::new(),
             anchored: false,
             smoothed: false,
+            stats_hints: false,
         };
         let mut out = Vec::new();
-        self.vector_selector(&sel, grid, true, &mut |mut s| {
-            for v in s.vals.iter_mut().flatten() {
-                *v = (*v * 1000.0).round();
-            }
-            out.push(s);
-            Ok(())
-        })?;
+        self.vector_selector(
+            &sel,
+            grid,
+            super::select::Pick::FloatTimestamp,
+            &mut |mut s| {
+                for v in s.vals.iter_mut().flatten() {
+                    *v = (*v * 1000.0).round();
+                }
+                out.push(s);
+                Ok(())
+            },
+        )?;
         Ok(out)
     }
 
@@ -198,6 +204,12 @@ impl Ctx<'_> {
         let mut out: Vec<StepSeries> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         for i in 0..n {
+            // combineWithInfoVector: an info sample that is a histogram
+            // (NaN here) fails the query at a step with base samples.
+            let hist_info = info.iter().any(|s| s.vals[i].is_some_and(f64::is_nan));
+            if hist_info && base.iter().any(|b| b.has(i)) {
+                return Err(QueryError::Execution("info sample should be float".into()));
+            }
             // Newest info sample per signature at this step.
             let mut by_sig: HashMap<&[(String, String)], usize> = HashMap::new();
             for (j, s) in info.iter().enumerate() {
@@ -223,7 +235,9 @@ impl Ctx<'_> {
                 }
             }
             for (b, bs) in base.iter().enumerate() {
-                let Some(v) = bs.vals[i] else { continue };
+                if !bs.has(i) {
+                    continue;
+                }
                 let labels = if ignored[b] {
                     bs.labels.clone()
                 } else {
@@ -277,10 +291,17 @@ impl Ctx<'_> {
                         out.len() - 1
                     }
                 };
-                if out[oi].vals[i].is_some() {
+                if out[oi].has(i) {
                     return Err(labels::same_labelset());
                 }
-                out[oi].vals[i] = Some(v);
+                out[oi].vals[i] = bs.vals[i];
+                if let Some(h) = bs.hist(i) {
+                    let hists = &mut out[oi].hists;
+                    if hists.is_empty() {
+                        hists.resize(n, None);
+                    }
+                    hists[i] = Some(Box::new(h.clone()));
+                }
             }
         }
         Ok(out)

@@ -11,6 +11,7 @@ mod binary;
 mod call;
 mod hist_agg;
 mod hist_binop;
+mod hist_ext;
 mod hist_fns;
 mod histogram;
 mod info;
@@ -19,6 +20,7 @@ mod native;
 mod range_ext;
 mod range_float;
 mod select;
+mod select_hist;
 
 use std::time::Instant;
 
@@ -154,6 +156,9 @@ impl Budget {
 pub(crate) struct HPoint {
     pub t: i64,
     pub h: FHist,
+    /// Start (created) timestamp, 0 for none; set only for range
+    /// selectors read for a function that uses start timestamps.
+    pub st: i64,
 }
 
 /// A raw series of samples (a range selector or subquery result).
@@ -322,7 +327,7 @@ impl<'a> Ctx<'a> {
         sink: &mut dyn FnMut(StepSeries) -> Result<()>,
     ) -> Result<()> {
         match node {
-            Node::Vector(sel) => self.vector_selector(sel, grid, false, sink),
+            Node::Vector(sel) => self.vector_selector(sel, grid, select::Pick::Value, sink),
             Node::Call(c) if call::is_streamable(c) => self.call_stream(c, grid, sink),
             Node::Neg(inner) => self.stream(inner, grid, &mut |mut s: StepSeries| {
                 for v in s.vals.iter_mut().flatten() {

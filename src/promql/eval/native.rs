@@ -5,8 +5,8 @@
 
 use crate::promql::functions::fhist::{FHist, IncompatibleSchema};
 use crate::promql::functions::hsum::HSum;
-use crate::promql::functions::{self, RangeFn, Window};
-use crate::promql::plan::{AggOp, Node};
+use crate::promql::functions::{self, rate_st, RangeFn, Window};
+use crate::promql::plan::Node;
 
 use super::HPoint;
 
@@ -72,6 +72,14 @@ fn call_ok(name: &str) -> bool {
             | "mad_over_time"
             | "ts_of_min_over_time"
             | "ts_of_max_over_time"
+            | "ts_of_first_over_time"
+            | "ts_of_last_over_time"
+            | "sort"
+            | "sort_desc"
+            | "sort_by_label"
+            | "sort_by_label_desc"
+            | "info"
+            | "start_timestamp"
             | "scalar"
             | "vector"
             | "time"
@@ -135,20 +143,11 @@ pub(crate) fn blocker(node: &Node, range: bool) -> Option<String> {
     let _ = range;
     match node {
         Node::Number(_) | Node::Str(_) => None,
-        Node::Vector(s) | Node::Matrix(s, _) if s.smoothed || s.anchored => {
-            Some("the anchored and smoothed modifiers".into())
-        }
         Node::Vector(_) | Node::Matrix(..) => None,
         Node::Subquery(sq) => blocker(&sq.expr, true),
         Node::Neg(inner) => blocker(inner, range),
         Node::Binary(b) => blocker(&b.lhs, range).or_else(|| blocker(&b.rhs, range)),
-        Node::Aggregate(a) => {
-            let ok = a.op != AggOp::CountValues;
-            if !ok {
-                return Some(format!("aggregation {:?}", a.op).to_lowercase());
-            }
-            blocker(&a.expr, range)
-        }
+        Node::Aggregate(a) => blocker(&a.expr, range),
         Node::Call(c) => {
             if !call_ok(c.name) {
                 return Some(format!("function {}()", c.name));
@@ -200,6 +199,10 @@ pub(crate) mod msg {
     pub(crate) fn reconciled(op: &str) -> String {
         format!("PromQL info: mismatched custom buckets were reconciled during {op}")
     }
+    /// `NewStartTimeOverlapWarning`.
+    pub(crate) fn st_overlap(name: &str) -> String {
+        format!("PromQL warning: sample has start time that overlaps with previous sample timestamp for metric {name:?}")
+    }
     /// `NewHistogramCounterResetCollisionWarning`.
     pub(crate) fn collision(op: &str) -> String {
         format!("PromQL warning: conflicting counter resets during histogram {op}")
@@ -207,10 +210,13 @@ pub(crate) mod msg {
 }
 
 /// A range function over one window that holds histograms (and maybe
-/// floats). `name` is the metric name for annotations.
+/// floats). `fsts` are the floats' start timestamps (one per float, or
+/// empty when none has one); histograms carry theirs. `name` is the metric
+/// name for annotations.
 pub(crate) fn range_kernel(
     f: RangeFn,
     w: Window<'_>,
+    fsts: &[i64],
     hs: &[HPoint],
     params: &[f64],
     name: &str,
@@ -238,9 +244,24 @@ pub(crate) fn range_kernel(
             }
             extrapolated_hist_rate(f, w, hs, name, notes)
         }
-        Irate | Idelta => instant_value(f == Irate, floats, hs, name, notes),
-        Resets | Changes => HOut::Float(resets_changes(f == Resets, floats, hs)),
+        Irate | Idelta => instant_value(f == Irate, (floats, fsts), hs, name, notes),
+        Resets | Changes => HOut::Float(resets_changes(f == Resets, (floats, fsts), hs)),
         CountOverTime => HOut::Float((floats.len() + hs.len()) as f64),
+        // funcTsOfFirstOverTime / funcTsOfLastOverTime: the earliest
+        // (latest) timestamp of either kind.
+        TsOfFirstOverTime | TsOfLastOverTime => {
+            let ts = [floats.first(), floats.last()]
+                .into_iter()
+                .flatten()
+                .map(|x| x.t)
+                .chain([hs.first(), hs.last()].into_iter().flatten().map(|p| p.t));
+            let t = if f == TsOfFirstOverTime {
+                ts.min()
+            } else {
+                ts.max()
+            };
+            t.map_or(HOut::None, |t| HOut::Float(t as f64 / 1000.0))
+        }
         PresentOverTime => HOut::Float(1.0),
         LastOverTime | FirstOverTime => {
             let last = f == LastOverTime;
@@ -310,7 +331,7 @@ fn hist_rate(hs: &[HPoint], counter: bool, name: &str, notes: &mut Vec<Note>) ->
     if counter && (prev.hint == Gauge || last.hint == Gauge) {
         notes.push(Note::Warn(msg::not_counter(name)));
     }
-    if counter && hs[1].h.detect_reset(&prev) {
+    if counter && reset_between(&hs[0], &hs[1], &prev) {
         let second = &hs[1].h;
         prev = FHist {
             schema: second.schema,
@@ -350,8 +371,11 @@ fn hist_rate(hs: &[HPoint], counter: bool, name: &str, notes: &mut Vec<Note>) ->
         Ok(_) => {}
     }
     if counter {
-        for p in &hs[1..] {
-            if p.h.detect_reset(&prev) {
+        if hs.windows(2).any(|w| st_overlaps(&w[0], &w[1])) {
+            notes.push(Note::Warn(msg::st_overlap(name)));
+        }
+        for (i, p) in hs.iter().enumerate().skip(1) {
+            if reset_between(&hs[i - 1], p, &prev) {
                 match h.add(&prev) {
                     Err(IncompatibleSchema) => {
                         notes.push(Note::Warn(msg::mixed_schemas(name)));
@@ -380,14 +404,44 @@ fn extrapolated_hist_rate(
     name: &str,
     notes: &mut Vec<Note>,
 ) -> HOut {
+    let counter = f != RangeFn::Delta;
+    let (first, last) = (hs[0].t, hs[hs.len() - 1].t);
+    let zero_at_start = counter
+        .then(|| {
+            let span = (first, last);
+            rate_st::zero_at_start_factor(&w, hs[0].st, span, hs.len(), f == RangeFn::Rate)
+        })
+        .flatten();
+    if let Some(factor) = zero_at_start {
+        // The counter was zero at the first histogram's start timestamp:
+        // the first histogram counts in full.
+        let mut h = if hs.len() > 1 {
+            match hist_rate(hs, counter, name, notes) {
+                Some(h) => h,
+                None => return HOut::None,
+            }
+        } else {
+            hs[0].h.clone()
+        };
+        if hs.len() > 1 {
+            match h.add(&hs[0].h) {
+                Err(IncompatibleSchema) => {
+                    notes.push(Note::Warn(msg::mixed_schemas(name)));
+                    return HOut::None;
+                }
+                Ok(n) if n.bounds_reconciled => notes.push(Note::Info(msg::reconciled("addition"))),
+                Ok(_) => {}
+            }
+        }
+        h.mul(factor);
+        return HOut::Hist(h);
+    }
     if hs.len() < 2 {
         return HOut::None;
     }
-    let counter = f != RangeFn::Delta;
     let Some(mut h) = hist_rate(hs, counter, name, notes) else {
         return HOut::None;
     };
-    let (first, last) = (hs[0].t, hs[hs.len() - 1].t);
     let first_count = hs[0].h.count;
     let result_count = h.count;
     let span = functions::SampleSpan {
@@ -405,18 +459,19 @@ fn extrapolated_hist_rate(
 /// either kind.
 fn instant_value(
     is_rate: bool,
-    floats: &[crate::model::Sample],
+    (floats, fsts): (&[crate::model::Sample], &[i64]),
     hs: &[HPoint],
     name: &str,
     notes: &mut Vec<Note>,
 ) -> HOut {
     use crate::model::CounterResetHint::Gauge;
-    let mut last: Vec<(i64, Option<f64>, Option<&FHist>)> = Vec::new();
-    for x in floats.iter().rev().take(2) {
-        last.push((x.t, Some(x.v), None));
+    let fst = |i: usize| fsts.get(i).copied().unwrap_or(0);
+    let mut last: Vec<Point<'_>> = Vec::new();
+    for (i, x) in floats.iter().enumerate().rev().take(2) {
+        last.push((x.t, fst(i), Some(x.v), None));
     }
     for p in hs.iter().rev().take(2) {
-        last.push((p.t, None, Some(&p.h)));
+        last.push((p.t, p.st, None, Some(&p.h)));
     }
     if last.len() < 2 {
         return HOut::None;
@@ -428,15 +483,20 @@ fn instant_value(
         return HOut::None;
     }
     let secs = interval as f64 / 1000.0;
+    let st_reset = rate_st::is_start_timestamp_reset(prev.1, prev.0, cur.1, cur.0);
     match (cur, prev) {
-        ((_, Some(c), _), (_, Some(p), _)) => {
-            let mut v = if is_rate && c < p { c } else { c - p };
+        ((_, _, Some(c), _), (_, _, Some(p), _)) => {
+            let mut v = if is_rate && (c < p || st_reset) {
+                c
+            } else {
+                c - p
+            };
             if is_rate {
                 v /= secs;
             }
             HOut::Float(v)
         }
-        ((_, _, Some(c)), (_, _, Some(p))) => {
+        ((_, _, _, Some(c)), (_, _, _, Some(p))) => {
             if is_rate && (c.hint == Gauge || p.hint == Gauge) {
                 notes.push(Note::Warn(msg::not_counter(name)));
             }
@@ -444,7 +504,7 @@ fn instant_value(
                 notes.push(Note::Warn(msg::not_gauge(name)));
             }
             let mut h = c.clone();
-            if !is_rate || !c.detect_reset(p) {
+            if !is_rate || !(st_reset || c.detect_reset(p)) {
                 match h.sub(p) {
                     Err(IncompatibleSchema) => {
                         notes.push(Note::Warn(msg::mixed_schemas(name)));
@@ -469,27 +529,34 @@ fn instant_value(
     }
 }
 
-/// `funcResets` / `funcChanges` over both kinds in time order.
-fn resets_changes(resets: bool, floats: &[crate::model::Sample], hs: &[HPoint]) -> f64 {
-    let mut all: Vec<(i64, Option<f64>, Option<&FHist>)> = floats
+/// `funcResets` / `funcChanges` over both kinds in time order; for
+/// `resets`, a start-timestamp reset counts as one too.
+fn resets_changes(
+    resets: bool,
+    (floats, fsts): (&[crate::model::Sample], &[i64]),
+    hs: &[HPoint],
+) -> f64 {
+    let mut all: Vec<Point<'_>> = floats
         .iter()
-        .map(|x| (x.t, Some(x.v), None))
-        .chain(hs.iter().map(|p| (p.t, None, Some(&p.h))))
+        .enumerate()
+        .map(|(i, x)| (x.t, fsts.get(i).copied().unwrap_or(0), Some(x.v), None))
+        .chain(hs.iter().map(|p| (p.t, p.st, None, Some(&p.h))))
         .collect();
     all.sort_by_key(|x| x.0);
     let mut n = 0.0;
     for w in all.windows(2) {
+        let st_reset = resets && rate_st::is_start_timestamp_reset(w[0].1, w[0].0, w[1].1, w[1].0);
         let hit = match (w[0], w[1]) {
-            ((_, Some(p), _), (_, Some(c), _)) => {
+            ((_, _, Some(p), _), (_, _, Some(c), _)) => {
                 if resets {
-                    c < p
+                    c < p || st_reset
                 } else {
                     c != p && !(c.is_nan() && p.is_nan())
                 }
             }
-            ((_, _, Some(p)), (_, _, Some(c))) => {
+            ((_, _, _, Some(p)), (_, _, _, Some(c))) => {
                 if resets {
-                    c.detect_reset(p)
+                    st_reset || c.detect_reset(p)
                 } else {
                     !c.bit_eq(p)
                 }
@@ -501,6 +568,22 @@ fn resets_changes(resets: bool, floats: &[crate::model::Sample], hs: &[HPoint]) 
         }
     }
     n
+}
+
+/// A sample of either kind in a window: time, start timestamp (0 for
+/// none), and the float or the histogram.
+type Point<'a> = (i64, i64, Option<f64>, Option<&'a FHist>);
+
+/// Whether the counter was reset between `a` and `b` (`b` compared with
+/// `prev`, the histogram before it as `histogramRate` tracks it): by start
+/// timestamp or by the histograms themselves.
+fn reset_between(a: &HPoint, b: &HPoint, prev: &FHist) -> bool {
+    rate_st::is_start_timestamp_reset(a.st, a.t, b.st, b.t) || b.h.detect_reset(prev)
+}
+
+/// `checkStartTimeOverlap` between consecutive histograms.
+fn st_overlaps(a: &HPoint, b: &HPoint) -> bool {
+    rate_st::start_time_overlaps(a.st, a.t, b.st)
 }
 
 /// Text to look for when positioning an annotation about `node` (its

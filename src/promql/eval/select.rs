@@ -3,12 +3,12 @@
 //! step. All reads go through the scope's tenant querier with the plan's
 //! matchers (which end with the forced matchers).
 
+use super::select_hist::{set_histogram_start_times, with_reset_hints};
 use super::{Ctx, Grid, HPoint, RawSeries, Result, StepSeries};
 use crate::model::{is_stale_nan, stale_nan, Sample};
 use crate::model::{CounterResetHint, Labels};
 use crate::promql::error::QueryError;
 use crate::promql::functions::extended;
-use crate::promql::functions::fhist::FHist;
 use crate::promql::plan::{Node, Selector, Subquery};
 use crate::storage::{Series, SeriesValues};
 
@@ -19,6 +19,18 @@ pub(crate) fn histograms_unsupported(what: &str, labels: &Labels) -> QueryError 
         "PromQL over native histograms: {what} is not supported yet \
          (series {labels} holds native histograms in the queried range)"
     ))
+}
+
+/// What an instant selector gives each step of the sample it picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pick {
+    /// The sample, float or histogram.
+    Value,
+    /// Its timestamp in seconds (`timestamp()`).
+    Timestamp,
+    /// Its timestamp in seconds if it is a float, NaN if it is a histogram
+    /// (`info()` reads its info series so, which must be floats).
+    FloatTimestamp,
 }
 
 /// A callback taking one series and the `(t, st)` pairs of its samples
@@ -159,15 +171,16 @@ impl Ctx<'_> {
     }
 
     /// Streams an instant selector: each step takes the newest sample in
-    /// `(t - lookback, t]` unless it is a stale marker. With `timestamps`,
-    /// the value is the sample's timestamp in seconds (for `timestamp()`).
+    /// `(t - lookback, t]` unless it is a stale marker; `pick` says what
+    /// of it the step gets.
     pub(crate) fn vector_selector(
         &mut self,
         sel: &Selector,
         grid: Grid,
-        timestamps: bool,
+        pick: Pick,
         sink: &mut dyn FnMut(StepSeries) -> Result<()>,
     ) -> Result<()> {
+        let timestamps = pick != Pick::Value;
         let eff = Self::eff_times(sel.at, sel.offset, grid);
         let (Some(&first), Some(&last)) = (eff.iter().min(), eff.iter().max()) else {
             return Ok(());
@@ -181,8 +194,11 @@ impl Ctx<'_> {
             last
         };
         self.each_series(sel, mint, maxt, &mut |ctx, s| {
+            if !s.histograms.is_empty() && smoothed {
+                return ctx.smoothed_mixed_selector(s, &eff, sel, sink);
+            }
             if !s.histograms.is_empty() {
-                return ctx.mixed_vector_selector(s, &eff, timestamps, sink);
+                return ctx.mixed_vector_selector(s, &eff, (pick, sel.stats_hints), sink);
             }
             let vals = if smoothed {
                 smoothed_values(&s.samples, &eff, lookback)
@@ -199,63 +215,6 @@ impl Ctx<'_> {
             }
             Ok(())
         })
-    }
-
-    /// An instant selector over a series that holds histograms: per step
-    /// the newest float or histogram in the lookback window, unless it is a
-    /// stale marker of either kind (`vectorSelectorSingle` upstream). With
-    /// `timestamps`, either kind gives its timestamp in seconds.
-    fn mixed_vector_selector(
-        &mut self,
-        s: Series,
-        eff: &[i64],
-        timestamps: bool,
-        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
-    ) -> Result<()> {
-        // One timeline of both kinds; a histogram stands in as a float
-        // that is stale exactly when the histogram is.
-        let mut points: Vec<(Sample, Option<usize>)> =
-            s.samples.iter().map(|x| (*x, None)).collect();
-        points.extend(s.histograms.iter().enumerate().map(|(i, h)| {
-            let v = if h.h.is_stale() { stale_nan() } else { 0.0 };
-            (Sample::new(h.t, v), Some(i))
-        }));
-        points.sort_by_key(|p| p.0.t);
-        let timeline: Vec<Sample> = points.iter().map(|p| p.0).collect();
-        let picked = lookback_index(&timeline, eff, self.cfg.lookback_delta_ms);
-        let converted = with_reset_hints(&s.histograms);
-        let mut vals = Vec::with_capacity(picked.len());
-        let mut hists = Vec::with_capacity(picked.len());
-        for k in picked {
-            match k.map(|k| points[k]) {
-                Some((x, _)) if timestamps => {
-                    vals.push(Some(x.t as f64 / 1000.0));
-                    hists.push(None);
-                }
-                Some((_, Some(h))) => {
-                    vals.push(None);
-                    hists.push(Some(Box::new(converted[h].clone())));
-                }
-                Some((x, None)) => {
-                    vals.push(Some(x.v));
-                    hists.push(None);
-                }
-                None => {
-                    vals.push(None);
-                    hists.push(None);
-                }
-            }
-        }
-        let out = StepSeries {
-            labels: s.labels,
-            vals,
-            drop_name: false,
-            hists,
-        };
-        if out.any() {
-            sink(out)?;
-        }
-        Ok(())
     }
 
     /// `start_timestamp(selector)`: per step, the start timestamp (seconds)
@@ -275,8 +234,18 @@ impl Ctx<'_> {
         let lookback = self.cfg.lookback_delta_ms;
         let mint = first.saturating_sub(lookback).saturating_add(1);
         self.each_series_st(sel, mint, last, true, &mut |_, s, sts| {
-            let sts = align_start_times(&s.samples, &sts).unwrap_or_default();
-            let vals: Vec<Option<f64>> = lookback_index(&s.samples, &eff, lookback)
+            // Floats and histograms on one timeline (a histogram as a float
+            // that is stale when it is); start timestamps are per time.
+            let mut timeline = s.samples;
+            if !s.histograms.is_empty() {
+                timeline.extend(s.histograms.iter().map(|h| {
+                    let v = if h.h.is_stale() { stale_nan() } else { 0.0 };
+                    Sample::new(h.t, v)
+                }));
+                timeline.sort_by_key(|x| x.t);
+            }
+            let sts = align_start_times(&timeline, &sts).unwrap_or_default();
+            let vals: Vec<Option<f64>> = lookback_index(&timeline, &eff, lookback)
                 .into_iter()
                 .map(|i| i.map(|i| sts.get(i).copied().unwrap_or(0) as f64 / 1000.0))
                 .collect();
@@ -336,12 +305,13 @@ impl Ctx<'_> {
                     .saturating_add(1);
                 let maxt = last.saturating_add(windows.right);
                 self.each_series_st(sel, mint, maxt, with_st, &mut |ctx, s, sts| {
-                    let hists: Vec<HPoint> = with_reset_hints(&s.histograms)
+                    let mut hists: Vec<HPoint> = with_reset_hints(&s.histograms, sel.stats_hints)
                         .into_iter()
                         .zip(&s.histograms)
                         .filter(|(_, h)| !h.h.is_stale())
-                        .map(|(h, at)| HPoint { t: at.t, h })
+                        .map(|(h, at)| HPoint { t: at.t, h, st: 0 })
                         .collect();
+                    set_histogram_start_times(&mut hists, &sts);
                     let samples: Vec<Sample> = s
                         .samples
                         .into_iter()
@@ -391,6 +361,13 @@ impl Ctx<'_> {
         self.each_raw(&node, grid, &mut |ctx, s, w| {
             let mut cut = cut_first_window(vec![s], w);
             if extended {
+                if cut.iter().any(|r| !r.hists.is_empty()) {
+                    // matrixSelector upstream.
+                    let word = if sel.anchored { "anchored" } else { "smoothed" };
+                    return Err(QueryError::Execution(format!(
+                        "{word} modifier is not supported with histograms"
+                    )));
+                }
                 let end = w.ends.first().copied().unwrap_or(0);
                 for r in &mut cut {
                     r.samples =
@@ -470,6 +447,7 @@ impl Ctx<'_> {
                                 HPoint {
                                     t: inner.ts(i),
                                     h: *h,
+                                    st: 0,
                                 }
                             })
                         })
@@ -512,37 +490,6 @@ impl Ctx<'_> {
         let (raw, windows) = self.subquery_series(sq, grid)?;
         Ok(cut_first_window(raw, &windows))
     }
-}
-
-/// The histograms of a series as the evaluator reads them, with the
-/// counter-reset hints Prometheus's head gives a histogram appended after
-/// another (`appendable` in `tsdb/chunkenc`): a histogram whose sender
-/// said nothing is a reset if it follows one it cannot continue, and not
-/// one otherwise. Gauge hints and stale markers are left alone; the
-/// first histogram read keeps its own hint.
-fn with_reset_hints(hs: &[crate::model::HistogramSample]) -> Vec<FHist> {
-    use crate::model::CounterResetHint::{NotReset, Unknown};
-    let mut out: Vec<FHist> = Vec::with_capacity(hs.len());
-    let mut prev: Option<usize> = None;
-    for (i, h) in hs.iter().enumerate() {
-        let mut f = FHist::from_model(&h.h);
-        if h.h.is_stale() {
-            prev = None;
-            out.push(f);
-            continue;
-        }
-        // A detected reset stays Unknown: Prometheus's chunk iterators
-        // give the first histogram of the chunk a reset starts no hint
-        // (prometheus/prometheus#15346), and readers detect it again.
-        if let (Some(p), Unknown) = (prev, f.hint) {
-            if !f.detect_reset(&out[p]) {
-                f.hint = NotReset;
-            }
-        }
-        prev = Some(i);
-        out.push(f);
-    }
-    out
 }
 
 /// Keeps only the samples in the first step's window (instant queries).
@@ -607,7 +554,7 @@ fn smoothed_values(samples: &[Sample], eff: &[i64], lookback: i64) -> Vec<Option
 /// Per step, the index of the sample an instant selector picks (the newest
 /// in `(t - lookback, t]` unless it is a stale marker); the same walk as
 /// [`lookback_values`], which stays separate to keep that hot path lean.
-fn lookback_index(samples: &[Sample], eff: &[i64], lookback: i64) -> Vec<Option<usize>> {
+pub(super) fn lookback_index(samples: &[Sample], eff: &[i64], lookback: i64) -> Vec<Option<usize>> {
     let mut out = Vec::with_capacity(eff.len());
     let mut j = 0usize;
     let mut prev = i64::MIN;

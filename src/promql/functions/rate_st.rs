@@ -1,5 +1,6 @@
 //! Counter kernels that also use per-sample start (created) timestamps:
-//! `rate`, `increase`, `irate` and `resets` when the series has any.
+//! `rate`, `increase`, `irate` and `resets` when the series has any (the
+//! histogram kernels in `eval/native.rs` share the helpers).
 //!
 //! `sts[i]` is the start timestamp (ms) of `samples[i]`; 0 means unknown.
 //! A start timestamp marks where a counter began counting from zero, so it
@@ -68,22 +69,37 @@ pub(crate) fn extrapolated_rate_st(w: &Window<'_>, sts: &[i64], is_rate: bool) -
         }
     }
     let first_st = sts.first().copied().unwrap_or(0);
-    let zero_at_st = first_st != 0 && first_st > w.start && first_st < first.t;
-    if !zero_at_st && s.len() < 2 {
+    match zero_at_start_factor(w, first_st, (first.t, last.t), s.len(), is_rate) {
+        Some(factor) => Some((result + first.v) * factor),
+        None if s.len() < 2 => None,
+        None => Some(extrapolate(w, result, true, is_rate)),
+    }
+}
+
+/// The extrapolation factor of `extrapolatedRate` (counters) when the
+/// first sample's start timestamp `first_st` lies inside the window (after
+/// its exclusive start, before the sample at `first_last.0`): the counter
+/// is taken to be zero there, so nothing is extrapolated to the left and
+/// the caller adds the first sample's value in full. `None` otherwise.
+/// `n` is the number of samples (of either kind) in the window.
+pub(crate) fn zero_at_start_factor(
+    w: &Window<'_>,
+    first_st: i64,
+    first_last: (i64, i64),
+    n: usize,
+    is_rate: bool,
+) -> Option<f64> {
+    let (first_t, last_t) = first_last;
+    if first_st == 0 || first_st <= w.start || first_st >= first_t {
         return None;
     }
-    let sampled = ms_between(first.t, last.t) / 1000.0;
-    let avg_spacing = if s.len() > 1 {
-        sampled / (s.len() - 1) as f64
+    let avg_spacing = if n > 1 {
+        ms_between(first_t, last_t) / 1000.0 / (n - 1) as f64
     } else {
         0.0
     };
-    if !zero_at_st {
-        return Some(extrapolate(w, result, true, is_rate));
-    }
-    let sampled = ms_between(first_st, last.t) / 1000.0;
-    result += first.v;
-    let mut to_end = ms_between(last.t, w.end) / 1000.0;
+    let sampled = ms_between(first_st, last_t) / 1000.0;
+    let mut to_end = ms_between(last_t, w.end) / 1000.0;
     if to_end >= avg_spacing * 1.1 {
         to_end = avg_spacing / 2.0;
     }
@@ -94,7 +110,7 @@ pub(crate) fn extrapolated_rate_st(w: &Window<'_>, sts: &[i64], is_rate: bool) -
     if is_rate {
         factor /= super::rate::range_seconds(w);
     }
-    Some(result * factor)
+    Some(factor)
 }
 
 /// `irate` with start timestamps (`instantValue` upstream, floats): the

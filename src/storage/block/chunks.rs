@@ -25,16 +25,17 @@ use super::source::{ByteSource, MappedFile};
 
 use crate::model::{HistogramSample, Sample};
 use crate::storage::chunk::{
-    decode_block_chunk_st, decode_histogram_chunk, encode_block_chunk_st, encode_histogram_chunk,
-    StEntry,
+    decode_block_chunk_st, decode_histogram_chunk, decode_histogram_chunk_st,
+    encode_block_chunk_st, encode_histogram_chunk, encode_histogram_chunk_st, StEntry,
 };
 use crate::storage::error::{Result, StorageError};
 
 /// Magic number opening a chunk file ("TSCK").
 pub(crate) const CHUNKS_MAGIC: u32 = 0x5453_434B;
-/// Chunk file format version this build writes: 2, every chunk led by
-/// its encoding byte.
-pub(crate) const CHUNKS_VERSION: u8 = 2;
+/// Chunk file format version this build writes: 3, every chunk led by
+/// its encoding byte, which may be [`ChunkKind::HistogramSt`] (version 2
+/// files hold the other two encodings only, and are still read).
+pub(crate) const CHUNKS_VERSION: u8 = 3;
 /// The first version: float block chunks only, without encoding bytes.
 const CHUNKS_VERSION_FLOATS_ONLY: u8 = 1;
 
@@ -47,6 +48,9 @@ pub(crate) enum ChunkKind {
     Float = 1,
     /// A histogram chunk (`storage/chunk/histogram.rs`).
     Histogram = 2,
+    /// A histogram chunk behind the start timestamps of its histograms
+    /// (`storage/chunk/histogram_st.rs`, chunk file version 3).
+    HistogramSt = 3,
 }
 pub(crate) const HEADER_LEN: usize = 12;
 pub(crate) const FRAME_HEADER_LEN: usize = 12;
@@ -118,14 +122,25 @@ impl ChunkFileWriter {
         Ok(r)
     }
 
-    /// Encodes one histogram chunk and returns its reference.
-    pub fn add_histogram_chunk(&mut self, samples: &[HistogramSample]) -> Result<u64> {
+    /// Encodes one histogram chunk (with the start timestamps of its
+    /// histograms that have one, in the `HistogramSt` encoding) and
+    /// returns its reference.
+    pub fn add_histogram_chunk(
+        &mut self,
+        samples: &[HistogramSample],
+        sts: &[StEntry],
+    ) -> Result<u64> {
         if self.raw.len() >= FRAME_TARGET {
             self.flush_frame()?;
         }
         let r = (self.pos << 24) | self.raw.len() as u64;
-        self.raw.push(ChunkKind::Histogram as u8);
-        encode_histogram_chunk(samples, &mut self.raw);
+        if sts.is_empty() {
+            self.raw.push(ChunkKind::Histogram as u8);
+            encode_histogram_chunk(samples, &mut self.raw);
+        } else {
+            self.raw.push(ChunkKind::HistogramSt as u8);
+            encode_histogram_chunk_st(samples, sts, &mut self.raw);
+        }
         self.check_frame_room(samples.len())?;
         Ok(r)
     }
@@ -282,6 +297,7 @@ impl ChunkFileReader {
         let decoded = match kind {
             k if k == ChunkKind::Float as u8 => decode_block_chunk_st(bytes, out, sts),
             k if k == ChunkKind::Histogram as u8 => decode_histogram_chunk(bytes, hists),
+            k if k == ChunkKind::HistogramSt as u8 => decode_histogram_chunk_st(bytes, hists, sts),
             k => {
                 return Err(self.corrupt(
                     frame_off,
@@ -368,7 +384,7 @@ mod tests {
             },
         ];
         let f = w.add_chunk(&floats, &[]).unwrap();
-        let h = w.add_histogram_chunk(&hists).unwrap();
+        let h = w.add_histogram_chunk(&hists, &[]).unwrap();
         w.finish().unwrap();
         let r = ChunkFileReader::open(&path).unwrap();
         let (mut out, mut hout, mut cache) = (Vec::new(), Vec::new(), FrameCache::default());

@@ -176,6 +176,9 @@ impl Block {
         if let Some(v) = sts {
             let mut kept = v.split_off(st_start);
             kept.retain(|e| (mint..=maxt).contains(&e.0));
+            // Float and histogram chunks interleave by `mint`, so their
+            // start timestamps come in chunk order, not time order.
+            kept.sort_by_key(|e| e.0);
             v.append(&mut kept);
         }
         Ok(())

@@ -104,9 +104,10 @@ impl BlockWriter {
         })
     }
 
-    /// Adds a series, its float samples (time-ordered) with the start
-    /// timestamps of those that have one (`(t, st)`, time-ordered), and its
-    /// histograms (time-ordered). A series with neither is skipped.
+    /// Adds a series, its float samples and histograms (each time-ordered)
+    /// with the start timestamps of those that have one (`(t, st)`,
+    /// time-ordered, both kinds in one list). A series with neither is
+    /// skipped.
     pub fn add_series(
         &mut self,
         labels: &Labels,
@@ -139,7 +140,14 @@ impl BlockWriter {
             });
         }
         for part in histogram_chunks(hists) {
-            let chunk_ref = self.chunks.add_histogram_chunk(part)?;
+            let (first_t, last_t) = (part[0].t, part[part.len() - 1].t);
+            let mine: Vec<StEntry> = sts
+                .iter()
+                .copied()
+                .filter(|e| (first_t..=last_t).contains(&e.0))
+                .filter(|e| part.binary_search_by_key(&e.0, |h| h.t).is_ok())
+                .collect();
+            let chunk_ref = self.chunks.add_histogram_chunk(part, &mine)?;
             self.metas.push(ChunkMeta {
                 mint: part[0].t,
                 maxt: part[part.len() - 1].t,

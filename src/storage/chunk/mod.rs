@@ -19,6 +19,7 @@ mod bits;
 mod blockenc;
 mod decimal;
 mod histogram;
+mod histogram_st;
 mod prom_xor;
 mod st;
 mod xor;
@@ -29,6 +30,7 @@ pub(crate) use blockenc::{
 pub(crate) use histogram::{
     decode_histogram_chunk, encode_histogram_chunk, put_histogram, HistReader,
 };
+pub(crate) use histogram_st::{decode_histogram_chunk_st, encode_histogram_chunk_st};
 pub use prom_xor::{decode_prom_xor, encode_prom_xor, MAX_PROM_XOR_SAMPLES};
 pub(crate) use st::{StEntry, StWriter};
 pub(crate) use xor::{XorAppender, XorIter};

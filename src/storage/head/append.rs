@@ -246,6 +246,11 @@ pub(crate) fn apply_histogram(
         Placement::InOrder => s.append_histogram_in_order(hs, block_range),
         Placement::OutOfOrder => s.insert_histogram_ooo(hs),
     }
+    // One start-timestamp stream per series, whatever the sample kind: a
+    // series never holds a float and a histogram at one time.
+    if e.st != 0 {
+        s.set_start_time(e.t, e.st);
+    }
 }
 
 /// Decides where sample `(t, v)` goes, without changing anything.
@@ -642,6 +647,7 @@ mod tests {
         );
         // Histograms accepted earlier in the batch count too.
         let pending = [HistogramEntry {
+            st: 0,
             series: 1,
             t: 310,
             h: h(5.0),

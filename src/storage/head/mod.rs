@@ -12,6 +12,7 @@ pub(crate) mod cardinality;
 pub(crate) mod gc;
 mod histograms;
 pub(crate) mod read;
+pub(crate) mod reset_hint;
 pub(crate) mod series;
 mod start_times;
 pub(crate) mod symbols;

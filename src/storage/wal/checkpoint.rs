@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::record::{
     append_histograms, append_samples, append_series, decode, TYPE_EXEMPLARS, TYPE_HISTOGRAMS,
-    TYPE_SAMPLES, TYPE_SAMPLES_ST, TYPE_SERIES,
+    TYPE_HISTOGRAMS_ST, TYPE_SAMPLES, TYPE_SAMPLES_ST, TYPE_SERIES,
 };
 use super::record_exemplars::append_exemplars;
 use super::replay::{checkpoint_segments, remove_covered, scan_segment, Outcome};
@@ -209,7 +209,8 @@ impl Wal {
 }
 
 /// Decodes every record of type `typ` in `sources` into `f` (for
-/// `TYPE_SAMPLES`, samples records with start timestamps too). These files
+/// `TYPE_SAMPLES` and `TYPE_HISTOGRAMS`, their variants with start
+/// timestamps too). These files
 /// are closed and fsynced, so damage is reported as corruption, not repaired.
 fn for_each_record(sources: &[PathBuf], typ: u8, f: &mut dyn FnMut(WalRecord)) -> Result<()> {
     for src in sources {
@@ -217,7 +218,10 @@ fn for_each_record(sources: &[PathBuf], typ: u8, f: &mut dyn FnMut(WalRecord)) -
             // Decode everything, so that a bad record of the other type is
             // still caught, but hand on only the wanted type.
             let rec = decode(t, payload)?;
-            if t == typ || (typ == TYPE_SAMPLES && t == TYPE_SAMPLES_ST) {
+            if t == typ
+                || (typ == TYPE_SAMPLES && t == TYPE_SAMPLES_ST)
+                || (typ == TYPE_HISTOGRAMS && t == TYPE_HISTOGRAMS_ST)
+            {
                 f(rec);
             }
             Ok(())

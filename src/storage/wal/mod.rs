@@ -142,6 +142,8 @@ pub struct HistogramEntry {
     pub t: i64,
     /// The histogram (validated when it was appended).
     pub h: crate::model::Histogram,
+    /// Start (created) timestamp (ms); 0 when unknown, as upstream.
+    pub st: i64,
 }
 
 /// One exemplar of a series defined earlier in the log.

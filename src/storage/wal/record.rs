@@ -28,6 +28,10 @@ pub(crate) const TYPE_HISTOGRAMS: u8 = 4;
 /// Record type of a [`WalRecord::Exemplars`] payload (segment version 3);
 /// its codec is in `record_exemplars.rs`.
 pub(crate) const TYPE_EXEMPLARS: u8 = 5;
+/// Record type of a [`WalRecord::Histograms`] payload whose entries also
+/// carry a start timestamp (segment version 4). Written only for batches
+/// where some histogram has one, as [`TYPE_SAMPLES_ST`] is for samples.
+pub(crate) const TYPE_HISTOGRAMS_ST: u8 = 6;
 /// Smallest encoding of one histogram entry: two one-byte varints, flags,
 /// schema, threshold, sum, two counts and five empty lists.
 const MIN_HISTOGRAM_ENTRY: usize = 2 + 2 + 16 + 2 + 5;
@@ -125,7 +129,9 @@ pub(crate) fn append_samples(out: &mut Vec<u8>, samples: &[SampleEntry]) -> Resu
 /// Appends a framed histogram samples record to `out` (nothing for an
 /// empty slice): ids and timestamps as zigzag deltas against the first
 /// entry, as in samples records, each followed by its histogram in the
-/// histogram value encoding. On [`TooLarge`] `out` is left as it was.
+/// histogram value encoding. When some histogram has a start timestamp the
+/// record is of type [`TYPE_HISTOGRAMS_ST`] and every entry ends with
+/// `t - st`. On [`TooLarge`] `out` is left as it was.
 pub(crate) fn append_histograms(
     out: &mut Vec<u8>,
     hists: &[HistogramEntry],
@@ -133,15 +139,27 @@ pub(crate) fn append_histograms(
     let Some(first) = hists.first() else {
         return Ok(());
     };
-    let start = begin_record(out, TYPE_HISTOGRAMS);
+    let with_st = hists.iter().any(|e| e.st != 0);
+    let typ = if with_st {
+        TYPE_HISTOGRAMS_ST
+    } else {
+        TYPE_HISTOGRAMS
+    };
+    let start = begin_record(out, typ);
     put_uvarint(out, hists.len() as u64);
     put_uvarint(out, u64::from(first.series));
     put_varint(out, first.t);
     put_histogram(out, &first.h);
+    if with_st {
+        put_varint(out, first.t.wrapping_sub(first.st));
+    }
     for e in &hists[1..] {
         put_varint(out, i64::from(e.series) - i64::from(first.series));
         put_varint(out, e.t.wrapping_sub(first.t));
         put_histogram(out, &e.h);
+        if with_st {
+            put_varint(out, e.t.wrapping_sub(e.st));
+        }
     }
     finish_record(out, start)
 }
@@ -179,7 +197,8 @@ pub(crate) fn decode(typ: u8, payload: &[u8]) -> Result<WalRecord, DecodeError> 
         TYPE_SERIES => decode_series(payload).map(WalRecord::Series),
         TYPE_SAMPLES => decode_samples(payload, false).map(WalRecord::Samples),
         TYPE_SAMPLES_ST => decode_samples(payload, true).map(WalRecord::Samples),
-        TYPE_HISTOGRAMS => decode_histograms(payload).map(WalRecord::Histograms),
+        TYPE_HISTOGRAMS => decode_histograms(payload, false).map(WalRecord::Histograms),
+        TYPE_HISTOGRAMS_ST => decode_histograms(payload, true).map(WalRecord::Histograms),
         TYPE_EXEMPLARS => {
             super::record_exemplars::decode_exemplars(payload).map(WalRecord::Exemplars)
         }
@@ -346,7 +365,7 @@ fn decode_samples(payload: &[u8], with_st: bool) -> Result<Vec<SampleEntry>, Dec
     Ok(out)
 }
 
-fn decode_histograms(payload: &[u8]) -> Result<Vec<HistogramEntry>, DecodeError> {
+fn decode_histograms(payload: &[u8], with_st: bool) -> Result<Vec<HistogramEntry>, DecodeError> {
     let mut c = Cursor {
         buf: payload,
         pos: 0,
@@ -365,7 +384,12 @@ fn decode_histograms(payload: &[u8]) -> Result<Vec<HistogramEntry>, DecodeError>
     for i in 0..n {
         let (series, t) = c.entry_key(i, &mut base)?;
         let h = histogram(&mut c)?;
-        out.push(HistogramEntry { series, t, h });
+        let st = if with_st {
+            t.wrapping_sub(c.varint("start timestamp")?)
+        } else {
+            0
+        };
+        out.push(HistogramEntry { series, t, h, st });
     }
     c.finish()?;
     Ok(out)
@@ -600,13 +624,16 @@ mod tests {
                         crate::model::Histogram::empty_int(3)
                     };
                     h.zero_threshold = i as f64;
-                    HistogramEntry { series, t, h }
+                    // Every other batch carries start timestamps.
+                    let st = if ids.len() % 2 == 0 { t ^ 1 } else { 0 };
+                    HistogramEntry { series, t, h, st }
                 })
                 .collect();
             let mut buf = Vec::new();
             append_histograms(&mut buf, &hs).unwrap();
             let (typ, payload) = unframe(&buf);
-            prop_assert_eq!(typ, TYPE_HISTOGRAMS);
+            let want = if ids.len() % 2 == 0 { TYPE_HISTOGRAMS_ST } else { TYPE_HISTOGRAMS };
+            prop_assert_eq!(typ, want);
             match decode(typ, payload).unwrap() {
                 WalRecord::Histograms(got) => {
                     prop_assert_eq!(got.len(), hs.len());

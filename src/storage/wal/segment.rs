@@ -12,10 +12,11 @@ use crate::storage::error::{Result, StorageError};
 
 /// First four bytes of every segment: "TWAL".
 pub(crate) const SEGMENT_MAGIC: [u8; 4] = *b"TWAL";
-/// Segment format version this build writes. Version 3 segments may hold
+/// Segment format version this build writes. Version 4 segments may hold
+/// histogram records with start timestamps (type 6), version 3 ones
 /// exemplar records (type 5), version 2 ones histogram records (type 4);
-/// versions 1 and 2 are still read.
-pub(crate) const SEGMENT_VERSION: u8 = 3;
+/// versions 1 to 3 are still read.
+pub(crate) const SEGMENT_VERSION: u8 = 4;
 /// The oldest segment version this build reads.
 const OLDEST_SEGMENT_VERSION: u8 = 1;
 /// Magic, version, three reserved zero bytes and the CRC32C of those eight.

@@ -503,7 +503,12 @@ fn hist_entry(series: u32, t: i64) -> HistogramEntry {
     if t % 3 == 0 {
         h = crate::model::Histogram::stale_marker();
     }
-    HistogramEntry { series, t, h }
+    HistogramEntry {
+        series,
+        t,
+        h,
+        st: 0,
+    }
 }
 
 #[test]
