@@ -10,15 +10,16 @@
 //! the tenant's partitions and merge.
 //!
 //! - `partition.rs` — which partition a series goes to.
-//! - `wire.rs` — log messages and the internal read protocol.
+//! - `wire/` — log messages (`mod.rs`) and the internal read protocol
+//!   (`read.rs`).
 //! - `node.rs` — connecting, the stream and buckets, publishing.
 //! - `pieces.rs` — a write split into log messages, and their ids.
 //! - `leases.rs` — the lease loop: registration, renewal, takeover, release.
 //! - `consume.rs` — one owned partition: its storage and its consumer.
 //! - `coverage.rs` — which log sequences shipped blocks cover, so a
 //!   takeover replays only the rest.
-//! - `reads.rs` — the read fan-out (a [`crate::storage::ReadSource`]) and
-//!   the owner's side of it.
+//! - `reads.rs` — the read fan-out (a [`crate::storage::ReadSource`]).
+//! - `serve.rs` — the owner's side of it.
 
 mod consume;
 mod coverage;
@@ -27,6 +28,7 @@ mod node;
 pub mod partition;
 mod pieces;
 mod reads;
+mod serve;
 pub mod wire;
 
 use std::collections::HashMap;

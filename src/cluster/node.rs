@@ -11,10 +11,10 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 
 use super::consume::Owned;
-use super::pieces::{message_id, split};
+use super::pieces::{message_id, split, split_extras};
 use super::wire::TENANT_HEADER;
 use super::{subject, ClusterConfig, ClusterError, LEASES_BUCKET, NODES_BUCKET, STREAM};
-use crate::storage::{SeriesInput, StorageConfig, StorageError};
+use crate::storage::{ExemplarInput, MetricMetadata, SeriesInput, StorageConfig, StorageError};
 use crate::tenant::TenantId;
 
 /// How long a write may spend publishing (all attempts) before it is
@@ -201,8 +201,32 @@ impl Cluster {
         start_times: Option<&[&[i64]]>,
     ) -> Result<Vec<usize>, StorageError> {
         let (messages, too_large) = split(&self.inner.cfg, tenant, batch, start_times);
+        self.send(tenant, messages)?;
+        Ok(too_large)
+    }
+
+    /// Publishes a request's metric metadata and exemplars to the log
+    /// (blocking, after its samples: the owners store exemplars of series
+    /// they hold), acknowledged as [`Cluster::publish`]'s messages are.
+    pub fn publish_extras(
+        &self,
+        tenant: &TenantId,
+        metadata: &[MetricMetadata],
+        exemplars: &[ExemplarInput<'_>],
+    ) -> Result<(), StorageError> {
+        let messages = split_extras(&self.inner.cfg, tenant, metadata, exemplars);
+        self.send(tenant, messages)
+    }
+
+    /// Sends `(partition, piece, payload)` messages and waits for every
+    /// acknowledgement.
+    fn send(
+        &self,
+        tenant: &TenantId,
+        messages: Vec<(u32, u32, Vec<u8>)>,
+    ) -> Result<(), StorageError> {
         if messages.is_empty() {
-            return Ok(too_large);
+            return Ok(());
         }
         let inner = &self.inner;
         let deadline = tokio::time::Instant::now() + PUBLISH_TIMEOUT;
@@ -229,7 +253,7 @@ impl Cluster {
                     .counters
                     .duplicate_messages
                     .fetch_add(dup, Ordering::Relaxed);
-                Ok(too_large)
+                Ok(())
             }
             Err(e) => {
                 inner
