@@ -380,3 +380,122 @@ async fn check_extras(base: &str, node: usize, tenant: &str, t: i64, (lo, hi): (
         "node {node} {tenant}: {ex}"
     );
 }
+
+/// Objects in the cluster's bucket prefix that belong to `tenant`
+/// (`cluster/p<p>/<tenant>/…`), by listing the bucket.
+fn tenant_objects(endpoint: &str, tenant: &str) -> usize {
+    let body = reqwest::blocking::Client::new()
+        .get(format!(
+            "{endpoint}/{}?list-type=2&prefix=cluster/",
+            weed::BUCKET
+        ))
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_default();
+    body.split("<Key>")
+        .skip(1)
+        .filter(|k| k.contains(&format!("/{tenant}/")))
+        .count()
+}
+
+/// A tenant deleted through one node is gone through every node: its
+/// heads, metadata, exemplars and shipped blocks in every partition; the
+/// other tenant's identical series stay; the tenant can write afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_a_tenant_reaches_every_partition() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Stack::start(3).await;
+    let t = now_ms() - 60_000;
+    for tenant in ["alpha", "beta"] {
+        let b = rich_body("del_m", "same", 12, t, |i| i as f64, "help");
+        assert_eq!(write(s.base(0), tenant, b).await.status(), 204);
+    }
+    // Part of each tenant's data in shipped blocks, the rest in heads;
+    // strong reads first, so the owners hold what they flush.
+    for tenant in ["alpha", "beta"] {
+        let v = strong_query(s.base(0), tenant, "count(del_m)", t).await;
+        assert_eq!(v["result"][0]["value"][1], "12", "{tenant}: {v}");
+    }
+    for node in 0..3 {
+        for tenant in ["alpha", "beta"] {
+            let r = client()
+                .post(format!("{}/api/v1/admin/tsdb/flush", s.base(node)))
+                .header("X-Scope-OrgID", tenant)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+        }
+    }
+    let objects = |tenant: &'static str| {
+        let endpoint = s.weed.endpoint.clone();
+        tokio::task::block_in_place(move || tenant_objects(&endpoint, tenant))
+    };
+    // Shipping runs in the background: wait until both counts hold still.
+    let mut last = (0, 0);
+    for _ in 0..60 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let now = (objects("alpha"), objects("beta"));
+        if now == last && now.0 > 0 && now.1 > 0 {
+            break;
+        }
+        last = now;
+    }
+    let (before, beta_before) = last;
+    assert!(
+        before >= 3 && beta_before >= 3,
+        "blocks were not shipped: {last:?}"
+    );
+    let b = rich_body("del_m", "same", 12, t + 30_000, |i| i as f64, "help");
+    assert_eq!(write(s.base(0), "alpha", b).await.status(), 204);
+    // Refused without confirmation, then accepted through node B.
+    let del = |confirm: &str| {
+        client()
+            .delete(format!("{}/api/v1/admin/tenants/alpha", s.base(1)))
+            .header("X-Scope-OrgID", "alpha")
+            .query(&[("confirm", confirm)])
+            .send()
+    };
+    assert_eq!(del("beta").await.unwrap().status(), 400);
+    let r = del("alpha").await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let ts = crash::check::secs(t + 30_000);
+    let range = [
+        ("query", "del_m".to_string()),
+        ("start", crash::check::secs(t - 1000)),
+        ("end", ts.clone()),
+    ];
+    for node in 0..3 {
+        let base = s.base(node);
+        let q = [
+            ("query", "count_over_time(del_m[5m])".to_string()),
+            ("time", ts.clone()),
+        ];
+        let v = data(base, "alpha", "/api/v1/query", &q).await;
+        assert_eq!(v["result"], serde_json::json!([]), "node {node}: {v}");
+        let v = data(base, "beta", "/api/v1/query", &q).await;
+        assert_eq!(
+            v["result"].as_array().unwrap().len(),
+            12,
+            "node {node}: {v}"
+        );
+        let v = data(base, "alpha", "/api/v1/metadata", &[]).await;
+        assert_eq!(v, serde_json::json!({}), "node {node}");
+        let v = data(base, "alpha", "/api/v1/query_exemplars", &range).await;
+        assert_eq!(v, serde_json::json!([]), "node {node}");
+        let v = data(base, "beta", "/api/v1/query_exemplars", &range).await;
+        assert_eq!(v.as_array().unwrap().len(), 6, "node {node}: {v}");
+        let v = data(base, "alpha", "/api/v1/status/tsdb", &[]).await;
+        assert_eq!(v["headStats"]["numSeries"], 0, "node {node}: {v}");
+    }
+    // The strong reads waited for every owner to consume the record, so
+    // the shipped blocks are gone already; beta's are untouched.
+    assert_eq!(objects("alpha"), 0, "alpha objects left in the bucket");
+    assert_eq!(objects("beta"), beta_before, "beta's objects changed");
+    // The tenant starts afresh.
+    let b = rich_body("del_new", "x", 2, t + 40_000, |i| i as f64, "new");
+    assert_eq!(write(s.base(2), "alpha", b).await.status(), 204);
+    let p = [("match[]", "{__name__=~\".+\"}".to_string())];
+    let v = data(s.base(0), "alpha", "/api/v1/series", &p).await;
+    assert_eq!(v.as_array().unwrap().len(), 2, "{v}");
+}

@@ -295,6 +295,9 @@ async fn apply(inner: &Arc<Inner>, owned: &Arc<Owned>, batch: Vec<async_nats::je
                     }
                 };
                 store(&storage, tenant, &decoded).map_err(|e| (*seq, e.to_string()))?;
+                if decoded.batch.delete_tenant_at != 0 {
+                    cov.lock().deleted(tenant);
+                }
                 cov.lock().applied(*seq, tenant, decoded.newest());
             }
             Ok::<_, (u64, String)>(())
@@ -337,7 +340,8 @@ async fn apply(inner: &Arc<Inner>, owned: &Arc<Owned>, batch: Vec<async_nats::je
 }
 
 /// Stores one decoded message: its samples and histograms, then its
-/// exemplars (of series now held) and its metadata. An `Err` is a storage
+/// exemplars (of series now held) and its metadata, then a deletion of
+/// the tenant it records. An `Err` is a storage
 /// failure worth retrying; refusals of single samples or exemplars are
 /// the storage's to count, as on one node.
 fn store(storage: &Storage, tenant: &TenantId, decoded: &Decoded) -> Result<(), StorageError> {
@@ -372,5 +376,10 @@ fn store(storage: &Storage, tenant: &TenantId, decoded: &Decoded) -> Result<(), 
     if !exemplars.is_empty() {
         storage.append_exemplars(tenant, &exemplars)?;
     }
-    storage.record_metadata(tenant, &decoded.metadata)
+    storage.record_metadata(tenant, &decoded.metadata)?;
+    if decoded.batch.delete_tenant_at != 0 {
+        let existed = storage.delete_tenant(tenant)?;
+        tracing::warn!(target: "audit", tenant = %tenant, existed, "tenant deleted in a partition");
+    }
+    Ok(())
 }

@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 
 use super::consume::Owned;
-use super::pieces::{message_id, split, split_extras};
+use super::pieces::{deletion, message_id, split, split_extras};
 use super::wire::TENANT_HEADER;
 use super::{subject, ClusterConfig, ClusterError, LEASES_BUCKET, NODES_BUCKET, STREAM};
 use crate::storage::{ExemplarInput, MetricMetadata, SeriesInput, StorageConfig, StorageError};
@@ -216,6 +216,20 @@ impl Cluster {
     ) -> Result<(), StorageError> {
         let messages = split_extras(&self.inner.cfg, tenant, metadata, exemplars);
         self.send(tenant, messages)
+    }
+
+    /// Logs the deletion of `tenant` in every partition (blocking); each
+    /// owner deletes the tenant's data in its partition (storage and
+    /// shipped blocks) when it consumes the record, after everything
+    /// written before it. Returns how many partitions got the record.
+    pub fn publish_deletion(&self, tenant: &TenantId) -> Result<u32, StorageError> {
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_millis() as i64);
+        let messages = deletion(&self.inner.cfg, at);
+        let n = messages.len() as u32;
+        self.send(tenant, messages)?;
+        Ok(n)
     }
 
     /// Sends `(partition, piece, payload)` messages and waits for every

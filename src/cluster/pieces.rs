@@ -149,6 +149,7 @@ impl Parts {
                 series: Vec::new(),
                 version: WIRE_VERSION,
                 metadata: Vec::new(),
+                delete_tenant_at: 0,
             });
             *used = 0;
         }
@@ -191,4 +192,20 @@ pub(crate) fn message_id(tenant: &TenantId, p: u32, piece: u32, payload: &[u8]) 
     h.update(payload);
     let d = h.finalize();
     d[..20].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The deletion record of `tenant` for every partition of the log (not
+/// only the tenant's shard, which a changed shard size may have moved):
+/// `(partition, piece, payload)`.
+pub(crate) fn deletion(cfg: &ClusterConfig, at_ms: i64) -> Vec<(u32, u32, Vec<u8>)> {
+    let msg = WireBatch {
+        series: Vec::new(),
+        version: WIRE_VERSION,
+        metadata: Vec::new(),
+        delete_tenant_at: at_ms.max(1),
+    };
+    let payload = msg.encode_to_vec();
+    (0..cfg.partitions)
+        .map(|p| (p, 0, payload.clone()))
+        .collect()
 }

@@ -10,7 +10,8 @@
 //!
 //! Versions: 1 (the field absent) carries floats only; 2 adds
 //! histograms; 3 adds metric metadata and exemplars, so partition owners
-//! hold them and reads find them through any node. Older versions are
+//! hold them and reads find them through any node, and tenant deletion
+//! records. Older versions are
 //! read as always; a version above [`WIRE_VERSION`] is refused naming it,
 //! rather than read with parts dropped.
 
@@ -42,6 +43,12 @@ pub struct WireBatch {
     /// Metric metadata of the tenant (version 3).
     #[prost(message, repeated, tag = "3")]
     pub metadata: Vec<WireMetadata>,
+    /// Version 3: when not 0, the time (ms) an operator deleted the
+    /// tenant; the owner deletes the tenant's data in the partition (its
+    /// storage and its shipped blocks). The time keeps two deletions'
+    /// messages apart for the stream's duplicate detection.
+    #[prost(int64, tag = "4")]
+    pub delete_tenant_at: i64,
 }
 
 /// Metadata of one metric family (version 3).
@@ -405,6 +412,7 @@ mod tests {
             series: vec![WireSeries::from_input(&input, Some(&[0, 1]))],
             version: WIRE_VERSION,
             metadata: vec![],
+            delete_tenant_at: 0,
         };
         let d = decode(7, &msg.encode_to_vec()).unwrap();
         assert_eq!(d.samples[0][1].v.to_bits(), nan.to_bits());
@@ -429,6 +437,7 @@ mod tests {
             series: vec![series.clone()],
             version: WIRE_VERSION,
             metadata: vec![],
+            delete_tenant_at: 0,
         };
         let e = decode(3, &msg.encode_to_vec()).err().unwrap();
         assert!(matches!(e, WireError::Shape { seq: 3, index: 0 }), "{e}");
@@ -451,6 +460,7 @@ mod tests {
                 series: vec![s],
                 version: WIRE_VERSION,
                 metadata: vec![],
+                delete_tenant_at: 0,
             };
             let e = decode(4, &msg.encode_to_vec()).err().unwrap();
             assert!(matches!(e, WireError::Histogram { seq: 4, .. }), "{e}");
@@ -505,6 +515,7 @@ mod tests {
             series: vec![series],
             version: WIRE_VERSION,
             metadata: vec![],
+            delete_tenant_at: 0,
         };
         let d = decode(1, &msg.encode_to_vec()).unwrap();
         assert_eq!(d.histograms, vec![hs.to_vec()]);
@@ -521,6 +532,7 @@ mod tests {
             )],
             version: 0,
             metadata: vec![],
+            delete_tenant_at: 0,
         };
         let d = decode(2, &old.encode_to_vec()).unwrap();
         assert_eq!(d.samples, vec![vec![Sample::new(5, 1.0)]]);
@@ -574,6 +586,7 @@ mod tests {
             series: vec![WireSeries::exemplars_of(&input)],
             version: WIRE_VERSION,
             metadata: vec![WireMetadata::new(&meta)],
+            delete_tenant_at: 0,
         };
         let d = decode(5, &msg.encode_to_vec()).unwrap();
         assert_eq!(d.exemplars, vec![exemplars.to_vec()]);
