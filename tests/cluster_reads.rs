@@ -499,3 +499,146 @@ async fn deleting_a_tenant_reaches_every_partition() {
     let v = data(s.base(0), "alpha", "/api/v1/series", &p).await;
     assert_eq!(v.as_array().unwrap().len(), 2, "{v}");
 }
+
+/// Auth for [`restricted_callers_keep_their_view_through_every_node`]: a
+/// writer, a customer whose policy forces `tag="external"`, and an admin.
+const AUTH: &str = r#"
+auth:
+  mode: tokens
+  tokens:
+    - {name: writer, sha256: "SHA_WRITER", tenant: acme, policy: writer}
+    - {name: customer, sha256: "SHA_CUSTOMER", tenant: acme, policy: customer}
+    - {name: ops, sha256: "SHA_OPS", tenant: acme, policy: ops}
+  policies:
+    writer: {write: true}
+    customer: {read: true, forced_matchers: ['{tag="external"}']}
+    ops: {read: true, admin: true}
+  admin_policy: ops
+"#;
+
+/// A GET with a bearer token: status and JSON.
+async fn get_as(base: &str, token: &str, path: &str, params: &[(&str, String)]) -> (u16, Value) {
+    let r = client()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .header("X-Read-Consistency", "strong")
+        .query(params)
+        .send()
+        .await
+        .unwrap();
+    let code = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// A caller whose policy hides series sees, through every node, only the
+/// metadata and exemplars of metrics it may select, and no head
+/// statistics, also when it forges internal reads; the admin sees all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restricted_callers_keep_their_view_through_every_node() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = AUTH
+        .replace("SHA_WRITER", &tessera::auth::sha256_hex(b"w-secret"))
+        .replace("SHA_CUSTOMER", &tessera::auth::sha256_hex(b"c-secret"))
+        .replace("SHA_OPS", &tessera::auth::sha256_hex(b"o-secret"));
+    let file = dir.path().join("tessera.yml");
+    std::fs::write(&file, cfg).unwrap();
+    let extra = vec!["--config".to_string(), file.display().to_string()];
+    let s = Stack::start_with(3, extra, Some("o-secret")).await;
+    let t = now_ms() - 30_000;
+    for (metric, tag, help) in [
+        ("pub_m", "external", "public"),
+        ("secret_m", "internal", "secret"),
+    ] {
+        let r = client()
+            .post(format!("{}/api/v1/write", s.base(0)))
+            .bearer_auth("w-secret")
+            .header("Content-Type", "application/x-protobuf")
+            .header("Content-Encoding", "snappy")
+            .body(rich_body(metric, tag, 4, t, |i| i as f64, help))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    }
+    let range = [
+        ("query", "{__name__=~\".+_m\"}".to_string()),
+        ("start", crash::check::secs(t - 1000)),
+        ("end", crash::check::secs(t + 1000)),
+    ];
+    // What the admin's forged reads of each node's own partitions find:
+    // both metrics, so the customer's reads below reached both too.
+    let mut admin_sees = BTreeSet::new();
+    for node in 0..3 {
+        let base = s.base(node);
+        let (code, v) = get_as(base, "c-secret", "/api/v1/metadata", &[]).await;
+        assert_eq!(code, 200, "{v}");
+        let names: Vec<&String> = v["data"].as_object().unwrap().keys().collect();
+        assert_eq!(names, ["pub_m"], "node {node}: {v}");
+        let (code, v) = get_as(base, "c-secret", "/api/v1/query_exemplars", &range).await;
+        assert_eq!(code, 200, "{v}");
+        let series = v["data"].as_array().unwrap();
+        assert_eq!(series.len(), 2, "node {node}: {v}");
+        assert!(
+            series
+                .iter()
+                .all(|s| s["seriesLabels"]["__name__"] == "pub_m"),
+            "{v}"
+        );
+        let (code, v) = get_as(base, "c-secret", "/api/v1/status/tsdb", &[]).await;
+        assert_eq!(code, 403, "node {node}: {v}");
+        let (code, v) = get_as(base, "o-secret", "/api/v1/metadata", &[]).await;
+        assert_eq!(code, 200, "{v}");
+        assert_eq!(v["data"].as_object().unwrap().len(), 2, "node {node}: {v}");
+        let (code, v) = get_as(base, "o-secret", "/api/v1/status/tsdb", &[]).await;
+        assert_eq!(code, 200, "{v}");
+        assert_eq!(v["data"]["headStats"]["numSeries"], 8, "node {node}: {v}");
+        // Forged internal reads with the customer's credential.
+        let forged = |op: Value| {
+            serde_json::json!({
+                "tenant": "acme", "partitions": (0..PARTITIONS).collect::<Vec<_>>(),
+                "mint": 0, "maxt": i64::MAX / 2, "op": op, "matchers": [],
+            })
+        };
+        let post = |body: Value, token: &'static str| {
+            client()
+                .post(format!("{base}/internal/cluster/read"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+        };
+        let r = post(forged(serde_json::json!("tsdb_status")), "c-secret")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "node {node}: {}", r.text().await.unwrap());
+        // Any one node owns only some partitions: ask each node for its own.
+        let st = status_as(base, Some("o-secret")).await.unwrap();
+        let mine: Vec<u64> = st["partition_status"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["owner"] == NODES[node])
+            .map(|p| p["partition"].as_u64().unwrap())
+            .collect();
+        let mut body = forged(serde_json::json!({"metadata": {"metric": null}}));
+        body["partitions"] = serde_json::json!(mine);
+        let r = post(body.clone(), "c-secret").await.unwrap();
+        assert_eq!(r.status(), 200);
+        let reply: Value = r.json().await.unwrap();
+        for m in reply["metadata"].as_array().unwrap() {
+            assert_eq!(m["metric"], "pub_m", "node {node} leaks {m}");
+        }
+        let reply: Value = post(body, "o-secret").await.unwrap().json().await.unwrap();
+        for m in reply["metadata"].as_array().unwrap() {
+            admin_sees.insert(m["metric"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(
+        admin_sees,
+        BTreeSet::from(["pub_m".into(), "secret_m".into()])
+    );
+}

@@ -40,6 +40,8 @@ pub struct Stack {
     pub nats: Nats,
     pub weed: Weed,
     pub dir: tempfile::TempDir,
+    /// The bearer token the stack's own status checks send, if auth is on.
+    pub token: Option<String>,
 }
 
 /// `serve` flags of node `id`.
@@ -64,6 +66,12 @@ pub fn node_args(id: &str, nats: &Nats, weed: &Weed) -> Vec<String> {
 
 impl Stack {
     pub async fn start(n: usize) -> Stack {
+        Stack::start_with(n, Vec::new(), None).await
+    }
+
+    /// [`Stack::start`] with more `serve` flags for every node, and the
+    /// bearer token of a reader when they turn auth on.
+    pub async fn start_with(n: usize, extra: Vec<String>, token: Option<&str>) -> Stack {
         let nats = tokio::task::block_in_place(Nats::start);
         let weed = tokio::task::block_in_place(Weed::start);
         let dir = tempfile::tempdir().unwrap();
@@ -72,13 +80,16 @@ impl Stack {
             let d = dir.path().join(id);
             std::fs::create_dir_all(&d).unwrap();
             let env = vec![("RUST_LOG".to_string(), "info".to_string())];
-            nodes.push(Proc::start_with(&d, None, node_args(id, &nats, &weed), env).await);
+            let mut args = node_args(id, &nats, &weed);
+            args.extend(extra.iter().cloned());
+            nodes.push(Proc::start_with(&d, None, args, env).await);
         }
         let s = Stack {
             nodes,
             nats,
             weed,
             dir,
+            token: token.map(str::to_string),
         };
         s.wait_owned(0, &NODES[..n]).await;
         s
@@ -103,7 +114,7 @@ impl Stack {
         let started = Instant::now();
         let mut last = Value::Null;
         while started.elapsed() < Duration::from_secs(60) {
-            if let Ok(st) = status(self.base(via)).await {
+            if let Ok(st) = status_as(self.base(via), self.token.as_deref()).await {
                 let owners: Vec<Option<String>> = st["partition_status"]
                     .as_array()
                     .unwrap()
@@ -138,11 +149,16 @@ impl Stack {
 }
 
 pub async fn status(base: &str) -> Result<Value, String> {
-    let r = client()
-        .get(format!("{base}/api/v1/status/cluster"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    status_as(base, None).await
+}
+
+/// `/api/v1/status/cluster`'s data, with a bearer token if given.
+pub async fn status_as(base: &str, token: Option<&str>) -> Result<Value, String> {
+    let mut rb = client().get(format!("{base}/api/v1/status/cluster"));
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    let r = rb.send().await.map_err(|e| e.to_string())?;
     let v: Value = r.json().await.map_err(|e| e.to_string())?;
     Ok(v["data"].clone())
 }
