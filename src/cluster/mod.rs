@@ -58,6 +58,8 @@ pub const READ_PATH: &str = "/internal/cluster/read";
 pub struct ClusterConfig {
     /// NATS server URLs.
     pub nats_urls: Vec<String>,
+    /// Credentials and TLS files for NATS.
+    pub nats_auth: NatsAuth,
     /// This node's unique name.
     pub node_id: String,
     /// Where other nodes reach this node's HTTP API.
@@ -76,6 +78,18 @@ pub struct ClusterConfig {
     pub shard_default: u32,
     /// Per-tenant shard sizes.
     pub shard_overrides: HashMap<TenantId, u32>,
+}
+
+/// How this node authenticates to NATS and checks its servers (files
+/// checked readable when the config was resolved).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NatsAuth {
+    /// A credentials file (user JWT and NKey seed).
+    pub creds: Option<std::path::PathBuf>,
+    /// PEM CA certificates; given, TLS is required.
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// PEM client certificate and key.
+    pub tls_client: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl ClusterConfig {

@@ -128,15 +128,30 @@ impl Cluster {
         template: StorageConfig,
     ) -> Result<Cluster, ClusterError> {
         let urls = cfg.nats_urls.join(",");
-        let client = async_nats::ConnectOptions::new()
+        let failed = |why: String| ClusterError::Connect {
+            urls: urls.clone(),
+            why,
+        };
+        let mut opts = async_nats::ConnectOptions::new()
             .name(format!("tessera-{}", cfg.node_id))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(Duration::from_secs(5));
+        let auth = &cfg.nats_auth;
+        if let Some(creds) = &auth.creds {
+            opts = opts
+                .credentials_file(creds)
+                .await
+                .map_err(|e| failed(format!("cluster.nats_creds {}: {e}", creds.display())))?;
+        }
+        if let Some(ca) = &auth.tls_ca {
+            opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let Some((cert, key)) = &auth.tls_client {
+            opts = opts.add_client_certificate(cert.clone(), key.clone());
+        }
+        let client = opts
             .connect(cfg.nats_urls.clone())
             .await
-            .map_err(|e| ClusterError::Connect {
-                urls: urls.clone(),
-                why: e.to_string(),
-            })?;
+            .map_err(|e| failed(e.to_string()))?;
         let js = jetstream::new(client);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         let (stream, leases, nodes) = loop {
