@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use super::{ApiError, AppState};
 use crate::auth::{AuthConfig, AuthError, Authenticator, Caller};
 use crate::promql::TenantScope;
-use crate::storage::Storage;
+use crate::storage::{ReadSource, Storage};
 use crate::tenant::TenantId;
 
 impl crate::auth::RequestHeaders for axum::http::HeaderMap {
@@ -106,6 +106,16 @@ impl Reader {
             scope = scope.with_restricted_label(label, allowed.iter().cloned().collect())?;
         }
         Ok(scope)
+    }
+
+    /// Where this request reads: the partition owners in cluster mode,
+    /// else `storage`. Not narrowed by the policy: callers that read
+    /// through it directly apply it themselves.
+    pub fn source<'a>(&'a self, storage: &'a Storage) -> &'a dyn ReadSource {
+        match &self.1 {
+            Some(source) => &**source,
+            None => storage,
+        }
     }
 
     /// The one tenant of an endpoint that reads a single tenant

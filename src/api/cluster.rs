@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::{blocking, ApiError, AppState, Reader};
-use crate::cluster::wire::ReadRequest;
+use crate::cluster::wire::{ReadOp, ReadRequest};
 use crate::tenant::TenantId;
 
 fn not_clustered() -> ApiError {
@@ -33,8 +33,9 @@ pub(crate) async fn status(
 
 /// `POST /internal/cluster/read`: one owner's part of a fan-out. The
 /// caller's credential came along with the request and is checked here
-/// like any read: the tenant must be one it may read, and its policy's
-/// matchers are appended again.
+/// like any read: the tenant must be one it may read, its policy's
+/// matchers are appended again, a restricted caller gets no head
+/// statistics and only the metadata of metrics it may see.
 pub(crate) async fn read(
     State(state): State<AppState>,
     reader: Reader,
@@ -63,7 +64,19 @@ pub(crate) async fn read(
         }
         let scope = reader.scope(&storage)?;
         let matchers = scope.bind_matchers(user)?;
-        let reply = cluster.serve_read(&req, &matchers)?;
+        if reader.is_restricted() && req.op == ReadOp::TsdbStatus {
+            return Err(ApiError::Forbidden(
+                "status/tsdb covers the whole tenant; the caller's policy restricts which series it may see".into(),
+            ));
+        }
+        let mut reply = cluster.serve_read(&req, &matchers)?;
+        if reader.is_restricted() && !reply.metadata.is_empty() {
+            // Metadata of metrics the policy hides stays hidden: only
+            // names of series the caller may select, over every partition
+            // (this read fans out again, each owner applying the policy).
+            let visible = scope.label_values("__name__", &[], i64::MIN / 2, i64::MAX / 2)?;
+            reply.metadata.retain(|m| visible.contains(&m.metric));
+        }
         serde_json::to_vec(&reply).map_err(|e| ApiError::Internal(format!("encoding a read: {e}")))
     })
     .await?;

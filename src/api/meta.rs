@@ -214,7 +214,8 @@ pub(crate) async fn metadata(
         };
         let mut out: Vec<crate::storage::MetricMetadata> = Vec::new();
         for t in scope.tenants() {
-            for m in s.metadata(t, metric.as_deref(), None) {
+            // The partition owners' in cluster mode, this node's otherwise.
+            for m in reader.source(s).metadata(t, metric.as_deref())? {
                 let seen = out.iter().any(|x| x.metric == m.metric);
                 if !seen && visible.as_ref().is_none_or(|v| v.contains(&m.metric)) {
                     out.push(m);

@@ -1,6 +1,7 @@
 //! `GET /api/v1/status/tsdb`: cardinality statistics of the caller's
 //! tenant head, the explorer that finds the one label whose values exploded
-//! (`API.serveTSDBStatus` in `web/api/v1/api.go`).
+//! (`API.serveTSDBStatus` in `web/api/v1/api.go`). In cluster mode the
+//! heads are those of the tenant's partitions, wherever they are owned.
 
 use axum::extract::State;
 use axum::Json;
@@ -21,13 +22,6 @@ pub(crate) async fn status_tsdb(
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     let limit = parse_limit(params.get("limit"))?;
-    if state.cluster().is_some() {
-        // The node's own storage holds no samples in cluster mode; an
-        // empty answer would look like an empty tenant.
-        return Err(ApiError::BadData(
-            "/api/v1/status/tsdb is not available in cluster mode yet (the statistics live on the partition owners)".into(),
-        ));
-    }
     let tenant = reader.single_tenant("/api/v1/status/tsdb")?;
     // The statistics cover the whole tenant head; a caller whose policy
     // narrows its view would learn about series it may not see.
@@ -37,7 +31,9 @@ pub(crate) async fn status_tsdb(
         ));
     }
     let storage = state.require_storage()?;
-    let status = blocking(move || Ok(storage.tsdb_status(&tenant, limit))).await?;
+    // In cluster mode the owners of the tenant's partitions answer, and
+    // their heads' statistics are summed before ranking.
+    let status = blocking(move || Ok(reader.source(&storage).tsdb_status(&tenant, limit)?)).await?;
     Ok(Json(json!({"status": "success", "data": to_json(&status)})))
 }
 

@@ -311,7 +311,11 @@ pub(crate) async fn list_tenants(
 
 /// `DELETE /api/v1/admin/tenants/{tenant}?confirm={tenant}`: deletes all
 /// of the tenant's data (head, WAL, blocks, metadata, push groups, usage),
-/// logged as an audit line. Nothing of another tenant is touched.
+/// logged as an audit line. Nothing of another tenant is touched. In
+/// cluster mode the deletion is logged to every partition and answered
+/// once the log holds it (`deleted` is then true: whether the tenant held
+/// data is known only to the owners); usage and push groups are forgotten
+/// on the node that took the request.
 pub(crate) async fn delete_tenant(
     State(state): State<AppState>,
     reader: Reader,
@@ -319,12 +323,6 @@ pub(crate) async fn delete_tenant(
     params: Params,
 ) -> Result<Response, ApiError> {
     state.authenticator().authorize_admin(&reader.0)?;
-    if state.cluster().is_some() {
-        // The tenant's data lives in the partitions' storages and the log.
-        return Err(ApiError::BadData(
-            "deleting a tenant is not supported in cluster mode yet: its data is spread over the partitions and the log".into(),
-        ));
-    }
     let tenant =
         TenantId::new(&name).map_err(|e| ApiError::BadData(format!("invalid tenant: {e}")))?;
     if params.get("confirm") != Some(tenant.as_str()) {
@@ -336,8 +334,17 @@ pub(crate) async fn delete_tenant(
     let by = reader.0.credential.clone();
     let st = state.clone();
     let t = tenant.clone();
+    let cluster = state.cluster().cloned();
     let existed = blocking(move || {
-        let existed = storage.delete_tenant(&t)?;
+        // Cluster mode: the tenant's samples, metadata and exemplars live
+        // in the partitions' storages; a record in every partition has
+        // each owner delete them, after everything logged before it.
+        // The node's own storage holds the rest (push groups).
+        let logged = match &cluster {
+            Some(c) => c.publish_deletion(&t)? > 0,
+            None => false,
+        };
+        let existed = storage.delete_tenant(&t)? || logged;
         st.push_groups().forget(&t);
         st.metrics().usage().forget(&t);
         st.metrics().usage().persist(&storage);

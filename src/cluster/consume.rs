@@ -23,9 +23,9 @@ use parking_lot::Mutex;
 
 use super::coverage::{self, Coverage};
 use super::node::Inner;
-use super::wire::{decode, TENANT_HEADER};
+use super::wire::{decode, Decoded, TENANT_HEADER};
 use super::{subject, ClusterError};
-use crate::storage::{SeriesInput, Storage, StorageConfig};
+use crate::storage::{ExemplarInput, SeriesInput, Storage, StorageConfig, StorageError};
 use crate::tenant::TenantId;
 
 /// Most log messages applied in one storage call.
@@ -294,34 +294,10 @@ async fn apply(inner: &Arc<Inner>, owned: &Arc<Owned>, batch: Vec<async_nats::je
                         continue;
                     }
                 };
-                let refs = decoded.label_refs();
-                let inputs: Vec<SeriesInput<'_>> = refs
-                    .iter()
-                    .zip(&decoded.samples)
-                    .zip(&decoded.histograms)
-                    .map(|((l, s), h)| SeriesInput {
-                        labels: l,
-                        samples: s,
-                        histograms: h,
-                    })
-                    .collect();
-                let with_st = decoded
-                    .batch
-                    .series
-                    .iter()
-                    .any(|s| !s.start_times.is_empty());
-                let r = if with_st {
-                    let sts: Vec<&[i64]> = decoded
-                        .batch
-                        .series
-                        .iter()
-                        .map(|s| s.start_times.as_slice())
-                        .collect();
-                    storage.append_with_start_times(tenant, &inputs, &sts)
-                } else {
-                    storage.append(tenant, &inputs)
-                };
-                r.map_err(|e| (*seq, e.to_string()))?;
+                store(&storage, tenant, &decoded).map_err(|e| (*seq, e.to_string()))?;
+                if decoded.batch.delete_tenant_at != 0 {
+                    cov.lock().deleted(tenant);
+                }
                 cov.lock().applied(*seq, tenant, decoded.newest());
             }
             Ok::<_, (u64, String)>(())
@@ -361,4 +337,49 @@ async fn apply(inner: &Arc<Inner>, owned: &Arc<Owned>, batch: Vec<async_nats::je
         .replayed_messages
         .fetch_add(replayed as u64, Ordering::Relaxed);
     owned.consumed.store(last, Ordering::Release);
+}
+
+/// Stores one decoded message: its samples and histograms, then its
+/// exemplars (of series now held) and its metadata, then a deletion of
+/// the tenant it records. An `Err` is a storage
+/// failure worth retrying; refusals of single samples or exemplars are
+/// the storage's to count, as on one node.
+fn store(storage: &Storage, tenant: &TenantId, decoded: &Decoded) -> Result<(), StorageError> {
+    let refs = decoded.label_refs();
+    let mut inputs = Vec::with_capacity(refs.len());
+    let mut sts: Vec<&[i64]> = Vec::with_capacity(refs.len());
+    let mut exemplars = Vec::new();
+    for (i, labels) in refs.iter().enumerate() {
+        let (samples, histograms) = (&decoded.samples[i], &decoded.histograms[i]);
+        if !samples.is_empty() || !histograms.is_empty() {
+            inputs.push(SeriesInput {
+                labels,
+                samples,
+                histograms,
+            });
+            sts.push(&decoded.batch.series[i].start_times);
+        }
+        if !decoded.exemplars[i].is_empty() {
+            exemplars.push(ExemplarInput {
+                labels,
+                exemplars: &decoded.exemplars[i],
+            });
+        }
+    }
+    if !inputs.is_empty() {
+        if sts.iter().any(|s| !s.is_empty()) {
+            storage.append_with_start_times(tenant, &inputs, &sts)?;
+        } else {
+            storage.append(tenant, &inputs)?;
+        }
+    }
+    if !exemplars.is_empty() {
+        storage.append_exemplars(tenant, &exemplars)?;
+    }
+    storage.record_metadata(tenant, &decoded.metadata)?;
+    if decoded.batch.delete_tenant_at != 0 {
+        let existed = storage.delete_tenant(tenant)?;
+        tracing::warn!(target: "audit", tenant = %tenant, existed, "tenant deleted in a partition");
+    }
+    Ok(())
 }

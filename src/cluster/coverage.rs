@@ -98,6 +98,13 @@ impl Coverage {
         }
     }
 
+    /// Forgets what was applied of `tenant`, now deleted: its earlier
+    /// messages have no effect left to cover, so they no longer hold the
+    /// covered sequence back.
+    pub fn deleted(&mut self, tenant: &TenantId) {
+        self.tenants.remove(tenant);
+    }
+
     /// The sequence a block of `tenant` flushed at `boundary` covers.
     pub fn covered(&self, tenant: &TenantId, boundary: i64) -> u64 {
         let mut first = self.applied.saturating_add(1);
@@ -155,6 +162,19 @@ mod tests {
         assert_eq!(c.covered(&t("a"), 150), 1);
         assert_eq!(c.covered(&t("a"), 100), 0);
         assert_eq!(c.covered(&t("a"), 201), 3);
+    }
+
+    #[test]
+    fn a_deleted_tenant_holds_nothing_back() {
+        let mut c = Coverage::new(0);
+        c.applied(1, &t("b"), Some(50));
+        c.applied(2, &t("a"), Some(100));
+        assert_eq!(c.covered(&t("a"), 1000), 0);
+        // b is deleted by message 3: its message 1 has nothing left to cover.
+        c.deleted(&t("b"));
+        c.applied(3, &t("b"), None);
+        assert_eq!(c.covered(&t("a"), 1000), 3);
+        assert_eq!(c.covered(&t("a"), 100), 1);
     }
 
     #[test]

@@ -10,15 +10,16 @@
 //! the tenant's partitions and merge.
 //!
 //! - `partition.rs` — which partition a series goes to.
-//! - `wire.rs` — log messages and the internal read protocol.
+//! - `wire/` — log messages (`mod.rs`) and the internal read protocol
+//!   (`read.rs`).
 //! - `node.rs` — connecting, the stream and buckets, publishing.
 //! - `pieces.rs` — a write split into log messages, and their ids.
 //! - `leases.rs` — the lease loop: registration, renewal, takeover, release.
 //! - `consume.rs` — one owned partition: its storage and its consumer.
 //! - `coverage.rs` — which log sequences shipped blocks cover, so a
 //!   takeover replays only the rest.
-//! - `reads.rs` — the read fan-out (a [`crate::storage::ReadSource`]) and
-//!   the owner's side of it.
+//! - `reads.rs` — the read fan-out (a [`crate::storage::ReadSource`]).
+//! - `serve.rs` — the owner's side of it.
 
 mod consume;
 mod coverage;
@@ -27,6 +28,7 @@ mod node;
 pub mod partition;
 mod pieces;
 mod reads;
+mod serve;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -56,6 +58,8 @@ pub const READ_PATH: &str = "/internal/cluster/read";
 pub struct ClusterConfig {
     /// NATS server URLs.
     pub nats_urls: Vec<String>,
+    /// Credentials and TLS files for NATS.
+    pub nats_auth: NatsAuth,
     /// This node's unique name.
     pub node_id: String,
     /// Where other nodes reach this node's HTTP API.
@@ -74,6 +78,18 @@ pub struct ClusterConfig {
     pub shard_default: u32,
     /// Per-tenant shard sizes.
     pub shard_overrides: HashMap<TenantId, u32>,
+}
+
+/// How this node authenticates to NATS and checks its servers (files
+/// checked readable when the config was resolved).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NatsAuth {
+    /// A credentials file (user JWT and NKey seed).
+    pub creds: Option<std::path::PathBuf>,
+    /// PEM CA certificates; given, TLS is required.
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// PEM client certificate and key.
+    pub tls_client: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl ClusterConfig {

@@ -11,10 +11,10 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 
 use super::consume::Owned;
-use super::pieces::{message_id, split};
+use super::pieces::{deletion, message_id, split, split_extras};
 use super::wire::TENANT_HEADER;
 use super::{subject, ClusterConfig, ClusterError, LEASES_BUCKET, NODES_BUCKET, STREAM};
-use crate::storage::{SeriesInput, StorageConfig, StorageError};
+use crate::storage::{ExemplarInput, MetricMetadata, SeriesInput, StorageConfig, StorageError};
 use crate::tenant::TenantId;
 
 /// How long a write may spend publishing (all attempts) before it is
@@ -128,15 +128,30 @@ impl Cluster {
         template: StorageConfig,
     ) -> Result<Cluster, ClusterError> {
         let urls = cfg.nats_urls.join(",");
-        let client = async_nats::ConnectOptions::new()
+        let failed = |why: String| ClusterError::Connect {
+            urls: urls.clone(),
+            why,
+        };
+        let mut opts = async_nats::ConnectOptions::new()
             .name(format!("tessera-{}", cfg.node_id))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(Duration::from_secs(5));
+        let auth = &cfg.nats_auth;
+        if let Some(creds) = &auth.creds {
+            opts = opts
+                .credentials_file(creds)
+                .await
+                .map_err(|e| failed(format!("cluster.nats_creds {}: {e}", creds.display())))?;
+        }
+        if let Some(ca) = &auth.tls_ca {
+            opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let Some((cert, key)) = &auth.tls_client {
+            opts = opts.add_client_certificate(cert.clone(), key.clone());
+        }
+        let client = opts
             .connect(cfg.nats_urls.clone())
             .await
-            .map_err(|e| ClusterError::Connect {
-                urls: urls.clone(),
-                why: e.to_string(),
-            })?;
+            .map_err(|e| failed(e.to_string()))?;
         let js = jetstream::new(client);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         let (stream, leases, nodes) = loop {
@@ -201,8 +216,46 @@ impl Cluster {
         start_times: Option<&[&[i64]]>,
     ) -> Result<Vec<usize>, StorageError> {
         let (messages, too_large) = split(&self.inner.cfg, tenant, batch, start_times);
+        self.send(tenant, messages)?;
+        Ok(too_large)
+    }
+
+    /// Publishes a request's metric metadata and exemplars to the log
+    /// (blocking, after its samples: the owners store exemplars of series
+    /// they hold), acknowledged as [`Cluster::publish`]'s messages are.
+    pub fn publish_extras(
+        &self,
+        tenant: &TenantId,
+        metadata: &[MetricMetadata],
+        exemplars: &[ExemplarInput<'_>],
+    ) -> Result<(), StorageError> {
+        let messages = split_extras(&self.inner.cfg, tenant, metadata, exemplars);
+        self.send(tenant, messages)
+    }
+
+    /// Logs the deletion of `tenant` in every partition (blocking); each
+    /// owner deletes the tenant's data in its partition (storage and
+    /// shipped blocks) when it consumes the record, after everything
+    /// written before it. Returns how many partitions got the record.
+    pub fn publish_deletion(&self, tenant: &TenantId) -> Result<u32, StorageError> {
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_millis() as i64);
+        let messages = deletion(&self.inner.cfg, at);
+        let n = messages.len() as u32;
+        self.send(tenant, messages)?;
+        Ok(n)
+    }
+
+    /// Sends `(partition, piece, payload)` messages and waits for every
+    /// acknowledgement.
+    fn send(
+        &self,
+        tenant: &TenantId,
+        messages: Vec<(u32, u32, Vec<u8>)>,
+    ) -> Result<(), StorageError> {
         if messages.is_empty() {
-            return Ok(too_large);
+            return Ok(());
         }
         let inner = &self.inner;
         let deadline = tokio::time::Instant::now() + PUBLISH_TIMEOUT;
@@ -229,7 +282,7 @@ impl Cluster {
                     .counters
                     .duplicate_messages
                     .fetch_add(dup, Ordering::Relaxed);
-                Ok(too_large)
+                Ok(())
             }
             Err(e) => {
                 inner

@@ -11,15 +11,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 
 use parking_lot::Mutex;
 
 use super::node::{Cluster, Inner};
 use super::wire::{ReadOp, ReadReply, ReadRequest, WireMatcher, WireRead};
 use super::READ_PATH;
-use crate::model::{Labels, Sample};
-use crate::storage::{EachSeries, Matcher, ReadSource, SeriesValues, StorageError, TenantReader};
+use crate::model::{Exemplar, Labels, Sample};
+use crate::storage::{
+    EachSeries, ExemplarSeries, HeadPairs, Matcher, MetricMetadata, ReadSource, SeriesValues,
+    StorageError, TenantReader, TsdbStatus,
+};
 use crate::tenant::TenantId;
 
 /// Most bytes of an owner's answer kept in an error message.
@@ -83,7 +85,7 @@ impl Cluster {
         req: &ReadRequest,
         matchers: &[Matcher],
     ) -> Result<ReadReply, StorageError> {
-        serve_local(&self.inner, req, matchers)
+        super::serve::serve_local(&self.inner, req, matchers)
     }
 }
 
@@ -96,6 +98,61 @@ impl ReadSource for ClusterReads {
             maxt,
         })
     }
+
+    /// Each owner's exemplars, merged by series; a series two owners
+    /// answer for (a takeover's overlap) keeps one exemplar per timestamp.
+    fn exemplars(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<ExemplarSeries>, StorageError> {
+        let mut merged: BTreeMap<Labels, Vec<Exemplar>> = BTreeMap::new();
+        for reply in self.fetch(tenant, start, end, ReadOp::Exemplars, matchers)? {
+            for s in reply.exemplars {
+                let s = s.into_series();
+                let have = merged.entry(s.labels).or_default();
+                have.extend(s.exemplars);
+                have.sort_by_key(|e| e.t);
+                have.dedup_by_key(|e| e.t);
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .map(|(labels, exemplars)| ExemplarSeries { labels, exemplars })
+            .collect())
+    }
+
+    /// The metadata every owner holds (each metric's lives in the
+    /// partition its name hashes to), by metric name.
+    fn metadata(
+        &self,
+        tenant: &TenantId,
+        metric: Option<&str>,
+    ) -> Result<Vec<MetricMetadata>, StorageError> {
+        let op = ReadOp::Metadata {
+            metric: metric.map(str::to_string),
+        };
+        let mut by_name = BTreeMap::new();
+        for reply in self.fetch(tenant, 0, 0, op, &[])? {
+            for m in reply.metadata {
+                by_name.entry(m.metric.clone()).or_insert(m);
+            }
+        }
+        Ok(by_name.into_values().collect())
+    }
+
+    /// Every owned partition's head statistics, summed
+    /// ([`TsdbStatus::merge`]): the same lists one node holding all the
+    /// series would rank.
+    fn tsdb_status(&self, tenant: &TenantId, limit: usize) -> Result<TsdbStatus, StorageError> {
+        let mut heads = Vec::new();
+        for reply in self.fetch(tenant, 0, 0, ReadOp::TsdbStatus, &[])? {
+            heads.extend(reply.heads.into_iter().map(HeadPairs::from));
+        }
+        Ok(TsdbStatus::merge(&heads, limit))
+    }
 }
 
 struct ClusterReader<'a> {
@@ -105,7 +162,7 @@ struct ClusterReader<'a> {
     maxt: i64,
 }
 
-type Merged = BTreeMap<Labels, SeriesValues>;
+pub(crate) type Merged = BTreeMap<Labels, SeriesValues>;
 
 impl ClusterReader<'_> {
     fn fetch(&self, op: ReadOp, matchers: &[Matcher]) -> Result<Vec<ReadReply>, StorageError> {
@@ -186,13 +243,13 @@ impl TenantReader for ClusterReader<'_> {
     }
 }
 
-fn limited(set: BTreeSet<String>, limit: Option<usize>) -> Vec<String> {
+pub(crate) fn limited(set: BTreeSet<String>, limit: Option<usize>) -> Vec<String> {
     set.into_iter().take(limit.unwrap_or(usize::MAX)).collect()
 }
 
 /// Adds a series to `merged`, keeping one sample and one histogram per
 /// timestamp.
-fn merge_series(merged: &mut Merged, labels: Labels, v: SeriesValues) {
+pub(crate) fn merge_series(merged: &mut Merged, labels: Labels, v: SeriesValues) {
     match merged.get_mut(&labels) {
         None => {
             merged.insert(labels, v);
@@ -348,9 +405,11 @@ impl ClusterReads {
     ) -> Result<ReadReply, StorageError> {
         let inner = self.inner.clone();
         if owner == inner.cfg.node_id {
-            return tokio::task::spawn_blocking(move || serve_local(&inner, &req, &matchers))
-                .await
-                .map_err(|e| StorageError::Cluster(format!("local read task failed: {e}")))?;
+            return tokio::task::spawn_blocking(move || {
+                super::serve::serve_local(&inner, &req, &matchers)
+            })
+            .await
+            .map_err(|e| StorageError::Cluster(format!("local read task failed: {e}")))?;
         }
         let Some(url) = url else {
             return Err(StorageError::Cluster(format!(
@@ -412,93 +471,4 @@ impl ClusterReads {
         }
         Ok(waits.clone())
     }
-}
-
-fn serve_local(
-    inner: &Inner,
-    req: &ReadRequest,
-    matchers: &[Matcher],
-) -> Result<ReadReply, StorageError> {
-    let tenant = TenantId::new(&req.tenant)?;
-    let me = &inner.cfg.node_id;
-    let mut owned = Vec::with_capacity(req.partitions.len());
-    for p in &req.partitions {
-        let o = inner.owned.lock().get(p).cloned().ok_or_else(|| {
-            StorageError::Cluster(format!(
-                "node {me} does not own partition {p} (ownership moved); retry"
-            ))
-        })?;
-        owned.push(o);
-    }
-    let deadline = Instant::now() + inner.cfg.strong_read_timeout;
-    for &(p, seq) in &req.wait {
-        let Some(o) = owned.iter().find(|o| o.partition == p) else {
-            continue;
-        };
-        if !o.wait_for(seq, deadline) {
-            return Err(StorageError::Cluster(format!(
-                "strong read: partition {p} on node {me} has consumed the log to sequence {}, \
-                 the read needs {seq}; gave up after {:?}",
-                o.consumed(),
-                inner.cfg.strong_read_timeout
-            )));
-        }
-    }
-    let mut reply = ReadReply::default();
-    match &req.op {
-        ReadOp::Select { with_st } => {
-            let mut merged = Merged::new();
-            let limit = req.max_samples.unwrap_or(usize::MAX);
-            let mut held = 0usize;
-            for o in &owned {
-                let q = o.storage.querier(&tenant, req.mint, req.maxt);
-                q.select_each_st(matchers, *with_st, &mut |l, v| {
-                    held += v.samples.len() + v.histograms.len();
-                    merge_series(&mut merged, l, v);
-                    held <= limit
-                })?;
-                if held > limit {
-                    return Err(StorageError::TooManySamples(limit));
-                }
-            }
-            reply.series = merged
-                .iter()
-                .map(|(l, v)| WireRead::new(l, &v.samples, &v.histograms, v.start_times.clone()))
-                .collect();
-        }
-        ReadOp::Labels => {
-            let mut set = BTreeSet::new();
-            for o in &owned {
-                set.extend(
-                    o.storage
-                        .querier(&tenant, req.mint, req.maxt)
-                        .select_labels(matchers)?,
-                );
-            }
-            reply.series = set
-                .iter()
-                .map(|l| WireRead::new(l, &[], &[], Vec::new()))
-                .collect();
-        }
-        ReadOp::Names { limit } => {
-            let mut set = BTreeSet::new();
-            for o in &owned {
-                set.extend(
-                    o.storage
-                        .querier(&tenant, req.mint, req.maxt)
-                        .label_names(matchers, *limit)?,
-                );
-            }
-            reply.strings = limited(set, *limit);
-        }
-        ReadOp::Values { name, limit } => {
-            let mut set = BTreeSet::new();
-            for o in &owned {
-                let q = o.storage.querier(&tenant, req.mint, req.maxt);
-                set.extend(q.label_values(name, matchers, *limit)?);
-            }
-            reply.strings = limited(set, *limit);
-        }
-    }
-    Ok(reply)
 }

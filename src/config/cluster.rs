@@ -2,12 +2,13 @@
 //! NATS JetStream ingest log. Absent (no `nats_url`), the server is a
 //! single node exactly as without this section.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::{ConfigError, PromDuration};
-use crate::cluster::ClusterConfig;
+use crate::cluster::{ClusterConfig, NatsAuth};
 
 /// `cluster:`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -30,6 +31,15 @@ pub struct ClusterSection {
     pub retention: Option<PromDuration>,
     /// Longest a `X-Read-Consistency: strong` read waits for the owners.
     pub strong_read_timeout: PromDuration,
+    /// A NATS credentials file (user JWT and NKey seed, `nsc`'s `.creds`).
+    pub nats_creds: Option<PathBuf>,
+    /// PEM CA certificates the NATS servers' TLS certificates must chain
+    /// to; given, TLS is required.
+    pub nats_tls_ca: Option<PathBuf>,
+    /// PEM client certificate for NATS TLS (with `nats_tls_key`).
+    pub nats_tls_cert: Option<PathBuf>,
+    /// PEM private key of `nats_tls_cert`.
+    pub nats_tls_key: Option<PathBuf>,
 }
 
 impl Default for ClusterSection {
@@ -43,6 +53,10 @@ impl Default for ClusterSection {
             lease_ttl: PromDuration(Duration::from_secs(10)),
             retention: None,
             strong_read_timeout: PromDuration(Duration::from_secs(10)),
+            nats_creds: None,
+            nats_tls_ca: None,
+            nats_tls_cert: None,
+            nats_tls_key: None,
         }
     }
 }
@@ -74,6 +88,18 @@ pub struct ClusterFlags {
     /// Longest wait of a strongly consistent read [default: 10s].
     #[arg(long = "cluster.strong-read-timeout")]
     pub strong_read_timeout: Option<PromDuration>,
+    /// NATS credentials file (.creds) [default: none].
+    #[arg(long = "cluster.nats-creds")]
+    pub nats_creds: Option<PathBuf>,
+    /// PEM CA certificates for NATS TLS; requires TLS [default: none].
+    #[arg(long = "cluster.nats-tls-ca")]
+    pub nats_tls_ca: Option<PathBuf>,
+    /// PEM client certificate for NATS TLS [default: none].
+    #[arg(long = "cluster.nats-tls-cert")]
+    pub nats_tls_cert: Option<PathBuf>,
+    /// PEM private key of the client certificate [default: none].
+    #[arg(long = "cluster.nats-tls-key")]
+    pub nats_tls_key: Option<PathBuf>,
 }
 
 /// Most partitions a log may have.
@@ -106,6 +132,49 @@ impl ClusterSection {
         if let Some(v) = f.strong_read_timeout {
             self.strong_read_timeout = v;
         }
+        for (mine, flag) in [
+            (&mut self.nats_creds, &f.nats_creds),
+            (&mut self.nats_tls_ca, &f.nats_tls_ca),
+            (&mut self.nats_tls_cert, &f.nats_tls_cert),
+            (&mut self.nats_tls_key, &f.nats_tls_key),
+        ] {
+            if flag.is_some() {
+                mine.clone_from(flag);
+            }
+        }
+    }
+
+    /// The NATS credentials and TLS files, relative paths joined to
+    /// `base_dir`; each must be a readable file, and a client certificate
+    /// comes with its key.
+    fn nats_auth(&self, base_dir: &Path) -> Result<NatsAuth, ConfigError> {
+        let file = |key: &str, p: &Option<PathBuf>| -> Result<Option<PathBuf>, ConfigError> {
+            let Some(p) = p else { return Ok(None) };
+            let path = base_dir.join(p);
+            std::fs::File::open(&path).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "cluster.{key}: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?;
+            Ok(Some(path))
+        };
+        let client = match (
+            file("nats_tls_cert", &self.nats_tls_cert)?,
+            file("nats_tls_key", &self.nats_tls_key)?,
+        ) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => return Err(ConfigError::Invalid(
+                "cluster.nats_tls_cert and cluster.nats_tls_key go together: set both or neither"
+                    .into(),
+            )),
+        };
+        Ok(NatsAuth {
+            creds: file("nats_creds", &self.nats_creds)?,
+            tls_ca: file("nats_tls_ca", &self.nats_tls_ca)?,
+            tls_client: client,
+        })
     }
 
     /// The cluster settings, `None` without `nats_url`.
@@ -114,6 +183,7 @@ impl ClusterSection {
         listen: std::net::SocketAddr,
         block_range: Duration,
         has_bucket: bool,
+        base_dir: &Path,
     ) -> Result<Option<ClusterConfig>, ConfigError> {
         let Some(url) = self.nats_url.as_deref().map(str::trim) else {
             return Ok(None);
@@ -187,8 +257,10 @@ impl ClusterSection {
                 "cluster.retention ({retention:?}) must be at least the block range ({block_range:?})"
             ));
         }
+        let nats_auth = self.nats_auth(base_dir)?;
         Ok(Some(ClusterConfig {
             nats_urls: urls,
+            nats_auth,
             node_id,
             advertise_url,
             partitions: self.partitions,

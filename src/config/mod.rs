@@ -488,6 +488,7 @@ impl Config {
             self.listen,
             self.block_range.0,
             storage.object_storage.is_some(),
+            &self.base_dir,
         )?;
         let mut shard_overrides = HashMap::new();
         let mut rate_overrides = HashMap::new();

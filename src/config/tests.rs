@@ -379,6 +379,57 @@ cluster:
     assert!(single.server_config().unwrap().cluster.is_none());
 }
 
+/// NATS credentials and TLS files: relative paths are the config file's
+/// directory's, each must be readable, a client certificate needs its key,
+/// and the flags override the file.
+#[test]
+fn cluster_nats_files_resolve_and_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["ca.pem", "n.creds", "c.pem", "k.pem", "other.pem"] {
+        std::fs::write(dir.path().join(f), "x").unwrap();
+    }
+    let load = |section: &str, flags: &[&str]| {
+        let yaml = format!(
+            "object_storage: {{url: \"s3://b/p\"}}\ncluster: {{nats_url: \"nats://n1:4222\", node_id: a, {section}}}\n"
+        );
+        let path = dir.path().join("c.yml");
+        std::fs::write(&path, yaml).unwrap();
+        let mut args = vec!["serve", "--config", path.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let cli = Cli::try_parse_from(args).unwrap();
+        Config::from_flags(&cli.flags)
+            .and_then(|c| c.server_config())
+            .map(|sc| sc.cluster.expect("cluster mode").nats_auth)
+            .map_err(|e| e.to_string())
+    };
+    let a = load(
+        "nats_creds: n.creds, nats_tls_ca: ca.pem, nats_tls_cert: c.pem, nats_tls_key: k.pem",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(a.creds, Some(dir.path().join("n.creds")));
+    assert_eq!(a.tls_ca, Some(dir.path().join("ca.pem")));
+    assert_eq!(
+        a.tls_client,
+        Some((dir.path().join("c.pem"), dir.path().join("k.pem")))
+    );
+    let other = dir.path().join("other.pem");
+    let a = load(
+        "nats_tls_ca: ca.pem",
+        &["--cluster.nats-tls-ca", other.to_str().unwrap()],
+    )
+    .unwrap();
+    assert_eq!(a.tls_ca, Some(other));
+    assert_eq!(load("", &[]).unwrap(), crate::cluster::NatsAuth::default());
+    let e = load("nats_creds: missing.creds", &[]).unwrap_err();
+    assert!(
+        e.contains("cluster.nats_creds") && e.contains("missing.creds"),
+        "{e}"
+    );
+    let e = load("nats_tls_cert: c.pem", &[]).unwrap_err();
+    assert!(e.contains("cluster.nats_tls_key"), "{e}");
+}
+
 #[test]
 fn bad_cluster_settings_name_the_key() {
     let cases = [

@@ -43,7 +43,7 @@ pub use bucket::ObjectStorageConfig;
 pub use bucket_api::BucketStatus;
 pub use error::{Result, StorageError};
 pub use exemplars::{ExemplarInput, ExemplarOutcome, ExemplarSeries, ExemplarStats};
-pub use head::cardinality::{CardinalityStat, Newest, TsdbStatus};
+pub use head::cardinality::{CardinalityStat, HeadPairs, Newest, TsdbStatus};
 pub use index::{MatchOp, Matcher};
 pub use limits::SeriesLimits;
 pub use metadata::MetricMetadata;
@@ -518,6 +518,15 @@ impl Storage {
     /// list (an empty status for an unknown tenant).
     pub fn tsdb_status(&self, tenant: &TenantId, limit: usize) -> TsdbStatus {
         head::cardinality::status_of(self.partition(tenant).as_deref().map(|p| &p.head), limit)
+    }
+
+    /// The tenant's head statistics in a form that adds up across the
+    /// partitions of a cluster ([`TsdbStatus::merge`]); empty for an
+    /// unknown tenant.
+    pub fn head_pairs(&self, tenant: &TenantId) -> HeadPairs {
+        self.partition(tenant)
+            .map(|p| p.head.head_pairs())
+            .unwrap_or_default()
     }
 
     /// Tenants with a partition. For operators (self-metrics, admin), never

@@ -7,7 +7,7 @@
 use crate::model::Labels;
 use crate::storage::error::Result;
 use crate::storage::index::Matcher;
-use crate::storage::{ExemplarSeries, Querier, SeriesValues, Storage};
+use crate::storage::{ExemplarSeries, MetricMetadata, Querier, SeriesValues, Storage, TsdbStatus};
 use crate::tenant::TenantId;
 
 /// A callback taking one series and its values: float samples and native
@@ -45,20 +45,21 @@ pub trait ReadSource: Send + Sync {
     fn reader<'a>(&'a self, tenant: &TenantId, mint: i64, maxt: i64) -> Box<dyn TenantReader + 'a>;
 
     /// `tenant`'s exemplars in `[start, end]` of series matching every
-    /// matcher. Only a node's own storage keeps exemplars; other sources
-    /// (cluster mode) say so instead of answering with nothing.
+    /// matcher, series in label order.
     fn exemplars(
         &self,
         tenant: &TenantId,
         matchers: &[Matcher],
         start: i64,
         end: i64,
-    ) -> Result<Vec<ExemplarSeries>> {
-        let _ = (tenant, matchers, start, end);
-        Err(crate::storage::StorageError::Cluster(
-            "exemplars are not stored in cluster mode".into(),
-        ))
-    }
+    ) -> Result<Vec<ExemplarSeries>>;
+
+    /// `tenant`'s metric metadata (of `metric` only, if given), sorted by
+    /// metric name. Not narrowed by any policy: the caller filters.
+    fn metadata(&self, tenant: &TenantId, metric: Option<&str>) -> Result<Vec<MetricMetadata>>;
+
+    /// `tenant`'s head cardinality statistics, top `limit` of each list.
+    fn tsdb_status(&self, tenant: &TenantId, limit: usize) -> Result<TsdbStatus>;
 }
 
 impl TenantReader for Querier {
@@ -102,5 +103,15 @@ impl ReadSource for Storage {
         end: i64,
     ) -> Result<Vec<ExemplarSeries>> {
         Ok(Storage::exemplars(self, tenant, matchers, start, end))
+    }
+
+    fn metadata(&self, tenant: &TenantId, metric: Option<&str>) -> Result<Vec<MetricMetadata>> {
+        let mut out = Storage::metadata(self, tenant, metric, None);
+        out.sort_by(|a, b| a.metric.cmp(&b.metric));
+        Ok(out)
+    }
+
+    fn tsdb_status(&self, tenant: &TenantId, limit: usize) -> Result<TsdbStatus> {
+        Ok(Storage::tsdb_status(self, tenant, limit))
     }
 }

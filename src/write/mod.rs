@@ -276,23 +276,30 @@ impl<'a> Pipeline<'a> {
         Ok(outcome)
     }
 
-    /// Records metadata (the latest entry per metric wins).
+    /// Records metadata (the latest entry per metric wins): in storage on
+    /// a single node; in cluster mode through the log, so the owner of the
+    /// partition the metric's name hashes to holds it for every node.
     pub fn record_metadata(
         &self,
         tenant: &TenantId,
         entries: &[MetricMetadata],
     ) -> Result<(), WriteError> {
-        Ok(self.storage.record_metadata(tenant, entries)?)
+        match self.cluster {
+            Some(c) => Ok(c.publish_extras(tenant, entries, &[])?),
+            None => Ok(self.storage.record_metadata(tenant, entries)?),
+        }
     }
 
     /// The exemplar hand-off: every ingest path passes the exemplars it
     /// decoded here, after their samples are stored. They go to the
     /// tenant's exemplar storage; every one not stored (refused by it, or
-    /// `invalid` ones the decoder already refused, or all of them in
-    /// cluster mode, whose log carries no exemplars) is counted in
+    /// `invalid` ones the decoder already refused) is counted in
     /// `tessera_exemplars_discarded_total`, and the request still succeeds
     /// for its samples. Returns how many were written (stored, or already
-    /// held: Prometheus counts a duplicate as written).
+    /// held: Prometheus counts a duplicate as written). In cluster mode they
+    /// go through the log after the samples, and the owner of each series'
+    /// partition stores them; as for samples, what it refuses later is not
+    /// reported back (every published exemplar counts as written).
     pub fn exemplars(
         &self,
         tenant: &TenantId,
@@ -311,10 +318,10 @@ impl<'a> Pipeline<'a> {
     ) -> Result<ExemplarsStored, WriteError> {
         let sent: u64 = inputs.iter().map(|i| i.exemplars.len() as u64).sum();
         let mut done = ExemplarsStored::default();
-        if sent > 0 && self.cluster.is_some() {
-            done.refusals
-                .push(format!("{sent} in cluster mode, which keeps no exemplars"));
-            done.discarded = sent;
+        if let (true, Some(c)) = (sent > 0, self.cluster) {
+            // The owners store them when they consume the log.
+            c.publish_extras(tenant, &[], inputs)?;
+            done.written = sent;
         } else if sent > 0 {
             let o = self.storage.append_exemplars(tenant, inputs)?;
             done.written = o.stored + o.duplicates;

@@ -184,24 +184,107 @@ pub(crate) fn status_of(head: Option<&Head>, limit: usize) -> TsdbStatus {
     head.map_or_else(TsdbStatus::empty, |h| h.cardinality(limit))
 }
 
+/// One head's cardinality in a form that adds up across heads: every
+/// distinct `name=value` pair with its series count. Series are disjoint
+/// across a cluster's partitions, so summing the counts of several heads
+/// gives the statistics of their union exactly, top-N lists included.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeadPairs {
+    /// Series in the head.
+    pub num_series: u64,
+    /// Chunks held (closed and open).
+    pub chunk_count: u64,
+    /// Oldest and newest sample time, if the head holds any.
+    pub bounds: Option<(i64, i64)>,
+    /// `(name, value, series)` for every distinct pair.
+    pub pairs: Vec<(String, String, u64)>,
+}
+
+impl TsdbStatus {
+    /// The statistics of several heads together (a tenant's partitions in
+    /// cluster mode), top `limit` of each list, ranked as one head's are.
+    pub fn merge(heads: &[HeadPairs], limit: usize) -> TsdbStatus {
+        let mut status = TsdbStatus::empty();
+        let mut pairs: HashMap<(&str, &str), u64> = HashMap::new();
+        for h in heads {
+            status.num_series += h.num_series;
+            status.chunk_count += h.chunk_count;
+            if let Some((min, max)) = h.bounds {
+                status.min_time = status.min_time.min(min);
+                status.max_time = status.max_time.max(max);
+            }
+            for (n, v, c) in &h.pairs {
+                *pairs.entry((n.as_str(), v.as_str())).or_default() += c;
+            }
+        }
+        rank_pairs(
+            pairs.into_iter().map(|((n, v), c)| (n, v, c)),
+            limit,
+            &mut status,
+        );
+        status
+    }
+}
+
+/// Fills the pair count and top-N lists of `status` from the series count
+/// of every distinct pair (`MemPostings.Stats` in `tsdb/index/postings.go`):
+/// the one ranking both a head and a merge of heads use.
+fn rank_pairs<'s>(
+    pairs: impl Iterator<Item = (&'s str, &'s str, u64)>,
+    limit: usize,
+    status: &mut TsdbStatus,
+) {
+    // Per label name: distinct values and bytes.
+    let mut per_name: HashMap<&str, (u64, u64)> = HashMap::new();
+    let mut metrics = TopN::new(limit);
+    let mut by_pair = TopN::new(limit);
+    for (name, value, count) in pairs {
+        if name.is_empty() || value.is_empty() {
+            continue;
+        }
+        status.num_label_pairs += 1;
+        let e = per_name.entry(name).or_default();
+        e.0 += 1;
+        e.1 =
+            e.1.saturating_add(label_pair_size(name, value).saturating_mul(count));
+        if name == METRIC_NAME {
+            metrics.offer(count, || value.to_string());
+        }
+        by_pair.offer(count, || format!("{name}={value}"));
+    }
+    let mut values = TopN::new(limit);
+    let mut bytes = TopN::new(limit);
+    for (&n, &(distinct, size)) in &per_name {
+        values.offer(distinct, || n.to_string());
+        bytes.offer(size, || n.to_string());
+    }
+    status.series_count_by_metric_name = metrics.into_sorted();
+    status.label_value_count_by_label_name = values.into_sorted();
+    status.memory_in_bytes_by_label_name = bytes.into_sorted();
+    status.series_count_by_label_value_pair = by_pair.into_sorted();
+}
+
 impl Head {
+    /// Series count per distinct pair, by symbol ids (one pass over the
+    /// series table under its read lock), and the series count.
+    fn pair_ids(&self) -> (HashMap<(u32, u32), u64, ahash::RandomState>, u64) {
+        let mut pairs: HashMap<(u32, u32), u64, ahash::RandomState> = HashMap::default();
+        let table = self.table.read();
+        for h in table.by_key.values() {
+            for &(n, v) in h.labels.iter() {
+                *pairs.entry((n, v)).or_default() += 1;
+            }
+        }
+        (pairs, table.by_key.len() as u64)
+    }
+
     /// Cardinality statistics of the head, top `limit` of each list
     /// (`MemPostings.Stats` in `tsdb/index/postings.go`).
     ///
-    /// Counts are taken from the series table (one pass, symbol ids only,
-    /// under its read lock); strings are resolved afterwards for the
-    /// distinct pairs only.
+    /// Counts are taken from the series table (symbol ids only); strings
+    /// are resolved afterwards for the distinct pairs only.
     pub(crate) fn cardinality(&self, limit: usize) -> TsdbStatus {
-        let mut pairs: HashMap<(u32, u32), u64, ahash::RandomState> = HashMap::default();
-        let num_series = {
-            let table = self.table.read();
-            for h in table.by_key.values() {
-                for &(n, v) in h.labels.iter() {
-                    *pairs.entry((n, v)).or_default() += 1;
-                }
-            }
-            table.by_key.len() as u64
-        };
+        let (pairs, num_series) = self.pair_ids();
         let (chunks, bounds) = self.chunks_and_bounds();
         let mut status = TsdbStatus::empty();
         status.num_series = num_series;
@@ -210,48 +293,28 @@ impl Head {
             status.min_time = min;
             status.max_time = max;
         }
-        self.rank_pairs(&pairs, limit, &mut status);
+        let sy = self.symbols.read();
+        let resolved = pairs
+            .iter()
+            .map(|(&(n, v), &c)| (&**sy.resolve(n), &**sy.resolve(v), c));
+        rank_pairs(resolved, limit, &mut status);
         status
     }
 
-    /// Fills the pair counts and top-N lists of `status` from per-pair
-    /// series counts.
-    fn rank_pairs(
-        &self,
-        pairs: &HashMap<(u32, u32), u64, ahash::RandomState>,
-        limit: usize,
-        status: &mut TsdbStatus,
-    ) {
+    /// The head's statistics in mergeable form ([`HeadPairs`]).
+    pub(crate) fn head_pairs(&self) -> HeadPairs {
+        let (pairs, num_series) = self.pair_ids();
+        let (chunks, bounds) = self.chunks_and_bounds();
         let sy = self.symbols.read();
-        // Per label name: distinct values and bytes.
-        let mut per_name: HashMap<u32, (u64, u64)> = HashMap::new();
-        let mut metrics = TopN::new(limit);
-        let mut by_pair = TopN::new(limit);
-        for (&(n, v), &count) in pairs {
-            let (name, value) = (sy.resolve(n), sy.resolve(v));
-            if name.is_empty() || value.is_empty() {
-                continue;
-            }
-            status.num_label_pairs += 1;
-            let e = per_name.entry(n).or_default();
-            e.0 += 1;
-            e.1 =
-                e.1.saturating_add(label_pair_size(name, value).saturating_mul(count));
-            if &**name == METRIC_NAME {
-                metrics.offer(count, || value.to_string());
-            }
-            by_pair.offer(count, || format!("{name}={value}"));
+        HeadPairs {
+            num_series,
+            chunk_count: chunks as u64,
+            bounds,
+            pairs: pairs
+                .iter()
+                .map(|(&(n, v), &c)| (sy.resolve(n).to_string(), sy.resolve(v).to_string(), c))
+                .collect(),
         }
-        let mut values = TopN::new(limit);
-        let mut bytes = TopN::new(limit);
-        for (&n, &(distinct, size)) in &per_name {
-            values.offer(distinct, || sy.resolve(n).to_string());
-            bytes.offer(size, || sy.resolve(n).to_string());
-        }
-        status.series_count_by_metric_name = metrics.into_sorted();
-        status.label_value_count_by_label_name = values.into_sorted();
-        status.memory_in_bytes_by_label_name = bytes.into_sorted();
-        status.series_count_by_label_value_pair = by_pair.into_sorted();
     }
 
     /// Calls `f(labels, newest)` for each series in `ids` with a sample in
@@ -433,6 +496,40 @@ mod tests {
         for (n, v, want) in cases {
             assert_eq!(label_pair_size(n, v), *want, "{n}={v}");
         }
+    }
+
+    /// Series over two heads, merged, rank as one head holding them all;
+    /// a limit cuts the lists after the merge, not before.
+    #[test]
+    fn merged_heads_rank_as_one_head() {
+        let series: Vec<Vec<(&[u8], &[u8])>> = (0..9u8)
+            .map(|i| {
+                let metric: &[u8] = if i % 3 == 0 { b"a" } else { b"b" };
+                let job: &[u8] = if i < 5 { b"x" } else { b"yy" };
+                let inst: &[u8] =
+                    [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8"][i as usize];
+                vec![(&b"__name__"[..], metric), (b"job", job), (b"i", inst)]
+            })
+            .collect();
+        let (all, left, right) = (Head::new(1), Head::new(1), Head::new(1));
+        for (i, s) in series.iter().enumerate() {
+            all.get_or_create(s).unwrap();
+            let half = if i % 2 == 0 { &left } else { &right };
+            half.get_or_create(s).unwrap();
+        }
+        for limit in [1, 2, 10] {
+            let one = all.cardinality(limit);
+            let merged = TsdbStatus::merge(&[left.head_pairs(), right.head_pairs()], limit);
+            assert_eq!(merged, one, "limit {limit}");
+        }
+        let s = TsdbStatus::merge(&[left.head_pairs(), right.head_pairs()], 10);
+        assert_eq!(s.num_series, 9);
+        assert_eq!(
+            s.series_count_by_metric_name,
+            vec![stat("b", 6), stat("a", 3)]
+        );
+        assert_eq!(s.num_label_pairs, 2 + 2 + 9);
+        assert_eq!(TsdbStatus::merge(&[], 10), status_of(None, 10));
     }
 
     #[test]

@@ -9,22 +9,27 @@
 //! carries them bit for bit too.
 //!
 //! Versions: 1 (the field absent) carries floats only; 2 adds
-//! histograms. A version-1 message is read as always; a version above
-//! [`WIRE_VERSION`] is refused naming it, rather than read with parts
-//! dropped.
+//! histograms; 3 adds metric metadata and exemplars, so partition owners
+//! hold them and reads find them through any node, and tenant deletion
+//! records. Older versions are
+//! read as always; a version above [`WIRE_VERSION`] is refused naming it,
+//! rather than read with parts dropped.
 
 use prost::Message;
-use serde::{Deserialize, Serialize};
 
-use crate::model::{HistogramSample, LabelRef, Labels, Sample};
+use crate::model::{Exemplar, HistogramSample, LabelRef, Labels, Sample};
 use crate::storage::chunk::{put_histogram, HistReader};
-use crate::storage::{MatchOp, Matcher, SeriesInput};
+use crate::storage::{ExemplarInput, MetricMetadata, SeriesInput};
+
+mod read;
+
+pub use read::{ReadOp, ReadReply, ReadRequest, WireExemplars, WireHead, WireMatcher, WireRead};
 
 /// The header naming a log message's tenant.
 pub const TENANT_HEADER: &str = "Tessera-Tenant";
 
 /// The log message version this build writes and the newest it reads.
-pub const WIRE_VERSION: u32 = 2;
+pub const WIRE_VERSION: u32 = 3;
 
 /// One log message: series of one tenant for one partition.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -35,6 +40,71 @@ pub struct WireBatch {
     /// The format version (0 when absent: version 1).
     #[prost(uint32, tag = "2")]
     pub version: u32,
+    /// Metric metadata of the tenant (version 3).
+    #[prost(message, repeated, tag = "3")]
+    pub metadata: Vec<WireMetadata>,
+    /// Version 3: when not 0, the time (ms) an operator deleted the
+    /// tenant; the owner deletes the tenant's data in the partition (its
+    /// storage and its shipped blocks). The time keeps two deletions'
+    /// messages apart for the stream's duplicate detection.
+    #[prost(int64, tag = "4")]
+    pub delete_tenant_at: i64,
+}
+
+/// Metadata of one metric family (version 3).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WireMetadata {
+    /// Metric family name.
+    #[prost(string, tag = "1")]
+    pub metric: String,
+    /// Type in Prometheus API spelling.
+    #[prost(string, tag = "2")]
+    pub kind: String,
+    /// Help text.
+    #[prost(string, tag = "3")]
+    pub help: String,
+    /// Unit, empty if none.
+    #[prost(string, tag = "4")]
+    pub unit: String,
+}
+
+impl WireMetadata {
+    /// The wire form of an entry.
+    pub fn new(m: &MetricMetadata) -> WireMetadata {
+        WireMetadata {
+            metric: m.metric.clone(),
+            kind: m.kind.clone(),
+            help: m.help.clone(),
+            unit: m.unit.clone(),
+        }
+    }
+
+    /// The entry.
+    pub fn to_metadata(&self) -> MetricMetadata {
+        MetricMetadata {
+            metric: self.metric.clone(),
+            kind: self.kind.clone(),
+            help: self.help.clone(),
+            unit: self.unit.clone(),
+        }
+    }
+}
+
+/// One exemplar of a series (version 3).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WireExemplar {
+    /// Label names (UTF-8, validated by the writing node).
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    pub names: Vec<Vec<u8>>,
+    /// Label values, one per name.
+    #[prost(bytes = "vec", repeated, tag = "2")]
+    pub values: Vec<Vec<u8>>,
+    /// Its timestamp (ms).
+    #[prost(int64, tag = "3")]
+    pub t: i64,
+    /// Its value as `f64::to_bits`.
+    #[prost(fixed64, tag = "4")]
+    pub bits: u64,
 }
 
 /// One native histogram of a series.
@@ -69,6 +139,10 @@ pub struct WireSeries {
     /// Native histograms (version 2).
     #[prost(message, repeated, tag = "6")]
     pub histograms: Vec<WireHistogram>,
+    /// Exemplars (version 3), travelling in messages of their own after
+    /// the series' samples.
+    #[prost(message, repeated, tag = "7")]
+    pub exemplars: Vec<WireExemplar>,
 }
 
 impl WireSeries {
@@ -85,6 +159,26 @@ impl WireSeries {
                 .map(<[i64]>::to_vec)
                 .unwrap_or_default(),
             histograms: Vec::new(),
+            exemplars: Vec::new(),
+        }
+    }
+
+    /// A series carrying only `input`'s exemplars.
+    pub fn exemplars_of(input: &ExemplarInput<'_>) -> WireSeries {
+        WireSeries {
+            names: input.labels.iter().map(|l| l.name.to_vec()).collect(),
+            values: input.labels.iter().map(|l| l.value.to_vec()).collect(),
+            exemplars: input
+                .exemplars
+                .iter()
+                .map(|e| WireExemplar {
+                    names: e.labels.iter().map(|l| l.name.clone().into()).collect(),
+                    values: e.labels.iter().map(|l| l.value.clone().into()).collect(),
+                    t: e.t,
+                    bits: e.value.to_bits(),
+                })
+                .collect(),
+            ..Default::default()
         }
     }
 
@@ -110,6 +204,10 @@ pub struct Decoded {
     pub samples: Vec<Vec<Sample>>,
     /// Histograms per series.
     pub histograms: Vec<Vec<HistogramSample>>,
+    /// Exemplars per series.
+    pub exemplars: Vec<Vec<Exemplar>>,
+    /// Metric metadata.
+    pub metadata: Vec<MetricMetadata>,
 }
 
 /// Why a log message could not be read.
@@ -155,6 +253,18 @@ pub enum WireError {
         /// Byte offset in the histogram's value.
         offset: usize,
     },
+    /// An exemplar whose labels are not UTF-8 or differ in count.
+    #[error("log message at sequence {seq}: series {index}, exemplar {exemplar}: {why}")]
+    Exemplar {
+        /// Its stream sequence.
+        seq: u64,
+        /// Which series.
+        index: usize,
+        /// Which exemplar of the series.
+        exemplar: usize,
+        /// What was wrong.
+        why: &'static str,
+    },
 }
 
 /// Decodes a log message's payload.
@@ -171,6 +281,7 @@ pub fn decode(seq: u64, payload: &[u8]) -> Result<Decoded, WireError> {
     }
     let mut samples = Vec::with_capacity(batch.series.len());
     let mut histograms = Vec::with_capacity(batch.series.len());
+    let mut exemplars = Vec::with_capacity(batch.series.len());
     for (index, s) in batch.series.iter().enumerate() {
         let st_ok = s.start_times.is_empty() || s.start_times.len() == s.ts.len();
         if s.names.len() != s.values.len() || s.ts.len() != s.bits.len() || !st_ok {
@@ -183,12 +294,54 @@ pub fn decode(seq: u64, payload: &[u8]) -> Result<Decoded, WireError> {
                 .collect(),
         );
         histograms.push(decode_histograms(seq, index, &s.histograms)?);
+        exemplars.push(decode_exemplars(seq, index, &s.exemplars)?);
     }
+    let metadata = batch
+        .metadata
+        .iter()
+        .map(WireMetadata::to_metadata)
+        .collect();
     Ok(Decoded {
         batch,
         samples,
         histograms,
+        exemplars,
+        metadata,
     })
+}
+
+fn decode_exemplars(
+    seq: u64,
+    index: usize,
+    es: &[WireExemplar],
+) -> Result<Vec<Exemplar>, WireError> {
+    es.iter()
+        .enumerate()
+        .map(|(exemplar, w)| {
+            let err = |why| WireError::Exemplar {
+                seq,
+                index,
+                exemplar,
+                why,
+            };
+            if w.names.len() != w.values.len() {
+                return Err(err("label names and values differ in count"));
+            }
+            let utf8 = |b: &[u8]| std::str::from_utf8(b).map(str::to_string);
+            let pairs = w
+                .names
+                .iter()
+                .zip(&w.values)
+                .map(|(n, v)| Ok((utf8(n)?, utf8(v)?)))
+                .collect::<Result<Vec<_>, std::str::Utf8Error>>()
+                .map_err(|_| err("a label is not UTF-8"))?;
+            Ok(Exemplar {
+                labels: Labels::from_pairs(pairs),
+                value: f64::from_bits(w.bits),
+                t: w.t,
+            })
+        })
+        .collect()
 }
 
 fn decode_histograms(
@@ -240,178 +393,6 @@ impl Decoded {
     }
 }
 
-/// What an internal read asks of a partition owner.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReadRequest {
-    /// The tenant read; must be one the forwarded credential may read.
-    pub tenant: String,
-    /// The partitions to read (the owner must hold them all).
-    pub partitions: Vec<u32>,
-    /// `(partition, sequence)`: wait until the partition is consumed up to
-    /// the sequence first (strong consistency).
-    #[serde(default)]
-    pub wait: Vec<(u32, u64)>,
-    /// Range start (ms, inclusive).
-    pub mint: i64,
-    /// Range end (ms, inclusive).
-    pub maxt: i64,
-    /// What to read.
-    pub op: ReadOp,
-    /// Storage matchers (the caller's, policy already appended; the owner
-    /// appends the credential's policy again).
-    pub matchers: Vec<WireMatcher>,
-    /// Most samples the answer may hold (the query's sample limit); more
-    /// is an error rather than an unbounded answer.
-    #[serde(default)]
-    pub max_samples: Option<usize>,
-}
-
-/// The operation of a [`ReadRequest`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReadOp {
-    /// Series with samples.
-    Select {
-        /// Also start timestamps.
-        with_st: bool,
-    },
-    /// Label sets only.
-    Labels,
-    /// Label names.
-    Names {
-        /// At most this many.
-        limit: Option<usize>,
-    },
-    /// Values of one label.
-    Values {
-        /// The label.
-        name: String,
-        /// At most this many.
-        limit: Option<usize>,
-    },
-}
-
-/// A matcher on the wire.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WireMatcher {
-    /// Label name.
-    pub name: String,
-    /// `=`, `!=`, `=~` or `!~`.
-    pub op: String,
-    /// Value or regex.
-    pub value: String,
-}
-
-impl WireMatcher {
-    /// The wire form of `m`.
-    pub fn from_matcher(m: &Matcher) -> WireMatcher {
-        let op = match m.op {
-            MatchOp::Equal => "=",
-            MatchOp::NotEqual => "!=",
-            MatchOp::Regex => "=~",
-            MatchOp::NotRegex => "!~",
-        };
-        WireMatcher {
-            name: m.name.clone(),
-            op: op.to_string(),
-            value: m.value.clone(),
-        }
-    }
-
-    /// The matcher, or why it is not one.
-    pub fn to_matcher(&self) -> Result<Matcher, String> {
-        let op = match self.op.as_str() {
-            "=" => MatchOp::Equal,
-            "!=" => MatchOp::NotEqual,
-            "=~" => MatchOp::Regex,
-            "!~" => MatchOp::NotRegex,
-            other => return Err(format!("unknown matcher operator {other:?}")),
-        };
-        Matcher::new(op, &self.name, &self.value).map_err(|e| e.to_string())
-    }
-}
-
-/// An owner's answer.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct ReadReply {
-    /// Series (for `select` and `labels`).
-    #[serde(default)]
-    pub series: Vec<WireRead>,
-    /// Names or values (for `names` and `values`).
-    #[serde(default)]
-    pub strings: Vec<String>,
-}
-
-/// One series in a [`ReadReply`].
-#[derive(Debug, Serialize, Deserialize)]
-pub struct WireRead {
-    /// Label pairs, sorted.
-    pub labels: Vec<(String, String)>,
-    /// `(t, f64 bits)` in time order.
-    #[serde(default)]
-    pub samples: Vec<(i64, u64)>,
-    /// `(t, st)` of samples with a start timestamp.
-    #[serde(default)]
-    pub st: Vec<(i64, i64)>,
-    /// `(t, histogram)` in time order, each in the storage's histogram
-    /// value encoding (as in log messages).
-    #[serde(default)]
-    pub histograms: Vec<(i64, Vec<u8>)>,
-}
-
-impl WireRead {
-    /// The wire form of a series.
-    pub fn new(
-        labels: &Labels,
-        samples: &[Sample],
-        histograms: &[HistogramSample],
-        st: Vec<(i64, i64)>,
-    ) -> WireRead {
-        WireRead {
-            labels: labels
-                .iter()
-                .map(|l| (l.name.clone(), l.value.clone()))
-                .collect(),
-            samples: samples.iter().map(|s| (s.t, s.v.to_bits())).collect(),
-            st,
-            histograms: histograms
-                .iter()
-                .map(|h| {
-                    let mut b = Vec::new();
-                    put_histogram(&mut b, &h.h);
-                    (h.t, b)
-                })
-                .collect(),
-        }
-    }
-
-    /// The series' histograms, decoded and checked; an error names the
-    /// series, the histogram and the byte offset.
-    pub fn decode_histograms(&self) -> Result<Vec<HistogramSample>, String> {
-        let name = Labels::from_pairs(self.labels.clone());
-        self.histograms
-            .iter()
-            .enumerate()
-            .map(|(i, (t, value))| {
-                let mut r = HistReader::new(value);
-                let h = r.histogram().map_err(|e| {
-                    format!(
-                        "series {name}, histogram {i}: {} at byte {}",
-                        e.reason, e.offset
-                    )
-                })?;
-                if !r.at_end() {
-                    return Err(format!(
-                        "series {name}, histogram {i}: bytes after the histogram at byte {}",
-                        r.pos
-                    ));
-                }
-                Ok(HistogramSample { t: *t, h })
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +411,8 @@ mod tests {
         let msg = WireBatch {
             series: vec![WireSeries::from_input(&input, Some(&[0, 1]))],
             version: WIRE_VERSION,
+            metadata: vec![],
+            delete_tenant_at: 0,
         };
         let d = decode(7, &msg.encode_to_vec()).unwrap();
         assert_eq!(d.samples[0][1].v.to_bits(), nan.to_bits());
@@ -448,10 +431,13 @@ mod tests {
             bits: vec![0],
             start_times: vec![],
             histograms: vec![],
+            exemplars: vec![],
         };
         let msg = WireBatch {
             series: vec![series.clone()],
             version: WIRE_VERSION,
+            metadata: vec![],
+            delete_tenant_at: 0,
         };
         let e = decode(3, &msg.encode_to_vec()).err().unwrap();
         assert!(matches!(e, WireError::Shape { seq: 3, index: 0 }), "{e}");
@@ -473,6 +459,8 @@ mod tests {
             let msg = WireBatch {
                 series: vec![s],
                 version: WIRE_VERSION,
+                metadata: vec![],
+                delete_tenant_at: 0,
             };
             let e = decode(4, &msg.encode_to_vec()).err().unwrap();
             assert!(matches!(e, WireError::Histogram { seq: 4, .. }), "{e}");
@@ -526,6 +514,8 @@ mod tests {
         let msg = WireBatch {
             series: vec![series],
             version: WIRE_VERSION,
+            metadata: vec![],
+            delete_tenant_at: 0,
         };
         let d = decode(1, &msg.encode_to_vec()).unwrap();
         assert_eq!(d.histograms, vec![hs.to_vec()]);
@@ -541,6 +531,8 @@ mod tests {
                 None,
             )],
             version: 0,
+            metadata: vec![],
+            delete_tenant_at: 0,
         };
         let d = decode(2, &old.encode_to_vec()).unwrap();
         assert_eq!(d.samples, vec![vec![Sample::new(5, 1.0)]]);
@@ -560,8 +552,69 @@ mod tests {
         };
         let e = decode(8, &newer.encode_to_vec()).err().unwrap();
         assert!(
-            matches!(e, WireError::Version { seq: 8, version: 3 }),
+            matches!(e, WireError::Version { seq: 8, version: 4 }),
             "{e}"
         );
+    }
+
+    #[test]
+    fn metadata_and_exemplars_round_trip() {
+        let labels = [LabelRef::new("__name__", "rq"), LabelRef::new("job", "a")];
+        let exemplars = [
+            Exemplar {
+                labels: Labels::from_pairs([("trace_id", "abc")]),
+                value: 0.25,
+                t: 10,
+            },
+            Exemplar {
+                labels: Labels::default(),
+                value: f64::INFINITY,
+                t: 11,
+            },
+        ];
+        let input = ExemplarInput {
+            labels: &labels,
+            exemplars: &exemplars,
+        };
+        let meta = MetricMetadata {
+            metric: "rq".into(),
+            kind: "counter".into(),
+            help: "Requests.".into(),
+            unit: "".into(),
+        };
+        let msg = WireBatch {
+            series: vec![WireSeries::exemplars_of(&input)],
+            version: WIRE_VERSION,
+            metadata: vec![WireMetadata::new(&meta)],
+            delete_tenant_at: 0,
+        };
+        let d = decode(5, &msg.encode_to_vec()).unwrap();
+        assert_eq!(d.exemplars, vec![exemplars.to_vec()]);
+        assert_eq!(d.metadata, vec![meta]);
+        assert_eq!(d.label_refs()[0], labels.to_vec());
+        assert!(d.samples[0].is_empty() && d.histograms[0].is_empty());
+        // An exemplar label that is not UTF-8, or names without values.
+        for (names, values, want) in [
+            (vec![b"a".to_vec()], vec![vec![0xc3]], "not UTF-8"),
+            (vec![b"a".to_vec()], vec![], "differ in count"),
+        ] {
+            let mut bad = msg.clone();
+            bad.series[0].exemplars[0].names = names;
+            bad.series[0].exemplars[0].values = values;
+            let e = decode(6, &bad.encode_to_vec()).err().unwrap();
+            assert!(
+                matches!(
+                    e,
+                    WireError::Exemplar {
+                        seq: 6,
+                        index: 0,
+                        exemplar: 0,
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+            assert!(e.to_string().contains(want), "{e}");
+        }
     }
 }
