@@ -23,6 +23,7 @@ mod histogram_st;
 mod prom_xor;
 mod st;
 mod xor;
+mod xor_fast;
 
 pub(crate) use blockenc::{
     decode_block_chunk, decode_block_chunk_st, encode_block_chunk, encode_block_chunk_st,
@@ -34,6 +35,7 @@ pub(crate) use histogram_st::{decode_histogram_chunk_st, encode_histogram_chunk_
 pub use prom_xor::{decode_prom_xor, encode_prom_xor, MAX_PROM_XOR_SAMPLES};
 pub(crate) use st::{StEntry, StWriter};
 pub(crate) use xor::{XorAppender, XorIter};
+pub(crate) use xor_fast::decode_xor_into;
 
 use crate::model::Sample;
 
@@ -67,10 +69,7 @@ pub fn xor_decode_for_bench(
     count: usize,
     out: &mut Vec<Sample>,
 ) -> Result<(), ChunkDecodeError> {
-    for s in XorIter::new(bytes, count) {
-        out.push(s?);
-    }
-    Ok(())
+    decode_xor_into(bytes, count, out)
 }
 
 /// Appends the block encoding of `samples` to `out`. Benchmarks only.

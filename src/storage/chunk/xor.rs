@@ -13,14 +13,14 @@ use crate::model::Sample;
 /// ones ended by a zero (`0`, `10`, `110`, ...), then a two's-complement
 /// payload of the given width. The last bucket's prefix has no closing zero.
 /// `0` alone means a delta-of-delta of zero.
-const DOD_PAYLOAD_BITS: [u32; 5] = [7, 14, 20, 32, 64];
+pub(super) const DOD_PAYLOAD_BITS: [u32; 5] = [7, 14, 20, 32, 64];
 
 /// Prefix length of the widest (escape) bucket: `11111`.
 const DOD_ESCAPE_PREFIX_BITS: u32 = DOD_PAYLOAD_BITS.len() as u32;
 
 /// Width of the leading-zero count and of the (length - 1) field of a new
 /// XOR window.
-const WINDOW_FIELD_BITS: u32 = 6;
+pub(super) const WINDOW_FIELD_BITS: u32 = 6;
 
 /// Reusing the previous window costs its length; opening a new one costs
 /// the two window fields. Reuse only while it wastes fewer bits than that.
@@ -61,13 +61,13 @@ pub(crate) struct XorAppender {
 
 /// The run of meaningful bits the previous XOR used (`len == 0`: none yet).
 #[derive(Debug, Clone, Copy, Default)]
-struct Window {
-    leading: u32,
-    len: u32,
+pub(super) struct Window {
+    pub(super) leading: u32,
+    pub(super) len: u32,
 }
 
 impl Window {
-    fn trailing(self) -> u32 {
+    pub(super) fn trailing(self) -> u32 {
         64 - self.leading - self.len
     }
 }
@@ -219,7 +219,7 @@ fn width_mask(width: u32) -> u64 {
 }
 
 /// Sign-extends the low `width` bits of `raw`.
-fn sign_extend(raw: u64, width: u32) -> i64 {
+pub(super) fn sign_extend(raw: u64, width: u32) -> i64 {
     let shift = 64 - width;
     ((raw << shift) as i64) >> shift
 }

@@ -4,7 +4,7 @@
 use super::histograms::HeadHistograms;
 use crate::model::{Histogram, HistogramSample, Sample};
 use crate::storage::chunk::{
-    decode_block_chunk, encode_block_chunk, StWriter, XorAppender, XorIter,
+    decode_block_chunk, decode_xor_into, encode_block_chunk, StWriter, XorAppender,
 };
 use crate::storage::error::{Result, StorageError};
 
@@ -85,8 +85,7 @@ impl ClosedChunks {
             let (samples, block) = &mut *scratch;
             samples.clear();
             block.clear();
-            let decoded =
-                XorIter::new(xor, app.num_samples()).try_for_each(|s| s.map(|s| samples.push(s)));
+            let decoded = decode_xor_into(xor, app.num_samples(), samples);
             let chosen: &[u8] = if decoded.is_ok() && !samples.is_empty() && {
                 encode_block_chunk(samples, block);
                 block.len() < xor.len()
@@ -150,10 +149,8 @@ thread_local! {
 }
 
 fn decode_xor(bytes: &[u8], count: usize, out: &mut Vec<Sample>) -> Result<()> {
-    for s in XorIter::new(bytes, count) {
-        out.push(s.map_err(|e| StorageError::corruption("head chunk", e.offset as u64, e.reason))?);
-    }
-    Ok(())
+    decode_xor_into(bytes, count, out)
+        .map_err(|e| StorageError::corruption("head chunk", e.offset as u64, e.reason))
 }
 
 #[derive(Debug)]
