@@ -10,6 +10,8 @@
 //!   deleted tenant's registry gone from the bucket;
 //! - a registry over the bucket's value limit refused with 413, nothing
 //!   stored;
+//! - the write time carried across nodes in the registry (a node whose
+//!   clock runs ahead pushed last);
 //! - concurrent pushes to different groups of one tenant through two
 //!   nodes: every group kept (the compare-and-set retried on conflict).
 
@@ -65,15 +67,22 @@ fn series(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The bucket's entry for `tenant`, straight from NATS: its JSON, `None`
-/// when there is none (never written, deleted or purged).
-async fn registry(s: &Stack, tenant: &str) -> Option<Value> {
+/// The bucket, straight from NATS.
+async fn bucket(s: &Stack) -> async_nats::jetstream::kv::Store {
     let url = s.nats.urls().split(',').next().unwrap().to_string();
     let client = async_nats::connect(url).await.unwrap();
     let js = async_nats::jetstream::new(client);
-    let kv = js.get_key_value("tessera_push_groups").await.unwrap();
-    let key = format!("t_{tenant}");
-    let entry = kv.entry(key).await.unwrap()?;
+    js.get_key_value("tessera_push_groups").await.unwrap()
+}
+
+/// The bucket's entry for `tenant` (an id of letters only): its JSON,
+/// `None` when there is none (never written, deleted or purged).
+async fn registry(s: &Stack, tenant: &str) -> Option<Value> {
+    let entry = bucket(s)
+        .await
+        .entry(format!("t_{tenant}"))
+        .await
+        .unwrap()?;
     (entry.operation == Operation::Put).then(|| serde_json::from_slice(&entry.value).unwrap())
 }
 
@@ -119,6 +128,41 @@ async fn groups_are_cluster_wide() {
 
     two_tenants_stay_apart(&s).await;
     too_large_registry_is_refused(&s).await;
+    write_time_is_carried_across_nodes(&s).await;
+}
+
+/// A node whose clock runs a minute ahead pushed last (its write time is
+/// put into the registry directly): a push through another node is
+/// stored just after that time, not at its own clock's, so the group's
+/// samples keep their order whichever node takes them.
+async fn write_time_is_carried_across_nodes(s: &Stack) {
+    let (a, b) = (s.base(0), s.base(1));
+    assert_eq!(
+        push(a, "skew", "PUT", "/metrics/job/k", "s 1\n".into())
+            .await
+            .0,
+        200
+    );
+    let mut reg = registry(s, "skew").await.unwrap();
+    let ahead = now_ms() + 60_000;
+    reg["groups"][0]["last_ms"] = ahead.into();
+    let value = serde_json::to_vec(&reg).unwrap();
+    bucket(s).await.put("t_skew", value.into()).await.unwrap();
+    assert_eq!(
+        push(b, "skew", "PUT", "/metrics/job/k", "s 2\n".into())
+            .await
+            .0,
+        200
+    );
+    let reg = registry(s, "skew").await.unwrap();
+    assert_eq!(reg["groups"][0]["last_ms"], ahead + 1, "{reg}");
+    let v = strong_query(a, "skew", "timestamp(s)", ahead + 1000).await;
+    let secs: f64 = v["result"][0]["value"][1]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!((secs * 1000.0).round() as i64, ahead + 1, "{v}");
 }
 
 /// Tenants `ta` and `tb` push the same group names through different
@@ -264,6 +308,9 @@ async fn concurrent_pushes_keep_every_group() {
     eprintln!(
         "{groups} groups pushed concurrently through two nodes; {conflicts} conflicts retried"
     );
+    // Eight tasks on two nodes collide (24 and 28 retries in two measured
+    // runs); none would mean the test did not exercise the compare-and-set.
+    assert!(conflicts > 0, "no push-group conflict: nothing raced");
     for task in 0..TASKS {
         for g in 0..GROUPS {
             let path = format!("/metrics/job/g{task}_{g}");
