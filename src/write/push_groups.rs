@@ -319,6 +319,44 @@ mod tests {
     }
 
     #[test]
+    fn node_store_writes_the_file_only_for_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = open(dir.path());
+        let groups = PushGroups::default();
+        let key = l(&[("job", "j")]);
+        let file = || {
+            storage
+                .read_tenant_state(&tenant(), TenantStateFile::PushGroups)
+                .unwrap()
+        };
+        // Nothing changed (an unknown group deleted): no write, no file.
+        let unchanged = groups.change(
+            GroupStore::Node(&storage),
+            &tenant(),
+            |g| g.delete(&key),
+            |_| panic!("nothing to write"),
+        );
+        assert!(unchanged.is_ok());
+        assert_eq!(file(), None);
+        // A change reaches the write, and is kept even when the write
+        // fails (as before: the push is answered with the error).
+        let mut written = None;
+        let failed = groups.change(
+            GroupStore::Node(&storage),
+            &tenant(),
+            |g| Some(g.replace(&key, pushed(&[("a", "a")]), None, 7)),
+            |vanished| {
+                written = Some(vanished);
+                Err(WriteError::Invalid("refused".into()))
+            },
+        );
+        assert_eq!(failed.unwrap_err().to_string(), "refused");
+        assert_eq!(written, Some(Vec::new()));
+        let back = TenantGroups::parse(&tenant(), &file().unwrap());
+        assert_eq!(back.write_time(&key, 0), 8);
+    }
+
+    #[test]
     fn missing_or_corrupt_file_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         let storage = open(dir.path());
