@@ -314,8 +314,9 @@ pub(crate) async fn list_tenants(
 /// logged as an audit line. Nothing of another tenant is touched. In
 /// cluster mode the deletion is logged to every partition and answered
 /// once the log holds it (`deleted` is then true: whether the tenant held
-/// data is known only to the owners); usage and push groups are forgotten
-/// on the node that took the request.
+/// data is known only to the owners), and the tenant's push groups are
+/// removed from the cluster's key-value bucket; usage is forgotten on the
+/// node that took the request.
 pub(crate) async fn delete_tenant(
     State(state): State<AppState>,
     reader: Reader,
@@ -339,9 +340,14 @@ pub(crate) async fn delete_tenant(
         // Cluster mode: the tenant's samples, metadata and exemplars live
         // in the partitions' storages; a record in every partition has
         // each owner delete them, after everything logged before it.
-        // The node's own storage holds the rest (push groups).
+        // The push groups live in the cluster's key-value bucket, and the
+        // node's own storage holds the rest.
         let logged = match &cluster {
-            Some(c) => c.publish_deletion(&t)? > 0,
+            Some(c) => {
+                let logged = c.publish_deletion(&t)? > 0;
+                c.forget_push_groups(&t)?;
+                logged
+            }
             None => false,
         };
         let existed = storage.delete_tenant(&t)? || logged;

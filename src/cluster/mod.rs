@@ -16,6 +16,8 @@
 //! - `pieces.rs` — a write split into log messages, and their ids.
 //! - `leases.rs` — the lease loop: registration, renewal, takeover, release.
 //! - `consume.rs` — one owned partition: its storage and its consumer.
+//! - `push_groups.rs` — the push-group registries in a key-value bucket,
+//!   changed by compare-and-set.
 //! - `coverage.rs` — which log sequences shipped blocks cover, so a
 //!   takeover replays only the rest.
 //! - `reads.rs` — the read fan-out (a [`crate::storage::ReadSource`]).
@@ -27,6 +29,7 @@ mod leases;
 mod node;
 pub mod partition;
 mod pieces;
+mod push_groups;
 mod reads;
 mod serve;
 pub mod wire;
@@ -36,6 +39,7 @@ use std::time::Duration;
 
 pub use node::{Cluster, ClusterStatus, NodeStatus, PartitionStatus};
 pub use pieces::MAX_HISTOGRAM_BYTES;
+pub use push_groups::{Change, RegistryError, MAX_PUSH_GROUPS_BYTES, PUSH_GROUPS_BUCKET};
 pub use reads::{ClusterReads, ReadCounter};
 
 use crate::tenant::TenantId;

@@ -49,6 +49,7 @@ pub(crate) struct Counters {
     pub append_failures: AtomicU64,
     pub fanout_requests: AtomicU64,
     pub fanout_failures: AtomicU64,
+    pub push_group_conflicts: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -57,6 +58,8 @@ pub(crate) struct Inner {
     pub stream: stream::Stream,
     pub leases: kv::Store,
     pub nodes: kv::Store,
+    /// Push-group registries, one key per tenant.
+    pub push_groups: kv::Store,
     /// The storage settings each owned partition starts from.
     pub template: StorageConfig,
     pub owned: Mutex<BTreeMap<u32, Arc<Owned>>>,
@@ -154,7 +157,7 @@ impl Cluster {
             .map_err(|e| failed(e.to_string()))?;
         let js = jetstream::new(client);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        let (stream, leases, nodes) = loop {
+        let (stream, leases, nodes, push_groups) = loop {
             match setup(&js, &cfg).await {
                 Ok(v) => break v,
                 Err(e) if tokio::time::Instant::now() < deadline && !e.starts_with("the log") => {
@@ -179,6 +182,7 @@ impl Cluster {
             stream,
             leases,
             nodes,
+            push_groups,
             template,
             owned: Mutex::new(BTreeMap::new()),
             http,
@@ -428,6 +432,12 @@ impl Cluster {
             "Reads to partition owners that failed.",
             &c.fanout_failures,
         );
+        counter(
+            &mut out,
+            "tessera_cluster_push_group_conflicts_total",
+            "Push-group registry changes retried because another write changed the tenant's registry first.",
+            &c.push_group_conflicts,
+        );
         let last = self.inner.last_seq.lock().clone();
         let owned = self.inner.owned.lock().clone();
         let gauge = |out: &mut String, name: &str, help: &str| {
@@ -502,12 +512,13 @@ async fn publish_one(
     }
 }
 
-/// Creates or opens the stream and the two buckets; a `String` error
-/// starting with "the log" is a settings mismatch, not worth retrying.
+/// Creates or opens the stream and the buckets (leases, nodes, push
+/// groups); a `String` error starting with "the log" is a settings
+/// mismatch, not worth retrying.
 async fn setup(
     js: &jetstream::Context,
     cfg: &ClusterConfig,
-) -> Result<(stream::Stream, kv::Store, kv::Store), String> {
+) -> Result<(stream::Stream, kv::Store, kv::Store, kv::Store), String> {
     let description = format!("tessera ingest log, partitions={}", cfg.partitions);
     let mut stream = js
         .get_or_create_stream(stream::Config {
@@ -534,7 +545,8 @@ async fn setup(
     }
     let leases = bucket(js, LEASES_BUCKET, cfg).await?;
     let nodes = bucket(js, NODES_BUCKET, cfg).await?;
-    Ok((stream, leases, nodes))
+    let push_groups = super::push_groups::bucket(js, cfg).await?;
+    Ok((stream, leases, nodes, push_groups))
 }
 
 async fn bucket(

@@ -8,10 +8,13 @@
 //! families in the body, DELETE the whole group. A push is atomic: any bad
 //! line refuses the whole body, and so does a sample carrying a timestamp.
 //! The groups and their series are kept per tenant in [`PushGroups`],
-//! stored through storage's tenant state files.
+//! stored through storage's tenant state files on one node and in the
+//! cluster's key-value bucket in cluster mode (where the stale markers
+//! travel through the log like every write).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use super::push_groups::GroupStore;
 use super::text::{body_text, inputs_of, label_refs, now_ms, text_metadata, with_labels, Row};
 use super::{Pipeline, WriteError};
 use crate::ingest::text::{count_sample_lines, parse, ParsedText, TextFormat, TextSample};
@@ -66,16 +69,27 @@ impl Pipeline<'_> {
         let key: LabelPairs = key.to_vec();
         let pushed = parse_push(body, format, &key)?;
         self.record_metadata(tenant, &text_metadata(&pushed.metadata))?;
-        let registry = self.push_groups().tenant(self.storage(), tenant);
-        let mut registry = registry.lock();
-        let t = registry.write_time(&key, now_ms());
         let families = (mode == PushMode::Post).then_some(&pushed.families);
-        let vanished = registry.replace(&key, pushed.family_of, families, t);
-        let result = self
-            .store_group(tenant, &pushed.samples, &vanished, t)
-            .and_then(|()| self.push_exemplars(tenant, &pushed.exemplars, t));
-        registry.save(self.storage(), tenant)?;
-        result
+        let change = |registry: &mut super::push_groups::TenantGroups| {
+            let t = registry.write_time(&key, now_ms());
+            let vanished = registry.replace(&key, pushed.family_of.clone(), families, t);
+            Some((t, vanished))
+        };
+        let write = |(t, vanished): (i64, Vec<LabelPairs>)| {
+            self.store_group(tenant, &pushed.samples, &vanished, t)
+                .and_then(|()| self.push_exemplars(tenant, &pushed.exemplars, t))
+        };
+        self.push_groups()
+            .change(self.group_store(), tenant, change, write)
+    }
+
+    /// Where the tenant's push groups are kept: the key-value bucket in
+    /// cluster mode, storage's tenant state file otherwise.
+    fn group_store(&self) -> GroupStore<'_> {
+        match self.cluster {
+            Some(c) => GroupStore::Cluster(c),
+            None => GroupStore::Node(self.storage()),
+        }
     }
 
     /// Stores a push's exemplars after its samples, at the push's time `t`
@@ -105,15 +119,14 @@ impl Pipeline<'_> {
         key: &[(String, String)],
     ) -> Result<(), WriteError> {
         let key: LabelPairs = key.to_vec();
-        let registry = self.push_groups().tenant(self.storage(), tenant);
-        let mut registry = registry.lock();
-        let t = registry.write_time(&key, now_ms());
-        let Some(vanished) = registry.delete(&key) else {
-            return Ok(());
+        let change = |registry: &mut super::push_groups::TenantGroups| {
+            let t = registry.write_time(&key, now_ms());
+            registry.delete(&key).map(|vanished| (t, vanished))
         };
-        let result = self.store_group(tenant, &[], &vanished, t);
-        registry.save(self.storage(), tenant)?;
-        result
+        let write =
+            |(t, vanished): (i64, Vec<LabelPairs>)| self.store_group(tenant, &[], &vanished, t);
+        self.push_groups()
+            .change(self.group_store(), tenant, change, write)
     }
 
     /// Appends the pushed values and stale markers for vanished series at

@@ -1,10 +1,15 @@
 //! The push-group registry: which series each grouping key last pushed,
 //! per tenant, so a later PUT, POST or DELETE knows what to mark stale.
 //!
-//! Kept in memory and mirrored through storage's tenant state files
+//! One logic ([`TenantGroups`]: replace, delete, write time) over two
+//! stores ([`GroupStore`]). On one node the registry is kept in memory and
+//! mirrored through storage's tenant state files
 //! ([`TenantStateFile::PushGroups`], `push_groups.json` in the tenant's
 //! directory), rewritten atomically after every change so that a DELETE
-//! after a restart still finds the group's series.
+//! after a restart still finds the group's series. In cluster mode it lives
+//! in the cluster's key-value bucket (the same JSON, one key per tenant),
+//! read and changed by compare-and-set on every push, so every node sees
+//! the groups pushed through the others.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -12,6 +17,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use super::WriteError;
+use crate::cluster::{Cluster, RegistryError};
 use crate::storage::{Storage, StorageError, TenantStateFile};
 use crate::tenant::TenantId;
 
@@ -41,6 +48,67 @@ impl PushGroups {
     pub fn forget(&self, tenant: &TenantId) {
         self.tenants.lock().remove(tenant);
     }
+
+    /// Applies `change` to the tenant's registry, then hands what it
+    /// returned to `write` (which stores the push's samples and stale
+    /// markers). `change` returns `None` when it changed nothing; then
+    /// nothing is written. On one node the tenant's registry stays locked
+    /// throughout, so the tenant's pushes are stored in the order of their
+    /// write times, and the state file is rewritten after `write`. In
+    /// cluster mode `change` may run more than once (each time on the
+    /// newest registry another node wrote), and the registry is written
+    /// before `write` runs; a registry over the bucket's value limit
+    /// refuses the push before anything is stored.
+    pub(crate) fn change<R>(
+        &self,
+        store: GroupStore<'_>,
+        tenant: &TenantId,
+        mut change: impl FnMut(&mut TenantGroups) -> Option<R>,
+        write: impl FnOnce(R) -> Result<(), WriteError>,
+    ) -> Result<(), WriteError> {
+        match store {
+            GroupStore::Node(storage) => {
+                let registry = self.tenant(storage, tenant);
+                let mut registry = registry.lock();
+                let Some(r) = change(&mut registry) else {
+                    return Ok(());
+                };
+                let result = write(r);
+                registry.save(storage, tenant)?;
+                result
+            }
+            GroupStore::Cluster(cluster) => {
+                let changed = cluster.change_push_groups(tenant, |bytes| {
+                    let mut registry = match bytes {
+                        Some(b) => TenantGroups::parse(tenant, b),
+                        None => TenantGroups::default(),
+                    };
+                    let Some(r) = change(&mut registry) else {
+                        return Ok(None);
+                    };
+                    let bytes = registry.to_bytes().map_err(|e| e.to_string())?;
+                    Ok(Some((bytes, r)))
+                });
+                match changed {
+                    Ok(Some(r)) => write(r),
+                    Ok(None) => Ok(()),
+                    Err(e @ RegistryError::TooLarge { .. }) => {
+                        Err(WriteError::TooLarge(e.to_string()))
+                    }
+                    Err(e) => Err(StorageError::Cluster(e.to_string()).into()),
+                }
+            }
+        }
+    }
+}
+
+/// Where a tenant's registry is kept.
+#[derive(Clone, Copy)]
+pub(crate) enum GroupStore<'a> {
+    /// Storage's tenant state file, on a single node.
+    Node(&'a Storage),
+    /// The cluster's key-value bucket, shared by every node.
+    Cluster(&'a Cluster),
 }
 
 /// One group: its series (label set → metric family) and the time of its
@@ -120,6 +188,15 @@ impl TenantGroups {
 
     /// Writes the registry through storage, atomically.
     pub(crate) fn save(&self, storage: &Storage, tenant: &TenantId) -> Result<(), StorageError> {
+        let name = TenantStateFile::PushGroups.name();
+        let bytes = self
+            .to_bytes()
+            .map_err(|e| StorageError::io(name, std::io::Error::other(e)))?;
+        storage.write_tenant_state(tenant, TenantStateFile::PushGroups, &bytes)
+    }
+
+    /// The registry's JSON (the state file's and the bucket value's).
+    fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
         let file = File {
             version: PUSH_GROUPS_VERSION,
             groups: self
@@ -139,10 +216,7 @@ impl TenantGroups {
                 })
                 .collect(),
         };
-        let name = TenantStateFile::PushGroups.name();
-        let bytes = serde_json::to_vec(&file)
-            .map_err(|e| StorageError::io(name, std::io::Error::other(e)))?;
-        storage.write_tenant_state(tenant, TenantStateFile::PushGroups, &bytes)
+        serde_json::to_vec(&file)
     }
 
     /// The write time for `key`: `now`, or just past the group's last write.
@@ -242,6 +316,44 @@ mod tests {
         assert_eq!(back, g);
         assert_eq!(back.delete(&key), Some(vec![l(&[("__name__", "a")])]));
         assert_eq!(back.delete(&key), None);
+    }
+
+    #[test]
+    fn node_store_writes_the_file_only_for_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = open(dir.path());
+        let groups = PushGroups::default();
+        let key = l(&[("job", "j")]);
+        let file = || {
+            storage
+                .read_tenant_state(&tenant(), TenantStateFile::PushGroups)
+                .unwrap()
+        };
+        // Nothing changed (an unknown group deleted): no write, no file.
+        let unchanged = groups.change(
+            GroupStore::Node(&storage),
+            &tenant(),
+            |g| g.delete(&key),
+            |_| panic!("nothing to write"),
+        );
+        assert!(unchanged.is_ok());
+        assert_eq!(file(), None);
+        // A change reaches the write, and is kept even when the write
+        // fails (as before: the push is answered with the error).
+        let mut written = None;
+        let failed = groups.change(
+            GroupStore::Node(&storage),
+            &tenant(),
+            |g| Some(g.replace(&key, pushed(&[("a", "a")]), None, 7)),
+            |vanished| {
+                written = Some(vanished);
+                Err(WriteError::Invalid("refused".into()))
+            },
+        );
+        assert_eq!(failed.unwrap_err().to_string(), "refused");
+        assert_eq!(written, Some(Vec::new()));
+        let back = TenantGroups::parse(&tenant(), &file().unwrap());
+        assert_eq!(back.write_time(&key, 0), 8);
     }
 
     #[test]
