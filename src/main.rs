@@ -11,13 +11,6 @@ use tessera::storage::{MatchOp, Matcher, SeriesInput, Storage, StorageConfig, Sy
 use tessera::synth::NodeExporterShape;
 use tessera::tenant::TenantId;
 
-/// mimalloc instead of the system allocator: a query allocates and frees
-/// many short-lived vectors on several threads, where glibc's per-thread
-/// arenas spend a fifth of a dashboard query's CPU (perf, README's
-/// dashboard section).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "tessera",
