@@ -35,6 +35,15 @@ pub(crate) fn format_ts(t: i64) -> String {
 
 /// Writes a JSON string literal.
 pub(crate) fn json_str(out: &mut String, s: &str) {
+    // Label names and values rarely need escaping: those that do not are
+    // copied as they are, which is what serde_json writes for them too.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     // serde_json escapes exactly as JSON requires.
     out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
 }
@@ -500,6 +509,16 @@ pub(crate) fn not_ready() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The copy-through path writes what serde_json writes.
+        #[test]
+        fn json_str_is_serde_jsons(s in "(\\PC|[\"\\\\\u{0}-\u{1f}]){0,24}") {
+            let mut out = String::from("x");
+            json_str(&mut out, &s);
+            proptest::prop_assert_eq!(&out[1..], serde_json::to_string(&s).unwrap());
+        }
+    }
 
     #[test]
     fn histogram_points_as_prometheus_writes_them() {
