@@ -19,13 +19,23 @@ struct Groups {
 }
 
 impl Groups {
-    /// Buckets of group `g` at step `i`.
-    fn buckets(&self, g: usize, i: usize) -> Vec<Bucket> {
+    /// Whether group `g` has a bucket at step `i`.
+    fn any_bucket(&self, g: usize, i: usize) -> bool {
         self.groups[g]
             .1
             .iter()
-            .filter_map(|&(upper, j)| self.input[j].vals[i].map(|count| Bucket { upper, count }))
-            .collect()
+            .any(|&(_, j)| self.input[j].vals[i].is_some())
+    }
+
+    /// Buckets of group `g` at step `i`, into `out` (cleared first): one
+    /// buffer serves every group and step.
+    fn buckets_into(&self, g: usize, i: usize, out: &mut Vec<Bucket>) {
+        out.clear();
+        out.extend(
+            self.groups[g].1.iter().filter_map(|&(upper, j)| {
+                self.input[j].vals[i].map(|count| Bucket { upper, count })
+            }),
+        );
     }
 }
 
@@ -61,6 +71,12 @@ impl Ctx<'_> {
                 groups.len() - 1
             });
             groups[g].1.push((upper, j));
+        }
+        // In bound order once, so that each step's buckets arrive sorted
+        // (a stable sort: equal bounds keep the input's order, as the
+        // per-step sort of a few buckets does).
+        for (_, b) in &mut groups {
+            b.sort_by(|x, y| x.0.total_cmp(&y.0));
         }
         Groups { groups, input }
     }
@@ -139,6 +155,7 @@ impl Ctx<'_> {
         let g = self.classic_groups(input, &anchor);
         let (natives, blocked) = self.drop_mixed(natives, &g, &anchor);
         let mut out = self.native_outputs(natives, &want, &anchor)?;
+        let mut buckets = Vec::new();
         for gi in 0..g.groups.len() {
             let key = &g.groups[gi].0;
             let outputs: Vec<(Labels, Option<f64>)> = match &want {
@@ -152,7 +169,7 @@ impl Ctx<'_> {
                 self.acquire(n)?;
                 let mut vals = vec![None; n];
                 for (i, slot) in vals.iter_mut().enumerate() {
-                    let mut buckets = g.buckets(gi, i);
+                    g.buckets_into(gi, i, &mut buckets);
                     if buckets.is_empty() || blocked.contains(&(gi, i)) {
                         continue;
                     }
@@ -239,7 +256,7 @@ impl Ctx<'_> {
                 continue;
             };
             for i in 0..ns.hists.len() {
-                if ns.hists[i].is_some() && !g.buckets(gi, i).is_empty() {
+                if ns.hists[i].is_some() && g.any_bucket(gi, i) {
                     ns.hists[i] = None;
                     blocked.insert((gi, i));
                     let name = ns.labels.get(NAME).unwrap_or("");
