@@ -654,9 +654,9 @@ fn every_float_is_stored_bit_for_bit() {
     check("block");
 }
 
-/// Large selections decode on a second thread while the caller works:
+/// Large selections decode on two threads while the caller works:
 /// every series arrives once, in label order, merged across a block and
-/// the head, and a caller that stops early stops the decoder.
+/// the head, and a caller that stops early stops the decoders.
 #[test]
 fn large_selections_stream_every_series_once_in_order() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,9 +13,9 @@ use crate::storage::index::Matcher;
 use crate::storage::partition::Partition;
 use crate::storage::readers::ReadGuard;
 
-/// Selections of at least this many series decode on a second thread.
+/// Selections of at least this many series decode on two threads.
 const PIPELINE_MIN_SERIES: usize = 256;
-/// Series per hand-over between the decoding thread and the caller.
+/// Series per hand-over between a decoding thread and the caller.
 const PIPELINE_BATCH: usize = 64;
 
 /// Whether a second core is there to decode on.
@@ -201,44 +201,77 @@ impl Querier {
             }
             return Ok(());
         }
-        // Decoding on a second thread while the caller computes on what
-        // was decoded before: the two halves of a large query overlap. At
-        // most two batches wait decoded beyond what the caller holds.
+        // Decoding on two threads while the caller computes on what was
+        // decoded before: batch k is decoded by thread k % 2 and taken in
+        // order, so the caller sees the series as one thread would give
+        // them. At most two batches per thread wait decoded.
+        let batches: Vec<Vec<(Labels, Vec<Source>)>> = {
+            let mut out = Vec::with_capacity(groups.len() / PIPELINE_BATCH + 1);
+            let mut it = groups.into_iter().peekable();
+            while it.peek().is_some() {
+                out.push(it.by_ref().take(PIPELINE_BATCH).collect());
+            }
+            out
+        };
+        let total = batches.len();
+        let mut halves: [Vec<Vec<(Labels, Vec<Source>)>>; 2] = [Vec::new(), Vec::new()];
+        for (k, b) in batches.into_iter().enumerate() {
+            halves[k % 2].push(b);
+        }
         std::thread::scope(|scope| {
-            let (tx, rx) = crossbeam::channel::bounded::<Result<Vec<(Labels, SeriesValues)>>>(2);
-            scope.spawn(move || {
-                let mut cache = FrameCache::default();
-                let mut batch = Vec::with_capacity(PIPELINE_BATCH);
-                for (labels, srcs) in groups {
-                    match self.read_group(p, &srcs, &mut cache, with_st) {
-                        Ok(Some(v)) => batch.push((labels, v)),
-                        Ok(None) => {}
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                            return;
-                        }
-                    }
-                    if batch.len() == PIPELINE_BATCH
-                        && tx.send(Ok(std::mem::take(&mut batch))).is_err()
-                    {
-                        // The caller stopped early.
-                        return;
-                    }
-                }
-                if !batch.is_empty() {
-                    let _ = tx.send(Ok(batch));
-                }
-            });
-            for msg in rx {
+            let mut rxs = Vec::with_capacity(2);
+            for half in halves {
+                let (tx, rx) =
+                    crossbeam::channel::bounded::<Result<Vec<(Labels, SeriesValues)>>>(2);
+                rxs.push(rx);
+                scope.spawn(move || self.decode_batches(p, half, with_st, &tx));
+            }
+            for k in 0..total {
+                // A closed channel before its last batch means its thread
+                // sent an error (taken here) or stopped; either way the
+                // error comes first.
+                let Ok(msg) = rxs[k % 2].recv() else {
+                    return Ok(());
+                };
                 for (labels, v) in msg? {
                     if !f(labels, v) {
-                        // Dropping the receiver stops the decoder.
+                        // Dropping the receivers stops the decoders.
                         return Ok(());
                     }
                 }
             }
             Ok(())
         })
+    }
+
+    /// One decoding thread of [`Querier::select_each_inner`]: each batch's
+    /// series read and sent in order; stops at the first error (sent) or
+    /// when the caller has gone.
+    fn decode_batches(
+        &self,
+        p: &Partition,
+        batches: Vec<Vec<(Labels, Vec<Source>)>>,
+        with_st: bool,
+        tx: &crossbeam::channel::Sender<Result<Vec<(Labels, SeriesValues)>>>,
+    ) {
+        let mut cache = FrameCache::default();
+        for groups in batches {
+            let mut batch = Vec::with_capacity(groups.len());
+            for (labels, srcs) in groups {
+                match self.read_group(p, &srcs, &mut cache, with_st) {
+                    Ok(Some(v)) => batch.push((labels, v)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+            if tx.send(Ok(batch)).is_err() {
+                // The caller stopped early.
+                return;
+            }
+        }
     }
 
     /// Reads one series from all its sources and merges them; `None` when
