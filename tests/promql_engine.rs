@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{append, config, labels, open, tenant};
 use proptest::prelude::*;
-use tessera::model::{Histogram, HistogramCounts, HistogramSample, Sample, Span};
+use tessera::model::{Histogram, HistogramSample, Sample};
 use tessera::promql::{Engine, EngineConfig, QueryError, TenantScope, Value};
 use tessera::storage::{MatchOp, Matcher, SeriesInput, Storage};
 
@@ -189,20 +189,7 @@ fn errors_carry_prometheus_types() {
 /// An integer histogram with `count` observations in bucket 1 of schema 0
 /// (values in (1, 2]) and a sum of `1.5 * count`.
 fn int_histogram(count: u64) -> Histogram {
-    Histogram {
-        sum: 1.5 * count as f64,
-        counts: HistogramCounts::Int {
-            count,
-            zero_count: 0,
-            positive_deltas: vec![count as i64],
-            negative_deltas: vec![],
-        },
-        positive_spans: vec![Span {
-            offset: 1,
-            length: 1,
-        }],
-        ..Histogram::empty_int(0)
-    }
+    common::one_bucket_histogram(count, 1.5 * count as f64, 1)
 }
 
 /// Tenant `acme` holds a counter histogram growing by 60 per minute (one

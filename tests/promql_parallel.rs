@@ -7,7 +7,7 @@
 mod common;
 
 use common::{append, config, labels, open, tenant};
-use tessera::model::{Histogram, HistogramCounts, HistogramSample, Sample, Span};
+use tessera::model::{Histogram, HistogramSample, Sample};
 use tessera::promql::{Engine, TenantScope, Value};
 use tessera::storage::{SeriesInput, Storage};
 
@@ -15,21 +15,9 @@ const STEP: i64 = 15_000;
 /// Samples per series: one hour at 15 s.
 const POINTS: i64 = 240;
 
+/// `count` observations in the bucket (0.5, 1] and a sum of half of them.
 fn histogram(count: u64) -> Histogram {
-    Histogram {
-        sum: 0.5 * count as f64,
-        counts: HistogramCounts::Int {
-            count,
-            zero_count: 0,
-            positive_deltas: vec![count as i64],
-            negative_deltas: vec![],
-        },
-        positive_spans: vec![Span {
-            offset: 0,
-            length: 1,
-        }],
-        ..Histogram::empty_int(0)
-    }
+    common::one_bucket_histogram(count, 0.5 * count as f64, 0)
 }
 
 /// 300 counters `req_total` (some reset, some have gaps), 3 histogram

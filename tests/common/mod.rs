@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tessera::model::{LabelRef, Labels, Sample};
+use tessera::model::{Histogram, HistogramCounts, LabelRef, Labels, Sample, Span};
 use tessera::storage::{AppendOutcome, Result, SeriesInput, Storage, StorageConfig, SyncPolicy};
 use tessera::tenant::TenantId;
 
@@ -70,4 +70,23 @@ pub fn newest_wal_segment(root: &Path, tenant: &str) -> std::path::PathBuf {
         .collect();
     segs.sort();
     segs.pop().expect("a WAL segment")
+}
+
+/// An integer histogram of schema 0 with all `count` observations in the
+/// one bucket at index `bucket` and the given sum.
+pub fn one_bucket_histogram(count: u64, sum: f64, bucket: i32) -> Histogram {
+    Histogram {
+        sum,
+        counts: HistogramCounts::Int {
+            count,
+            zero_count: 0,
+            positive_deltas: vec![count as i64],
+            negative_deltas: vec![],
+        },
+        positive_spans: vec![Span {
+            offset: bucket,
+            length: 1,
+        }],
+        ..Histogram::empty_int(0)
+    }
 }
