@@ -554,24 +554,35 @@ async fn bucket(
     name: &str,
     cfg: &ClusterConfig,
 ) -> Result<kv::Store, String> {
-    if let Ok(b) = js.get_key_value(name).await {
-        return Ok(b);
-    }
-    let made = js
-        .create_key_value(kv::Config {
+    open_bucket(
+        js,
+        kv::Config {
             bucket: name.to_string(),
             history: 1,
             max_age: cfg.lease_ttl,
             num_replicas: cfg.replicas,
             storage: stream::StorageType::File,
             ..Default::default()
-        })
-        .await;
-    match made {
+        },
+    )
+    .await
+}
+
+/// Opens the key-value bucket `config` names, creating it with `config`
+/// when it does not exist yet (another node may create it first).
+pub(crate) async fn open_bucket(
+    js: &jetstream::Context,
+    config: kv::Config,
+) -> Result<kv::Store, String> {
+    let name = config.bucket.clone();
+    if let Ok(b) = js.get_key_value(&name).await {
+        return Ok(b);
+    }
+    match js.create_key_value(config).await {
         Ok(b) => Ok(b),
         // Another node made it first.
         Err(e) => js
-            .get_key_value(name)
+            .get_key_value(&name)
             .await
             .map_err(|_| format!("key-value bucket {name}: {e}")),
     }

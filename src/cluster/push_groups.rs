@@ -74,11 +74,9 @@ pub(crate) async fn bucket(
     js: &jetstream::Context,
     cfg: &ClusterConfig,
 ) -> Result<kv::Store, String> {
-    if let Ok(b) = js.get_key_value(PUSH_GROUPS_BUCKET).await {
-        return Ok(b);
-    }
-    let made = js
-        .create_key_value(kv::Config {
+    super::node::open_bucket(
+        js,
+        kv::Config {
             bucket: PUSH_GROUPS_BUCKET.to_string(),
             description: "tessera push-group registries, one key per tenant".into(),
             history: 1,
@@ -86,16 +84,9 @@ pub(crate) async fn bucket(
             num_replicas: cfg.replicas,
             storage: stream::StorageType::File,
             ..Default::default()
-        })
-        .await;
-    match made {
-        Ok(b) => Ok(b),
-        // Another node made it first.
-        Err(e) => js
-            .get_key_value(PUSH_GROUPS_BUCKET)
-            .await
-            .map_err(|_| format!("key-value bucket {PUSH_GROUPS_BUCKET}: {e}")),
-    }
+        },
+    )
+    .await
 }
 
 /// What one attempt of a change wants written: the new bytes and what to
