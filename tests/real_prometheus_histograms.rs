@@ -16,101 +16,41 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 use serde_json::Value;
+use tessera::api::dto::{self, MetricType};
 
 use http::start_with;
 use peer::{scrape_and_write_config, Prometheus};
-
-/// The few `io.prometheus.client` messages (`metrics.proto`) the target
-/// needs; field numbers as upstream's.
-mod client {
-    /// `LabelPair`.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct LabelPair {
-        #[prost(string, optional, tag = "1")]
-        pub name: Option<String>,
-        #[prost(string, optional, tag = "2")]
-        pub value: Option<String>,
-    }
-
-    /// `BucketSpan`.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct BucketSpan {
-        #[prost(sint32, optional, tag = "1")]
-        pub offset: Option<i32>,
-        #[prost(uint32, optional, tag = "2")]
-        pub length: Option<u32>,
-    }
-
-    /// `Histogram` (native fields only, integer counts).
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Histogram {
-        #[prost(uint64, optional, tag = "1")]
-        pub sample_count: Option<u64>,
-        #[prost(double, optional, tag = "2")]
-        pub sample_sum: Option<f64>,
-        #[prost(sint32, optional, tag = "5")]
-        pub schema: Option<i32>,
-        #[prost(double, optional, tag = "6")]
-        pub zero_threshold: Option<f64>,
-        #[prost(uint64, optional, tag = "7")]
-        pub zero_count: Option<u64>,
-        #[prost(message, repeated, tag = "12")]
-        pub positive_span: Vec<BucketSpan>,
-        #[prost(sint64, repeated, tag = "13")]
-        pub positive_delta: Vec<i64>,
-    }
-
-    /// `Metric`.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Metric {
-        #[prost(message, repeated, tag = "1")]
-        pub label: Vec<LabelPair>,
-        #[prost(message, optional, tag = "7")]
-        pub histogram: Option<Histogram>,
-    }
-
-    /// `MetricFamily`; type 4 is `HISTOGRAM`.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct MetricFamily {
-        #[prost(string, optional, tag = "1")]
-        pub name: Option<String>,
-        #[prost(string, optional, tag = "2")]
-        pub help: Option<String>,
-        #[prost(int32, optional, tag = "3")]
-        pub r#type: Option<i32>,
-        #[prost(message, repeated, tag = "4")]
-        pub metric: Vec<Metric>,
-    }
-}
 
 const PROTO_TYPE: &str =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 
 /// The histogram after `n` scrapes: one observation in the zero bucket,
 /// `n` in each of the buckets (0.5, 1] and (1, 2], one in (2, 4].
-fn family(n: u64) -> client::MetricFamily {
+fn family(n: u64) -> dto::MetricFamily {
     let n_i = n as i64;
-    client::MetricFamily {
+    dto::MetricFamily {
         name: Some("demo_latency_seconds".into()),
         help: Some("Request latency.".into()),
-        r#type: Some(4),
-        metric: vec![client::Metric {
-            label: vec![client::LabelPair {
+        r#type: Some(MetricType::Histogram as i32),
+        metric: vec![dto::Metric {
+            label: vec![dto::LabelPair {
                 name: Some("path".into()),
                 value: Some("/a".into()),
             }],
-            histogram: Some(client::Histogram {
+            histogram: Some(dto::Histogram {
                 sample_count: Some(2 * n + 2),
                 sample_sum: Some(n as f64 * 2.25 + 3.0),
                 schema: Some(0),
                 zero_threshold: Some(0.001),
                 zero_count: Some(1),
-                positive_span: vec![client::BucketSpan {
+                positive_span: vec![dto::BucketSpan {
                     offset: Some(0),
                     length: Some(3),
                 }],
                 positive_delta: vec![n_i, 0, 1 - n_i],
+                ..Default::default()
             }),
+            ..Default::default()
         }],
     }
 }
