@@ -67,16 +67,12 @@ fn json_point(out: &mut String, t: i64, v: f64) {
     // temporary strings per point cost more than formatting them.
     out.push('[');
     if t.rem_euclid(1000) == 0 {
-        let _ = write!(out, "{}", t.div_euclid(1000));
+        out.push_str(itoa::Buffer::new().format(t.div_euclid(1000)));
     } else {
         out.push_str(&format_ts(t));
     }
     out.push_str(",\"");
-    if v.is_finite() {
-        let _ = write!(out, "{v}");
-    } else {
-        out.push_str(&format_value(v));
-    }
+    crate::promql::write_value(out, v);
     out.push_str("\"]");
 }
 

@@ -24,7 +24,7 @@ pub use exemplars::query_selectors;
 pub use limits::QUERY_STACK_BYTES;
 pub use runner::{Cancel, CancelOnDrop, QueryPool, DEFAULT_MAX_CONCURRENCY};
 pub use scope::{TenantScope, TENANT_LABEL};
-pub(crate) use value::format_value;
+pub(crate) use value::{format_value, write_value};
 pub use value::{InstantSample, QueryOutput, RangeSeries, Value};
 
 use std::time::Duration;
