@@ -3,7 +3,7 @@
 //! one accumulator per group and step; `topk`-like operators, `quantile` and
 //! `count_values` need the whole input at each step.
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 
 use super::aggregate_k::KSelect;
 use super::hist_agg::HAcc;

@@ -1,7 +1,7 @@
 //! The streaming selection state of `topk`, `bottomk`, `limitk` and
 //! `limit_ratio` (`aggregationK` upstream).
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 
 use super::StepSeries;
 use crate::model::Labels;

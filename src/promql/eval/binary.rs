@@ -4,7 +4,7 @@
 //! upstream). Matching signatures are computed once per series; the per-step
 //! work only looks up ordinals.
 
-use std::collections::{HashMap, HashSet};
+use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 
 use super::hist_binop::{elem_mixed, Elem, Operand};
 use super::labels::{self, format, merge_same, same_labelset};
@@ -334,7 +334,7 @@ fn vector_binop(
     for i in 0..n {
         right.iter_mut().for_each(|x| *x = None);
         matched_one.iter_mut().for_each(|x| *x = false);
-        matched_many.iter_mut().for_each(HashSet::clear);
+        matched_many.iter_mut().for_each(|s| s.clear());
         for (k, s) in one.iter().enumerate() {
             if !s.has(i) {
                 continue;

@@ -2,7 +2,7 @@
 //! and `resetHistograms` upstream). Series are grouped by their labels
 //! without `le`; each group and step gives one quantile.
 
-use std::collections::{HashMap, HashSet};
+use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 
 use super::labels::{self, NAME};
 use super::{Ctx, Grid, Result, StepSeries};

@@ -5,7 +5,7 @@
 //! `promql/info.go`). The info series are read through the same tenant
 //! scope, with the forced matchers, as every other selector.
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 
 use super::labels::{self, format, NAME};
 use super::{Ctx, Grid, Result, StepSeries};

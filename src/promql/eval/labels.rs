@@ -1,7 +1,7 @@
 //! Label-set edits the evaluator needs (`labels.Builder` upstream), and the
 //! final clean-up of a result (`cleanupMetricLabels`).
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 
 use super::{Result, StepSeries};
 use crate::model::{Label, Labels};
