@@ -57,6 +57,35 @@ impl Acc {
         }
     }
 
+    /// [`Acc::add`] for each step's value of one series; `sum` is taken
+    /// without matching the operator at every step (the same additions).
+    fn add_all(&mut self, op: AggOp, vals: &[Option<f64>]) {
+        if op == AggOp::Sum && self.v.len() == vals.len() && self.c.len() == vals.len() {
+            let it = vals
+                .iter()
+                .zip(&mut self.seen)
+                .zip(&mut self.count)
+                .zip(self.v.iter_mut().zip(&mut self.c));
+            for (((val, seen), count), (v, c)) in it {
+                let Some(f) = *val else { continue };
+                if *seen {
+                    *count += 1.0;
+                    (*v, *c) = kahan::inc(f, *v, *c);
+                } else {
+                    *seen = true;
+                    *v = f;
+                    *count = 1.0;
+                }
+            }
+            return;
+        }
+        for (i, v) in vals.iter().enumerate() {
+            if let Some(f) = *v {
+                self.add(op, i, f);
+            }
+        }
+    }
+
     fn add(&mut self, op: AggOp, i: usize, f: f64) {
         if !self.seen[i] {
             self.seen[i] = true;
@@ -218,11 +247,7 @@ impl Ctx<'_> {
                 // `quantile` keeps every input value until the end.
                 budget.acquire(s.vals.iter().flatten().count())?;
             }
-            for (i, v) in s.vals.iter().enumerate() {
-                if let Some(f) = *v {
-                    g.add(op, i, f);
-                }
-            }
+            g.add_all(op, &s.vals);
             if s.hists.iter().any(Option::is_some) {
                 if hgroups.len() <= gi {
                     hgroups.resize_with(gi + 1, || None);

@@ -4,7 +4,7 @@
 
 use super::labels::{self, NAME};
 use super::range_ext::extended_modifier;
-use super::range_float::{FloatRange, FloatValues};
+use super::range_float::{Computed, FloatRange, FloatValues};
 use super::select::Windows;
 use super::RawSeries;
 use super::{Ctx, Grid, Result, StepSeries, Val};
@@ -288,73 +288,92 @@ impl Ctx<'_> {
             counter_check,
         };
         let fin = Finish {
+            f,
             keep_name,
             counter_check,
             counter_pos: &counter_pos,
         };
-        let batches = kernel.batches();
-        // Float series waiting to be computed together, and their windows.
-        let mut pending: Vec<RawSeries> = Vec::new();
-        let mut pending_samples = 0usize;
-        let mut held: Option<Windows> = None;
-        self.each_raw_st(&c.args[mi], grid, with_st, &mut |ctx, s, windows| {
-            if !s.hists.is_empty() {
-                // In order: what waits goes first.
-                ctx.flush_floats(&kernel, &mut pending, windows, &fin, &mut *sink)?;
-                pending_samples = 0;
-                let out = ctx.range_with_histograms(
-                    f,
-                    &params,
-                    &counter_pos,
-                    grid,
-                    s,
-                    windows,
-                    extended,
-                )?;
-                return match out {
-                    Some(mut out) => {
-                        out.drop_name = !keep_name || out.drop_name;
-                        sink(out)
-                    }
-                    None => Ok(()),
-                };
-            }
-            if !batches {
+        if !kernel.batches() {
+            return self.each_raw_st(&c.args[mi], grid, with_st, &mut |ctx, s, windows| {
+                if !s.hists.is_empty() {
+                    return ctx
+                        .range_histograms(&fin, &params, grid, s, windows, extended, &mut *sink);
+                }
                 let out = kernel.series(&s, windows)?;
-                return ctx.finish_floats(s, out, &fin, &mut *sink);
+                ctx.finish_floats(s, out, &fin, &mut *sink)
+            });
+        }
+        kernel.with_workers(|workers| {
+            // Float series waiting to form a batch.
+            let mut pending: Vec<RawSeries> = Vec::new();
+            let mut pending_samples = 0usize;
+            let mut held: Option<Windows> = None;
+            self.each_raw_st(&c.args[mi], grid, with_st, &mut |ctx, s, windows| {
+                if !s.hists.is_empty() {
+                    // In order: what waits goes first.
+                    pending_samples = 0;
+                    let mut done = workers.submit(std::mem::take(&mut pending), windows);
+                    done.extend(workers.drain());
+                    ctx.finish_batches(done, &fin, &mut *sink)?;
+                    return ctx
+                        .range_histograms(&fin, &params, grid, s, windows, extended, &mut *sink);
+                }
+                if held.is_none() {
+                    held = Some(windows.clone());
+                }
+                pending_samples += s.samples.len();
+                pending.push(s);
+                if FloatRange::full(pending.len(), pending_samples) {
+                    pending_samples = 0;
+                    let done = workers.submit(std::mem::take(&mut pending), windows);
+                    ctx.finish_batches(done, &fin, &mut *sink)?;
+                }
+                Ok(())
+            })?;
+            let mut done = match &held {
+                Some(w) => workers.submit(pending, w),
+                None => Vec::new(),
+            };
+            done.extend(workers.drain());
+            self.finish_batches(done, &fin, sink)
+        })
+    }
+
+    /// A series with native histograms of a range function call: computed
+    /// on the query's thread.
+    #[allow(clippy::too_many_arguments)]
+    fn range_histograms(
+        &mut self,
+        fin: &Finish<'_>,
+        params: &[Vec<f64>],
+        grid: Grid,
+        s: RawSeries,
+        windows: &Windows,
+        extended: Option<bool>,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        let out =
+            self.range_with_histograms(fin.f, params, fin.counter_pos, grid, s, windows, extended)?;
+        match out {
+            Some(mut out) => {
+                out.drop_name = !fin.keep_name || out.drop_name;
+                sink(out)
             }
-            if held.is_none() {
-                held = Some(windows.clone());
-            }
-            pending_samples += s.samples.len();
-            pending.push(s);
-            if FloatRange::full(pending.len(), pending_samples) {
-                pending_samples = 0;
-                ctx.flush_floats(&kernel, &mut pending, windows, &fin, &mut *sink)?;
-            }
-            Ok(())
-        })?;
-        match &held {
-            Some(w) => self.flush_floats(&kernel, &mut pending, w, &fin, sink),
             None => Ok(()),
         }
     }
 
-    /// Computes the waiting float series together and hands them on in order.
-    fn flush_floats(
+    /// Computed batches handed on in order.
+    fn finish_batches(
         &mut self,
-        kernel: &FloatRange<'_>,
-        pending: &mut Vec<RawSeries>,
-        windows: &Windows,
+        done: Vec<Computed>,
         fin: &Finish<'_>,
         sink: &mut dyn FnMut(StepSeries) -> Result<()>,
     ) -> Result<()> {
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let outs = kernel.batch(pending, windows);
-        for (s, out) in pending.drain(..).zip(outs) {
-            self.finish_floats(s, out?, fin, sink)?;
+        for (batch, outs) in done {
+            for (s, out) in batch.into_iter().zip(outs) {
+                self.finish_floats(s, out?, fin, sink)?;
+            }
         }
         Ok(())
     }
@@ -722,6 +741,7 @@ pub(super) fn check_smoothing(ps: &[f64]) -> Result<()> {
 
 /// What a range call's float series need after their values are computed.
 struct Finish<'a> {
+    f: RangeFn,
     keep_name: bool,
     counter_check: bool,
     /// Where annotations about the range argument point.

@@ -20,6 +20,104 @@ const PARALLEL_MIN_STEPS: usize = 16;
 const BATCH_SERIES: usize = 128;
 const BATCH_SAMPLES: usize = 1 << 16;
 
+/// Batches submitted and not yet taken back, at most; a batch holds at
+/// most [`BATCH_SAMPLES`] samples, so this bounds what the workers hold.
+const IN_FLIGHT: usize = 4;
+
+/// A batch for a worker: its sequence number, its series and their windows.
+type Job = (usize, Vec<RawSeries>, Windows);
+/// A computed batch: the series and each one's values (or the kernel's
+/// panic).
+type Done = (
+    usize,
+    Vec<RawSeries>,
+    std::thread::Result<Vec<Result<FloatValues>>>,
+);
+/// A computed batch as the query's thread takes it back, in order.
+pub(super) type Computed = (Vec<RawSeries>, Vec<Result<FloatValues>>);
+
+/// The query thread's side of [`FloatRange::with_workers`]: batches go
+/// out in order and come back in the same order, whichever worker
+/// finished first.
+pub(super) struct Workers {
+    jobs: Option<crossbeam::channel::Sender<Job>>,
+    done: crossbeam::channel::Receiver<Done>,
+    /// Batches submitted, and the next one to hand back.
+    sent: usize,
+    next: usize,
+    ready: std::collections::BTreeMap<usize, (Vec<RawSeries>, Vec<Result<FloatValues>>)>,
+}
+
+impl Workers {
+    /// Queues `batch` and returns the batches already computed, in order;
+    /// with [`IN_FLIGHT`] batches out it first waits for the oldest.
+    pub(super) fn submit(&mut self, batch: Vec<RawSeries>, w: &Windows) -> Vec<Computed> {
+        if batch.is_empty() {
+            return Vec::new();
+        }
+        if let Some(jobs) = &self.jobs {
+            // The workers only stop once `jobs` is dropped, so this send
+            // can only wait, not fail.
+            let _ = jobs.send((self.sent, batch, w.clone()));
+        }
+        self.sent += 1;
+        let mut out = Vec::new();
+        while self.sent - self.next > IN_FLIGHT {
+            let got = self.take(true);
+            if got.is_empty() {
+                break;
+            }
+            out.extend(got);
+        }
+        out.extend(self.take(false));
+        out
+    }
+
+    /// Every batch submitted, in order, waiting for those still computed.
+    pub(super) fn drain(&mut self) -> Vec<Computed> {
+        let mut out = Vec::new();
+        while self.next < self.sent {
+            let got = self.take(true);
+            if got.is_empty() {
+                break;
+            }
+            out.extend(got);
+        }
+        out
+    }
+
+    /// The batches that are next in order and computed; with `wait`, at
+    /// least one.
+    fn take(&mut self, wait: bool) -> Vec<Computed> {
+        let mut out = Vec::new();
+        loop {
+            while let Some(b) = self.ready.remove(&self.next) {
+                self.next += 1;
+                out.push(b);
+            }
+            if (!out.is_empty() || !wait) && self.done.is_empty() {
+                return out;
+            }
+            let msg = if wait && out.is_empty() {
+                self.done.recv()
+            } else {
+                self.done
+                    .try_recv()
+                    .map_err(|_| crossbeam::channel::RecvError)
+            };
+            match msg {
+                Ok((seq, batch, Ok(vals))) => {
+                    self.ready.insert(seq, (batch, vals));
+                }
+                Ok((_, _, Err(panic))) => std::panic::resume_unwind(panic),
+                // Every worker gone with batches missing: only after a
+                // panic, which was raised above.
+                Err(_) => return out,
+            }
+        }
+    }
+}
+
 /// What a range function computes for one series of floats.
 pub(super) struct FloatValues {
     /// One value per step (`None`: no sample in that window).
@@ -53,31 +151,40 @@ impl FloatRange<'_> {
         series >= BATCH_SERIES || samples >= BATCH_SAMPLES
     }
 
-    /// The values of every series of `batch`, in order, on up to two threads.
-    pub(super) fn batch(&self, batch: &[RawSeries], w: &Windows) -> Vec<Result<FloatValues>> {
-        if batch.len() < 2 || cores() < 2 {
-            return batch.iter().map(|s| self.series(s, w)).collect();
-        }
-        // Split by samples, not by series, so both halves cost the same.
-        let total: usize = batch.iter().map(|s| s.samples.len()).sum();
-        let mut acc = 0usize;
-        let mid = batch
-            .iter()
-            .position(|s| {
-                acc += s.samples.len();
-                acc * 2 >= total
-            })
-            .map_or(batch.len() / 2, |i| (i + 1).min(batch.len() - 1));
-        let (left, right) = batch.split_at(mid);
+    /// Runs `f` with one worker per core computing the batches `f`
+    /// submits; the workers stop when `f` returns.
+    pub(super) fn with_workers<R>(&self, f: impl FnOnce(&mut Workers) -> R) -> R {
         std::thread::scope(|scope| {
-            let other = scope.spawn(|| right.iter().map(|s| self.series(s, w)).collect::<Vec<_>>());
-            let mut out: Vec<_> = left.iter().map(|s| self.series(s, w)).collect();
-            match other.join() {
-                Ok(rest) => out.extend(rest),
-                // A panic in a kernel is the query's panic, as on one thread.
-                Err(p) => std::panic::resume_unwind(p),
+            let (jobs, todo) = crossbeam::channel::bounded::<Job>(IN_FLIGHT);
+            let (done_tx, done) = crossbeam::channel::unbounded();
+            for _ in 0..cores() {
+                let (todo, done_tx) = (todo.clone(), done_tx.clone());
+                scope.spawn(move || {
+                    for (seq, batch, w) in todo {
+                        // A panic in a kernel is the query's panic, as on
+                        // one thread: caught here, raised on the query's
+                        // thread, so no batch goes missing while it waits.
+                        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            batch.iter().map(|s| self.series(s, &w)).collect()
+                        }));
+                        if done_tx.send((seq, batch, out)).is_err() {
+                            return;
+                        }
+                    }
+                });
             }
-            out
+            drop(done_tx);
+            let mut workers = Workers {
+                jobs: Some(jobs),
+                done,
+                sent: 0,
+                next: 0,
+                ready: std::collections::BTreeMap::new(),
+            };
+            let r = f(&mut workers);
+            // Closing the queue ends the workers; the scope waits for them.
+            workers.jobs = None;
+            r
         })
     }
 
@@ -98,6 +205,7 @@ impl FloatRange<'_> {
             .flatten();
         let mut ps = vec![0.0; self.params.len()];
         let mut overlap = false;
+        let mut memo = functions::rate::Extrapolation::default();
         for (i, &(lo, hi)) in bounds.iter().enumerate() {
             if lo >= hi {
                 vals.push(None);
@@ -137,9 +245,14 @@ impl FloatRange<'_> {
                         overlap || (self.counter_check && rate_st::any_overlap(w.samples, sts));
                     functions::eval_range_st(f, w, sts)
                 }
-                (None, Some(r)) => {
-                    functions::rate::extrapolated_rate_at(&w, &s.samples, lo, r, f == RangeFn::Rate)
-                }
+                (None, Some(r)) => functions::rate::extrapolated_rate_at(
+                    &w,
+                    &s.samples,
+                    lo,
+                    r,
+                    f == RangeFn::Rate,
+                    &mut memo,
+                ),
                 (None, None) => functions::eval_range(f, w, &ps),
             });
         }

@@ -65,14 +65,16 @@ pub(crate) fn reset_points(samples: &[Sample]) -> Vec<usize> {
 /// [`extrapolated_rate`] for a counter whose window is `all[lo..hi]`, with
 /// the series' resets found once by [`reset_points`]: a range query then
 /// reads each window's resets instead of comparing every pair of samples
-/// at every step. The additions happen in the same order, so the result is
-/// bit for bit [`extrapolated_rate`]'s.
+/// at every step. The additions happen in the same order, and `memo` only
+/// returns what the same inputs gave before, so the result is bit for bit
+/// [`extrapolated_rate`]'s.
 pub(crate) fn extrapolated_rate_at(
     w: &Window<'_>,
     all: &[Sample],
     lo: usize,
     resets: &[usize],
     is_rate: bool,
+    memo: &mut Extrapolation,
 ) -> Option<f64> {
     let (first, last) = match w.samples {
         [first, .., last] => (*first, *last),
@@ -84,7 +86,12 @@ pub(crate) fn extrapolated_rate_at(
     for &j in resets[from..].iter().take_while(|&&j| j < hi) {
         result += all[j - 1].v;
     }
-    Some(extrapolate(w, result, true, is_rate))
+    let span = SampleSpan {
+        first: first.t,
+        last: last.t,
+        intervals: w.samples.len() - 1,
+    };
+    Some(result * memo.factor(w, span, Some((first.v, result)), is_rate))
 }
 
 /// The extrapolation half of `extrapolatedRate`: scales the raw change
@@ -124,36 +131,117 @@ pub(crate) fn extrapolation_factor(
     counter: Option<(f64, f64)>,
     is_rate: bool,
 ) -> f64 {
-    let mut to_start = ms_between(w.start, span.first) / 1000.0;
-    let mut to_end = ms_between(span.last, w.end) / 1000.0;
-    let sampled = ms_between(span.first, span.last) / 1000.0;
-    let avg_spacing = sampled / span.intervals.max(1) as f64;
-    let threshold = avg_spacing * 1.1;
+    Extrapolation::default().factor(w, span, counter, is_rate)
+}
 
-    if to_start >= threshold {
-        to_start = avg_spacing / 2.0;
-    }
-    if let Some((first, result)) = counter {
-        // Where the counter would have been zero if it grew linearly.
-        let mut to_zero = to_start;
-        if result > 0.0 && first >= 0.0 {
-            to_zero = sampled * (first / result);
+/// [`extrapolation_factor`] remembering the last window's geometry.
+///
+/// Most of the factor's seven divisions depend only on where the samples
+/// sit in the window (gaps to both edges, the sampled span, the number of
+/// intervals, the range), and over a range query of a regularly scraped
+/// series those repeat from step to step. Those values are kept with the
+/// integer inputs they came from and reused only when the inputs are equal,
+/// so the factor is bit for bit what computing it afresh gives.
+#[derive(Debug, Default)]
+pub(crate) struct Extrapolation {
+    /// `(first - start, end - last, last - first, intervals, end - start)`
+    /// in ms, and what they gave.
+    key: Option<(i64, i64, i64, usize, i64)>,
+    geo: Geometry,
+}
+
+/// The parts of the factor that depend only on the window's geometry.
+#[derive(Debug, Default, Clone, Copy)]
+struct Geometry {
+    /// Gap to the start after the threshold (before the zero point).
+    to_start: f64,
+    to_end: f64,
+    sampled: f64,
+    /// `range_seconds` of the window.
+    range: f64,
+    /// The factor when the zero point does not move the start, with and
+    /// without the division by the range.
+    factor: f64,
+    factor_rate: f64,
+}
+
+impl Extrapolation {
+    /// The factor for a window; see [`extrapolation_factor`].
+    pub(crate) fn factor(
+        &mut self,
+        w: &Window<'_>,
+        span: SampleSpan,
+        counter: Option<(f64, f64)>,
+        is_rate: bool,
+    ) -> f64 {
+        let key = match (
+            span.first.checked_sub(w.start),
+            w.end.checked_sub(span.last),
+            span.last.checked_sub(span.first),
+            w.end.checked_sub(w.start),
+        ) {
+            (Some(a), Some(b), Some(c), Some(d)) => Some((a, b, c, span.intervals, d)),
+            _ => None,
+        };
+        if key.is_none() || key != self.key {
+            self.geo = Geometry::of(w, span);
+            self.key = key;
         }
-        if to_zero < to_start {
-            to_start = to_zero;
+        let g = self.geo;
+        let mut to_start = g.to_start;
+        if let Some((first, result)) = counter {
+            // Where the counter would have been zero if it grew linearly.
+            let mut to_zero = to_start;
+            if result > 0.0 && first >= 0.0 {
+                to_zero = g.sampled * (first / result);
+            }
+            if to_zero < to_start {
+                to_start = to_zero;
+                let mut factor = 1.0;
+                if g.sampled != 0.0 {
+                    factor = (g.sampled + to_start + g.to_end) / g.sampled;
+                }
+                if is_rate {
+                    factor /= g.range;
+                }
+                return factor;
+            }
+        }
+        if is_rate {
+            g.factor_rate
+        } else {
+            g.factor
         }
     }
-    if to_end >= threshold {
-        to_end = avg_spacing / 2.0;
+}
+
+impl Geometry {
+    fn of(w: &Window<'_>, span: SampleSpan) -> Geometry {
+        let mut to_start = ms_between(w.start, span.first) / 1000.0;
+        let mut to_end = ms_between(span.last, w.end) / 1000.0;
+        let sampled = ms_between(span.first, span.last) / 1000.0;
+        let avg_spacing = sampled / span.intervals.max(1) as f64;
+        let threshold = avg_spacing * 1.1;
+        if to_start >= threshold {
+            to_start = avg_spacing / 2.0;
+        }
+        if to_end >= threshold {
+            to_end = avg_spacing / 2.0;
+        }
+        let mut factor = 1.0;
+        if sampled != 0.0 {
+            factor = (sampled + to_start + to_end) / sampled;
+        }
+        let range = range_seconds(w);
+        Geometry {
+            to_start,
+            to_end,
+            sampled,
+            range,
+            factor,
+            factor_rate: factor / range,
+        }
     }
-    let mut factor = 1.0;
-    if sampled != 0.0 {
-        factor = (sampled + to_start + to_end) / sampled;
-    }
-    if is_rate {
-        factor /= range_seconds(w);
-    }
-    factor
 }
 
 /// `irate` and `idelta` (`instantValue` in `promql/functions.go`, floats):

@@ -193,33 +193,41 @@ proptest! {
 }
 
 proptest! {
-    /// `rate` and `increase` from a series' precomputed resets equal the
-    /// per-window kernel bit for bit, on every window of the series,
-    /// including NaN values, drops and repeated values.
+    /// `rate` and `increase` from a series' precomputed resets, with the
+    /// window geometry remembered from step to step, equal the per-window
+    /// kernel bit for bit, on every window of the series, including NaN
+    /// values, drops, repeated values and irregular spacing (so geometry
+    /// sometimes repeats and sometimes does not).
     #[test]
     fn rate_from_precomputed_resets_is_bit_identical(
         vals in proptest::collection::vec(
-            prop_oneof![4 => 0.0f64..100.0, 1 => Just(f64::NAN), 1 => Just(0.0)],
+            (
+                prop_oneof![4 => 0.0f64..100.0, 1 => Just(f64::NAN), 1 => Just(0.0)],
+                prop_oneof![3 => Just(0i64), 1 => 0i64..3_000],
+            ),
             0..40,
         ),
         width in 1usize..12,
+        edges in proptest::collection::vec(0i64..20_000, 1..4),
     ) {
         let samples: Vec<Sample> = vals
             .iter()
             .enumerate()
-            .map(|(i, &v)| Sample::new(i as i64 * 15_000 + 7, v))
+            .map(|(i, &(v, jitter))| Sample::new(i as i64 * 15_000 + 7 + jitter, v))
             .collect();
         let resets = rate::reset_points(&samples);
+        let mut memo = rate::Extrapolation::default();
         for lo in 0..samples.len() {
             let hi = (lo + width).min(samples.len());
+            let edge = edges[lo % edges.len()];
             let w = Window {
                 samples: &samples[lo..hi],
-                start: samples[lo].t - 10_000,
+                start: samples[lo].t - 10_000 - edge,
                 end: samples[hi - 1].t + 3_000,
             };
             for is_rate in [true, false] {
                 let a = rate::extrapolated_rate(&w, true, is_rate);
-                let b = rate::extrapolated_rate_at(&w, &samples, lo, &resets, is_rate);
+                let b = rate::extrapolated_rate_at(&w, &samples, lo, &resets, is_rate, &mut memo);
                 prop_assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits));
             }
         }
