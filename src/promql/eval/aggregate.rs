@@ -172,6 +172,70 @@ impl Acc {
     }
 }
 
+/// Which group a series belongs to, found without building its group's
+/// label set: the labels [`group_labels`] keeps are hashed and compared in
+/// place, and a set is built only for a new group.
+pub(crate) struct GroupIndex<'a> {
+    without: bool,
+    grouping: &'a [String],
+    hasher: ahash::RandomState,
+    /// Hash of a group's labels to the groups with that hash.
+    groups: HashMap<u64, Vec<usize>>,
+}
+
+impl<'a> GroupIndex<'a> {
+    pub(crate) fn new(without: bool, grouping: &'a [String]) -> Self {
+        GroupIndex {
+            without,
+            grouping,
+            hasher: ahash::RandomState::new(),
+            groups: HashMap::new(),
+        }
+    }
+
+    /// The labels of `l` that [`group_labels`] keeps, in order.
+    fn kept<'l>(
+        &self,
+        l: &'l Labels,
+    ) -> impl Iterator<Item = &'l crate::model::Label> + use<'l, '_> {
+        l.iter().filter(move |x| {
+            if self.without {
+                x.name != labels::NAME && !self.grouping.contains(&x.name)
+            } else {
+                self.grouping.contains(&x.name)
+            }
+        })
+    }
+
+    /// The group of a series with labels `l` (`labels_of` gives a group's
+    /// labels by its number), or the hash to [`GroupIndex::insert`] a new
+    /// group under.
+    pub(crate) fn find<'g>(
+        &self,
+        l: &Labels,
+        labels_of: impl Fn(usize) -> &'g Labels,
+    ) -> std::result::Result<usize, u64> {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = self.hasher.build_hasher();
+        for x in self.kept(l) {
+            x.name.hash(&mut h);
+            x.value.hash(&mut h);
+        }
+        let hash = h.finish();
+        let found = self.groups.get(&hash).and_then(|gs| {
+            gs.iter()
+                .copied()
+                .find(|&g| labels_of(g).iter().eq(self.kept(l)))
+        });
+        found.ok_or(hash)
+    }
+
+    /// Records group `g` under the hash [`GroupIndex::find`] gave.
+    pub(crate) fn insert(&mut self, hash: u64, g: usize) {
+        self.groups.entry(hash).or_default().push(g);
+    }
+}
+
 /// The output labels of a group (`generateGroupingLabels`).
 pub(crate) fn group_labels(l: &Labels, without: bool, grouping: &[String]) -> Labels {
     if without {
@@ -223,21 +287,21 @@ impl Ctx<'_> {
         let n = grid.len();
         let op = a.op;
         let mut groups: Vec<Acc> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
         let (without, grouping) = (a.without, &a.grouping);
+        let mut index = GroupIndex::new(without, grouping);
         let budget = self.budget;
         let mut hgroups: Vec<Option<HAcc>> = Vec::new();
         let mut notes = Vec::new();
         self.stream(&a.expr, grid, &mut |s: StepSeries| {
-            let key = group_labels(&s.labels, without, grouping);
-            let gi = match index.get(&key) {
-                Some(&g) => g,
-                None => {
+            let gi = match index.find(&s.labels, |g| &groups[g].labels) {
+                Ok(g) => g,
+                Err(hash) => {
                     // One slot per step and group, taken before the
                     // accumulator exists.
                     budget.acquire(n)?;
-                    groups.push(Acc::new(key.clone(), n, op));
-                    index.insert(key, groups.len() - 1);
+                    let key = group_labels(&s.labels, without, grouping);
+                    groups.push(Acc::new(key, n, op));
+                    index.insert(hash, groups.len() - 1);
                     groups.len() - 1
                 }
             };

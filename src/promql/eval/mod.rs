@@ -452,7 +452,7 @@ fn instant_value(val: Val, t: i64) -> Result<Value> {
                         .collect(),
                 })
                 .collect();
-            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+            Labels::sort_items(&mut out, |x| &x.labels);
             if out.windows(2).any(|w| w[0].labels == w[1].labels) {
                 return Err(labels::same_labelset());
             }
@@ -507,6 +507,6 @@ fn range_value(val: Val, grid: Grid) -> Result<Value> {
             })
         })
         .collect();
-    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Labels::sort_items(&mut out, |x| &x.labels);
     Ok(Value::Matrix(out))
 }

@@ -160,13 +160,19 @@ impl FloatRange<'_> {
             for _ in 0..cores() {
                 let (todo, done_tx) = (todo.clone(), done_tx.clone());
                 scope.spawn(move || {
-                    for (seq, batch, w) in todo {
+                    for (seq, mut batch, w) in todo {
                         // A panic in a kernel is the query's panic, as on
                         // one thread: caught here, raised on the query's
                         // thread, so no batch goes missing while it waits.
                         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             batch.iter().map(|s| self.series(s, &w)).collect()
                         }));
+                        // What follows needs only the labels: the samples
+                        // are freed here rather than on the query's thread.
+                        for s in &mut batch {
+                            s.samples = Vec::new();
+                            s.sts = None;
+                        }
                         if done_tx.send((seq, batch, out)).is_err() {
                             return;
                         }

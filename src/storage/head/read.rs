@@ -45,7 +45,7 @@ impl Head {
             .into_iter()
             .map(|(_, h)| (self.labels_of(&h), h))
             .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Labels::sort_items(&mut out, |x| &x.0);
         Ok(out)
     }
 
@@ -97,7 +97,7 @@ impl Head {
                 out.push((self.labels_of(&h), samples, hists));
             }
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Labels::sort_items(&mut out, |x| &x.0);
         Ok(out)
     }
 
