@@ -54,15 +54,15 @@ pub(crate) struct Windows {
 impl Windows {
     /// `[lo, hi)` index bounds of each step's window in time-sorted `samples`.
     pub(crate) fn bounds(&self, samples: &[Sample]) -> Vec<(usize, usize)> {
-        self.bounds_by(samples.len(), |i| samples[i].t)
+        self.bounds_by(samples, |x| x.t)
     }
 
     /// [`Windows::bounds`] for histogram points.
     pub(crate) fn hist_bounds(&self, hists: &[HPoint]) -> Vec<(usize, usize)> {
-        self.bounds_by(hists.len(), |i| hists[i].t)
+        self.bounds_by(hists, |x| x.t)
     }
 
-    fn bounds_by(&self, len: usize, t: impl Fn(usize) -> i64) -> Vec<(usize, usize)> {
+    fn bounds_by<T>(&self, items: &[T], t: impl Fn(&T) -> i64) -> Vec<(usize, usize)> {
         let mut out = Vec::with_capacity(self.ends.len());
         let (mut lo, mut hi) = (0usize, 0usize);
         let mut prev_end = i64::MIN;
@@ -74,10 +74,11 @@ impl Windows {
             prev_end = end;
             let start = end.saturating_sub(self.range).saturating_sub(self.left);
             let end = end.saturating_add(self.right);
-            while hi < len && t(hi) <= end {
+            while items.get(hi).is_some_and(|x| t(x) <= end) {
                 hi += 1;
             }
-            while lo < hi && t(lo) <= start {
+            // `lo < hi <= items.len()` inside the loop.
+            while lo < hi && items.get(lo).is_some_and(|x| t(x) <= start) {
                 lo += 1;
             }
             out.push((lo, hi.max(lo)));

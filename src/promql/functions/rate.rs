@@ -68,6 +68,7 @@ pub(crate) fn reset_points(samples: &[Sample]) -> Vec<usize> {
 /// at every step. The additions happen in the same order, and `memo` only
 /// returns what the same inputs gave before, so the result is bit for bit
 /// [`extrapolated_rate`]'s.
+#[inline]
 pub(crate) fn extrapolated_rate_at(
     w: &Window<'_>,
     all: &[Sample],
@@ -163,10 +164,13 @@ struct Geometry {
     /// without the division by the range.
     factor: f64,
     factor_rate: f64,
+    /// `2 * to_start / sampled`, for [`Geometry::zero_point_is_far`].
+    zero_bound: f64,
 }
 
 impl Extrapolation {
     /// The factor for a window; see [`extrapolation_factor`].
+    #[inline(always)]
     pub(crate) fn factor(
         &mut self,
         w: &Window<'_>,
@@ -187,12 +191,12 @@ impl Extrapolation {
             self.geo = Geometry::of(w, span);
             self.key = key;
         }
-        let g = self.geo;
+        let g = &self.geo;
         let mut to_start = g.to_start;
         if let Some((first, result)) = counter {
             // Where the counter would have been zero if it grew linearly.
             let mut to_zero = to_start;
-            if result > 0.0 && first >= 0.0 {
+            if result > 0.0 && first >= 0.0 && !g.zero_point_is_far(first, result) {
                 to_zero = g.sampled * (first / result);
             }
             if to_zero < to_start {
@@ -240,7 +244,26 @@ impl Geometry {
             range,
             factor,
             factor_rate: factor / range,
+            zero_bound: 2.0 * to_start / sampled,
         }
+    }
+
+    /// Whether the zero point `sampled * (first / result)` (`first >= 0`,
+    /// `result > 0`) surely lies at or beyond `to_start`, so it cannot move
+    /// the start and the division can be skipped.
+    ///
+    /// With `p = result * zero_bound` in the normal range, `first >= p`
+    /// makes the zero point at least `2 * to_start` less a few roundings
+    /// of 2^-53 each, so more than `to_start`. With `to_start` zero the
+    /// zero point (never negative) cannot be below it. A NaN or infinite
+    /// bound (`sampled` zero) never skips.
+    #[inline]
+    fn zero_point_is_far(&self, first: f64, result: f64) -> bool {
+        if self.to_start == 0.0 {
+            return true;
+        }
+        let p = result * self.zero_bound;
+        p >= f64::MIN_POSITIVE && first >= p
     }
 }
 
