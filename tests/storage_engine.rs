@@ -700,3 +700,41 @@ fn large_selections_stream_every_series_once_in_order() {
     .unwrap();
     assert_eq!(calls, 300);
 }
+
+/// Selections of 4096 head series or more build and sort their label sets
+/// on two threads and merge the halves: series appended out of label
+/// order, some with an extra label, come back once each, in label order.
+#[test]
+fn large_head_selections_are_labelled_and_sorted_on_two_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = common::open(&common::config(dir.path(), 7_200_000));
+    let t = common::tenant("a");
+    let n = 6_000usize;
+    let key = |i: usize| format!("s{:04}", i / 2);
+    let extra = |i: usize| i % 2 == 1;
+    let labels_of = |i: usize| {
+        let k = key(i);
+        if extra(i) {
+            common::labels(&[("__name__", "m"), ("k", &k), ("z", "1")])
+        } else {
+            common::labels(&[("__name__", "m"), ("k", &k)])
+        }
+    };
+    // Appended in a scrambled order, so ids are not in label order.
+    for j in 0..n {
+        let i = (j * 7919) % n;
+        common::append(&st, &t, &labels_of(i), &[Sample::new(1_000, i as f64)]).unwrap();
+    }
+    let q = st.querier(&t, 0, 10_000);
+    let mut seen = Vec::new();
+    q.select_each(&[name_is("m")], |l, s| {
+        seen.push((l, common::bits(&s)));
+        true
+    })
+    .unwrap();
+    let want: Vec<_> = (0..n)
+        .map(|i| (labels_of(i), common::bits(&[Sample::new(1_000, i as f64)])))
+        .collect();
+    assert_eq!(seen.len(), n);
+    assert_eq!(seen, want);
+}

@@ -209,9 +209,28 @@ impl FloatRange<'_> {
             && bounds.len() > 1)
             .then(|| functions::sliding::PrefixSums::new(&s.samples))
             .flatten();
+        let mut memo = functions::rate::Extrapolation::default();
+        if let Some(r) = &resets {
+            // `rate`/`increase` without start timestamps or modifiers:
+            // only the counter kernel, none of the per-step choices below.
+            let is_rate = f == RangeFn::Rate;
+            for (&(lo, hi), &end) in bounds.iter().zip(&windows.ends) {
+                let w = Window {
+                    samples: &s.samples[lo..hi.max(lo)],
+                    start: end.saturating_sub(windows.range),
+                    end,
+                };
+                vals.push(functions::rate::extrapolated_rate_at(
+                    &w, &s.samples, lo, r, is_rate, &mut memo,
+                ));
+            }
+            return Ok(FloatValues {
+                vals,
+                overlap: false,
+            });
+        }
         let mut ps = vec![0.0; self.params.len()];
         let mut overlap = false;
-        let mut memo = functions::rate::Extrapolation::default();
         for (i, &(lo, hi)) in bounds.iter().enumerate() {
             if lo >= hi {
                 vals.push(None);

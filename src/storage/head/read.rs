@@ -40,13 +40,37 @@ impl Head {
         maxt: i64,
     ) -> Result<Vec<(Labels, SeriesHandle)>> {
         let ids = self.select_ids(matchers)?;
-        let mut out: Vec<(Labels, SeriesHandle)> = self
-            .handles_in(&ids, mint, maxt)
-            .into_iter()
-            .map(|(_, h)| (self.labels_of(&h), h))
-            .collect();
+        let mut handles = self.handles_in(&ids, mint, maxt);
+        if handles.len() < PARALLEL_LABELS {
+            return Ok(self.labelled_sorted(handles));
+        }
+        // Large selections build and sort their label sets on two threads
+        // (this runs before any series can be read), then merge the halves.
+        let right = handles.split_off(handles.len() / 2);
+        let (left, right) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| self.labelled_sorted(right));
+            let left = self.labelled_sorted(handles);
+            match other.join() {
+                Ok(right) => (left, right),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        });
+        Ok(merge_sorted(left, right))
+    }
+
+    /// `handles` with their label sets, sorted by them; the symbol table
+    /// is locked once per [`LABELS_PER_LOCK`] series rather than per series.
+    fn labelled_sorted(&self, handles: Vec<(u32, SeriesHandle)>) -> Vec<(Labels, SeriesHandle)> {
+        let mut out = Vec::with_capacity(handles.len());
+        let mut it = handles.into_iter().peekable();
+        while it.peek().is_some() {
+            let symbols = self.symbols.read();
+            for (_, h) in it.by_ref().take(LABELS_PER_LOCK) {
+                out.push((super::resolve_labels(&symbols, &h.labels), h));
+            }
+        }
         Labels::sort_items(&mut out, |x| &x.0);
-        Ok(out)
+        out
     }
 
     /// Appends the samples of `h` in `[mint, maxt]` to `out`.
@@ -125,7 +149,7 @@ impl Head {
             .iter()
             .map(|(_, h)| self.labels_of(h))
             .collect();
-        out.sort();
+        Labels::sort_items(&mut out, |l| l);
         Ok(out)
     }
 
@@ -213,5 +237,30 @@ impl Head {
             }
         }
         Ok(())
+    }
+}
+
+/// Selections of at least this many series label and sort on two threads.
+const PARALLEL_LABELS: usize = 4096;
+/// Series resolved under one hold of the symbol table's read lock, so an
+/// append that adds symbols waits for at most this many.
+const LABELS_PER_LOCK: usize = 256;
+
+/// Two lists sorted by label set merged into one, sorted (`a` first among
+/// equal sets, which a head never has).
+fn merge_sorted(
+    a: Vec<(Labels, SeriesHandle)>,
+    b: Vec<(Labels, SeriesHandle)>,
+) -> Vec<(Labels, SeriesHandle)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.0 <= y.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return out,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
     }
 }
