@@ -204,7 +204,8 @@ impl Querier {
         // Decoding on two threads while the caller computes on what was
         // decoded before: batch k is decoded by thread k % 2 and taken in
         // order, so the caller sees the series as one thread would give
-        // them. At most two batches per thread wait decoded.
+        // them. At most six batches per thread wait decoded (so a busy caller does
+        // not leave the decoders idle).
         let batches: Vec<Vec<(Labels, Vec<Source>)>> = {
             let mut out = Vec::with_capacity(groups.len() / PIPELINE_BATCH + 1);
             let mut it = groups.into_iter().peekable();
@@ -222,7 +223,7 @@ impl Querier {
             let mut rxs = Vec::with_capacity(2);
             for half in halves {
                 let (tx, rx) =
-                    crossbeam::channel::bounded::<Result<Vec<(Labels, SeriesValues)>>>(2);
+                    crossbeam::channel::bounded::<Result<Vec<(Labels, SeriesValues)>>>(6);
                 rxs.push(rx);
                 scope.spawn(move || self.decode_batches(p, half, with_st, &tx));
             }

@@ -22,7 +22,7 @@ const BATCH_SAMPLES: usize = 1 << 16;
 
 /// Batches submitted and not yet taken back, at most; a batch holds at
 /// most [`BATCH_SAMPLES`] samples, so this bounds what the workers hold.
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 8;
 
 /// A batch for a worker: its sequence number, its series and their windows.
 type Job = (usize, Vec<RawSeries>, Windows);
