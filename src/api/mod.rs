@@ -54,8 +54,16 @@ pub const MAX_REQUEST_BODY: usize = 32 << 20;
 ///
 /// The server starts answering health checks before the WAL replay is
 /// done, so the storage slot starts empty and is filled exactly once.
+///
+/// Cloned for every request (axum's `State`), so it is one `Arc` around
+/// the fields ([`StateInner`]) rather than a dozen of them to count up and
+/// down; the builder methods copy the inner value only if it is shared.
 #[derive(Clone, Default)]
-pub struct AppState {
+pub struct AppState(Arc<StateInner>);
+
+/// What [`AppState`] shares.
+#[derive(Clone, Default)]
+pub struct StateInner {
     storage: Arc<OnceLock<Arc<Storage>>>,
     /// Pushgateway-style groups, per tenant (see `write::push`).
     push_groups: Arc<crate::write::PushGroups>,
@@ -112,10 +120,15 @@ impl AppState {
     /// State whose storage is not open yet: `/-/ready` answers 503 and data
     /// endpoints refuse with 503 until [`AppState::set_storage`] is called.
     pub fn new() -> AppState {
-        AppState {
+        AppState(Arc::new(StateInner {
             started_ms: query::now_ms(),
-            ..AppState::default()
-        }
+            ..StateInner::default()
+        }))
+    }
+
+    /// The fields, for the builder methods (copied first if shared).
+    fn inner_mut(&mut self) -> &mut StateInner {
+        Arc::make_mut(&mut self.0)
     }
 
     /// When the server started, Unix ms.
@@ -138,13 +151,13 @@ impl AppState {
 
     /// Sets the per-tenant ingestion rate limits (none by default).
     pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> AppState {
-        self.limiter = Arc::new(limiter);
+        self.inner_mut().limiter = Arc::new(limiter);
         self
     }
 
     /// Sets the per-tenant OTLP translation settings (defaults otherwise).
     pub fn with_otlp(mut self, otlp: crate::write::otlp::OtlpConfigs) -> AppState {
-        self.otlp = Arc::new(otlp);
+        self.inner_mut().otlp = Arc::new(otlp);
         self
     }
 
@@ -163,13 +176,13 @@ impl AppState {
 
     /// Replaces the PromQL engine settings (lookback delta, query limits).
     pub fn with_engine(mut self, engine: crate::promql::Engine) -> AppState {
-        self.engine = Arc::new(engine);
+        self.inner_mut().engine = Arc::new(engine);
         self
     }
 
     /// Sets the server-wide request body budget (`web.max-inflight-body-bytes`).
     pub fn with_body_budget(mut self, budget: BodyBudget) -> AppState {
-        self.body_budget = budget;
+        self.inner_mut().body_budget = budget;
         self
     }
 
@@ -180,13 +193,13 @@ impl AppState {
 
     /// Sets the pool queries run on (and so `query.max-concurrency`).
     pub fn with_query_pool(mut self, pool: crate::promql::QueryPool) -> AppState {
-        self.query_pool = pool;
+        self.inner_mut().query_pool = pool;
         self
     }
 
     /// Sets the range-query results cache (`query.results_cache_max_bytes`).
     pub fn with_results_cache(mut self, cache: crate::promql::cache::ResultsCache) -> AppState {
-        self.results_cache = Arc::new(cache);
+        self.inner_mut().results_cache = Arc::new(cache);
         self
     }
 
@@ -251,7 +264,7 @@ impl AppState {
     /// Makes this node a cluster member: writes go to the log, reads fan
     /// out to partition owners.
     pub fn with_cluster(mut self, cluster: crate::cluster::Cluster) -> AppState {
-        self.cluster = Some(cluster);
+        self.inner_mut().cluster = Some(cluster);
         self
     }
 
@@ -315,6 +328,13 @@ impl AppState {
     pub(crate) fn require_storage(&self) -> Result<Arc<Storage>, ApiError> {
         self.storage()
             .ok_or_else(|| ApiError::Unavailable("storage is still opening".into()))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
     }
 }
 
