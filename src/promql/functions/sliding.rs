@@ -34,47 +34,41 @@ fn two_sum(a: f64, b: f64) -> (f64, f64) {
 }
 
 /// Double-double prefix sums of one series' values: entry `i` is the sum
-/// of the first `i` values.
+/// of the first `i` values, with the plain prefix sum of magnitudes (to
+/// detect cancellation) beside it, in one vector.
 #[derive(Debug)]
 pub(crate) struct PrefixSums {
-    hi: Vec<f64>,
-    lo: Vec<f64>,
-    /// Plain prefix sums of magnitudes, to detect cancellation.
-    abs: Vec<f64>,
+    /// `(hi, lo, sum of magnitudes)` per prefix.
+    p: Vec<[f64; 3]>,
 }
 
 impl PrefixSums {
     /// Prefix sums of `samples`' values, or `None` when a value is not
     /// finite or too large (the per-window kernels handle those).
     pub(crate) fn new(samples: &[Sample]) -> Option<PrefixSums> {
-        let mut hi = Vec::with_capacity(samples.len() + 1);
-        let mut lo = Vec::with_capacity(samples.len() + 1);
-        let mut abs = Vec::with_capacity(samples.len() + 1);
+        // NaN fails the comparison too.
+        if !samples.iter().all(|s| s.v.abs() <= MAX_ABS) {
+            return None;
+        }
+        let mut p = Vec::with_capacity(samples.len() + 1);
+        p.push([0.0; 3]);
         let (mut h, mut l, mut a) = (0.0f64, 0.0f64, 0.0f64);
-        hi.push(h);
-        lo.push(l);
-        abs.push(a);
-        for s in samples {
-            // NaN fails the comparison too.
-            if !(s.v.abs() <= MAX_ABS) {
-                return None;
-            }
+        p.extend(samples.iter().map(|s| {
             let (sum, err) = two_sum(h, s.v);
             (h, l) = two_sum(sum, l + err);
             a += s.v.abs();
-            hi.push(h);
-            lo.push(l);
-            abs.push(a);
-        }
-        Some(PrefixSums { hi, lo, abs })
+            [h, l, a]
+        }));
+        Some(PrefixSums { p })
     }
 
     /// Sum of the values at indexes `from..to` (`from <= to <= len`), or
     /// `None` when they cancel too much for a compensated sum to be exact.
     pub(crate) fn sum(&self, from: usize, to: usize) -> Option<f64> {
-        let (d, e) = two_sum(self.hi[to], -self.hi[from]);
-        let sum = d + (e + (self.lo[to] - self.lo[from]));
-        let magnitude = self.abs[to] - self.abs[from];
+        let ([hi_t, lo_t, abs_t], [hi_f, lo_f, abs_f]) = (self.p[to], self.p[from]);
+        let (d, e) = two_sum(hi_t, -hi_f);
+        let sum = d + (e + (lo_t - lo_f));
+        let magnitude = abs_t - abs_f;
         (magnitude <= sum.abs() * MAX_CANCELLATION).then_some(sum)
     }
 }
