@@ -40,12 +40,12 @@ pub(super) type Computed = (Vec<RawSeries>, Vec<Result<FloatValues>>);
 /// out in order and come back in the same order, whichever worker
 /// finished first.
 pub(super) struct Workers {
-    jobs: Option<crossbeam::channel::Sender<Job>>,
+    jobs: crossbeam::channel::Sender<Job>,
     done: crossbeam::channel::Receiver<Done>,
     /// Batches submitted, and the next one to hand back.
     sent: usize,
     next: usize,
-    ready: std::collections::BTreeMap<usize, (Vec<RawSeries>, Vec<Result<FloatValues>>)>,
+    ready: std::collections::BTreeMap<usize, Computed>,
 }
 
 impl Workers {
@@ -55,11 +55,9 @@ impl Workers {
         if batch.is_empty() {
             return Vec::new();
         }
-        if let Some(jobs) = &self.jobs {
-            // The workers only stop once `jobs` is dropped, so this send
-            // can only wait, not fail.
-            let _ = jobs.send((self.sent, batch, w.clone()));
-        }
+        // The workers only stop once `jobs` is dropped, so this send can
+        // only wait, not fail.
+        let _ = self.jobs.send((self.sent, batch, w.clone()));
         self.sent += 1;
         let mut out = Vec::new();
         while self.sent - self.next > IN_FLIGHT {
@@ -181,15 +179,15 @@ impl FloatRange<'_> {
             }
             drop(done_tx);
             let mut workers = Workers {
-                jobs: Some(jobs),
+                jobs,
                 done,
                 sent: 0,
                 next: 0,
                 ready: std::collections::BTreeMap::new(),
             };
             let r = f(&mut workers);
-            // Closing the queue ends the workers; the scope waits for them.
-            workers.jobs = None;
+            // Dropping the queue ends the workers; the scope waits for them.
+            drop(workers);
             r
         })
     }
@@ -199,29 +197,21 @@ impl FloatRange<'_> {
         let (f, extended) = (self.f, self.extended);
         let bounds = windows.bounds(&s.samples);
         let mut vals = Vec::with_capacity(bounds.len());
-        // Counter resets found once per series rather than per step.
-        let resets = (self.counter_check && s.sts.is_none() && extended.is_none())
-            .then(|| functions::rate::reset_points(&s.samples));
-        // Window sums from prefix sums once windows overlap.
-        let prefix = (functions::sliding::applies(f)
-            && s.sts.is_none()
-            && extended.is_none()
-            && bounds.len() > 1)
-            .then(|| functions::sliding::PrefixSums::new(&s.samples))
-            .flatten();
-        let mut memo = functions::rate::Extrapolation::default();
-        if let Some(r) = &resets {
-            // `rate`/`increase` without start timestamps or modifiers:
-            // only the counter kernel, none of the per-step choices below.
+        // `rate`/`increase` without start timestamps or modifiers: the
+        // series' counter resets found once rather than per step, and only
+        // the counter kernel, none of the per-step choices below.
+        if self.counter_check && s.sts.is_none() && extended.is_none() {
+            let resets = functions::rate::reset_points(&s.samples);
+            let mut memo = functions::rate::Extrapolation::default();
             let is_rate = f == RangeFn::Rate;
             for (&(lo, hi), &end) in bounds.iter().zip(&windows.ends) {
                 let w = Window {
-                    samples: &s.samples[lo..hi.max(lo)],
+                    samples: &s.samples[lo..hi],
                     start: end.saturating_sub(windows.range),
                     end,
                 };
                 vals.push(functions::rate::extrapolated_rate_at(
-                    &w, &s.samples, lo, r, is_rate, &mut memo,
+                    &w, &s.samples, lo, &resets, is_rate, &mut memo,
                 ));
             }
             return Ok(FloatValues {
@@ -229,6 +219,13 @@ impl FloatRange<'_> {
                 overlap: false,
             });
         }
+        // Window sums from prefix sums once windows overlap.
+        let prefix = (functions::sliding::applies(f)
+            && s.sts.is_none()
+            && extended.is_none()
+            && bounds.len() > 1)
+            .then(|| functions::sliding::PrefixSums::new(&s.samples))
+            .flatten();
         let mut ps = vec![0.0; self.params.len()];
         let mut overlap = false;
         for (i, &(lo, hi)) in bounds.iter().enumerate() {
@@ -264,21 +261,13 @@ impl FloatRange<'_> {
                 vals.push(extended_range(f, w, smoothed, sts));
                 continue;
             }
-            vals.push(match (sts, &resets) {
-                (Some(sts), _) => {
+            vals.push(match sts {
+                Some(sts) => {
                     overlap =
                         overlap || (self.counter_check && rate_st::any_overlap(w.samples, sts));
                     functions::eval_range_st(f, w, sts)
                 }
-                (None, Some(r)) => functions::rate::extrapolated_rate_at(
-                    &w,
-                    &s.samples,
-                    lo,
-                    r,
-                    f == RangeFn::Rate,
-                    &mut memo,
-                ),
-                (None, None) => functions::eval_range(f, w, &ps),
+                None => functions::eval_range(f, w, &ps),
             });
         }
         Ok(FloatValues { vals, overlap })

@@ -201,14 +201,7 @@ impl Extrapolation {
             }
             if to_zero < to_start {
                 to_start = to_zero;
-                let mut factor = 1.0;
-                if g.sampled != 0.0 {
-                    factor = (g.sampled + to_start + g.to_end) / g.sampled;
-                }
-                if is_rate {
-                    factor /= g.range;
-                }
-                return factor;
+                return g.factor_from(to_start, is_rate);
             }
         }
         if is_rate {
@@ -232,20 +225,32 @@ impl Geometry {
         if to_end >= threshold {
             to_end = avg_spacing / 2.0;
         }
-        let mut factor = 1.0;
-        if sampled != 0.0 {
-            factor = (sampled + to_start + to_end) / sampled;
-        }
-        let range = range_seconds(w);
-        Geometry {
+        let mut g = Geometry {
             to_start,
             to_end,
             sampled,
-            range,
-            factor,
-            factor_rate: factor / range,
+            range: range_seconds(w),
+            factor: 0.0,
+            factor_rate: 0.0,
             zero_bound: 2.0 * to_start / sampled,
+        };
+        g.factor = g.factor_from(to_start, false);
+        g.factor_rate = g.factor_from(to_start, true);
+        g
+    }
+
+    /// The factor with the gap to the start at `to_start`: the sampled
+    /// span stretched to both edges, divided by the range for `rate`.
+    #[inline]
+    fn factor_from(&self, to_start: f64, is_rate: bool) -> f64 {
+        let mut factor = 1.0;
+        if self.sampled != 0.0 {
+            factor = (self.sampled + to_start + self.to_end) / self.sampled;
         }
+        if is_rate {
+            factor /= self.range;
+        }
+        factor
     }
 
     /// Whether the zero point `sampled * (first / result)` (`first >= 0`,
