@@ -139,17 +139,17 @@ impl Labels {
         for item in items.iter() {
             let start = keys.len();
             for l in labels(item).iter() {
-                keys.extend_from_slice(l.name.as_bytes());
+                let (name, value) = (l.name.as_bytes(), l.value.as_bytes());
+                if name.contains(&0) || value.contains(&0) {
+                    items.sort_by(|a, b| labels(a).cmp(labels(b)));
+                    return;
+                }
+                keys.extend_from_slice(name);
                 keys.push(0);
-                keys.extend_from_slice(l.value.as_bytes());
+                keys.extend_from_slice(value);
                 keys.push(0);
             }
             spans.push((start, keys.len()));
-        }
-        let pairs: usize = items.iter().map(|i| labels(i).len()).sum();
-        if keys.iter().filter(|&&b| b == 0).count() != 2 * pairs {
-            items.sort_by(|a, b| labels(a).cmp(labels(b)));
-            return;
         }
         let mut keyed: Vec<((usize, usize), T)> = spans.into_iter().zip(items.drain(..)).collect();
         keyed.sort_by(|a, b| keys[a.0 .0..a.0 .1].cmp(&keys[b.0 .0..b.0 .1]));

@@ -58,7 +58,9 @@ impl Acc {
     }
 
     /// [`Acc::add`] for each step's value of one series; `sum` is taken
-    /// without matching the operator at every step (the same additions).
+    /// without matching the operator at every step (the same additions:
+    /// a constant-operator call of `add` measured 3-4% slower on
+    /// `sum(rate(cpu))`).
     fn add_all(&mut self, op: AggOp, vals: &[Option<f64>]) {
         if op == AggOp::Sum && self.v.len() == vals.len() && self.c.len() == vals.len() {
             let it = vals
@@ -198,13 +200,7 @@ impl<'a> GroupIndex<'a> {
         &self,
         l: &'l Labels,
     ) -> impl Iterator<Item = &'l crate::model::Label> + use<'l, '_> {
-        l.iter().filter(move |x| {
-            if self.without {
-                x.name != labels::NAME && !self.grouping.contains(&x.name)
-            } else {
-                self.grouping.contains(&x.name)
-            }
-        })
+        kept_labels(l, self.without, self.grouping)
     }
 
     /// The group of a series with labels `l` (`labels_of` gives a group's
@@ -238,11 +234,23 @@ impl<'a> GroupIndex<'a> {
 
 /// The output labels of a group (`generateGroupingLabels`).
 pub(crate) fn group_labels(l: &Labels, without: bool, grouping: &[String]) -> Labels {
-    if without {
-        labels::without(l, grouping, true)
-    } else {
-        labels::keep(l, grouping)
-    }
+    Labels::from_sorted_unchecked(kept_labels(l, without, grouping).cloned().collect())
+}
+
+/// The labels of `l` a group keeps, in order: those named in `grouping`,
+/// or with `without` all others except the metric name.
+fn kept_labels<'l, 'g>(
+    l: &'l Labels,
+    without: bool,
+    grouping: &'g [String],
+) -> impl Iterator<Item = &'l crate::model::Label> + use<'l, 'g> {
+    l.iter().filter(move |x| {
+        if without {
+            x.name != labels::NAME && !grouping.contains(&x.name)
+        } else {
+            grouping.contains(&x.name)
+        }
+    })
 }
 
 impl Ctx<'_> {
