@@ -461,7 +461,7 @@ impl Head {
             .labels
             .iter()
             .find(|&&(n, _)| sy.resolve(n).as_ref() == METRIC_NAME)
-            .map(|&(_, v)| sy.resolve(v).to_string())
+            .map(|&(_, v)| String::from(&**sy.resolve(v)))
             .unwrap_or_default();
         drop(sy);
         if table.by_key.remove(&key).is_some() {

@@ -312,7 +312,7 @@ impl Head {
             bounds,
             pairs: pairs
                 .iter()
-                .map(|(&(n, v), &c)| (sy.resolve(n).to_string(), sy.resolve(v).to_string(), c))
+                .map(|(&(n, v), &c)| (String::from(&**sy.resolve(n)), String::from(&**sy.resolve(v)), c))
                 .collect(),
         }
     }

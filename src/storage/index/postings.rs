@@ -91,7 +91,7 @@ impl PostingsSource for MemPostings {
     }
 
     fn names(&self) -> Result<Vec<String>> {
-        let mut names: Vec<String> = self.by_name.keys().map(|n| n.to_string()).collect();
+        let mut names: Vec<String> = self.by_name.keys().map(|n| String::from(&**n)).collect();
         names.sort_unstable();
         Ok(names)
     }
