@@ -19,4 +19,5 @@ pub mod server;
 pub mod storage;
 pub mod synth;
 pub mod tenant;
+pub mod threads;
 pub mod write;

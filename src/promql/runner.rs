@@ -4,8 +4,9 @@
 //!
 //! The async server must not evaluate queries on its workers (evaluation is
 //! CPU-bound and recursive), and tokio's blocking pool gives its threads a
-//! fixed 2 MiB stack that nothing here controls. [`QueryPool::run`] starts a
-//! thread with [`QUERY_STACK_BYTES`] per query once a slot is free (the
+//! fixed 2 MiB stack that nothing here controls. [`QueryPool::run`] runs a
+//! query on a thread of [`crate::threads::QUERY_THREADS`] (stacks of
+//! [`super::QUERY_STACK_BYTES`], kept for reuse) once a slot is free (the
 //! slots play the role of Prometheus's `--query.max-concurrency`); a panic
 //! on that thread becomes an error for that query only.
 
@@ -15,7 +16,6 @@ use std::sync::Arc;
 
 use tokio::sync::{oneshot, Semaphore};
 
-use super::limits::QUERY_STACK_BYTES;
 use super::QueryError;
 
 /// A flag that asks a running query to stop; the evaluator checks it
@@ -93,8 +93,8 @@ impl QueryPool {
         self.max - self.slots.available_permits()
     }
 
-    /// Waits for a free slot, then runs `f` on a new thread with
-    /// [`QUERY_STACK_BYTES`] of stack. A panic in `f` is logged and becomes
+    /// Waits for a free slot, then runs `f` on a query thread (an idle one
+    /// of [`crate::threads::QUERY_THREADS`], or a new one). A panic in `f` is logged and becomes
     /// [`QueryError::Internal`]; the process and other queries go on.
     /// If `cancel` is set while waiting for a slot, nothing runs.
     pub async fn run<T, E, F>(&self, cancel: &Cancel, f: F) -> Result<T, E>
@@ -113,10 +113,8 @@ impl QueryPool {
             return Err(QueryError::Canceled.into());
         }
         let (tx, rx) = oneshot::channel();
-        std::thread::Builder::new()
-            .name("query".into())
-            .stack_size(QUERY_STACK_BYTES)
-            .spawn(move || {
+        crate::threads::QUERY_THREADS
+            .execute(move || {
                 let _slot = slot;
                 let out = std::panic::catch_unwind(AssertUnwindSafe(f));
                 let _ = tx.send(out);

@@ -219,7 +219,7 @@ impl Querier {
         for (k, b) in batches.into_iter().enumerate() {
             halves[k % 2].push(b);
         }
-        std::thread::scope(|scope| {
+        crate::threads::scope(|scope| {
             let mut rxs = Vec::with_capacity(2);
             for half in halves {
                 let (tx, rx) =

@@ -152,7 +152,7 @@ impl FloatRange<'_> {
     /// Runs `f` with one worker per core computing the batches `f`
     /// submits; the workers stop when `f` returns.
     pub(super) fn with_workers<R>(&self, f: impl FnOnce(&mut Workers) -> R) -> R {
-        std::thread::scope(|scope| {
+        crate::threads::scope(|scope| {
             let (jobs, todo) = crossbeam::channel::bounded::<Job>(IN_FLIGHT);
             let (done_tx, done) = crossbeam::channel::unbounded();
             for _ in 0..cores() {

@@ -47,13 +47,10 @@ impl Head {
         // Large selections build and sort their label sets on two threads
         // (this runs before any series can be read), then merge the halves.
         let right = handles.split_off(handles.len() / 2);
-        let (left, right) = std::thread::scope(|scope| {
+        let (left, right) = crate::threads::scope(|scope| {
             let other = scope.spawn(|| self.labelled_sorted(right));
             let left = self.labelled_sorted(handles);
-            match other.join() {
-                Ok(right) => (left, right),
-                Err(p) => std::panic::resume_unwind(p),
-            }
+            (left, other.join())
         });
         Ok(merge_sorted(left, right))
     }
