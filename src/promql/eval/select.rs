@@ -54,16 +54,27 @@ pub(crate) struct Windows {
 impl Windows {
     /// `[lo, hi)` index bounds of each step's window in time-sorted `samples`.
     pub(crate) fn bounds(&self, samples: &[Sample]) -> Vec<(usize, usize)> {
-        self.bounds_by(samples, |x| x.t)
+        let mut out = Vec::new();
+        self.bounds_by(samples, |x| x.t, &mut out);
+        out
+    }
+
+    /// [`Windows::bounds`] into `out` (cleared first), so a caller that
+    /// computes many series reuses one buffer.
+    pub(crate) fn bounds_into(&self, samples: &[Sample], out: &mut Vec<(usize, usize)>) {
+        self.bounds_by(samples, |x| x.t, out)
     }
 
     /// [`Windows::bounds`] for histogram points.
     pub(crate) fn hist_bounds(&self, hists: &[HPoint]) -> Vec<(usize, usize)> {
-        self.bounds_by(hists, |x| x.t)
+        let mut out = Vec::new();
+        self.bounds_by(hists, |x| x.t, &mut out);
+        out
     }
 
-    fn bounds_by<T>(&self, items: &[T], t: impl Fn(&T) -> i64) -> Vec<(usize, usize)> {
-        let mut out = Vec::with_capacity(self.ends.len());
+    fn bounds_by<T>(&self, items: &[T], t: impl Fn(&T) -> i64, out: &mut Vec<(usize, usize)>) {
+        out.clear();
+        out.reserve(self.ends.len());
         let (mut lo, mut hi) = (0usize, 0usize);
         let mut prev_end = i64::MIN;
         for &end in &self.ends {
@@ -83,7 +94,6 @@ impl Windows {
             }
             out.push((lo, hi.max(lo)));
         }
-        out
     }
 }
 
