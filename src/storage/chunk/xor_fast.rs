@@ -65,7 +65,7 @@ impl Bits<'_> {
     }
 
     /// The next `k` bits (1..=56), or `None` past the end.
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, k: u32) -> Option<u64> {
         if self.n < k {
             self.refill();
@@ -80,7 +80,7 @@ impl Bits<'_> {
     }
 
     /// The next `k` bits (1..=64).
-    #[inline]
+    #[inline(always)]
     fn take_wide(&mut self, k: u32) -> Option<u64> {
         if k <= 56 {
             return self.take(k);
