@@ -290,8 +290,8 @@ mod tests {
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| bounded::<usize>(0)).unzip();
         let got = scope(|s| {
             let mut joins = Vec::new();
-            for i in 0..n {
-                let rx = rxs[i].clone();
+            for (i, rx) in rxs.iter().enumerate() {
+                let rx = rx.clone();
                 let next = txs.get(i + 1).cloned();
                 joins.push(s.spawn(move || {
                     if let Some(next) = next {
