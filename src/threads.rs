@@ -132,6 +132,30 @@ impl ThreadCache {
     }
 }
 
+/// Runs `f` on a thread of [`QUERY_THREADS`] and waits for it without
+/// holding the async caller's thread. A panic in `f` is recorded as
+/// `what`'s ([`crate::panics::record`]) and comes back as the message
+/// `"{what} panicked: …"`; a thread that cannot start, as a message too.
+pub async fn run<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    QUERY_THREADS
+        .execute(move || {
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+        })
+        .map_err(|e| format!("cannot start a {what} thread: {e}"))?;
+    match rx.await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(panic)) => Err(format!(
+            "{what} panicked: {}",
+            crate::panics::record(what, panic.as_ref())
+        )),
+        Err(_) => Err(format!("{what} thread ended without an answer")),
+    }
+}
+
 /// What a [`scope`]'s jobs share with it.
 struct ScopeState {
     running: Mutex<usize>,

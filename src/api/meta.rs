@@ -101,36 +101,29 @@ pub(super) async fn blocking<T: Send + 'static>(
         .acquire()
         .await
         .map_err(|_| ApiError::Internal("lookup slots are closed".into()))?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    crate::threads::QUERY_THREADS
-        .execute(move || {
-            let _slot = slot;
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&storage)));
-            let _ = tx.send(out);
-        })
-        .map_err(|e| ApiError::Internal(format!("cannot start a lookup thread: {e}")))?;
-    match rx.await {
-        Ok(Ok(out)) => out,
-        Ok(Err(panic)) => {
-            let msg = crate::panics::record("lookup", panic.as_ref());
-            Err(ApiError::Internal(format!("lookup panicked: {msg}")))
-        }
-        Err(_) => Err(ApiError::Internal(
-            "lookup thread ended without an answer".into(),
-        )),
-    }
+    crate::threads::run("lookup", move || {
+        let _slot = slot;
+        f(&storage)
+    })
+    .await
+    .map_err(ApiError::Internal)?
 }
 
 /// Most metadata lookups running at once (tokio's default blocking pool).
 const LOOKUP_THREADS: usize = 512;
 
 fn string_list(items: &[String]) -> String {
+    json_array(items, |s, v| json_str(s, v))
+}
+
+/// A JSON array of `items`, each written by `write`.
+fn json_array<T>(items: &[T], write: impl Fn(&mut String, &T)) -> String {
     let mut s = String::from("[");
     for (i, v) in items.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        json_str(&mut s, v);
+        write(&mut s, v);
     }
     s.push(']');
     s
@@ -163,15 +156,7 @@ pub(crate) async fn series(
         let sel: Vec<&str> = sets.iter().map(String::as_str).collect();
         let mut all: Vec<Labels> = reader.scope(s)?.series(&sel, start, end)?;
         let warnings = truncate(&mut all, limit);
-        let mut data = String::from("[");
-        for (i, l) in all.iter().enumerate() {
-            if i > 0 {
-                data.push(',');
-            }
-            json_labels(&mut data, l);
-        }
-        data.push(']');
-        Ok(success_warn(&data, &warnings))
+        Ok(success_warn(&json_array(&all, json_labels), &warnings))
     })
     .await
 }

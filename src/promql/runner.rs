@@ -10,11 +10,10 @@
 //! slots play the role of Prometheus's `--query.max-concurrency`); a panic
 //! on that thread becomes an error for that query only.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::QueryError;
 
@@ -112,23 +111,11 @@ impl QueryPool {
         if cancel.is_cancelled() {
             return Err(QueryError::Canceled.into());
         }
-        let (tx, rx) = oneshot::channel();
-        crate::threads::QUERY_THREADS
-            .execute(move || {
-                let _slot = slot;
-                let out = std::panic::catch_unwind(AssertUnwindSafe(f));
-                let _ = tx.send(out);
-            })
-            .map_err(|e| QueryError::Internal(format!("cannot start a query thread: {e}")))?;
-        match rx.await {
-            Ok(Ok(out)) => out,
-            Ok(Err(panic)) => {
-                let msg = crate::panics::record("query", panic.as_ref());
-                Err(QueryError::Internal(format!("query panicked: {msg}")).into())
-            }
-            Err(_) => {
-                Err(QueryError::Internal("query thread ended without an answer".into()).into())
-            }
-        }
+        crate::threads::run("query", move || {
+            let _slot = slot;
+            f()
+        })
+        .await
+        .map_err(|msg| E::from(QueryError::Internal(msg)))?
     }
 }
