@@ -34,8 +34,7 @@ pub const MAX_IDLE: usize = 32;
 
 /// The threads every query and its helpers run on: named `query`, with the
 /// stack deep queries need ([`crate::promql::QUERY_STACK_BYTES`]).
-pub static QUERY_THREADS: ThreadCache =
-    ThreadCache::new("query", crate::promql::QUERY_STACK_BYTES);
+pub static QUERY_THREADS: ThreadCache = ThreadCache::new("query", crate::promql::QUERY_STACK_BYTES);
 
 /// A cache of parked threads, each waiting on its own channel.
 pub struct ThreadCache {

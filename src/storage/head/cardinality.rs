@@ -312,7 +312,13 @@ impl Head {
             bounds,
             pairs: pairs
                 .iter()
-                .map(|(&(n, v), &c)| (String::from(&**sy.resolve(n)), String::from(&**sy.resolve(v)), c))
+                .map(|(&(n, v), &c)| {
+                    (
+                        String::from(&**sy.resolve(n)),
+                        String::from(&**sy.resolve(v)),
+                        c,
+                    )
+                })
                 .collect(),
         }
     }
