@@ -415,7 +415,7 @@ impl Head {
                 .collect();
             let arcs: Vec<_> = pairs
                 .iter()
-                .map(|&(n, v)| (sy.resolve(n).clone(), sy.resolve(v).clone()))
+                .map(|&(n, v)| (sy.shared(n).clone(), sy.shared(v).clone()))
                 .collect();
             (pairs, arcs)
         };
@@ -455,13 +455,13 @@ impl Head {
         let arcs: Vec<_> = h
             .labels
             .iter()
-            .map(|&(n, v)| (sy.resolve(n).clone(), sy.resolve(v).clone()))
+            .map(|&(n, v)| (sy.shared(n).clone(), sy.shared(v).clone()))
             .collect();
         let metric = h
             .labels
             .iter()
-            .find(|&&(n, _)| sy.resolve(n).as_ref() == METRIC_NAME)
-            .map(|&(_, v)| String::from(&**sy.resolve(v)))
+            .find(|&&(n, _)| sy.resolve(n) == METRIC_NAME)
+            .map(|&(_, v)| sy.resolve(v).to_string())
             .unwrap_or_default();
         drop(sy);
         if table.by_key.remove(&key).is_some() {

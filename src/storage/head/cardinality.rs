@@ -296,7 +296,7 @@ impl Head {
         let sy = self.symbols.read();
         let resolved = pairs
             .iter()
-            .map(|(&(n, v), &c)| (&**sy.resolve(n), &**sy.resolve(v), c));
+            .map(|(&(n, v), &c)| (sy.resolve(n), sy.resolve(v), c));
         rank_pairs(resolved, limit, &mut status);
         status
     }
@@ -312,13 +312,7 @@ impl Head {
             bounds,
             pairs: pairs
                 .iter()
-                .map(|(&(n, v), &c)| {
-                    (
-                        String::from(&**sy.resolve(n)),
-                        String::from(&**sy.resolve(v)),
-                        c,
-                    )
-                })
+                .map(|(&(n, v), &c)| (sy.resolve(n).to_string(), sy.resolve(v).to_string(), c))
                 .collect(),
         }
     }
@@ -361,7 +355,7 @@ impl Head {
                     strs.extend(
                         h.labels
                             .iter()
-                            .map(|&(n, v)| (sy.resolve(n).clone(), sy.resolve(v).clone())),
+                            .map(|&(n, v)| (sy.shared(n).clone(), sy.shared(v).clone())),
                     );
                 }
                 let refs: Vec<(&str, &str)> = strs.iter().map(|(n, v)| (&**n, &**v)).collect();
