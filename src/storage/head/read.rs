@@ -109,16 +109,14 @@ impl Head {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<SelectedSeries>> {
-        let ids = self.select_ids(matchers)?;
         let mut out = Vec::new();
-        for (_, h) in self.handles_in(&ids, mint, maxt) {
+        for (labels, h) in self.select_handles(matchers, mint, maxt)? {
             let (mut samples, mut hists) = (Vec::new(), Vec::new());
             self.samples_of(&h, mint, maxt, &mut samples, &mut hists)?;
             if !samples.is_empty() || !hists.is_empty() {
-                out.push((self.labels_of(&h), samples, hists));
+                out.push((labels, samples, hists));
             }
         }
-        Labels::sort_items(&mut out, |x| &x.0);
         Ok(out)
     }
 
@@ -140,14 +138,11 @@ impl Head {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Labels>> {
-        let ids = self.select_ids(matchers)?;
-        let mut out: Vec<Labels> = self
-            .handles_in(&ids, mint, maxt)
-            .iter()
-            .map(|(_, h)| self.labels_of(h))
-            .collect();
-        Labels::sort_items(&mut out, |l| l);
-        Ok(out)
+        Ok(self
+            .select_handles(matchers, mint, maxt)?
+            .into_iter()
+            .map(|(labels, _)| labels)
+            .collect())
     }
 
     /// Label names, restricted to series matching `matchers` in `[mint, maxt]`
