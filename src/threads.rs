@@ -42,8 +42,8 @@ pub struct ThreadCache {
     stack: usize,
     /// Idle threads: an id and the sender of the thread's job channel.
     idle: Mutex<Vec<(u64, Sender<Job>)>>,
+    /// The next new thread's id, so also the number of threads started.
     next_id: AtomicU64,
-    started: AtomicU64,
 }
 
 impl ThreadCache {
@@ -54,18 +54,13 @@ impl ThreadCache {
             stack,
             idle: parking_lot::const_mutex(Vec::new()),
             next_id: AtomicU64::new(0),
-            started: AtomicU64::new(0),
         }
     }
 
-    /// Threads started so far (reused ones count once).
+    /// Threads started so far (reused ones count once; a start that
+    /// failed counts too).
     pub fn started(&self) -> u64 {
-        self.started.load(Ordering::Relaxed)
-    }
-
-    /// Threads parked right now.
-    pub fn idle(&self) -> usize {
-        self.idle.lock().len()
+        self.next_id.load(Ordering::Relaxed)
     }
 
     /// Runs `job` on an idle thread, or on a new one. A panic in `job`
@@ -92,7 +87,6 @@ impl ThreadCache {
             .name(self.name.into())
             .stack_size(self.stack)
             .spawn(move || self.worker(id, tx, rx, job))?;
-        self.started.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
