@@ -404,6 +404,42 @@ async fn strong_reads_see_the_write_at_once() {
             "write {k}: {v}"
         );
     }
+    // An owner waits for the log only as long as the asking node has time
+    // left (`wait_ms`), not its own 20 s: a strong read that retries or
+    // reads several selectors still answers within one timeout.
+    let st = status(s.base(0)).await.unwrap();
+    let mine = st["partition_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["owner"] == NODES[0])
+        .map(|p| p["partition"].as_u64().unwrap())
+        .expect("node-a owns a partition");
+    let req = serde_json::json!({
+        "tenant": "sc",
+        "partitions": [mine],
+        "wait": [[mine, 1u64 << 50]],
+        "mint": t0,
+        "maxt": t0 + 30_000,
+        "op": {"select": {"with_st": false}},
+        "matchers": [{"name": "__name__", "op": "=", "value": "strong_m"}],
+        "wait_ms": 300,
+    });
+    let r = client()
+        .post(format!("{}/internal/cluster/read", s.base(0)))
+        .header("X-Scope-OrgID", "sc")
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    let code = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert_eq!(code, 503, "{text}");
+    assert!(
+        text.contains(&format!("partition {mine} on node {}", NODES[0]))
+            && text.contains("gave up after 300ms"),
+        "{text}"
+    );
 }
 
 /// An integer native histogram: 3 observations, sum 4.5, one in the zero

@@ -58,18 +58,34 @@ impl Owned {
     }
 
     /// Waits (blocking, polling every 5 ms) until the partition is
-    /// consumed up to `seq`; false if `deadline` passes first.
-    pub fn wait_for(&self, seq: u64, deadline: Instant) -> bool {
+    /// consumed up to `seq`, while `held()` says this is still the node's
+    /// open partition (it is closed when the lease is lost, and a new one
+    /// opened if it is taken again: this one would never catch up).
+    pub fn wait_for(&self, seq: u64, deadline: Instant, held: impl Fn() -> bool) -> Waited {
         loop {
             if self.consumed() >= seq {
-                return true;
+                return Waited::Reached;
+            }
+            if !held() {
+                return Waited::Closed;
             }
             if Instant::now() >= deadline {
-                return false;
+                return Waited::TimedOut;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+/// How [`Owned::wait_for`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waited {
+    /// The partition consumed the log that far.
+    Reached,
+    /// The partition was closed (its lease lost) during the wait.
+    Closed,
+    /// The deadline passed first.
+    TimedOut,
 }
 
 /// The storage settings of partition `p`.
@@ -204,15 +220,45 @@ async fn run(inner: Arc<Inner>, owned: Arc<Owned>) {
                 continue;
             }
         };
+        let mut quiet_behind = 0u32;
         loop {
-            let first = match messages.next().await {
-                Some(Ok(m)) => m,
-                Some(Err(e)) => {
+            let first = match tokio::time::timeout(STALL_CHECK, messages.next()).await {
+                Ok(Some(Ok(m))) => m,
+                Ok(Some(Err(e))) => {
+                    inner
+                        .counters
+                        .consumer_restarts
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(partition = p, error = %e, "consumer failed; restarting it");
                     break;
                 }
-                None => break,
+                Ok(None) => break,
+                Err(_) => {
+                    // Nothing delivered for a while. An idle log is fine;
+                    // a log with messages past what was applied means the
+                    // consumer lost its server (the client library notices
+                    // only after two missed 15 s heartbeats).
+                    if stalled(&inner, &owned).await {
+                        quiet_behind += 1;
+                    } else {
+                        quiet_behind = 0;
+                    }
+                    if quiet_behind >= STALL_STRIKES {
+                        inner
+                            .counters
+                            .consumer_restarts
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            partition = p,
+                            consumed = owned.consumed(),
+                            "consumer delivers nothing while the log holds more; restarting it"
+                        );
+                        break;
+                    }
+                    continue;
+                }
             };
+            quiet_behind = 0;
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
                 match messages.next().now_or_never() {
@@ -224,6 +270,23 @@ async fn run(inner: Arc<Inner>, owned: Arc<Owned>) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// How long the consumer may deliver nothing before the log is checked
+/// for messages it should have delivered.
+const STALL_CHECK: Duration = Duration::from_secs(1);
+
+/// Consecutive checks that find the consumer behind a silent log before
+/// it is recreated (one could be a message published just before it).
+const STALL_STRIKES: u32 = 2;
+
+/// Whether the log's last sequence of the partition is past what has
+/// been applied. Asked of the stream itself: the lease loop's copy is
+/// stale exactly when NATS is in trouble (its round can hang on another
+/// bucket while this stream still answers).
+async fn stalled(inner: &Inner, owned: &Owned) -> bool {
+    let last = super::leases::last_sequence(inner, owned.partition).await;
+    last.is_some_and(|last| last > owned.consumed())
 }
 
 /// One log message ready to append.

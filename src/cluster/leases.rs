@@ -24,8 +24,16 @@ fn key(p: u32) -> String {
 pub(crate) async fn run(inner: Arc<Inner>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let period = inner.cfg.lease_ttl / 3;
     loop {
-        if let Err(e) = round(&inner).await {
-            tracing::warn!(error = %e, "lease round failed");
+        // A round that hangs on NATS (a bucket whose server died, before
+        // the client times out) is abandoned after one TTL, so partitions
+        // whose leases lapsed meanwhile are still given up on time.
+        match tokio::time::timeout(inner.cfg.lease_ttl, round(&inner)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "lease round failed"),
+            Err(_) => tracing::warn!(
+                ttl = ?inner.cfg.lease_ttl,
+                "lease round took longer than the lease TTL; abandoned"
+            ),
         }
         expire_unrenewed(&inner).await;
         tokio::select! {

@@ -47,6 +47,7 @@ pub(crate) struct Counters {
     pub replayed_messages: AtomicU64,
     pub bad_messages: AtomicU64,
     pub append_failures: AtomicU64,
+    pub consumer_restarts: AtomicU64,
     pub fanout_requests: AtomicU64,
     pub fanout_failures: AtomicU64,
     pub push_group_conflicts: AtomicU64,
@@ -419,6 +420,12 @@ impl Cluster {
             "tessera_cluster_append_failures_total",
             "Log messages whose append to storage failed (retried).",
             &c.append_failures,
+        );
+        counter(
+            &mut out,
+            "tessera_cluster_consumer_restarts_total",
+            "Times a partition's log consumer was recreated (it failed, or delivered nothing while the log held more).",
+            &c.consumer_restarts,
         );
         counter(
             &mut out,

@@ -37,6 +37,10 @@ pub struct ClusterReads {
     max_samples: usize,
     /// Last sequence per partition, fetched once per strong request.
     waits: Mutex<HashMap<u32, u64>>,
+    /// When a strong request gives up waiting for the owners, however
+    /// many selects and retries it makes: one `strong_read_timeout` from
+    /// the request's start, so a caller hears 503 in bounded time.
+    deadline: std::time::Instant,
     /// Told how many samples and histograms a select delivered, per
     /// tenant (usage: on one node the querier counts them).
     on_read: Option<ReadCounter>,
@@ -73,6 +77,7 @@ impl Cluster {
             strong,
             max_samples,
             waits: Mutex::new(HashMap::new()),
+            deadline: std::time::Instant::now() + self.inner.cfg.strong_read_timeout,
             on_read: None,
         }
     }
@@ -306,7 +311,9 @@ impl ClusterReads {
         let mut attempt = 1;
         loop {
             match self.fetch_once(tenant, mint, maxt, op.clone(), matchers) {
-                Err(StorageError::Cluster(e)) if attempt < FETCH_ATTEMPTS => {
+                Err(StorageError::Cluster(e))
+                    if attempt < FETCH_ATTEMPTS && !self.out_of_time() =>
+                {
                     tracing::debug!(error = %e, attempt, "fan-out failed; retrying with a fresh view");
                     std::thread::sleep(self.inner.cfg.lease_ttl / 3);
                     attempt += 1;
@@ -314,6 +321,22 @@ impl ClusterReads {
                 other => return other,
             }
         }
+    }
+
+    /// Whether a strong read has used up its time (a weak read never has).
+    fn out_of_time(&self) -> bool {
+        self.strong && std::time::Instant::now() >= self.deadline
+    }
+
+    /// What is left of a strong read's time, in whole milliseconds (at
+    /// least 1, so an owner still looks once).
+    fn wait_budget_ms(&self) -> Option<u64> {
+        self.strong.then(|| {
+            let left = self
+                .deadline
+                .saturating_duration_since(std::time::Instant::now());
+            (left.as_millis() as u64).max(1)
+        })
     }
 
     fn fetch_once(
@@ -358,6 +381,7 @@ impl ClusterReads {
                 op: op.clone(),
                 matchers: wire.clone(),
                 max_samples: Some(self.max_samples),
+                wait_ms: self.wait_budget_ms(),
             };
             let url = view.nodes.get(&owner).cloned();
             calls.push(self.call(owner, url, req, matchers.to_vec()));

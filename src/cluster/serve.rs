@@ -3,8 +3,9 @@
 //! far as the asking node saw it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use super::consume::Waited;
 use super::node::Inner;
 use super::reads::{limited, merge_series, Merged};
 use super::wire::{ReadOp, ReadReply, ReadRequest, WireExemplars, WireHead, WireRead};
@@ -29,17 +30,37 @@ pub(crate) fn serve_local(
         })?;
         owned.push(o);
     }
-    let deadline = Instant::now() + inner.cfg.strong_read_timeout;
+    let longest = req
+        .wait_ms
+        .map(Duration::from_millis)
+        .map_or(inner.cfg.strong_read_timeout, |w| {
+            w.min(inner.cfg.strong_read_timeout)
+        });
+    let deadline = Instant::now() + longest;
     for &(p, seq) in &req.wait {
         let Some(o) = owned.iter().find(|o| o.partition == p) else {
             continue;
         };
-        if !o.wait_for(seq, deadline) {
+        let held = || {
+            inner
+                .owned
+                .lock()
+                .get(&p)
+                .is_some_and(|now| std::sync::Arc::ptr_eq(now, o))
+        };
+        let waited = o.wait_for(seq, deadline, held);
+        if waited == Waited::Closed {
+            return Err(StorageError::Cluster(format!(
+                "node {me} gave partition {p} up while a strong read waited for it \
+                 (ownership moved); retry"
+            )));
+        }
+        if waited == Waited::TimedOut {
             return Err(StorageError::Cluster(format!(
                 "strong read: partition {p} on node {me} has consumed the log to sequence {}, \
                  the read needs {seq}; gave up after {:?}",
                 o.consumed(),
-                inner.cfg.strong_read_timeout
+                longest
             )));
         }
     }

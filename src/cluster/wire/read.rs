@@ -31,6 +31,11 @@ pub struct ReadRequest {
     /// is an error rather than an unbounded answer.
     #[serde(default)]
     pub max_samples: Option<usize>,
+    /// Longest the owner may wait for `wait` (ms): what is left of the
+    /// asking node's strong-read time. The owner waits at most its own
+    /// `strong_read_timeout` in any case.
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
 }
 
 /// The operation of a [`ReadRequest`].
