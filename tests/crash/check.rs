@@ -35,25 +35,38 @@ pub fn attempted(log: &SenderLog) -> BTreeMap<i64, bool> {
 }
 
 /// GETs an API path with `params` as the test tenant; panics unless the
-/// answer is `status: success`, and returns its `data`.
+/// answer is `status: success`, and returns its `data`. A cluster's 503
+/// (`cluster: ...`: partitions changing owner, which its message says to
+/// retry) is retried for up to a minute, as a client would.
 pub async fn api(base: &str, path: &str, params: &[(&str, String)]) -> Value {
-    let resp = reqwest::Client::new()
-        .get(format!("{base}{path}"))
-        .header("X-Scope-OrgID", TENANT)
-        .query(params)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let status = resp.status();
-    let body: Value = resp
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{path}: not JSON: {e}"));
-    assert!(
-        status.is_success() && body["status"] == "success",
-        "{path} {params:?}: {status} {body}"
-    );
-    body["data"].clone()
+    let started = std::time::Instant::now();
+    loop {
+        let resp = reqwest::Client::new()
+            .get(format!("{base}{path}"))
+            .header("X-Scope-OrgID", TENANT)
+            .query(params)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = resp.status();
+        let body: Value = resp
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: not JSON: {e}"));
+        let moving = status == reqwest::StatusCode::SERVICE_UNAVAILABLE
+            && body["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("cluster: "));
+        if moving && started.elapsed() < std::time::Duration::from_secs(60) {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            continue;
+        }
+        assert!(
+            status.is_success() && body["status"] == "success",
+            "{path} {params:?}: {status} {body}"
+        );
+        return body["data"].clone();
+    }
 }
 
 /// Float seconds as the API takes them, from ms.
