@@ -53,8 +53,8 @@ fn rw_body(shape: &NodeExporterShape, range: std::ops::Range<usize>, t: i64) -> 
                 .labels(i)
                 .iter()
                 .map(|l| v1::Label {
-                    name: l.name.clone(),
-                    value: l.value.clone(),
+                    name: l.name.to_string(),
+                    value: l.value.to_string(),
                 })
                 .collect(),
             samples: shape
@@ -83,12 +83,12 @@ fn otlp_body(shape: &NodeExporterShape, range: std::ops::Range<usize>, t: i64) -
         let mut attributes = Vec::new();
         for l in labels.iter() {
             if l.name == "__name__" {
-                name = l.value.clone();
+                name = l.value.to_string();
             } else {
                 attributes.push(KeyValue {
-                    key: l.name.clone(),
+                    key: l.name.to_string(),
                     value: Some(AnyValue {
-                        value: Some(Value::StringValue(l.value.clone())),
+                        value: Some(Value::StringValue(l.value.to_string())),
                     }),
                 });
             }

@@ -31,8 +31,8 @@ fn v1_request() -> v1::WriteRequest {
                 .labels(i)
                 .iter()
                 .map(|l| v1::Label {
-                    name: l.name.clone(),
-                    value: l.value.clone(),
+                    name: l.name.to_string(),
+                    value: l.value.to_string(),
                 })
                 .collect(),
             samples: shape

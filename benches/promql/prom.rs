@@ -313,8 +313,8 @@ fn encode_all(shape: &dyn Shape, mut send: impl FnMut(Vec<u8>, u64) -> bool) {
                     .labels(s)
                     .iter()
                     .map(|l| v1::Label {
-                        name: l.name.clone(),
-                        value: l.value.clone(),
+                        name: l.name.to_string(),
+                        value: l.value.to_string(),
                     })
                     .collect(),
                 samples: samples

@@ -205,8 +205,8 @@ fn proto_labels(labels: &Labels) -> Vec<Label> {
     labels
         .iter()
         .map(|l| Label {
-            name: l.name.clone(),
-            value: l.value.clone(),
+            name: l.name.to_string(),
+            value: l.value.to_string(),
         })
         .collect()
 }

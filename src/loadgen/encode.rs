@@ -186,8 +186,8 @@ mod tests {
                     .labels(s)
                     .iter()
                     .map(|l| v1::Label {
-                        name: l.name.clone(),
-                        value: l.value.clone(),
+                        name: l.name.to_string(),
+                        value: l.value.to_string(),
                     })
                     .collect(),
                 samples: vec![v1::Sample {

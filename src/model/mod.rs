@@ -55,10 +55,14 @@ impl Sample {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label {
     /// Label name.
-    pub name: String,
+    pub name: LabelStr,
     /// Label value (never empty inside a stored [`Labels`]).
-    pub value: String,
+    pub value: LabelStr,
 }
+
+/// A label name or value: up to 24 bytes are held inline, so most label
+/// sets cost one allocation (their `Vec`) rather than one per string.
+pub type LabelStr = compact_str::CompactString;
 
 /// A label set sorted by name, with unique names and no empty values.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -67,7 +71,7 @@ pub struct Labels(Vec<Label>);
 impl Labels {
     /// Builds a label set from pairs, sorting by name and dropping empty values.
     /// Duplicate names are kept; use storage validation to reject them.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+    pub fn from_pairs<N: Into<LabelStr>, V: Into<LabelStr>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Labels {
         let mut v: Vec<Label> = pairs

@@ -177,7 +177,7 @@ impl<'a> TenantScope<'a> {
             .into_vec()
             .into_iter()
             .filter(|l| l.name != TENANT_LABEL)
-            .map(|l| (l.name, l.value))
+            .map(|l| (l.name.into(), l.value.into()))
             .collect();
         pairs.push((TENANT_LABEL.to_string(), t.as_str().to_string()));
         Labels::from_pairs(pairs)

@@ -37,7 +37,7 @@ pub fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
 /// Converts result labels to the runner's form.
 pub fn label_set(l: &Labels) -> LabelSet {
     l.iter()
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .map(|l| (l.name.to_string(), l.value.to_string()))
         .collect()
 }
 

@@ -173,7 +173,7 @@ impl WireExemplars {
 
 fn pairs(l: &Labels) -> Vec<(String, String)> {
     l.iter()
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .map(|l| (l.name.to_string(), l.value.to_string()))
         .collect()
 }
 

@@ -246,9 +246,9 @@ fn kept_labels<'l, 'g>(
 ) -> impl Iterator<Item = &'l crate::model::Label> + use<'l, 'g> {
     l.iter().filter(move |x| {
         if without {
-            x.name != labels::NAME && !grouping.contains(&x.name)
+            x.name != labels::NAME && !grouping.iter().any(|g| *g == x.name)
         } else {
-            grouping.contains(&x.name)
+            grouping.iter().any(|g| *g == x.name)
         }
     })
 }

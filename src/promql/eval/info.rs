@@ -250,7 +250,9 @@ impl Ctx<'_> {
                         };
                         seen += 1;
                         for l in info[j].labels.iter() {
-                            if l.name == NAME || (!data.is_empty() && !data.contains_key(&l.name)) {
+                            if l.name == NAME
+                                || (!data.is_empty() && !data.contains_key(l.name.as_str()))
+                            {
                                 continue;
                             }
                             if let Some((_, x)) = add.iter().find(|(k, _)| *k == l.name) {
@@ -265,7 +267,7 @@ impl Ctx<'_> {
                             if bs.labels.get(&l.name).is_some() {
                                 continue;
                             }
-                            add.push((l.name.clone(), l.value.clone()));
+                            add.push((l.name.to_string(), l.value.to_string()));
                         }
                     }
                     if seen == 0 && !all_match_empty {

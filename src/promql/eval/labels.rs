@@ -13,7 +13,7 @@ pub(crate) const NAME: &str = "__name__";
 pub(crate) fn without(labels: &Labels, drop: &[String], drop_name: bool) -> Labels {
     let v: Vec<Label> = labels
         .iter()
-        .filter(|l| !(drop_name && l.name == NAME) && !drop.contains(&l.name))
+        .filter(|l| !(drop_name && l.name == NAME) && !drop.iter().any(|d| *d == l.name))
         .cloned()
         .collect();
     Labels::from_sorted_unchecked(v)
@@ -23,7 +23,7 @@ pub(crate) fn without(labels: &Labels, drop: &[String], drop_name: bool) -> Labe
 pub(crate) fn keep(labels: &Labels, keep: &[String]) -> Labels {
     let v: Vec<Label> = labels
         .iter()
-        .filter(|l| keep.contains(&l.name))
+        .filter(|l| keep.iter().any(|k| *k == l.name))
         .cloned()
         .collect();
     Labels::from_sorted_unchecked(v)
@@ -37,8 +37,8 @@ pub(crate) fn set(labels: &Labels, name: &str, value: &str) -> Labels {
         v.insert(
             pos,
             Label {
-                name: name.to_string(),
-                value: value.to_string(),
+                name: name.into(),
+                value: value.into(),
             },
         );
     }

@@ -225,8 +225,8 @@ fn resolve_labels(symbols: &Symbols, pairs: &[(Sym, Sym)]) -> crate::model::Labe
     let v = pairs
         .iter()
         .map(|&(n, v)| crate::model::Label {
-            name: symbols.resolve(n).to_string(),
-            value: symbols.resolve(v).to_string(),
+            name: symbols.resolve(n).into(),
+            value: symbols.resolve(v).into(),
         })
         .collect();
     crate::model::Labels::from_sorted_unchecked(v)

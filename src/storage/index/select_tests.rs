@@ -246,7 +246,7 @@ proptest! {
         let p = postings_of(&series);
         let c: RoaringBitmap = ids.iter().copied().collect();
         let chosen: Vec<&Labels> = ids.iter().filter_map(|&i| series.get(i as usize)).collect();
-        let mut names: Vec<String> = chosen.iter().flat_map(|ls| ls.iter().map(|l| l.name.clone())).collect();
+        let mut names: Vec<String> = chosen.iter().flat_map(|ls| ls.iter().map(|l| l.name.to_string())).collect();
         names.sort();
         names.dedup();
         prop_assert_eq!(label_names(&p, Some(&c), None)?, names);

@@ -235,8 +235,8 @@ impl IndexReader {
                 );
             }
             labels.push(Label {
-                name: name.to_owned(),
-                value: value.to_owned(),
+                name: name.into(),
+                value: value.into(),
             });
         }
         let chunks = self.decode_chunks(buf, pos, r.start, id)?;
