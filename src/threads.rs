@@ -90,6 +90,20 @@ impl ThreadCache {
         Ok(())
     }
 
+    /// Fuzzing builds only: `job` on a thread of its own, to be joined.
+    /// libFuzzer runs a leak check when an input ends with more
+    /// allocations than frees, and counted the allocations of a thread
+    /// just started for the cache (its closure and result slot) as leaks;
+    /// a joined thread has freed them when the input ends, as before the
+    /// cache.
+    #[cfg(fuzzing)]
+    fn spawn_joinable(&self, job: Job) -> std::io::Result<std::thread::JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name(self.name.into())
+            .stack_size(self.stack)
+            .spawn(job)
+    }
+
     fn worker(&'static self, id: u64, tx: Sender<Job>, rx: Receiver<Job>, first: Job) {
         let mut job = first;
         loop {
@@ -134,12 +148,21 @@ pub async fn run<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let job = move || {
+        let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+    };
+    #[cfg(not(fuzzing))]
     QUERY_THREADS
-        .execute(move || {
-            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
-        })
+        .execute(job)
         .map_err(|e| format!("cannot start a {what} thread: {e}"))?;
-    match rx.await {
+    #[cfg(fuzzing)]
+    let thread = QUERY_THREADS
+        .spawn_joinable(Box::new(job))
+        .map_err(|e| format!("cannot start a {what} thread: {e}"))?;
+    let answer = rx.await;
+    #[cfg(fuzzing)]
+    let _ = thread.join();
+    match answer {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(panic)) => Err(format!(
             "{what} panicked: {}",
@@ -161,6 +184,9 @@ struct ScopeState {
 pub struct Scope<'env> {
     cache: &'static ThreadCache,
     state: Arc<ScopeState>,
+    /// Fuzzing builds: the jobs' own threads, joined when the scope ends.
+    #[cfg(fuzzing)]
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     _env: PhantomData<&'env mut &'env ()>,
 }
 
@@ -216,7 +242,14 @@ impl<'env> Scope<'env> {
         // `'env` borrows only inside the channel, whose last reference
         // after the job is the handle, which cannot outlive `'env`.
         let job: Job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'env>, Job>(job) };
-        if let Err(e) = self.cache.execute_boxed(job) {
+        #[cfg(not(fuzzing))]
+        let started = self.cache.execute_boxed(job);
+        #[cfg(fuzzing)]
+        let started = self
+            .cache
+            .spawn_joinable(job)
+            .map(|t| self.threads.lock().push(t));
+        if let Err(e) = started {
             // The job was dropped unrun: nothing of it is left running.
             let mut n = self.state.running.lock();
             *n -= 1;
@@ -241,6 +274,8 @@ pub fn scope<'env, R>(f: impl FnOnce(&Scope<'env>) -> R) -> R {
             ended: Condvar::new(),
             panic: parking_lot::const_mutex(None),
         }),
+        #[cfg(fuzzing)]
+        threads: parking_lot::const_mutex(Vec::new()),
         _env: PhantomData,
     };
     let out = catch_unwind(AssertUnwindSafe(|| f(&s)));
@@ -249,6 +284,10 @@ pub fn scope<'env, R>(f: impl FnOnce(&Scope<'env>) -> R) -> R {
         while *n > 0 {
             s.state.ended.wait(&mut n);
         }
+    }
+    #[cfg(fuzzing)]
+    for t in s.threads.lock().drain(..) {
+        let _ = t.join();
     }
     match out {
         Err(p) => resume_unwind(p),
