@@ -48,20 +48,22 @@ pub(crate) fn serve_local(
                 .get(&p)
                 .is_some_and(|now| std::sync::Arc::ptr_eq(now, o))
         };
-        let waited = o.wait_for(seq, deadline, held);
-        if waited == Waited::Closed {
-            return Err(StorageError::Cluster(format!(
-                "node {me} gave partition {p} up while a strong read waited for it \
-                 (ownership moved); retry"
-            )));
-        }
-        if waited == Waited::TimedOut {
-            return Err(StorageError::Cluster(format!(
-                "strong read: partition {p} on node {me} has consumed the log to sequence {}, \
-                 the read needs {seq}; gave up after {:?}",
-                o.consumed(),
-                longest
-            )));
+        match o.wait_for(seq, deadline, held) {
+            Waited::Reached => {}
+            Waited::Closed => {
+                return Err(StorageError::Cluster(format!(
+                    "node {me} gave partition {p} up while a strong read waited for it \
+                     (ownership moved); retry"
+                )))
+            }
+            Waited::TimedOut => {
+                return Err(StorageError::Cluster(format!(
+                    "strong read: partition {p} on node {me} has consumed the log to sequence {}, \
+                     the read needs {seq}; gave up after {:?}",
+                    o.consumed(),
+                    longest
+                )))
+            }
         }
     }
     let mut reply = ReadReply::default();

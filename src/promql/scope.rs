@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::error::QueryError;
-use crate::model::Labels;
+use crate::model::{LabelStr, Labels};
 use crate::storage::index::{MatchOp, Matcher};
 use crate::storage::{ReadSource, Storage};
 use crate::tenant::TenantId;
@@ -173,13 +173,13 @@ impl<'a> TenantScope<'a> {
         if !self.is_federated() {
             return labels;
         }
-        let mut pairs: Vec<(String, String)> = labels
+        let mut pairs: Vec<(LabelStr, LabelStr)> = labels
             .into_vec()
             .into_iter()
             .filter(|l| l.name != TENANT_LABEL)
-            .map(|l| (l.name.into(), l.value.into()))
+            .map(|l| (l.name, l.value))
             .collect();
-        pairs.push((TENANT_LABEL.to_string(), t.as_str().to_string()));
+        pairs.push((TENANT_LABEL.into(), t.as_str().into()));
         Labels::from_pairs(pairs)
     }
 

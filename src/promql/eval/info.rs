@@ -9,7 +9,7 @@ use ahash::AHashMap as HashMap;
 
 use super::labels::{self, format, NAME};
 use super::{Ctx, Grid, Result, StepSeries};
-use crate::model::Labels;
+use crate::model::{LabelStr, Labels};
 use crate::promql::error::QueryError;
 use crate::promql::plan::{Call, Node, Selector};
 use crate::storage::index::{MatchOp, Matcher};
@@ -241,7 +241,7 @@ impl Ctx<'_> {
                 let labels = if ignored[b] {
                     bs.labels.clone()
                 } else {
-                    let mut add: Vec<(String, String)> = Vec::new();
+                    let mut add: Vec<(LabelStr, LabelStr)> = Vec::new();
                     let mut seen = 0;
                     for name in &names {
                         let sig = signature(name, &bs.labels);
@@ -267,7 +267,7 @@ impl Ctx<'_> {
                             if bs.labels.get(&l.name).is_some() {
                                 continue;
                             }
-                            add.push((l.name.to_string(), l.value.to_string()));
+                            add.push((l.name.clone(), l.value.clone()));
                         }
                     }
                     if seen == 0 && !all_match_empty {
