@@ -533,3 +533,80 @@ fn start_timestamp_function_reads_the_picked_samples_start_time() {
     assert_eq!(later[0].1, 30.0);
     assert!(at("start_timestamp(series * 1)", 50_000).is_empty());
 }
+
+/// Selections of many series compute their range functions and instant
+/// selectors on the reader's decoding threads (`each_series_mapped`).
+/// Their answers must be what each series gives alone (a selection of
+/// one series, computed on the query's thread), series for series, in
+/// the same order, with histograms and stale markers taking their own
+/// paths in between.
+#[test]
+fn many_series_computed_where_decoded_match_each_series_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(&config(dir.path(), 2 * 3600 * 1000));
+    let t = tenant("many");
+    let n = 700usize;
+    let key = |i: usize| format!("s{i:04}");
+    for i in 0..n {
+        let l = labels(&[("__name__", "c_total"), ("k", &key(i))]);
+        let samples: Vec<Sample> = (0..=40)
+            .map(|j| {
+                // Some series reset, one goes stale half way.
+                let v = if i % 7 == 0 && j > 20 { j - 20 } else { j } as f64 * (i + 1) as f64;
+                if i == 13 && j == 20 {
+                    Sample::new(j * 15_000, tessera::model::stale_nan())
+                } else {
+                    Sample::new(j * 15_000, v)
+                }
+            })
+            .collect();
+        append(&storage, &t, &l, &samples).unwrap();
+    }
+    // One series of native histograms (growing counts) in the middle.
+    let hl = labels(&[("__name__", "c_total"), ("k", "s0350h")]);
+    let refs = hl.refs();
+    let hs: Vec<HistogramSample> = (0..=40)
+        .map(|j| HistogramSample {
+            t: j * 15_000,
+            h: int_histogram(j as u64 * 4),
+        })
+        .collect();
+    let input = SeriesInput {
+        labels: &refs,
+        samples: &[],
+        histograms: &hs,
+    };
+    storage.append(&t, &[input]).unwrap();
+    let engine = Engine::default();
+    let scope = TenantScope::new(&storage, t);
+    let mut all_keys: Vec<String> = (0..n).map(key).chain(["s0350h".to_string()]).collect();
+    all_keys.sort();
+    for q in [
+        "rate(c_total[1m])",
+        "avg_over_time(c_total[2m])",
+        "c_total",
+        "timestamp(c_total)",
+    ] {
+        let all = engine
+            .range_query(&scope, q, 0, 600_000, 15_000)
+            .unwrap_or_else(|e| panic!("{q}: {e:?}"));
+        let Value::Matrix(all) = all.value else {
+            panic!("{q}: not a matrix");
+        };
+        assert!(all.len() >= n, "{q}: {} series", all.len());
+        let mut got = all.iter();
+        for k in &all_keys {
+            let one_q = q.replace("c_total", &format!("c_total{{k=\"{k}\"}}"));
+            let one = engine
+                .range_query(&scope, &one_q, 0, 600_000, 15_000)
+                .unwrap_or_else(|e| panic!("{one_q}: {e:?}"));
+            let Value::Matrix(one) = one.value else {
+                panic!("{one_q}: not a matrix");
+            };
+            for s in one {
+                assert_eq!(got.next(), Some(&s), "{q}: series {k}");
+            }
+        }
+        assert_eq!(got.next(), None, "{q}: extra series");
+    }
+}

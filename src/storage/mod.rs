@@ -50,7 +50,7 @@ pub use metadata::MetricMetadata;
 
 pub use outcome::{AppendOutcome, LabelError, RejectReason, Rejection, SampleReject, SeriesInput};
 pub use querier::{Querier, Series, SeriesValues};
-pub use source::{EachSeries, ReadSource, TenantReader};
+pub use source::{EachMapped, EachSeries, Mapped, ReadSource, SeriesMap, TenantReader};
 pub use tenant_ops::{Footprint, TenantStateFile};
 pub use wal::{SyncPolicy, WalOptions};
 

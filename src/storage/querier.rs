@@ -166,6 +166,19 @@ impl Querier {
         with_st: bool,
         f: &mut dyn FnMut(Labels, SeriesValues) -> bool,
     ) -> Result<()> {
+        self.select_mapped(matchers, with_st, &|v| v, f)
+    }
+
+    /// Calls `f` with `map` of each matching series' values, in label
+    /// order. With enough series and a second core, `map` runs on the
+    /// decoding threads, right after each series is decoded.
+    pub(crate) fn select_mapped<T: Send>(
+        &self,
+        matchers: &[Matcher],
+        with_st: bool,
+        map: &(dyn Fn(SeriesValues) -> T + Sync),
+        f: &mut dyn FnMut(Labels, T) -> bool,
+    ) -> Result<()> {
         let Some(p) = &self.partition else {
             check_not_empty(matchers)?;
             return Ok(());
@@ -194,18 +207,18 @@ impl Querier {
             let mut cache = FrameCache::default();
             for (labels, srcs) in groups {
                 if let Some(v) = self.read_group(p, &srcs, &mut cache, with_st)? {
-                    if !f(labels, v) {
+                    if !f(labels, map(v)) {
                         break;
                     }
                 }
             }
             return Ok(());
         }
-        // Decoding on two threads while the caller computes on what was
-        // decoded before: batch k is decoded by thread k % 2 and taken in
-        // order, so the caller sees the series as one thread would give
-        // them. At most six batches per thread wait decoded (so a busy caller does
-        // not leave the decoders idle).
+        // Decoding (and mapping) on two threads while the caller computes
+        // on what was decoded before: batch k is decoded by thread k % 2
+        // and taken in order, so the caller sees the series as one thread
+        // would give them. At most six batches per thread wait decoded (so
+        // a busy caller does not leave the decoders idle).
         let batches: Vec<Vec<(Labels, Vec<Source>)>> = {
             let mut out = Vec::with_capacity(groups.len() / PIPELINE_BATCH + 1);
             let mut it = groups.into_iter().peekable();
@@ -222,10 +235,9 @@ impl Querier {
         crate::threads::scope(|scope| {
             let mut rxs = Vec::with_capacity(2);
             for half in halves {
-                let (tx, rx) =
-                    crossbeam::channel::bounded::<Result<Vec<(Labels, SeriesValues)>>>(6);
+                let (tx, rx) = crossbeam::channel::bounded::<Result<Vec<(Labels, T)>>>(6);
                 rxs.push(rx);
-                scope.spawn(move || self.decode_batches(p, half, with_st, &tx));
+                scope.spawn(move || self.decode_batches(p, half, with_st, map, &tx));
             }
             for k in 0..total {
                 // A closed channel before its last batch means its thread
@@ -245,22 +257,23 @@ impl Querier {
         })
     }
 
-    /// One decoding thread of [`Querier::select_each_inner`]: each batch's
-    /// series read and sent in order; stops at the first error (sent) or
-    /// when the caller has gone.
-    fn decode_batches(
+    /// One decoding thread of [`Querier::select_mapped`]: each batch's
+    /// series read, mapped and sent in order; stops at the first error
+    /// (sent) or when the caller has gone.
+    fn decode_batches<T: Send>(
         &self,
         p: &Partition,
         batches: Vec<Vec<(Labels, Vec<Source>)>>,
         with_st: bool,
-        tx: &crossbeam::channel::Sender<Result<Vec<(Labels, SeriesValues)>>>,
+        map: &(dyn Fn(SeriesValues) -> T + Sync),
+        tx: &crossbeam::channel::Sender<Result<Vec<(Labels, T)>>>,
     ) {
         let mut cache = FrameCache::default();
         for groups in batches {
             let mut batch = Vec::with_capacity(groups.len());
             for (labels, srcs) in groups {
                 match self.read_group(p, &srcs, &mut cache, with_st) {
-                    Ok(Some(v)) => batch.push((labels, v)),
+                    Ok(Some(v)) => batch.push((labels, map(v))),
                     Ok(None) => {}
                     Err(e) => {
                         let _ = tx.send(Err(e));

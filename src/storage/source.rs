@@ -16,6 +16,27 @@ use crate::tenant::TenantId;
 /// stop.
 pub type EachSeries<'f> = dyn FnMut(Labels, SeriesValues) -> bool + 'f;
 
+/// What a [`SeriesMap`] made of one series, with the counts of what the
+/// series had in range (for the caller's limits).
+pub struct Mapped {
+    /// Float samples the series had in range.
+    pub samples: usize,
+    /// Native histogram samples it had in range.
+    pub histograms: usize,
+    /// The map's result.
+    pub value: Box<dyn std::any::Any + Send>,
+}
+
+/// A computation on one series' values that needs nothing but them: a
+/// reader may run it on the thread that decoded the series, so the values
+/// are used where they are still in cache and freed there, and only the
+/// result travels to the caller.
+pub type SeriesMap<'m> = dyn Fn(SeriesValues) -> Box<dyn std::any::Any + Send> + Sync + 'm;
+
+/// A callback taking one series and what a [`SeriesMap`] made of it; it
+/// returns `false` to stop.
+pub type EachMapped<'f> = dyn FnMut(Labels, Mapped) -> bool + 'f;
+
 /// One tenant's series over one time range.
 pub trait TenantReader {
     /// Calls `f` with each series matching all `matchers` that has samples
@@ -26,6 +47,19 @@ pub trait TenantReader {
         with_st: bool,
         f: &mut EachSeries<'_>,
     ) -> Result<()>;
+    /// [`TenantReader::select_each_st`] that hands `f` what `map` made of
+    /// each series rather than its values. `map` may run on other threads,
+    /// several series at once; `f` still sees the series one at a time, in
+    /// label order. By default `map` runs on the caller's thread.
+    fn select_each_mapped(
+        &self,
+        matchers: &[Matcher],
+        with_st: bool,
+        map: &SeriesMap<'_>,
+        f: &mut EachMapped<'_>,
+    ) -> Result<()> {
+        self.select_each_st(matchers, with_st, &mut |l, v| f(l, mapped(map, v)))
+    }
     /// Label sets of matching series with samples in range.
     fn select_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>>;
     /// Label names of matching series, sorted, at most `limit`.
@@ -37,6 +71,16 @@ pub trait TenantReader {
         matchers: &[Matcher],
         limit: Option<usize>,
     ) -> Result<Vec<String>>;
+}
+
+/// `map` applied to `v`, with `v`'s counts.
+pub(crate) fn mapped(map: &SeriesMap<'_>, v: SeriesValues) -> Mapped {
+    let (samples, histograms) = (v.samples.len(), v.histograms.len());
+    Mapped {
+        samples,
+        histograms,
+        value: map(v),
+    }
 }
 
 /// Where series come from: one reader per tenant and range.
@@ -70,6 +114,16 @@ impl TenantReader for Querier {
         f: &mut EachSeries<'_>,
     ) -> Result<()> {
         self.select_each_values(matchers, with_st, |l, v| f(l, v))
+    }
+
+    fn select_each_mapped(
+        &self,
+        matchers: &[Matcher],
+        with_st: bool,
+        map: &SeriesMap<'_>,
+        f: &mut EachMapped<'_>,
+    ) -> Result<()> {
+        self.select_mapped(matchers, with_st, &|v| mapped(map, v), f)
     }
 
     fn select_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>> {

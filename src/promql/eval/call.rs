@@ -293,6 +293,13 @@ impl Ctx<'_> {
             counter_check,
             counter_pos: &counter_pos,
         };
+        if let Node::Matrix(sel, range) = &c.args[mi] {
+            let Some((windows, mint, maxt)) = self.matrix_windows(sel, *range, grid) else {
+                return Ok(());
+            };
+            let rw = (&windows, extended, params.as_slice());
+            return self.range_selector(sel, (mint, maxt), rw, grid, &kernel, &fin, sink);
+        }
         if !kernel.batches() {
             return self.each_raw_st(&c.args[mi], grid, with_st, &mut |ctx, s, windows| {
                 if !s.hists.is_empty() {
@@ -300,7 +307,7 @@ impl Ctx<'_> {
                         .range_histograms(&fin, &params, grid, s, windows, extended, &mut *sink);
                 }
                 let out = kernel.series(&s, windows)?;
-                ctx.finish_floats(s, out, &fin, &mut *sink)
+                ctx.finish_floats(s.labels, s.drop_name, out, &fin, &mut *sink)
             });
         }
         kernel.with_workers(|workers| {
@@ -339,6 +346,50 @@ impl Ctx<'_> {
         })
     }
 
+    /// A range function over a range selector. Each series of floats is
+    /// computed right where it is decoded (on the reader's decoding
+    /// threads once there are enough series), so its samples are used
+    /// while in cache and freed there; only its values per step come
+    /// back. Series with native histograms come back whole and are
+    /// computed here. Annotations and `sink` run on this thread in the
+    /// series' order either way.
+    #[allow(clippy::too_many_arguments)]
+    fn range_selector(
+        &mut self,
+        sel: &crate::promql::plan::Selector,
+        (mint, maxt): (i64, i64),
+        (windows, extended, params): (&Windows, Option<bool>, &[Vec<f64>]),
+        grid: Grid,
+        kernel: &FloatRange<'_>,
+        fin: &Finish<'_>,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
+        /// What the map made of a series.
+        enum Read {
+            Floats(Result<FloatValues>),
+            WithHistograms(RawSeries),
+        }
+        let stats_hints = sel.stats_hints;
+        let map = |v: crate::storage::SeriesValues| -> Box<dyn std::any::Any + Send> {
+            let raw = super::select::raw_series(Labels::default(), v, stats_hints);
+            Box::new(if raw.hists.is_empty() {
+                Read::Floats(kernel.series(&raw, windows))
+            } else {
+                Read::WithHistograms(raw)
+            })
+        };
+        let with_st = functions::uses_start_times(fin.f);
+        self.each_series_mapped(sel, mint, maxt, with_st, &map, &mut |ctx, labels, read| {
+            match super::select::downcast::<Read>(read)? {
+                Read::Floats(out) => ctx.finish_floats(labels, false, out?, fin, &mut *sink),
+                Read::WithHistograms(mut raw) => {
+                    raw.labels = labels;
+                    ctx.range_histograms(fin, params, grid, raw, windows, extended, &mut *sink)
+                }
+            }
+        })
+    }
+
     /// A series with native histograms of a range function call: computed
     /// on the query's thread.
     #[allow(clippy::too_many_arguments)]
@@ -372,7 +423,7 @@ impl Ctx<'_> {
     ) -> Result<()> {
         for (batch, outs) in done {
             for (s, out) in batch.into_iter().zip(outs) {
-                self.finish_floats(s, out?, fin, sink)?;
+                self.finish_floats(s.labels, s.drop_name, out?, fin, sink)?;
             }
         }
         Ok(())
@@ -382,14 +433,15 @@ impl Ctx<'_> {
     /// query's thread in the series' order.
     fn finish_floats(
         &mut self,
-        s: RawSeries,
+        labels: Labels,
+        drop_name: bool,
         out: FloatValues,
         fin: &Finish<'_>,
         sink: &mut dyn FnMut(StepSeries) -> Result<()>,
     ) -> Result<()> {
         if out.overlap {
             // NewStartTimeOverlapWarning upstream, once per series.
-            let name = s.labels.get(NAME).unwrap_or_default();
+            let name = labels.get(NAME).unwrap_or_default();
             let msg = format!(
                 "PromQL warning: sample has start time that overlaps with previous sample timestamp for metric {name:?}"
             );
@@ -399,7 +451,7 @@ impl Ctx<'_> {
             return Ok(());
         }
         if fin.counter_check {
-            if let Some(name) = s.labels.get(NAME) {
+            if let Some(name) = labels.get(NAME) {
                 if !["_total", "_sum", "_count", "_bucket"]
                     .iter()
                     .any(|x| name.ends_with(x))
@@ -412,9 +464,9 @@ impl Ctx<'_> {
             }
         }
         sink(StepSeries {
-            labels: s.labels,
+            labels,
             vals: out.vals,
-            drop_name: !fin.keep_name || s.drop_name,
+            drop_name: !fin.keep_name || drop_name,
             hists: Vec::new(),
         })
     }

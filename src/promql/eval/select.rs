@@ -10,7 +10,8 @@ use crate::model::{CounterResetHint, Labels};
 use crate::promql::error::QueryError;
 use crate::promql::functions::extended;
 use crate::promql::plan::{Node, Selector, Subquery};
-use crate::storage::{Series, SeriesValues};
+use crate::storage::{Series, SeriesMap, SeriesValues, TenantReader};
+use std::any::Any;
 
 /// The error a query gets when it reads native histograms into `what`,
 /// a construct that does not handle them yet.
@@ -32,6 +33,11 @@ pub(crate) enum Pick {
     /// (`info()` reads its info series so, which must be floats).
     FloatTimestamp,
 }
+
+/// What [`Ctx::each_selected`] hands each selected series to: its labels,
+/// its values (or what was made of them) and how many float samples and
+/// histograms it had; `false` stops the selection.
+type Each<'f, V> = dyn FnMut(Labels, V, usize, usize) -> bool + 'f;
 
 /// A callback taking one series and the `(t, st)` pairs of its samples
 /// that have a start timestamp.
@@ -100,18 +106,7 @@ impl Windows {
 impl Ctx<'_> {
     /// Streams matching series with samples in `[mint, maxt]` to `f`, one
     /// at a time; each series' samples count against the sample limit while
-    /// `f` holds them.
-    pub(crate) fn each_series(
-        &mut self,
-        sel: &Selector,
-        mint: i64,
-        maxt: i64,
-        f: &mut dyn FnMut(&mut Self, Series) -> Result<()>,
-    ) -> Result<()> {
-        self.each_series_st(sel, mint, maxt, false, &mut |ctx, s, _| f(ctx, s))
-    }
-
-    /// [`Ctx::each_series`] that, with `with_st`, also reads the series'
+    /// `f` holds them. With `with_st`, also reads the series'
     /// start timestamps (`(t, st)` of the samples that have one).
     pub(crate) fn each_series_st(
         &mut self,
@@ -120,6 +115,56 @@ impl Ctx<'_> {
         maxt: i64,
         with_st: bool,
         f: &mut SeriesWithStartTimes<'_, Self>,
+    ) -> Result<()> {
+        let select = |q: &dyn TenantReader, each: &mut Each<'_, SeriesValues>| {
+            q.select_each_st(&sel.matchers, with_st, &mut |labels, v| {
+                let (samples, histograms) = (v.samples.len(), v.histograms.len());
+                each(labels, v, samples, histograms)
+            })
+        };
+        self.each_selected(sel, mint, maxt, &select, &mut |ctx, labels, v| {
+            let series = Series {
+                labels,
+                samples: v.samples,
+                histograms: v.histograms,
+            };
+            f(ctx, series, v.start_times)
+        })
+    }
+
+    /// [`Ctx::each_series_st`] that hands `f` what `map` made of each
+    /// series: the reader may run `map` on its decoding threads, several
+    /// series at once, while `f` takes them in order on this one. Each
+    /// series passes the same limits, and its samples count against the
+    /// budget while `f` runs, as if `f` held them.
+    pub(crate) fn each_series_mapped(
+        &mut self,
+        sel: &Selector,
+        mint: i64,
+        maxt: i64,
+        with_st: bool,
+        map: &SeriesMap<'_>,
+        f: &mut dyn FnMut(&mut Self, Labels, Box<dyn Any + Send>) -> Result<()>,
+    ) -> Result<()> {
+        let select = |q: &dyn TenantReader, each: &mut Each<'_, Box<dyn Any + Send>>| {
+            q.select_each_mapped(&sel.matchers, with_st, map, &mut |labels, m| {
+                each(labels, m.value, m.samples, m.histograms)
+            })
+        };
+        self.each_selected(sel, mint, maxt, &select, f)
+    }
+
+    /// The tenants' selections of `sel` through `select`, each series
+    /// checked against the series limit and the histogram blocker, tagged
+    /// with its tenant in a federated scope, and handed to `f` with its
+    /// samples counted against the budget.
+    fn each_selected<V>(
+        &mut self,
+        sel: &Selector,
+        mint: i64,
+        maxt: i64,
+        select: &dyn Fn(&dyn TenantReader, &mut Each<'_, V>) -> crate::storage::Result<()>,
+        f: &mut dyn FnMut(&mut Self, Labels, V) -> Result<()>,
     ) -> Result<()> {
         self.check_time()?;
         let mut err = None;
@@ -134,28 +179,23 @@ impl Ctx<'_> {
         let blocker = self.hist_blocker.clone();
         for tenant in scope.tenants_for(&bound) {
             let q = scope.source.reader(tenant, mint, maxt);
-            let mut each = |labels, v: SeriesValues| {
+            let mut each = |labels: Labels, v: V, samples: usize, histograms: usize| {
                 count += 1;
                 if max_series > 0 && count > max_series {
                     err = Some(QueryError::TooManySeries(max_series));
                     return false;
                 }
-                if let (false, Some(what)) = (v.histograms.is_empty(), &blocker) {
+                if let (true, Some(what)) = (histograms > 0, &blocker) {
                     // Refusing is better than silently dropping.
                     err = Some(histograms_unsupported(what, &labels));
                     return false;
                 }
-                let n = v.samples.len() + v.histograms.len();
+                let n = samples + histograms;
                 let labels = scope.tag(labels, tenant);
-                let series = Series {
-                    labels,
-                    samples: v.samples,
-                    histograms: v.histograms,
-                };
                 let r = self
                     .check_time()
                     .and_then(|_| self.acquire(n))
-                    .and_then(|_| f(self, series, v.start_times));
+                    .and_then(|_| f(self, labels, v));
                 self.release(n);
                 match r {
                     Ok(()) => true,
@@ -165,8 +205,7 @@ impl Ctx<'_> {
                     }
                 }
             };
-            q.select_each_st(&sel.matchers, with_st, &mut each)
-                .map_err(QueryError::from)?;
+            select(&*q, &mut each).map_err(QueryError::from)?;
             if err.is_some() {
                 break;
             }
@@ -204,21 +243,41 @@ impl Ctx<'_> {
         } else {
             last
         };
-        self.each_series(sel, mint, maxt, &mut |ctx, s| {
-            if !s.histograms.is_empty() && smoothed {
-                return ctx.smoothed_mixed_selector(s, &eff, sel, sink);
-            }
-            if !s.histograms.is_empty() {
-                return ctx.mixed_vector_selector(s, &eff, (pick, sel.stats_hints), sink);
-            }
-            let vals = if smoothed {
-                smoothed_values(&s.samples, &eff, lookback)
+        /// What the map made of a series: its values per step, or the
+        /// series itself when it holds native histograms.
+        enum Picked {
+            Floats(Vec<Option<f64>>),
+            WithHistograms(SeriesValues),
+        }
+        // Float series get their steps where they are decoded.
+        let map = |v: SeriesValues| -> Box<dyn Any + Send> {
+            Box::new(if !v.histograms.is_empty() {
+                Picked::WithHistograms(v)
+            } else if smoothed {
+                Picked::Floats(smoothed_values(&v.samples, &eff, lookback))
             } else {
-                lookback_values(&s.samples, &eff, lookback, timestamps)
+                Picked::Floats(lookback_values(&v.samples, &eff, lookback, timestamps))
+            })
+        };
+        self.each_series_mapped(sel, mint, maxt, false, &map, &mut |ctx, labels, picked| {
+            let vals = match downcast::<Picked>(picked)? {
+                Picked::Floats(vals) => vals,
+                Picked::WithHistograms(v) => {
+                    let s = Series {
+                        labels,
+                        samples: v.samples,
+                        histograms: v.histograms,
+                    };
+                    return if smoothed {
+                        ctx.smoothed_mixed_selector(s, &eff, sel, sink)
+                    } else {
+                        ctx.mixed_vector_selector(s, &eff, (pick, sel.stats_hints), sink)
+                    };
+                }
             };
             if vals.iter().any(Option::is_some) {
                 sink(StepSeries {
-                    labels: s.labels,
+                    labels,
                     vals,
                     drop_name: false,
                     hists: Vec::new(),
@@ -295,47 +354,16 @@ impl Ctx<'_> {
     ) -> Result<()> {
         match node {
             Node::Matrix(sel, range) => {
-                let lookback = self.cfg.lookback_delta_ms;
-                let windows = Windows {
-                    ends: Self::eff_times(sel.at, sel.offset, grid),
-                    range: *range,
-                    left: if sel.anchored || sel.smoothed {
-                        lookback
-                    } else {
-                        0
-                    },
-                    right: if sel.smoothed { lookback } else { 0 },
-                };
-                let (Some(&first), Some(&last)) =
-                    (windows.ends.iter().min(), windows.ends.iter().max())
-                else {
+                let Some((windows, mint, maxt)) = self.matrix_windows(sel, *range, grid) else {
                     return Ok(());
                 };
-                let mint = first
-                    .saturating_sub(*range + windows.left)
-                    .saturating_add(1);
-                let maxt = last.saturating_add(windows.right);
                 self.each_series_st(sel, mint, maxt, with_st, &mut |ctx, s, sts| {
-                    let mut hists: Vec<HPoint> = with_reset_hints(&s.histograms, sel.stats_hints)
-                        .into_iter()
-                        .zip(&s.histograms)
-                        .filter(|(_, h)| !h.h.is_stale())
-                        .map(|(h, at)| HPoint { t: at.t, h, st: 0 })
-                        .collect();
-                    set_histogram_start_times(&mut hists, &sts);
-                    let samples: Vec<Sample> = s
-                        .samples
-                        .into_iter()
-                        .filter(|x| !is_stale_nan(x.v))
-                        .collect();
-                    let raw = RawSeries {
-                        labels: s.labels,
-                        sts: align_start_times(&samples, &sts),
-                        samples,
-                        hists,
-                        drop_name: false,
+                    let v = SeriesValues {
+                        samples: s.samples,
+                        histograms: s.histograms,
+                        start_times: sts,
                     };
-                    f(ctx, raw, &windows)
+                    f(ctx, raw_series(s.labels, v, sel.stats_hints), &windows)
                 })
             }
             Node::Subquery(sq) => {
@@ -355,6 +383,34 @@ impl Ctx<'_> {
                 "expected a range vector argument".into(),
             )),
         }
+    }
+
+    /// The windows of a range selector over `grid` and the time range
+    /// they read, or `None` for an empty grid.
+    pub(crate) fn matrix_windows(
+        &self,
+        sel: &Selector,
+        range: i64,
+        grid: Grid,
+    ) -> Option<(Windows, i64, i64)> {
+        let lookback = self.cfg.lookback_delta_ms;
+        let windows = Windows {
+            ends: Self::eff_times(sel.at, sel.offset, grid),
+            range,
+            left: if sel.anchored || sel.smoothed {
+                lookback
+            } else {
+                0
+            },
+            right: if sel.smoothed { lookback } else { 0 },
+        };
+        let (Some(&first), Some(&last)) = (windows.ends.iter().min(), windows.ends.iter().max())
+        else {
+            return None;
+        };
+        let mint = first.saturating_sub(range + windows.left).saturating_add(1);
+        let maxt = last.saturating_add(windows.right);
+        Some((windows, mint, maxt))
     }
 
     /// An instant query of a range selector: the samples in the window
@@ -583,6 +639,39 @@ pub(super) fn lookback_index(samples: &[Sample], eff: &[i64], lookback: i64) -> 
         out.push(k);
     }
     out
+}
+
+/// What a [`SeriesMap`] of this module made, as the type it made.
+pub(crate) fn downcast<T: 'static>(made: Box<dyn Any + Send>) -> Result<T> {
+    made.downcast::<T>()
+        .map(|b| *b)
+        .map_err(|_| QueryError::Execution("a series read returned an unexpected type".into()))
+}
+
+/// A range selector's series as its kernels read it: stale markers
+/// dropped, histograms with their reset hints (`stats_hints`: read for
+/// their count and sum only) and start timestamps.
+pub(crate) fn raw_series(labels: Labels, v: SeriesValues, stats_hints: bool) -> RawSeries {
+    let sts = v.start_times;
+    let mut hists: Vec<HPoint> = with_reset_hints(&v.histograms, stats_hints)
+        .into_iter()
+        .zip(&v.histograms)
+        .filter(|(_, h)| !h.h.is_stale())
+        .map(|(h, at)| HPoint { t: at.t, h, st: 0 })
+        .collect();
+    set_histogram_start_times(&mut hists, &sts);
+    let samples: Vec<Sample> = v
+        .samples
+        .into_iter()
+        .filter(|x| !is_stale_nan(x.v))
+        .collect();
+    RawSeries {
+        labels,
+        sts: align_start_times(&samples, &sts),
+        samples,
+        hists,
+        drop_name: false,
+    }
 }
 
 /// One start timestamp per sample (0 where none) from the `(t, st)` pairs
