@@ -166,7 +166,7 @@ impl Querier {
         with_st: bool,
         f: &mut dyn FnMut(Labels, SeriesValues) -> bool,
     ) -> Result<()> {
-        self.select_mapped(matchers, with_st, &|v| v, f)
+        self.select_mapped(matchers, with_st, &|_, v| v, f)
     }
 
     /// Calls `f` with `map` of each matching series' values, in label
@@ -176,7 +176,7 @@ impl Querier {
         &self,
         matchers: &[Matcher],
         with_st: bool,
-        map: &(dyn Fn(SeriesValues) -> T + Sync),
+        map: &(dyn Fn(&Labels, SeriesValues) -> T + Sync),
         f: &mut dyn FnMut(Labels, T) -> bool,
     ) -> Result<()> {
         let Some(p) = &self.partition else {
@@ -207,7 +207,8 @@ impl Querier {
             let mut cache = FrameCache::default();
             for (labels, srcs) in groups {
                 if let Some(v) = self.read_group(p, &srcs, &mut cache, with_st)? {
-                    if !f(labels, map(v)) {
+                    let m = map(&labels, v);
+                    if !f(labels, m) {
                         break;
                     }
                 }
@@ -265,7 +266,7 @@ impl Querier {
         p: &Partition,
         batches: Vec<Vec<(Labels, Vec<Source>)>>,
         with_st: bool,
-        map: &(dyn Fn(SeriesValues) -> T + Sync),
+        map: &(dyn Fn(&Labels, SeriesValues) -> T + Sync),
         tx: &crossbeam::channel::Sender<Result<Vec<(Labels, T)>>>,
     ) {
         let mut cache = FrameCache::default();
@@ -273,7 +274,10 @@ impl Querier {
             let mut batch = Vec::with_capacity(groups.len());
             for (labels, srcs) in groups {
                 match self.read_group(p, &srcs, &mut cache, with_st) {
-                    Ok(Some(v)) => batch.push((labels, map(v))),
+                    Ok(Some(v)) => {
+                        let m = map(&labels, v);
+                        batch.push((labels, m));
+                    }
                     Ok(None) => {}
                     Err(e) => {
                         let _ = tx.send(Err(e));

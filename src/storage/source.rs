@@ -31,7 +31,7 @@ pub struct Mapped {
 /// reader may run it on the thread that decoded the series, so the values
 /// are used where they are still in cache and freed there, and only the
 /// result travels to the caller.
-pub type SeriesMap<'m> = dyn Fn(SeriesValues) -> Box<dyn std::any::Any + Send> + Sync + 'm;
+pub type SeriesMap<'m> = dyn Fn(&Labels, SeriesValues) -> Box<dyn std::any::Any + Send> + Sync + 'm;
 
 /// A callback taking one series and what a [`SeriesMap`] made of it; it
 /// returns `false` to stop.
@@ -58,7 +58,10 @@ pub trait TenantReader {
         map: &SeriesMap<'_>,
         f: &mut EachMapped<'_>,
     ) -> Result<()> {
-        self.select_each_st(matchers, with_st, &mut |l, v| f(l, mapped(map, v)))
+        self.select_each_st(matchers, with_st, &mut |l, v| {
+            let m = mapped(map, &l, v);
+            f(l, m)
+        })
     }
     /// Label sets of matching series with samples in range.
     fn select_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>>;
@@ -73,13 +76,13 @@ pub trait TenantReader {
     ) -> Result<Vec<String>>;
 }
 
-/// `map` applied to `v`, with `v`'s counts.
-pub(crate) fn mapped(map: &SeriesMap<'_>, v: SeriesValues) -> Mapped {
+/// `map` applied to the series `labels`, `v`, with `v`'s counts.
+pub(crate) fn mapped(map: &SeriesMap<'_>, labels: &Labels, v: SeriesValues) -> Mapped {
     let (samples, histograms) = (v.samples.len(), v.histograms.len());
     Mapped {
         samples,
         histograms,
-        value: map(v),
+        value: map(labels, v),
     }
 }
 
@@ -123,7 +126,7 @@ impl TenantReader for Querier {
         map: &SeriesMap<'_>,
         f: &mut EachMapped<'_>,
     ) -> Result<()> {
-        self.select_mapped(matchers, with_st, &|v| mapped(map, v), f)
+        self.select_mapped(matchers, with_st, &|l, v| mapped(map, l, v), f)
     }
 
     fn select_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>> {

@@ -366,22 +366,30 @@ impl Ctx<'_> {
     ) -> Result<()> {
         /// What the map made of a series.
         enum Read {
-            Floats(Result<FloatValues>),
+            /// The values, and the name the not-a-counter info names.
+            Floats(Result<FloatValues>, Option<String>),
             WithHistograms(RawSeries),
         }
         let stats_hints = sel.stats_hints;
-        let map = |v: crate::storage::SeriesValues| -> Box<dyn std::any::Any + Send> {
-            let raw = super::select::raw_series(Labels::default(), v, stats_hints);
-            Box::new(if raw.hists.is_empty() {
-                Read::Floats(kernel.series(&raw, windows))
-            } else {
-                Read::WithHistograms(raw)
-            })
-        };
+        let map =
+            |labels: &Labels, v: crate::storage::SeriesValues| -> Box<dyn std::any::Any + Send> {
+                let raw = super::select::raw_series(Labels::default(), v, stats_hints);
+                if !raw.hists.is_empty() {
+                    return Box::new(Read::WithHistograms(raw));
+                }
+                let out = kernel.series(&raw, windows);
+                let named = match &out {
+                    Ok(out) if out.vals.iter().any(Option::is_some) => fin.not_a_counter(labels),
+                    _ => None,
+                };
+                Box::new(Read::Floats(out, named))
+            };
         let with_st = functions::uses_start_times(fin.f);
         self.each_series_mapped(sel, mint, maxt, with_st, &map, &mut |ctx, labels, read| {
             match super::select::downcast::<Read>(read)? {
-                Read::Floats(out) => ctx.finish_floats(labels, false, out?, fin, &mut *sink),
+                Read::Floats(out, named) => {
+                    ctx.finish_floats_named(labels, false, out?, named, fin, &mut *sink)
+                }
                 Read::WithHistograms(mut raw) => {
                     raw.labels = labels;
                     ctx.range_histograms(fin, params, grid, raw, windows, extended, &mut *sink)
@@ -439,6 +447,21 @@ impl Ctx<'_> {
         fin: &Finish<'_>,
         sink: &mut dyn FnMut(StepSeries) -> Result<()>,
     ) -> Result<()> {
+        let named = fin.not_a_counter(&labels);
+        self.finish_floats_named(labels, drop_name, out, named, fin, sink)
+    }
+
+    /// [`Ctx::finish_floats`] with the series' not-a-counter name already
+    /// found ([`Finish::not_a_counter`]), where the series was computed.
+    fn finish_floats_named(
+        &mut self,
+        labels: Labels,
+        drop_name: bool,
+        out: FloatValues,
+        not_a_counter: Option<String>,
+        fin: &Finish<'_>,
+        sink: &mut dyn FnMut(StepSeries) -> Result<()>,
+    ) -> Result<()> {
         if out.overlap {
             // NewStartTimeOverlapWarning upstream, once per series.
             let name = labels.get(NAME).unwrap_or_default();
@@ -450,18 +473,11 @@ impl Ctx<'_> {
         if !out.vals.iter().any(Option::is_some) {
             return Ok(());
         }
-        if fin.counter_check {
-            if let Some(name) = labels.get(NAME) {
-                if !["_total", "_sum", "_count", "_bucket"]
-                    .iter()
-                    .any(|x| name.ends_with(x))
-                {
-                    let msg = format!(
-                        "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
-                    );
-                    self.info_at(msg, fin.counter_pos);
-                }
-            }
+        if let Some(name) = not_a_counter {
+            let msg = format!(
+                "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
+            );
+            self.info_at(msg, fin.counter_pos);
         }
         sink(StepSeries {
             labels,
@@ -798,4 +814,20 @@ struct Finish<'a> {
     counter_check: bool,
     /// Where annotations about the range argument point.
     counter_pos: &'a str,
+}
+
+impl Finish<'_> {
+    /// For `rate` and `increase`, the metric name of a series whose name
+    /// does not end like a counter's (the info upstream's
+    /// `NewPossibleNonCounterInfo` raises).
+    fn not_a_counter(&self, labels: &Labels) -> Option<String> {
+        if !self.counter_check {
+            return None;
+        }
+        let name = labels.get(NAME)?;
+        let counter_like = ["_total", "_sum", "_count", "_bucket"]
+            .iter()
+            .any(|x| name.ends_with(x));
+        (!counter_like).then(|| name.to_string())
+    }
 }

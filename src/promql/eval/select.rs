@@ -250,7 +250,7 @@ impl Ctx<'_> {
             WithHistograms(SeriesValues),
         }
         // Float series get their steps where they are decoded.
-        let map = |v: SeriesValues| -> Box<dyn Any + Send> {
+        let map = |_: &Labels, v: SeriesValues| -> Box<dyn Any + Send> {
             Box::new(if !v.histograms.is_empty() {
                 Picked::WithHistograms(v)
             } else if smoothed {
