@@ -5,11 +5,13 @@
 //! same remote-write bodies (`dashboard/data.rs`: node-exporter-like data,
 //! `DASH_HOSTS` hosts x 87 series, one hour at 15 s ending now). Each
 //! server's sample count is checked before anything is timed. Then, one
-//! server busy at a time, each request runs once to warm up and
-//! `DASH_RUNS` times, or more until 300 ms of requests were timed (at
-//! most 200 runs; fast requests are noisy); the table gives the median
-//! wall time of the request (body read included, its parsing here not),
-//! as a dashboard sees it.
+//! server busy at a time, each request runs once to warm up on every
+//! server and mode, and then in rounds of one run on each (so a drift in
+//! the machine's speed falls on all of them alike): `DASH_RUNS` rounds, or
+//! more until each had 300 ms of requests timed (at most 200 rounds; fast
+//! requests are noisy). The table gives the median wall time of the
+//! request (body read included, its parsing here not), as a dashboard
+//! sees it.
 //!
 //! Caches: VictoriaMetrics runs with its rollup result cache on (its
 //! default) and is also timed with `nocache=1` on every request, which
@@ -147,36 +149,53 @@ pub struct Row {
 }
 
 /// Time a request is repeated for at least, and the most runs that
-/// takes ([`median_of`]).
+/// takes ([`medians_of`]).
 const MIN_TIMED: Duration = Duration::from_millis(300);
 const MAX_RUNS: usize = 200;
 
-fn median_of(s: &Server, r: &Request, nocache: bool, runs: usize) -> (Duration, Answer) {
-    let first = r.run(s, nocache);
+/// The median time of `r` on each `(server, nocache)` of `targets`, and
+/// each one's first answer.
+///
+/// The runs go in rounds, one run of every target per round, so a change
+/// in the machine's speed while a request is measured (this 2-core VM
+/// drifts by 10-20% over seconds) falls on every server alike instead of
+/// on whichever was measured then. At least `runs` rounds, more while a
+/// target has had less than `MIN_TIMED` of timed requests (at most
+/// `MAX_RUNS`): a median of five sub-millisecond requests moves by a
+/// third from run to run.
+fn medians_of(targets: &[(&Server, bool)], r: &Request, runs: usize) -> Vec<(Duration, Answer)> {
     // Only the request and the body read are timed: parsing the answer
     // here costs the same for every server and would only dilute the
     // ratios.
-    // At least `runs` runs, more for fast requests (until about
-    // `MIN_TIMED` of timed requests, at most `MAX_RUNS`): a median of five
-    // sub-millisecond requests moves by a third from run to run.
-    let mut times: Vec<Duration> = Vec::new();
-    let mut spent = Duration::ZERO;
-    while times.len() < runs || (spent < MIN_TIMED && times.len() < MAX_RUNS) {
-        let took = timed(|| r.fetch(s, nocache)).0;
-        spent += took;
-        times.push(took);
+    let firsts: Vec<Answer> = targets.iter().map(|(s, nc)| r.run(s, *nc)).collect();
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); targets.len()];
+    let mut spent = vec![Duration::ZERO; targets.len()];
+    let mut rounds = 0;
+    while rounds < runs || (spent.iter().any(|&t| t < MIN_TIMED) && rounds < MAX_RUNS) {
+        for (k, (s, nocache)) in targets.iter().enumerate() {
+            let took = timed(|| r.fetch(s, *nocache)).0;
+            spent[k] += took;
+            times[k].push(took);
+        }
+        rounds += 1;
     }
-    times.sort();
-    (times[times.len() / 2], first)
+    times
+        .into_iter()
+        .zip(firsts)
+        .map(|(mut t, first)| {
+            t.sort();
+            (t[t.len() / 2], first)
+        })
+        .collect()
 }
 
 fn measure(r: &Request, servers: &[Server], runs: usize) -> Row {
     let [t, p, v] = [&servers[0], &servers[1], &servers[2]];
-    let (t_off, t_answer) = median_of(t, r, true, runs);
-    let (t_on, _) = median_of(t, r, false, runs);
-    let (p_time, p_answer) = median_of(p, r, true, runs);
-    let (v_off, v_answer) = median_of(v, r, true, runs);
-    let (v_on, _) = median_of(v, r, false, runs);
+    let targets = [(t, true), (t, false), (p, true), (v, true), (v, false)];
+    let mut m = medians_of(&targets, r, runs).into_iter();
+    let mut next = || m.next().expect("one median per target");
+    let ((t_off, t_answer), (t_on, _)) = (next(), next());
+    let ((p_time, p_answer), (v_off, v_answer), (v_on, _)) = (next(), next(), next());
     let tessera_agrees = t_answer.agrees(&p_answer);
     if !tessera_agrees {
         eprintln!(

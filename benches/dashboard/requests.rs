@@ -297,7 +297,7 @@ pub fn table(rows: &[Row], hosts: usize, runs: usize) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "Dashboard requests, {hosts} hosts x 87 series, 1 h at 15 s; median of at least {runs} runs, more until 300 ms were timed (ms).\n"
+        "Dashboard requests, {hosts} hosts x 87 series, 1 h at 15 s; median of at least {runs} runs, more until 300 ms were timed, in rounds over the servers (ms).\n"
     );
     let _ = writeln!(
         t,
