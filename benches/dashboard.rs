@@ -159,10 +159,10 @@ const MAX_RUNS: usize = 200;
 /// The runs go in rounds, one run of every target per round, so a change
 /// in the machine's speed while a request is measured (this 2-core VM
 /// drifts by 10-20% over seconds) falls on every server alike instead of
-/// on whichever was measured then. At least `runs` rounds, more while a
-/// target has had less than `MIN_TIMED` of timed requests (at most
-/// `MAX_RUNS`): a median of five sub-millisecond requests moves by a
-/// third from run to run.
+/// on whichever was measured then. Each target has at least `runs` runs,
+/// more while it has had less than `MIN_TIMED` of timed requests (at most
+/// `MAX_RUNS`; a median of five sub-millisecond requests moves by a third
+/// from run to run); targets that have had enough sit out the rounds.
 fn medians_of(targets: &[(&Server, bool)], r: &Request, runs: usize) -> Vec<(Duration, Answer)> {
     // Only the request and the body read are timed: parsing the answer
     // here costs the same for every server and would only dilute the
@@ -170,14 +170,19 @@ fn medians_of(targets: &[(&Server, bool)], r: &Request, runs: usize) -> Vec<(Dur
     let firsts: Vec<Answer> = targets.iter().map(|(s, nc)| r.run(s, *nc)).collect();
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); targets.len()];
     let mut spent = vec![Duration::ZERO; targets.len()];
-    let mut rounds = 0;
-    while rounds < runs || (spent.iter().any(|&t| t < MIN_TIMED) && rounds < MAX_RUNS) {
+    // A target is in a round while it has had fewer than `runs` runs, or
+    // less than `MIN_TIMED` and fewer than `MAX_RUNS`.
+    let wants = |k: usize, times: &[Vec<Duration>], spent: &[Duration]| {
+        times[k].len() < runs || (spent[k] < MIN_TIMED && times[k].len() < MAX_RUNS)
+    };
+    while (0..targets.len()).any(|k| wants(k, &times, &spent)) {
         for (k, (s, nocache)) in targets.iter().enumerate() {
-            let took = timed(|| r.fetch(s, *nocache)).0;
-            spent[k] += took;
-            times[k].push(took);
+            if wants(k, &times, &spent) {
+                let took = timed(|| r.fetch(s, *nocache)).0;
+                spent[k] += took;
+                times[k].push(took);
+            }
         }
-        rounds += 1;
     }
     times
         .into_iter()
