@@ -738,3 +738,67 @@ fn large_head_selections_are_labelled_and_sorted_on_two_threads() {
     assert_eq!(seen.len(), n);
     assert_eq!(seen, want);
 }
+
+/// A large selection's label order is kept and reused for the same set of
+/// series: selecting again gives the same series in the same order, and
+/// a set that changed (a new series in the middle of the order, or a time
+/// range that leaves some series out) is sorted afresh, never served in
+/// an old order.
+#[test]
+fn repeated_large_selections_keep_label_order_as_the_series_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = common::open(&common::config(dir.path(), 7_200_000));
+    let t = common::tenant("a");
+    let n = 3_000usize;
+    let labels_of = |i: usize| common::labels(&[("__name__", "m"), ("k", &format!("s{i:05}"))]);
+    // Every third series only has a late sample; ids are not in label order.
+    let time_of = |i: usize| if i % 3 == 0 { 9_000 } else { 1_000 };
+    for j in 0..n {
+        let i = (j * 7919) % n;
+        let s = Sample::new(time_of(i), i as f64);
+        common::append(&st, &t, &labels_of(i * 2), &[s]).unwrap();
+    }
+    let select = |mint: i64, maxt: i64| {
+        let q = st.querier(&t, mint, maxt);
+        let mut seen = Vec::new();
+        q.select_each(&[name_is("m")], |l, s| {
+            seen.push((l, common::bits(&s)));
+            true
+        })
+        .unwrap();
+        seen
+    };
+    let want = |present: &dyn Fn(usize) -> bool, extra: &[usize]| {
+        let mut w: Vec<_> = (0..n)
+            .filter(|&i| present(i))
+            .map(|i| {
+                let s = Sample::new(time_of(i), i as f64);
+                (labels_of(i * 2), common::bits(&[s]))
+            })
+            .collect();
+        for &e in extra {
+            let s = Sample::new(5_000, -1.0);
+            w.push((labels_of(e), common::bits(&[s])));
+        }
+        w.sort_by(|a, b| a.0.cmp(&b.0));
+        w
+    };
+    let all = want(&|_| true, &[]);
+    for _ in 0..3 {
+        assert_eq!(select(0, 10_000), all);
+    }
+    // Without the late-only series: another set of ids.
+    let early = want(&|i| i % 3 != 0, &[]);
+    for _ in 0..2 {
+        assert_eq!(select(0, 5_000), early);
+    }
+    assert_eq!(select(0, 10_000), all);
+    // New series between existing ones in label order (odd keys).
+    for e in [1usize, 2_999, 5_001] {
+        common::append(&st, &t, &labels_of(e), &[Sample::new(5_000, -1.0)]).unwrap();
+    }
+    let grown = want(&|_| true, &[1, 2_999, 5_001]);
+    for _ in 0..2 {
+        assert_eq!(select(0, 10_000), grown);
+    }
+}

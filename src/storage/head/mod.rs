@@ -52,6 +52,8 @@ pub(crate) struct Head {
     /// before it has been persisted into blocks.
     min_valid_t: AtomicI64,
     keys: LabelKeyer,
+    /// The label order of recent large selections (`read.rs`).
+    orders: Mutex<read::OrderCache>,
 }
 
 /// Series by id, and by label-set key.
@@ -145,6 +147,7 @@ impl Head {
             symbols: RwLock::new(Symbols::default()),
             postings: RwLock::new(MemPostings::default()),
             table: RwLock::new(SeriesTable::default()),
+            orders: Mutex::new(read::OrderCache::default()),
             min_valid_t: AtomicI64::new(i64::MIN),
             keys: LabelKeyer::new(),
         }
