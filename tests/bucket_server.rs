@@ -223,6 +223,20 @@ struct State {
     marked: BTreeSet<String>,
 }
 
+/// The bucket's state once it has no partial and no unlisted block, or
+/// as it is after 60 s.
+async fn settled_state(os: &ObjectStorageConfig) -> State {
+    let started = Instant::now();
+    loop {
+        let s = state(os);
+        let clean = s.partials().is_empty() && s.unlisted().is_empty();
+        if clean || started.elapsed() > Duration::from_secs(60) {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn state(os: &ObjectStorageConfig) -> State {
     let b = Bucket::connect(os).unwrap();
     let mut dirs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -373,7 +387,10 @@ async fn kill_during_uploads_loses_nothing_and_leaves_nothing_partial() {
             "{}",
             backend.name()
         );
-        let s = state(&os);
+        // The restarted server repairs the block the kill left published
+        // but unlisted once it has opened the tenant's partition, which
+        // can come after its pending-uploads gauge first reads 0.
+        let s = settled_state(&os).await;
         assert!(
             s.partials().is_empty() && s.unlisted().is_empty(),
             "{}: {s:?}",
