@@ -10,7 +10,7 @@ use common::{append, config, labels, open, tenant};
 use proptest::prelude::*;
 use tessera::model::{Histogram, HistogramSample, Sample};
 use tessera::promql::{Engine, EngineConfig, QueryError, TenantScope, Value};
-use tessera::storage::{MatchOp, Matcher, SeriesInput, Storage};
+use tessera::storage::{MatchOp, Matcher, Storage};
 
 const MIN: i64 = 60_000;
 
@@ -199,7 +199,6 @@ fn histogram_tenants() -> (tempfile::TempDir, Storage) {
     let dir = tempfile::tempdir().unwrap();
     let storage = open(&config(dir.path(), 2 * 3600 * 1000));
     let l = labels(&[("__name__", "lat_seconds"), ("job", "api")]);
-    let refs = l.refs();
     let hs: Vec<HistogramSample> = (0..=10)
         .map(|i| {
             let n = if i < 7 { i * 60 } else { (i - 7) * 60 };
@@ -209,12 +208,7 @@ fn histogram_tenants() -> (tempfile::TempDir, Storage) {
             }
         })
         .collect();
-    let input = SeriesInput {
-        labels: &refs,
-        samples: &[],
-        histograms: &hs,
-    };
-    storage.append(&tenant("acme"), &[input]).unwrap();
+    common::append_histograms(&storage, &tenant("acme"), &l, &hs).unwrap();
     let floats: Vec<Sample> = (0..=10).map(|i| Sample::new(i * MIN, 7.0)).collect();
     append(&storage, &tenant("globex"), &l, &floats).unwrap();
     (dir, storage)
@@ -564,19 +558,13 @@ fn many_series_computed_where_decoded_match_each_series_alone() {
     }
     // One series of native histograms (growing counts) in the middle.
     let hl = labels(&[("__name__", "c_total"), ("k", "s0350h")]);
-    let refs = hl.refs();
     let hs: Vec<HistogramSample> = (0..=40)
         .map(|j| HistogramSample {
             t: j * 15_000,
             h: int_histogram(j as u64 * 4),
         })
         .collect();
-    let input = SeriesInput {
-        labels: &refs,
-        samples: &[],
-        histograms: &hs,
-    };
-    storage.append(&t, &[input]).unwrap();
+    common::append_histograms(&storage, &t, &hl, &hs).unwrap();
     let engine = Engine::default();
     let scope = TenantScope::new(&storage, t);
     let mut all_keys: Vec<String> = (0..n).map(key).chain(["s0350h".to_string()]).collect();

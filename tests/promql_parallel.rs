@@ -9,7 +9,7 @@ mod common;
 use common::{append, config, labels, open, tenant};
 use tessera::model::{Histogram, HistogramSample, Sample};
 use tessera::promql::{Engine, TenantScope, Value};
-use tessera::storage::{SeriesInput, Storage};
+use tessera::storage::Storage;
 
 const STEP: i64 = 15_000;
 /// Samples per series: one hour at 15 s.
@@ -47,19 +47,13 @@ fn store() -> (tempfile::TempDir, Storage) {
     for i in [50i64, 150, 250] {
         let id = format!("{i:03}h");
         let l = labels(&[("__name__", "req_total"), ("id", &id)]);
-        let refs = l.refs();
         let hs: Vec<HistogramSample> = (0..POINTS)
             .map(|k| HistogramSample {
                 t: k * STEP,
                 h: histogram((k * 3) as u64),
             })
             .collect();
-        let input = SeriesInput {
-            labels: &refs,
-            samples: &[],
-            histograms: &hs,
-        };
-        storage.append(&t, &[input]).unwrap();
+        common::append_histograms(&storage, &t, &l, &hs).unwrap();
     }
     for i in 0..150i64 {
         let id = format!("{i:03}");

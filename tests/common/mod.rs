@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tessera::model::{Histogram, HistogramCounts, LabelRef, Labels, Sample, Span};
+use tessera::model::{Histogram, HistogramCounts, HistogramSample, LabelRef, Labels, Sample, Span};
 use tessera::storage::{AppendOutcome, Result, SeriesInput, Storage, StorageConfig, SyncPolicy};
 use tessera::tenant::TenantId;
 
@@ -40,6 +40,24 @@ pub fn append(
             labels: &refs,
             samples,
             histograms: &[],
+        }],
+    )
+}
+
+/// Appends one series' native histogram samples given owned labels.
+pub fn append_histograms(
+    storage: &Storage,
+    t: &TenantId,
+    labels: &Labels,
+    histograms: &[HistogramSample],
+) -> Result<AppendOutcome> {
+    let refs: Vec<LabelRef> = labels.refs();
+    storage.append(
+        t,
+        &[SeriesInput {
+            labels: &refs,
+            samples: &[],
+            histograms,
         }],
     )
 }
