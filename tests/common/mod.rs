@@ -33,15 +33,7 @@ pub fn append(
     labels: &Labels,
     samples: &[Sample],
 ) -> Result<AppendOutcome> {
-    let refs: Vec<LabelRef> = labels.refs();
-    storage.append(
-        t,
-        &[SeriesInput {
-            labels: &refs,
-            samples,
-            histograms: &[],
-        }],
-    )
+    append_values(storage, t, labels, samples, &[])
 }
 
 /// Appends one series' native histogram samples given owned labels.
@@ -51,12 +43,22 @@ pub fn append_histograms(
     labels: &Labels,
     histograms: &[HistogramSample],
 ) -> Result<AppendOutcome> {
+    append_values(storage, t, labels, &[], histograms)
+}
+
+fn append_values(
+    storage: &Storage,
+    t: &TenantId,
+    labels: &Labels,
+    samples: &[Sample],
+    histograms: &[HistogramSample],
+) -> Result<AppendOutcome> {
     let refs: Vec<LabelRef> = labels.refs();
     storage.append(
         t,
         &[SeriesInput {
             labels: &refs,
-            samples: &[],
+            samples,
             histograms,
         }],
     )
