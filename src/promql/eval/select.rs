@@ -39,6 +39,14 @@ pub(crate) enum Pick {
 /// histograms it had; `false` stops the selection.
 type Each<'f, V> = dyn FnMut(Labels, V, usize, usize) -> bool + 'f;
 
+/// How [`Ctx::each_selected`] reads one tenant: a selection through the
+/// reader that hands each series to an [`Each`].
+type Select<'s, V> = dyn Fn(&dyn TenantReader, &mut Each<'_, V>) -> crate::storage::Result<()> + 's;
+
+/// A callback taking one selected series' labels and its values (or what
+/// was made of them) on the query's thread.
+type Take<'f, C, V> = dyn FnMut(&mut C, Labels, V) -> Result<()> + 'f;
+
 /// A callback taking one series and the `(t, st)` pairs of its samples
 /// that have a start timestamp.
 pub(crate) type SeriesWithStartTimes<'f, C> =
@@ -144,7 +152,7 @@ impl Ctx<'_> {
         maxt: i64,
         with_st: bool,
         map: &SeriesMap<'_>,
-        f: &mut dyn FnMut(&mut Self, Labels, Box<dyn Any + Send>) -> Result<()>,
+        f: &mut Take<'_, Self, Box<dyn Any + Send>>,
     ) -> Result<()> {
         let select = |q: &dyn TenantReader, each: &mut Each<'_, Box<dyn Any + Send>>| {
             q.select_each_mapped(&sel.matchers, with_st, map, &mut |labels, m| {
@@ -163,8 +171,8 @@ impl Ctx<'_> {
         sel: &Selector,
         mint: i64,
         maxt: i64,
-        select: &dyn Fn(&dyn TenantReader, &mut Each<'_, V>) -> crate::storage::Result<()>,
-        f: &mut dyn FnMut(&mut Self, Labels, V) -> Result<()>,
+        select: &Select<'_, V>,
+        f: &mut Take<'_, Self, V>,
     ) -> Result<()> {
         self.check_time()?;
         let mut err = None;
